@@ -1,0 +1,126 @@
+# harombe: one Makefile for everything.
+#
+#   make                 build build/harombefs and build/harombe
+#   make check           unit tests (Check) and integration tests (real FUSE mounts; root)
+#   make check-sanitize  the same suite built with AddressSanitizer + UBSan
+#   make demo            mount the embedded demo config and read a view
+#   make bench           benchmarks, written to bench/report.md
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make deps            install missing Debian packages (as root) or print the apt-get line
+#   make clean
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+SANITIZE ?=
+
+PKGS := fuse3 libcurl json-c libsodium libpcre2-8 yaml-0.1 libcrypto
+TEST_PKGS := check
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
+HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+ifneq ($(SANITIZE),)
+HARDEN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+DEPS_OK := $(BUILD)/.deps-ok
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -I. -DHAROMBE_VERSION='"$(VERSION)"' \
+	$(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+LIBS := -lpthread -lm
+
+LIB_OBJS := lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o
+BACKEND_OBJS := backends/backend.o backends/env.o
+INJECT_OBJS := inject/view.o inject/render.o
+FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
+CLI_OBJS := cli/main.o cli/vault.o
+
+CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/check_*.c)
+UNIT_OBJS := $(addprefix $(BUILD)/,$(UNIT_SRCS:.c=.o))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOLS := $(addprefix $(BUILD)/,$(TOOL_SRCS:.c=))
+
+PROGS := $(BUILD)/harombefs $(BUILD)/harombe
+TEST_PROGS := $(BUILD)/tests/check_unit $(BUILD)/tests/harombefs-test $(TOOLS)
+
+.PHONY: all deps check check-unit check-integration check-sanitize demo bench install uninstall clean
+all: $(PROGS)
+
+deps:
+	@scripts/deps.sh
+
+$(DEPS_OK): scripts/deps.sh
+	@scripts/deps.sh
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/harombefs: $(BUILD)/fs/main.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+$(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+$(BUILD)/tests/check_unit: $(UNIT_OBJS) $(BUILD)/tests/mock/mock.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LIBS)
+
+$(BUILD)/tests/harombefs-test: $(BUILD)/tests/mock/main.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+check: check-unit check-integration
+
+check-unit: $(BUILD)/tests/check_unit
+	$(BUILD)/tests/check_unit
+
+check-integration: $(PROGS) $(TEST_PROGS)
+	BUILD=$(BUILD) tests/integration/run.sh
+
+check-sanitize:
+	$(MAKE) BUILD=build-san SANITIZE=1 CFLAGS="-O1 -g" check
+
+demo: $(PROGS)
+	BUILD=$(BUILD) scripts/demo.sh
+
+bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench
+	BUILD=$(BUILD) tests/bench/run.sh
+
+$(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+$(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/harombefs $(DESTDIR)$(PREFIX)/sbin/harombefs
+	install -m 0755 $(BUILD)/harombe $(DESTDIR)$(PREFIX)/bin/harombe
+	install -d -m 0755 $(DESTDIR)/etc/harombe
+	test -e $(DESTDIR)/etc/harombe/harombe.yaml || \
+		install -m 0600 examples/harombe.yaml $(DESTDIR)/etc/harombe/harombe.yaml
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/harombefs $(DESTDIR)$(PREFIX)/bin/harombe
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,40 @@
+#ifndef BACKEND_INTERNAL_H
+#define BACKEND_INTERNAL_H
+
+/* For backends/ sources (and test backends) only. */
+
+#include "backend.h"
+
+struct backend_ops {
+	const char *name;		/* the provider name in harombe.yaml */
+	unsigned int caps;		/* BACKEND_CAN_* */
+	int (*open)(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
+		    struct cfg_error *err);
+	void (*close)(struct backend *be);
+	int (*get)(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why);
+	/* Optional: parallel fetch.  NULL = get() in a loop. */
+	int (*get_many)(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
+			int *rcs, struct backend_why *whys);
+	/* Optional (NULL = BACKEND_ENOTSUP). */
+	int (*list)(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
+		    struct backend_why *why);
+	int (*set)(struct backend *be, const char *key, const void *value, size_t len,
+		   struct backend_why *why);
+	int (*del)(struct backend *be, const char *key, struct backend_why *why);
+};
+
+/* Every backend struct embeds this first. */
+struct backend {
+	const struct backend_ops *ops;
+};
+
+/* Add a provider at run time (the test daemon's mock store).  0 or -ENOSPC. */
+int backend_register(const struct backend_ops *ops);
+
+/* Write a reason into why (NULL-safe).  NEVER FORMAT A VALUE INTO IT. */
+void backend_why_set(struct backend_why *why, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+extern const struct backend_ops backend_env;
+
+#endif

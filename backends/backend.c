@@ -1,0 +1,203 @@
+#include "lib/compat.h"
+#include "backends/backend.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backends/backend-internal.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/secbuf.h"
+
+/* The one place that names every concrete backend. */
+static const struct backend_ops *providers[8] = {
+	&backend_env,
+};
+
+int backend_register(const struct backend_ops *ops)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(providers); i++) {
+		if (!providers[i] || providers[i] == ops) {
+			providers[i] = ops;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+const char *backend_provider_list(void)
+{
+	static char list[128];
+	size_t i, off = 0;
+
+	list[0] = 0;
+	for (i = 0; i < ARRAY_SIZE(providers) && providers[i]; i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s'%s'", i ? ", " : "",
+					providers[i]->name);
+	return list;
+}
+
+void backend_why_set(struct backend_why *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Anything outside the documented set would leak a backend's internals into
+ * callers' errno handling; fold it into "unavailable" and say so. */
+static int normalize(const struct backend *be, int r)
+{
+	switch (-r) {
+	case 0:
+	case BACKEND_ENOTFOUND:
+	case BACKEND_EDENIED:
+	case BACKEND_EUNAVAIL:
+	case BACKEND_ETIMEDOUT:
+	case BACKEND_ETAMPERED:
+	case BACKEND_EINVAL:
+	case BACKEND_ENOMEM:
+	case BACKEND_ENOTSUP:
+		return r;
+	default:
+		log_debug("%s backend returned %s; reported as unavailable", be->ops->name, strerror(-r));
+		return -BACKEND_EUNAVAIL;
+	}
+}
+
+int backend_open(const struct backend_ctx *ctx, struct backend **out, struct cfg_error *err)
+{
+	const char *name = ctx->provider ? ctx->provider : ctx->cfg->provider;
+	const struct cfg_node *opts = ctx->opts ? ctx->opts : ctx->cfg->credentials;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	for (i = 0; i < ARRAY_SIZE(providers) && providers[i]; i++) {
+		if (strcmp(providers[i]->name, name) != 0)
+			continue;
+		r = providers[i]->open(ctx, opts, out, err);
+		if (r == 0 && *out)
+			(*out)->ops = providers[i];
+		return r;
+	}
+	if (!ctx->provider && ctx->cfg->credentials && cfg_get(ctx->cfg->credentials, "provider"))
+		return cfg_fail(err, cfg_get(ctx->cfg->credentials, "provider"),
+				"unknown provider '%s' (known: %s)", name, backend_provider_list());
+	return cfg_fail(err, NULL, "unknown provider '%s' (known: %s)", name, backend_provider_list());
+}
+
+void backend_close(struct backend *be)
+{
+	if (be)
+		be->ops->close(be);
+}
+
+const char *backend_name(const struct backend *be)
+{
+	return be->ops->name;
+}
+
+unsigned int backend_caps(const struct backend *be)
+{
+	return be->ops->caps;
+}
+
+int backend_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
+{
+	int r;
+
+	*out = NULL;
+	r = normalize(be, be->ops->get(be, key, out, why));
+	if (r && *out) {
+		secbuf_free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+int backend_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
+		     int *rcs, struct backend_why *whys)
+{
+	size_t i;
+	int first = 0;
+
+	for (i = 0; i < n; i++) {
+		outs[i] = NULL;
+		rcs[i] = 0;
+		if (whys)
+			whys[i].msg[0] = 0;
+	}
+	if (be->ops->get_many) {
+		be->ops->get_many(be, n, keys, outs, rcs, whys);
+		for (i = 0; i < n; i++)
+			rcs[i] = normalize(be, rcs[i]);
+	} else {
+		for (i = 0; i < n; i++)
+			rcs[i] = backend_get(be, keys[i], &outs[i], whys ? &whys[i] : NULL);
+	}
+	for (i = 0; i < n; i++) {
+		if (rcs[i] && outs[i]) {
+			secbuf_free(outs[i]);
+			outs[i] = NULL;
+		}
+		if (rcs[i] && !first)
+			first = rcs[i];
+	}
+	return first;
+}
+
+int backend_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
+		 struct backend_why *why)
+{
+	if (!be->ops->list)
+		return backend_why_set(why, "the %s backend cannot list keys", be->ops->name),
+		       -BACKEND_ENOTSUP;
+	return normalize(be, be->ops->list(be, prefix ? prefix : "", fn, arg, why));
+}
+
+int backend_set(struct backend *be, const char *key, const void *value, size_t len,
+		struct backend_why *why)
+{
+	if (!be->ops->set)
+		return backend_why_set(why, "the %s backend is read-only", be->ops->name), -BACKEND_ENOTSUP;
+	return normalize(be, be->ops->set(be, key, value, len, why));
+}
+
+int backend_delete(struct backend *be, const char *key, struct backend_why *why)
+{
+	if (!be->ops->del)
+		return backend_why_set(why, "the %s backend is read-only", be->ops->name), -BACKEND_ENOTSUP;
+	return normalize(be, be->ops->del(be, key, why));
+}
+
+const char *backend_strerror(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case BACKEND_ENOTFOUND:
+		return "not found";
+	case BACKEND_EDENIED:
+		return "denied";
+	case BACKEND_EUNAVAIL:
+		return "unavailable";
+	case BACKEND_ETIMEDOUT:
+		return "timed out";
+	case BACKEND_ETAMPERED:
+		return "tampered";
+	case BACKEND_EINVAL:
+		return "invalid";
+	case BACKEND_ENOMEM:
+		return "out of locked memory";
+	case BACKEND_ENOTSUP:
+		return "not supported";
+	default:
+		return strerror(err < 0 ? -err : err);
+	}
+}

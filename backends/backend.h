@@ -1,0 +1,86 @@
+#ifndef BACKEND_H
+#define BACKEND_H
+
+#include <errno.h>
+#include <stddef.h>
+
+/*
+ * The store behind every view: one interface, several implementations
+ * (env, vault, sops).  fs/, inject/ and cli/ see only this header.
+ *
+ * Keys are "path" or "path#field" (DESIGN.md); callers check them with
+ * names_check_key() first.  Values come back in locked memory (struct
+ * secbuf) that the caller owns and frees with secbuf_free().
+ *
+ * Every function returns 0 or one of the negative errors below, never any
+ * other errno, and may fill *why with a short human reason for the log and
+ * the audit trail.  A reason NEVER contains a value or a token.  All calls
+ * are safe from several threads at once.
+ */
+
+#define BACKEND_ENOTFOUND ENOENT	/* no such key (or field) */
+#define BACKEND_EDENIED EACCES		/* the store refused us */
+#define BACKEND_EUNAVAIL EHOSTDOWN	/* unreachable, sealed, 5xx, file unreadable */
+#define BACKEND_ETIMEDOUT ETIMEDOUT	/* no answer before the deadline */
+#define BACKEND_ETAMPERED EBADMSG	/* integrity check failed: never served */
+#define BACKEND_EINVAL EINVAL		/* bad key, malformed data or response */
+#define BACKEND_ENOMEM ENOMEM		/* locked memory exhausted */
+#define BACKEND_ENOTSUP EOPNOTSUPP	/* this store cannot do that */
+
+/* Capabilities. */
+#define BACKEND_CAN_LIST 0x1u
+#define BACKEND_CAN_WRITE 0x2u		/* set and delete */
+#define BACKEND_PERSISTENT 0x4u		/* writes outlive the process */
+
+struct backend;
+struct secbuf;
+struct audit;
+struct cfg_error;
+struct harombe_config;
+struct cfg_node;
+
+struct backend_why {
+	char msg[256];
+};
+
+struct backend_ctx {
+	const struct harombe_config *cfg;
+	const char *provider;		/* overrides cfg->provider when set */
+	const struct cfg_node *opts;	/* the backend's options; cfg->credentials when NULL */
+	struct audit *audit;		/* for vault_authentication and the like; may be NULL */
+	const char *source;		/* "harombefs" or "harombe": audit source */
+	int daemon;			/* long-lived: may start background threads */
+};
+
+/* Called once per key by backend_list(); non-zero stops the walk and is
+ * returned.  key is only valid during the call. */
+typedef int backend_list_fn(const char *key, void *arg);
+
+/* Open the provider named by ctx (provider, else cfg->provider).  An
+ * unknown provider or bad option fills err with file:line:col. */
+int backend_open(const struct backend_ctx *ctx, struct backend **out, struct cfg_error *err);
+void backend_close(struct backend *be);		/* wipes the backend's own secrets; NULL-safe */
+const char *backend_name(const struct backend *be);
+unsigned int backend_caps(const struct backend *be);
+
+/* 0 and *out = new secbuf, or an error and *out = NULL. */
+int backend_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why);
+/* Fetch n keys (in parallel where the store allows).  outs[i] and rcs[i]
+ * are filled for every i; whys may be NULL or an array of n.  Returns 0
+ * when all succeeded, else the first failing rcs[i]. */
+int backend_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
+		     int *rcs, struct backend_why *whys);
+/* Keys under prefix ("" for all); folders end with '/' where the store has them. */
+int backend_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
+		 struct backend_why *why);
+int backend_set(struct backend *be, const char *key, const void *value, size_t len,
+		struct backend_why *why);
+int backend_delete(struct backend *be, const char *key, struct backend_why *why);
+
+/* "not found", "denied", "unavailable", "timed out", "tampered", "invalid",
+ * "out of locked memory", "not supported", or strerror() for anything else. */
+const char *backend_strerror(int err);
+/* The providers this build knows, comma-separated ("env, vault, sops"). */
+const char *backend_provider_list(void);
+
+#endif

@@ -1,0 +1,263 @@
+#include "lib/compat.h"
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "inject/view.h"
+#include "lib/audit.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/secbuf.h"
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("harombe: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+	return 0;
+}
+
+static const char *find_config(const struct cli *c)
+{
+	const char *env = getenv("HAROMBE_CONFIG");
+
+	if (c->config_path)
+		return c->config_path;
+	if (env && *env)
+		return env;
+	if (access("harombe.yaml", F_OK) == 0)
+		return "harombe.yaml";
+	if (access("/etc/harombe/harombe.yaml", F_OK) == 0)
+		return "/etc/harombe/harombe.yaml";
+	return NULL;
+}
+
+int cli_config(struct cli *c)
+{
+	struct cfg_error err = CFG_ERR_INIT;
+	const char *path;
+
+	if (c->cfg)
+		return 0;
+	path = find_config(c);
+	if (!path) {
+		/* With --provider, the defaults of that provider are enough. */
+		if (c->provider && config_load_text("(defaults)", "", 0, &c->cfg, &err) == 0)
+			return 0;
+		cli_error("no config: use -c FILE, $HAROMBE_CONFIG, ./harombe.yaml or "
+			  "/etc/harombe/harombe.yaml (or --provider env)");
+		return EXIT_USAGE;
+	}
+	if (config_load(path, &c->cfg, &err) != 0) {
+		cli_error("%s", err.msg);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cli_backend(struct cli *c)
+{
+	struct cfg_error err = CFG_ERR_INIT;
+	struct backend_ctx ctx = { 0 };
+	char why[512] = "";
+	int r;
+
+	if (c->be)
+		return 0;
+	if ((r = cli_config(c)))
+		return r;
+	if (!c->audit && audit_open(NULL, 0, 0, &c->audit, why, sizeof(why)) != 0) {
+		cli_error("%s", why);
+		return EXIT_USAGE;
+	}
+	ctx.cfg = c->cfg;
+	ctx.provider = c->provider;
+	ctx.audit = c->audit;
+	ctx.source = "harombe";
+	if ((r = backend_open(&ctx, &c->be, &err)) != 0) {
+		cli_error("%s", err.msg);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_BACKEND;
+	}
+	return 0;
+}
+
+int cli_exit_for(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case 0:
+		return 0;
+	case BACKEND_ENOTFOUND:
+		return EXIT_NEGATIVE;
+	case BACKEND_EINVAL:
+	case BACKEND_ENOTSUP:
+		return EXIT_USAGE;
+	default:
+		return EXIT_BACKEND;
+	}
+}
+
+static int cmd_config(struct cli *c, int argc, char **argv)
+{
+	struct cfg_error err = CFG_ERR_INIT;
+	struct viewset *vs = NULL;
+	size_t i;
+	int r;
+
+	if (cli_wants_help(argc, argv) || argc < 2 || strcmp(argv[1], "check") != 0) {
+		printf("usage: harombe [-c FILE] config check\n\n"
+		       "Load harombe.yaml as harombefs would and list its views (names and keys only).\n");
+		return argc >= 2 && cli_wants_help(argc, argv) ? 0 : EXIT_USAGE;
+	}
+	if ((r = cli_config(c)))
+		return r;
+	if (viewset_load(c->cfg, &vs, &err) != 0) {
+		cli_error("%s", err.msg);
+		return EXIT_USAGE;
+	}
+	printf("%s: provider %s, %zu view%s\n", c->cfg->path, c->cfg->provider, vs->n, vs->n == 1 ? "" : "s");
+	for (i = 0; i < vs->n; i++) {
+		const struct view *v = &vs->views[i];
+		size_t k;
+
+		printf("  %s (uid %u, gid %u%s%s)\n", v->container, (unsigned)v->uid, (unsigned)v->gid,
+		       v->cgroup ? ", cgroup " : "", v->cgroup ? v->cgroup : "");
+		for (k = 0; k < v->n; k++)
+			printf("    %s: %s\n", v->secrets[k].name, v->secrets[k].key);
+	}
+	viewset_free(vs);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	cli_group_fn *fn;
+	const char *help;
+} groups[] = {
+	{ "vault", cli_vault, "get, set, list and delete secrets in the configured store" },
+	{ "config", cmd_config, "check harombe.yaml" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: harombe [-c FILE] [--provider NAME] [--format text|json] GROUP COMMAND ...\n\n");
+	for (i = 0; i < ARRAY_SIZE(groups); i++)
+		fprintf(f, "  %-10s %s\n", groups[i].name, groups[i].help);
+	fprintf(f, "\nThe config comes from -c, else $HAROMBE_CONFIG, else ./harombe.yaml, else\n"
+		   "/etc/harombe/harombe.yaml.  Exit status: 0 success, 1 not found / findings,\n"
+		   "2 usage or config error, 3 backend unavailable, denied or tampered.\n"
+		   "`harombe GROUP --help` describes a group.\n");
+}
+
+/* Global options may come anywhere before "--" (harombe vault get KEY
+ * --provider sops, as users of the vault CLI write them); take them out. */
+static int take_globals(struct cli *c, int *argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		char shortname;
+	} globals[] = { { "--config", 'c' }, { "--provider", 'p' }, { "--format", 'F' } };
+	int i, o = 1, k;
+
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		char which = 0;
+
+		if (!strcmp(a, "--")) {
+			while (i < *argc)
+				argv[o++] = argv[i++];
+			break;
+		}
+		if (!strcmp(a, "-c"))
+			which = 'c';
+		for (k = 0; k < (int)ARRAY_SIZE(globals) && !which; k++) {
+			size_t n = strlen(globals[k].name);
+
+			if (!strcmp(a, globals[k].name))
+				which = globals[k].shortname;
+			else if (!strncmp(a, globals[k].name, n) && a[n] == '=') {
+				which = globals[k].shortname;
+				val = a + n + 1;
+			}
+		}
+		if (!which) {
+			argv[o++] = argv[i];
+			continue;
+		}
+		if (!val) {
+			if (i + 1 >= *argc) {
+				cli_error("%s needs a value", a);
+				return EXIT_USAGE;
+			}
+			val = argv[++i];
+		}
+		if (which == 'c')
+			c->config_path = val;
+		else if (which == 'p')
+			c->provider = val;
+		else if (strcmp(val, "json") && strcmp(val, "text")) {
+			cli_error("--format must be text or json, not '%s'", val);
+			return EXIT_USAGE;
+		} else {
+			c->json = !strcmp(val, "json");
+		}
+	}
+	*argc = o;
+	argv[o] = NULL;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	size_t i;
+	int r;
+
+	log_setup("harombe", 0, LOG_WARN);
+	if ((r = take_globals(&c, &argc, argv)))
+		return r;
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("harombe %s\n", HAROMBE_VERSION);
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(groups); i++)
+		if (!strcmp(argv[1], groups[i].name))
+			break;
+	if (i == ARRAY_SIZE(groups)) {
+		cli_error("unknown command group '%s' (see harombe --help)", argv[1]);
+		return EXIT_USAGE;
+	}
+	r = groups[i].fn(&c, argc - 1, argv + 1);
+	backend_close(c.be);
+	audit_close(c.audit);
+	config_free(c.cfg);
+	return r;
+}

@@ -1,0 +1,222 @@
+#include "lib/compat.h"
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "backends/backend.h"
+#include "lib/names.h"
+#include "lib/secbuf.h"
+
+static void vault_usage(FILE *f)
+{
+	fprintf(f, "usage: harombe vault get KEY\n"
+		   "       harombe vault set KEY [VALUE|-]     (no VALUE or '-': read it from stdin)\n"
+		   "       harombe vault list [PREFIX]\n"
+		   "       harombe vault delete KEY\n"
+		   "\n"
+		   "KEY is path or path#field.  get prints the value and a newline, nothing else.\n"
+		   "Options anywhere: -c FILE, --provider NAME, --format text|json.\n");
+}
+
+static int check_key(const char *key)
+{
+	const char *why = names_check_key(key);
+
+	if (why) {
+		cli_error("key '%s' %s", key, why);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int do_get(struct cli *c, const char *key)
+{
+	struct backend_why why = { "" };
+	struct secbuf *v = NULL;
+	size_t len;
+	int r;
+
+	if ((r = check_key(key)) || (r = cli_backend(c)))
+		return r;
+	r = backend_get(c->be, key, &v, &why);
+	if (r) {
+		cli_error("cannot get '%s' from %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
+			  why.msg[0] ? ": " : "", why.msg);
+		return cli_exit_for(r);
+	}
+	const unsigned char *d = secbuf_data(v, &len);
+
+	r = write_all(1, d, len);
+	if (!r)
+		r = write_all(1, "\n", 1);
+	secbuf_free(v);
+	if (r) {
+		cli_error("cannot write to stdout: %s", strerror(-r));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The value from stdin, into locked memory; one trailing newline is
+ * dropped (echo VALUE | harombe vault set KEY). */
+static struct secbuf *read_stdin_value(void)
+{
+	struct secbuf *sb = secbuf_new(256);
+	unsigned char *p;
+	ssize_t n;
+
+	if (!sb)
+		return NULL;
+	for (;;) {
+		if (!(p = secbuf_tail(sb, 4096)))
+			goto fail;
+		n = read(0, p, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		secbuf_commit(sb, (size_t)n);
+	}
+	size_t len;
+	const unsigned char *d = secbuf_data(sb, &len);
+
+	if (len && d[len - 1] == '\n') {
+		struct secbuf *t = secbuf_dup(d, len - 1);
+
+		secbuf_free(sb);
+		return t;
+	}
+	return sb;
+fail:
+	secbuf_free(sb);
+	return NULL;
+}
+
+static int do_set(struct cli *c, const char *key, char *arg)
+{
+	struct backend_why why = { "" };
+	struct secbuf *v;
+	size_t len;
+	int r;
+
+	if ((r = check_key(key)))
+		return r;
+	if (!arg || !strcmp(arg, "-")) {
+		if (!arg && isatty(0)) {
+			cli_error("no value: give one, or pipe it in (harombe vault set %s - < file)", key);
+			return EXIT_USAGE;
+		}
+		v = read_stdin_value();
+	} else {
+		v = secbuf_dup(arg, strlen(arg));
+		/* Take it out of /proc/PID/cmdline as soon as we have a copy. */
+		sodium_memzero(arg, strlen(arg));
+	}
+	if (!v) {
+		cli_error("cannot read the value into locked memory");
+		return EXIT_BACKEND;
+	}
+	if ((r = cli_backend(c))) {
+		secbuf_free(v);
+		return r;
+	}
+	const unsigned char *d = secbuf_data(v, &len);
+
+	r = backend_set(c->be, key, d, len, &why);
+	secbuf_free(v);
+	if (r) {
+		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
+			  why.msg[0] ? ": " : "", why.msg);
+		return cli_exit_for(r);
+	}
+	if (!(backend_caps(c->be) & BACKEND_PERSISTENT))
+		cli_error("note: the %s backend keeps '%s' for this process only", backend_name(c->be), key);
+	return 0;
+}
+
+static int print_key(const char *key, void *arg)
+{
+	int *count = arg;
+
+	printf("%s\n", key);
+	(*count)++;
+	return 0;
+}
+
+static int do_list(struct cli *c, const char *prefix)
+{
+	struct backend_why why = { "" };
+	int r, count = 0;
+
+	if ((r = cli_backend(c)))
+		return r;
+	r = backend_list(c->be, prefix ? prefix : "", print_key, &count, &why);
+	if (r) {
+		cli_error("cannot list '%s' in %s: %s%s%s", prefix ? prefix : "", backend_name(c->be),
+			  backend_strerror(r), why.msg[0] ? ": " : "", why.msg);
+		return cli_exit_for(r);
+	}
+	return 0;
+}
+
+static int do_delete(struct cli *c, const char *key)
+{
+	struct backend_why why = { "" };
+	int r;
+
+	if ((r = check_key(key)) || (r = cli_backend(c)))
+		return r;
+	r = backend_delete(c->be, key, &why);
+	if (r) {
+		cli_error("cannot delete '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
+			  why.msg[0] ? ": " : "", why.msg);
+		return cli_exit_for(r);
+	}
+	return 0;
+}
+
+int cli_vault(struct cli *c, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		vault_usage(stdout);
+		return 0;
+	}
+	if (argc < 2) {
+		vault_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "get") && argc == 3)
+		return do_get(c, argv[2]);
+	if (!strcmp(argv[1], "set") && (argc == 3 || argc == 4))
+		return do_set(c, argv[2], argc == 4 ? argv[3] : NULL);
+	if (!strcmp(argv[1], "list") && argc <= 3)
+		return do_list(c, argc == 3 ? argv[2] : NULL);
+	if (!strcmp(argv[1], "delete") && argc == 3)
+		return do_delete(c, argv[2]);
+	vault_usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,150 @@
+#include "lib/compat.h"
+#include "fs/access.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inject/view.h"
+
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, got = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)got + 1 < len && (n = read(fd, buf + got, len - 1 - (size_t)got)) > 0)
+		got += n;
+	close(fd);
+	buf[got] = 0;
+	return got;
+}
+
+int access_cgroup_parse(const char *text, char *buf, size_t len)
+{
+	const char *line = text, *v2 = NULL, *v1 = NULL;
+	size_t v2len = 0, v1len = 0;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (ll >= 3 && !strncmp(line, "0::", 3)) {
+			v2 = line + 3;
+			v2len = ll - 3;
+		} else {
+			const char *c1 = memchr(line, ':', ll);
+			const char *c2 = c1 ? memchr(c1 + 1, ':', ll - (size_t)(c1 + 1 - line)) : NULL;
+
+			if (c1 && c2 && (size_t)(c2 - c1 - 1) == strlen("name=systemd") &&
+			    !strncmp(c1 + 1, "name=systemd", (size_t)(c2 - c1 - 1))) {
+				v1 = c2 + 1;
+				v1len = ll - (size_t)(c2 + 1 - line);
+			}
+		}
+		line += ll + (nl ? 1 : 0);
+		if (!nl)
+			break;
+	}
+	if (v2 && v1 && v2len == 1 && v2[0] == '/' && !(v1len == 1 && v1[0] == '/')) {
+		v2 = v1;
+		v2len = v1len;
+	}
+	if (!v2) {
+		v2 = v1;
+		v2len = v1len;
+	}
+	if (!v2 || !v2len || v2[0] != '/')
+		return -ENOENT;
+	if (v2len >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, v2, v2len);
+	buf[v2len] = 0;
+	return 0;
+}
+
+int access_cgroup_of(pid_t pid, char *buf, size_t len)
+{
+	char path[64], text[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	n = read_small(path, text, sizeof(text));
+	if (n < 0)
+		return (int)n;
+	return access_cgroup_parse(text, buf, len);
+}
+
+int access_cgroup_match(const char *pattern, const char *path)
+{
+	char p[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(p))
+		return 0;
+	memcpy(p, path, n + 1);
+	for (;;) {
+		if (fnmatch(pattern, p, FNM_PATHNAME) == 0)
+			return 1;
+		char *slash = strrchr(p, '/');
+
+		if (!slash || slash == p)
+			return 0;
+		*slash = 0;
+	}
+}
+
+void access_command_of(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	n = pid > 0 ? read_small(path, buf, len) : -1;
+	if (n <= 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+}
+
+int access_check(const struct view *v, const struct caller *c, char *why, size_t whylen)
+{
+	if (c->uid != v->uid) {
+		snprintf(why, whylen, "uid %u is not the owner (uid %u) of view '%s'", (unsigned)c->uid,
+			 (unsigned)v->uid, v->container);
+		return -EACCES;
+	}
+	if (v->gid_set && c->gid != v->gid) {
+		int i, found = 0;
+
+		for (i = 0; c->groups && i < c->ngroups; i++)
+			found |= c->groups[i] == v->gid;
+		if (!found) {
+			snprintf(why, whylen, "gid %u is not group %u of view '%s'", (unsigned)c->gid,
+				 (unsigned)v->gid, v->container);
+			return -EACCES;
+		}
+	}
+	if (v->cgroup) {
+		char cg[4096];
+		int r = c->pid > 0 ? access_cgroup_of(c->pid, cg, sizeof(cg)) : -ESRCH;
+
+		if (r) {
+			snprintf(why, whylen, "cgroup of pid %d cannot be read (%s); view '%s' requires %s",
+				 (int)c->pid, strerror(-r), v->container, v->cgroup);
+			return -EACCES;
+		}
+		if (!access_cgroup_match(v->cgroup, cg)) {
+			snprintf(why, whylen, "cgroup %s of pid %d does not match %s of view '%s'", cg,
+				 (int)c->pid, v->cgroup, v->container);
+			return -EACCES;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,954 @@
+#include "lib/compat.h"
+#include "fs/fs.h"
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "fs/access.h"
+#include "inject/render.h"
+#include "inject/view.h"
+#include "lib/audit.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/secbuf.h"
+
+/* Directories change only on reload, which invalidates them explicitly.
+ * Files report a per-open size, so their attributes are never cached. */
+#define DIR_TIMEOUT 1.0
+#define ENTRY_TIMEOUT 1.0
+#define FILE_ATTR_TIMEOUT 0.0
+
+enum node_kind { N_ROOT, N_VIEW, N_ENV, N_DOCKER_ENV, N_JSON, N_SECRETS, N_SECRET };
+
+static const struct {
+	const char *name;
+	enum node_kind kind;
+	enum render_kind render;
+} view_files[] = {
+	{ "env", N_ENV, RENDER_ENV },
+	{ "docker.env", N_DOCKER_ENV, RENDER_DOCKER_ENV },
+	{ "env.json", N_JSON, RENDER_JSON },
+};
+
+/*
+ * Inode numbers are handed out once per (kind, container, name) and never
+ * reused while the daemon runs, so a handle or dentry that outlives a
+ * reload can never point at a different view's file.  The table only
+ * grows: it holds names, which are not secret, and config is small.
+ */
+struct node {
+	fuse_ino_t ino;
+	enum node_kind kind;
+	char *container;	/* NULL for the root */
+	char *name;		/* secret name for N_SECRET */
+	struct node *hnext;	/* hash chain */
+	struct handle *open;	/* open handles, for per-caller st_size */
+};
+
+struct handle {
+	struct node *node;
+	struct secbuf *content;
+	size_t size;
+	pid_t tid;		/* the thread that opened it */
+	struct handle *next, *prev;
+};
+
+struct gen {
+	unsigned long refs;
+	struct harombe_config *cfg;
+	struct viewset *views;
+	struct backend *be;
+	struct audit *audit;
+	struct timespec loaded;
+};
+
+struct harombefs {
+	char *config_path;
+	struct fuse_session *se;
+
+	pthread_rwlock_t gen_lock;
+	struct gen *cur;
+
+	pthread_rwlock_t node_lock;
+	struct node **nodes;	/* by ino; nodes[1] is the root */
+	size_t nnodes, cap;
+	struct node *hash[1024];
+
+	pthread_mutex_t open_lock;	/* node->open lists */
+};
+
+struct dirlist {
+	size_t n;
+	struct {
+		char *name;
+		fuse_ino_t ino;
+		mode_t mode;
+	} *e;
+};
+
+/* ---- generations ---- */
+
+static void gen_free(struct gen *g)
+{
+	if (!g)
+		return;
+	backend_close(g->be);
+	audit_close(g->audit);
+	viewset_free(g->views);
+	config_free(g->cfg);
+	free(g);
+}
+
+static struct gen *gen_get(struct harombefs *h)
+{
+	struct gen *g;
+
+	pthread_rwlock_rdlock(&h->gen_lock);
+	g = h->cur;
+	__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&h->gen_lock);
+	return g;
+}
+
+static void gen_put(struct gen *g)
+{
+	if (__atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		gen_free(g);
+}
+
+static int gen_load(const char *path, struct gen **out, char *err, size_t errlen)
+{
+	struct cfg_error ce = CFG_ERR_INIT;
+	struct gen *g = calloc(1, sizeof(*g));
+	struct backend_ctx ctx = { 0 };
+	int r;
+
+	*out = NULL;
+	if (!g)
+		return -ENOMEM;
+	g->refs = 1;
+	clock_gettime(CLOCK_REALTIME, &g->loaded);
+	if ((r = config_load(path, &g->cfg, &ce)) || (r = viewset_load(g->cfg, &g->views, &ce)))
+		goto cfg_fail;
+	r = audit_open(g->cfg->fs.audit_log, g->cfg->audit.enabled, g->cfg->audit.events, &g->audit, err,
+		       errlen);
+	if (r)
+		goto fail;
+	ctx.cfg = g->cfg;
+	ctx.audit = g->audit;
+	ctx.source = "harombefs";
+	ctx.daemon = 1;
+	if ((r = backend_open(&ctx, &g->be, &ce)))
+		goto cfg_fail;
+	*out = g;
+	return 0;
+cfg_fail:
+	snprintf(err, errlen, "%s", ce.msg);
+fail:
+	gen_free(g);
+	return r ? r : -EINVAL;
+}
+
+/* ---- nodes ---- */
+
+static size_t node_hash(enum node_kind kind, const char *container, const char *name)
+{
+	size_t h = (size_t)kind * 2654435761u;
+	const char *p;
+
+	for (p = container ? container : ""; *p; p++)
+		h = h * 31 + (unsigned char)*p;
+	h = h * 31 + '/';
+	for (p = name ? name : ""; *p; p++)
+		h = h * 31 + (unsigned char)*p;
+	return h % 1024;
+}
+
+static int same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static struct node *node_by_ino(struct harombefs *h, fuse_ino_t ino)
+{
+	struct node *n = NULL;
+
+	pthread_rwlock_rdlock(&h->node_lock);
+	if (ino < h->nnodes)
+		n = h->nodes[ino];
+	pthread_rwlock_unlock(&h->node_lock);
+	return n;
+}
+
+static struct node *node_find_locked(struct harombefs *h, enum node_kind kind, const char *container,
+				     const char *name)
+{
+	struct node *n;
+
+	for (n = h->hash[node_hash(kind, container, name)]; n; n = n->hnext)
+		if (n->kind == kind && same(n->container, container) && same(n->name, name))
+			return n;
+	return NULL;
+}
+
+static struct node *node_intern(struct harombefs *h, enum node_kind kind, const char *container,
+				const char *name)
+{
+	struct node *n;
+
+	pthread_rwlock_rdlock(&h->node_lock);
+	n = node_find_locked(h, kind, container, name);
+	pthread_rwlock_unlock(&h->node_lock);
+	if (n)
+		return n;
+
+	pthread_rwlock_wrlock(&h->node_lock);
+	n = node_find_locked(h, kind, container, name);
+	if (n)
+		goto out;
+	if (h->nnodes == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		struct node **nn = realloc(h->nodes, cap * sizeof(*nn));
+
+		if (!nn)
+			goto out;
+		h->nodes = nn;
+		h->cap = cap;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		goto out;
+	n->kind = kind;
+	n->container = container ? strdup(container) : NULL;
+	n->name = name ? strdup(name) : NULL;
+	if ((container && !n->container) || (name && !n->name)) {
+		free(n->container);
+		free(n->name);
+		free(n);
+		n = NULL;
+		goto out;
+	}
+	n->ino = h->nnodes;
+	h->nodes[h->nnodes++] = n;
+	n->hnext = h->hash[node_hash(kind, container, name)];
+	h->hash[node_hash(kind, container, name)] = n;
+out:
+	pthread_rwlock_unlock(&h->node_lock);
+	return n;
+}
+
+static int is_dir(enum node_kind k)
+{
+	return k == N_ROOT || k == N_VIEW || k == N_SECRETS;
+}
+
+/* Does n exist in generation g?  Sets *view and *secret (index or -1). */
+static int resolve(const struct gen *g, const struct node *n, const struct view **view, int *secret)
+{
+	*view = NULL;
+	*secret = -1;
+	if (n->kind == N_ROOT)
+		return 0;
+	*view = viewset_find(g->views, n->container);
+	if (!*view)
+		return -ENOENT;
+	if (n->kind == N_SECRET) {
+		*secret = view_find_secret(*view, n->name);
+		return *secret < 0 ? -ENOENT : 0;
+	}
+	return 0;
+}
+
+/* st_size for a file: the caller's own open handle when it has one (so that
+ * fstat() right after open() is exact, as bash `source` needs), else the
+ * largest size a view can render. */
+static size_t size_for(struct harombefs *h, struct node *n, pid_t tid, struct fuse_file_info *fi)
+{
+	struct handle *hd;
+	size_t size = FS_VIEW_MAX;
+
+	if (fi && fi->fh)
+		return ((struct handle *)(uintptr_t)fi->fh)->size;
+	pthread_mutex_lock(&h->open_lock);
+	for (hd = n->open; hd; hd = hd->next) {
+		if (hd->tid == tid) {
+			size = hd->size;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->open_lock);
+	return size;
+}
+
+static void fill_attr(struct harombefs *h, const struct gen *g, const struct view *v, struct node *n,
+		      pid_t tid, struct fuse_file_info *fi, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_atim = st->st_mtim = st->st_ctim = g->loaded;
+	st->st_blksize = 4096;
+	if (n->kind == N_ROOT) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2 + (nlink_t)g->views->n;
+		return;
+	}
+	st->st_uid = v->uid;
+	st->st_gid = v->gid;
+	if (is_dir(n->kind)) {
+		st->st_mode = S_IFDIR | 0500;
+		st->st_nlink = n->kind == N_VIEW ? 3 : 2;
+	} else {
+		st->st_mode = S_IFREG | 0400;
+		st->st_nlink = 1;
+		st->st_size = (off_t)size_for(h, n, tid, fi);
+	}
+}
+
+static struct harombefs *H(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* ---- caller ---- */
+
+static void caller_of(fuse_req_t req, struct caller *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	c->pid = ctx->pid;
+	c->uid = ctx->uid;
+	c->gid = ctx->gid;
+	c->groups = NULL;
+	c->ngroups = 0;
+}
+
+/* Supplementary groups are read only when a view names a gid the caller
+ * does not have as its primary group. */
+static int check_caller(fuse_req_t req, const struct view *v, struct caller *c, char *why,
+			size_t whylen)
+{
+	gid_t groups[128];
+
+	if (v->gid_set && c->gid != v->gid && c->uid == v->uid) {
+		int n = fuse_req_getgroups(req, (int)ARRAY_SIZE(groups), groups);
+
+		if (n > 0) {
+			c->groups = groups;
+			c->ngroups = n < (int)ARRAY_SIZE(groups) ? n : (int)ARRAY_SIZE(groups);
+		}
+	}
+	int r = access_check(v, c, why, whylen);
+
+	c->groups = NULL;
+	return r;
+}
+
+static void audit_event(struct gen *g, enum audit_event ev, const struct view *v, const char *file,
+			const char *const *names, const char *const *keys, size_t n, const struct caller *c,
+			const char *result, const char *reason, int *audit_rc)
+{
+	char comm[64];
+	struct audit_caller ac = { c->pid, c->uid, c->gid, comm };
+	struct audit_record rec = {
+		.event = ev,
+		.source = "harombefs",
+		.container = v ? v->container : NULL,
+		.view = file,
+		.names = names,
+		.n_names = n,
+		.keys = keys,
+		.n_keys = n,
+		.caller = &ac,
+		.result = result,
+		.reason = reason,
+	};
+	int r;
+
+	if (!audit_wants(g->audit, ev))
+		return;
+	access_command_of(c->pid, comm, sizeof(comm));
+	r = audit_write(g->audit, &rec);
+	if (audit_rc)
+		*audit_rc = r;
+}
+
+/* ---- operations ---- */
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* We serve no READDIRPLUS and want no kernel-side data caching. */
+	conn->want &= ~(unsigned)(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_AUTO_INVAL_DATA);
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct harombefs *h = H(req);
+	struct node *p = node_by_ino(h, parent), *n = NULL;
+	struct gen *g;
+	const struct view *v;
+	struct fuse_entry_param e;
+	int secret, r = -ENOENT;
+	size_t i;
+
+	if (!p)
+		return (void)fuse_reply_err(req, ENOENT);
+	g = gen_get(h);
+	if (resolve(g, p, &v, &secret) != 0)
+		goto out;
+	switch (p->kind) {
+	case N_ROOT:
+		if (viewset_find(g->views, name))
+			n = node_intern(h, N_VIEW, name, NULL);
+		break;
+	case N_VIEW:
+		if (!strcmp(name, "secrets"))
+			n = node_intern(h, N_SECRETS, p->container, NULL);
+		for (i = 0; i < ARRAY_SIZE(view_files); i++)
+			if (!strcmp(name, view_files[i].name))
+				n = node_intern(h, view_files[i].kind, p->container, NULL);
+		break;
+	case N_SECRETS:
+		if (view_find_secret(v, name) >= 0)
+			n = node_intern(h, N_SECRET, p->container, name);
+		break;
+	default:
+		r = -ENOTDIR;
+		goto out;
+	}
+	if (!n)
+		goto out;
+	if ((r = resolve(g, n, &v, &secret)) != 0)
+		goto out;
+	memset(&e, 0, sizeof(e));
+	e.ino = n->ino;
+	e.generation = 1;
+	fill_attr(h, g, v, n, fuse_req_ctx(req)->pid, NULL, &e.attr);
+	e.attr_timeout = is_dir(n->kind) ? DIR_TIMEOUT : FILE_ATTR_TIMEOUT;
+	e.entry_timeout = ENTRY_TIMEOUT;
+	gen_put(g);
+	fuse_reply_entry(req, &e);
+	return;
+out:
+	gen_put(g);
+	fuse_reply_err(req, -r);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct harombefs *h = H(req);
+	struct node *n = node_by_ino(h, ino);
+	struct gen *g;
+	const struct view *v;
+	struct stat st;
+	int secret;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	g = gen_get(h);
+	if (resolve(g, n, &v, &secret) != 0 && !(fi && fi->fh)) {
+		gen_put(g);
+		return (void)fuse_reply_err(req, ENOENT);
+	}
+	if (!v) {
+		/* An open handle on a view removed by a reload: describe it
+		 * from the handle alone. */
+		memset(&st, 0, sizeof(st));
+		if (n->kind == N_ROOT) {
+			fill_attr(h, g, NULL, n, 0, NULL, &st);
+		} else {
+			st.st_ino = n->ino;
+			st.st_mode = S_IFREG | 0400;
+			st.st_nlink = 1;
+			st.st_size = (off_t)size_for(h, n, 0, fi);
+		}
+	} else {
+		fill_attr(h, g, v, n, fuse_req_ctx(req)->pid, fi, &st);
+	}
+	gen_put(g);
+	fuse_reply_attr(req, &st, is_dir(n->kind) ? DIR_TIMEOUT : FILE_ATTR_TIMEOUT);
+}
+
+static void dirlist_free(struct dirlist *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->n; i++)
+		free(d->e[i].name);
+	free(d->e);
+	free(d);
+}
+
+static int dirlist_add(struct dirlist *d, const char *name, fuse_ino_t ino, mode_t mode)
+{
+	void *ne = realloc(d->e, (d->n + 1) * sizeof(*d->e));
+
+	if (!ne)
+		return -ENOMEM;
+	d->e = ne;
+	if (!(d->e[d->n].name = strdup(name)))
+		return -ENOMEM;
+	d->e[d->n].ino = ino;
+	d->e[d->n].mode = mode;
+	d->n++;
+	return 0;
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct harombefs *h = H(req);
+	struct node *n = node_by_ino(h, ino), *c;
+	struct dirlist *d;
+	struct gen *g;
+	const struct view *v;
+	struct caller who;
+	char why[256];
+	int secret, r = 0;
+	size_t i;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	if (!is_dir(n->kind))
+		return (void)fuse_reply_err(req, ENOTDIR);
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return (void)fuse_reply_err(req, ENOMEM);
+	g = gen_get(h);
+	if ((r = resolve(g, n, &v, &secret)) != 0)
+		goto out;
+	caller_of(req, &who);
+	r = dirlist_add(d, ".", n->ino, S_IFDIR);
+	if (!r)
+		r = dirlist_add(d, "..", 0, S_IFDIR);
+	switch (n->kind) {
+	case N_ROOT:
+		/* Only the views this caller may read are listed. */
+		for (i = 0; !r && i < g->views->n; i++) {
+			const struct view *cv = &g->views->views[i];
+
+			if (check_caller(req, cv, &who, why, sizeof(why)) != 0)
+				continue;
+			if (!(c = node_intern(h, N_VIEW, cv->container, NULL)))
+				r = -ENOMEM;
+			else
+				r = dirlist_add(d, cv->container, c->ino, S_IFDIR);
+		}
+		break;
+	case N_VIEW:
+		for (i = 0; !r && i < ARRAY_SIZE(view_files); i++) {
+			if (!(c = node_intern(h, view_files[i].kind, n->container, NULL)))
+				r = -ENOMEM;
+			else
+				r = dirlist_add(d, view_files[i].name, c->ino, S_IFREG);
+		}
+		if (!r && !(c = node_intern(h, N_SECRETS, n->container, NULL)))
+			r = -ENOMEM;
+		else if (!r)
+			r = dirlist_add(d, "secrets", c->ino, S_IFDIR);
+		break;
+	case N_SECRETS:
+		for (i = 0; !r && i < v->n; i++) {
+			if (!(c = node_intern(h, N_SECRET, n->container, v->secrets[i].name)))
+				r = -ENOMEM;
+			else
+				r = dirlist_add(d, v->secrets[i].name, c->ino, S_IFREG);
+		}
+		break;
+	default:
+		r = -ENOTDIR;
+	}
+out:
+	gen_put(g);
+	if (r) {
+		dirlist_free(d);
+		return (void)fuse_reply_err(req, -r);
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0)
+		dirlist_free(d);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct dirlist *d = (struct dirlist *)(uintptr_t)fi->fh;
+	char *buf;
+	size_t used = 0;
+	struct stat st;
+
+	(void)ino;
+	buf = malloc(size);
+	if (!buf)
+		return (void)fuse_reply_err(req, ENOMEM);
+	for (; off >= 0 && (size_t)off < d->n; off++) {
+		size_t need;
+
+		memset(&st, 0, sizeof(st));
+		st.st_ino = d->e[off].ino;
+		st.st_mode = d->e[off].mode;
+		need = fuse_add_direntry(req, buf + used, size - used, d->e[off].name, &st, off + 1);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	dirlist_free((struct dirlist *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static int errno_for(int backend_err)
+{
+	switch (-backend_err) {
+	case BACKEND_ENOTFOUND:
+		return ENOENT;
+	case BACKEND_EDENIED:
+		return EACCES;
+	case BACKEND_ENOMEM:
+		return ENOMEM;
+	default:
+		return EIO;
+	}
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct harombefs *h = H(req);
+	struct node *n = node_by_ino(h, ino);
+	const struct view *v;
+	struct caller who;
+	struct gen *g;
+	struct handle *hd = NULL;
+	struct secbuf **values = NULL, *content = NULL;
+	struct backend_why *whys = NULL;
+	const char *const *names, *const *keys;
+	int *rcs = NULL;
+	char why[512] = "", file[300];
+	enum render_kind kind = RENDER_RAW;
+	size_t cnt, i;
+	int secret, r, audit_rc = 0;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	if (is_dir(n->kind))
+		return (void)fuse_reply_err(req, EISDIR);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return (void)fuse_reply_err(req, EROFS);
+	g = gen_get(h);
+	if ((r = resolve(g, n, &v, &secret)) != 0) {
+		gen_put(g);
+		return (void)fuse_reply_err(req, -r);
+	}
+	caller_of(req, &who);
+	if (n->kind == N_SECRET)
+		snprintf(file, sizeof(file), "secrets/%s", n->name);
+	for (i = 0; i < ARRAY_SIZE(view_files); i++)
+		if (view_files[i].kind == n->kind) {
+			snprintf(file, sizeof(file), "%s", view_files[i].name);
+			kind = view_files[i].render;
+		}
+	names = secret >= 0 ? &v->names[secret] : v->names;
+	keys = secret >= 0 ? &v->keys[secret] : v->keys;
+	cnt = secret >= 0 ? 1 : v->n;
+
+	if ((r = check_caller(req, v, &who, why, sizeof(why))) != 0) {
+		audit_event(g, AUDIT_ACCESS_DENIED, v, file, names, keys, cnt, &who, "denied", why, NULL);
+		log_info("refused %s/%s to pid %d uid %u: %s", v->container, file, (int)who.pid,
+			 (unsigned)who.uid, why);
+		gen_put(g);
+		return (void)fuse_reply_err(req, EACCES);
+	}
+
+	values = calloc(cnt + 1, sizeof(*values));
+	rcs = calloc(cnt + 1, sizeof(*rcs));
+	whys = calloc(cnt + 1, sizeof(*whys));
+	hd = calloc(1, sizeof(*hd));
+	if (!values || !rcs || !whys || !hd) {
+		r = -ENOMEM;
+		snprintf(why, sizeof(why), "out of memory");
+		goto fail;
+	}
+	if ((r = backend_get_many(g->be, cnt, keys, values, rcs, whys)) != 0) {
+		for (i = 0; i < cnt && !rcs[i]; i++)
+			;
+		snprintf(why, sizeof(why), "%s (%s): %s%s%s", names[i], keys[i], backend_strerror(rcs[i]),
+			 whys[i].msg[0] ? ": " : "", whys[i].msg);
+		r = -errno_for(rcs[i]);
+		goto fail;
+	}
+	r = render_view(kind, cnt, names, values, FS_VIEW_MAX, &content, why, sizeof(why));
+	if (r) {
+		r = r == -ENOMEM ? -ENOMEM : -EIO;
+		goto fail;
+	}
+	for (i = 0; i < cnt; i++) {
+		secbuf_free(values[i]);
+		values[i] = NULL;
+	}
+
+	/* Audit before serving: like Vault's audit devices, a read that
+	 * cannot be recorded is refused. */
+	audit_event(g, AUDIT_SECRET_READ, v, file, names, keys, cnt, &who, "ok", NULL, &audit_rc);
+	if (audit_rc) {
+		r = -EIO;
+		snprintf(why, sizeof(why), "audit log unwritable");
+		goto fail_noaudit;
+	}
+
+	hd->node = n;
+	hd->content = content;
+	hd->size = secbuf_len(content);
+	hd->tid = who.pid;
+	content = NULL;
+	pthread_mutex_lock(&h->open_lock);
+	hd->next = n->open;
+	if (n->open)
+		n->open->prev = hd;
+	n->open = hd;
+	pthread_mutex_unlock(&h->open_lock);
+
+	fi->fh = (uintptr_t)hd;
+	fi->direct_io = 1;	/* content never enters the page cache */
+	fi->keep_cache = 0;
+	fi->noflush = 1;
+	gen_put(g);
+	free(values);
+	free(rcs);
+	free(whys);
+	if (fuse_reply_open(req, fi) != 0) {
+		/* The caller was interrupted: no release will come. */
+		pthread_mutex_lock(&h->open_lock);
+		if (hd->prev)
+			hd->prev->next = hd->next;
+		else
+			n->open = hd->next;
+		if (hd->next)
+			hd->next->prev = hd->prev;
+		pthread_mutex_unlock(&h->open_lock);
+		secbuf_free(hd->content);
+		free(hd);
+	}
+	return;
+fail:
+	audit_event(g, AUDIT_SECRET_READ, v, file, names, keys, cnt, &who, "error", why, NULL);
+fail_noaudit:
+	log_info("cannot serve %s/%s to pid %d: %s", v->container, file, (int)who.pid, why);
+	for (i = 0; values && i < cnt; i++)
+		secbuf_free(values[i]);
+	secbuf_free(content);
+	free(values);
+	free(rcs);
+	free(whys);
+	free(hd);
+	gen_put(g);
+	fuse_reply_err(req, -r);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct handle *hd = (struct handle *)(uintptr_t)fi->fh;
+	size_t len;
+	const unsigned char *data = secbuf_data(hd->content, &len);
+
+	(void)ino;
+	if (off < 0 || (size_t)off >= len)
+		return (void)fuse_reply_buf(req, NULL, 0);
+	if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	fuse_reply_buf(req, (const char *)data + off, size);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct harombefs *h = H(req);
+	struct handle *hd = (struct handle *)(uintptr_t)fi->fh;
+	struct node *n = hd->node;
+
+	pthread_mutex_lock(&h->open_lock);
+	if (hd->prev)
+		hd->prev->next = hd->next;
+	else
+		n->open = hd->next;
+	if (hd->next)
+		hd->next->prev = hd->prev;
+	pthread_mutex_unlock(&h->open_lock);
+	secbuf_free(hd->content);
+	free(hd);
+	fuse_reply_err(req, 0);
+	/* A MAP_PRIVATE mapping of a direct_io file goes through the page
+	 * cache; drop whatever it left once the file is closed. */
+	fuse_lowlevel_notify_inval_inode(h->se, ino, 0, 0);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+
+	(void)ino;
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = 4096;
+	st.f_frsize = 4096;
+	st.f_namemax = 255;
+	st.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
+	fuse_reply_statfs(req, &st);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.getattr = fs_getattr,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+	.open = fs_open,
+	.read = fs_read,
+	.release = fs_release,
+	.statfs = fs_statfs,
+};
+
+const struct fuse_lowlevel_ops *fs_operations(void)
+{
+	return &ops;
+}
+
+/* ---- lifecycle ---- */
+
+int fs_new(const char *config_path, struct harombefs **out, char *err, size_t errlen)
+{
+	struct harombefs *h = calloc(1, sizeof(*h));
+	struct node *root;
+	int r;
+
+	*out = NULL;
+	if (!h || !(h->config_path = strdup(config_path))) {
+		free(h);
+		return -ENOMEM;
+	}
+	pthread_rwlock_init(&h->gen_lock, NULL);
+	pthread_rwlock_init(&h->node_lock, NULL);
+	pthread_mutex_init(&h->open_lock, NULL);
+	/* ino 0 is invalid and ino 1 is FUSE_ROOT_ID. */
+	h->cap = 64;
+	h->nodes = calloc(h->cap, sizeof(*h->nodes));
+	h->nnodes = 1;
+	root = h->nodes ? node_intern(h, N_ROOT, NULL, NULL) : NULL;
+	if (!root || root->ino != FUSE_ROOT_ID) {
+		fs_free(h);
+		return -ENOMEM;
+	}
+	if ((r = gen_load(config_path, &h->cur, err, errlen)) != 0) {
+		fs_free(h);
+		return r;
+	}
+	*out = h;
+	return 0;
+}
+
+void fs_attach(struct harombefs *h, struct fuse_session *se)
+{
+	h->se = se;
+}
+
+const char *fs_config_mountpoint(const struct harombefs *h)
+{
+	return h->cur->cfg->fs.mountpoint;
+}
+
+void fs_free(struct harombefs *h)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	if (h->cur)
+		gen_put(h->cur);
+	for (i = 1; i < h->nnodes; i++) {
+		free(h->nodes[i]->container);
+		free(h->nodes[i]->name);
+		free(h->nodes[i]);
+	}
+	free(h->nodes);
+	free(h->config_path);
+	free(h);
+}
+
+/* Tell the kernel to forget what changed between two generations. */
+static void invalidate(struct harombefs *h, const struct gen *old, const struct gen *new)
+{
+	struct node *n;
+	size_t i, k;
+	int pass;
+
+	if (!h->se)
+		return;
+	for (pass = 0; pass < 2; pass++) {
+		const struct viewset *a = pass ? new->views : old->views;
+		const struct viewset *b = pass ? old->views : new->views;
+
+		for (i = 0; i < a->n; i++) {
+			const struct view *va = &a->views[i], *vb = viewset_find(b, va->container);
+
+			if (vb && view_equal(va, vb))
+				continue;
+			fuse_lowlevel_notify_inval_entry(h->se, FUSE_ROOT_ID, va->container,
+							 strlen(va->container));
+			pthread_rwlock_rdlock(&h->node_lock);
+			n = node_find_locked(h, N_VIEW, va->container, NULL);
+			struct node *sd = node_find_locked(h, N_SECRETS, va->container, NULL);
+			pthread_rwlock_unlock(&h->node_lock);
+			if (n)
+				fuse_lowlevel_notify_inval_inode(h->se, n->ino, -1, 0);
+			if (sd) {
+				fuse_lowlevel_notify_inval_inode(h->se, sd->ino, -1, 0);
+				for (k = 0; k < va->n; k++)
+					fuse_lowlevel_notify_inval_entry(h->se, sd->ino, va->secrets[k].name,
+									 strlen(va->secrets[k].name));
+			}
+		}
+	}
+	fuse_lowlevel_notify_inval_inode(h->se, FUSE_ROOT_ID, -1, 0);
+}
+
+int fs_reload(struct harombefs *h)
+{
+	struct gen *g, *old;
+	char err[768];
+	int r;
+
+	r = gen_load(h->config_path, &g, err, sizeof(err));
+	if (r) {
+		log_err("reload of '%s' failed, keeping the running configuration: %s", h->config_path, err);
+		return r;
+	}
+	if (g->cfg->fs.locked_memory != h->cur->cfg->fs.locked_memory)
+		log_warn("security.fs.locked_memory changes take effect on restart");
+	if (strcmp(g->cfg->fs.mountpoint, h->cur->cfg->fs.mountpoint))
+		log_warn("security.fs.mountpoint changes take effect on restart");
+	pthread_rwlock_wrlock(&h->gen_lock);
+	old = h->cur;
+	h->cur = g;
+	pthread_rwlock_unlock(&h->gen_lock);
+	invalidate(h, old, g);
+	log_info("reloaded '%s': %zu view%s, provider %s", h->config_path, g->views->n,
+		 g->views->n == 1 ? "" : "s", backend_name(g->be));
+	gen_put(old);
+	return 0;
+}

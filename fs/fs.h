@@ -1,0 +1,32 @@
+#ifndef FS_H
+#define FS_H
+
+#include <stddef.h>
+
+/*
+ * harombefs: the state behind the FUSE operations.  One struct harombefs
+ * per mount.  The loaded configuration (views, backend, audit sink) is a
+ * reference-counted generation; a reload builds a new generation and swaps
+ * it in, and in-flight opens finish on the one they started with.
+ */
+
+struct harombefs;
+struct fuse_session;
+struct fuse_lowlevel_ops;
+
+/* Largest file a view renders; also the st_size reported for a file that
+ * the caller has not opened (a true upper bound). */
+#define FS_VIEW_MAX (1u << 20)
+
+/* Load config_path and open everything it names.  0 or -errno with err. */
+int fs_new(const char *config_path, struct harombefs **out, char *err, size_t errlen);
+void fs_free(struct harombefs *h);
+const struct fuse_lowlevel_ops *fs_operations(void);
+void fs_attach(struct harombefs *h, struct fuse_session *se);
+/* Re-read the config.  On any error the old generation stays, and the
+ * error is logged; 0 or -errno. */
+int fs_reload(struct harombefs *h);
+/* The mountpoint the loaded config names (security.fs.mountpoint). */
+const char *fs_config_mountpoint(const struct harombefs *h);
+
+#endif

@@ -1,0 +1,46 @@
+#ifndef VIEW_H
+#define VIEW_H
+
+#include <sys/types.h>
+
+/*
+ * A view is what one container may read: its owner, an optional cgroup
+ * pattern, and its NAME -> key mapping in config order.  Built from
+ * security.containers in harombe.yaml; every name and key is validated
+ * here, with file:line:col in the error.
+ */
+
+struct harombe_config;
+struct cfg_error;
+
+struct view_secret {
+	char *name;		/* environment variable name, also secrets/<name> */
+	char *key;		/* backend key: path or path#field */
+};
+
+struct view {
+	char *container;
+	uid_t uid;
+	gid_t gid;
+	int gid_set;		/* gid given in config: callers must hold it */
+	char *cgroup;		/* fnmatch(3) pattern on the caller's cgroup, or NULL */
+	struct view_secret *secrets;
+	size_t n;
+	const char **names;	/* secrets[i].name, for audit records */
+	const char **keys;	/* secrets[i].key */
+};
+
+struct viewset {
+	struct view *views;
+	size_t n;
+};
+
+int viewset_load(const struct harombe_config *cfg, struct viewset **out, struct cfg_error *err);
+void viewset_free(struct viewset *vs);
+const struct view *viewset_find(const struct viewset *vs, const char *container);
+/* Index of name in v->secrets, or -1. */
+int view_find_secret(const struct view *v, const char *name);
+/* Same owner, cgroup and mapping. */
+int view_equal(const struct view *a, const struct view *b);
+
+#endif

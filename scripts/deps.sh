@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs the Debian packages harombe needs to build and test, when they
+# are missing.  As root it runs apt-get; otherwise it prints the exact
+# command and fails.  Usage: scripts/deps.sh [--check]
+set -eu
+
+# Build: compiler, pkg-config and the libraries the Makefile asks for.
+BUILD="gcc make pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjson-c-dev
+libsodium-dev libpcre2-dev libyaml-dev check libssl-dev"
+# Tests: real consumers and tools the integration tests drive.
+TEST="bash dash util-linux procps bubblewrap age python3 curl"
+
+missing=""
+for p in $BUILD $TEST; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+# The docker CLI reads docker.env in the tests (no engine needed); any
+# docker CLI on PATH will do, else Debian's.
+if ! command -v docker >/dev/null 2>&1; then
+	missing="$missing docker.io"
+fi
+
+[ -z "$missing" ] && exit 0
+if [ "${1:-}" = "--check" ]; then
+	echo "missing Debian packages:$missing" >&2
+	exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "harombe: missing Debian packages; as root, run:" >&2
+	echo "  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+	exit 1
+fi
+echo "harombe: installing Debian packages:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >&2
