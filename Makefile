@@ -46,13 +46,13 @@ CLI_OBJS := cli/main.o cli/vault.o
 CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/check_*.c)
-UNIT_OBJS := $(addprefix $(BUILD)/,$(UNIT_SRCS:.c=.o))
-TOOL_SRCS := $(wildcard tests/tools/*.c)
-TOOLS := $(addprefix $(BUILD)/,$(TOOL_SRCS:.c=))
+UNIT_BINS := $(addprefix $(BUILD)/,$(UNIT_SRCS:.c=))
+TOOLS := $(BUILD)/tests/tools/fsprobe
 
 PROGS := $(BUILD)/harombefs $(BUILD)/harombe
-TEST_PROGS := $(BUILD)/tests/check_unit $(BUILD)/tests/harombefs-test $(TOOLS)
+TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS)
 
+.SECONDARY:
 .PHONY: all deps check check-unit check-integration check-sanitize demo bench install uninstall clean
 all: $(PROGS)
 
@@ -63,33 +63,43 @@ $(DEPS_OK): scripts/deps.sh
 	@scripts/deps.sh
 	@mkdir -p $(@D) && touch $@
 
+# make V=1 shows the full command lines.
+Q := $(if $(V),,@)
+
 $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%.o: tests/%.c | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
 $(BUILD)/harombefs: $(BUILD)/fs/main.o $(CORE_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
 $(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CORE_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-$(BUILD)/tests/check_unit: $(UNIT_OBJS) $(BUILD)/tests/mock/mock.o $(CORE_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LIBS)
+$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LIBS)
 
 $(BUILD)/tests/harombefs-test: $(BUILD)/tests/mock/main.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(CORE_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+$(BUILD)/tests/tools/fsprobe: $(BUILD)/tests/tools/fsprobe.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
 check: check-unit check-integration
 
-check-unit: $(BUILD)/tests/check_unit
-	$(BUILD)/tests/check_unit
+check-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
 
 check-integration: $(PROGS) $(TEST_PROGS)
 	BUILD=$(BUILD) tests/integration/run.sh
@@ -104,10 +114,12 @@ bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/op
 	BUILD=$(BUILD) tests/bench/run.sh
 
 $(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
 $(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin

@@ -21,6 +21,10 @@ struct backend_ops {
 	int (*set)(struct backend *be, const char *key, const void *value, size_t len,
 		   struct backend_why *why);
 	int (*del)(struct backend *be, const char *key, struct backend_why *why);
+	/* Optional: what the store knows about a key without reading it
+	 * (Vault KV v2 metadata, a file's mtime).  NULL = BACKEND_ENOTSUP. */
+	int (*meta)(struct backend *be, const char *key, struct backend_meta *out,
+		    struct backend_why *why);
 };
 
 /* Every backend struct embeds this first. */

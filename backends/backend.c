@@ -178,6 +178,16 @@ int backend_delete(struct backend *be, const char *key, struct backend_why *why)
 	return normalize(be, be->ops->del(be, key, why));
 }
 
+int backend_meta(struct backend *be, const char *key, struct backend_meta *out,
+		 struct backend_why *why)
+{
+	memset(out, 0, sizeof(*out));
+	if (!be->ops->meta)
+		return backend_why_set(why, "the %s backend keeps no metadata", be->ops->name),
+		       -BACKEND_ENOTSUP;
+	return normalize(be, be->ops->meta(be, key, out, why));
+}
+
 const char *backend_strerror(int err)
 {
 	switch (err < 0 ? -err : err) {

@@ -77,6 +77,16 @@ int backend_set(struct backend *be, const char *key, const void *value, size_t l
 		struct backend_why *why);
 int backend_delete(struct backend *be, const char *key, struct backend_why *why);
 
+/* What a store can say about a key without returning its value. */
+struct backend_meta {
+	long long version;	/* 0 when the store has no versions */
+	long long created;	/* Unix seconds, 0 when unknown */
+	long long updated;	/* Unix seconds of the current value, 0 when unknown */
+};
+/* 0 and *out, or an error; BACKEND_ENOTSUP when the store cannot tell. */
+int backend_meta(struct backend *be, const char *key, struct backend_meta *out,
+		 struct backend_why *why);
+
 /* "not found", "denied", "unavailable", "timed out", "tampered", "invalid",
  * "out of locked memory", "not supported", or strerror() for anything else. */
 const char *backend_strerror(int err);

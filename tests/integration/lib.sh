@@ -1,0 +1,125 @@
+# Shared by the integration tests: sourced, not run.  Each test file runs in
+# its own bash with `set -eu`; a failed check prints "not ok" and exits 1.
+# Tests mount real FUSE filesystems and need root.
+
+set -eu
+set -o pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
+HAROMBEFS="$BUILD/harombefs"
+HAROMBEFS_TEST="$BUILD/tests/harombefs-test"
+HAROMBE="$BUILD/harombe"
+FSPROBE="$BUILD/tests/tools/fsprobe"
+
+T_NAME=$(basename "$0" .sh)
+T_COUNT=0
+T_PIDS=()
+T_MOUNTS=()
+T_CGROUPS=()
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "not ok - $T_NAME: integration tests need root (FUSE allow_other, setpriv, cgroups)" >&2
+	exit 1
+fi
+
+# Scratch space on a private tmpfs: test values never reach a disk, and
+# nothing is left behind.
+T_DIR=$(mktemp -d /tmp/harombe-it.XXXXXX)
+mount -t tmpfs -o mode=0755,size=64m harombe-test "$T_DIR"
+chmod 0755 "$T_DIR"
+
+cleanup() {
+	local m p c
+	set +e
+	for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${T_PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	for m in "${T_MOUNTS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null && { fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m"; }
+	done
+	for c in "${T_CGROUPS[@]}"; do
+		[ -d "$c" ] || continue
+		# move anything left back to the root, then remove
+		while read -r p; do echo "$p" > "$(dirname "$c")/cgroup.procs"; done < "$c/cgroup.procs" 2>/dev/null
+		rmdir "$c" 2>/dev/null
+	done
+	umount -l "$T_DIR" 2>/dev/null
+	rmdir "$T_DIR" 2>/dev/null
+}
+trap cleanup EXIT
+
+fail() {
+	echo "not ok - $T_NAME: $*" >&2
+	if [ -n "${T_LOG:-}" ] && [ -f "$T_LOG" ]; then
+		echo "--- daemon log ($T_LOG):" >&2
+		tail -n 20 "$T_LOG" >&2
+	fi
+	exit 1
+}
+
+ok() {
+	T_COUNT=$((T_COUNT + 1))
+	echo "ok $T_COUNT - $T_NAME: $*"
+}
+
+assert_eq() {	# assert_eq ACTUAL EXPECTED WHAT (never prints values: they may be secrets)
+	[ "$1" = "$2" ] || fail "$3: got ${#1} bytes, expected ${#2} bytes (differ)"
+}
+
+assert_ne() {
+	[ "$1" != "$2" ] || fail "$3: values are equal"
+}
+
+assert_contains() {	# assert_contains FILE PATTERN WHAT
+	grep -q -- "$2" "$1" || fail "$3: '$2' not in $1"
+}
+
+# start_fs BINARY CONFIG MOUNTPOINT [args...]: foreground daemon, log in $T_LOG.
+start_fs() {
+	local bin=$1 cfg=$2 mnt=$3 i
+	shift 3
+	mkdir -p "$mnt"
+	T_LOG="$T_DIR/daemon.$(basename "$mnt").log"
+	"$bin" "$mnt" -o config="$cfg" -f "$@" > "$T_LOG" 2>&1 &
+	T_FS_PID=$!
+	T_PIDS+=("$T_FS_PID")
+	T_MOUNTS+=("$mnt")
+	for i in $(seq 100); do
+		if grep -qs " $mnt fuse.harombefs " /proc/mounts; then return 0; fi
+		kill -0 "$T_FS_PID" 2>/dev/null || fail "harombefs exited at start"
+		sleep 0.05
+	done
+	fail "harombefs did not mount $mnt within 5 s"
+}
+
+stop_fs() {	# stop_fs PID MOUNTPOINT: SIGTERM, wait for a clean exit and unmount
+	local pid=$1 mnt=$2 i rc
+	kill -TERM "$pid"
+	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$pid" 2>/dev/null && fail "harombefs did not exit on SIGTERM"
+	set +e; wait "$pid"; rc=$?; set -e
+	[ "$rc" -eq 0 ] || fail "harombefs exited with status $rc on SIGTERM"
+	grep -qs " $mnt fuse.harombefs " /proc/mounts && fail "$mnt still mounted after SIGTERM"
+	return 0
+}
+
+# as_uid UID CMD...: run a command as another user, no supplementary groups.
+as_uid() {
+	local uid=$1
+	shift
+	setpriv --reuid "$uid" --regid "$uid" --clear-groups -- "$@"
+}
+
+# A random value made only of letters and digits.
+rand_token() {
+	head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "${1:-24}"
+}
+
+# The cgroup v2 mount (unified hierarchy), wherever this host has it.
+cgroup2_root() {
+	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts
+}
