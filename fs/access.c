@@ -92,9 +92,9 @@ int access_cgroup_match(const char *pattern, const char *path)
 			return 1;
 		char *slash = strrchr(p, '/');
 
-		if (!slash || slash == p)
+		if (!slash || (slash == p && p[1] == 0))
 			return 0;
-		*slash = 0;
+		slash[slash == p ? 1 : 0] = 0;	/* the root is an ancestor too */
 	}
 }
 

@@ -54,8 +54,8 @@ static void usage(const char *prog)
 	       "    -h, --help         this text; -V, --version: versions\n"
 	       "\n"
 	       "MOUNTPOINT defaults to security.fs.mountpoint.  The mount is always read-only,\n"
-	       "allow_other and default_permissions.  SIGHUP reloads the config; SIGINT and\n"
-	       "SIGTERM unmount and exit.\n",
+	       "allow_other and default_permissions.  SIGHUP reloads the config; SIGUSR1 logs\n"
+	       "locked-memory use; SIGINT and SIGTERM unmount and exit.\n",
 	       prog, DEFAULT_CONFIG, DEFAULT_MAX_THREADS);
 }
 
@@ -92,12 +92,30 @@ static void on_sighup(int sig)
 	errno = saved;
 }
 
+static void on_sigusr1(int sig)
+{
+	char c = 's';
+	int saved = errno;
+
+	(void)sig;
+	if (write(reload_pipe[1], &c, 1) < 0) {
+		/* a report is already pending */
+	}
+	errno = saved;
+}
+
+/* SIGHUP reloads and SIGUSR1 logs the memory figures; both are handled
+ * here, outside the signal handler. */
 static void *reload_thread(void *arg)
 {
 	struct harombefs *h = arg;
 	char c;
 
-	while (read(reload_pipe[0], &c, 1) == 1 && c == 'r') {
+	while (read(reload_pipe[0], &c, 1) == 1 && c != 'q') {
+		if (c == 's') {
+			fs_log_stats(h);
+			continue;
+		}
 		notify_systemd("RELOADING=1");
 		fs_reload(h);
 		notify_systemd("READY=1");
@@ -262,6 +280,8 @@ int harombefs_main(int argc, char *argv[])
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_sigusr1;
+	sigaction(SIGUSR1, &sa, NULL);
 
 	if (fuse_session_mount(se, opts.mountpoint) != 0) {
 		fprintf(stderr, "harombefs: cannot mount on '%s'\n", opts.mountpoint);

@@ -86,6 +86,7 @@ struct harombefs {
 	struct node *hash[1024];
 
 	pthread_mutex_t open_lock;	/* node->open lists */
+	unsigned long handles;		/* open file handles */
 };
 
 struct dirlist {
@@ -532,7 +533,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	caller_of(req, &who);
 	r = dirlist_add(d, ".", n->ino, S_IFDIR);
 	if (!r)
-		r = dirlist_add(d, "..", 0, S_IFDIR);
+		r = dirlist_add(d, "..", FUSE_ROOT_ID, S_IFDIR);
 	switch (n->kind) {
 	case N_ROOT:
 		/* Only the views this caller may read are listed. */
@@ -723,6 +724,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (n->open)
 		n->open->prev = hd;
 	n->open = hd;
+	h->handles++;
 	pthread_mutex_unlock(&h->open_lock);
 
 	fi->fh = (uintptr_t)hd;
@@ -742,6 +744,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			n->open = hd->next;
 		if (hd->next)
 			hd->next->prev = hd->prev;
+		h->handles--;
 		pthread_mutex_unlock(&h->open_lock);
 		secbuf_free(hd->content);
 		free(hd);
@@ -789,6 +792,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		n->open = hd->next;
 	if (hd->next)
 		hd->next->prev = hd->prev;
+	h->handles--;
 	pthread_mutex_unlock(&h->open_lock);
 	secbuf_free(hd->content);
 	free(hd);
@@ -865,6 +869,20 @@ int fs_new(const char *config_path, struct harombefs **out, char *err, size_t er
 void fs_attach(struct harombefs *h, struct fuse_session *se)
 {
 	h->se = se;
+}
+
+void fs_log_stats(struct harombefs *h)
+{
+	struct secmem_stats st;
+	unsigned long handles;
+
+	secmem_get_stats(&st);
+	pthread_mutex_lock(&h->open_lock);
+	handles = h->handles;
+	pthread_mutex_unlock(&h->open_lock);
+	log_info("stats: locked_in_use=%zu locked_blocks=%zu locked_peak=%zu locked_capacity=%zu "
+		 "locked_failures=%zu open_handles=%lu",
+		 st.in_use, st.blocks, st.peak, st.capacity, st.failures, handles);
 }
 
 const char *fs_config_mountpoint(const struct harombefs *h)

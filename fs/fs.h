@@ -26,6 +26,8 @@ void fs_attach(struct harombefs *h, struct fuse_session *se);
 /* Re-read the config.  On any error the old generation stays, and the
  * error is logged; 0 or -errno. */
 int fs_reload(struct harombefs *h);
+/* Log locked-memory use and open handles (SIGUSR1). */
+void fs_log_stats(struct harombefs *h);
 /* The mountpoint the loaded config names (security.fs.mountpoint). */
 const char *fs_config_mountpoint(const struct harombefs *h);
 

@@ -216,15 +216,19 @@ const char *credshape_value(const char *key, const char *s, size_t len, int in_e
 			if (ends_with_word(key, secret_words[i]))
 				return "value of a credential-named key";
 	}
+	/* Random-looking mixed-case alphanumerics (base64, API keys).  Hex
+	 * alone is not enough: commit ids and checksums are hex and are not
+	 * secrets, so lower-case-only (or upper-case-only) strings pass. */
 	if (in_env && len >= 20 && !credshape_is_reference(s, len)) {
-		int alpha = 0, digit = 0, space = 0;
+		int lower = 0, upper = 0, digit = 0, space = 0;
 
 		for (i = 0; i < len; i++) {
-			alpha |= isalpha((unsigned char)s[i]) != 0;
+			lower |= islower((unsigned char)s[i]) != 0;
+			upper |= isupper((unsigned char)s[i]) != 0;
 			digit |= isdigit((unsigned char)s[i]) != 0;
 			space |= isspace((unsigned char)s[i]) != 0;
 		}
-		if (alpha && digit && !space && credshape_entropy(s, len) >= 3.5)
+		if (lower && upper && digit && !space && credshape_entropy(s, len) >= 3.5)
 			return "high-entropy value";
 	}
 	return NULL;

@@ -1,0 +1,124 @@
+#include "lib/compat.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/access.h"
+#include "inject/view.h"
+#include "tests/unit/unit.h"
+
+START_TEST(test_cgroup_parse_v2)
+{
+	char buf[256];
+
+	ck_assert_int_eq(access_cgroup_parse("0::/system.slice/docker-ab12.scope\n", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/system.slice/docker-ab12.scope");
+}
+END_TEST
+
+START_TEST(test_cgroup_parse_hybrid_prefers_v1_when_v2_is_root)
+{
+	static const char t[] = "12:pids:/docker/x\n1:name=systemd:/system.slice/docker-ab.scope\n0::/\n";
+	char buf[256];
+
+	ck_assert_int_eq(access_cgroup_parse(t, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/system.slice/docker-ab.scope");
+	ck_assert_int_eq(access_cgroup_parse("1:name=systemd:/a\n0::/b\n", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/b");
+	ck_assert_int_eq(access_cgroup_parse("4:memory:/x\n1:name=systemd:/user.slice\n", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/user.slice");
+	ck_assert_int_eq(access_cgroup_parse("4:memory:/x\n", buf, sizeof(buf)), -ENOENT);
+	ck_assert_int_eq(access_cgroup_parse("", buf, sizeof(buf)), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_cgroup_match)
+{
+	ck_assert(access_cgroup_match("/system.slice/docker-*.scope", "/system.slice/docker-ab.scope"));
+	ck_assert(access_cgroup_match("/system.slice/docker-*.scope", "/system.slice/docker-ab.scope/init"));
+	ck_assert(!access_cgroup_match("/system.slice/docker-*.scope", "/system.slice/sshd.service"));
+	ck_assert(!access_cgroup_match("/system.slice/docker-*.scope", "/user.slice/docker-ab.scope"));
+	/* '*' does not cross '/' */
+	ck_assert(!access_cgroup_match("/a/*", "/b/a/x"));
+	ck_assert(access_cgroup_match("/", "/anything"));
+}
+END_TEST
+
+START_TEST(test_cgroup_of_self)
+{
+	char buf[4096];
+
+	ck_assert_int_eq(access_cgroup_of(getpid(), buf, sizeof(buf)), 0);
+	ck_assert_int_eq(buf[0], '/');
+	ck_assert_int_lt(access_cgroup_of(0x7ffffff0, buf, sizeof(buf)), 0);
+}
+END_TEST
+
+START_TEST(test_check_uid_gid)
+{
+	struct view v = { .container = "b", .uid = 1000, .gid = 1000 };
+	struct caller c = { .pid = getpid(), .uid = 1000, .gid = 50 };
+	gid_t groups[2] = { 7, 1000 };
+	char why[256];
+
+	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), 0);	/* gid not configured */
+	v.gid_set = 1;
+	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), -EACCES);
+	ck_assert_ptr_nonnull(strstr(why, "gid 50 is not group 1000"));
+	c.groups = groups;
+	c.ngroups = 2;
+	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), 0);	/* supplementary */
+	c.uid = 0;
+	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), -EACCES);	/* root is not the owner */
+	ck_assert_ptr_nonnull(strstr(why, "uid 0 is not the owner (uid 1000)"));
+}
+END_TEST
+
+START_TEST(test_check_cgroup)
+{
+	char mine[4096], pat[4200], why[512];
+	struct view v = { .container = "b", .uid = 0 };
+	struct caller c = { .pid = getpid(), .uid = 0 };
+
+	ck_assert_int_eq(access_cgroup_of(getpid(), mine, sizeof(mine)), 0);
+	snprintf(pat, sizeof(pat), "%s", mine);
+	v.cgroup = pat;
+	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), 0);
+	v.cgroup = "/no/such/cgroup-*";
+	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), -EACCES);
+	ck_assert_ptr_nonnull(strstr(why, "does not match /no/such/cgroup-*"));
+	c.pid = 0;	/* not visible from our pid namespace */
+	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), -EACCES);
+}
+END_TEST
+
+START_TEST(test_command_of)
+{
+	char buf[64];
+
+	access_command_of(getpid(), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "check_access");
+	access_command_of(0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "?");
+}
+END_TEST
+
+static Suite *access_suite(void)
+{
+	Suite *s = suite_create("access");
+	TCase *tc = tcase_create("caller");
+
+	tcase_add_test(tc, test_cgroup_parse_v2);
+	tcase_add_test(tc, test_cgroup_parse_hybrid_prefers_v1_when_v2_is_root);
+	tcase_add_test(tc, test_cgroup_match);
+	tcase_add_test(tc, test_cgroup_of_self);
+	tcase_add_test(tc, test_check_uid_gid);
+	tcase_add_test(tc, test_check_cgroup);
+	tcase_add_test(tc, test_command_of);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+UNIT_MAIN(access_suite)

@@ -1,0 +1,168 @@
+#include "lib/compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+#include "lib/audit.h"
+#include "tests/unit/unit.h"
+
+static char dir[] = "/tmp/harombe-audit-XXXXXX";
+static char path[256];
+
+static void setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sub/audit.jsonl", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static json_object *read_line(int n)
+{
+	static char line[4096];
+	FILE *f = fopen(path, "r");
+	int i;
+
+	ck_assert_ptr_nonnull(f);
+	for (i = 0; i <= n; i++)
+		ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	fclose(f);
+	return json_tokener_parse(line);
+}
+
+START_TEST(test_record_fields_and_mode)
+{
+	struct audit *a;
+	char err[256];
+	const char *names[] = { "GITHUB_TOKEN" }, *keys[] = { "github/token" };
+	struct audit_caller who = { 42, 1000, 1000, "bash" };
+	struct audit_record rec = {
+		.event = AUDIT_SECRET_READ, .source = "harombefs", .container = "browser", .view = "env",
+		.names = names, .n_names = 1, .keys = keys, .n_keys = 1, .caller = &who, .result = "ok",
+	};
+	struct stat st;
+	json_object *o, *v;
+
+	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(audit_write(a, &rec), 0);
+	rec.event = AUDIT_ACCESS_DENIED;
+	rec.result = "denied";
+	rec.reason = "uid 1001 is not the owner";
+	ck_assert_int_eq(audit_write(a, &rec), 0);
+	audit_close(a);
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	o = read_line(0);
+	ck_assert_ptr_nonnull(o);
+	ck_assert(json_object_object_get_ex(o, "event", &v));
+	ck_assert_str_eq(json_object_get_string(v), "secret_read");
+	ck_assert(json_object_object_get_ex(o, "time", &v));
+	ck_assert_int_eq(strlen(json_object_get_string(v)), 24);	/* 2026-11-29T04:51:20.911Z */
+	ck_assert(json_object_object_get_ex(o, "keys", &v));
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "github/token");
+	ck_assert(json_object_object_get_ex(o, "caller", &v));
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(v, "uid")), 1000);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(v, "command")), "bash");
+	json_object_put(o);
+	o = read_line(1);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "event")), "access_denied");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "reason")),
+			 "uid 1001 is not the owner");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_event_filter_and_disabled)
+{
+	struct audit *a;
+	char err[256];
+	struct audit_record rec = { .event = AUDIT_SECRET_WRITE, .result = "ok" };
+	struct stat st;
+
+	ck_assert_int_eq(audit_open(path, 1, 1u << AUDIT_SECRET_READ, &a, err, sizeof(err)), 0);
+	ck_assert(!audit_wants(a, AUDIT_SECRET_WRITE));
+	ck_assert_int_eq(audit_write(a, &rec), 0);
+	audit_close(a);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(audit_open(path, 0, ~0u, &a, err, sizeof(err)), 0);
+	ck_assert(!audit_wants(a, AUDIT_SECRET_READ));
+	audit_close(a);
+}
+END_TEST
+
+START_TEST(test_existing_loose_file_tightened_and_appended)
+{
+	struct audit *a;
+	char err[256];
+	struct stat st;
+	struct audit_record rec = { .event = AUDIT_SECRET_READ, .result = "ok" };
+	int fd;
+
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	ck_assert_int_eq(write(fd, "{}\n", 3), 3);
+	fchmod(fd, 0644);
+	close(fd);
+	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(audit_write(a, &rec), 0);
+	audit_close(a);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	json_object_put(read_line(1));
+}
+END_TEST
+
+START_TEST(test_unwritable_path_errors)
+{
+	struct audit *a;
+	char err[256];
+
+	ck_assert_int_lt(audit_open("/proc/harombe/audit.jsonl", 1, ~0u, &a, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "/proc/harombe"));
+}
+END_TEST
+
+START_TEST(test_symlink_refused)
+{
+	struct audit *a;
+	char err[256], target[300];
+
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	snprintf(target, sizeof(target), "%s/elsewhere", dir);
+	ck_assert_int_eq(symlink(target, path), 0);
+	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, err, sizeof(err)), -ELOOP);
+}
+END_TEST
+
+static Suite *audit_suite(void)
+{
+	Suite *s = suite_create("audit");
+	TCase *tc = tcase_create("jsonl");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_record_fields_and_mode);
+	tcase_add_test(tc, test_event_filter_and_disabled);
+	tcase_add_test(tc, test_existing_loose_file_tightened_and_appended);
+	tcase_add_test(tc, test_unwritable_path_errors);
+	tcase_add_test(tc, test_symlink_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+UNIT_MAIN(audit_suite)
