@@ -319,7 +319,9 @@ int harombefs_main(int argc, char *argv[])
 			fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
 		ret = fuse_session_loop_mt(se, loop);
 	}
-	ret = ret != 0;
+	/* libfuse reports the signal that ended the loop as its result: a
+	 * SIGTERM or SIGINT is the normal way to stop, not a failure. */
+	ret = !(ret == 0 || ret == SIGTERM || ret == SIGINT);
 	notify_systemd("STOPPING=1");
 	log_info("unmounting %s", opts.mountpoint);
 out:

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -881,8 +882,9 @@ void fs_log_stats(struct harombefs *h)
 	handles = h->handles;
 	pthread_mutex_unlock(&h->open_lock);
 	log_info("stats: locked_in_use=%zu locked_blocks=%zu locked_peak=%zu locked_capacity=%zu "
-		 "locked_failures=%zu open_handles=%lu",
-		 st.in_use, st.blocks, st.peak, st.capacity, st.failures, handles);
+		 "locked_failures=%zu open_handles=%lu dumpable=%d",
+		 st.in_use, st.blocks, st.peak, st.capacity, st.failures, handles,
+		 prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 }
 
 const char *fs_config_mountpoint(const struct harombefs *h)

@@ -127,6 +127,17 @@ static int mock_get(struct backend *be, const char *key, struct secbuf **out, st
 	int fd, r;
 
 	mock_sleep(m);
+	/* Count fetches when asked (key names only), so tests can prove
+	 * that lookup, getattr and readdir never reach the store. */
+	snprintf(path, sizeof(path), "%s/_gets", m->dir);
+	if (access(path, F_OK) == 0) {
+		FILE *g = fopen(path, "ae");
+
+		if (g) {
+			fprintf(g, "%s\n", key);
+			fclose(g);
+		}
+	}
 	snprintf(path, sizeof(path), "%s/_all.err", m->dir);
 	if ((r = read_err(path)) != 0) {
 		backend_why_set(why, "mock store fails every key");
