@@ -321,6 +321,8 @@ int harombefs_main(int argc, char *argv[])
 	}
 	/* libfuse reports the signal that ended the loop as its result: a
 	 * SIGTERM or SIGINT is the normal way to stop, not a failure. */
+	if (!(ret == 0 || ret == SIGTERM || ret == SIGINT))
+		log_err("the FUSE loop ended with %d (%s)", ret, strerror(ret < 0 ? -ret : ret));
 	ret = !(ret == 0 || ret == SIGTERM || ret == SIGINT);
 	notify_systemd("STOPPING=1");
 	log_info("unmounting %s", opts.mountpoint);

@@ -89,7 +89,7 @@ start_fs() {
 	T_PIDS+=("$T_FS_PID")
 	T_MOUNTS+=("$mnt")
 	for i in $(seq 100); do
-		if grep -qs " $mnt fuse.harombefs " /proc/mounts; then return 0; fi
+		if grep -qsE " $mnt fuse\.harombefs(-test)? " /proc/mounts; then return 0; fi
 		kill -0 "$T_FS_PID" 2>/dev/null || fail "harombefs exited at start"
 		sleep 0.05
 	done
@@ -103,7 +103,7 @@ stop_fs() {	# stop_fs PID MOUNTPOINT: SIGTERM, wait for a clean exit and unmount
 	kill -0 "$pid" 2>/dev/null && fail "harombefs did not exit on SIGTERM"
 	set +e; wait "$pid"; rc=$?; set -e
 	[ "$rc" -eq 0 ] || fail "harombefs exited with status $rc on SIGTERM"
-	grep -qs " $mnt fuse.harombefs " /proc/mounts && fail "$mnt still mounted after SIGTERM"
+	grep -qsE " $mnt fuse\.harombefs(-test)? " /proc/mounts && fail "$mnt still mounted after SIGTERM"
 	return 0
 }
 

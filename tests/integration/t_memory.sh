@@ -1,0 +1,136 @@
+#!/bin/bash
+# Freshness, the page cache, locked memory, failing stores and concurrency,
+# on the mock store (values in files the test changes under the mount).
+. "$(dirname "$0")/lib.sh"
+
+STORE="$T_DIR/store"
+mkdir -p "$STORE"
+put() { printf '%s' "$2" > "$STORE/$(printf '%s' "$1" | sed 's|/|%2F|g')"; }
+stats() {
+	local before
+	before=$(grep -c 'stats:' "$T_LOG" || true)
+	kill -USR1 "$T_FS_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c 'stats:' "$T_LOG" || true)" -gt "$before" ] && break
+		sleep 0.05
+	done
+	grep 'stats:' "$T_LOG" | tail -n 1
+}
+field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
+
+names10=""
+for i in $(seq 1 10); do names10="$names10 S$i: ten/s$i,"; put "ten/s$i" "value-$i-$(rand_token 40)"; done
+put big/a "$(head -c 300000 /dev/urandom | base64 -w 0)"
+put big/b "$(head -c 300000 /dev/urandom | base64 -w 0)"
+put ch/v "first"
+put ok/v "fine"
+cat > "$T_DIR/h.yaml" <<YAML
+security:
+  credentials:
+    provider: mock
+    mock_dir: $STORE
+  fs:
+    audit_log: $T_DIR/audit.jsonl
+    locked_memory: 4MiB
+  containers:
+    ten:
+      secrets: { ${names10%,} }
+    big:
+      secrets: { A: big/a, B: big/b }
+    change:
+      secrets: { V: ch/v }
+    good:
+      secrets: { V: ok/v }
+    missing:
+      secrets: { V: no/such }
+    denied:
+      secrets: { V: den/v }
+    down:
+      secrets: { V: down/v }
+    slow:
+      secrets: { V: slow/v }
+YAML
+echo EACCES > "$STORE/den%2Fv.err"
+echo EIO > "$STORE/down%2Fv.err"
+MNT="$T_DIR/mnt"
+start_fs "$HAROMBEFS_TEST" "$T_DIR/h.yaml" "$MNT"
+
+# freshness: every open fetches
+[ "$(cat "$MNT/change/secrets/V")" = first ] || fail "first value"
+put ch/v "second"
+[ "$(cat "$MNT/change/secrets/V")" = second ] || fail "changed value not served at once"
+ok "a changed value is served on the very next open"
+
+# no store I/O in lookup, getattr or readdir
+: > "$STORE/_gets"
+ls -lR "$MNT" >/dev/null
+stat "$MNT"/*/env "$MNT"/*/secrets/* >/dev/null
+find "$MNT" -type f >/dev/null
+[ ! -s "$STORE/_gets" ] || fail "lookup/getattr/readdir reached the store: $(sort -u "$STORE/_gets" | tr '\n' ' ')"
+cat "$MNT/change/env" >/dev/null
+[ "$(cat "$STORE/_gets")" = ch/v ] || fail "open did not fetch exactly its key"
+rm "$STORE/_gets"
+ok "ls -lR, stat and find never reach the store; open fetches exactly its keys"
+
+# the page cache holds nothing of a view, even after many reads
+"$FSPROBE" cachestat /etc/passwd | grep -q '^cached=[1-9]' || { cat /etc/passwd >/dev/null; "$FSPROBE" cachestat /etc/passwd | grep -q '^cached=[1-9]' || fail "cachestat cannot see cached pages (sanity)"; }
+before=$(awk '/^Cached:/ { print $2 }' /proc/meminfo)
+for _ in $(seq 200); do cat "$MNT/big/env" >/dev/null; done
+python3 -c "import mmap,sys; f=open(sys.argv[1],'rb'); m=mmap.mmap(f.fileno(), 0 if False else 4096, mmap.MAP_PRIVATE, mmap.PROT_READ); m.close(); f.close()" "$MNT/big/secrets/A" 2>/dev/null || true
+for f in env env.json secrets/A secrets/B; do
+	c=$("$FSPROBE" cachestat "$MNT/big/$f")
+	[ "$c" = "cached=0" ] || fail "big/$f has pages in the page cache after close: $c"
+done
+after=$(awk '/^Cached:/ { print $2 }' /proc/meminfo)
+ok "no view has pages in the page cache after 200 reads of 800 KiB and a private mmap (system Cached: $before -> $after kB)"
+
+# locked memory exhaustion: opens fail with ENOMEM, and recover
+base=$(stats | field locked_in_use)
+out=$("$FSPROBE" holdopen 20 "$MNT/big/env")
+opened=$(echo "$out" | sed -n 's/opened=\([0-9]*\).*/\1/p')
+echo "$out" | grep -q 'errno=ENOMEM' || fail "exhaustion did not give ENOMEM: $out"
+[ "$opened" -ge 1 ] || fail "not even one open fit: $out"
+echo "$out" | grep -q 'reopen=ok' || fail "did not recover after closing: $out"
+grep '"view":"env"' "$T_DIR/audit.jsonl" | grep '"container":"big"' | grep -q 'locked memory exhausted' ||
+	fail "exhaustion not audited"
+[ "$(stats | field locked_in_use)" = "$base" ] || fail "locked memory not back to baseline"
+[ "$(cat "$MNT/good/secrets/V")" = fine ] || fail "other views broken after exhaustion"
+ok "locked memory exhaustion fails opens with ENOMEM after $opened handles, then recovers"
+
+# failing store: errno per failure kind, reason audited, other views fine
+check_errno() {	# view expected-message audit-text
+	if cat "$MNT/$1/env" >/dev/null 2>"$T_DIR/err"; then fail "$1 served"; fi
+	grep -q "$2" "$T_DIR/err" || fail "$1: expected '$2', got $(cat "$T_DIR/err")"
+	grep "\"container\":\"$1\"" "$T_DIR/audit.jsonl" | grep '"result":"error"' | grep -q "$3" ||
+		fail "$1: audit reason missing '$3'"
+}
+check_errno missing "No such file or directory" "V (no/such): not found"
+check_errno denied "Permission denied" "V (den/v): denied"
+check_errno down "Input/output error" "V (down/v): unavailable"
+[ "$(cat "$MNT/good/secrets/V")" = fine ] || fail "a good view failed beside failing ones"
+ls "$MNT/down" >/dev/null || fail "listing a failing view"
+ok "a failing store gives ENOENT/EACCES/EIO on open with the reason audited; other views keep working"
+
+# a slow store holds one caller, not the mount
+put slow/v "late"
+echo 3000 > "$STORE/_delay_ms"
+cat "$MNT/slow/env" > "$T_DIR/slow.out" 2>&1 &
+slowpid=$!
+sleep 0.3
+rm "$STORE/_delay_ms"
+ls "$MNT" >/dev/null || fail "listing during a slow fetch"
+[ "$(cat "$MNT/good/secrets/V")" = fine ] || fail "another view during a slow fetch"
+kill -0 "$slowpid" 2>/dev/null || fail "slow fetch ended early"
+wait "$slowpid" || fail "slow fetch failed"
+ok "while one open waits on a slow store, listing and other views are served"
+
+# two threads x thousands of cycles: no errors, no growth
+cat "$MNT/ten/env" > "$T_DIR/expect.env"
+base=$(stats | field locked_in_use)
+out=$("$FSPROBE" hammer 2 3000 "$MNT/ten/env" "$T_DIR/expect.env") || fail "hammer: $out"
+st=$(stats)
+[ "$(echo "$st" | field locked_in_use)" = "$base" ] || fail "locked memory grew: $base -> $st"
+[ "$(echo "$st" | field open_handles)" = 0 ] || fail "handles leaked: $st"
+ok "2 threads x 3000 open/read/close cycles: $out, locked memory back to $base bytes"
+
+stop_fs "$T_FS_PID" "$MNT"
