@@ -31,6 +31,7 @@
 #define BACKEND_CAN_LIST 0x1u
 #define BACKEND_CAN_WRITE 0x2u		/* set and delete */
 #define BACKEND_PERSISTENT 0x4u		/* writes outlive the process */
+#define BACKEND_INSTANT 0x8u		/* get answers from memory, never blocks on I/O */
 
 struct backend;
 struct secbuf;

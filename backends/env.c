@@ -294,7 +294,7 @@ static int env_del(struct backend *be, const char *key, struct backend_why *why)
 
 const struct backend_ops backend_env = {
 	.name = "env",
-	.caps = BACKEND_CAN_LIST | BACKEND_CAN_WRITE,
+	.caps = BACKEND_CAN_LIST | BACKEND_CAN_WRITE | BACKEND_INSTANT,
 	.open = env_open,
 	.close = env_close,
 	.get = env_get,

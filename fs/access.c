@@ -10,9 +10,28 @@
 
 #include "inject/view.h"
 
+/* /proc opened once: openat() from it skips a path walk per caller. */
+static int proc_fd(void)
+{
+	static int fd = -1;
+	int f;
+
+	if (__atomic_load_n(&fd, __ATOMIC_ACQUIRE) >= 0)
+		return fd;
+	f = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f >= 0) {
+		int expected = -1;
+
+		if (!__atomic_compare_exchange_n(&fd, &expected, f, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			close(f);
+	}
+	return fd >= 0 ? fd : AT_FDCWD;
+}
+
+/* path is relative to /proc ("123/comm"). */
 static ssize_t read_small(const char *path, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(proc_fd(), path, O_RDONLY | O_CLOEXEC);
 	ssize_t n, got = 0;
 
 	if (fd < 0)
@@ -72,7 +91,7 @@ int access_cgroup_of(pid_t pid, char *buf, size_t len)
 	char path[64], text[4096];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	snprintf(path, sizeof(path), "%d/cgroup", (int)pid);
 	n = read_small(path, text, sizeof(text));
 	if (n < 0)
 		return (int)n;
@@ -103,7 +122,7 @@ void access_command_of(pid_t pid, char *buf, size_t len)
 	char path[64];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	snprintf(path, sizeof(path), "%d/comm", (int)pid);
 	n = pid > 0 ? read_small(path, buf, len) : -1;
 	if (n <= 0) {
 		snprintf(buf, len, "?");

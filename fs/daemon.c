@@ -23,9 +23,10 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
+#include "lib/workq.h"
 
 #define DEFAULT_CONFIG "/etc/harombe/harombe.yaml"
-#define DEFAULT_MAX_THREADS 64
+#define DEFAULT_WORKERS 16
 
 struct hopts {
 	char *config;
@@ -47,16 +48,15 @@ static void usage(const char *prog)
 	       "\n"
 	       "    -o config=FILE     harombe.yaml (default: $HAROMBE_CONFIG, else %s)\n"
 	       "    -f                 stay in the foreground, log to stderr\n"
-	       "    -s                 one thread (a slow backend then delays every caller)\n"
+	       "    -s                 no open workers: a slow store then delays every caller\n"
 	       "    -d                 FUSE debug output (implies -f)\n"
-	       "    -o max_threads=N   worker threads (default %d)\n"
-	       "    -o clone_fd        one /dev/fuse descriptor per thread\n"
+	       "    -o max_threads=N   workers for opens that wait on a store (default %d)\n"
 	       "    -h, --help         this text; -V, --version: versions\n"
 	       "\n"
 	       "MOUNTPOINT defaults to security.fs.mountpoint.  The mount is always read-only,\n"
 	       "allow_other and default_permissions.  SIGHUP reloads the config; SIGUSR1 logs\n"
 	       "locked-memory use; SIGINT and SIGTERM unmount and exit.\n",
-	       prog, DEFAULT_CONFIG, DEFAULT_MAX_THREADS);
+	       prog, DEFAULT_CONFIG, DEFAULT_WORKERS);
 }
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
@@ -180,7 +180,7 @@ int harombefs_main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts;
-	struct fuse_loop_config *loop = NULL;
+	struct workq *workers = NULL;
 	struct fuse_session *se = NULL;
 	struct harombefs *h = NULL;
 	struct hopts ho = { 0 };
@@ -269,7 +269,18 @@ int harombefs_main(int argc, char *argv[])
 		fprintf(stderr, "harombefs: cannot start the FUSE session (see the message above)\n");
 		goto out;
 	}
-	fs_attach(h, se);
+	if (!opts.singlethread) {
+		unsigned int n = opts.max_threads != 10 ? opts.max_threads : DEFAULT_WORKERS;
+
+		if (workq_new(n, &workers) != 0) {
+			fprintf(stderr, "harombefs: cannot start %u worker threads\n", n);
+			goto out;
+		}
+	}
+	if (fs_attach(h, se, workers) != 0) {
+		fprintf(stderr, "harombefs: cannot start the invalidation thread\n");
+		goto out;
+	}
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	if (pipe2(reload_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
@@ -296,7 +307,7 @@ int harombefs_main(int argc, char *argv[])
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	log_info("serving '%s' on %s (%s)", ho.config, opts.mountpoint,
-		 opts.singlethread ? "single-threaded" : "multi-threaded");
+		 workers ? "open workers on" : "single-threaded");
 	notify_systemd("READY=1");
 	if (ready_fd >= 0) {
 		daemon_ready(ready_fd);
@@ -304,21 +315,11 @@ int harombefs_main(int argc, char *argv[])
 		log_setup("harombefs", 1, opts.debug ? LOG_DEBUG : LOG_INFO);
 	}
 
-	if (opts.singlethread) {
-		ret = fuse_session_loop(se);
-	} else {
-		loop = fuse_loop_cfg_create();
-		if (!loop)
-			goto out;
-		fuse_loop_cfg_set_clone_fd(loop, (unsigned)opts.clone_fd);
-		/* libfuse's default of 10 is too few when a slow backend holds
-		 * workers; a -o max_threads= of the user's own wins. */
-		fuse_loop_cfg_set_max_threads(loop, opts.max_threads != 10 ? opts.max_threads
-									  : DEFAULT_MAX_THREADS);
-		if (opts.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
-		ret = fuse_session_loop_mt(se, loop);
-	}
+	/* One thread serves the FUSE loop: everything it does is in memory.
+	 * libfuse's multi-threaded loop costs more per request than it gives
+	 * on small machines; waiting on a store is what needs threads, and
+	 * those opens go to the workers. */
+	ret = fuse_session_loop(se);
 	/* libfuse reports the signal that ended the loop as its result: a
 	 * SIGTERM or SIGINT is the normal way to stop, not a failure. */
 	if (!(ret == 0 || ret == SIGTERM || ret == SIGINT))
@@ -333,14 +334,18 @@ out:
 		if (write(reload_pipe[1], &q, 1) == 1)
 			pthread_join(reloader, NULL);
 	}
+	/* Workers may still be answering opens: let them finish while the
+	 * session exists, then stop the invalidation thread, then unmount. */
+	workq_free(workers);
+	workers = NULL;
+	if (h)
+		fs_detach(h);
 	if (se) {
 		fuse_remove_signal_handlers(se);
 		if (mounted)
 			fuse_session_unmount(se);
 		fuse_session_destroy(se);
 	}
-	if (loop)
-		fuse_loop_cfg_destroy(loop);
 	fs_free(h);
 out_args:
 	if (ready_fd >= 0)

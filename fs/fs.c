@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
+#include "lib/workq.h"
 
 /* Directories change only on reload, which invalidates them explicitly.
  * Files report a per-open size, so their attributes are never cached. */
@@ -86,6 +88,8 @@ struct harombefs {
 	size_t nnodes, cap;
 	struct node *hash[1024];
 
+	struct workq *workers;		/* opens that wait on a store; NULL: inline */
+	struct invalq *inval;		/* page-cache drops after close */
 	pthread_mutex_t open_lock;	/* node->open lists */
 	unsigned long handles;		/* open file handles */
 };
@@ -631,53 +635,34 @@ static int errno_for(int backend_err)
 	}
 }
 
-static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct harombefs *h = H(req);
-	struct node *n = node_by_ino(h, ino);
+/* An open that passed the caller checks, waiting to be served. */
+struct open_job {
+	struct harombefs *h;
+	fuse_req_t req;
+	struct fuse_file_info fi;
+	struct node *n;
+	struct gen *g;
 	const struct view *v;
 	struct caller who;
-	struct gen *g;
+	char file[300];
+	enum render_kind kind;
+	const char *const *names, *const *keys;
+	size_t cnt;
+};
+
+/* Fetch, render, audit and reply: in the FUSE loop when the store answers
+ * from memory, else in the open workers, so that a slow store holds one
+ * caller and never the loop. */
+static void open_serve(void *arg)
+{
+	struct open_job *j = arg;
+	struct harombefs *h = j->h;
 	struct handle *hd = NULL;
 	struct secbuf **values = NULL, *content = NULL;
 	struct backend_why *whys = NULL;
-	const char *const *names, *const *keys;
-	int *rcs = NULL;
-	char why[512] = "", file[300];
-	enum render_kind kind = RENDER_RAW;
-	size_t cnt, i;
-	int secret, r, audit_rc = 0;
-
-	if (!n)
-		return (void)fuse_reply_err(req, ENOENT);
-	if (is_dir(n->kind))
-		return (void)fuse_reply_err(req, EISDIR);
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-		return (void)fuse_reply_err(req, EROFS);
-	g = gen_get(h);
-	if ((r = resolve(g, n, &v, &secret)) != 0) {
-		gen_put(g);
-		return (void)fuse_reply_err(req, -r);
-	}
-	caller_of(req, &who);
-	if (n->kind == N_SECRET)
-		snprintf(file, sizeof(file), "secrets/%s", n->name);
-	for (i = 0; i < ARRAY_SIZE(view_files); i++)
-		if (view_files[i].kind == n->kind) {
-			snprintf(file, sizeof(file), "%s", view_files[i].name);
-			kind = view_files[i].render;
-		}
-	names = secret >= 0 ? &v->names[secret] : v->names;
-	keys = secret >= 0 ? &v->keys[secret] : v->keys;
-	cnt = secret >= 0 ? 1 : v->n;
-
-	if ((r = check_caller(req, v, &who, why, sizeof(why))) != 0) {
-		audit_event(g, AUDIT_ACCESS_DENIED, v, file, names, keys, cnt, &who, "denied", why, NULL);
-		log_info("refused %s/%s to pid %d uid %u: %s", v->container, file, (int)who.pid,
-			 (unsigned)who.uid, why);
-		gen_put(g);
-		return (void)fuse_reply_err(req, EACCES);
-	}
+	int *rcs = NULL, r, audit_rc = 0;
+	char why[512] = "";
+	size_t i, cnt = j->cnt;
 
 	values = calloc(cnt + 1, sizeof(*values));
 	rcs = calloc(cnt + 1, sizeof(*rcs));
@@ -688,15 +673,15 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		snprintf(why, sizeof(why), "out of memory");
 		goto fail;
 	}
-	if ((r = backend_get_many(g->be, cnt, keys, values, rcs, whys)) != 0) {
+	if ((r = backend_get_many(j->g->be, cnt, j->keys, values, rcs, whys)) != 0) {
 		for (i = 0; i < cnt && !rcs[i]; i++)
 			;
-		snprintf(why, sizeof(why), "%s (%s): %s%s%s", names[i], keys[i], backend_strerror(rcs[i]),
-			 whys[i].msg[0] ? ": " : "", whys[i].msg);
+		snprintf(why, sizeof(why), "%s (%s): %s%s%s", j->names[i], j->keys[i],
+			 backend_strerror(rcs[i]), whys[i].msg[0] ? ": " : "", whys[i].msg);
 		r = -errno_for(rcs[i]);
 		goto fail;
 	}
-	r = render_view(kind, cnt, names, values, FS_VIEW_MAX, &content, why, sizeof(why));
+	r = render_view(j->kind, cnt, j->names, values, FS_VIEW_MAX, &content, why, sizeof(why));
 	if (r) {
 		r = r == -ENOMEM ? -ENOMEM : -EIO;
 		goto fail;
@@ -708,41 +693,38 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	/* Audit before serving: like Vault's audit devices, a read that
 	 * cannot be recorded is refused. */
-	audit_event(g, AUDIT_SECRET_READ, v, file, names, keys, cnt, &who, "ok", NULL, &audit_rc);
+	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, j->names, j->keys, cnt, &j->who, "ok", NULL,
+		    &audit_rc);
 	if (audit_rc) {
 		r = -EIO;
 		snprintf(why, sizeof(why), "audit log unwritable");
 		goto fail_noaudit;
 	}
 
-	hd->node = n;
+	hd->node = j->n;
 	hd->content = content;
 	hd->size = secbuf_len(content);
-	hd->tid = who.pid;
+	hd->tid = j->who.pid;
 	content = NULL;
 	pthread_mutex_lock(&h->open_lock);
-	hd->next = n->open;
-	if (n->open)
-		n->open->prev = hd;
-	n->open = hd;
+	hd->next = j->n->open;
+	if (j->n->open)
+		j->n->open->prev = hd;
+	j->n->open = hd;
 	h->handles++;
 	pthread_mutex_unlock(&h->open_lock);
 
-	fi->fh = (uintptr_t)hd;
-	fi->direct_io = 1;	/* content never enters the page cache */
-	fi->keep_cache = 0;
-	fi->noflush = 1;
-	gen_put(g);
-	free(values);
-	free(rcs);
-	free(whys);
-	if (fuse_reply_open(req, fi) != 0) {
+	j->fi.fh = (uintptr_t)hd;
+	j->fi.direct_io = 1;	/* content never enters the page cache */
+	j->fi.keep_cache = 0;
+	j->fi.noflush = 1;
+	if (fuse_reply_open(j->req, &j->fi) != 0) {
 		/* The caller was interrupted: no release will come. */
 		pthread_mutex_lock(&h->open_lock);
 		if (hd->prev)
 			hd->prev->next = hd->next;
 		else
-			n->open = hd->next;
+			j->n->open = hd->next;
 		if (hd->next)
 			hd->next->prev = hd->prev;
 		h->handles--;
@@ -750,11 +732,15 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		secbuf_free(hd->content);
 		free(hd);
 	}
-	return;
+	hd = NULL;
+	goto out;
 fail:
-	audit_event(g, AUDIT_SECRET_READ, v, file, names, keys, cnt, &who, "error", why, NULL);
+	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, j->names, j->keys, cnt, &j->who, "error", why,
+		    NULL);
 fail_noaudit:
-	log_info("cannot serve %s/%s to pid %d: %s", v->container, file, (int)who.pid, why);
+	log_info("cannot serve %s/%s to pid %d: %s", j->v->container, j->file, (int)j->who.pid, why);
+	fuse_reply_err(j->req, -r);
+out:
 	for (i = 0; values && i < cnt; i++)
 		secbuf_free(values[i]);
 	secbuf_free(content);
@@ -762,8 +748,63 @@ fail_noaudit:
 	free(rcs);
 	free(whys);
 	free(hd);
-	gen_put(g);
-	fuse_reply_err(req, -r);
+	gen_put(j->g);
+	free(j);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct harombefs *h = H(req);
+	struct node *n = node_by_ino(h, ino);
+	struct open_job *j;
+	char why[512] = "";
+	int secret, r;
+	size_t i;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	if (is_dir(n->kind))
+		return (void)fuse_reply_err(req, EISDIR);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return (void)fuse_reply_err(req, EROFS);
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return (void)fuse_reply_err(req, ENOMEM);
+	j->h = h;
+	j->req = req;
+	j->fi = *fi;
+	j->n = n;
+	j->g = gen_get(h);
+	if ((r = resolve(j->g, n, &j->v, &secret)) != 0) {
+		gen_put(j->g);
+		free(j);
+		return (void)fuse_reply_err(req, -r);
+	}
+	caller_of(req, &j->who);
+	j->kind = RENDER_RAW;
+	if (n->kind == N_SECRET)
+		snprintf(j->file, sizeof(j->file), "secrets/%s", n->name);
+	for (i = 0; i < ARRAY_SIZE(view_files); i++)
+		if (view_files[i].kind == n->kind) {
+			snprintf(j->file, sizeof(j->file), "%s", view_files[i].name);
+			j->kind = view_files[i].render;
+		}
+	j->names = secret >= 0 ? &j->v->names[secret] : j->v->names;
+	j->keys = secret >= 0 ? &j->v->keys[secret] : j->v->keys;
+	j->cnt = secret >= 0 ? 1 : j->v->n;
+
+	if (check_caller(req, j->v, &j->who, why, sizeof(why)) != 0) {
+		audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, j->names, j->keys, j->cnt, &j->who,
+			    "denied", why, NULL);
+		log_info("refused %s/%s to pid %d uid %u: %s", j->v->container, j->file, (int)j->who.pid,
+			 (unsigned)j->who.uid, why);
+		gen_put(j->g);
+		free(j);
+		return (void)fuse_reply_err(req, EACCES);
+	}
+	if (!h->workers || (backend_caps(j->g->be) & BACKEND_INSTANT) ||
+	    workq_push(h->workers, open_serve, j) != 0)
+		open_serve(j);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -778,6 +819,87 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	if (size > len - (size_t)off)
 		size = len - (size_t)off;
 	fuse_reply_buf(req, (const char *)data + off, size);
+}
+
+/*
+ * Page-cache invalidation after close, coalesced.  A MAP_PRIVATE mapping of
+ * a direct_io file goes through the page cache, so after the last close we
+ * ask the kernel to drop the inode's pages.  Not from the loop thread: the
+ * kernel may need the loop to answer a READ (a page fault elsewhere) before
+ * it can finish.  One thread takes the inodes closed in the last few
+ * milliseconds and drops them together, so a busy mount pays one wakeup per
+ * period, not one per close.
+ */
+#define INVAL_DELAY_NS 2000000L
+
+struct invalq {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	fuse_ino_t *inos;
+	size_t n, cap;
+	int stop, started;
+	pthread_t thread;
+};
+
+static void *inval_thread(void *arg)
+{
+	struct harombefs *h = arg;
+	struct invalq *q = h->inval;
+	fuse_ino_t batch[256];
+	size_t n, i;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->stop || q->n) {
+		if (!q->n) {
+			pthread_cond_wait(&q->cond, &q->lock);
+			continue;
+		}
+		if (!q->stop) {
+			struct timespec ts = { 0, INVAL_DELAY_NS };
+
+			pthread_mutex_unlock(&q->lock);
+			nanosleep(&ts, NULL);
+			pthread_mutex_lock(&q->lock);
+		}
+		n = q->n < ARRAY_SIZE(batch) ? q->n : ARRAY_SIZE(batch);
+		memcpy(batch, q->inos + q->n - n, n * sizeof(*batch));
+		q->n -= n;
+		pthread_mutex_unlock(&q->lock);
+		for (i = 0; i < n; i++)
+			fuse_lowlevel_notify_inval_inode(h->se, batch[i], 0, 0);
+		pthread_mutex_lock(&q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+static void inval_later(struct harombefs *h, fuse_ino_t ino)
+{
+	struct invalq *q = h->inval;
+	size_t i;
+
+	if (!q || !q->started)
+		return;
+	pthread_mutex_lock(&q->lock);
+	for (i = 0; i < q->n && q->inos[i] != ino; i++)
+		;
+	if (i == q->n) {
+		if (q->n == q->cap) {
+			size_t cap = q->cap ? q->cap * 2 : 64;
+			fuse_ino_t *ni = realloc(q->inos, cap * sizeof(*ni));
+
+			if (ni) {
+				q->inos = ni;
+				q->cap = cap;
+			}
+		}
+		if (q->n < q->cap) {
+			q->inos[q->n++] = ino;
+			if (q->n == 1)
+				pthread_cond_signal(&q->cond);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -798,9 +920,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	secbuf_free(hd->content);
 	free(hd);
 	fuse_reply_err(req, 0);
-	/* A MAP_PRIVATE mapping of a direct_io file goes through the page
-	 * cache; drop whatever it left once the file is closed. */
-	fuse_lowlevel_notify_inval_inode(h->se, ino, 0, 0);
+	inval_later(h, ino);
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -867,9 +987,44 @@ int fs_new(const char *config_path, struct harombefs **out, char *err, size_t er
 	return 0;
 }
 
-void fs_attach(struct harombefs *h, struct fuse_session *se)
+int fs_attach(struct harombefs *h, struct fuse_session *se, struct workq *workers)
 {
+	sigset_t all, old;
+	int r;
+
 	h->se = se;
+	h->workers = workers;
+	h->inval = calloc(1, sizeof(*h->inval));
+	if (!h->inval)
+		return -ENOMEM;
+	pthread_mutex_init(&h->inval->lock, NULL);
+	pthread_cond_init(&h->inval->cond, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = -pthread_create(&h->inval->thread, NULL, inval_thread, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	h->inval->started = r == 0;
+	return r;
+}
+
+void fs_detach(struct harombefs *h)
+{
+	struct invalq *q = h->inval;
+
+	if (!q)
+		return;
+	if (q->started) {
+		pthread_mutex_lock(&q->lock);
+		q->stop = 1;
+		pthread_cond_signal(&q->cond);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(q->thread, NULL);
+	}
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	free(q->inos);
+	free(q);
+	h->inval = NULL;
 }
 
 void fs_log_stats(struct harombefs *h)

@@ -22,7 +22,12 @@ struct fuse_lowlevel_ops;
 int fs_new(const char *config_path, struct harombefs **out, char *err, size_t errlen);
 void fs_free(struct harombefs *h);
 const struct fuse_lowlevel_ops *fs_operations(void);
-void fs_attach(struct harombefs *h, struct fuse_session *se);
+struct workq;
+/* workers: where opens that wait on a store run (NULL: in the caller).
+ * Starts the page-cache invalidation thread; 0 or -errno. */
+int fs_attach(struct harombefs *h, struct fuse_session *se, struct workq *workers);
+/* Stop the threads fs_attach started; call before the session goes away. */
+void fs_detach(struct harombefs *h);
 /* Re-read the config.  On any error the old generation stays, and the
  * error is logged; 0 or -errno. */
 int fs_reload(struct harombefs *h);

@@ -1,0 +1,91 @@
+#!/bin/bash
+# harombefs open+read+close of a 10-secret env view (env backend), beside
+# (a) the same bytes on tmpfs and (b) minfs, a minimal FUSE filesystem with
+# the same kernel-facing behaviour serving a constant buffer.  Rounds are
+# interleaved; the table reports the median round.
+set -euo pipefail
+TOP=$(pwd)
+B="$TOP/${BUILD:-build}"
+CYCLES=${BENCH_CYCLES:-20000}
+ROUNDS=${BENCH_ROUNDS:-5}
+D=$(mktemp -d /tmp/harombe-bench.XXXXXX)
+mount -t tmpfs -o size=64m bench "$D"
+pids=()
+cleanup() {
+	set +e
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.3
+	for m in "$D/hfs" "$D/hfs-noaudit" "$D/min" "$D/min-s"; do mountpoint -q "$m" && fusermount3 -u -z "$m"; done
+	umount -l "$D"; rmdir "$D"
+}
+trap cleanup EXIT
+
+for i in $(seq 1 10); do
+	export "HAROMBE_SECRET_BENCH_S$i=$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
+done
+mapping=$(for i in $(seq 1 10); do printf '        S%s: bench/s%s\n' "$i" "$i"; done)
+for v in audit noaudit; do
+	cat > "$D/$v.yaml" <<YAML
+security:
+  fs:
+    audit_log: $D/audit.jsonl
+  audit:
+    enabled: $([ $v = audit ] && echo true || echo false)
+  containers:
+    c:
+      secrets:
+$mapping
+YAML
+done
+mkdir -p "$D/hfs" "$D/hfs-noaudit" "$D/min" "$D/min-s" "$D/tmpfs/c"
+"$B/harombefs" "$D/hfs" -o config="$D/audit.yaml" -f 2>/dev/null & pids+=($!)
+"$B/harombefs" "$D/hfs-noaudit" -o config="$D/noaudit.yaml" -f 2>/dev/null & pids+=($!)
+for i in $(seq 1 10); do unset "HAROMBE_SECRET_BENCH_S$i"; done
+for _ in $(seq 100); do mountpoint -q "$D/hfs" && mountpoint -q "$D/hfs-noaudit" && break; sleep 0.05; done
+cat "$D/hfs/c/env" > "$D/tmpfs/c/env"
+"$B/tests/bench/minfs" "$D/min" "$D/tmpfs/c/env" & pids+=($!)
+"$B/tests/bench/minfs" "$D/min-s" "$D/tmpfs/c/env" -s & pids+=($!)
+for _ in $(seq 100); do mountpoint -q "$D/min" && mountpoint -q "$D/min-s" && break; sleep 0.05; done
+cmp -s "$D/min/c/env" "$D/hfs/c/env" || { echo "minfs and harombefs serve different bytes" >&2; exit 1; }
+size=$(stat -c %s "$D/tmpfs/c/env")
+
+declare -A P50 P99 OPS
+targets="tmpfs min-s min hfs-noaudit hfs"
+for r in $(seq 1 "$ROUNDS"); do
+	for t in 1 2; do
+		for k in $targets; do
+			line=$("$B/tests/bench/openbench" "$D/$k/c/env" "$t" $((CYCLES / t)))
+			P50[$k.$t]="${P50[$k.$t]:-} $(sed 's/.*p50_us=\([0-9.]*\).*/\1/' <<< "$line")"
+			P99[$k.$t]="${P99[$k.$t]:-} $(sed 's/.*p99_us=\([0-9.]*\).*/\1/' <<< "$line")"
+			OPS[$k.$t]="${OPS[$k.$t]:-} $(sed 's/.*ops_per_s=\([0-9]*\).*/\1/' <<< "$line")"
+		done
+	done
+done
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+label() {
+	case $1 in
+	tmpfs) echo "(a) tmpfs, same bytes" ;;
+	min-s) echo "(b) minfs, single-threaded loop" ;;
+	min) echo "(b) minfs, multi-threaded loop" ;;
+	hfs-noaudit) echo "harombefs, audit off" ;;
+	hfs) echo "**harombefs** (audit on, default)" ;;
+	esac
+}
+echo "## harombefs: open + read + close of a 10-secret \`env\` view (env backend)"
+echo
+echo "$size-byte file; each cycle is what \`cat\` does (open, read to EOF, close). $ROUNDS interleaved rounds of $CYCLES cycles; median round shown."
+echo "minfs has harombefs's mount options, tree depth and timeouts (direct_io, file attributes uncached) and serves a constant buffer."
+echo
+echo "| target | threads | p50 µs | p99 µs | opens/s | p50 vs best minfs |"
+echo "|---|---|---|---|---|---|"
+for t in 1 2; do
+	m1=$(median <<< "${P50[min.$t]}")
+	m2=$(median <<< "${P50[min-s.$t]}")
+	floor=$(awk -v a="$m1" -v b="$m2" 'BEGIN { print (a < b ? a : b) }')
+	for k in $targets; do
+		p50=$(median <<< "${P50[$k.$t]}")
+		echo "| $(label "$k") | $t | $p50 | $(median <<< "${P99[$k.$t]}") | $(median <<< "${OPS[$k.$t]}") | $(awk -v a="$p50" -v b="$floor" 'BEGIN { printf "%.2fx", a / b }') |"
+	done
+done
+echo
+echo "Target (issue 2): harombefs within 1.25x of (b) at p50."
