@@ -104,8 +104,16 @@ check-unit: $(UNIT_BINS)
 check-integration: $(PROGS) $(TEST_PROGS)
 	BUILD=$(BUILD) tests/integration/run.sh
 
+# Every sanitizer report, from any process of the run (a daemon in the
+# background included), lands in build-san/reports/; any report fails it.
 check-sanitize:
-	$(MAKE) BUILD=build-san SANITIZE=1 CFLAGS="-O1 -g" check
+	@rm -rf build-san/reports && mkdir -p build-san/reports
+	ASAN_OPTIONS=log_path=$(CURDIR)/build-san/reports/asan:detect_leaks=1 \
+	UBSAN_OPTIONS=log_path=$(CURDIR)/build-san/reports/ubsan:print_stacktrace=1 \
+		$(MAKE) BUILD=build-san SANITIZE=1 CFLAGS="-O1 -g" check
+	@if [ -n "$$(ls build-san/reports)" ]; then cat build-san/reports/*; \
+		echo "FAILED: sanitizer reports above"; exit 1; fi
+	@echo "check-sanitize: no AddressSanitizer, LeakSanitizer or UBSan reports"
 
 demo: $(PROGS)
 	BUILD=$(BUILD) scripts/demo.sh

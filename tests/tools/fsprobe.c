@@ -126,6 +126,9 @@ static int cmd_hammer(int argc, char **argv)
 		sum.mismatches += res[i].mismatches;
 	}
 	memset(expect, 0, expect_len);
+	free(expect);
+	free(t);
+	free(res);
 	printf("ok=%ld errors=%ld mismatches=%ld\n", sum.ok, sum.errors, sum.mismatches);
 	return sum.errors || sum.mismatches || sum.ok != threads * cycles;
 }
@@ -173,6 +176,7 @@ static int cmd_holdopen(int argc, char **argv)
 	printf("reopen=%s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
 	if (fd >= 0)
 		close(fd);
+	free(fds);
 	return 0;
 }
 
