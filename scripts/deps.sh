@@ -8,7 +8,7 @@ set -eu
 BUILD="gcc make pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjson-c-dev
 libsodium-dev libpcre2-dev libyaml-dev check libssl-dev"
 # Tests: real consumers and tools the integration tests drive.
-TEST="bash dash util-linux procps bubblewrap age python3 curl"
+TEST="bash dash util-linux procps findutils bubblewrap age python3 curl systemd"
 
 missing=""
 for p in $BUILD $TEST; do
