@@ -1,0 +1,64 @@
+#!/bin/bash
+# The harombe command on the env backend: get/set/list/delete, config
+# check, exit statuses and messages (never a value).
+. "$(dirname "$0")/lib.sh"
+
+cat > "$T_DIR/h.yaml" <<YAML
+security:
+  credentials:
+    provider: env
+  containers:
+    browser:
+      uid: 1000
+      secrets: { GITHUB_TOKEN: github/token }
+YAML
+V=$(rand_token 30)
+export HAROMBE_SECRET_GITHUB_TOKEN="$V"
+
+out=$("$HAROMBE" -c "$T_DIR/h.yaml" vault get github/token)
+[ "$out" = "$V" ] || fail "vault get"
+[ "$("$HAROMBE" -c "$T_DIR/h.yaml" vault get github/token | wc -c)" = $((${#V} + 1)) ] || fail "get prints value and newline only"
+ok "vault get prints the value and a newline, nothing else"
+
+set +e
+"$HAROMBE" -c "$T_DIR/h.yaml" vault get no/such 2>"$T_DIR/err"; rc=$?
+set -e
+[ $rc = 1 ] || fail "missing key exit $rc"
+grep -q "^harombe: cannot get 'no/such' from env: not found: environment variable HAROMBE_SECRET_NO_SUCH is not set$" "$T_DIR/err" ||
+	fail "message: $(cat "$T_DIR/err")"
+ok "a missing key exits 1 and says which variable"
+
+[ "$("$HAROMBE" -c "$T_DIR/h.yaml" vault list)" = github/token ] || fail "list"
+[ "$("$HAROMBE" vault list github/ --provider env)" = github/token ] || fail "list --provider without config"
+ok "vault list (also with --provider and no config file)"
+
+printf 'piped-value\n' | "$HAROMBE" -c "$T_DIR/h.yaml" vault set x/y - 2>"$T_DIR/err" || fail "set from stdin"
+grep -q "keeps 'x/y' for this process only" "$T_DIR/err" || fail "no process-only note for env set"
+ok "vault set reads the value from stdin and says the env store keeps it for the process only"
+
+expect_usage() {	# expect_usage 'message' args...
+	local msg=$1 rc
+	shift
+	set +e; "$HAROMBE" "$@" >/dev/null 2>"$T_DIR/err"; rc=$?; set -e
+	[ $rc = 2 ] || fail "'$*' exited $rc, expected 2"
+	grep -qF -- "$msg" "$T_DIR/err" || fail "'$*': expected '$msg', got: $(cat "$T_DIR/err")"
+}
+expect_usage "key 'a/../b' has a '.' or '..' segment" -c "$T_DIR/h.yaml" vault get a/../b
+expect_usage "unknown command group 'vaults'" -c "$T_DIR/h.yaml" vaults get x
+expect_usage "usage: harombe vault get KEY" -c "$T_DIR/h.yaml" vault get
+expect_usage "--format must be text or json, not 'xml'" --format xml vault list
+expect_usage "cannot open config '$T_DIR/none.yaml'" -c "$T_DIR/none.yaml" vault list
+expect_usage "unknown provider 'nope'" -c "$T_DIR/h.yaml" --provider nope vault list
+printf 'security:\n  fs:\n    cache_ttl: soon\n' > "$T_DIR/bad.yaml"
+expect_usage "$T_DIR/bad.yaml:3:16: 'cache_ttl' must be a duration" -c "$T_DIR/bad.yaml" config check
+ok "bad keys, groups, arguments, formats, configs and providers exit 2 with the reason"
+
+out=$("$HAROMBE" -c "$T_DIR/h.yaml" config check)
+echo "$out" | grep -q "provider env, 1 view" || fail "config check: $out"
+echo "$out" | grep -q "GITHUB_TOKEN: github/token" || fail "config check lists mapping"
+case "$out" in *"$V"*) fail "config check printed a value" ;; esac
+ok "config check summarises views, names and keys"
+
+"$HAROMBE" --help | grep -q "^usage: harombe" || fail "--help"
+"$HAROMBE" vault --help | grep -q "harombe vault get KEY" || fail "vault --help"
+ok "--help on the command and its groups"
