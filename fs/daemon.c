@@ -219,6 +219,16 @@ int harombefs_main(int argc, char *argv[])
 		ho.config = strdup(env && *env ? env : DEFAULT_CONFIG);
 	}
 
+	/* Reloads happen after the background daemon has left its working
+	 * directory: keep the config's absolute path. */
+	if (ho.config[0] != '/') {
+		char *abs = realpath(ho.config, NULL);
+
+		if (abs) {
+			free(ho.config);
+			ho.config = abs;
+		}
+	}
 	/* Check the config before forking so that mistakes show at once. */
 	if (config_load(ho.config, &probe, &ce) != 0) {
 		fprintf(stderr, "harombefs: %s\n", ce.msg);

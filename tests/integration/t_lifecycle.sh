@@ -114,3 +114,18 @@ ok "a mountpoint that does not exist fails with a message"
 "$HAROMBEFS" --help | grep -q "usage: " || fail "--help"
 if "$HAROMBEFS" "$MNT" -o config="$T_DIR/h.yaml" --no-such-option 2>/dev/null; then fail "bad option accepted"; fi
 ok "--help works; an unknown option is an error"
+
+# a relative config path still reloads after the daemon left its directory
+cd "$T_DIR"
+"$HAROMBEFS" "$MNT" -o config=h.yaml 2>"$T_DIR/bg.err" || fail "background start (relative config): $(cat "$T_DIR/bg.err")"
+cd "$TOP"
+pid=$(pgrep -f "harombefs $MNT -o config=h.yaml" | head -n 1)
+T_PIDS+=("$pid")
+write_cfg "    three:
+      secrets: { A: t/a }"
+kill -HUP "$pid"
+for _ in $(seq 100); do [ -d "$MNT/three" ] && break; sleep 0.05; done
+[ -d "$MNT/three" ] || fail "reload with a relative config path did not take effect"
+kill -TERM "$pid"
+for _ in $(seq 100); do grep -qs " $MNT fuse.harombefs " /proc/mounts || break; sleep 0.05; done
+ok "a relative -o config= path keeps working for reloads in the background"
