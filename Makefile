@@ -37,7 +37,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -I. -DHAROMBE_VERSION='"$(VE
 ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
-LIB_OBJS := lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o
+LIB_OBJS := lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
 BACKEND_OBJS := backends/backend.o backends/env.o
 INJECT_OBJS := inject/view.o inject/render.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o

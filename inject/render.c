@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/jsonw.h"
 #include "lib/secbuf.h"
 
 /* docker's bufio.Scanner gives up on a line of 64 KiB or more. */
@@ -104,16 +105,7 @@ static size_t measure(enum render_kind kind, const char *name, const unsigned ch
 				 "(use secrets/%s)", name, name);
 			return (size_t)-1;
 		}
-		for (i = 0; i < len; i++) {
-			if (v[i] == '"' || v[i] == '\\' || v[i] == '\n' || v[i] == '\t' || v[i] == '\r' ||
-			    v[i] == '\b' || v[i] == '\f')
-				n += 2;
-			else if (v[i] < 0x20)
-				n += 6;
-			else
-				n++;
-		}
-		return strlen(name) + 10 + n;	/* '  "NAME": "..."' + ",\n" at most */
+		return strlen(name) + 10 + jsonw_escaped_len(v, len);	/* '  "NAME": "..."' + ",\n" at most */
 	case RENDER_RAW:
 		return len;
 	}
@@ -129,7 +121,6 @@ static unsigned char *put(unsigned char *p, const void *s, size_t n)
 static unsigned char *emit(enum render_kind kind, unsigned char *p, const char *name,
 			   const unsigned char *v, size_t len, int last)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t i;
 
 	switch (kind) {
@@ -152,27 +143,7 @@ static unsigned char *emit(enum render_kind kind, unsigned char *p, const char *
 		p = put(p, "  \"", 3);
 		p = put(p, name, strlen(name));
 		p = put(p, "\": \"", 4);
-		for (i = 0; i < len; i++) {
-			unsigned char c = v[i];
-
-			switch (c) {
-			case '"': p = put(p, "\\\"", 2); break;
-			case '\\': p = put(p, "\\\\", 2); break;
-			case '\n': p = put(p, "\\n", 2); break;
-			case '\t': p = put(p, "\\t", 2); break;
-			case '\r': p = put(p, "\\r", 2); break;
-			case '\b': p = put(p, "\\b", 2); break;
-			case '\f': p = put(p, "\\f", 2); break;
-			default:
-				if (c < 0x20) {
-					p = put(p, "\\u00", 4);
-					*p++ = (unsigned char)hex[c >> 4];
-					*p++ = (unsigned char)hex[c & 15];
-				} else {
-					*p++ = c;
-				}
-			}
-		}
+		p = jsonw_escape(p, v, len);
 		*p++ = '"';
 		if (!last)
 			*p++ = ',';

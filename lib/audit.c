@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <json-c/json.h>
 
+#include "jsonw.h"
 #include "log.h"
 
 struct audit {
@@ -103,86 +103,154 @@ int audit_wants(const struct audit *a, enum audit_event ev)
 	return a && a->fd >= 0 && (a->events & (1u << ev));
 }
 
-static json_object *str_array(const char *const *v, size_t n)
+/* One audit line, built in place: a stack buffer, moved to the heap only
+ * for an unusually long record. */
+struct line {
+	char *p;
+	size_t len, cap;
+	int heap, failed;
+	char stack[2048];
+};
+
+static void reserve(struct line *l, size_t more)
 {
-	json_object *arr = json_object_new_array();
+	char *n;
+	size_t cap;
+
+	if (l->failed || l->len + more <= l->cap)
+		return;
+	cap = (l->len + more) * 2;
+	n = l->heap ? realloc(l->p, cap) : malloc(cap);
+	if (!n) {
+		l->failed = 1;
+		return;
+	}
+	if (!l->heap)
+		memcpy(n, l->p, l->len);
+	l->p = n;
+	l->cap = cap;
+	l->heap = 1;
+}
+
+static void raw(struct line *l, const char *s, size_t n)
+{
+	reserve(l, n);
+	if (l->failed)
+		return;
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+}
+
+static void str(struct line *l, const char *s)
+{
+	size_t n = strlen(s), e = jsonw_escaped_len((const unsigned char *)s, n);
+
+	reserve(l, e + 2);
+	if (l->failed)
+		return;
+	l->p[l->len++] = '"';
+	l->len = (size_t)((char *)jsonw_escape((unsigned char *)l->p + l->len, (const unsigned char *)s, n) - l->p);
+	l->p[l->len++] = '"';
+}
+
+static void key(struct line *l, const char *k)
+{
+	raw(l, ",", !l->failed && l->len && l->p[l->len - 1] != '{');
+	str(l, k);
+	raw(l, ":", 1);
+}
+
+static void kv_str(struct line *l, const char *k, const char *v)
+{
+	key(l, k);
+	str(l, v);
+}
+
+static void kv_num(struct line *l, const char *k, double v)
+{
+	char num[64];
+	int n = snprintf(num, sizeof(num), "%.15g", v);
+
+	key(l, k);
+	raw(l, num, (size_t)n);
+}
+
+static void kv_strs(struct line *l, const char *k, const char *const *v, size_t n)
+{
 	size_t i;
 
-	for (i = 0; arr && i < n; i++)
-		json_object_array_add(arr, json_object_new_string(v[i] ? v[i] : ""));
-	return arr;
+	key(l, k);
+	raw(l, "[", 1);
+	for (i = 0; i < n; i++) {
+		raw(l, ",", i > 0);
+		str(l, v[i] ? v[i] : "");
+	}
+	raw(l, "]", 1);
 }
 
 int audit_write(struct audit *a, const struct audit_record *rec)
 {
-	json_object *o;
+	struct line l = { .len = 0, .cap = sizeof(l.stack) };
 	struct timespec ts;
 	struct tm tm;
 	char when[64];
-	const char *line;
-	size_t len, i;
-	char *buf;
+	size_t i;
 	ssize_t w;
 	int r = 0;
 
 	if (!audit_wants(a, rec->event))
 		return 0;
+	l.p = l.stack;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ", ts.tv_nsec / 1000000);
 
-	o = json_object_new_object();
-	if (!o)
-		return -ENOMEM;
-	json_object_object_add(o, "time", json_object_new_string(when));
-	json_object_object_add(o, "event", json_object_new_string(audit_event_names[rec->event]));
+	raw(&l, "{", 1);
+	kv_str(&l, "time", when);
+	kv_str(&l, "event", audit_event_names[rec->event]);
 	if (rec->source)
-		json_object_object_add(o, "source", json_object_new_string(rec->source));
+		kv_str(&l, "source", rec->source);
 	if (rec->container)
-		json_object_object_add(o, "container", json_object_new_string(rec->container));
+		kv_str(&l, "container", rec->container);
 	if (rec->view)
-		json_object_object_add(o, "view", json_object_new_string(rec->view));
+		kv_str(&l, "view", rec->view);
 	if (rec->names)
-		json_object_object_add(o, "names", str_array(rec->names, rec->n_names));
+		kv_strs(&l, "names", rec->names, rec->n_names);
 	if (rec->keys)
-		json_object_object_add(o, "keys", str_array(rec->keys, rec->n_keys));
+		kv_strs(&l, "keys", rec->keys, rec->n_keys);
 	if (rec->caller) {
-		json_object *c = json_object_new_object();
-
-		json_object_object_add(c, "pid", json_object_new_int64(rec->caller->pid));
-		json_object_object_add(c, "uid", json_object_new_int64(rec->caller->uid));
-		json_object_object_add(c, "gid", json_object_new_int64(rec->caller->gid));
+		key(&l, "caller");
+		raw(&l, "{", 1);
+		kv_num(&l, "pid", rec->caller->pid);
+		kv_num(&l, "uid", rec->caller->uid);
+		kv_num(&l, "gid", rec->caller->gid);
 		if (rec->caller->command)
-			json_object_object_add(c, "command", json_object_new_string(rec->caller->command));
-		json_object_object_add(o, "caller", c);
+			kv_str(&l, "command", rec->caller->command);
+		raw(&l, "}", 1);
 	}
 	for (i = 0; i < rec->n_extra; i++) {
-		const struct audit_kv *kv = &rec->extra[i];
-
-		json_object_object_add(o, kv->name,
-				       kv->str ? json_object_new_string(kv->str) : json_object_new_double(kv->num));
+		if (rec->extra[i].str)
+			kv_str(&l, rec->extra[i].name, rec->extra[i].str);
+		else
+			kv_num(&l, rec->extra[i].name, rec->extra[i].num);
 	}
-	json_object_object_add(o, "result", json_object_new_string(rec->result ? rec->result : "ok"));
+	kv_str(&l, "result", rec->result ? rec->result : "ok");
 	if (rec->reason)
-		json_object_object_add(o, "reason", json_object_new_string(rec->reason));
-
-	line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(line);
-	buf = malloc(len + 1);
-	if (!buf) {
-		json_object_put(o);
-		return -ENOMEM;
+		kv_str(&l, "reason", rec->reason);
+	raw(&l, "}\n", 2);
+	if (l.failed) {
+		r = -ENOMEM;
+		goto out;
 	}
-	memcpy(buf, line, len);
-	buf[len] = '\n';
-	w = write(a->fd, buf, len + 1);
-	if (w != (ssize_t)(len + 1)) {
+	w = write(a->fd, l.p, l.len);
+	if (w != (ssize_t)l.len) {
 		r = w < 0 ? -errno : -EIO;
 		if (!__atomic_exchange_n(&a->warned, 1, __ATOMIC_RELAXED))
 			log_err("cannot write audit log '%s': %s", a->path, strerror(-r));
 	}
-	free(buf);
-	json_object_put(o);
+out:
+	if (l.heap)
+		free(l.p);
 	return r;
 }

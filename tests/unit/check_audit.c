@@ -31,7 +31,7 @@ static void teardown(void)
 
 static json_object *read_line(int n)
 {
-	static char line[4096];
+	static char line[65536];
 	FILE *f = fopen(path, "r");
 	int i;
 
@@ -150,6 +150,36 @@ START_TEST(test_symlink_refused)
 }
 END_TEST
 
+START_TEST(test_escaping_and_long_records)
+{
+	static const char reason[] = "quote \" backslash \\ newline \n ctl \x01 utf8 \xc3\xa9 tab\t";
+	const char *names[600];
+	struct audit_kv extra[2] = { { "type", "github_token", 0 }, { "confidence", NULL, 0.95 } };
+	struct audit_record rec = {
+		.event = AUDIT_LEAK_DETECTED, .result = "ok", .reason = reason,
+		.names = names, .n_names = 600, .extra = extra, .n_extra = 2,
+	};
+	struct audit *a;
+	char err[256];
+	json_object *o, *v;
+	int i;
+
+	for (i = 0; i < 600; i++)
+		names[i] = "SOME_LONGISH_VARIABLE_NAME";
+	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(audit_write(a, &rec), 0);
+	audit_close(a);
+	o = read_line(0);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "reason")), reason);
+	ck_assert(json_object_object_get_ex(o, "names", &v));
+	ck_assert_int_eq(json_object_array_length(v), 600);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "type")), "github_token");
+	ck_assert(json_object_get_double(json_object_object_get(o, "confidence")) == 0.95);
+	json_object_put(o);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -161,6 +191,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_existing_loose_file_tightened_and_appended);
 	tcase_add_test(tc, test_unwritable_path_errors);
 	tcase_add_test(tc, test_symlink_refused);
+	tcase_add_test(tc, test_escaping_and_long_records);
 	suite_add_tcase(s, tc);
 	return s;
 }
