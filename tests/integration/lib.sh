@@ -123,3 +123,18 @@ rand_token() {
 cgroup2_root() {
 	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts
 }
+
+# stats: SIGUSR1 the daemon ($T_FS_PID) and print its newest stats line.
+stats() {
+	local before
+	before=$(grep -c 'stats:' "$T_LOG" || true)
+	kill -USR1 "$T_FS_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c 'stats:' "$T_LOG" || true)" -gt "$before" ] && break
+		sleep 0.05
+	done
+	grep 'stats:' "$T_LOG" | tail -n 1
+}
+
+# field NAME: the number after NAME= in a stats line on stdin.
+field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }

@@ -27,16 +27,6 @@ reload() {	# SIGHUP and wait for the daemon to say it reloaded (or failed)
 	done
 	fail "no reload message after SIGHUP"
 }
-stats() {	# SIGUSR1; print the newest stats line
-	local before
-	before=$(grep -c 'stats:' "$T_LOG" || true)
-	kill -USR1 "$T_FS_PID"
-	for _ in $(seq 100); do
-		[ "$(grep -c 'stats:' "$T_LOG" || true)" -gt "$before" ] && break
-		sleep 0.05
-	done
-	grep 'stats:' "$T_LOG" | tail -n 1
-}
 
 export HAROMBE_SECRET_T_A=aaa HAROMBE_SECRET_T_B=bbb HAROMBE_SECRET_T_C=ccc
 MNT="$T_DIR/mnt"

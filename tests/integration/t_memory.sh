@@ -6,17 +6,6 @@
 STORE="$T_DIR/store"
 mkdir -p "$STORE"
 put() { printf '%s' "$2" > "$STORE/$(printf '%s' "$1" | sed 's|/|%2F|g')"; }
-stats() {
-	local before
-	before=$(grep -c 'stats:' "$T_LOG" || true)
-	kill -USR1 "$T_FS_PID"
-	for _ in $(seq 100); do
-		[ "$(grep -c 'stats:' "$T_LOG" || true)" -gt "$before" ] && break
-		sleep 0.05
-	done
-	grep 'stats:' "$T_LOG" | tail -n 1
-}
-field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
 
 names10=""
 for i in $(seq 1 10); do names10="$names10 S$i: ten/s$i,"; put "ten/s$i" "value-$i-$(rand_token 40)"; done
