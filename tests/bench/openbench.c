@@ -22,6 +22,8 @@ struct worker {
 	pthread_t t;
 	double *lat;
 	int failed;
+	long at;
+	char why[160];
 };
 
 static double now_us(void)
@@ -32,15 +34,23 @@ static double now_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
+static __thread char why[160];
+
 static int cycle(char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n, total = 0;
 
-	if (fd < 0)
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "open: %s", strerror(errno));
 		return -1;
+	}
 	while ((n = read(fd, buf, len)) > 0)
 		total += n;
+	if (n < 0)
+		snprintf(why, sizeof(why), "read after %zd bytes: %s", total, strerror(errno));
+	else if (total == 0)
+		snprintf(why, sizeof(why), "read returned end of file at offset 0");
 	close(fd);
 	return n < 0 || total == 0 ? -1 : 0;
 }
@@ -53,14 +63,19 @@ static void *run(void *arg)
 
 	for (i = 0; i < cycles / 10 + 100; i++)	/* warm up */
 		if (cycle(buf, sizeof(buf)) != 0)
-			return w->failed = 1, NULL;
+			goto fail;
 	for (i = 0; i < cycles; i++) {
 		double t0 = now_us();
 
 		if (cycle(buf, sizeof(buf)) != 0)
-			return w->failed = 1, NULL;
+			goto fail;
 		w->lat[i] = now_us() - t0;
 	}
+	return NULL;
+fail:
+	w->failed = 1;
+	w->at = i;
+	memcpy(w->why, why, sizeof(w->why));
 	return NULL;
 }
 
@@ -97,7 +112,7 @@ int main(int argc, char **argv)
 	all = malloc((size_t)n * sizeof(double));
 	for (i = 0; i < threads; i++) {
 		if (w[i].failed) {
-			fprintf(stderr, "openbench: a cycle on %s failed: %s\n", path, strerror(errno));
+			fprintf(stderr, "openbench: cycle %ld on %s failed: %s\n", w[i].at, path, w[i].why);
 			return 1;
 		}
 		memcpy(all + i * cycles, w[i].lat, (size_t)cycles * sizeof(double));
