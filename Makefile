@@ -18,7 +18,7 @@ CFLAGS ?= -O2 -g
 SANITIZE ?=
 
 PKGS := fuse3 libcurl json-c libsodium libpcre2-8 yaml-0.1 libcrypto
-TEST_PKGS := check
+TEST_PKGS := check zlib
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
@@ -38,7 +38,7 @@ ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
 LIB_OBJS := lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o
-BACKEND_OBJS := backends/backend.o backends/env.o
+BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o
 INJECT_OBJS := inject/view.o inject/render.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o
