@@ -38,7 +38,9 @@ ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
 LIB_OBJS := lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o
-BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o
+BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o \
+	backends/sops-tree.o backends/sops-crypto.o backends/sops-json.o backends/sops-yaml.o \
+	backends/sops-flat.o
 INJECT_OBJS := inject/view.o inject/render.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o
