@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "backends/age.h"
+#include "lib/log.h"
 #include "lib/secbuf.h"
 
 /*
@@ -551,6 +552,9 @@ static int leaf_seal(struct walk *w, struct sops_node *n, int encrypt)
 			n->enc = 1;
 		} else {
 			/* Clear by the file's own rules (or empty): sops does the same. */
+			if (n->plen)
+				log_warn("sops: '%s' is stored in clear text (the file's %s rule)", path,
+					 doc->m.rule == RULE_UNENC_SUFFIX ? "unencrypted_suffix" : "encryption");
 			if (!(t = malloc(n->plen + 1)))
 				return -ENOMEM;
 			memcpy(t, p, n->plen);
