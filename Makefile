@@ -49,7 +49,7 @@ CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LI
 
 UNIT_SRCS := $(wildcard tests/unit/check_*.c)
 UNIT_BINS := $(addprefix $(BUILD)/,$(UNIT_SRCS:.c=))
-TOOLS := $(BUILD)/tests/tools/fsprobe
+TOOLS := $(BUILD)/tests/tools/fsprobe $(BUILD)/tests/tools/agetool
 
 PROGS := $(BUILD)/harombefs $(BUILD)/harombe
 TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS)
@@ -95,6 +95,10 @@ $(BUILD)/tests/harombefs-test: $(BUILD)/tests/mock/main.o $(BUILD)/tests/mock/mo
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
 $(BUILD)/tests/tools/fsprobe: $(BUILD)/tests/tools/fsprobe.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+$(BUILD)/tests/tools/agetool: $(BUILD)/tests/tools/agetool.o $(BUILD)/backends/age.o $(BUILD)/lib/secbuf.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
