@@ -55,7 +55,7 @@ PROGS := $(BUILD)/harombefs $(BUILD)/harombe
 TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS)
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration check-sanitize demo bench install uninstall clean
+.PHONY: all deps check check-unit check-integration check-sanitize demo bench fuzz install uninstall clean
 all: $(PROGS)
 
 deps:
@@ -135,6 +135,25 @@ $(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# make fuzz: libFuzzer targets (clang) for the untrusted-input parsers,
+# FUZZ_SECONDS each (default 30); see tests/fuzz/run.sh.  Not part of check.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini age
+FUZZ_SRCS := backends/age.c backends/sops-tree.c backends/sops-crypto.c backends/sops-json.c \
+	backends/sops-yaml.c backends/sops-flat.c lib/secbuf.c lib/log.c
+FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -I.
+
+fuzz: $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz-common.h $(FUZZ_SRCS) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS) $(LIBS)
+
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/harombefs $(DESTDIR)$(PREFIX)/sbin/harombefs
@@ -147,6 +166,6 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/harombefs $(DESTDIR)$(PREFIX)/bin/harombe
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -63,11 +63,11 @@ static void hkdf32(unsigned char out[32], const unsigned char *ikm, size_t ikm_l
 {
 	crypto_auth_hmacsha256_state st;
 	unsigned char prk[32];
-	static const unsigned char one = 1;
+	static const unsigned char one = 1, none[1];
 
 	/* An absent salt is HashLen zero bytes, which HMAC pads to the same key
 	 * as the empty string. */
-	crypto_auth_hmacsha256_init(&st, salt, salt_len);
+	crypto_auth_hmacsha256_init(&st, salt ? salt : none, salt_len);
 	crypto_auth_hmacsha256_update(&st, ikm, ikm_len);
 	crypto_auth_hmacsha256_final(&st, prk);
 	crypto_auth_hmacsha256_init(&st, prk, sizeof(prk));

@@ -151,9 +151,10 @@ static int enc_open(EVP_CIPHER_CTX *ctx, const unsigned char *key, const char *s
 	struct enc_parts p;
 	unsigned char iv[64], tag[TAG_LEN + 1], *ct, *pt;
 	size_t ivl, tagl, ctl;
+	enum sops_type t;
 	int r;
 
-	if (enc_parse(s, n, &p) || type_of(p.type, p.typelen, type) ||
+	if (enc_parse(s, n, &p) || type_of(p.type, p.typelen, &t) ||
 	    b64(p.iv, p.ivlen, iv, sizeof(iv), &ivl) || b64(p.tag, p.taglen, tag, sizeof(tag), &tagl) ||
 	    tagl != TAG_LEN || ivl == 0)
 		return -EINVAL;
@@ -174,6 +175,7 @@ static int enc_open(EVP_CIPHER_CTX *ctx, const unsigned char *key, const char *s
 		return r;
 	}
 	*plen = ctl;
+	*type = t;
 	return 0;
 }
 

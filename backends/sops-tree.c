@@ -260,7 +260,14 @@ const char *sops_format_name(enum sops_format fmt)
 
 int sops_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
 {
+	const char *nul = memchr(text, 0, len);
 	int r;
+
+	/* No store holds a NUL byte in its text (JSON escapes it). */
+	if (nul) {
+		snprintf(why, whylen, "the file contains a NUL byte (offset %zu)", (size_t)(nul - text));
+		return -EINVAL;
+	}
 
 	switch (doc->fmt) {
 	case SOPS_FMT_YAML:
@@ -522,10 +529,37 @@ int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, char *wh
 		else if (r == -EINVAL)
 			snprintf(why, whylen, "metadata key '%s' is malformed or repeated", flat->items[i].key);
 	}
-	/* Holes in a list (age__list_1 without _0) are malformed. */
 	if (r) {
 		sops_node_free(root);
 		return r;
+	}
+	/* Only what flattens back to the same keys is well-formed: this
+	 * refuses holes in lists (age__list_1 without _0), empty components
+	 * and keys that are both a value and a map. */
+	{
+		struct sops_node *again = sops_node_new(SN_MAP);
+		size_t k, nkeys = 0;
+
+		for (i = 0; i < flat->n; i++)
+			nkeys += flat->items[i].key != NULL;
+		r = again ? sops_meta_flatten(root, again, "") : -ENOMEM;
+		if (!r && again->n != nkeys)
+			r = -EINVAL;
+		for (k = 0; !r && k < again->n; k++) {
+			for (i = 0; i < flat->n; i++)
+				if (flat->items[i].key && flat->items[i].klen == again->items[k].klen &&
+				    !memcmp(flat->items[i].key, again->items[k].key, again->items[k].klen))
+					break;
+			if (i == flat->n)
+				r = -EINVAL;
+		}
+		sops_node_free(again);
+		if (r) {
+			if (r == -EINVAL)
+				snprintf(why, whylen, "the sops metadata keys are malformed");
+			sops_node_free(root);
+			return r;
+		}
 	}
 	*out = root;
 	return 0;

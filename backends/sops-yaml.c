@@ -356,17 +356,17 @@ static int find_comments(struct yp *y, struct sops_doc *doc, const char *text, s
 			/* inside a scalar */
 		} else if (ch == '#' && (col == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) {
 			struct ycomment cm = { pos, col, text + i + 1, 0 };
-			const char *nl = memchr(text + i, '\n', len - i);
-			size_t end = nl ? (size_t)(nl - text) : len;
+			size_t end = i + 1;
 
+			/* libyaml breaks lines at LF, CR and CRLF */
+			while (end < len && text[end] != '\n' && text[end] != '\r')
+				end++;
 			cm.len = end - i - 1;
-			if (cm.len && cm.text[cm.len - 1] == '\r')
-				cm.len--;
 			r = place_comment(y, doc, &cm);
 			i = end;
 			continue;
 		}
-		if (ch == '\n') {
+		if (ch == '\n' || (ch == '\r' && (i + 1 == len || text[i + 1] != '\n'))) {
 			line++;
 			col = 0;
 		} else if ((ch & 0xc0) != 0x80) {
