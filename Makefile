@@ -55,7 +55,7 @@ PROGS := $(BUILD)/harombefs $(BUILD)/harombe
 TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS)
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration check-sanitize demo bench fuzz install uninstall clean
+.PHONY: all deps check check-unit check-integration check-sanitize demo bench bench-sops fuzz install uninstall clean
 all: $(PROGS)
 
 deps:
@@ -135,6 +135,14 @@ $(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# The SOPS backend's benchmark (tests/bench/sops.sh; needs root for FUSE).
+bench-sops: $(PROGS) $(BUILD)/tests/bench/sopsbench
+	BUILD=$(BUILD) tests/bench/sops.sh
+
+$(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
 # make fuzz: libFuzzer targets (clang) for the untrusted-input parsers,
 # FUZZ_SECONDS each (default 30); see tests/fuzz/run.sh.  Not part of check.
 FUZZ_CC ?= clang
@@ -146,10 +154,14 @@ FUZZ_SRCS := backends/age.c backends/sops-tree.c backends/sops-crypto.c backends
 FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -I.
 
-fuzz: $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
+fuzz: $(FUZZ_BUILD)/.deps-ok $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz-common.h $(FUZZ_SRCS) | $(DEPS_OK)
+$(FUZZ_BUILD)/.deps-ok: scripts/deps.sh
+	@FUZZ=1 scripts/deps.sh
+	@mkdir -p $(@D) && touch $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz-common.h $(FUZZ_SRCS) | $(DEPS_OK) $(FUZZ_BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS) $(LIBS)
