@@ -831,7 +831,7 @@ static int key_sink(const unsigned char *p, size_t n, void *arg)
 int sops_doc_unlock(struct sops_doc *doc, const struct age_identities *ids, char *why, size_t whylen)
 {
 	struct keysink ks = { NULL, 0 };
-	char tampered[300] = "";
+	char tampered[400] = "";
 	size_t i, o;
 	int r;
 

@@ -53,6 +53,8 @@ struct sops_node {
 	size_t start, end;		/* source byte range (YAML comment placement) */
 	int item_col;			/* YAML block collections: column of the items */
 	int flow;
+	uint32_t *hidx;			/* MAP: hash index (item + 1, 0 = empty), or NULL */
+	size_t hcap;
 };
 
 enum sops_rule {
@@ -117,6 +119,12 @@ struct sops_node *sops_scalar_new(const char *text, size_t len, enum sops_type t
 int sops_node_push(struct sops_node *parent, char *key, size_t klen, struct sops_node *val);
 struct sops_node *sops_node_copy(const struct sops_node *n);
 struct sops_node *sops_map_get(const struct sops_node *map, const char *key);
+/* The item of map whose key is k[0..kl), through the hash index when the
+ * map has one; NULL when absent. */
+struct sops_item *sops_map_find(const struct sops_node *map, const char *k, size_t kl);
+/* Index every large map under n (after loading; any later change to the
+ * tree must drop the document, as writes do). */
+int sops_index_build(struct sops_node *n, int depth);
 
 void sops_doc_init(struct sops_doc *doc, enum sops_format fmt);
 void sops_doc_release(struct sops_doc *doc);	/* wipes the key and the plaintext */

@@ -106,6 +106,7 @@ void sops_node_free(struct sops_node *n)
 	}
 	free(n->items);
 	free(n->text);
+	free(n->hidx);
 	free(n);
 }
 
@@ -141,6 +142,8 @@ struct sops_node *sops_node_copy(const struct sops_node *n)
 	*c = *n;
 	c->items = NULL;
 	c->n = c->cap = 0;
+	c->hidx = NULL;
+	c->hcap = 0;
 	c->text = NULL;
 	c->enc = c->dirty = 0;
 	if (n->text && !(c->text = malloc(n->len + 1))) {
@@ -181,6 +184,74 @@ struct sops_node *sops_map_get(const struct sops_node *map, const char *key)
 		if (map->items[i].key && map->items[i].klen == kl && !memcmp(map->items[i].key, key, kl))
 			return map->items[i].val;
 	return NULL;
+}
+
+#define INDEX_MIN 16
+
+static uint32_t hash_key(const char *k, size_t kl)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < kl; i++)
+		h = (h ^ (unsigned char)k[i]) * 16777619u;
+	return h;
+}
+
+struct sops_item *sops_map_find(const struct sops_node *map, const char *k, size_t kl)
+{
+	size_t i;
+
+	if (!map || map->kind != SN_MAP)
+		return NULL;
+	if (map->hidx) {
+		for (i = hash_key(k, kl) & (map->hcap - 1); map->hidx[i]; i = (i + 1) & (map->hcap - 1)) {
+			struct sops_item *it = &map->items[map->hidx[i] - 1];
+
+			if (it->klen == kl && !memcmp(it->key, k, kl))
+				return it;
+		}
+		return NULL;
+	}
+	for (i = 0; i < map->n; i++)
+		if (map->items[i].key && map->items[i].klen == kl && !memcmp(map->items[i].key, k, kl))
+			return &map->items[i];
+	return NULL;
+}
+
+int sops_index_build(struct sops_node *n, int depth)
+{
+	size_t i, cap = INDEX_MIN * 2;
+	int r;
+
+	if (!n || n->kind == SN_SCALAR || n->kind == SN_COMMENT || depth > SOPS_MAX_DEPTH)
+		return 0;
+	for (i = 0; i < n->n; i++)
+		if ((r = sops_index_build(n->items[i].val, depth + 1)))
+			return r;
+	if (n->kind != SN_MAP || n->n < INDEX_MIN || n->n > UINT32_MAX / 4)
+		return 0;
+	while (cap < n->n * 2)
+		cap *= 2;
+	free(n->hidx);
+	if (!(n->hidx = calloc(cap, sizeof(*n->hidx))))
+		return -ENOMEM;
+	n->hcap = cap;
+	for (i = 0; i < n->n; i++) {
+		size_t h;
+
+		if (!n->items[i].key)
+			continue;
+		/* the first of two equal keys wins, as in a linear scan */
+		for (h = hash_key(n->items[i].key, n->items[i].klen) & (cap - 1); n->hidx[h];
+		     h = (h + 1) & (cap - 1))
+			if (n->items[n->hidx[h] - 1].klen == n->items[i].klen &&
+			    !memcmp(n->items[n->hidx[h] - 1].key, n->items[i].key, n->items[i].klen))
+				break;
+		if (!n->hidx[h])
+			n->hidx[h] = (uint32_t)i + 1;
+	}
+	return 0;
 }
 
 /* ---- document ---- */
@@ -449,11 +520,13 @@ static int unflatten_one(struct sops_node *root, const char *k, size_t kl, struc
 {
 	struct sops_node *cur = root;
 	size_t at;
-	int is_list;
+	int is_list, depth = 0;
 	char *name;
 
 	/* First component: a map key of the root. */
 	for (;;) {
+		if (++depth > SOPS_MAX_DEPTH)
+			return -EINVAL;
 		int has = find_sep(k, kl, &at, &is_list);
 		size_t clen = has ? at : kl;
 		struct sops_node *child = NULL;

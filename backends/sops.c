@@ -354,6 +354,7 @@ static int refresh(struct sops_backend *sb, char *why, size_t whylen)
 {
 	struct sops_doc doc;
 	struct stat st;
+	size_t i;
 	int r;
 
 	if (sb->loaded && stat(sb->path, &st) == 0 && same_file(&st, &sb->st))
@@ -363,6 +364,13 @@ static int refresh(struct sops_backend *sb, char *why, size_t whylen)
 	sb->loaded = 0;
 	if ((r = load_doc(sb, &doc, &st, why, whylen)))
 		return r;
+	for (i = 0; i < doc.nbranches && !r; i++)
+		r = sops_index_build(doc.branches[i], 0);
+	if (r) {
+		sops_doc_release(&doc);
+		say(why, whylen, "out of memory indexing '%s'", sb->path);
+		return -BACKEND_ENOMEM;
+	}
 	sb->doc = doc;
 	sb->st = st;
 	sb->loaded = 1;
@@ -420,47 +428,32 @@ static int split_key(char *path, char **segs, size_t *n)
 	}
 }
 
-/* segs[i..j) joined with '/' equals k? */
-static int segs_equal(char **segs, size_t i, size_t j, const char *k, size_t kl)
-{
-	size_t t, off = 0;
-
-	for (t = i; t < j; t++) {
-		size_t sl = strlen(segs[t]);
-
-		if (t > i) {
-			if (off >= kl || k[off] != '/')
-				return 0;
-			off++;
-		}
-		if (off + sl > kl || memcmp(k + off, segs[t], sl) != 0)
-			return 0;
-		off += sl;
-	}
-	return off == kl;
-}
-
 /* Longest-match resolution: "github/token" is a flat key "github/token",
  * or github -> token, or any mix, the longest key at each level first. */
 static int resolve(struct sops_node *n, char **segs, size_t i, size_t nseg, struct found *f)
 {
-	size_t j, k;
+	char joined[NAMES_KEY_MAX + 1];
+	size_t j, k, jl = 0;
 
 	if (i == nseg)
 		return 1;
 	if (n->kind == SN_MAP) {
-		for (j = nseg; j > i; j--)
-			for (k = 0; k < n->n; k++) {
-				struct sops_item *it = &n->items[k];
+		/* joined = segs[i..nseg) with '/', then shortened from the end */
+		for (k = i; k < nseg; k++)
+			jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl, "%s%s", k > i ? "/" : "", segs[k]);
+		for (j = nseg; j > i; j--) {
+			struct sops_item *it = sops_map_find(n, joined, jl);
 
-				if (!it->key || !segs_equal(segs, i, j, it->key, it->klen))
-					continue;
+			if (it) {
 				f->parent = n;
-				f->index = k;
+				f->index = (size_t)(it - n->items);
 				f->node = it->val;
 				if (j == nseg || (it->val && resolve(it->val, segs, j, nseg, f)))
 					return 1;
 			}
+			if (j - 1 > i)
+				jl -= strlen(segs[j - 1]) + 1;
+		}
 	} else if (n->kind == SN_SEQ && segs[i][0] && strspn(segs[i], "0123456789") == strlen(segs[i])) {
 		unsigned long want = strtoul(segs[i], NULL, 10), seen = 0;
 

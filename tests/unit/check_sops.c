@@ -592,6 +592,80 @@ START_TEST(test_reload_on_change)
 }
 END_TEST
 
+/* Maps of 16+ keys are looked up through a hash index. */
+START_TEST(test_large_map_lookup)
+{
+	char file[256], key[64], val[64];
+	int i, rc;
+	char *v;
+
+	setenv("SOPS_AGE_KEY", K2, 1);
+	snprintf(file, sizeof(file), "%s/big.yaml", tmpdir);
+	ck_assert_int_eq(open_sops(file, NULL, NULL, 0), 0);
+	{
+		const char *rcpt[] = { K2_PUB };
+		struct backend_ctx ctx = { .cfg = cfg };
+
+		ck_assert_int_eq(backend_create(&ctx, file, rcpt, 1, NULL), 0);
+	}
+	ck_assert_int_eq(backend_set(be, "db/host", "h", 1, NULL), 0);
+	for (i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "k%02d", i);
+		snprintf(val, sizeof(val), "value-%d", i);
+		ck_assert_int_eq(backend_set(be, key, val, strlen(val), NULL), 0);
+		snprintf(key, sizeof(key), "db/f%02d", i);
+		ck_assert_int_eq(backend_set(be, key, val, strlen(val), NULL), 0);
+	}
+	for (i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "k%02d", i);
+		snprintf(val, sizeof(val), "value-%d", i);
+		expect(key, val);
+		snprintf(key, sizeof(key), "db/f%02d", i);
+		expect(key, val);
+		snprintf(key, sizeof(key), "db#f%02d", i);
+		expect(key, val);
+	}
+	expect("db/host", "h");
+	v = get("k40", &rc, NULL);
+	ck_assert_int_eq(rc, -BACKEND_ENOTFOUND);
+	ck_assert_ptr_null(v);
+}
+END_TEST
+
+/* encrypted_regex (unanchored, per path component: "app/secret" is one
+ * flat key): only keys matching it are encrypted; the MAC still
+ * covers everything. */
+START_TEST(test_rule_encrypted_regex)
+{
+	char file[256], cmd[600], *text;
+	const char *rcpt[] = { K2_PUB };
+
+	setenv("SOPS_AGE_KEY", K2, 1);
+	snprintf(file, sizeof(file), "%s/rules.json", tmpdir);
+	ck_assert_int_eq(open_sops(file, NULL, NULL, 0), 0);
+	{
+		struct backend_ctx ctx = { .cfg = cfg };
+
+		ck_assert_int_eq(backend_create(&ctx, file, rcpt, 1, NULL), 0);
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c 'import json,sys; f=sys.argv[1]; d=json.load(open(f)); "
+		 "del d[\"sops\"][\"unencrypted_suffix\"]; d[\"sops\"][\"encrypted_regex\"]=\"secret|^data\"; "
+		 "json.dump(d, open(f, \"w\"))' %s", file);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(backend_set(be, "app/secret", "hidden-1", 8, NULL), 0);
+	ck_assert_int_eq(backend_set(be, "data#token", "hidden-2", 8, NULL), 0);
+	ck_assert_int_eq(backend_set(be, "app/name", "shown-3", 7, NULL), 0);
+	text = slurp(file);
+	ck_assert_ptr_null(strstr(text, "hidden"));
+	ck_assert_ptr_nonnull(strstr(text, "shown-3"));
+	free(text);
+	expect("app/secret", "hidden-1");
+	expect("data/token", "hidden-2");
+	expect("app/name", "shown-3");
+}
+END_TEST
+
 START_TEST(test_list)
 {
 	ck_assert_int_eq(open_sops(FIX "/age-example.json", KEYS, NULL, 0), 0);
@@ -635,6 +709,8 @@ static Suite *sops_suite(void)
 	tcase_add_test(tc, test_addressing);
 	tcase_add_test(tc, test_nested_and_fields);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_large_map_lookup);
+	tcase_add_test(tc, test_rule_encrypted_regex);
 	tcase_add_test(tc, test_bad_config);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("writing");
