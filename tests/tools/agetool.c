@@ -54,11 +54,18 @@ int main(int argc, char **argv)
 		FILE *kf = fopen(argv[2], "r");
 		unsigned char *keys = kf ? read_all(kf, &klen) : NULL;
 
+		int r = 0;
+
+		if (kf)
+			fclose(kf);
 		if (!keys || age_identities_add_text(ids, (char *)keys, klen, 0, &skipped, why, sizeof(why)))
-			return fprintf(stderr, "agetool: bad keys file: %s\n", why), 1;
-		if (age_decrypt_any(in, len, ids, out_sink, NULL, &err))
-			return fprintf(stderr, "agetool: %s\n", err.msg), 1;
-		return 0;
+			r = 1, fprintf(stderr, "agetool: bad keys file: %s\n", why);
+		else if (age_decrypt_any(in, len, ids, out_sink, NULL, &err))
+			r = 1, fprintf(stderr, "agetool: %s\n", err.msg);
+		age_identities_free(ids);
+		free(keys);
+		free(in);
+		return r;
 	}
 	if (!strcmp(argv[1], "encrypt")) {
 		unsigned char pk[AGE_KEY_LEN], *ct;
@@ -75,9 +82,12 @@ int main(int argc, char **argv)
 			if (age_armor_encode(ct, ctlen, &arm, &alen))
 				return 1;
 			fwrite(arm, 1, alen, stdout);
+			free(arm);
 		} else {
 			fwrite(ct, 1, ctlen, stdout);
 		}
+		free(ct);
+		free(in);
 		return 0;
 	}
 	return 2;
