@@ -124,7 +124,8 @@ check-sanitize:
 demo: $(PROGS)
 	BUILD=$(BUILD) scripts/demo.sh
 
-bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench
+bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench \
+	$(BUILD)/tests/bench/sopsbench
 	BUILD=$(BUILD) tests/bench/run.sh
 
 $(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
@@ -137,7 +138,7 @@ $(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
 
 # The SOPS backend's benchmark (tests/bench/sops.sh; needs root for FUSE).
 bench-sops: $(PROGS) $(BUILD)/tests/bench/sopsbench
-	BUILD=$(BUILD) tests/bench/sops.sh
+	BUILD=$(BUILD) tests/bench/bench_sops.sh
 
 $(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
 	@$(if $(Q),echo "  LD      $@")
