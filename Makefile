@@ -18,7 +18,7 @@ CFLAGS ?= -O2 -g
 SANITIZE ?=
 
 PKGS := fuse3 libcurl json-c libsodium libpcre2-8 yaml-0.1 libcrypto
-TEST_PKGS := check
+TEST_PKGS := check zlib
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
@@ -38,7 +38,9 @@ ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
 LIB_OBJS := lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
-BACKEND_OBJS := backends/backend.o backends/env.o
+BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o \
+	backends/sops-tree.o backends/sops-crypto.o backends/sops-json.o backends/sops-yaml.o \
+	backends/sops-flat.o
 INJECT_OBJS := inject/view.o inject/render.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o
@@ -47,13 +49,13 @@ CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LI
 
 UNIT_SRCS := $(wildcard tests/unit/check_*.c)
 UNIT_BINS := $(addprefix $(BUILD)/,$(UNIT_SRCS:.c=))
-TOOLS := $(BUILD)/tests/tools/fsprobe
+TOOLS := $(BUILD)/tests/tools/fsprobe $(BUILD)/tests/tools/agetool
 
 PROGS := $(BUILD)/harombefs $(BUILD)/harombe
 TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS)
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration check-sanitize demo bench install uninstall clean
+.PHONY: all deps check check-unit check-integration check-sanitize demo bench bench-sops fuzz install uninstall clean
 all: $(PROGS)
 
 deps:
@@ -96,6 +98,10 @@ $(BUILD)/tests/tools/fsprobe: $(BUILD)/tests/tools/fsprobe.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
+$(BUILD)/tests/tools/agetool: $(BUILD)/tests/tools/agetool.o $(BUILD)/backends/age.o $(BUILD)/lib/secbuf.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
 check: check-unit check-integration
 
 check-unit: $(UNIT_BINS)
@@ -118,7 +124,8 @@ check-sanitize:
 demo: $(PROGS)
 	BUILD=$(BUILD) scripts/demo.sh
 
-bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench
+bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench \
+	$(BUILD)/tests/bench/sopsbench
 	BUILD=$(BUILD) tests/bench/run.sh
 
 $(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
@@ -128,6 +135,37 @@ $(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
 $(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The SOPS backend's benchmark (tests/bench/sops.sh; needs root for FUSE).
+bench-sops: $(PROGS) $(BUILD)/tests/bench/sopsbench
+	BUILD=$(BUILD) tests/bench/bench_sops.sh
+
+$(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+# make fuzz: libFuzzer targets (clang) for the untrusted-input parsers,
+# FUZZ_SECONDS each (default 30); see tests/fuzz/run.sh.  Not part of check.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini age
+FUZZ_SRCS := backends/age.c backends/sops-tree.c backends/sops-crypto.c backends/sops-json.c \
+	backends/sops-yaml.c backends/sops-flat.c lib/secbuf.c lib/log.c
+FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -I.
+
+fuzz: $(FUZZ_BUILD)/.deps-ok $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+$(FUZZ_BUILD)/.deps-ok: scripts/deps.sh
+	@FUZZ=1 scripts/deps.sh
+	@mkdir -p $(@D) && touch $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz-common.h $(FUZZ_SRCS) | $(DEPS_OK) $(FUZZ_BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS) $(LIBS)
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
@@ -141,6 +179,6 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/harombefs $(DESTDIR)$(PREFIX)/bin/harombe
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -25,6 +25,10 @@ struct backend_ops {
 	 * (Vault KV v2 metadata, a file's mtime).  NULL = BACKEND_ENOTSUP. */
 	int (*meta)(struct backend *be, const char *key, struct backend_meta *out,
 		    struct backend_why *why);
+	/* Optional: make a new, empty store at target (a SOPS file) for the
+	 * recipients given.  NULL = BACKEND_ENOTSUP. */
+	int (*create)(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
+		      size_t n, struct backend_why *why);
 };
 
 /* Every backend struct embeds this first. */
@@ -40,5 +44,6 @@ void backend_why_set(struct backend_why *why, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 extern const struct backend_ops backend_env;
+extern const struct backend_ops backend_sops;
 
 #endif

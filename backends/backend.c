@@ -13,6 +13,7 @@
 /* The one place that names every concrete backend. */
 static const struct backend_ops *providers[8] = {
 	&backend_env,
+	&backend_sops,
 };
 
 int backend_register(const struct backend_ops *ops)
@@ -186,6 +187,24 @@ int backend_meta(struct backend *be, const char *key, struct backend_meta *out,
 		return backend_why_set(why, "the %s backend keeps no metadata", be->ops->name),
 		       -BACKEND_ENOTSUP;
 	return normalize(be, be->ops->meta(be, key, out, why));
+}
+
+int backend_create(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
+		   size_t n, struct backend_why *why)
+{
+	const char *name = ctx->provider ? ctx->provider : ctx->cfg->provider;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(providers) && providers[i]; i++) {
+		if (strcmp(providers[i]->name, name) != 0)
+			continue;
+		if (!providers[i]->create)
+			return backend_why_set(why, "the %s backend has no files to create", name),
+			       -BACKEND_ENOTSUP;
+		return providers[i]->create(ctx, target, recipients, n, why);
+	}
+	backend_why_set(why, "unknown provider '%s' (known: %s)", name, backend_provider_list());
+	return -BACKEND_EINVAL;
 }
 
 const char *backend_strerror(int err)

@@ -88,6 +88,13 @@ struct backend_meta {
 int backend_meta(struct backend *be, const char *key, struct backend_meta *out,
 		 struct backend_why *why);
 
+/* Make a new, empty store named target (e.g. a SOPS file) whose key is
+ * wrapped for n recipients (age1...), with the provider ctx names.  Never
+ * overwrites: an existing target is BACKEND_EINVAL.  BACKEND_ENOTSUP for
+ * providers that have nothing to create. */
+int backend_create(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
+		   size_t n, struct backend_why *why);
+
 /* "not found", "denied", "unavailable", "timed out", "tampered", "invalid",
  * "out of locked memory", "not supported", or strerror() for anything else. */
 const char *backend_strerror(int err);

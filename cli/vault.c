@@ -17,6 +17,8 @@ static void vault_usage(FILE *f)
 		   "       harombe vault set KEY [VALUE|-]     (no VALUE or '-': read it from stdin)\n"
 		   "       harombe vault list [PREFIX]\n"
 		   "       harombe vault delete KEY\n"
+		   "       harombe vault create --age RECIPIENT[,RECIPIENT...] [--age ...] FILE\n"
+		   "                                        (sops: a new, empty encrypted file)\n"
 		   "\n"
 		   "KEY is path or path#field.  get prints the value and a newline, nothing else.\n"
 		   "Options anywhere: -c FILE, --provider NAME, --format text|json.\n");
@@ -199,6 +201,53 @@ static int do_delete(struct cli *c, const char *key)
 	return 0;
 }
 
+/* harombe vault create --provider sops --age age1... FILE: the file's
+ * format comes from its extension (.json, .yaml, .env, .ini). */
+static int do_create(struct cli *c, int argc, char **argv)
+{
+	struct backend_why why = { "" };
+	struct backend_ctx ctx = { 0 };
+	const char *rcpt[64], *file = NULL;
+	size_t n = 0;
+	int i, r;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--age") || !strncmp(argv[i], "--age=", 6)) {
+			char *list = argv[i][5] == '=' ? argv[i] + 6 : (i + 1 < argc ? argv[++i] : NULL), *tok;
+
+			if (!list) {
+				cli_error("--age needs a recipient (age1...)");
+				return EXIT_USAGE;
+			}
+			for (tok = strtok(list, ","); tok; tok = strtok(NULL, ","))
+				if (n < ARRAY_SIZE(rcpt) && *tok)
+					rcpt[n++] = tok;
+		} else if (!file && argv[i][0] != '-') {
+			file = argv[i];
+		} else {
+			vault_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!file || !n) {
+		cli_error("create needs --age RECIPIENT and FILE");
+		return EXIT_USAGE;
+	}
+	if ((r = cli_config(c)))
+		return r;
+	ctx.cfg = c->cfg;
+	ctx.provider = c->provider;
+	ctx.source = "harombe";
+	r = backend_create(&ctx, file, rcpt, n, &why);
+	if (r) {
+		cli_error("cannot create '%s': %s%s%s", file, backend_strerror(r), why.msg[0] ? ": " : "",
+			  why.msg);
+		return cli_exit_for(r);
+	}
+	printf("created %s for %zu recipient%s\n", file, n, n == 1 ? "" : "s");
+	return 0;
+}
+
 int cli_vault(struct cli *c, int argc, char **argv)
 {
 	if (cli_wants_help(argc, argv)) {
@@ -217,6 +266,8 @@ int cli_vault(struct cli *c, int argc, char **argv)
 		return do_list(c, argc == 3 ? argv[2] : NULL);
 	if (!strcmp(argv[1], "delete") && argc == 3)
 		return do_delete(c, argv[2]);
+	if (!strcmp(argv[1], "create"))
+		return do_create(c, argc, argv);
 	vault_usage(stderr);
 	return EXIT_USAGE;
 }

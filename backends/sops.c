@@ -1,0 +1,1081 @@
+#include "lib/compat.h"
+#include "backends/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "backends/age.h"
+#include "backends/backend-internal.h"
+#include "backends/sops-internal.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/names.h"
+#include "lib/secbuf.h"
+
+/*
+ * provider: sops.  A SOPS file (JSON, YAML, dotenv, INI or binary) whose
+ * data key is wrapped for age X25519 recipients, decrypted natively: no
+ * sops or age binary at run time.
+ *
+ *   secrets_file: FILE     required; "~/" is the caller's home
+ *   key_file: FILE         optional; an age keys file (age-keygen format)
+ *   format: json|yaml|dotenv|ini|binary   optional; else from the extension
+ *
+ * Identities are combined as sops combines them: key_file, SOPS_AGE_KEY,
+ * SOPS_AGE_KEY_FILE and the default keys file ($XDG_CONFIG_HOME or
+ * ~/.config, then sops/age/keys.txt), every source that is present.
+ *
+ * The whole file is decrypted and its MAC verified when it is (re)read; a
+ * file that fails any check is never served, and the previous contents are
+ * dropped (no stale values).  It is re-read when its inode, size, mtime or
+ * ctime changes, which every open checks with one stat().  Decrypted values
+ * and the data key stay in locked memory until the next re-read or close.
+ */
+
+struct sops_backend {
+	struct backend base;
+	char *path;
+	char *key_file;
+	enum sops_format fmt;
+	pthread_rwlock_t lock;
+	struct sops_doc doc;
+	int loaded;
+	struct stat st;
+	char ids_info[256];		/* where identities came from: for messages */
+};
+
+/* vsnprintf: messages are cut at the buffer's end, by design. */
+static void say(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+static void say(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static struct sops_backend *sops_downcast(struct backend *be)
+{
+	return (struct sops_backend *)be;
+}
+
+/* ---- SOPS_AGE_KEY: taken from the environment once per process ---- */
+
+static struct {
+	pthread_mutex_t lock;
+	int taken;
+	struct secbuf *key;
+} envkey = { PTHREAD_MUTEX_INITIALIZER, 0, NULL };
+
+/* Like the env backend does with its variables: copy SOPS_AGE_KEY into
+ * locked memory and wipe it from environ, so /proc/PID/environ stops
+ * showing a private key.  The copy serves every later open (SIGHUP). */
+static void take_env_key(void)
+{
+	char *v;
+
+	pthread_mutex_lock(&envkey.lock);
+	if (!envkey.taken) {
+		envkey.taken = 1;
+		if ((v = getenv("SOPS_AGE_KEY")) != NULL) {
+			envkey.key = secbuf_dup(v, strlen(v));
+			sodium_memzero(v, strlen(v));
+			unsetenv("SOPS_AGE_KEY");
+		}
+	}
+	pthread_mutex_unlock(&envkey.lock);
+}
+
+/* ---- paths and files ---- */
+
+static char *expand_home(const char *p)
+{
+	const char *home;
+	char *out;
+
+	if (p[0] != '~' || (p[1] && p[1] != '/'))
+		return strdup(p);
+	home = getenv("HOME");
+	if (!home || !*home) {
+		struct passwd *pw = getpwuid(getuid());
+
+		home = pw ? pw->pw_dir : "/";
+	}
+	if (asprintf(&out, "%s%s", home, p + 1) < 0)
+		return NULL;
+	return out;
+}
+
+/* Read a whole file into locked memory (keys) or ordinary memory. */
+static int read_file(const char *path, int locked, struct secbuf **sb_out, char **buf_out, size_t *len,
+		     struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	struct stat tmp;
+	size_t got = 0, cap;
+	unsigned char *p = NULL;
+	struct secbuf *sb = NULL;
+	char *buf = NULL;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st ? st : &tmp) != 0) {
+		r = -errno;
+		goto out;
+	}
+	cap = (size_t)(st ? st : &tmp)->st_size + 1;
+	if (cap > (64u << 20)) {
+		r = -EFBIG;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (locked) {
+			if (!sb && !(sb = secbuf_new(cap))) {
+				r = -ENOMEM;
+				goto out;
+			}
+			if (!(p = secbuf_tail(sb, 4096))) {
+				r = -ENOMEM;
+				goto out;
+			}
+			n = read(fd, p, 4096);
+			if (n > 0)
+				secbuf_commit(sb, (size_t)n);
+		} else {
+			if (got + 4097 > cap) {
+				char *nb = realloc(buf, cap = (got + 4097) * 2);
+
+				if (!nb) {
+					r = -ENOMEM;
+					goto out;
+				}
+				buf = nb;
+			} else if (!buf && !(buf = malloc(cap))) {
+				r = -ENOMEM;
+				goto out;
+			}
+			n = read(fd, buf + got, 4096);
+			if (n > 0)
+				got += (size_t)n;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+	}
+	if (locked) {
+		*sb_out = sb;
+		*len = secbuf_len(sb);
+		sb = NULL;
+	} else {
+		buf[got] = 0;
+		*buf_out = buf;
+		*len = got;
+		buf = NULL;
+	}
+ out:
+	secbuf_free(sb);
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* ---- identities ---- */
+
+static int add_keys_file(struct age_identities *ids, const char *what, const char *path, int optional,
+			 struct obuf *info, char *why, size_t whylen)
+{
+	struct secbuf *sb = NULL;
+	size_t len = 0, before = age_identities_count(ids), skipped = 0;
+	char err[128] = "";
+	int r = read_file(path, 1, &sb, NULL, &len, NULL);
+
+	if (r == -ENOENT && optional) {
+		obuf_printf(info, "%s%s %s (absent)", info->len ? ", " : "", what, path);
+		return 0;
+	}
+	if (r) {
+		say(why, whylen, "cannot read the age keys file '%s' (%s): %s", path, what,
+			 r == -ENOMEM ? "out of locked memory" : strerror(-r));
+		return r == -ENOMEM ? -ENOMEM : -EHOSTDOWN;
+	}
+	r = age_identities_add_text(ids, secbuf_str(sb), len, 0, &skipped, err, sizeof(err));
+	secbuf_free(sb);
+	if (r) {
+		say(why, whylen, "age keys file '%s' (%s): %s", path, what, err);
+		return r == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	obuf_printf(info, "%s%s %s (%zu key%s%s)", info->len ? ", " : "", what, path,
+		    age_identities_count(ids) - before, age_identities_count(ids) - before == 1 ? "" : "s",
+		    skipped ? ", others skipped" : "");
+	return 0;
+}
+
+static int load_identities(struct sops_backend *sb, struct age_identities **out, char *why, size_t whylen)
+{
+	struct age_identities *ids = age_identities_new();
+	struct obuf info = { 0 };
+	const char *kf = getenv("SOPS_AGE_KEY_FILE"), *xdg = getenv("XDG_CONFIG_HOME");
+	char *def = NULL;
+	int r = 0;
+
+	*out = NULL;
+	if (!ids)
+		return -ENOMEM;
+	if (sb->key_file)
+		r = add_keys_file(ids, "key_file", sb->key_file, 0, &info, why, whylen);
+	take_env_key();
+	if (!r && envkey.key) {
+		size_t before = age_identities_count(ids), skipped = 0;
+		char err[128] = "";
+
+		r = age_identities_add_text(ids, secbuf_str(envkey.key), secbuf_len(envkey.key), 1, &skipped,
+					    err, sizeof(err));
+		if (r)
+			say(why, whylen, "SOPS_AGE_KEY: %s", err);
+		else
+			obuf_printf(&info, "%sSOPS_AGE_KEY (%zu key%s)", info.len ? ", " : "",
+				    age_identities_count(ids) - before,
+				    age_identities_count(ids) - before == 1 ? "" : "s");
+	}
+	if (!r && kf && *kf)
+		r = add_keys_file(ids, "SOPS_AGE_KEY_FILE", kf, 0, &info, why, whylen);
+	if (!r) {
+		if (xdg && xdg[0] == '/')
+			r = asprintf(&def, "%s/sops/age/keys.txt", xdg) < 0 ? -ENOMEM : 0;
+		else
+			def = expand_home("~/.config/sops/age/keys.txt"), r = def ? 0 : -ENOMEM;
+	}
+	if (!r && (!sb->key_file || strcmp(sb->key_file, def)) && (!kf || strcmp(kf, def)))
+		r = add_keys_file(ids, "default", def, 1, &info, why, whylen);
+	snprintf(sb->ids_info, sizeof(sb->ids_info), "%s", info.p ? info.p : "no identity source");
+	obuf_release(&info);
+	free(def);
+	if (r) {
+		age_identities_free(ids);
+		return r;
+	}
+	*out = ids;
+	return 0;
+}
+
+/* ---- loading ---- */
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static int errno_to_backend(int r)
+{
+	switch (r) {
+	case 0:
+		return 0;
+	case -EACCES:
+		return -BACKEND_EDENIED;
+	case -EBADMSG:
+		return -BACKEND_ETAMPERED;
+	case -ENOMEM:
+		return -BACKEND_ENOMEM;
+	case -EINVAL:
+		return -BACKEND_EINVAL;
+	case -ENOTSUP:
+		return -BACKEND_ENOTSUP;
+	default:
+		return -BACKEND_EUNAVAIL;
+	}
+}
+
+/* Parse, unwrap and verify the file into doc.  Caller holds the write lock. */
+static int load_doc(struct sops_backend *sb, struct sops_doc *doc, struct stat *st, char *why,
+		    size_t whylen)
+{
+	struct age_identities *ids = NULL;
+	char *text = NULL, msg[400] = "";
+	size_t len = 0;
+	int r;
+
+	sops_doc_init(doc, sb->fmt);
+	if ((r = read_file(sb->path, 0, NULL, &text, &len, st))) {
+		say(why, whylen, "cannot read '%s': %s", sb->path, strerror(-r));
+		return r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EUNAVAIL;
+	}
+	if ((r = sops_parse(doc, text, len, msg, sizeof(msg)))) {
+		say(why, whylen, "%s: %s", sb->path, msg);
+		goto out;
+	}
+	if ((r = load_identities(sb, &ids, msg, sizeof(msg)))) {
+		say(why, whylen, "%s", msg);
+		goto out;
+	}
+	if ((r = sops_doc_unlock(doc, ids, msg, sizeof(msg)))) {
+		if (r == -EACCES)
+			say(why, whylen, "%s: %s; identities tried: %s", sb->path, msg, sb->ids_info);
+		else
+			say(why, whylen, "%s: %s", sb->path, msg);
+		goto out;
+	}
+	if ((r = sops_doc_decrypt(doc, msg, sizeof(msg))))
+		say(why, whylen, "%s: %s", sb->path, msg);
+ out:
+	age_identities_free(ids);
+	free(text);
+	if (r) {
+		sops_doc_release(doc);
+		if (r == -EBADMSG)
+			log_info("sops: refusing '%s': %s", sb->path, msg);
+	}
+	return errno_to_backend(r);
+}
+
+/* Make sb->doc match the file on disk.  Caller holds the write lock. */
+static int refresh(struct sops_backend *sb, char *why, size_t whylen)
+{
+	struct sops_doc doc;
+	struct stat st;
+	size_t i;
+	int r;
+
+	if (sb->loaded && stat(sb->path, &st) == 0 && same_file(&st, &sb->st))
+		return 0;
+	/* Whatever happens next, the old contents are not served again. */
+	sops_doc_release(&sb->doc);
+	sb->loaded = 0;
+	if ((r = load_doc(sb, &doc, &st, why, whylen)))
+		return r;
+	for (i = 0; i < doc.nbranches && !r; i++)
+		r = sops_index_build(doc.branches[i], 0);
+	if (r) {
+		sops_doc_release(&doc);
+		say(why, whylen, "out of memory indexing '%s'", sb->path);
+		return -BACKEND_ENOMEM;
+	}
+	sb->doc = doc;
+	sb->st = st;
+	sb->loaded = 1;
+	return 0;
+}
+
+/* Read lock held and the doc current on return 0; no lock on error. */
+static int lock_fresh(struct sops_backend *sb, char *why, size_t whylen)
+{
+	struct stat st;
+	int r;
+
+	pthread_rwlock_rdlock(&sb->lock);
+	if (sb->loaded && stat(sb->path, &st) == 0 && same_file(&st, &sb->st))
+		return 0;
+	pthread_rwlock_unlock(&sb->lock);
+	pthread_rwlock_wrlock(&sb->lock);
+	r = refresh(sb, why, whylen);
+	pthread_rwlock_unlock(&sb->lock);
+	if (r)
+		return r;
+	/* Another thread may refresh in between: that is fine, it is newer. */
+	pthread_rwlock_rdlock(&sb->lock);
+	if (!sb->loaded) {
+		pthread_rwlock_unlock(&sb->lock);
+		say(why, whylen, "'%s' changed and could not be re-read", sb->path);
+		return -BACKEND_EUNAVAIL;
+	}
+	return 0;
+}
+
+/* ---- addressing ---- */
+
+struct found {
+	struct sops_node *parent;	/* container holding the node */
+	size_t index;
+	struct sops_node *node;
+};
+
+#define MAX_SEGS 64
+
+static int split_key(char *path, char **segs, size_t *n)
+{
+	char *s = path, *slash;
+
+	*n = 0;
+	for (;;) {
+		if (*n == MAX_SEGS)
+			return -EINVAL;
+		segs[(*n)++] = s;
+		if (!(slash = strchr(s, '/')))
+			return 0;
+		*slash = 0;
+		s = slash + 1;
+	}
+}
+
+/* Longest-match resolution: "github/token" is a flat key "github/token",
+ * or github -> token, or any mix, the longest key at each level first. */
+static int resolve(struct sops_node *n, char **segs, size_t i, size_t nseg, struct found *f)
+{
+	char joined[NAMES_KEY_MAX + 1];
+	size_t j, k, jl = 0;
+
+	if (i == nseg)
+		return 1;
+	if (n->kind == SN_MAP) {
+		/* joined = segs[i..nseg) with '/', then shortened from the end */
+		for (k = i; k < nseg; k++)
+			jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl, "%s%s", k > i ? "/" : "", segs[k]);
+		for (j = nseg; j > i; j--) {
+			struct sops_item *it = sops_map_find(n, joined, jl);
+
+			if (it) {
+				f->parent = n;
+				f->index = (size_t)(it - n->items);
+				f->node = it->val;
+				if (j == nseg || (it->val && resolve(it->val, segs, j, nseg, f)))
+					return 1;
+			}
+			if (j - 1 > i)
+				jl -= strlen(segs[j - 1]) + 1;
+		}
+	} else if (n->kind == SN_SEQ && segs[i][0] && strspn(segs[i], "0123456789") == strlen(segs[i])) {
+		unsigned long want = strtoul(segs[i], NULL, 10), seen = 0;
+
+		for (k = 0; k < n->n; k++) {
+			if (n->items[k].val && n->items[k].val->kind == SN_COMMENT)
+				continue;
+			if (seen++ != want)
+				continue;
+			f->parent = n;
+			f->index = k;
+			f->node = n->items[k].val;
+			return f->node && resolve(f->node, segs, i + 1, nseg, f);
+		}
+	}
+	return 0;
+}
+
+static int lookup(struct sops_doc *doc, const char *key, struct found *f, int want_leaf, char *why,
+		  size_t whylen)
+{
+	char buf[NAMES_KEY_MAX + 1], *segs[MAX_SEGS + 1], *field;
+	size_t nseg, b;
+
+	memset(f, 0, sizeof(*f));
+	if (strlen(key) > NAMES_KEY_MAX || !*key) {
+		say(why, whylen, "key is too long");
+		return -BACKEND_EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", key);
+	if ((field = strchr(buf, '#')))
+		*field++ = 0;
+	if (split_key(buf, segs, &nseg)) {
+		say(why, whylen, "key has too many '/' segments");
+		return -BACKEND_EINVAL;
+	}
+	if (field)
+		segs[nseg++] = field;
+	for (b = 0; b < doc->nbranches; b++)
+		if (resolve(doc->branches[b], segs, 0, nseg, f))
+			break;
+	if (b == doc->nbranches || !f->node) {
+		memset(f, 0, sizeof(*f));
+		say(why, whylen, "no key '%s' in the file", key);
+		return -BACKEND_ENOTFOUND;
+	}
+	if (!want_leaf)
+		return 0;
+	if (f->node->kind == SN_MAP && !field) {
+		/* Like Vault: "value", else a map with one value is that value. */
+		struct sops_node *v = sops_map_get(f->node, "value");
+		size_t k, nleaf = 0, last = 0;
+		struct obuf names = { 0 };
+
+		for (k = 0; k < f->node->n; k++)
+			if (f->node->items[k].key) {
+				nleaf++;
+				last = k;
+				obuf_printf(&names, "%s%s", names.len ? ", " : "", f->node->items[k].key);
+			}
+		if (v && v->kind == SN_SCALAR) {
+			f->parent = f->node;
+			f->node = v;
+		} else if (nleaf == 1 && f->node->items[last].val->kind == SN_SCALAR) {
+			f->parent = f->node;
+			f->index = last;
+			f->node = f->node->items[last].val;
+		} else {
+			say(why, whylen, "'%s' is a map with keys %.150s: add #KEY or /KEY", key,
+				 names.p ? names.p : "(none)");
+			obuf_release(&names);
+			return -BACKEND_EINVAL;
+		}
+		obuf_release(&names);
+	}
+	if (f->node->kind == SN_SEQ) {
+		say(why, whylen, "'%s' is a list: address an element as %s/0", key, key);
+		return -BACKEND_EINVAL;
+	}
+	if (f->node->kind != SN_SCALAR) {
+		say(why, whylen, "'%s' is not a value", key);
+		return -BACKEND_EINVAL;
+	}
+	if (f->node->type == SV_NULL && !f->node->enc) {
+		say(why, whylen, "'%s' is null", key);
+		return -BACKEND_ENOTFOUND;
+	}
+	return 0;
+}
+
+static int value_copy(const struct sops_doc *doc, const struct sops_node *n, struct secbuf **out)
+{
+	const unsigned char *p;
+	size_t len;
+
+	sops_node_value(doc, n, &p, &len);
+	if (n->type == SV_BOOL) {
+		/* "True"/"False" in the ciphertext; shown as YAML/JSON have it. */
+		int t = len && (p[0] == 'T' || p[0] == 't' || p[0] == '1');
+
+		p = (const unsigned char *)(t ? "true" : "false");
+		len = t ? 4 : 5;
+	}
+	*out = secbuf_dup(p, len);
+	return *out ? 0 : -BACKEND_ENOMEM;
+}
+
+/* ---- backend ops ---- */
+
+static int sops_open(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
+		     struct cfg_error *err)
+{
+	const char *file = NULL, *kf = NULL, *fmt = NULL;
+	struct sops_backend *sb;
+	int r;
+
+	(void)ctx;
+	if ((r = cfg_get_str(opts, "secrets_file", &file, err)) || (r = cfg_get_str(opts, "key_file", &kf, err)) ||
+	    (r = cfg_get_str(opts, "format", &fmt, err)))
+		return r;
+	if (!file || !*file)
+		return cfg_fail(err, opts, "provider sops needs 'secrets_file' (the SOPS-encrypted file)");
+	if (!(sb = calloc(1, sizeof(*sb))) || !(sb->path = expand_home(file)) ||
+	    (kf && *kf && !(sb->key_file = expand_home(kf)))) {
+		if (sb)
+			free(sb->path);
+		free(sb);
+		return cfg_fail(err, NULL, "out of memory"), -ENOMEM;
+	}
+	sb->fmt = sops_format_for(sb->path);
+	if (fmt && *fmt) {
+		static const char *const names[] = { "json", "yaml", "dotenv", "ini", "binary" };
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(names) && strcmp(names[i], fmt); i++)
+			;
+		if (i == ARRAY_SIZE(names)) {
+			free(sb->key_file);
+			free(sb->path);
+			free(sb);
+			return cfg_fail(err, cfg_get(opts, "format"),
+					"'format' must be json, yaml, dotenv, ini or binary");
+		}
+		sb->fmt = (enum sops_format)i;
+	}
+	pthread_rwlock_init(&sb->lock, NULL);
+	take_env_key();
+	*out = &sb->base;
+	return 0;
+}
+
+static void sops_close(struct backend *be)
+{
+	struct sops_backend *sb = sops_downcast(be);
+
+	sops_doc_release(&sb->doc);
+	pthread_rwlock_destroy(&sb->lock);
+	free(sb->path);
+	free(sb->key_file);
+	free(sb);
+}
+
+static int sops_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
+			 int *rcs, struct backend_why *whys)
+{
+	struct sops_backend *sb = sops_downcast(be);
+	char why[sizeof(whys->msg)] = "";
+	size_t i;
+	int r;
+
+	if ((r = lock_fresh(sb, why, sizeof(why)))) {
+		for (i = 0; i < n; i++) {
+			rcs[i] = r;
+			backend_why_set(whys ? &whys[i] : NULL, "%s", why);
+		}
+		return r;
+	}
+	for (i = 0; i < n; i++) {
+		struct found f;
+
+		why[0] = 0;
+		rcs[i] = lookup(&sb->doc, keys[i], &f, 1, why, sizeof(why));
+		if (!rcs[i])
+			rcs[i] = value_copy(&sb->doc, f.node, &outs[i]);
+		if (rcs[i])
+			backend_why_set(whys ? &whys[i] : NULL, "%s", why[0] ? why : "out of locked memory");
+	}
+	pthread_rwlock_unlock(&sb->lock);
+	for (i = 0; i < n; i++)
+		if (rcs[i])
+			return rcs[i];
+	return 0;
+}
+
+static int sops_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
+{
+	int rc;
+
+	sops_get_many(be, 1, &key, out, &rc, why);
+	return rc;
+}
+
+struct lister {
+	char path[1024];
+	size_t len;
+	const char *prefix;
+	backend_list_fn *fn;
+	void *arg;
+};
+
+static int list_walk(struct lister *l, const struct sops_node *n)
+{
+	size_t i, seq = 0, save = l->len;
+	int r = 0;
+
+	if (n->kind == SN_SCALAR) {
+		if (!strncmp(l->path, l->prefix, strlen(l->prefix)))
+			return l->fn(l->path, l->arg);
+		return 0;
+	}
+	for (i = 0; i < n->n && !r; i++) {
+		const struct sops_node *v = n->items[i].val;
+		int m;
+
+		if (!v || v->kind == SN_COMMENT)
+			continue;
+		if (n->kind == SN_MAP)
+			m = snprintf(l->path + save, sizeof(l->path) - save, "%s%s", save ? "/" : "", n->items[i].key);
+		else
+			m = snprintf(l->path + save, sizeof(l->path) - save, "/%zu", seq++);
+		if (m < 0 || save + (size_t)m >= sizeof(l->path))
+			continue;
+		l->len = save + (size_t)m;
+		r = list_walk(l, v);
+	}
+	l->len = save;
+	l->path[save] = 0;
+	return r;
+}
+
+static int sops_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
+		     struct backend_why *why)
+{
+	struct sops_backend *sb = sops_downcast(be);
+	struct lister l = { .prefix = prefix, .fn = fn, .arg = arg };
+	char msg[sizeof(why->msg)] = "";
+	size_t b;
+	int r;
+
+	if ((r = lock_fresh(sb, msg, sizeof(msg)))) {
+		backend_why_set(why, "%s", msg);
+		return r;
+	}
+	for (b = 0; b < sb->doc.nbranches && !r; b++)
+		r = list_walk(&l, sb->doc.branches[b]);
+	pthread_rwlock_unlock(&sb->lock);
+	return r;
+}
+
+static int sops_meta_op(struct backend *be, const char *key, struct backend_meta *out,
+			struct backend_why *why)
+{
+	struct sops_backend *sb = sops_downcast(be);
+	char msg[sizeof(why->msg)] = "";
+	struct found f;
+	struct tm tm;
+	int r;
+
+	if ((r = lock_fresh(sb, msg, sizeof(msg)))) {
+		backend_why_set(why, "%s", msg);
+		return r;
+	}
+	r = lookup(&sb->doc, key, &f, 1, msg, sizeof(msg));
+	if (!r) {
+		/* The file's lastmodified: sops has no per-value time. */
+		memset(&tm, 0, sizeof(tm));
+		if (strptime(sb->doc.m.lastmodified->text, "%Y-%m-%dT%H:%M:%S", &tm))
+			out->updated = (long long)timegm(&tm);
+		else
+			out->updated = (long long)sb->st.st_mtim.tv_sec;
+	} else {
+		backend_why_set(why, "%s", msg);
+	}
+	pthread_rwlock_unlock(&sb->lock);
+	return r;
+}
+
+/* ---- writing ---- */
+
+static int fsync_dir(const char *path)
+{
+	char *d = strdup(path);
+	int fd, r = 0;
+
+	if (!d)
+		return -ENOMEM;
+	fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(d);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0 && errno != EINVAL)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/*
+ * Replace (or, with excl, create) path atomically: a 0600 temporary file
+ * in the same directory, written, fsync()ed, then rename()d (link()ed for
+ * excl) over the target, and the directory fsync()ed.  A crash leaves the
+ * old file or the new one, whole.  Only ciphertext is ever written.
+ */
+static int write_atomic(const char *path, const char *data, size_t len, const struct stat *old, int excl,
+			char *why, size_t whylen)
+{
+	char *dup = strdup(path), *tmp = NULL;
+	size_t off = 0;
+	int fd = -1, r = 0;
+
+	if (!dup || asprintf(&tmp, "%s/.%s.harombe-XXXXXX", dirname(dup), basename((char *)path)) < 0) {
+		free(dup);
+		return -ENOMEM;
+	}
+	free(dup);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		r = -errno;
+		say(why, whylen, "cannot create a temporary file next to '%s': %s", path, strerror(-r));
+		free(tmp);
+		return r;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = -errno;
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if (old) {
+		/* Keep the file's mode (and owner, when we may). */
+		if (fchmod(fd, old->st_mode & 07777) != 0) {
+			r = -errno;
+			goto fail;
+		}
+		if (geteuid() == 0)
+			(void)!fchown(fd, old->st_uid, old->st_gid);
+	}
+	if (fsync(fd) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		r = -errno;
+		goto fail;
+	}
+	fd = -1;
+	if (excl ? link(tmp, path) != 0 : rename(tmp, path) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (excl)
+		unlink(tmp);
+	free(tmp);
+	return fsync_dir(path);
+ fail:
+	if (!why[0])
+		say(why, whylen, "cannot write '%s': %s", path, strerror(-r));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+static int save_doc(struct sops_backend *sb, char *why, size_t whylen)
+{
+	struct obuf out = { 0 };
+	char msg[300] = "";
+	int r;
+
+	if ((r = sops_doc_seal(&sb->doc, msg, sizeof(msg))) || (r = sops_emit(&sb->doc, &out))) {
+		say(why, whylen, "%s: %s", sb->path, msg[0] ? msg : "cannot write this document back");
+		obuf_release(&out);
+		return r;
+	}
+	r = write_atomic(sb->path, out.p, out.len, &sb->st, 0, why, whylen);
+	obuf_release(&out);
+	return r;
+}
+
+static int valid_new_key(const struct sops_backend *sb, const char *k, char *why, size_t whylen)
+{
+	if (sb->fmt == SOPS_FMT_DOTENV && (!strncmp(k, "sops_", 5) || strpbrk(k, "=\n") || k[0] == '#')) {
+		say(why, whylen, "'%s' cannot be a dotenv key here (no '=', no 'sops_' prefix)", k);
+		return -EINVAL;
+	}
+	if (sb->fmt == SOPS_FMT_INI && strpbrk(k, "=:[]\n;#")) {
+		say(why, whylen, "'%s' cannot be an INI key", k);
+		return -EINVAL;
+	}
+	if (!strcmp(k, "sops")) {
+		say(why, whylen, "'sops' is reserved for the metadata");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Where a new key goes: inside the deepest existing map its path names,
+ * as one flat key for the rest ("slack/webhook" at the top of a flat file,
+ * "db/host" under an existing db map).  INI files need section/key. */
+static int insert_new(struct sops_backend *sb, const char *key, struct sops_node *val, char *why,
+		      size_t whylen)
+{
+	char buf[NAMES_KEY_MAX + 1], *segs[MAX_SEGS + 1], *field, *rest;
+	struct sops_node *cur = sb->doc.branches[0], *sec;
+	size_t nseg, i = 0;
+	int r;
+
+	snprintf(buf, sizeof(buf), "%s", key);
+	if ((field = strchr(buf, '#')))
+		*field++ = 0;
+	if (split_key(buf, segs, &nseg))
+		return -EINVAL;
+	if (field)
+		segs[nseg++] = field;
+	while (i + 1 < nseg) {
+		struct sops_node *c = sops_map_get(cur, segs[i]);
+
+		if (!c || c->kind != SN_MAP)
+			break;
+		cur = c;
+		i++;
+	}
+	if (sb->fmt == SOPS_FMT_INI && cur == sb->doc.branches[0]) {
+		if (nseg < 2) {
+			say(why, whylen, "INI files hold section/key: '%s' has no section", key);
+			return -EINVAL;
+		}
+		if (!(sec = sops_node_new(SN_MAP)))
+			return -ENOMEM;
+		if ((r = valid_new_key(sb, segs[0], why, whylen)) ||
+		    (r = sops_node_push(cur, strdup(segs[0]), strlen(segs[0]), sec))) {
+			if (r == -EINVAL)
+				sops_node_free(sec);
+			return r;
+		}
+		cur = sec;
+		i = 1;
+	}
+	if (sb->fmt == SOPS_FMT_DOTENV && field) {
+		say(why, whylen, "dotenv files are flat: no '#field'");
+		return -EINVAL;
+	}
+	/* Re-join the rest with '/'. */
+	for (rest = segs[i]; i + 1 < nseg; i++)
+		segs[i][strlen(segs[i])] = '/';
+	if (field && rest < field)
+		field[-1] = '/';
+	if ((r = valid_new_key(sb, rest, why, whylen)))
+		return r;
+	return sops_node_push(cur, strdup(rest), strlen(rest), val);
+}
+
+static int sops_set(struct backend *be, const char *key, const void *value, size_t len,
+		    struct backend_why *why)
+{
+	struct sops_backend *sb = sops_downcast(be);
+	char msg[sizeof(why->msg)] = "";
+	struct found f;
+	size_t off;
+	int r;
+
+	pthread_rwlock_wrlock(&sb->lock);
+	if ((r = refresh(sb, msg, sizeof(msg))))
+		goto out;
+	r = lookup(&sb->doc, key, &f, 0, msg, sizeof(msg));
+	if (r && r != -BACKEND_ENOTFOUND)
+		goto out;
+	if (!r && f.node->kind != SN_SCALAR) {
+		say(msg, sizeof(msg), "'%s' is a %s: it cannot be replaced by a value", key,
+			 f.node->kind == SN_MAP ? "map" : "list");
+		r = -BACKEND_EINVAL;
+		goto out;
+	}
+	if (memchr(value, 0, len) && sb->fmt != SOPS_FMT_JSON && sb->fmt != SOPS_FMT_BINARY &&
+	    f.node && !f.node->enc) {
+		say(msg, sizeof(msg), "a NUL byte cannot be stored in this file");
+		r = -BACKEND_EINVAL;
+		goto out;
+	}
+	/* sops' IV stash: an unchanged string keeps its ciphertext. */
+	if (!r && f.node->enc && f.node->type == SV_STR && f.node->plen == len &&
+	    !sodium_memcmp(secbuf_data(sb->doc.plain, NULL) + f.node->poff, value, len))
+		goto save;
+	msg[0] = 0;
+	off = secbuf_len(sb->doc.plain);
+	if (secbuf_append(sb->doc.plain, value, len)) {
+		r = -BACKEND_ENOMEM;
+		say(msg, sizeof(msg), "out of locked memory");
+		goto out;
+	}
+	if (!r) {
+		f.node->dirty = 1;
+		f.node->enc = 0;
+		f.node->poff = off;
+		f.node->plen = len;
+	} else {
+		struct sops_node *n = sops_scalar_new("", 0, SV_STR);
+
+		if (!n) {
+			r = -BACKEND_ENOMEM;
+			goto out;
+		}
+		n->dirty = 1;
+		n->quoted = 1;
+		n->poff = off;
+		n->plen = len;
+		if ((r = insert_new(sb, key, n, msg, sizeof(msg)))) {
+			if (r == -EINVAL)
+				sops_node_free(n);
+			r = errno_to_backend(r);
+			goto out;
+		}
+	}
+ save:
+	r = errno_to_backend(save_doc(sb, msg, sizeof(msg)));
+ out:
+	/* Re-read from disk next time: what is in memory may be half-edited. */
+	sops_doc_release(&sb->doc);
+	sb->loaded = 0;
+	pthread_rwlock_unlock(&sb->lock);
+	if (r)
+		backend_why_set(why, "%s", msg);
+	return r;
+}
+
+static int sops_del(struct backend *be, const char *key, struct backend_why *why)
+{
+	struct sops_backend *sb = sops_downcast(be);
+	char msg[sizeof(why->msg)] = "";
+	struct found f;
+	int r;
+
+	pthread_rwlock_wrlock(&sb->lock);
+	if ((r = refresh(sb, msg, sizeof(msg))) || (r = lookup(&sb->doc, key, &f, 0, msg, sizeof(msg))))
+		goto out;
+	free(f.parent->items[f.index].key);
+	sops_node_free(f.parent->items[f.index].val);
+	memmove(&f.parent->items[f.index], &f.parent->items[f.index + 1],
+		(f.parent->n - f.index - 1) * sizeof(f.parent->items[0]));
+	f.parent->n--;
+	r = errno_to_backend(save_doc(sb, msg, sizeof(msg)));
+ out:
+	sops_doc_release(&sb->doc);
+	sb->loaded = 0;
+	pthread_rwlock_unlock(&sb->lock);
+	if (r)
+		backend_why_set(why, "%s", msg);
+	return r;
+}
+
+static int sops_create(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
+		       size_t n, struct backend_why *why)
+{
+	unsigned char (*pks)[AGE_KEY_LEN] = NULL;
+	struct sops_doc doc;
+	struct obuf out = { 0 };
+	char msg[300] = "", *path = NULL;
+	size_t i;
+	int r = 0;
+
+	(void)ctx;
+	if (!n) {
+		backend_why_set(why, "give at least one age recipient (--age age1...)");
+		return -BACKEND_EINVAL;
+	}
+	if (!(pks = calloc(n, sizeof(*pks))) || !(path = expand_home(target))) {
+		free(pks);
+		return -BACKEND_ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		if (age_recipient_parse(recipients[i], pks[i], msg, sizeof(msg))) {
+			backend_why_set(why, "recipient '%.80s': %s", recipients[i], msg);
+			r = -BACKEND_EINVAL;
+			goto out;
+		}
+	if (access(path, F_OK) == 0) {
+		backend_why_set(why, "'%s' exists already: harombe creates new files only", path);
+		r = -BACKEND_EINVAL;
+		goto out;
+	}
+	sops_doc_init(&doc, sops_format_for(path));
+	r = sops_doc_create(&doc, (const unsigned char(*)[32])pks, n, msg, sizeof(msg));
+	if (!r)
+		r = sops_emit(&doc, &out);
+	sops_doc_release(&doc);
+	if (!r)
+		r = write_atomic(path, out.p, out.len, NULL, 1, msg, sizeof(msg));
+	if (r) {
+		backend_why_set(why, "%s", msg[0] ? msg : strerror(-r));
+		r = r == -EEXIST ? -BACKEND_EINVAL : errno_to_backend(r);
+	}
+ out:
+	obuf_release(&out);
+	free(pks);
+	free(path);
+	return r;
+}
+
+const struct backend_ops backend_sops = {
+	.name = "sops",
+	.caps = BACKEND_CAN_LIST | BACKEND_CAN_WRITE | BACKEND_PERSISTENT,
+	.open = sops_open,
+	.close = sops_close,
+	.get = sops_get,
+	.get_many = sops_get_many,
+	.list = sops_list,
+	.set = sops_set,
+	.del = sops_del,
+	.meta = sops_meta_op,
+	.create = sops_create,
+};
