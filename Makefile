@@ -17,7 +17,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 SANITIZE ?=
 
-PKGS := fuse3 libcurl json-c libsodium libpcre2-8 yaml-0.1 libcrypto
+PKGS := fuse3 libcurl json-c libsodium libpcre2-8 yaml-0.1 libcrypto libssl
 TEST_PKGS := check zlib
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
@@ -40,7 +40,8 @@ LIBS := -lpthread -lm
 LIB_OBJS := lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
 BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o \
 	backends/sops-tree.o backends/sops-crypto.o backends/sops-json.o backends/sops-yaml.o \
-	backends/sops-flat.o
+	backends/sops-flat.o \
+	backends/cache.o backends/sjson.o backends/vhttp.o backends/vault.o
 INJECT_OBJS := inject/view.o inject/render.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o

@@ -3,6 +3,8 @@
 
 /* For backends/ sources (and test backends) only. */
 
+#include <stdint.h>
+
 #include "backend.h"
 
 struct backend_ops {
@@ -29,6 +31,14 @@ struct backend_ops {
 	 * recipients given.  NULL = BACKEND_ENOTSUP. */
 	int (*create)(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
 		      size_t n, struct backend_why *why);
+	/* Optional: write several fields as one secret, replacing it (Vault's
+	 * `kv put a=1 b=2`).  NULL = BACKEND_ENOTSUP. */
+	int (*set_fields)(struct backend *be, const char *key, size_t n, const char *const *fields,
+			  const void *const *values, const size_t *lens, struct backend_why *why);
+	/* Optional: delete every version and the metadata.  NULL = del(). */
+	int (*purge)(struct backend *be, const char *key, struct backend_why *why);
+	/* Optional: drop cached copies (backends/cache.c).  NULL = nothing cached. */
+	void (*forget)(struct backend *be, const char *key);
 };
 
 /* Every backend struct embeds this first. */
@@ -45,5 +55,11 @@ void backend_why_set(struct backend_why *why, const char *fmt, ...)
 
 extern const struct backend_ops backend_env;
 extern const struct backend_ops backend_sops;
+extern const struct backend_ops backend_vault;
+extern const struct backend_ops backend_cache;
+
+/* backends/cache.c: 0 and *out owning inner, or -ENOMEM (inner untouched). */
+int cache_wrap(struct backend *inner, uint64_t ttl_ms, uint64_t stale_ms, struct backend **out);
+struct backend *cache_inner(struct backend *be);
 
 #endif

@@ -14,6 +14,7 @@
 static const struct backend_ops *providers[8] = {
 	&backend_env,
 	&backend_sops,
+	&backend_vault,
 };
 
 int backend_register(const struct backend_ops *ops)
@@ -101,14 +102,22 @@ void backend_close(struct backend *be)
 		be->ops->close(be);
 }
 
+/* The cache reports the store it fronts. */
+static const struct backend *front(const struct backend *be)
+{
+	while (be->ops == &backend_cache)
+		be = cache_inner((struct backend *)be);
+	return be;
+}
+
 const char *backend_name(const struct backend *be)
 {
-	return be->ops->name;
+	return front(be)->ops->name;
 }
 
 unsigned int backend_caps(const struct backend *be)
 {
-	return be->ops->caps;
+	return front(be)->ops->caps;
 }
 
 int backend_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
@@ -177,6 +186,38 @@ int backend_delete(struct backend *be, const char *key, struct backend_why *why)
 	if (!be->ops->del)
 		return backend_why_set(why, "the %s backend is read-only", be->ops->name), -BACKEND_ENOTSUP;
 	return normalize(be, be->ops->del(be, key, why));
+}
+
+int backend_set_fields(struct backend *be, const char *key, size_t n, const char *const *fields,
+		       const void *const *values, const size_t *lens, struct backend_why *why)
+{
+	if (!be->ops->set_fields)
+		return backend_why_set(why, "the %s backend has no fields", backend_name(be)),
+		       -BACKEND_ENOTSUP;
+	return normalize(be, be->ops->set_fields(be, key, n, fields, values, lens, why));
+}
+
+int backend_purge(struct backend *be, const char *key, struct backend_why *why)
+{
+	if (!be->ops->purge)
+		return backend_delete(be, key, why);
+	return normalize(be, be->ops->purge(be, key, why));
+}
+
+int backend_wrap_cache(struct backend **be, uint64_t ttl_ms, uint64_t stale_ms)
+{
+	struct backend *w;
+	int r = cache_wrap(*be, ttl_ms, stale_ms, &w);
+
+	if (r == 0)
+		*be = w;
+	return r;
+}
+
+void backend_forget(struct backend *be, const char *key)
+{
+	if (be && be->ops->forget)
+		be->ops->forget(be, key);
 }
 
 int backend_meta(struct backend *be, const char *key, struct backend_meta *out,

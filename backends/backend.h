@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The store behind every view: one interface, several implementations
@@ -94,6 +95,29 @@ int backend_meta(struct backend *be, const char *key, struct backend_meta *out,
  * providers that have nothing to create. */
 int backend_create(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
 		   size_t n, struct backend_why *why);
+
+/* Write several fields as one secret, replacing what was there (Vault KV;
+ * BACKEND_ENOTSUP elsewhere).  values[i] holds lens[i] bytes. */
+int backend_set_fields(struct backend *be, const char *key, size_t n, const char *const *fields,
+		       const void *const *values, const size_t *lens, struct backend_why *why);
+/* Delete a key with every version and its metadata; stores without
+ * versions do what backend_delete() does. */
+int backend_purge(struct backend *be, const char *key, struct backend_why *why);
+
+/*
+ * The cache (security.fs.cache_ttl and stale_if_error, DESIGN.md
+ * "Freshness and outages").  backend_wrap_cache() puts it in front of *be and
+ * replaces *be with the wrapper (which owns, and closes, the original).
+ * Concurrent gets of one key always share one fetch; with both durations 0
+ * nothing is kept after it, so every open still fetches.  Values are held
+ * in locked memory and wiped when dropped.  0, or -ENOMEM (*be unchanged).
+ */
+int backend_wrap_cache(struct backend **be, uint64_t ttl_ms, uint64_t stale_ms);
+/* Drop what a cache holds for key's path: every field and version of it
+ * ("github/token" drops "github/token#value" and "github/token@3"); NULL
+ * drops everything.  A fetch already in flight is not shared with later
+ * gets.  Does nothing without a cache. */
+void backend_forget(struct backend *be, const char *key);
 
 /* "not found", "denied", "unavailable", "timed out", "tampered", "invalid",
  * "out of locked memory", "not supported", or strerror() for anything else. */
