@@ -157,6 +157,10 @@ static int gen_load(const char *path, struct gen **out, char *err, size_t errlen
 	ctx.daemon = 1;
 	if ((r = backend_open(&ctx, &g->be, &ce)))
 		goto cfg_fail;
+	if ((r = backend_wrap_cache(&g->be, g->cfg->fs.cache_ttl_ms, g->cfg->fs.stale_if_error_ms))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	*out = g;
 	return 0;
 cfg_fail:
