@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -15,12 +16,18 @@ static void vault_usage(FILE *f)
 {
 	fprintf(f, "usage: harombe vault get KEY\n"
 		   "       harombe vault set KEY [VALUE|-]     (no VALUE or '-': read it from stdin)\n"
+		   "       harombe vault set KEY FIELD=VALUE FIELD=VALUE...   (VALUE '-': from stdin)\n"
 		   "       harombe vault list [PREFIX]\n"
-		   "       harombe vault delete KEY\n"
+		   "       harombe vault delete KEY [--purge]\n"
 		   "       harombe vault create --age RECIPIENT[,RECIPIENT...] [--age ...] FILE\n"
 		   "                                        (sops: a new, empty encrypted file)\n"
 		   "\n"
-		   "KEY is path or path#field.  get prints the value and a newline, nothing else.\n"
+		   "KEY is path or path#field; with Vault KV 2 also path@VERSION.  get prints the\n"
+		   "value and a newline, nothing else.  set KEY VALUE writes the field 'value',\n"
+		   "set KEY#FIELD VALUE changes one field and keeps the others, and two or more\n"
+		   "FIELD=VALUE pairs replace the secret with those fields.  list shows folders\n"
+		   "with a trailing '/'.  delete removes the current version (KEY@N: version N);\n"
+		   "--purge removes every version and the metadata.\n"
 		   "Options anywhere: -c FILE, --provider NAME, --format text|json.\n");
 }
 
@@ -160,23 +167,46 @@ static int do_set(struct cli *c, const char *key, char *arg)
 	return 0;
 }
 
+struct listing {
+	int count;
+	int json;
+};
+
 static int print_key(const char *key, void *arg)
 {
-	int *count = arg;
+	struct listing *l = arg;
 
-	printf("%s\n", key);
-	(*count)++;
+	if (l->json) {
+		const char *p;
+
+		fputs(l->count ? ",\"" : "[\"", stdout);
+		for (p = key; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				printf("\\%c", *p);
+			else if ((unsigned char)*p < 0x20)
+				printf("\\u%04x", (unsigned char)*p);
+			else
+				putchar(*p);
+		}
+		putchar('"');
+	} else {
+		printf("%s\n", key);
+	}
+	l->count++;
 	return 0;
 }
 
 static int do_list(struct cli *c, const char *prefix)
 {
 	struct backend_why why = { "" };
-	int r, count = 0;
+	struct listing l = { 0, c->json };
+	int r;
 
 	if ((r = cli_backend(c)))
 		return r;
-	r = backend_list(c->be, prefix ? prefix : "", print_key, &count, &why);
+	r = backend_list(c->be, prefix ? prefix : "", print_key, &l, &why);
+	if (c->json && (l.count || !r))
+		puts(l.count ? "]" : "[]");
 	if (r) {
 		cli_error("cannot list '%s' in %s: %s%s%s", prefix ? prefix : "", backend_name(c->be),
 			  backend_strerror(r), why.msg[0] ? ": " : "", why.msg);
@@ -185,14 +215,14 @@ static int do_list(struct cli *c, const char *prefix)
 	return 0;
 }
 
-static int do_delete(struct cli *c, const char *key)
+static int do_delete(struct cli *c, const char *key, int purge)
 {
 	struct backend_why why = { "" };
 	int r;
 
 	if ((r = check_key(key)) || (r = cli_backend(c)))
 		return r;
-	r = backend_delete(c->be, key, &why);
+	r = purge ? backend_purge(c->be, key, &why) : backend_delete(c->be, key, &why);
 	if (r) {
 		cli_error("cannot delete '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
 			  why.msg[0] ? ": " : "", why.msg);
@@ -248,6 +278,77 @@ static int do_create(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* FIELD=VALUE pairs: each value into locked memory, the argv copy wiped;
+ * at most one VALUE may be '-' (stdin). */
+static int do_set_fields(struct cli *c, const char *key, int n, char **pairs)
+{
+	struct backend_why why = { "" };
+	const char **fields = calloc((size_t)n, sizeof(*fields));
+	const void **values = calloc((size_t)n, sizeof(*values));
+	struct secbuf **bufs = calloc((size_t)n, sizeof(*bufs));
+	size_t *lens = calloc((size_t)n, sizeof(*lens));
+	int i, r = 0, from_stdin = 0;
+
+	if (!fields || !values || !bufs || !lens) {
+		cli_error("out of memory");
+		r = EXIT_BACKEND;
+		goto out;
+	}
+	if ((r = check_key(key)))
+		goto out;
+	if (strchr(key, '#')) {
+		cli_error("'%s': give fields as FIELD=VALUE, or one field as KEY#FIELD VALUE", key);
+		r = EXIT_USAGE;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		char *eq = strchr(pairs[i], '=');
+
+		if (!eq || eq == pairs[i]) {
+			/* never echo it: it may be a value */
+			cli_error("value %d is not FIELD=VALUE (with several values, each must be)", i + 1);
+			sodium_memzero(pairs[i], strlen(pairs[i]));
+			r = EXIT_USAGE;
+			goto out;
+		}
+		*eq = 0;
+		fields[i] = pairs[i];
+		if (!strcmp(eq + 1, "-")) {
+			if (from_stdin++) {
+				cli_error("only one FIELD=- can read stdin");
+				r = EXIT_USAGE;
+				goto out;
+			}
+			bufs[i] = read_stdin_value();
+		} else {
+			bufs[i] = secbuf_dup(eq + 1, strlen(eq + 1));
+			sodium_memzero(eq + 1, strlen(eq + 1));
+		}
+		if (!bufs[i]) {
+			cli_error("cannot read the value of '%s' into locked memory", fields[i]);
+			r = EXIT_BACKEND;
+			goto out;
+		}
+		values[i] = secbuf_data(bufs[i], &lens[i]);
+	}
+	if ((r = cli_backend(c)))
+		goto out;
+	r = backend_set_fields(c->be, key, (size_t)n, fields, values, lens, &why);
+	if (r) {
+		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
+			  why.msg[0] ? ": " : "", why.msg);
+		r = cli_exit_for(r);
+	}
+out:
+	for (i = 0; bufs && i < n; i++)
+		secbuf_free(bufs[i]);
+	free(fields);
+	free(values);
+	free(bufs);
+	free(lens);
+	return r;
+}
+
 int cli_vault(struct cli *c, int argc, char **argv)
 {
 	if (cli_wants_help(argc, argv)) {
@@ -262,10 +363,14 @@ int cli_vault(struct cli *c, int argc, char **argv)
 		return do_get(c, argv[2]);
 	if (!strcmp(argv[1], "set") && (argc == 3 || argc == 4))
 		return do_set(c, argv[2], argc == 4 ? argv[3] : NULL);
+	if (!strcmp(argv[1], "set") && argc > 4)
+		return do_set_fields(c, argv[2], argc - 3, argv + 3);
 	if (!strcmp(argv[1], "list") && argc <= 3)
 		return do_list(c, argc == 3 ? argv[2] : NULL);
-	if (!strcmp(argv[1], "delete") && argc == 3)
-		return do_delete(c, argv[2]);
+	if (!strcmp(argv[1], "delete") && argc == 3 && strcmp(argv[2], "--purge"))
+		return do_delete(c, argv[2], 0);
+	if (!strcmp(argv[1], "delete") && argc == 4 && (!strcmp(argv[2], "--purge") || !strcmp(argv[3], "--purge")))
+		return do_delete(c, !strcmp(argv[2], "--purge") ? argv[3] : argv[2], 1);
 	if (!strcmp(argv[1], "create"))
 		return do_create(c, argc, argv);
 	vault_usage(stderr);
