@@ -1,0 +1,924 @@
+#!/usr/bin/python3
+"""A HashiCorp Vault API test server for harombe's test suite.
+
+Standard library only.  It follows the documented HTTP API (specs/vault-api.md
+in the harombe design notes, from Vault's api-docs): KV version 1 and 2 (read,
+versions, write with check-and-set, merge PATCH, soft delete, undelete,
+destroy, metadata, LIST), token lookup-self / renew-self / revoke-self /
+create with TTLs that really expire, AppRole (role, role-id, secret-id,
+login), namespaces (X-Vault-Namespace and path prefixes), sys/health,
+sys/internal/ui/mounts, a sealed state and HA-standby 307 redirects.
+
+Test-only control endpoints live under /_test/ on the same port and bypass
+everything else (faults, seal, tokens):
+
+  POST /_test/seal      {"sealed": true|false}
+  POST /_test/faults    replaces the fault set, {} clears it:
+        {"latency_ms": N,          delay every matching request
+         "status": S, "status_count": N,   answer S (503, 500, 429, 412...)
+                                   to the next N requests (-1: until cleared)
+         "hang": true,             never answer (until the faults change)
+         "reset_count": N,         close with a TCP RST, no answer
+         "truncate_count": N,      Content-Length promises more than is sent
+         "garbage_count": N,       200 with a body that is not JSON
+         "flap_ms": P,             down every other P ms (503 or reset)
+         "match": "substring"}     only requests whose path contains it
+  POST /_test/policy    {"name": "reader", "rules": {"secret/data/*": ["read"]}}
+  GET  /_test/stats     {"total": N, "requests": {"GET secret/data/x": N, ...}}
+  POST /_test/stats/reset
+
+Usage: vaultsrv.py --port-file FILE [--port N] [--root-token ID] [--state FILE]
+       [--kv MOUNT=VERSION ...] [--namespace NS ...] [--sealed]
+       [--standby-of URL] [--tls-cert C --tls-key K [--tls-client-ca CA]]
+       [--unix PATH]
+It listens on 127.0.0.1 (a random port unless --port) and writes the port to
+--port-file once it accepts connections.
+"""
+
+import argparse
+import copy
+import fnmatch
+import json
+import os
+import random
+import socket
+import socketserver
+import ssl
+import struct
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+LOCK = threading.RLock()
+FAULTS_CHANGED = threading.Condition(LOCK)
+
+
+def now():
+    return time.time()
+
+
+def rfc3339(t):
+    if not t:
+        return ""
+    frac = int((t - int(t)) * 1e9)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09dZ" % frac
+
+
+def parse_duration(v, default=0):
+    """Vault accepts seconds as a number or a duration string."""
+    if v is None or v == "":
+        return default
+    if isinstance(v, (int, float)):
+        return int(v)
+    s = str(v).strip()
+    if s.isdigit():
+        return int(s)
+    total, num = 0, ""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    for ch in s:
+        if ch.isdigit():
+            num += ch
+        elif ch in units and num:
+            total += int(num) * units[ch]
+            num = ""
+        else:
+            raise ValueError("bad duration " + s)
+    if num:
+        total += int(num)
+    return total
+
+
+class HTTPError(Exception):
+    def __init__(self, status, errors=None, body=None, headers=None):
+        super().__init__(status)
+        self.status = status
+        self.body = body if body is not None else {"errors": errors or []}
+        self.headers = headers or {}
+
+
+def denied():
+    return HTTPError(403, ["permission denied"])
+
+
+class State:
+    def __init__(self, args):
+        self.args = args
+        self.sealed = args.sealed
+        self.faults = {}
+        self.faults_gen = 0
+        self.stats = {}
+        self.total = 0
+        self.namespaces = {""}
+        self.mounts = {}        # "ns|mount" -> {"version": v, "data": {}}
+        self.tokens = {}
+        self.roles = {}         # "ns|name" -> role
+        self.policies = {}      # name -> {glob: [caps]}
+        self.cluster_id = str(uuid.uuid4())
+        if args.state and os.path.exists(args.state):
+            self.load()
+        else:
+            for spec in args.kv or ["secret=2", "kv1=1"]:
+                mount, _, ver = spec.partition("=")
+                self.mounts["|" + mount.strip("/")] = {"version": int(ver or 2), "data": {}}
+            for ns in args.namespace or []:
+                ns = ns.strip("/") + "/"
+                self.namespaces.add(ns)
+                self.mounts[ns + "|secret"] = {"version": 2, "data": {}}
+            self.new_token(args.root_token, ["root"], 0, False, "", path="auth/token/root")
+            self.save()
+
+    # ---- persistence (a restarted server keeps its storage, like Vault) ----
+
+    def save(self):
+        if not self.args.state:
+            return
+        tmp = self.args.state + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"mounts": self.mounts, "tokens": self.tokens, "roles": self.roles,
+                       "policies": self.policies, "namespaces": sorted(self.namespaces)}, f)
+        os.replace(tmp, self.args.state)
+
+    def load(self):
+        with open(self.args.state) as f:
+            d = json.load(f)
+        self.mounts = d["mounts"]
+        self.tokens = d["tokens"]
+        self.roles = d["roles"]
+        self.policies = d["policies"]
+        self.namespaces = set(d["namespaces"])
+
+    # ---- tokens ----
+
+    def new_token(self, tid, policies, ttl, renewable, ns, max_ttl=0, path="auth/token/create",
+                  num_uses=0, meta=None):
+        t = now()
+        tok = {
+            "id": tid or "hvs." + uuid.uuid4().hex + uuid.uuid4().hex[:8],
+            "accessor": uuid.uuid4().hex[:24],
+            "policies": sorted(set(policies)),
+            "creation_ttl": ttl,
+            "issue": t,
+            "expire_at": t + ttl if ttl else 0,
+            "max_expire_at": t + max_ttl if max_ttl else 0,
+            "renewable": bool(renewable and ttl),
+            "ns": ns,
+            "path": path,
+            "num_uses": num_uses,
+            "meta": meta,
+        }
+        self.tokens[tok["id"]] = tok
+        return tok
+
+    def token_of(self, headers, ns):
+        tid = headers.get("X-Vault-Token")
+        if not tid:
+            auth = headers.get("Authorization", "")
+            if auth.startswith("Bearer "):
+                tid = auth[7:]
+        tok = self.tokens.get(tid or "")
+        if not tok:
+            raise denied()
+        if tok["expire_at"] and now() >= tok["expire_at"]:
+            del self.tokens[tok["id"]]
+            self.save()
+            raise denied()
+        if not ns.startswith(tok["ns"]):
+            raise denied()
+        if tok["num_uses"]:
+            tok["num_uses"] -= 1
+            if tok["num_uses"] == 0:
+                del self.tokens[tok["id"]]
+            self.save()
+        return tok
+
+    def auth_block(self, tok):
+        ttl = int(round(tok["expire_at"] - now())) if tok["expire_at"] else 0
+        return {
+            "client_token": tok["id"],
+            "accessor": tok["accessor"],
+            "policies": tok["policies"],
+            "token_policies": tok["policies"],
+            "metadata": tok["meta"],
+            "lease_duration": max(ttl, 0),
+            "renewable": tok["renewable"],
+            "entity_id": "",
+            "token_type": "service" if tok["renewable"] or not tok["creation_ttl"] else "batch",
+            "orphan": True,
+        }
+
+    def allowed(self, tok, path, caps):
+        for name in tok["policies"]:
+            if name == "root":
+                return True
+            for glob, have in self.policies.get(name, {}).items():
+                if fnmatch.fnmatchcase(path, glob) and (set(have) & set(caps) or "sudo" in have):
+                    return True
+        return False
+
+
+def envelope(data=None, auth=None, lease=0, warnings=None):
+    return {
+        "request_id": str(uuid.uuid4()),
+        "lease_id": "",
+        "renewable": False,
+        "lease_duration": lease,
+        "data": data,
+        "wrap_info": None,
+        "warnings": warnings,
+        "auth": auth,
+        "mount_type": "kv" if data is not None and auth is None else "",
+    }
+
+
+# ---- KV engines ----
+
+def kv2_meta(s):
+    return {
+        "created_time": rfc3339(s["created"]),
+        "custom_metadata": s.get("custom_metadata"),
+        "deletion_time": "",
+        "destroyed": False,
+    }
+
+
+def version_meta(ver, n):
+    return {
+        "created_time": rfc3339(ver["created"]),
+        "custom_metadata": None,
+        "deletion_time": rfc3339(ver["deleted"]) if ver["deleted"] else "",
+        "destroyed": ver["destroyed"],
+        "version": n,
+    }
+
+
+def children(keys, prefix):
+    out = set()
+    for k in keys:
+        if not k.startswith(prefix):
+            continue
+        rest = k[len(prefix):]
+        if "/" in rest:
+            out.add(rest.split("/", 1)[0] + "/")
+        elif rest:
+            out.add(rest)
+    return sorted(out)
+
+
+def merge_patch(target, patch):
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+class KV:
+    def __init__(self, state, mount, m, tok):
+        self.st = state
+        self.mount = mount
+        self.m = m
+        self.tok = tok
+
+    def need(self, path, *caps):
+        if not self.st.allowed(self.tok, self.mount + "/" + path, caps):
+            raise denied()
+
+    def handle(self, method, rest, query, body, headers):
+        if self.m["version"] == 1:
+            return self.v1(method, rest, body)
+        return self.v2(method, rest, query, body, headers)
+
+    # KV version 1: one level, the secret is the whole data object.
+    def v1(self, method, rest, body):
+        data = self.m["data"]
+        key = rest.strip("/")
+        if method == "LIST":
+            self.need(rest, "list")
+            keys = children(data.keys(), key + "/" if key else "")
+            if not keys:
+                raise HTTPError(404, [])
+            return 200, envelope({"keys": keys})
+        if method == "GET":
+            self.need(key, "read")
+            if key not in data:
+                raise HTTPError(404, [])
+            lease = parse_duration(data[key].get("ttl"), 2764800)
+            return 200, envelope(data[key], lease=lease)
+        if method in ("POST", "PUT"):
+            self.need(key, "create", "update")
+            if not isinstance(body, dict):
+                raise HTTPError(400, ["data must be a JSON object"])
+            data[key] = body
+            self.st.save()
+            return 204, None
+        if method == "DELETE":
+            self.need(key, "delete")
+            data.pop(key, None)
+            self.st.save()
+            return 204, None
+        raise HTTPError(405, ["unsupported operation"])
+
+    def secret(self, key):
+        return self.m["data"].get(key)
+
+    def v2(self, method, rest, query, body, headers):
+        infix, _, key = rest.partition("/")
+        data = self.m["data"]
+        if infix == "config":
+            return 200, envelope({"cas_required": False, "delete_version_after": "0s", "max_versions": 0})
+        if infix == "metadata" and method == "LIST":
+            self.need(rest, "list")
+            keys = children(data.keys(), key.strip("/") + "/" if key.strip("/") else "")
+            if not keys:
+                raise HTTPError(404, [])
+            return 200, envelope({"keys": keys})
+        key = key.strip("/")
+        if not key:
+            raise HTTPError(404, ["no handler for route"])
+        s = self.secret(key)
+        if infix == "data":
+            if method == "GET":
+                self.need(rest, "read")
+                if not s:
+                    raise HTTPError(404, [])
+                n = int(query.get("version", ["0"])[0] or 0) or s["current"]
+                ver = s["versions"].get(str(n))
+                if not ver:
+                    raise HTTPError(404, [])
+                md = version_meta(ver, n)
+                if ver["deleted"] or ver["destroyed"]:
+                    raise HTTPError(404, body={"data": {"data": None, "metadata": md}})
+                return 200, envelope({"data": ver["data"], "metadata": md})
+            if method in ("POST", "PUT"):
+                self.need(rest, "create", "update")
+                if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+                    raise HTTPError(400, ["no data provided"])
+                cas = (body.get("options") or {}).get("cas")
+                if (s and s.get("cas_required")) and cas is None:
+                    raise HTTPError(400, ["check-and-set parameter required for this call"])
+                if cas is not None and int(cas) != (s["current"] if s else 0):
+                    raise HTTPError(400, ["check-and-set parameter did not match the current version"])
+                return 200, envelope(self.put(key, body["data"]))
+            if method == "PATCH":
+                self.need(rest, "patch")
+                ctype = headers.get("Content-Type", "")
+                if "merge-patch+json" not in ctype:
+                    raise HTTPError(415, ["Unsupported Media Type"])
+                cur = s and s["versions"].get(str(s["current"]))
+                if not cur or cur["deleted"] or cur["destroyed"]:
+                    raise HTTPError(404, [])
+                if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+                    raise HTTPError(400, ["no data provided"])
+                return 200, envelope(self.put(key, merge_patch(cur["data"], body["data"])))
+            if method == "DELETE":
+                self.need(rest, "delete")
+                if s:
+                    s["versions"][str(s["current"])]["deleted"] = now()
+                    self.st.save()
+                return 204, None
+        if infix in ("delete", "undelete", "destroy") and method in ("POST", "PUT"):
+            self.need(rest, "update")
+            versions = (body or {}).get("versions") or []
+            for n in versions:
+                ver = s and s["versions"].get(str(n))
+                if not ver:
+                    continue
+                if infix == "delete":
+                    ver["deleted"] = ver["deleted"] or now()
+                elif infix == "undelete" and not ver["destroyed"]:
+                    ver["deleted"] = 0
+                elif infix == "destroy":
+                    ver["destroyed"] = True
+                    ver["data"] = None
+            self.st.save()
+            return 204, None
+        if infix == "metadata":
+            if method == "GET":
+                self.need(rest, "read")
+                if not s:
+                    raise HTTPError(404, [])
+                versions = {n: {"created_time": rfc3339(v["created"]),
+                                "deletion_time": rfc3339(v["deleted"]) if v["deleted"] else "",
+                                "destroyed": v["destroyed"]} for n, v in s["versions"].items()}
+                return 200, envelope({
+                    "cas_required": s.get("cas_required", False),
+                    "created_time": rfc3339(s["created"]),
+                    "current_version": s["current"],
+                    "custom_metadata": s.get("custom_metadata"),
+                    "delete_version_after": "0s",
+                    "max_versions": s.get("max_versions", 0),
+                    "oldest_version": min(int(n) for n in s["versions"]),
+                    "updated_time": rfc3339(s["updated"]),
+                    "versions": versions,
+                })
+            if method == "DELETE":
+                self.need(rest, "delete")
+                data.pop(key, None)
+                self.st.save()
+                return 204, None
+            if method in ("POST", "PUT"):
+                self.need(rest, "create", "update")
+                s = s or self.empty(key)
+                for f in ("max_versions", "cas_required", "custom_metadata"):
+                    if f in (body or {}):
+                        s[f] = body[f]
+                self.st.save()
+                return 204, None
+        raise HTTPError(405, ["unsupported operation"])
+
+    def empty(self, key):
+        s = {"created": now(), "updated": now(), "current": 0, "versions": {}}
+        self.m["data"][key] = s
+        return s
+
+    def put(self, key, fields):
+        s = self.secret(key) or self.empty(key)
+        n = s["current"] + 1
+        t = now()
+        s["versions"][str(n)] = {"data": fields, "created": t, "deleted": 0, "destroyed": False}
+        s["current"] = n
+        s["updated"] = t
+        mv = s.get("max_versions") or 0
+        if mv:
+            for old in sorted(int(x) for x in s["versions"]):
+                if len(s["versions"]) <= mv:
+                    break
+                del s["versions"][str(old)]
+        self.st.save()
+        return version_meta(s["versions"][str(n)], n)
+
+
+# ---- the HTTP side ----
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "vaultsrv"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):
+        if self.server.state.args.verbose:
+            sys.stderr.write("vaultsrv: " + (fmt % args) + "\n")
+
+    def address_string(self):
+        return "unix" if not isinstance(self.client_address, tuple) else self.client_address[0]
+
+    def setup(self):
+        super().setup()
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.close_connection = True
+                raise
+            self.request.settimeout(None)
+
+    def handle(self):
+        try:
+            super().handle()
+        except (ConnectionError, ssl.SSLError, OSError):
+            pass
+
+    def finish(self):
+        try:
+            super().finish()
+        except (ConnectionError, OSError):
+            pass
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_HEAD(self):
+        self.dispatch("HEAD")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def do_LIST(self):
+        self.dispatch("LIST")
+
+    # ---- replies ----
+
+    def reply(self, status, body=None, headers=None, head=False):
+        raw = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(raw)
+
+    def reset(self):
+        """Drop the connection with a TCP RST and answer nothing."""
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+        self.close_connection = True
+        self.wfile = _Sink()
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise HTTPError(400, ["failed to parse JSON input"])
+
+    # ---- faults ----
+
+    def apply_faults(self, path):
+        st = self.server.state
+        with LOCK:
+            f = st.faults
+            if not f or (f.get("match") and f["match"] not in path):
+                return False
+            latency = f.get("latency_ms", 0)
+            gen = st.faults_gen
+            if f.get("flap_ms"):
+                down = int(now() * 1000 / f["flap_ms"]) % 2 == 1
+                if down:
+                    if random.random() < 0.5:
+                        action = ("reset",)
+                    else:
+                        action = ("status", 503)
+                else:
+                    action = None
+            elif f.get("hang"):
+                action = ("hang",)
+            elif f.get("reset_count"):
+                f["reset_count"] -= 1
+                action = ("reset",)
+            elif f.get("truncate_count"):
+                f["truncate_count"] -= 1
+                action = ("truncate",)
+            elif f.get("garbage_count"):
+                f["garbage_count"] -= 1
+                action = ("garbage",)
+            elif f.get("status") and f.get("status_count", -1) != 0:
+                if f.get("status_count", -1) > 0:
+                    f["status_count"] -= 1
+                action = ("status", f["status"])
+            else:
+                action = None
+        if latency:
+            time.sleep(latency / 1000.0)
+        if not action:
+            return False
+        if action[0] == "hang":
+            end = now() + 120
+            with FAULTS_CHANGED:
+                while st.faults_gen == gen and now() < end:
+                    FAULTS_CHANGED.wait(0.5)
+            self.reset()
+            return True
+        if action[0] == "reset":
+            self.reset()
+            return True
+        if action[0] == "truncate":
+            raw = json.dumps(envelope({"data": {"value": "x" * 64}, "metadata": {"version": 1}})).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw[: len(raw) // 2])
+            self.wfile.flush()
+            self.reset()
+            return True
+        if action[0] == "garbage":
+            raw = b'{"data": {"data": {"value": "unterminated'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+            return True
+        status = action[1]
+        msg = "Vault is sealed" if status == 503 else "injected fault %d" % status
+        self.reply(status, {"errors": [msg]})
+        return True
+
+    # ---- routing ----
+
+    def dispatch(self, method):
+        st = self.server.state
+        try:
+            u = urlsplit(self.path)
+            query = parse_qs(u.query)
+            path = unquote(u.path)
+            if path.startswith("/_test/"):
+                return self.control(method, path[7:])
+            if method == "GET" and query.get("list", [""])[0] == "true":
+                method = "LIST"
+            with LOCK:
+                st.total += 1
+                k = method + " " + path[4:] if path.startswith("/v1/") else method + " " + path
+                st.stats[k] = st.stats.get(k, 0) + 1
+            body = self.read_body() if method not in ("GET", "HEAD", "LIST") else None
+            if self.apply_faults(path):
+                return
+            status, out, headers = self.route(method, path, query, body)
+            self.reply(status, out, headers, head=method == "HEAD")
+        except HTTPError as e:
+            self.reply(e.status, e.body, e.headers, head=method == "HEAD")
+        except (ConnectionError, BrokenPipeError):
+            self.close_connection = True
+        except Exception as e:  # never die on a request
+            sys.stderr.write("vaultsrv: internal error on %s %s: %r\n" % (method, self.path, e))
+            self.reply(500, {"errors": ["internal error"]})
+
+    def health(self, query):
+        st = self.server.state
+        q = {k: v[0] for k, v in query.items()}
+        standby = bool(st.args.standby_of)
+        body = {
+            "initialized": True, "sealed": st.sealed, "standby": standby,
+            "performance_standby": False, "replication_performance_mode": "disabled",
+            "replication_dr_mode": "disabled", "server_time_utc": int(now()),
+            "version": "1.15.0+harombe-test", "cluster_name": "vault-cluster-harombe-test",
+            "cluster_id": st.cluster_id,
+        }
+        if st.sealed:
+            code = int(q.get("sealedcode", 503))
+        elif standby:
+            code = 200 if q.get("standbyok") == "true" else int(q.get("standbycode", 429))
+        else:
+            code = int(q.get("activecode", 200))
+        return code, body, None
+
+    def route(self, method, path, query, body):
+        st = self.server.state
+        if not path.startswith("/v1/"):
+            raise HTTPError(404, ["no handler for route"])
+        rest = path[4:]
+        if rest in ("sys/health", "sys/health/"):
+            return self.health(query)
+        if rest == "sys/seal-status":
+            return 200, {"type": "shamir", "initialized": True, "sealed": st.sealed, "t": 1, "n": 1,
+                         "progress": 0, "version": "1.15.0+harombe-test"}, None
+        if st.args.standby_of:
+            loc = st.args.standby_of.rstrip("/") + self.path
+            return 307, None, {"Location": loc}
+        if st.sealed:
+            raise HTTPError(503, ["Vault is sealed"])
+        with LOCK:
+            ns = self.namespace()
+            segs = rest.split("/")
+            while segs and ns + segs[0] + "/" in st.namespaces:
+                ns += segs.pop(0) + "/"
+            rest = "/".join(segs)
+            if ns not in st.namespaces:
+                raise HTTPError(404, ["namespace not found"])
+            if method in ("POST", "PUT") and rest.startswith("auth/approle/login"):
+                return self.approle_login(ns, rest, body)
+            tok = st.token_of(self.headers, ns)
+            if rest.startswith("auth/token/"):
+                return self.token_api(tok, ns, method, rest[11:], body)
+            if rest.startswith("auth/approle/role/"):
+                return self.approle_admin(tok, ns, method, rest[18:], body)
+            if rest.startswith("sys/internal/ui/mounts/"):
+                mount, m = self.mount_of(ns, rest[23:])
+                if not m:
+                    raise HTTPError(403, ["preflight capability check returned 403, please ensure "
+                                          "client's policies grant access to path \"%s/\"" % rest[23:]])
+                return 200, envelope({"path": mount + "/", "type": "kv", "description": "",
+                                      "options": {"version": str(m["version"])}}), None
+            mount, m = self.mount_of(ns, rest)
+            if not m:
+                raise HTTPError(404, ["no handler for route \"%s\". route entry not found." % rest])
+            sub = rest[len(mount):].lstrip("/")
+            status, out = KV(st, mount, m, tok).handle(method, sub, query, body, self.headers)
+            return status, out, None
+
+    def namespace(self):
+        h = (self.headers.get("X-Vault-Namespace") or "").strip("/")
+        return h + "/" if h else ""
+
+    def mount_of(self, ns, rest):
+        st = self.server.state
+        best = None
+        for key, m in st.mounts.items():
+            mns, _, mount = key.partition("|")
+            if mns == ns and (rest == mount or rest.startswith(mount + "/")):
+                if not best or len(mount) > len(best[0]):
+                    best = (mount, m)
+        return best or (None, None)
+
+    def token_api(self, tok, ns, method, op, body):
+        st = self.server.state
+        body = body or {}
+        if op == "lookup-self" and method == "GET":
+            ttl = int(round(tok["expire_at"] - now())) if tok["expire_at"] else 0
+            return 200, envelope({
+                "accessor": tok["accessor"], "creation_time": int(tok["issue"]),
+                "creation_ttl": tok["creation_ttl"], "display_name": "token",
+                "entity_id": "", "expire_time": rfc3339(tok["expire_at"]) or None,
+                "explicit_max_ttl": 0, "id": tok["id"], "issue_time": rfc3339(tok["issue"]),
+                "meta": tok["meta"], "num_uses": tok["num_uses"], "orphan": True,
+                "path": tok["path"], "policies": tok["policies"], "renewable": tok["renewable"],
+                "ttl": max(ttl, 0), "type": "service"}), None
+        if op == "renew-self" and method in ("POST", "PUT"):
+            if not tok["renewable"]:
+                raise HTTPError(400, ["lease is not renewable"])
+            inc = parse_duration(body.get("increment"), tok["creation_ttl"]) or tok["creation_ttl"]
+            t = now()
+            exp = t + inc
+            if tok["max_expire_at"]:
+                exp = min(exp, tok["max_expire_at"])
+            tok["expire_at"] = exp
+            st.save()
+            return 200, envelope(auth=st.auth_block(tok)), None
+        if op == "revoke-self" and method in ("POST", "PUT"):
+            st.tokens.pop(tok["id"], None)
+            st.save()
+            return 204, None, None
+        if op == "create" and method in ("POST", "PUT"):
+            if "root" not in tok["policies"]:
+                raise denied()
+            ttl = parse_duration(body.get("ttl"), 0)
+            t = st.new_token(body.get("id"), body.get("policies") or ["default"], ttl,
+                             body.get("renewable", True), ns,
+                             max_ttl=parse_duration(body.get("explicit_max_ttl"), 0),
+                             num_uses=int(body.get("num_uses") or 0), meta=body.get("meta"))
+            st.save()
+            return 200, envelope(auth=st.auth_block(t)), None
+        raise HTTPError(405, ["unsupported operation"])
+
+    def approle_admin(self, tok, ns, method, rest, body):
+        st = self.server.state
+        if "root" not in tok["policies"]:
+            raise denied()
+        name, _, op = rest.partition("/")
+        key = ns + "|" + name
+        body = body or {}
+        if not op and method in ("POST", "PUT"):
+            role = st.roles.get(key) or {"role_id": str(uuid.uuid4()), "secret_ids": []}
+            role.update({
+                "token_ttl": parse_duration(body.get("token_ttl"), role.get("token_ttl", 0)),
+                "token_max_ttl": parse_duration(body.get("token_max_ttl"), role.get("token_max_ttl", 0)),
+                "token_policies": body.get("token_policies", role.get("token_policies", ["default"])),
+                "bind_secret_id": body.get("bind_secret_id", role.get("bind_secret_id", True)),
+                "token_type": body.get("token_type", role.get("token_type", "service")),
+            })
+            if isinstance(role["token_policies"], str):
+                role["token_policies"] = [p for p in role["token_policies"].split(",") if p]
+            st.roles[key] = role
+            st.save()
+            return 204, None, None
+        role = st.roles.get(key)
+        if not role:
+            raise HTTPError(404, [])
+        if op == "role-id" and method == "GET":
+            return 200, envelope({"role_id": role["role_id"]}), None
+        if op == "role-id" and method in ("POST", "PUT"):
+            role["role_id"] = body.get("role_id") or role["role_id"]
+            st.save()
+            return 204, None, None
+        if op == "secret-id" and method in ("POST", "PUT"):
+            sid = body.get("secret_id") or str(uuid.uuid4())
+            role["secret_ids"].append(sid)
+            st.save()
+            return 200, envelope({"secret_id": sid, "secret_id_accessor": uuid.uuid4().hex,
+                                  "secret_id_ttl": 0, "secret_id_num_uses": 0}), None
+        raise HTTPError(405, ["unsupported operation"])
+
+    def approle_login(self, ns, rest, body):
+        st = self.server.state
+        body = body or {}
+        if not body.get("role_id"):
+            raise HTTPError(400, ["missing role_id"])
+        role = None
+        for key, r in st.roles.items():
+            if key.startswith(ns + "|") and r["role_id"] == body["role_id"]:
+                role = r
+        if role and role["bind_secret_id"] and not body.get("secret_id"):
+            raise HTTPError(400, ["missing secret_id"])
+        if not role or (role["bind_secret_id"] and body.get("secret_id") not in role["secret_ids"]):
+            raise HTTPError(400, ["invalid role or secret ID"])
+        ttl = role["token_ttl"] or 2764800
+        t = st.new_token(None, role["token_policies"], ttl, role["token_type"] != "batch", ns,
+                         max_ttl=role["token_max_ttl"], path="auth/approle/login")
+        st.save()
+        return 200, envelope(auth=st.auth_block(t)), None
+
+    # ---- test control ----
+
+    def control(self, method, op):
+        st = self.server.state
+        body = self.read_body() if method in ("POST", "PUT") else None
+        with LOCK:
+            if op == "stats" and method == "GET":
+                return self.reply(200, {"total": st.total, "requests": dict(st.stats)})
+            if op == "stats/reset":
+                st.stats = {}
+                st.total = 0
+                return self.reply(204)
+            if op == "seal":
+                st.sealed = bool((body or {}).get("sealed", True))
+                return self.reply(204)
+            if op == "faults":
+                with FAULTS_CHANGED:
+                    st.faults = copy.deepcopy(body or {})
+                    st.faults_gen += 1
+                    FAULTS_CHANGED.notify_all()
+                return self.reply(204)
+            if op == "policy":
+                st.policies[body["name"]] = body["rules"]
+                st.save()
+                return self.reply(204)
+        self.reply(404, {"errors": ["unknown control endpoint"]})
+
+
+class _Sink:
+    def write(self, b):
+        return len(b)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Vault API test server")
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--root-token", default="root-" + uuid.uuid4().hex)
+    ap.add_argument("--state")
+    ap.add_argument("--kv", action="append")
+    ap.add_argument("--namespace", action="append")
+    ap.add_argument("--sealed", action="store_true")
+    ap.add_argument("--standby-of")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca")
+    ap.add_argument("--unix")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+
+    state = State(args)
+    if args.unix:
+        if os.path.exists(args.unix):
+            os.unlink(args.unix)
+        srv = UnixServer(args.unix, Handler)
+        port = 0
+    else:
+        srv = Server(("127.0.0.1", args.port), Handler)
+        port = srv.server_address[1]
+    srv.state = state
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.tls_client_ca)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.replace(tmp, args.port_file)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
