@@ -1140,6 +1140,11 @@ static int vault_get_many(struct backend *be, size_t n, const char *const *keys,
 		which[i] = SIZE_MAX;
 		if ((rcs[i] = vault_key_parse(keys[i], &ks[i], W(i))))
 			continue;
+		if (kv == 1 && ks[i].version) {
+			rcs[i] = fail(W(i), -BACKEND_EINVAL, "'%s': mount '%s' is KV version 1, which has no "
+							     "versions", keys[i], vb->mount);
+			continue;
+		}
 		for (j = 0; j < i; j++) {
 			if (which[j] != SIZE_MAX && ks[j].version == ks[i].version &&
 			    !strcmp(ks[j].path, ks[i].path)) {

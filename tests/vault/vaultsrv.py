@@ -24,6 +24,7 @@ everything else (faults, seal, tokens):
          "flap_ms": P,             down every other P ms (503 or reset)
          "match": "substring"}     only requests whose path contains it
   POST /_test/policy    {"name": "reader", "rules": {"secret/data/*": ["read"]}}
+  POST /_test/revoke    {"token": ID} or {"path": "auth/approle/login"}
   GET  /_test/stats     {"total": N, "requests": {"GET secret/data/x": N, ...}}
   POST /_test/stats/reset
 
@@ -846,6 +847,15 @@ class Handler(BaseHTTPRequestHandler):
                     st.faults = copy.deepcopy(body or {})
                     st.faults_gen += 1
                     FAULTS_CHANGED.notify_all()
+                return self.reply(204)
+            if op == "revoke":
+                # {"token": ID} or {"path": "auth/approle/login"}: revoke now
+                b = body or {}
+                for tid in list(st.tokens):
+                    t = st.tokens[tid]
+                    if tid == b.get("token") or (b.get("path") and t["path"] == b["path"]):
+                        del st.tokens[tid]
+                st.save()
                 return self.reply(204)
             if op == "policy":
                 st.policies[body["name"]] = body["rules"]
