@@ -1,9 +1,11 @@
 #include "lib/compat.h"
 #include "backends/backend.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -243,8 +245,18 @@ int vault_url_is_loopback(const char *url)
 	if (!u)
 		return 0;
 	if (!curl_url_set(u, CURLUPART_URL, url, 0) && !curl_url_get(u, CURLUPART_HOST, &host, 0) && host) {
-		lo = !strcasecmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]") ||
-		     !strcmp(host, "::1");
+		struct in_addr a4;
+		struct in6_addr a6;
+		size_t len = strlen(host);
+
+		if (!strcasecmp(host, "localhost"))
+			lo = 1;
+		else if (inet_pton(AF_INET, host, &a4) == 1)
+			lo = (ntohl(a4.s_addr) >> 24) == 127;
+		else if (len > 2 && host[0] == '[' && host[len - 1] == ']') {
+			host[len - 1] = 0;
+			lo = inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+		}
 	}
 	curl_free(host);
 	curl_url_cleanup(u);

@@ -8,7 +8,7 @@ set -eu
 BUILD="gcc make pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjson-c-dev
 libsodium-dev libpcre2-dev libyaml-dev check libssl-dev zlib1g-dev"
 # Tests: real consumers and tools the integration tests drive.
-TEST="bash dash util-linux procps findutils bubblewrap age python3 curl systemd"
+TEST="bash dash util-linux procps findutils bubblewrap age python3 curl systemd openssl"
 # make fuzz (FUZZ=1 scripts/deps.sh): clang with libFuzzer and the sanitizers.
 FUZZ_PKGS=""
 [ "${FUZZ:-}" = 1 ] && FUZZ_PKGS="clang libclang-rt-dev"
