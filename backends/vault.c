@@ -101,6 +101,7 @@ struct vault_backend {
 	pthread_mutex_t r_lock;
 	pthread_cond_t r_cond;
 	int stopping;
+	int kicked;			/* a new token: re-plan renewal now */
 
 	struct audit *audit;
 	char *source;
@@ -444,6 +445,10 @@ static int token_set(struct vault_backend *vb, const unsigned char *tok, size_t 
 	vb->tok_at = vhttp_now_ms();
 	pthread_rwlock_unlock(&vb->tok_lock);
 	secbuf_free(old);
+	pthread_mutex_lock(&vb->r_lock);
+	vb->kicked = 1;
+	pthread_cond_broadcast(&vb->r_cond);
+	pthread_mutex_unlock(&vb->r_lock);
 	return 0;
 }
 
@@ -1692,9 +1697,11 @@ static uint64_t renew_step(struct vault_backend *vb, unsigned int *failures)
 	if (ttl < 0) {
 		if ((r = token_lookup(vb, &why))) {
 			log_warn("vault: token lookup at %s failed: %s", vb->addr, why.msg);
-			if (r == -BACKEND_EDENIED)
-				audit_auth(vb, "lookup", r, why.msg);
-			return retry_wait(vb, failures);
+			if (r != -BACKEND_EDENIED)
+				return retry_wait(vb, failures);
+			/* refused: wait for a new token (a token file re-read) */
+			audit_auth(vb, "lookup", r, why.msg);
+			return NO_WORK;
 		}
 		*failures = 0;
 		return 0;
@@ -1737,6 +1744,13 @@ static uint64_t renew_step(struct vault_backend *vb, unsigned int *failures)
 			*failures = 0;
 			return 0;
 		}
+	} else if (r == -BACKEND_EDENIED || r == -BACKEND_EINVAL) {
+		/* Vault refused the token (revoked, expired, no longer
+		 * renewable): retrying cannot help.  A token file may get a
+		 * new one; its re-read (on the next 403) wakes us. */
+		log_err("vault: the token from %s can no longer be renewed; give harombe a new one",
+			vb->tok_where ? vb->tok_where : "config");
+		return NO_WORK;
 	}
 	return retry_wait(vb, failures);
 }
@@ -1750,15 +1764,17 @@ static void *renewer_main(void *arg)
 
 	pthread_mutex_lock(&vb->r_lock);
 	while (!vb->stopping) {
+		vb->kicked = 0;
 		pthread_mutex_unlock(&vb->r_lock);
 		wait = renew_step(vb, &failures);
 		pthread_mutex_lock(&vb->r_lock);
 		if (wait == NO_WORK) {
-			while (!vb->stopping)
+			/* nothing to do until a new token arrives (or unmount) */
+			while (!vb->stopping && !vb->kicked)
 				pthread_cond_wait(&vb->r_cond, &vb->r_lock);
-			break;
+			continue;
 		}
-		if (!wait)
+		if (!wait || vb->kicked)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += (time_t)(wait / 1000);
@@ -1767,7 +1783,8 @@ static void *renewer_main(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		while (!vb->stopping && pthread_cond_timedwait(&vb->r_cond, &vb->r_lock, &ts) == 0)
+		while (!vb->stopping && !vb->kicked &&
+		       pthread_cond_timedwait(&vb->r_cond, &vb->r_lock, &ts) == 0)
 			;
 	}
 	pthread_mutex_unlock(&vb->r_lock);
