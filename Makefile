@@ -5,6 +5,7 @@
 #   make check-sanitize  the same suite built with AddressSanitizer + UBSan
 #   make demo            mount the embedded demo config and read a view
 #   make bench           benchmarks, written to bench/report.md
+#   make bench-vault     the Vault backend's benchmark alone (tests/bench/vault.sh)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install missing Debian packages (as root) or print the apt-get line
 #   make clean
@@ -56,7 +57,7 @@ PROGS := $(BUILD)/harombefs $(BUILD)/harombe
 TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS)
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration check-sanitize demo bench bench-sops fuzz install uninstall clean
+.PHONY: all deps check check-unit check-integration check-sanitize demo bench bench-sops bench-vault fuzz install uninstall clean
 all: $(PROGS)
 
 deps:
@@ -128,6 +129,13 @@ demo: $(PROGS)
 bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench \
 	$(BUILD)/tests/bench/sopsbench
 	BUILD=$(BUILD) tests/bench/run.sh
+
+bench-vault: $(PROGS) $(BUILD)/tests/bench/vaultbench
+	BUILD=$(BUILD) tests/bench/vault.sh
+
+$(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
 $(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
 	@$(if $(Q),echo "  LD      $@")
