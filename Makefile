@@ -5,7 +5,7 @@
 #   make check-sanitize  the same suite built with AddressSanitizer + UBSan
 #   make demo            mount the embedded demo config and read a view
 #   make bench           benchmarks, written to bench/report.md
-#   make bench-vault     the Vault backend's benchmark alone (tests/bench/vault.sh)
+#   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install missing Debian packages (as root) or print the apt-get line
 #   make clean
@@ -127,11 +127,11 @@ demo: $(PROGS)
 	BUILD=$(BUILD) scripts/demo.sh
 
 bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench \
-	$(BUILD)/tests/bench/sopsbench
+	$(BUILD)/tests/bench/sopsbench $(BUILD)/tests/bench/vaultbench
 	BUILD=$(BUILD) tests/bench/run.sh
 
 bench-vault: $(PROGS) $(BUILD)/tests/bench/vaultbench
-	BUILD=$(BUILD) tests/bench/vault.sh
+	BUILD=$(BUILD) tests/bench/bench_vault.sh
 
 $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
 	@$(if $(Q),echo "  LD      $@")

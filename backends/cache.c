@@ -190,8 +190,14 @@ static int take_result(struct cache_backend *cb, const char *key, struct flight 
 	size_t len;
 
 	if (!f->rc) {
-		const unsigned char *d = secbuf_data(f->value, &len);
+		const unsigned char *d;
 
+		if (f->refs == 1) {	/* the last taker gets the flight's own copy */
+			*out = f->value;
+			f->value = NULL;
+			return 0;
+		}
+		d = secbuf_data(f->value, &len);
 		if (!(*out = secbuf_dup(d, len)))
 			return backend_why_set(why, "locked memory exhausted"), -BACKEND_ENOMEM;
 		return 0;

@@ -6,19 +6,18 @@
 #     fetches all 10 from Vault), p50/p99, and its ratio to the round trip;
 #   - Vault requests per open when 2 threads (and 16) open the view
 #     back to back (single flight shares fetches between concurrent opens).
-# Usage: BUILD=build tests/bench/vault.sh   (make bench-vault)
-# The table goes to stdout and to $BENCH_OUT (default $BUILD/bench/vault.md).
+# Run by tests/bench/run.sh (make bench) or alone: make bench-vault.
+# Prints a Markdown section on stdout.
 # The test server is Python (one GIL): at 0 ms its own CPU time dominates;
 # the rows with latency show what parallel fetching buys on a real network.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$(dirname "$0")/../integration/vault-lib.sh"
 
 VB="$BUILD/tests/bench/vaultbench"
-[ -x "$VB" ] || fail "$VB is missing (make bench-vault builds it)"
+[ -x "$VB" ] || fail "$VB is missing (make bench builds it)"
 N=${VAULT_BENCH_N:-300}
 LATENCIES=${VAULT_BENCH_LATENCIES:-"0 2 10"}
-OUT=${BENCH_OUT:-$BUILD/bench/vault.md}
-mkdir -p "$(dirname "$OUT")"
+OUT="$T_DIR/report.md"
 
 vault_start V
 for i in 0 1 2 3 4 5 6 7 8 9; do
@@ -85,5 +84,4 @@ stop_fs "$T_FS_PID" "$MNT"
 	echo "through harombefs with cache_ttl 0.  Reads per open below 10 mean concurrent opens"
 	echo "shared fetches (single flight); 10 means none did."
 } >> "$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
-cat "$OUT"
+cat "$OUT.tmp"
