@@ -5,6 +5,10 @@
  *   vaultbench rtt URL TOKEN N
  *       N sequential GETs of URL over one keep-alive connection (libcurl);
  *       prints "p50_us=.. p99_us=.. n=N".
+ *   vaultbench multi URL TOKEN N PAR
+ *       N rounds of PAR parallel GETs of URL0..URL<PAR-1> (URL + the digit)
+ *       with a libcurl multi handle and keep-alive: the floor a client can
+ *       reach against this server; prints "p50_us=.. p99_us=.. n=N".
  *   vaultbench open FILE N
  *       N sequential open/read-to-EOF/close of FILE;
  *       prints "p50_us=.. p99_us=.. n=N errors=E".
@@ -83,6 +87,56 @@ static int rtt(const char *url, const char *token, int n)
 	report(t, n, "");
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);
+	free(t);
+	return 0;
+}
+
+static int multi(const char *url, const char *token, int n, int par)
+{
+	CURLM *m = curl_multi_init();
+	CURL *h[64];
+	struct curl_slist *hdr = NULL;
+	char line[512], u[1024];
+	long long *t = calloc((size_t)n, sizeof(*t));
+	int i, k, running;
+
+	if (!m || !t || par < 1 || par > 64)
+		return 1;
+	snprintf(line, sizeof(line), "X-Vault-Token: %s", token);
+	hdr = curl_slist_append(hdr, line);
+	for (k = 0; k < par; k++) {
+		h[k] = curl_easy_init();
+		snprintf(u, sizeof(u), "%s%d", url, k);
+		curl_easy_setopt(h[k], CURLOPT_URL, u);
+		curl_easy_setopt(h[k], CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(h[k], CURLOPT_WRITEFUNCTION, sink);
+		curl_easy_setopt(h[k], CURLOPT_NOSIGNAL, 1L);
+	}
+	for (i = -5; i < n; i++) {
+		long long t0 = now_us();
+		CURLMsg *msg;
+		int left;
+
+		for (k = 0; k < par; k++)
+			curl_multi_add_handle(m, h[k]);
+		do {
+			curl_multi_perform(m, &running);
+			if (running)
+				curl_multi_poll(m, NULL, 0, 1000, NULL);
+		} while (running);
+		while ((msg = curl_multi_info_read(m, &left)))
+			if (msg->msg == CURLMSG_DONE && msg->data.result != CURLE_OK)
+				return fprintf(stderr, "vaultbench: GET failed\n"), 1;
+		for (k = 0; k < par; k++)
+			curl_multi_remove_handle(m, h[k]);
+		if (i >= 0)
+			t[i] = now_us() - t0;
+	}
+	report(t, n, "");
+	for (k = 0; k < par; k++)
+		curl_easy_cleanup(h[k]);
+	curl_multi_cleanup(m);
+	curl_slist_free_all(hdr);
 	free(t);
 	return 0;
 }
@@ -173,10 +227,13 @@ int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "rtt"))
 		return rtt(argv[2], argv[3], atoi(argv[4]));
+	if (argc == 6 && !strcmp(argv[1], "multi"))
+		return multi(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
 	if (argc == 4 && !strcmp(argv[1], "open"))
 		return opens(argv[2], atoi(argv[3]));
 	if (argc == 5 && !strcmp(argv[1], "burst"))
 		return burst(argv[2], atoi(argv[3]), atoi(argv[4]));
-	fprintf(stderr, "usage: vaultbench rtt URL TOKEN N | open FILE N | burst FILE THREADS OPENS\n");
+	fprintf(stderr, "usage: vaultbench rtt URL TOKEN N | multi URL TOKEN N PAR | open FILE N | "
+			"burst FILE THREADS OPENS\n");
 	return 2;
 }
