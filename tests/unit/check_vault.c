@@ -1,13 +1,19 @@
 #include "lib/compat.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "backends/backend.h"
 #include "backends/vault-internal.h"
 #include "lib/config.h"
+#include "lib/secbuf.h"
 #include "tests/unit/unit.h"
 
 START_TEST(test_key_parse)
@@ -154,6 +160,169 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+/* ---- against the Vault API test server (tests/vault/vaultsrv.py) ---- */
+
+static pid_t srv_pid;
+static char srv_dir[64] = "";
+static char srv_url[64];
+static struct harombe_config *scfg;
+static struct backend *sbe;
+
+static void server_start(void)
+{
+	char portfile[128], state[128], port[16] = "";
+	char *argv[] = { "python3", "tests/vault/vaultsrv.py", "--port-file", portfile, "--root-token",
+			 "unit-root-token", "--state", state, "--kv", "secret=2", "--kv", "kv1=1", NULL };
+	extern char **environ;
+	int i;
+
+	snprintf(srv_dir, sizeof(srv_dir), "/tmp/harombe-unit.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(srv_dir));
+	snprintf(portfile, sizeof(portfile), "%s/port", srv_dir);
+	snprintf(state, sizeof(state), "%s/state.json", srv_dir);
+	ck_assert_msg(posix_spawnp(&srv_pid, "python3", NULL, NULL, argv, environ) == 0,
+		      "cannot start python3 (scripts/deps.sh installs it)");
+	for (i = 0; i < 200 && !port[0]; i++) {
+		FILE *f = fopen(portfile, "r");
+
+		if (f) {
+			if (!fgets(port, sizeof(port), f))
+				port[0] = 0;
+			fclose(f);
+		}
+		if (!port[0])
+			usleep(25000);
+	}
+	ck_assert_msg(port[0], "the Vault test server did not start within 5 s");
+	port[strcspn(port, "\n")] = 0;
+	snprintf(srv_url, sizeof(srv_url), "http://127.0.0.1:%s", port);
+}
+
+static void server_stop(void)
+{
+	char cmd[128];
+
+	if (srv_pid > 0) {
+		kill(srv_pid, SIGKILL);
+		waitpid(srv_pid, NULL, 0);
+	}
+	if (srv_dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv_dir);
+		if (system(cmd) != 0)
+			return;
+	}
+}
+
+static void open_mount(const char *mount)
+{
+	struct cfg_error err = CFG_ERR_INIT;
+	struct backend_ctx ctx = { 0 };
+	char yaml[512];
+
+	setenv("VAULT_TOKEN", "unit-root-token", 1);
+	snprintf(yaml, sizeof(yaml), "security:\n  credentials:\n    provider: vault\n    vault_url: %s\n"
+				      "    mount_point: %s\n    timeout: 3s\n", srv_url, mount);
+	ck_assert_int_eq(config_load_text("t.yaml", yaml, strlen(yaml), &scfg, &err), 0);
+	ctx.cfg = scfg;
+	ctx.source = "test";
+	ck_assert_msg(backend_open(&ctx, &sbe, &err) == 0, "%s", err.msg);
+}
+
+static void close_mount(void)
+{
+	backend_close(sbe);
+	config_free(scfg);
+	sbe = NULL;
+	scfg = NULL;
+}
+
+static void put(const char *key, const char *value)
+{
+	struct backend_why why = { "" };
+
+	ck_assert_msg(backend_set(sbe, key, value, strlen(value), &why) == 0, "set %s: %s", key, why.msg);
+}
+
+START_TEST(test_meta)
+{
+	struct backend_meta m, m1;
+	struct backend_why why = { "" };
+	time_t before = time(NULL);
+
+	open_mount("secret");
+	put("meta/key", "one");
+	sleep(1);
+	put("meta/key", "two");
+	ck_assert_msg(backend_meta(sbe, "meta/key", &m, &why) == 0, "%s", why.msg);
+	ck_assert_int_eq(m.version, 2);
+	ck_assert(m.created >= before - 1 && m.created <= time(NULL));
+	ck_assert(m.updated >= m.created + 1);
+	ck_assert_msg(backend_meta(sbe, "meta/key@1", &m1, &why) == 0, "%s", why.msg);
+	ck_assert_int_eq(m1.version, 1);
+	ck_assert_int_eq(m1.updated, m.created);
+	ck_assert_int_eq(backend_meta(sbe, "meta/key@7", &m1, &why), -BACKEND_ENOTFOUND);
+	ck_assert_int_eq(backend_meta(sbe, "meta/none", &m1, &why), -BACKEND_ENOTFOUND);
+	close_mount();
+	open_mount("kv1");
+	put("meta/key", "one");
+	ck_assert_int_eq(backend_meta(sbe, "meta/key", &m, &why), -BACKEND_ENOTSUP);
+	close_mount();
+}
+END_TEST
+
+START_TEST(test_get_many_per_key_results)
+{
+	const char *keys[] = { "many/a", "many/missing", "many/b#f2", "many/b#nope", "many/a", "bad@0" };
+	const char *fields[] = { "f1", "f2" };
+	const void *values[] = { "v1", "v2" };
+	size_t lens[] = { 2, 2 };
+	struct secbuf *outs[6];
+	struct backend_why whys[6];
+	int rcs[6];
+
+	open_mount("secret");
+	put("many/a", "A");
+	ck_assert_int_eq(backend_set_fields(sbe, "many/b", 2, fields, values, lens, NULL), 0);
+	ck_assert_int_eq(backend_get_many(sbe, 6, keys, outs, rcs, whys), -BACKEND_ENOTFOUND);
+	ck_assert_int_eq(rcs[0], 0);
+	ck_assert(secbuf_equal(outs[0], "A", 1));
+	ck_assert_int_eq(rcs[1], -BACKEND_ENOTFOUND);
+	ck_assert_ptr_null(outs[1]);
+	ck_assert(strstr(whys[1].msg, "no secret 'many/missing'"));
+	ck_assert_int_eq(rcs[2], 0);
+	ck_assert(secbuf_equal(outs[2], "v2", 2));
+	ck_assert_int_eq(rcs[3], -BACKEND_ENOTFOUND);
+	ck_assert(strstr(whys[3].msg, "'f1'") && strstr(whys[3].msg, "'f2'"));
+	ck_assert_int_eq(rcs[4], 0);
+	ck_assert(secbuf_equal(outs[4], "A", 1));
+	ck_assert_int_eq(rcs[5], -BACKEND_EINVAL);
+	secbuf_free(outs[0]);
+	secbuf_free(outs[2]);
+	secbuf_free(outs[4]);
+	close_mount();
+}
+END_TEST
+
+static int stop_after_one(const char *key, void *arg)
+{
+	(*(int *)arg)++;
+	(void)key;
+	return -BACKEND_EINVAL;	/* in the error set: returned as is */
+}
+
+START_TEST(test_list_stops)
+{
+	int n = 0;
+
+	open_mount("secret");
+	put("walk/a", "1");
+	put("walk/b", "2");
+	ck_assert_int_eq(backend_list(sbe, "walk", stop_after_one, &n, NULL), -BACKEND_EINVAL);
+	ck_assert_int_eq(n, 1);
+	close_mount();
+}
+END_TEST
+
 static Suite *vault_suite(void)
 {
 	Suite *s = suite_create("vault");
@@ -167,6 +336,13 @@ static Suite *vault_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("open");
 	tcase_add_test(tc, test_config_errors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("server");
+	tcase_add_unchecked_fixture(tc, server_start, server_stop);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_meta);
+	tcase_add_test(tc, test_get_many_per_key_results);
+	tcase_add_test(tc, test_list_stops);
 	suite_add_tcase(s, tc);
 	return s;
 }
