@@ -8,6 +8,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "lib/jsonw.h"
 #include "lib/secbuf.h"
 
 #define SJSON_DEPTH 32
@@ -163,48 +164,16 @@ int sjson_raw(struct secbuf *sb, const char *s)
 
 int sjson_write_str(struct secbuf *sb, const void *p, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = p;
-	size_t i, run = 0;
-	int r;
+	size_t len = jsonw_escaped_len(p, n);
+	unsigned char *out = secbuf_tail(sb, len + 2), *end;
 
-	if ((r = secbuf_putc(sb, '"')))
-		return r;
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		char esc[6];
-		size_t elen = 2;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		if ((r = secbuf_append(sb, s + run, i - run)))
-			return r;
-		esc[0] = '\\';
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			elen = 6;
-		}
-		r = secbuf_append(sb, esc, elen);
-		explicit_bzero(esc, sizeof(esc));
-		if (r)
-			return r;
-		run = i + 1;
-	}
-	if ((r = secbuf_append(sb, s + run, n - run)))
-		return r;
-	return secbuf_putc(sb, '"');
+	if (!out)
+		return -ENOMEM;
+	out[0] = '"';
+	end = jsonw_escape(out + 1, p, n);
+	*end = '"';
+	secbuf_commit(sb, len + 2);
+	return 0;
 }
 
 static int write_num(struct secbuf *sb, struct json_object *o)

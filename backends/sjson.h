@@ -21,7 +21,7 @@
  *                  anything sjson_parse() returned.
  *   sjson_write*() serialise into a secbuf.  json-c's own serialiser grows
  *                  its output with realloc(), so request bodies that carry a
- *                  secret are escaped here, straight into locked memory.
+ *                  secret are escaped (lib/jsonw) straight into locked memory.
  *
  * Object keys (field names) are not wiped: they are names, not values.
  */
