@@ -164,13 +164,34 @@ int backend_get_many(struct backend *be, size_t n, const char *const *keys, stru
 	return first;
 }
 
+/* The caller's callback result passes through untouched; only the store's
+ * own errors are folded into the documented set. */
+struct list_relay {
+	backend_list_fn *fn;
+	void *arg;
+	int rc;
+};
+
+static int relay(const char *key, void *arg)
+{
+	struct list_relay *lr = arg;
+
+	return lr->rc = lr->fn(key, lr->arg);
+}
+
 int backend_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
 		 struct backend_why *why)
 {
+	struct list_relay lr = { fn, arg, 0 };
+	int r;
+
 	if (!be->ops->list)
 		return backend_why_set(why, "the %s backend cannot list keys", be->ops->name),
 		       -BACKEND_ENOTSUP;
-	return normalize(be, be->ops->list(be, prefix ? prefix : "", fn, arg, why));
+	r = be->ops->list(be, prefix ? prefix : "", relay, &lr, why);
+	if (lr.rc && r == lr.rc)
+		return r;
+	return normalize(be, r);
 }
 
 int backend_set(struct backend *be, const char *key, const void *value, size_t len,

@@ -135,6 +135,23 @@ START_TEST(test_list_set_delete)
 }
 END_TEST
 
+static int stop_at_first(const char *key, void *arg)
+{
+	(void)key;
+	(*(int *)arg)++;
+	return 4242;
+}
+
+START_TEST(test_list_callback_result_passes_through)
+{
+	struct backend_why why = { "" };
+	int calls = 0;
+
+	ck_assert_int_eq(backend_list(be, "", stop_at_first, &calls, &why), 4242);
+	ck_assert_int_eq(calls, 1);
+}
+END_TEST
+
 START_TEST(test_get_many)
 {
 	const char *keys[3] = { "github/token", "nope", "db/url" };
@@ -205,6 +222,7 @@ static Suite *env_suite(void)
 	tcase_add_test(tc, test_custom_prefix);
 	tcase_add_test(tc, test_list_set_delete);
 	tcase_add_test(tc, test_get_many);
+	tcase_add_test(tc, test_list_callback_result_passes_through);
 	tcase_add_test(tc, test_unknown_provider);
 	tcase_add_test(tc, test_bad_prefix);
 	tcase_add_test(tc, test_strerror);
