@@ -6,7 +6,7 @@
 #   make demo            mount the embedded demo config and read a view
 #   make bench           benchmarks, written to bench/report.md
 #   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (programs, libharombe-scan, its header and .pc)
 #   make deps            install missing Debian packages (as root) or print the apt-get line
 #   make clean
 
@@ -18,7 +18,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 SANITIZE ?=
 
-PKGS := fuse3 libcurl json-c libsodium libpcre2-8 yaml-0.1 libcrypto libssl
+PKGS := fuse3 libcurl json-c libsodium libpcre2-8 yaml-0.1 libcrypto libssl libhs
 TEST_PKGS := check zlib
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
@@ -45,20 +45,34 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o
 	backends/cache.o backends/sjson.o backends/vhttp.o backends/vault.o
 INJECT_OBJS := inject/view.o inject/render.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
-CLI_OBJS := cli/main.o cli/vault.o
+CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o
+# The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
+SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o
+SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o
 
 CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
+SCAN_CORE = $(addprefix $(BUILD)/,$(SCAN_OBJS))
+
+# libharombe-scan.so: position-independent copies of scan/ and the lib/
+# objects it uses; only the scan_* API of scan/scan.h is exported.
+SCAN_SONAME := libharombe-scan.so.0
+SCAN_SO := $(BUILD)/libharombe-scan.so.$(VERSION)
+SCAN_PIC = $(addprefix $(BUILD)/pic/,$(SCAN_LIB_OBJS) lib/secbuf.o lib/log.o lib/config.o lib/credshape.o)
+SCAN_SO_LIBS = $(shell pkg-config --libs libhs libpcre2-8 yaml-0.1 libsodium 2>/dev/null) -lm -lpthread
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 
 UNIT_SRCS := $(wildcard tests/unit/check_*.c)
 UNIT_BINS := $(addprefix $(BUILD)/,$(UNIT_SRCS:.c=))
 TOOLS := $(BUILD)/tests/tools/fsprobe $(BUILD)/tests/tools/agetool
 
 PROGS := $(BUILD)/harombefs $(BUILD)/harombe
-TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS)
+TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS) $(BUILD)/tests/tools/scaneval
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration check-sanitize demo bench bench-sops bench-vault fuzz install uninstall clean
-all: $(PROGS)
+.PHONY: all deps check check-unit check-integration check-sanitize demo bench bench-sops bench-vault \
+	bench-scan fuzz install install-scan uninstall clean
+all: $(PROGS) $(SCAN_SO)
 
 deps:
 	@scripts/deps.sh
@@ -84,11 +98,27 @@ $(BUILD)/harombefs: $(BUILD)/fs/main.o $(CORE_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-$(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CORE_OBJS)
+$(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CORE_OBJS) $(SCAN_CORE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS)
+$(BUILD)/pic/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+$(SCAN_SO): $(SCAN_PIC) scan/libharombe-scan.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(filter-out -fPIE,$(HARDEN)) -Wl,-z,relro,-z,now $(LDFLAGS) -Wl,-soname,$(SCAN_SONAME) \
+		-Wl,--version-script=scan/libharombe-scan.map -Wl,--no-undefined -o $@ $(SCAN_PIC) $(SCAN_SO_LIBS)
+	$(Q)ln -sf $(notdir $@) $(BUILD)/$(SCAN_SONAME)
+	$(Q)ln -sf $(SCAN_SONAME) $(BUILD)/libharombe-scan.so
+
+$(BUILD)/tests/tools/scaneval: $(BUILD)/tests/tools/scaneval.o $(CORE_OBJS) $(SCAN_CORE)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS) $(SCAN_CORE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LIBS)
 
@@ -127,7 +157,7 @@ demo: $(PROGS)
 	BUILD=$(BUILD) scripts/demo.sh
 
 bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench \
-	$(BUILD)/tests/bench/sopsbench $(BUILD)/tests/bench/vaultbench
+	$(BUILD)/tests/bench/sopsbench $(BUILD)/tests/bench/vaultbench $(BUILD)/tests/bench/linelat
 	BUILD=$(BUILD) tests/bench/run.sh
 
 bench-vault: $(PROGS) $(BUILD)/tests/bench/vaultbench
@@ -136,6 +166,14 @@ bench-vault: $(PROGS) $(BUILD)/tests/bench/vaultbench
 $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+# The scanner's benchmark alone: filter beside cat and ripgrep, line latency.
+bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat
+	BUILD=$(BUILD) tests/bench/bench_scan.sh
+
+$(BUILD)/tests/bench/linelat: $(BUILD)/tests/bench/linelat.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
 	@$(if $(Q),echo "  LD      $@")
@@ -176,7 +214,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz-common.h $(FUZZ_SRCS) 
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS) $(LIBS)
 
-install: $(PROGS)
+install: $(PROGS) install-scan
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/harombefs $(DESTDIR)$(PREFIX)/sbin/harombefs
 	install -m 0755 $(BUILD)/harombe $(DESTDIR)$(PREFIX)/bin/harombe
@@ -184,8 +222,22 @@ install: $(PROGS)
 	test -e $(DESTDIR)/etc/harombe/harombe.yaml || \
 		install -m 0600 examples/harombe.yaml $(DESTDIR)/etc/harombe/harombe.yaml
 
+# The scanner library: shared object with its soname links, the header as
+# <harombe/scan.h>, and harombe-scan.pc for pkg-config.
+install-scan: $(SCAN_SO)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/harombe
+	install -m 0755 $(SCAN_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SCAN_SO)) $(DESTDIR)$(LIBDIR)/$(SCAN_SONAME)
+	ln -sf $(SCAN_SONAME) $(DESTDIR)$(LIBDIR)/libharombe-scan.so
+	install -m 0644 scan/scan.h $(DESTDIR)$(INCLUDEDIR)/harombe/scan.h
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+		scan/harombe-scan.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/harombe-scan.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/harombe-scan.pc
+
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/harombefs $(DESTDIR)$(PREFIX)/bin/harombe
+	rm -f $(DESTDIR)$(LIBDIR)/libharombe-scan.so* $(DESTDIR)$(LIBDIR)/pkgconfig/harombe-scan.pc
+	rm -f $(DESTDIR)$(INCLUDEDIR)/harombe/scan.h
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -21,12 +21,16 @@ struct cli {
 	const char *config_path;	/* -c, $HAROMBE_CONFIG, ./harombe.yaml, /etc/harombe/harombe.yaml */
 	const char *provider;		/* --provider */
 	int json;			/* --format json */
+	int sarif;			/* --format sarif (secrets scan, scan-git) */
 	struct harombe_config *cfg;	/* loaded on demand */
 	struct backend *be;		/* opened on demand */
 	struct audit *audit;
 };
 
 void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* The config file to use (-c, $HAROMBE_CONFIG, ./harombe.yaml,
+ * /etc/harombe/harombe.yaml), or NULL when there is none. */
+const char *cli_find_config(const struct cli *c);
 /* Load the config (once).  0, or an exit status after printing why. */
 int cli_config(struct cli *c);
 /* Open the configured (or --provider) backend (once).  0 or exit status. */
@@ -38,5 +42,6 @@ int cli_wants_help(int argc, char **argv);
 
 typedef int cli_group_fn(struct cli *c, int argc, char **argv);
 cli_group_fn cli_vault;
+cli_group_fn cli_secrets;
 
 #endif

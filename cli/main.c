@@ -36,7 +36,7 @@ int cli_wants_help(int argc, char **argv)
 	return 0;
 }
 
-static const char *find_config(const struct cli *c)
+const char *cli_find_config(const struct cli *c)
 {
 	const char *env = getenv("HAROMBE_CONFIG");
 
@@ -58,7 +58,7 @@ int cli_config(struct cli *c)
 
 	if (c->cfg)
 		return 0;
-	path = find_config(c);
+	path = cli_find_config(c);
 	if (!path) {
 		/* With --provider, the defaults of that provider are enough. */
 		if (c->provider && config_load_text("(defaults)", "", 0, &c->cfg, &err) == 0)
@@ -153,6 +153,7 @@ static const struct {
 	const char *help;
 } groups[] = {
 	{ "vault", cli_vault, "get, set, list and delete secrets in the configured store" },
+	{ "secrets", cli_secrets, "find and redact secrets: filter, scan, scan-git, redact, rules" },
 	{ "config", cmd_config, "check harombe.yaml" },
 };
 
@@ -160,7 +161,7 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: harombe [-c FILE] [--provider NAME] [--format text|json] GROUP COMMAND ...\n\n");
+	fprintf(f, "usage: harombe [-c FILE] [--provider NAME] [--format text|json|sarif] GROUP COMMAND ...\n\n");
 	for (i = 0; i < ARRAY_SIZE(groups); i++)
 		fprintf(f, "  %-10s %s\n", groups[i].name, groups[i].help);
 	fprintf(f, "\nThe config comes from -c, else $HAROMBE_CONFIG, else ./harombe.yaml, else\n"
@@ -215,11 +216,12 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 			c->config_path = val;
 		else if (which == 'p')
 			c->provider = val;
-		else if (strcmp(val, "json") && strcmp(val, "text")) {
-			cli_error("--format must be text or json, not '%s'", val);
+		else if (strcmp(val, "json") && strcmp(val, "text") && strcmp(val, "sarif")) {
+			cli_error("--format must be text, json or sarif, not '%s'", val);
 			return EXIT_USAGE;
 		} else {
 			c->json = !strcmp(val, "json");
+			c->sarif = !strcmp(val, "sarif");
 		}
 	}
 	*argc = o;
@@ -253,6 +255,10 @@ int main(int argc, char **argv)
 			break;
 	if (i == ARRAY_SIZE(groups)) {
 		cli_error("unknown command group '%s' (see harombe --help)", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (c.sarif && groups[i].fn != cli_secrets) {
+		cli_error("--format sarif is for harombe secrets scan and scan-git only");
 		return EXIT_USAGE;
 	}
 	r = groups[i].fn(&c, argc - 1, argv + 1);

@@ -6,15 +6,17 @@ set -eu
 
 # Build: compiler, pkg-config and the libraries the Makefile asks for.
 BUILD="gcc make pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjson-c-dev
-libsodium-dev libpcre2-dev libyaml-dev check libssl-dev zlib1g-dev"
+libsodium-dev libpcre2-dev libyaml-dev check libssl-dev zlib1g-dev libvectorscan-dev"
 # Tests: real consumers and tools the integration tests drive.
-TEST="bash dash util-linux procps findutils bubblewrap age python3 curl systemd openssl"
+TEST="bash dash util-linux procps findutils bubblewrap age python3 curl systemd openssl git"
+# Benchmarks: the scanner is measured beside ripgrep.
+BENCH="ripgrep"
 # make fuzz (FUZZ=1 scripts/deps.sh): clang with libFuzzer and the sanitizers.
 FUZZ_PKGS=""
 [ "${FUZZ:-}" = 1 ] && FUZZ_PKGS="clang libclang-rt-dev"
 
 missing=""
-for p in $BUILD $TEST $FUZZ_PKGS; do
+for p in $BUILD $TEST $BENCH $FUZZ_PKGS; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed"; then
 		missing="$missing $p"
 	fi

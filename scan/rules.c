@@ -1,0 +1,1055 @@
+#include "lib/compat.h"
+#include "scan/scan-internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+
+/*
+ * The built-in rules.  Each has a Vectorscan prefilter ("hs") that finds
+ * where the rule might match in one pass over the text, and a PCRE2 regex
+ * that confirms it near each prefilter hit and marks the exact span to
+ * redact with a group named "secret".  Rules that assign a value to a key
+ * (password=..., "api_key": "...") redact only the value, so the shape of
+ * the line survives: KEY=[REDACTED], {"k": "[REDACTED]"}.
+ *
+ * "back" bounds how far before the end of a prefilter hit the match may
+ * start.  Every regex is bounded (no unbounded repeat crosses a line,
+ * except a PEM body, bounded by SCAN_MAX_MATCH), so work per hit is bounded.
+ */
+
+/* Token boundaries. */
+#define TB "(?<![A-Za-z0-9_])"
+#define TE "(?![A-Za-z0-9_])"
+#define TBD "(?<![A-Za-z0-9_\\-])"
+#define TED "(?![A-Za-z0-9_\\-])"
+/* "key" [:=] value, with the usual spellings: = : := => and quotes. */
+#define SEP "[\"']?[ \\t]{0,8}(?::=|=>|=|:(?!:))[ \\t]{0,8}"
+#define HSSEP "[\"']?[ \\t]*[:=]"
+/* A token value, quoted or not; the span excludes the quotes. */
+#define TOKC "[A-Za-z0-9_\\-+/=.~]"
+#define TOKV                                                                         \
+	"(?|\"(?<secret>" TOKC "{8,1024})\"|'(?<secret>" TOKC "{8,1024})'|(?<secret>" \
+	TOKC "{8,1024}))(?!" TOKC ")"
+/* A secret value: quoted (with backslash escapes; a repeated group is
+ * unbounded because PCRE2 would copy it per repeat, but it cannot cross a
+ * line) or up to a delimiter.  Checks bound the length. */
+#define QUOTED(q) q "(?<secret>(?:[^" q "\\\\\\r\\n]|\\\\.)++)" q
+/* unquoted: up to a delimiter; '&' only before a new query parameter */
+#define UNQ "(?:[^\\s\"'`,;&<>(){}\\[\\]|\\\\]|&(?![A-Za-z_][A-Za-z0-9_]{0,40}=))"
+#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|(?<secret>" UNQ "++))"
+/* A password value: the same, shorter. */
+#define PASSV "(?|" QUOTED("\"") "|" QUOTED("'") "|(?<secret>" UNQ "++))"
+/* A key that ends with one of the words, after a key boundary. */
+#define KEY(words) "(?<![A-Za-z0-9_.\\-])(?<key>[A-Za-z0-9_.\\-]{0,40}?(?i:" words "))"
+
+/* ---- value tests ---- */
+
+static int count_distinct(const unsigned char *p, size_t n)
+{
+	unsigned char seen[256] = { 0 };
+	int d = 0;
+
+	while (n--)
+		if (!seen[*p++]++)
+			d++;
+	return d;
+}
+
+static int char_classes(const unsigned char *p, size_t n, int *up, int *lo, int *dig, int *sym)
+{
+	int u = 0, l = 0, d = 0, s = 0;
+
+	for (; n; n--, p++) {
+		if (isupper(*p))
+			u = 1;
+		else if (islower(*p))
+			l = 1;
+		else if (isdigit(*p))
+			d = 1;
+		else
+			s = 1;
+	}
+	if (up)
+		*up = u;
+	if (lo)
+		*lo = l;
+	if (dig)
+		*dig = d;
+	if (sym)
+		*sym = s;
+	return u + l + d + s;
+}
+
+static int lower_eq(const unsigned char *p, size_t n, const char *w)
+{
+	return strlen(w) == n && !strncasecmp((const char *)p, w, n);
+}
+
+static int lower_has(const unsigned char *p, size_t n, const char *w)
+{
+	size_t m = strlen(w), i;
+
+	for (i = 0; i + m <= n; i++)
+		if (!strncasecmp((const char *)p + i, w, m))
+			return 1;
+	return 0;
+}
+
+int scan_is_placeholder(const unsigned char *p, size_t n)
+{
+	static const char *const words[] = {
+		"password", "passwd", "secret", "changeme", "change_me", "change-me", "placeholder",
+		"redacted", "dummy", "none", "null", "nil", "undefined", "true", "false", "string",
+		"str", "required", "optional", "empty", "example", "sample", "mypassword",
+		"yourpassword", "pass", "token", "apikey", "api_key", "notset", "unset", "default",
+		"hidden", "masked", "todo", "tbd", "fixme", "replace_me", "replaceme", "foobar",
+		"<redacted>", "secret123", "password123",
+	};
+	static const char *const starts[] = { "$", "{{", "${", "<", "%(", "%s", "#{", "!", "enc[",
+					      "vault:", "ref+", "@", "process.env", "os.environ",
+					      "env(", "env.", "secrets." };
+	size_t i;
+
+	if (!n)
+		return 1;
+	for (i = 0; i < ARRAY_SIZE(starts); i++)
+		if (n >= strlen(starts[i]) && !strncasecmp((const char *)p, starts[i], strlen(starts[i])))
+			return 1;
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (lower_eq(p, n, words[i]))
+			return 1;
+	if (p[0] == '[' && p[n - 1] == ']')
+		return 1;
+	if (lower_has(p, n, "redacted") || lower_has(p, n, "placeholder"))
+		return 1;
+	if (lower_has(p, n, "your") && (lower_has(p, n, "key") || lower_has(p, n, "token") ||
+					lower_has(p, n, "secret") || lower_has(p, n, "pass") ||
+					lower_has(p, n, "here")))
+		return 1;
+	/* xxxxxxxx, ********, ........, 00000000 */
+	for (i = 0; i < n; i++)
+		if (!strchr("xX*.#-_0", p[i]))
+			break;
+	if (i == n)
+		return 1;
+	return count_distinct(p, n) <= 2;
+}
+
+/* One part of a name between separators: all one case (find, MAX, d2i,
+ * X509), or words that each start with a capital (checkIframeFilter,
+ * RSAPublicKey, xmlSAX2GetPublicId) with at most one short one. */
+static int name_part(const unsigned char *p, size_t n)
+{
+	size_t i = 0, words = 0, shorts = 0;
+	int up = 0, lo = 0;
+
+	for (i = 0; i < n; i++) {
+		up |= !!isupper(p[i]);
+		lo |= !!islower(p[i]);
+	}
+	if (!up || !lo)
+		return 1;
+	for (i = 0; i < n;) {
+		size_t s = i, ups = 0, los = 0;
+
+		while (i < n && isupper(p[i]))
+			i++, ups++;
+		if (ups > 15)
+			return 0;	/* ABCDEFGHIJKLMNOPQRSTUVWXYZab: not a word */
+		/* XMLParser: the last capital of a run starts the next word */
+		if (ups > 1 && i < n && islower(p[i])) {
+			i--;
+			ups--;
+			if (ups)
+				words++;
+			s = i;
+			i++;
+			ups = 1;
+		}
+		while (i < n && (islower(p[i]) || isdigit(p[i])))
+			i++, los++;
+		if (i == s)
+			i++;
+		words++;
+		if (los && ups + los <= 2)
+			shorts++;
+		if (ups + los > 15)
+			return 0;	/* ABCDEFGHIJKLMNOPQRSTUVWXYZab: not a word */
+	}
+	return shorts <= 1 && (shorts == 0 || words >= 2);
+}
+
+/* A reference to a value rather than a value: config.api_key, os.environ,
+ * API_TOKEN, getSecretKey, ossl_check_PKCS7_SIGNER_INFO_type,
+ * test_benign_not_a_real_key. */
+int scan_is_reference(const unsigned char *p, size_t n)
+{
+	size_t i, a, digit_runs = 0;
+	int dots = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = p[i];
+
+		if (c == '.')
+			dots++;
+		else if (!isalnum(c) && c != '_' && c != '-')
+			return 0;
+		if (isdigit(c) && (i == 0 || !isdigit(p[i - 1])))
+			digit_runs++;
+	}
+	/* a number or two is part of a name (X509, utf8, Pass1); more, or a
+	 * long one, are not */
+	if (digit_runs > 2)
+		return 0;
+	for (i = 0, a = 0; i < n; i++) {
+		a = isdigit(p[i]) ? a + 1 : 0;
+		if (a >= 5)
+			return 0;
+	}
+	if (dots)
+		for (i = 0; i < n; i++)
+			if (p[i] == '.' && (i == 0 || i + 1 == n || p[i + 1] == '.' || isdigit(p[i + 1])))
+				return 0;
+	for (a = i = 0; i <= n; i++) {
+		if (i == n || p[i] == '_' || p[i] == '-' || p[i] == '.') {
+			if (i > a && !name_part(p + a, i - a))
+				return 0;
+			a = i + 1;
+		}
+	}
+	return 1;
+}
+
+/* ---- checks ---- */
+
+static int check_token(struct rule_hit *h)
+{
+	size_t n = h->s1 - h->s0;
+	const unsigned char *tail = h->buf + h->s0 + n / 3;
+
+	/* ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx is documentation */
+	return count_distinct(tail, n - n / 3) >= 4;
+}
+
+static int check_github(struct rule_hit *h)
+{
+	if (!check_token(h))
+		return 0;
+	if (h->s1 - h->s0 < 4 + 36)
+		h->conf = 0.85;		/* shorter than GitHub issues them: maybe truncated */
+	return 1;
+}
+
+static int check_sk(struct rule_hit *h)
+{
+	const unsigned char *p = h->buf + h->s0 + 3;
+	size_t n = h->s1 - h->s0 - 3;
+	int dig;
+
+	char_classes(p, n, NULL, NULL, &dig, NULL);
+	return dig && count_distinct(p, n) >= 6;
+}
+
+static int check_random(struct rule_hit *h)
+{
+	const unsigned char *p = h->buf + h->s0;
+	size_t n = h->s1 - h->s0;
+	int up, lo, dig;
+
+	char_classes(p, n, &up, &lo, &dig, NULL);
+	return (dig || (up && lo)) && count_distinct(p, n) >= 8 && !scan_is_placeholder(p, n);
+}
+
+static int memchr_digit(const unsigned char *p, size_t n)
+{
+	while (n--)
+		if (isdigit(*p++))
+			return 1;
+	return 0;
+}
+
+static int is_quote(unsigned char c)
+{
+	return c == '"' || c == '\'' || c == '`';
+}
+
+static int check_password(struct rule_hit *h)
+{
+	const unsigned char *v = h->buf + h->s0, *k = h->buf + h->k0;
+	size_t n = h->s1 - h->s0, kn = h->k1 - h->k0, i;
+	int quoted = h->s0 > 0 && is_quote(h->buf[h->s0 - 1]) && h->s1 < h->len &&
+		     h->buf[h->s1] == h->buf[h->s0 - 1];
+
+	if (n < 4 || n > 256 || scan_is_placeholder(v, n))
+		return 0;
+	if (kn) {
+		/* the shell's working directory */
+		if ((lower_eq(k, kn, "pwd") || lower_eq(k, kn, "oldpwd")) && (v[0] == '/' || v[0] == '~'))
+			return 0;
+		/* bypass=, compass: -- "pass" inside a word */
+		if (kn > 4 && !strncasecmp((const char *)k + kn - 4, "pass", 4) && k[kn - 4] == 'p' &&
+		    islower(k[kn - 5]))
+			return 0;
+	}
+	for (i = 0; i < n && isdigit(v[i]); i++)
+		;
+	if (i == n && n < 6)
+		return 0;
+	/* "Password used to generate key": a description, not a passphrase */
+	if (memchr(v, ' ', n) && (lower_has(v, n, "password") || lower_has(v, n, "secret") ||
+				  lower_has(v, n, " key") || lower_has(v, n, "token") || lower_has(v, n, "your ") ||
+				  lower_has(v, n, "\\n") || lower_has(v, n, " the ")))
+		return 0;
+	if (!quoted) {
+		int classes = char_classes(v, n, NULL, NULL, NULL, NULL);
+
+		if (n < 6 || (n < 8 && classes < 2))
+			return 0;
+		/* getpass.getpass(, self.password, PASSWORD; but Summer2024 is
+		 * a password */
+		if ((!memchr_digit(v, n) && scan_is_reference(v, n)) || (h->s1 < h->len && h->buf[h->s1] == '('))
+			return 0;
+		/* a path is a file holding the password, not the password */
+		if (v[0] == '/' || (v[0] == '.' && n > 1 && v[1] == '/') || v[0] == '~')
+			return 0;
+	}
+	return 1;
+}
+
+/* "the password is S3cr3t!": prose needs a value that does not read as a word. */
+static int check_prose_password(struct rule_hit *h)
+{
+	const unsigned char *v = h->buf + h->s0;
+	size_t n = h->s1 - h->s0;
+
+	return char_classes(v, n, NULL, NULL, NULL, NULL) >= 3 && !scan_is_placeholder(v, n);
+}
+
+static int check_value(struct rule_hit *h)
+{
+	const unsigned char *v = h->buf + h->s0;
+	size_t n = h->s1 - h->s0, i;
+
+	if (n > 1024 || scan_is_placeholder(v, n) || scan_is_reference(v, n) || count_distinct(v, n) < 5)
+		return 0;
+	if (h->s1 < h->len && h->buf[h->s1] == '(')
+		return 0;	/* a call: get_token() */
+	if (memchr(v, ' ', n) || memchr(v, '\t', n))
+		return 0;	/* words: "Please provide a token" */
+	for (i = 0; i < n && isdigit(v[i]); i++)
+		;
+	if (i == n)
+		return 0;
+	if (v[0] == '/' || (v[0] == '.' && n > 1 && v[1] == '/'))
+		return 0;
+	return 1;
+}
+
+static int check_url(struct rule_hit *h)
+{
+	static const char *const db[] = {
+		"postgres", "postgresql", "mysql", "mariadb", "mongodb", "mongodb+srv", "redis",
+		"rediss", "amqp", "amqps", "mssql", "sqlserver", "oracle", "cockroachdb",
+		"clickhouse", "couchdb", "cassandra", "neo4j", "neo4j+s", "memcached", "elasticsearch",
+		"jdbc:postgresql", "jdbc:mysql", "db2", "snowflake", "postgresql+psycopg2",
+		"mysql+pymysql", "influxdb", "nats", "kafka",
+	};
+	const unsigned char *v = h->buf + h->s0;
+	size_t n = h->s1 - h->s0, i, sn;
+	const unsigned char *scheme = h->buf + h->m0;
+
+	/* ${DB_PASSWORD}, <password>, ****: documentation; but a URL's
+	 * "password" may well be the password */
+	if (n < 4 || strchr("$<{%", v[0]) || (count_distinct(v, n) == 1 && strchr("*xX.", v[0])))
+		return 0;
+	for (i = 0; i < n && isdigit(v[i]); i++)
+		;
+	if (i == n && n <= 5)
+		return 0;	/* host:port@, not a password */
+	for (sn = 0; h->m0 + sn < h->s0 && scheme[sn] != ':'; sn++)
+		;
+	h->type = "url_credentials";
+	h->conf = 0.9;
+	for (i = 0; i < ARRAY_SIZE(db); i++) {
+		if (lower_eq(scheme, sn, db[i]) ||
+		    (sn > strlen(db[i]) && !strncasecmp((const char *)scheme, db[i], strlen(db[i])) &&
+		     scheme[strlen(db[i])] == '+')) {
+			h->type = "database_url";
+			h->conf = 0.95;
+			break;
+		}
+	}
+	return 1;
+}
+
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+/* base64 of "-----BEGIN ... PRIVATE KEY-----" (kubeconfig client-key-data) */
+static int check_b64_pem(struct rule_hit *h)
+{
+	unsigned char out[96];
+	size_t n = h->s1 - h->s0, i, o = 0;
+	unsigned int acc = 0;
+	int bits = 0;
+
+	if (n > 128)
+		n = 128;
+	for (i = 0; i < n && o < sizeof(out); i++) {
+		int v = b64val(h->buf[h->s0 + i]);
+
+		if (v < 0)
+			break;
+		acc = (acc << 6) | (unsigned int)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return memmem(out, o, "PRIVATE KEY", 11) != NULL;
+}
+
+static int line_has_before(const struct rule_hit *h, const char *w)
+{
+	size_t i = h->m0, lim = h->m0 > 2048 ? h->m0 - 2048 : 0;
+
+	while (i > lim && h->buf[i - 1] != '\n')
+		i--;
+	return memmem(h->buf + i, h->m0 - i, w, strlen(w)) != NULL;
+}
+
+static int check_azure_sas(struct rule_hit *h)
+{
+	return line_has_before(h, "sv=") || line_has_before(h, "se=");
+}
+
+static int check_cmdline(struct rule_hit *h)
+{
+	const unsigned char *v = h->buf + h->s0;
+	size_t n = h->s1 - h->s0;
+
+	if (v[0] == '-' || scan_is_placeholder(v, n))
+		return 0;
+	if (scan_is_reference(v, n) && (n < 8 || count_distinct(v, n) < 6))
+		return 0;
+	return check_password(h);
+}
+
+/* ---- the table ---- */
+
+static const char *const m_aws[] = { "AKIA", "ASIA", "ABIA", "ACCA", NULL };
+static const char *const m_gh[] = { "ghp_", "gho_", "ghu_", "ghs_", "ghr_", NULL };
+static const char *const m_ghpat[] = { "github_pat_", NULL };
+static const char *const m_gl[] = { "glpat-", "gldt-", "glptt-", "glrt-", "glcbt-", "glft-", "glimt-",
+				     "gloas-", "glsoat-", "glagent-", "GR1348941", NULL };
+static const char *const m_slack[] = { "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xoxo-",
+					"xapp-", NULL };
+static const char *const m_stripe[] = { "sk_live_", "sk_test_", "rk_live_", "rk_test_", NULL };
+static const char *const m_whsec[] = { "whsec_", NULL };
+static const char *const m_openai[] = { "sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-", "sk-", NULL };
+static const char *const m_ant[] = { "sk-ant-", NULL };
+static const char *const m_sk[] = { "sk-", NULL };
+static const char *const m_jwt[] = { "eyJ", NULL };
+static const char *const m_age[] = { "AGE-SECRET-KEY-" "1", NULL };
+static const char *const m_aiza[] = { "AIza", NULL };
+static const char *const m_gocspx[] = { "GOCSPX-", NULL };
+static const char *const m_ya29[] = { "ya29.", NULL };
+static const char *const m_npm[] = { "npm_", NULL };
+static const char *const m_pypi[] = { "pypi-", NULL };
+static const char *const m_hf[] = { "hf_", "api_org_", NULL };
+static const char *const m_sg[] = { "SG.", NULL };
+static const char *const m_shop[] = { "shpat_", "shpca_", "shppa_", "shpss_", NULL };
+static const char *const m_do[] = { "dop_v1_", "doo_v1_", "dor_v1_", NULL };
+static const char *const m_vault[] = { "hvs.", "hvb.", "hvr.", NULL };
+static const char *const m_sq[] = { "sq0atp-", "sq0csp-", NULL };
+static const char *const m_atl[] = { "ATATT3", NULL };
+static const char *const m_lin[] = { "lin_api_", NULL };
+static const char *const m_pmak[] = { "PMAK-", NULL };
+static const char *const m_dapi[] = { "dapi", NULL };
+static const char *const m_graf[] = { "glsa_", "glc_", NULL };
+static const char *const m_nr[] = { "NRAK-", NULL };
+static const char *const m_sentry[] = { "sntrys_", "sntryu_", "sntrya_", NULL };
+static const char *const m_dp[] = { "dp.pt.", "dp.st.", "dp.sa.", "dp.ct.", "dp.scim.", "dp.audit.", NULL };
+static const char *const m_pscale[] = { "pscale_tkn_", "pscale_pw_", "pscale_oauth_", NULL };
+static const char *const m_sbp[] = { "sbp_", NULL };
+static const char *const m_dckr[] = { "dckr_pat_", NULL };
+static const char *const m_fly[] = { "fo1_", NULL };
+static const char *const m_rubygems[] = { "rubygems_", NULL };
+static const char *const m_mailgun[] = { "key-", NULL };
+static const char *const m_twilio[] = { "SK", NULL };
+static const char *const m_ltai[] = { "LTAI", NULL };
+
+#define SIMPLE(id_, type_, desc_, conf_, hs_, re_, back_, markers_, check_)                 \
+	{ id_, type_, desc_, conf_, hs_, 0, re_, back_, markers_, RULE_TOKEN, check_ }
+
+const struct rule scan_builtin_rules[] = {
+	/* ---- cloud providers ---- */
+	SIMPLE("aws_access_key_id", "aws_key", "AWS access key ID", 0.95, "AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9]",
+	       "(?<![A-Za-z0-9])(?<secret>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})(?![A-Za-z0-9])", 5, m_aws, check_token),
+	{ "aws_secret_access_key", "aws_key", "AWS secret access key assigned to an AWS key name", 0.95,
+	  "aws|secret_?access_?key", 1,
+	  "(?<![A-Za-z0-9])(?<key>(?i:aws[a-z0-9_.\\-]{0,32}?(?:secret|key|token)[a-z0-9_.\\-]{0,32}?|"
+	  "secret_?access_?key))" SEP "[\"']?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+	  18, NULL, 0, check_value },
+	{ "aws_session_token", "aws_key", "AWS session token", 0.95,
+	  "aws_?session_?token|sessiontoken|x-amz-security-token", 1,
+	  "(?<![A-Za-z0-9])(?<key>(?i:aws_?session_?token|session_?token|x-amz-security-token))" SEP
+	  "[\"']?(?<secret>[A-Za-z0-9/+=]{100,4096})(?![A-Za-z0-9/+=])",
+	  24, NULL, 0, check_value },
+	SIMPLE("google_api_key", "google_api_key", "Google API key", 0.95, "AIza",
+	       TBD "(?<secret>AIza[0-9A-Za-z_\\-]{35})" TED, 4, m_aiza, check_token),
+	SIMPLE("gcp_oauth_client_secret", "gcp_key", "Google OAuth client secret", 0.95, "GOCSPX-", TBD "(?<secret>GOCSPX-[A-Za-z0-9_\\-]{28})" TED, 7,
+	       m_gocspx, check_token),
+	SIMPLE("gcp_oauth_token", "gcp_key", "Google OAuth access token", 0.9, "ya29\\.", TBD "(?<secret>ya29\\.[A-Za-z0-9_\\-]{30,2048})" TED, 5,
+	       m_ya29, check_token),
+	{ "gcp_private_key_id", "gcp_key", "GCP service account private_key_id", 0.9,
+	  "\"private_key_id\"", 0,
+	  "\"private_key_id\"[ \\t]*:[ \\t]*\"(?<secret>[a-f0-9]{40})\"", 16, NULL, 0, NULL },
+	{ "azure_storage_key", "azure_key", "Azure storage account key", 0.95,
+	  "AccountKey=", 1, "(?i:AccountKey)=(?<secret>[A-Za-z0-9+/]{86}==)", 11, NULL, 0, NULL },
+	{ "azure_shared_access_key", "azure_key", "Azure Service Bus / Event Hubs shared access key",
+	  0.95, "SharedAccessKey=", 1, "(?i:SharedAccessKey)=(?<secret>[A-Za-z0-9+/]{43}=)", 16, NULL,
+	  0, NULL },
+	{ "azure_sas_signature", "azure_key", "Azure SAS token signature", 0.9, "[?&]sig=", 0,
+	  "[?&]sig=(?<secret>[A-Za-z0-9%+/=]{30,256})(?![A-Za-z0-9%+/=])", 5, NULL, 0, check_azure_sas },
+	SIMPLE("azure_ad_client_secret", "azure_key", "Azure AD client secret", 0.9, "[0-9]Q~",
+	       "(?<![A-Za-z0-9_~.\\-])(?<secret>[A-Za-z0-9_~.\\-]{3}[0-9]Q~[A-Za-z0-9_~.\\-]{31,34})"
+	       "(?![A-Za-z0-9_~.\\-])", 6, NULL, check_token),
+	{ "azure_secret", "azure_key", "value assigned to an Azure key, secret, password or token", 0.95,
+	  "azure", 1,
+	  "(?<![A-Za-z0-9])(?<key>(?i:azure[a-z0-9_.\\-]{0,40}?(?:key|secret|password|token)))" SEP
+	  TOKV, 5, NULL, RULE_GENERIC, check_value },
+	SIMPLE("alibaba_access_key_id", "api_key", "Alibaba Cloud AccessKey ID", 0.85, "LTAI", "(?<![A-Za-z0-9])(?<secret>LTAI[A-Za-z0-9]{12,20})(?![A-Za-z0-9])", 4, m_ltai, check_random),
+	SIMPLE("digitalocean_token", "api_key", "DigitalOcean token", 0.95, "do[opr]_v1_",
+	       TB "(?<secret>do[opr]_v1_[a-f0-9]{64})" TE, 7, m_do, check_token),
+
+	/* ---- source hosting and package registries ---- */
+	SIMPLE("github_token", "github_token", "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_)", 0.95, "gh[pousr]_", TB "(?<secret>gh[pousr]_[A-Za-z0-9]{20,251})" TE, 4, m_gh,
+	       check_github),
+	SIMPLE("github_fine_grained_token", "github_token", "GitHub fine-grained personal access token",
+	       0.95, "github_pat_", TB "(?<secret>github_pat_[A-Za-z0-9_]{30,244})" TE, 11, m_ghpat, check_token),
+	SIMPLE("gitlab_token", "gitlab_token", "GitLab token (glpat-, runner, deploy, CI job...)", 0.95, "gl(?:pat|dt|ptt|rt|cbt|ft|imt|oas|soat|agent)-|GR1348941",
+	       TBD "(?<secret>(?:gl(?:pat|dt|ptt|rt|cbt|ft|imt|oas|soat|agent)-|GR1348941)"
+	       "[A-Za-z0-9_\\-]{20,250})" TED, 10, m_gl, check_token),
+	SIMPLE("npm_token", "npm_token", "npm access token", 0.95, "npm_",
+	       TB "(?<secret>npm_[A-Za-z0-9]{36})" TE, 4, m_npm, check_token),
+	{ "npmrc_auth", "npm_token", "_authToken / _auth in .npmrc", 0.9, "_auth(?:Token)?[ \\t]*=", 0,
+	  "(?<![A-Za-z0-9])(?<key>_auth(?:Token)?)[ \\t]*=[ \\t]*[\"']?(?<secret>[^\\s\"']{8,1024})", 12, NULL, 0,
+	  check_value },
+	SIMPLE("pypi_token", "pypi_token", "PyPI upload token", 0.95, "pypi-AgE",
+	       TBD "(?<secret>pypi-AgE[A-Za-z0-9_\\-]{50,1024})" TED, 8, m_pypi, check_token),
+	SIMPLE("rubygems_token", "api_key", "RubyGems API key", 0.95, "rubygems_",
+	       TB "(?<secret>rubygems_[a-f0-9]{48})" TE, 9, m_rubygems, check_token),
+	SIMPLE("dockerhub_token", "api_key", "Docker Hub personal access token", 0.95, "dckr_pat_", TBD "(?<secret>dckr_pat_[A-Za-z0-9_\\-]{27,64})" TED, 9,
+	       m_dckr, check_token),
+	{ "docker_config_auth", "docker_auth", "\"auth\" in a Docker config.json", 0.9,
+	  "\"auth\"[ \\t]*:[ \\t]*\"", 0,
+	  "\"auth\"[ \\t]*:[ \\t]*\"(?<secret>[A-Za-z0-9+/]{8,2048}={0,2})\"", 12, NULL, 0, NULL },
+
+	/* ---- chat, mail, payments ---- */
+	SIMPLE("slack_token", "slack_token", "Slack token (xoxb-, xoxp-, xapp-...)", 0.95, "xox[abposre]-|xapp-",
+	       TB "(?<secret>(?:xox[abposre]|xapp)-[0-9A-Za-z\\-]{10,250})" TED, 5, m_slack, check_token),
+	{ "slack_webhook", "slack_webhook", "Slack incoming webhook URL", 0.95,
+	  "hooks\\.slack\\.com/(?:services|workflows|triggers)/", 0,
+	  "hooks\\.slack\\.com/(?:services|workflows|triggers)/(?<secret>[A-Za-z0-9_\\-]{6,20}/"
+	  "[A-Za-z0-9_\\-]{6,20}/[A-Za-z0-9_\\-]{16,64})(?![A-Za-z0-9_\\-])", 33, NULL, 0, check_token },
+	{ "discord_webhook", "discord_webhook", "Discord webhook URL", 0.95,
+	  "discord(?:app)?\\.com/api/webhooks/", 1,
+	  "(?i:discord(?:app)?\\.com/api/webhooks/)[0-9]{5,30}/(?<secret>[A-Za-z0-9_\\-]{60,80})"
+	  "(?![A-Za-z0-9_\\-])", 31, NULL, 0, check_token },
+	SIMPLE("telegram_bot_token", "api_key", "Telegram bot token", 0.9, "[0-9]:AA[A-Za-z0-9_\\-]{4}",
+	       "(?<![A-Za-z0-9])(?<secret>[0-9]{8,10}:AA[A-Za-z0-9_\\-]{33})" TED, 17, NULL, check_token),
+	SIMPLE("stripe_key", "stripe_key", "Stripe secret or restricted key", 0.95, "[rs]k_(?:live|test)_", TB "(?<secret>[rs]k_(?:live|test)_[0-9A-Za-z]{10,247})" TE, 8, m_stripe, check_token),
+	SIMPLE("stripe_webhook_secret", "stripe_key", "Stripe webhook signing secret", 0.95, "whsec_", TB "(?<secret>whsec_[A-Za-z0-9+/]{24,256}={0,2})(?![A-Za-z0-9+/=])", 6, m_whsec, check_token),
+	SIMPLE("square_token", "api_key", "Square access token or secret", 0.95, "sq0(?:atp|csp)-",
+	       TBD "(?<secret>sq0(?:atp|csp)-[0-9A-Za-z_\\-]{22,43})" TED, 7, m_sq, check_token),
+	SIMPLE("sendgrid_key", "sendgrid_key", "SendGrid API key", 0.95, "SG\\.[A-Za-z0-9_\\-]{4}",
+	       TB "(?<secret>SG\\.[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43})" TED, 7, m_sg, check_token),
+	SIMPLE("mailgun_key", "api_key", "Mailgun API key", 0.85, "key-[0-9a-z]{8}",
+	       TBD "(?<secret>key-[0-9a-z]{32})" TED, 12, m_mailgun, check_random),
+	SIMPLE("mailchimp_key", "api_key", "Mailchimp API key", 0.85, "-us[0-9]",
+	       "(?<![A-Za-z0-9])(?<secret>[0-9a-f]{32}-us[0-9]{1,2})(?![A-Za-z0-9])", 36, NULL, check_token),
+	SIMPLE("twilio_api_key", "twilio_key", "Twilio API key SID", 0.85, "SK[0-9a-f]{8}",
+	       "(?<![A-Za-z0-9])(?<secret>SK[0-9a-f]{32})(?![A-Za-z0-9])", 10, m_twilio, check_token),
+	SIMPLE("shopify_token", "api_key", "Shopify access token or shared secret", 0.95, "shp(?:at|ca|pa|ss)_", TB "(?<secret>shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})" TE, 6, m_shop, check_token),
+
+	/* ---- AI and developer services ---- */
+	SIMPLE("anthropic_key", "anthropic_key", "Anthropic API key", 0.95,
+	       "sk-ant-(?:api|admin|sid|oat)[0-9]{2}-",
+	       TBD "(?<secret>sk-ant-(?:api|admin|sid|oat)[0-9]{2}-[A-Za-z0-9_\\-]{8,250})" TED, 15, m_ant,
+	       check_token),
+	SIMPLE("openai_key", "openai_key", "OpenAI API key", 0.95, "sk-(?:proj|svcacct|admin|None)-|T3BlbkFJ",
+	       TBD "(?<secret>sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_\\-]{20,250}|"
+	       "[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}))" TED, 31, m_openai, check_token),
+	SIMPLE("sk_key", "generic_secret", "sk- prefixed secret key (OpenAI-style and others)", 0.85, "sk-", TBD "(?<secret>sk-[A-Za-z0-9_\\-]{16,250})" TED, 3, m_sk,
+	       check_sk),
+	SIMPLE("huggingface_token", "huggingface_token", "Hugging Face access token", 0.9, "hf_|api_org_",
+	       TB "(?<secret>(?:hf_|api_org_)[A-Za-z0-9]{30,40})" TE, 8, m_hf, check_random),
+	SIMPLE("vault_token", "vault_token", "HashiCorp Vault token", 0.9, "hv[sbr]\\.",
+	       TB "(?<secret>hv[sbr]\\.[A-Za-z0-9_\\-]{24,512})" TED, 4, m_vault, check_random),
+	SIMPLE("terraform_cloud_token", "api_key", "Terraform Cloud / Enterprise token", 0.95,
+	       "\\.atlasv1\\.", "(?<![A-Za-z0-9])(?<secret>[A-Za-z0-9]{14}\\.atlasv1\\.[A-Za-z0-9_\\-=]{60,100})"
+	       "(?![A-Za-z0-9_\\-=])", 23, NULL, check_token),
+	SIMPLE("atlassian_token", "api_key", "Atlassian API token", 0.95, "ATATT3",
+	       TB "(?<secret>ATATT3[A-Za-z0-9_\\-=]{150,300})(?![A-Za-z0-9_\\-=])", 6, m_atl, check_token),
+	SIMPLE("linear_key", "api_key", "Linear API key", 0.95, "lin_api_",
+	       TB "(?<secret>lin_api_[A-Za-z0-9]{40})" TE, 8, m_lin, check_token),
+	SIMPLE("postman_key", "api_key", "Postman API key", 0.95, "PMAK-",
+	       TB "(?<secret>PMAK-[a-f0-9]{24}-[a-f0-9]{34})" TE, 5, m_pmak, check_token),
+	SIMPLE("databricks_token", "api_key", "Databricks token", 0.9, "dapi[a-f0-9]{8}",
+	       TB "(?<secret>dapi[a-f0-9]{32}(?:-[0-9])?)" TE, 12, m_dapi, check_token),
+	SIMPLE("grafana_token", "api_key", "Grafana service account or cloud token", 0.95, "glsa_|glc_",
+	       TB "(?<secret>glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|glc_[A-Za-z0-9+/]{32,400}={0,2})"
+	       "(?![A-Za-z0-9+/=_])", 5, m_graf, check_token),
+	SIMPLE("newrelic_key", "api_key", "New Relic user API key", 0.95, "NRAK-",
+	       TB "(?<secret>NRAK-[A-Z0-9]{27})" TE, 5, m_nr, check_token),
+	SIMPLE("sentry_token", "api_key", "Sentry auth token", 0.95, "sntr[ysua]_",
+	       TB "(?<secret>sntr[ysua]_[A-Za-z0-9+/=_\\-]{40,400})(?![A-Za-z0-9+/=_\\-])", 7, m_sentry,
+	       check_token),
+	SIMPLE("doppler_token", "api_key", "Doppler token", 0.95, "dp\\.(?:pt|st|sa|ct|scim|audit)\\.",
+	       "(?<![A-Za-z0-9_.])(?<secret>dp\\.(?:pt|st|sa|ct|scim|audit)\\.[A-Za-z0-9]{40,44})" TE, 9,
+	       m_dp, check_token),
+	SIMPLE("planetscale_token", "api_key", "PlanetScale token or password", 0.95,
+	       "pscale_(?:tkn|pw|oauth)_",
+	       TB "(?<secret>pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\\-.]{32,64})(?![A-Za-z0-9_\\-.])", 13,
+	       m_pscale, check_token),
+	SIMPLE("supabase_token", "api_key", "Supabase access token", 0.95, "sbp_[a-f0-9]{16}",
+	       TB "(?<secret>sbp_[a-f0-9]{40})" TE, 20, m_sbp, check_token),
+	SIMPLE("fly_token", "api_key", "Fly.io token", 0.9, "fo1_",
+	       TB "(?<secret>fo1_[A-Za-z0-9_\\-]{43})" TED, 4, m_fly, check_token),
+
+	/* ---- keys and structured tokens ---- */
+	{ "private_key", "private_key", "PEM private key block (RSA, EC, DSA, PKCS#8, encrypted, OpenSSH, PGP)",
+	  0.95, "-----BEGIN ", 0,
+	  "(?<secret>-----BEGIN (?<kind>(?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?<blk> BLOCK|)-----"
+	  "(?:[\\s\\S]{0,65000}?-----END \\g{kind}PRIVATE KEY\\g{blk}-----"
+	  "|(?:(?:\\r?\\n|\\\\r\\\\n|\\\\n)[ \\t]*(?:[A-Za-z0-9+/=]{1,100}|[A-Za-z][A-Za-z0-9\\-]{0,30}:[^\\r\\n]{0,200}))*))",
+	  11, NULL, RULE_MULTILINE, NULL },
+	{ "private_key_base64", "private_key", "base64 of a PEM private key (kubeconfig client-key-data)",
+	  0.95, "LS0tLS1CRUdJTi", 0,
+	  "(?<![A-Za-z0-9+/])(?<secret>LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,65000}={0,2})", 14, NULL, RULE_TOKEN,
+	  check_b64_pem },
+	{ "putty_private_key", "private_key", "PuTTY private key lines", 0.95, "Private-Lines: ", 0,
+	  "Private-Lines: [0-9]{1,4}\\r?\\n(?<secret>(?:[A-Za-z0-9+/=]{4,128}(?:\\r?\\n|\\z)){1,400})",
+	  15, NULL, RULE_MULTILINE, NULL },
+	SIMPLE("age_secret_key", "private_key", "age secret key", 0.95, "AGE-SECRET-KEY-" "1",
+	       "(?<secret>AGE-SECRET-KEY-" "1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})(?![A-Za-z0-9])", 16,
+	       m_age, NULL),
+	SIMPLE("jwt", "jwt_token", "JSON Web Token", 0.95, "eyJ[A-Za-z0-9_\\-]{4,}\\.eyJ",
+	       TBD "(?<secret>eyJ[A-Za-z0-9_\\-]{4,8192}\\.eyJ[A-Za-z0-9_\\-]{2,16384}\\.[A-Za-z0-9_\\-]{0,4096})"
+	       TED, 8200, m_jwt, NULL),
+
+	/* ---- credentials in URLs, headers and command lines ---- */
+	{ "url_credentials", "database_url", "password in a URL (scheme://user:password@host)", 0.95,
+	  "://[^\\s:/@]*:[^\\s/@]+@", 0,
+	  "(?<![A-Za-z0-9+.\\-])[A-Za-z][A-Za-z0-9+.\\-]{1,20}://[^\\s:/@\"'<>]{0,128}:"
+	  "(?<secret>[^\\s/\"'<>]{1,256}?)@(?:[A-Za-z0-9._\\-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}\\])(?::[0-9]{1,5})?"
+	  "(?=[/?#\\s\"'<>,;)\\]]|\\z)",
+	  420, NULL, 0, check_url },
+	{ "http_basic_auth", "http_auth", "HTTP Basic credentials in an Authorization header", 0.9,
+	  "authorization:[ \\t]*basic[ \\t]+", 1,
+	  "(?i:authorization:[ \\t]*basic[ \\t]+)(?<secret>[A-Za-z0-9+/]{8,1024}={0,2})(?![A-Za-z0-9+/=])",
+	  30, NULL, 0, check_value },
+	{ "bearer_token", "bearer_token", "Bearer token", 0.85, "bearer[ \\t]+[A-Za-z0-9_\\-.~+/]{8}", 1,
+	  "(?<![A-Za-z0-9_])(?i:bearer)[ \\t]+(?<secret>[A-Za-z0-9_\\-.~+/]{16,4096}=*)(?![A-Za-z0-9_\\-.~+/=])",
+	  30, NULL, RULE_GENERIC, check_random },
+	{ "curl_user", "password", "user:password given to curl -u / --user", 0.8,
+	  "(?:-u|--user)[ \\t]+[\"']?[^\\s:\"']+:", 0,
+	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)[ \\t]+[\"']?[^\\s:\"']{1,64}:(?<secret>[^\\s\"']{4,128})",
+	  80, NULL, 0, check_password },
+	{ "netrc_password", "password", "password in a .netrc entry", 0.85,
+	  "login[ \\t]+[^\\s]+[ \\t]+password[ \\t]+", 0,
+	  "(?<![A-Za-z0-9])login[ \\t]+[^\\s]{1,128}[ \\t]+password[ \\t]+(?<secret>[^\\s]{1,256})", 160,
+	  NULL, 0, check_password },
+	{ "cmdline_secret", "password", "--password / --token VALUE on a command line", 0.8,
+	  "--?(?:password|passwd|pass|token|secret|api-key|apikey)(?:=|[ \\t]+)", 1,
+	  "(?<![A-Za-z0-9_\\-])--?(?<key>(?i:password|passwd|pass|token|secret|api-key|apikey))(?:=|[ \\t]+)"
+	  "(?|\"(?<secret>[^\"\\r\\n]{4,256})\"|'(?<secret>[^'\\r\\n]{4,256})'|(?<secret>[^\\s\"'`;&|<>]{4,256}))",
+	  20, NULL, 0, check_cmdline },
+
+	/* ---- values assigned to secret-sounding keys ---- */
+	{ "password", "password", "password assigned in key=value, JSON, YAML, TOML or code", 0.8,
+	  "(?:pass(?:word|wd|phrase)?|pwd)" HSSEP, 1,
+	  KEY("passwor[dt]|passwd|passphrase|pwd|pass") SEP PASSV, 70, NULL, 0, check_password },
+	{ "xml_secret", "password", "password, secret or token element in XML", 0.8,
+	  "(?:passw(?:or)?d|secret|token|api[_\\-]?key)>", 1,
+	  "<(?<key>[A-Za-z0-9_:.\\-]{0,40}?(?i:passw(?:or)?d|secret|token|api[_\\-]?key))>"
+	  "(?<secret>[^<\\r\\n]{1,256})</", 52, NULL, 0, check_password },
+	{ "password_prose", "password", "\"the password is ...\" in prose", 0.8,
+	  "pass(?:word|phrase)[ \\t]+(?:is|was)[: \\t]", 1,
+	  "(?<![A-Za-z])(?i:pass(?:word|phrase)[ \\t]+(?:is|was))[: \\t]+[\"']?(?<secret>[^\\s\"'`]{6,64}?)"
+	  "(?=[\\s\"'`,;)]|[.!?](?:\\s|\\z)|\\z)", 20, NULL, 0, check_prose_password },
+	{ "api_key", "api_key", "value assigned to an API key or access token name", 0.8,
+	  "(?:api[_.\\-]?key|apikey|access[_.\\-]?token|auth[_.\\-]?token|access[_.\\-]?key|secret[_.\\-]?key)"
+	  HSSEP, 1,
+	  KEY("api[_.\\-]?key|apikey|access[_.\\-]?token|auth[_.\\-]?token|access[_.\\-]?key|secret[_.\\-]?key")
+	  SEP SECV, 70, NULL, RULE_GENERIC, check_value },
+	{ "secret_assignment", "generic_secret", "value assigned to a secret, token or credential name", 0.8,
+	  "(?:secret|token|credentials?|private[_.\\-]?key|signing[_.\\-]?key|encryption[_.\\-]?key|"
+	  "master[_.\\-]?key|account[_.\\-]?key|bearer)" HSSEP, 1,
+	  KEY("secret|token|credentials?|private[_.\\-]?key|signing[_.\\-]?key|encryption[_.\\-]?key|"
+	      "master[_.\\-]?key|account[_.\\-]?key|bearer")
+	  SEP SECV, 70, NULL, RULE_GENERIC, check_value },
+};
+
+const size_t scan_builtin_count = ARRAY_SIZE(scan_builtin_rules);
+
+/* ---- compiling and loading ---- */
+
+static void rule_fail(char *err, size_t errlen, const char *where, const char *id, const char *what,
+		      const char *re, int code, size_t off)
+{
+	PCRE2_UCHAR msg[256];
+
+	pcre2_get_error_message(code, msg, sizeof(msg));
+	snprintf(err, errlen, "%srule '%s': %s: %s at offset %zu of /%s/", where ? where : "", id, what,
+		 (const char *)msg, off, re);
+}
+
+/* Compile r into s->rules.  err gets the reason on failure. */
+static int add_rule(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
+		    size_t errlen, const char *where)
+{
+	struct crule *c;
+	int ecode, n;
+	PCRE2_SIZE eoff;
+
+	if (s->n_rules >= SCAN_MAX_RULES) {
+		snprintf(err, errlen, "%stoo many rules (at most %u)", where ? where : "", SCAN_MAX_RULES);
+		return -E2BIG;
+	}
+	if (s->n_rules == s->cap_rules) {
+		size_t cap = s->cap_rules ? s->cap_rules * 2 : 64;
+		struct crule *nr = realloc(s->rules, cap * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		s->rules = nr;
+		s->cap_rules = cap;
+	}
+	c = &s->rules[s->n_rules];
+	memset(c, 0, sizeof(*c));
+	c->r = *r;
+	c->builtin = builtin;
+	c->code = pcre2_compile((PCRE2_SPTR)r->re, PCRE2_ZERO_TERMINATED, PCRE2_USE_OFFSET_LIMIT, &ecode,
+				&eoff, NULL);
+	if (!c->code) {
+		rule_fail(err, errlen, where, r->id, "regex does not compile", r->re, ecode, eoff);
+		return -EINVAL;
+	}
+	/* JIT is an optimisation: without it (no executable memory) the
+	 * interpreter gives the same answers. */
+	(void)pcre2_jit_compile(c->code, PCRE2_JIT_COMPLETE);
+	n = pcre2_substring_number_from_name(c->code, (PCRE2_SPTR) "secret");
+	c->g_secret = n > 0 ? (uint32_t)n : 0;
+	n = pcre2_substring_number_from_name(c->code, (PCRE2_SPTR) "key");
+	c->g_key = n > 0 ? (uint32_t)n : 0;
+	s->n_rules++;
+	if (out)
+		*out = c;
+	return 0;
+}
+
+int scan_rules_add(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
+		   size_t errlen)
+{
+	return add_rule(s, r, builtin, out, err, errlen, NULL);
+}
+
+int scan_allowed_secret(const struct scan *s, const unsigned char *p, size_t n, pcre2_match_data *md)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_allow_re; i++)
+		if (pcre2_match(s->allow_re[i], p, n, 0, 0, md, NULL) >= 0)
+			return 1;
+	return 0;
+}
+
+int scan_path_allowed(const struct scan *s, const char *path)
+{
+	pcre2_match_data *md;
+	size_t i;
+	int hit = 0;
+
+	if (!s->n_allow_path)
+		return 0;
+	md = pcre2_match_data_create(1, NULL);
+	if (!md)
+		return 0;
+	for (i = 0; i < s->n_allow_path && !hit; i++)
+		hit = pcre2_match(s->allow_path[i], (PCRE2_SPTR)path, strlen(path), 0, 0, md, NULL) >= 0;
+	pcre2_match_data_free(md);
+	return hit;
+}
+
+/* ---- the rules file ---- */
+
+static int valid_id(const char *id)
+{
+	size_t i;
+
+	if (!*id || strlen(id) > 64)
+		return 0;
+	for (i = 0; id[i]; i++)
+		if (!islower((unsigned char)id[i]) && !isdigit((unsigned char)id[i]) && id[i] != '_' &&
+		    id[i] != '-')
+			return 0;
+	return 1;
+}
+
+static int compile_list(const struct cfg_node *seq, const char *what, pcre2_code ***out, size_t *n,
+			struct cfg_error *cerr)
+{
+	size_t i;
+
+	if (!seq || cfg_is_null(seq))
+		return 0;
+	if (seq->kind != CFG_SEQ)
+		return cfg_fail(cerr, seq, "'%s' must be a list of regular expressions", what), -EINVAL;
+	for (i = 0; i < seq->n; i++) {
+		const struct cfg_node *it = seq->items[i];
+		pcre2_code **arr, *re;
+		PCRE2_UCHAR msg[256];
+		PCRE2_SIZE eoff;
+		int ecode;
+
+		if (it->kind != CFG_SCALAR)
+			return cfg_fail(cerr, it, "'%s' entries must be strings", what), -EINVAL;
+		re = pcre2_compile((PCRE2_SPTR)it->text, it->text_len, 0, &ecode, &eoff, NULL);
+		if (!re) {
+			pcre2_get_error_message(ecode, msg, sizeof(msg));
+			return cfg_fail(cerr, it, "%s regex does not compile: %s at offset %zu", what,
+					(const char *)msg, (size_t)eoff), -EINVAL;
+		}
+		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+		arr = realloc(*out, (*n + 1) * sizeof(*arr));
+		if (!arr) {
+			pcre2_code_free(re);
+			return -ENOMEM;
+		}
+		arr[(*n)++] = re;
+		*out = arr;
+	}
+	return 0;
+}
+
+static int load_rule(struct scan *s, const struct cfg_node *m, struct cfg_error *cerr)
+{
+	static const char *const known[] = { "id", "regex", "type", "description", "confidence",
+					     "keywords", "secret_group", NULL };
+	const char *id = NULL, *re = NULL, *type = NULL, *desc = NULL;
+	const struct cfg_node *kw, *conf, *grp;
+	struct rule r = { 0 };
+	struct crule *c;
+	char where[320], err[512];
+	double confidence = 0.8;
+	unsigned long group = 0;
+	size_t i;
+	int rc;
+
+	if (m->kind != CFG_MAP)
+		return cfg_fail(cerr, m, "each rule must be a mapping with id and regex"), -EINVAL;
+	cfg_warn_unknown(m, "rule", known);
+	if (cfg_get_str(m, "id", &id, cerr) || cfg_get_str(m, "regex", &re, cerr) ||
+	    cfg_get_str(m, "type", &type, cerr) || cfg_get_str(m, "description", &desc, cerr))
+		return -EINVAL;
+	if (!id)
+		return cfg_fail(cerr, m, "rule without 'id'"), -EINVAL;
+	if (!valid_id(id))
+		return cfg_fail(cerr, cfg_get(m, "id"), "rule id '%s' must be lower case letters, digits, _ and -",
+				id), -EINVAL;
+	if (!re || !*re)
+		return cfg_fail(cerr, m, "rule '%s' has no 'regex'", id), -EINVAL;
+	for (i = 0; i < s->n_rules; i++)
+		if (!strcmp(s->rules[i].r.id, id))
+			return cfg_fail(cerr, cfg_get(m, "id"), "rule id '%s' is already used", id), -EINVAL;
+	if ((conf = cfg_get(m, "confidence")) && !cfg_is_null(conf)) {
+		char *end;
+
+		if (conf->kind != CFG_SCALAR)
+			return cfg_fail(cerr, conf, "confidence must be a number"), -EINVAL;
+		confidence = strtod(conf->text, &end);
+		if (end == conf->text || *end || confidence < 0 || confidence > 1)
+			return cfg_fail(cerr, conf, "confidence must be a number from 0 to 1, not '%s'",
+					conf->text), -EINVAL;
+	}
+	if ((grp = cfg_get(m, "secret_group")) && cfg_get_uint(m, "secret_group", 100, &group, cerr))
+		return -EINVAL;
+	r.id = id;
+	r.type = type ? type : id;
+	r.desc = desc ? desc : "custom rule";
+	r.confidence = confidence;
+	r.re = re;
+	r.back = 0;
+	snprintf(where, sizeof(where), "%s:%d:%d: ", m->file, m->line, m->col);
+	if ((rc = add_rule(s, &r, 0, &c, err, sizeof(err), where))) {
+		snprintf(cerr->msg, sizeof(cerr->msg), "%s", err);
+		return rc;
+	}
+	/* the table's strings belong to the config tree: copy them */
+	c->own_id = strdup(id);
+	c->own_type = strdup(r.type);
+	c->own_desc = strdup(r.desc);
+	c->own_re = strdup(re);
+	if (!c->own_id || !c->own_type || !c->own_desc || !c->own_re)
+		return -ENOMEM;
+	c->r.id = c->own_id;
+	c->r.type = c->own_type;
+	c->r.desc = c->own_desc;
+	c->r.re = c->own_re;
+	if (group) {
+		uint32_t count;
+
+		pcre2_pattern_info(c->code, PCRE2_INFO_CAPTURECOUNT, &count);
+		if (group > count)
+			return cfg_fail(cerr, grp, "rule '%s': secret_group %lu, but the regex has %u groups", id,
+					group, count), -EINVAL;
+		c->g_secret = (uint32_t)group;
+	}
+	kw = cfg_get(m, "keywords");
+	if (kw && !cfg_is_null(kw)) {
+		if (kw->kind != CFG_SEQ)
+			return cfg_fail(cerr, kw, "keywords must be a list of strings"), -EINVAL;
+		c->keywords = calloc(kw->n ? kw->n : 1, sizeof(char *));
+		if (!c->keywords)
+			return -ENOMEM;
+		for (i = 0; i < kw->n; i++) {
+			if (kw->items[i]->kind != CFG_SCALAR || !kw->items[i]->text_len)
+				return cfg_fail(cerr, kw->items[i], "keywords must be non-empty strings"), -EINVAL;
+			if (!(c->keywords[i] = strdup(kw->items[i]->text)))
+				return -ENOMEM;
+			c->n_keywords++;
+		}
+	}
+	c->fullscan = c->n_keywords == 0;
+	return 0;
+}
+
+static int load_tree(struct scan *s, const struct cfg_node *root, struct cfg_error *cerr)
+{
+	static const char *const known[] = { "rules", "allowlist", "disable", NULL };
+	static const char *const aknown[] = { "regexes", "paths", NULL };
+	const struct cfg_node *rules, *allow, *dis;
+	size_t i, j;
+	int r;
+
+	if (root->kind != CFG_MAP)
+		return cfg_fail(cerr, root, "a rules file is a mapping (rules:, allowlist:, disable:)"), -EINVAL;
+	cfg_warn_unknown(root, "rules file", known);
+	rules = cfg_get(root, "rules");
+	if (rules && !cfg_is_null(rules)) {
+		if (rules->kind != CFG_SEQ)
+			return cfg_fail(cerr, rules, "'rules' must be a list"), -EINVAL;
+		for (i = 0; i < rules->n; i++)
+			if ((r = load_rule(s, rules->items[i], cerr)))
+				return r;
+	}
+	allow = cfg_get(root, "allowlist");
+	if (allow && !cfg_is_null(allow)) {
+		if (allow->kind != CFG_MAP)
+			return cfg_fail(cerr, allow, "'allowlist' must be a mapping (regexes:, paths:)"), -EINVAL;
+		cfg_warn_unknown(allow, "allowlist", aknown);
+		if ((r = compile_list(cfg_get(allow, "regexes"), "allowlist", &s->allow_re, &s->n_allow_re, cerr)) ||
+		    (r = compile_list(cfg_get(allow, "paths"), "path", &s->allow_path, &s->n_allow_path, cerr)))
+			return r;
+	}
+	dis = cfg_get(root, "disable");
+	if (dis && !cfg_is_null(dis)) {
+		if (dis->kind != CFG_SEQ)
+			return cfg_fail(cerr, dis, "'disable' must be a list of rule ids"), -EINVAL;
+		for (i = 0; i < dis->n; i++) {
+			const struct cfg_node *it = dis->items[i];
+			int found = 0;
+
+			if (it->kind != CFG_SCALAR)
+				return cfg_fail(cerr, it, "'disable' entries must be rule ids"), -EINVAL;
+			for (j = 0; j < s->n_rules; j++) {
+				if (!strcmp(s->rules[j].r.id, it->text)) {
+					s->rules[j].disabled = 1;
+					found = 1;
+				}
+			}
+			if (!found && strcmp(it->text, "high_entropy"))
+				return cfg_fail(cerr, it, "no rule named '%s' to disable (harombe secrets rules lists them)",
+						it->text), -EINVAL;
+			if (!strcmp(it->text, "high_entropy"))
+				s->opt.entropy = 0;
+		}
+	}
+	return 0;
+}
+
+int scan_load_rules_text(struct scan *s, const char *name, const char *text, size_t len, char *err,
+			 size_t errlen)
+{
+	struct cfg_error cerr = CFG_ERR_INIT;
+	struct cfg_node *root = NULL;
+	int r;
+
+	if (s->compiled) {
+		snprintf(err, errlen, "%s: rules must be loaded before the scanner is compiled", name);
+		return -EBUSY;
+	}
+	if ((r = cfg_parse(name, text, len, &root, &cerr)) == 0)
+		r = load_tree(s, root, &cerr);
+	if (r)
+		snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
+	cfg_node_free(root);
+	return r;
+}
+
+int scan_load_rules(struct scan *s, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t got = 0;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open rules file '%s': %s", path, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20)) {
+		close(fd);
+		snprintf(err, errlen, "rules file '%s' is not a regular file of at most 16 MiB", path);
+		return -EINVAL;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size && (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	text[got] = 0;
+	r = scan_load_rules_text(s, path, text, got, err, errlen);
+	free(text);
+	return r;
+}

@@ -1,0 +1,143 @@
+#ifndef SCAN_INTERNAL_H
+#define SCAN_INTERNAL_H
+
+/* Shared by the scan/ sources only. */
+
+#include "scan/scan.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <hs.h>
+
+/*
+ * Sizes.  A rule may match at most SCAN_MAX_MATCH bytes (a PEM block is the
+ * longest).  A stream keeps that much, plus a margin, unemitted until it
+ * knows nothing in it continues past the end of the window; it keeps
+ * SCAN_CTX emitted bytes in front for look-behind and context.
+ */
+#define SCAN_MAX_MATCH (64u << 10)
+#define SCAN_HOLD (SCAN_MAX_MATCH + 4096u)
+#define SCAN_WINDOW (512u << 10)
+#define SCAN_CTX 1024u
+#define SCAN_ENTROPY_MAX 256u
+#define SCAN_MAX_RULES 1024u
+
+/* A match being judged by a rule's check: offsets into buf. */
+struct rule_hit {
+	const unsigned char *buf;
+	size_t len;			/* the whole window */
+	size_t m0, m1;			/* the whole match */
+	size_t s0, s1;			/* the secret (what is redacted) */
+	size_t k0, k1;			/* the key it is assigned to, or k0 == k1 */
+	double conf;			/* the rule's confidence; a check may change it */
+	const char *type;		/* the rule's type; a check may change it */
+	const struct scan_options *opt;
+};
+
+/* 1: keep the match, 0: it is not a secret (placeholder, reference...). */
+typedef int rule_check_fn(struct rule_hit *h);
+
+enum rule_flag {
+	RULE_TOKEN = 1u << 0,		/* a self-delimiting token: may continue after a pause */
+	RULE_GENERIC = 1u << 1,		/* min_length applies to the secret */
+	RULE_MULTILINE = 1u << 2,	/* may span lines (PEM blocks) */
+	RULE_NOREPORT_PARTIAL = 1u << 3,
+};
+
+struct rule {
+	const char *id;
+	const char *type;
+	const char *desc;
+	double confidence;
+	const char *hs;			/* Vectorscan prefilter: every match ends within back bytes of its start */
+	unsigned int hs_caseless;
+	const char *re;			/* PCRE2; group "secret" is the span to redact (else the whole match) */
+	unsigned int back;
+	const char *const *markers;	/* public format markers, NULL-terminated, or NULL */
+	unsigned int flags;
+	rule_check_fn *check;
+};
+
+/* A rule ready to run. */
+struct crule {
+	struct rule r;
+	pcre2_code *code;
+	uint32_t g_secret, g_key;	/* capture group numbers, 0 = none */
+	int fullscan;			/* no prefilter: PCRE2 runs over every window */
+	int builtin;
+	int disabled;
+	/* custom rules own their strings */
+	char *own_id, *own_type, *own_desc, *own_re;
+	char **keywords;
+	size_t n_keywords;
+};
+
+struct known;
+
+struct scan {
+	struct scan_options opt;
+	char *replacement;
+	struct crule *rules;
+	size_t n_rules, cap_rules;
+	/* Vectorscan: pattern i reports for rule hs_rule[i] */
+	hs_database_t *db;
+	hs_scratch_t *scratch;		/* prototype, cloned per stream */
+	unsigned int *hs_rule;
+	size_t n_hs;
+	size_t *fullscan;		/* rule indexes without a prefilter */
+	size_t n_fullscan;
+	/* allowlist */
+	pcre2_code **allow_re;		/* against the secret */
+	size_t n_allow_re;
+	pcre2_code **allow_path;
+	size_t n_allow_path;
+	char **disabled_ids;
+	size_t n_disabled;
+	struct known *known;
+	const char **prefixes;		/* token markers, for partial tokens at a pause */
+	size_t n_prefixes;
+	int compiled;
+};
+
+/* rules.c */
+extern const struct rule scan_builtin_rules[];
+extern const size_t scan_builtin_count;
+int scan_rules_add(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
+		   size_t errlen);
+int scan_allowed_secret(const struct scan *s, const unsigned char *p, size_t n,
+			pcre2_match_data *md);
+/* Shared value tests, also used by entropy.c. */
+int scan_is_placeholder(const unsigned char *p, size_t n);
+int scan_is_reference(const unsigned char *p, size_t n);
+
+/* entropy.c */
+struct entropy_hit {
+	size_t start, end;
+	double conf;
+};
+double entropy_shannon(const unsigned char *p, size_t n);
+double entropy_expected(size_t n, unsigned int k);
+/* Judge one candidate token buf[start, end) of buf[0, len): 0 and conf set
+ * when it looks like a secret, else -1.  buf[line_start, start) is the line
+ * in front of it (context). */
+int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end, size_t line_start,
+		  const struct scan_options *opt, double *conf);
+/* Call fn for every token run in buf[from, to) at least minlen long. */
+typedef int entropy_run_fn(void *arg, size_t start, size_t end);
+int entropy_runs(const unsigned char *buf, size_t from, size_t to, size_t minlen, entropy_run_fn *fn,
+		 void *arg);
+extern const unsigned char scan_tokchar[256];
+
+/* known.c */
+int known_add(struct known **k, const void *value, size_t len, const char *label);
+int known_compile(struct known *k);
+void known_free(struct known *k);
+size_t known_count(const struct known *k);
+size_t known_max_form(const struct known *k);
+typedef int known_hit_fn(void *arg, size_t start, size_t end, const char *label);
+/* Every occurrence of a known value's form in buf[from, to) (a form may
+ * begin before 'from' only if it ends after it). */
+int known_find(const struct known *k, const unsigned char *buf, size_t from, size_t to,
+	       known_hit_fn *fn, void *arg);
+
+#endif

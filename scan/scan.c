@@ -1,0 +1,1053 @@
+#include "lib/compat.h"
+#include "scan/scan.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "lib/log.h"
+#include "lib/secbuf.h"
+#include "scan/scan-internal.h"
+
+/*
+ * The engine.  Input goes into a window of locked memory.  Each time the
+ * window is processed:
+ *
+ *   1. one Vectorscan pass over the new bytes finds where rules may match;
+ *   2. at each hit, the rule's PCRE2 regex (JIT, bounded) confirms the match
+ *      and gives the exact span; a check rejects placeholders and references;
+ *   3. known values are looked up, and high-entropy tokens judged;
+ *   4. overlapping findings merge into one redaction, so no piece of a
+ *      secret is left behind when two rules see it differently;
+ *   5. everything up to a commit point is written out redacted.
+ *
+ * The commit point never splits a match.  While more input may come, the
+ * last SCAN_HOLD bytes stay in the window (nothing a rule matches is longer),
+ * so a token or a PEM block that straddles two reads is seen whole.  When
+ * the input pauses (SCAN_FLUSH_ALL) everything goes out; a token or PEM body
+ * cut by the pause is remembered, and its continuation is redacted when it
+ * arrives.
+ */
+
+enum { F_TOKEN = 1, F_MULTI = 2, F_OPEN = 4, F_SILENT = 8 };
+enum cont { CONT_NONE, CONT_TOKEN, CONT_PEM };
+enum mode { MODE_FULL, MODE_LINES, MODE_ALL, MODE_END };
+
+struct fnd {
+	size_t m0, m1;		/* the whole match: commits never cut it */
+	size_t s0, s1;		/* what is redacted */
+	double conf;
+	const char *rule, *type, *label, *marker;
+	unsigned int flags;
+};
+
+struct group {
+	size_t s0, s1;
+	size_t best;		/* index into f */
+	int silent;
+};
+
+struct scan_stream {
+	const struct scan *s;
+	scan_output_fn *out;
+	scan_finding_fn *found;
+	void *arg;
+	unsigned char *buf;	/* locked */
+	size_t cap, len, ctx;
+	size_t checked;		/* LINES: no newline before this, nothing to do */
+	uint64_t base;		/* stream offset of buf[ctx] */
+	uint64_t line;		/* 1-based line of buf[ctx] */
+	uint64_t col;		/* 0-based column of buf[ctx] */
+	enum cont cont;
+	const char *cont_rule, *cont_type;
+	long cont_idx;		/* index of the continuation finding, -1 */
+	hs_scratch_t *scratch;
+	pcre2_match_data *md, *md_allow;
+	pcre2_match_context *mc;
+	pcre2_jit_stack *js;
+	size_t *covered;	/* per rule: end of its last match */
+	struct fnd *f;
+	size_t nf, capf;
+	struct group *g;
+	size_t ng, capg;
+	size_t *ivl;		/* covered intervals for the entropy pass: pairs */
+	size_t nivl, ivl_pos;
+	struct scan_stream_stats st;
+	uint64_t match_errors;
+	int err;
+};
+
+/* ---- building ---- */
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...) PRINTF_LIKE(4, 5);
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+int scan_new(const struct scan_options *opts, struct scan **out, char *err, size_t errlen)
+{
+	static const struct scan_options def = SCAN_OPTIONS_INIT;
+	struct scan *s;
+	char why[256];
+	size_t i;
+	int r;
+
+	*out = NULL;
+	if (!opts)
+		opts = &def;
+	if (!(opts->min_confidence >= 0 && opts->min_confidence <= 1))
+		return fail(err, errlen, -EINVAL, "min_confidence must be between 0 and 1");
+	if (hs_valid_platform() != HS_SUCCESS)
+		return fail(err, errlen, -ENOTSUP, "Vectorscan does not support this CPU");
+	if (opts->locked_memory) {
+		r = secmem_init(opts->locked_memory, why, sizeof(why));
+		if (r && r != -EBUSY)
+			return fail(err, errlen, r, "%s", why);
+	}
+	if (!(s = calloc(1, sizeof(*s))))
+		return -ENOMEM;
+	s->opt = *opts;
+	s->replacement = strdup(opts->replacement ? opts->replacement : "[REDACTED]");
+	if (!s->replacement) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->opt.replacement = s->replacement;
+	for (i = 0; i < scan_builtin_count; i++) {
+		if ((r = scan_rules_add(s, &scan_builtin_rules[i], 1, NULL, err, errlen))) {
+			scan_free(s);
+			return r;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+int scan_add_known(struct scan *s, const void *value, size_t len, const char *label, char *err,
+		   size_t errlen)
+{
+	int r;
+
+	if (s->compiled)
+		return fail(err, errlen, -EBUSY, "known values must be added before the scanner is compiled");
+	if (len < SCAN_KNOWN_MIN)
+		return fail(err, errlen, -EINVAL, "known value '%s' is shorter than %d bytes: too short to match safely",
+			    label ? label : "?", SCAN_KNOWN_MIN);
+	if (len > SCAN_KNOWN_MAX)
+		return fail(err, errlen, -EINVAL, "known value '%s' is longer than %d bytes", label ? label : "?",
+			    SCAN_KNOWN_MAX);
+	r = known_add(&s->known, value, len, label);
+	if (r)
+		return fail(err, errlen, r, "cannot keep known value '%s' in locked memory: %s",
+			    label ? label : "?", strerror(-r));
+	return 0;
+}
+
+/* Vectorscan takes regexes: a keyword becomes one, byte by byte. */
+static char *hs_escape(const char *kw)
+{
+	size_t n = strlen(kw), i, o = 0;
+	char *e = malloc(4 * n + 1);
+
+	if (!e)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)kw[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			e[o++] = (char)c;
+		else
+			o += (size_t)sprintf(e + o, "\\x%02x", c);
+	}
+	e[o] = 0;
+	return e;
+}
+
+static int add_prefix(struct scan *s, const char *p)
+{
+	static const char *const skip[] = { "SK", "key-", "dapi", "eyJ", "LTAI", "sk-" };
+	const char **np;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(skip); i++)
+		if (!strcmp(p, skip[i]))
+			return 0;
+	for (i = 0; i < s->n_prefixes; i++)
+		if (!strcmp(s->prefixes[i], p))
+			return 0;
+	np = realloc(s->prefixes, (s->n_prefixes + 1) * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	np[s->n_prefixes++] = p;
+	s->prefixes = np;
+	return 0;
+}
+
+int scan_compile(struct scan *s, char *err, size_t errlen)
+{
+	const char **expr = NULL;
+	unsigned int *flags = NULL, *ids = NULL;
+	char **owned = NULL;
+	size_t n = 0, cap, i, j, n_owned = 0;
+	hs_compile_error_t *cerr = NULL;
+	int r = 0;
+
+	if (s->compiled)
+		return 0;
+	cap = s->n_rules;
+	for (i = 0; i < s->n_rules; i++)
+		cap += s->rules[i].n_keywords;
+	expr = calloc(cap + 1, sizeof(*expr));
+	flags = calloc(cap + 1, sizeof(*flags));
+	ids = calloc(cap + 1, sizeof(*ids));
+	owned = calloc(cap + 1, sizeof(*owned));
+	s->hs_rule = calloc(cap + 1, sizeof(*s->hs_rule));
+	s->fullscan = calloc(s->n_rules + 1, sizeof(*s->fullscan));
+	if (!expr || !flags || !ids || !owned || !s->hs_rule || !s->fullscan) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < s->n_rules; i++) {
+		struct crule *c = &s->rules[i];
+
+		if (c->disabled)
+			continue;
+		if (c->r.hs) {
+			expr[n] = c->r.hs;
+			flags[n] = c->r.hs_caseless ? HS_FLAG_CASELESS : 0;
+			ids[n] = (unsigned int)n;
+			s->hs_rule[n++] = (unsigned int)i;
+		} else if (c->n_keywords) {
+			c->r.back = 1024;
+			for (j = 0; j < c->n_keywords; j++) {
+				if (!(owned[n_owned] = hs_escape(c->keywords[j]))) {
+					r = -ENOMEM;
+					goto out;
+				}
+				expr[n] = owned[n_owned++];
+				flags[n] = HS_FLAG_CASELESS;
+				ids[n] = (unsigned int)n;
+				s->hs_rule[n++] = (unsigned int)i;
+			}
+		} else {
+			s->fullscan[s->n_fullscan++] = i;
+		}
+		if (c->r.markers && (c->r.flags & RULE_TOKEN))
+			for (j = 0; c->r.markers[j]; j++)
+				if ((r = add_prefix(s, c->r.markers[j])))
+					goto out;
+	}
+	s->n_hs = n;
+	if (n) {
+		if (hs_compile_multi(expr, flags, ids, (unsigned int)n, HS_MODE_BLOCK, NULL, &s->db, &cerr) !=
+		    HS_SUCCESS) {
+			int e = cerr && cerr->expression >= 0 ? cerr->expression : -1;
+
+			r = fail(err, errlen, -EINVAL, "rule '%s': keyword or prefilter does not compile: %s",
+				 e >= 0 ? s->rules[s->hs_rule[e]].r.id : "?", cerr ? cerr->message : "?");
+			hs_free_compile_error(cerr);
+			goto out;
+		}
+		if (hs_alloc_scratch(s->db, &s->scratch) != HS_SUCCESS) {
+			r = fail(err, errlen, -ENOMEM, "cannot allocate Vectorscan scratch space");
+			goto out;
+		}
+	}
+	if ((r = known_compile(s->known))) {
+		fail(err, errlen, r, "cannot index known values in locked memory: %s", strerror(-r));
+		goto out;
+	}
+	(void)entropy_expected(16, 64);		/* tables now, not in the first stream */
+	s->compiled = 1;
+out:
+	for (i = 0; i < n_owned; i++)
+		free(owned[i]);
+	free(owned);
+	free(expr);
+	free(flags);
+	free(ids);
+	return r;
+}
+
+void scan_free(struct scan *s)
+{
+	size_t i, j;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->n_rules; i++) {
+		struct crule *c = &s->rules[i];
+
+		pcre2_code_free(c->code);
+		free(c->own_id);
+		free(c->own_type);
+		free(c->own_desc);
+		free(c->own_re);
+		for (j = 0; j < c->n_keywords; j++)
+			free(c->keywords[j]);
+		free(c->keywords);
+	}
+	free(s->rules);
+	hs_free_database(s->db);
+	hs_free_scratch(s->scratch);
+	free(s->hs_rule);
+	free(s->fullscan);
+	for (i = 0; i < s->n_allow_re; i++)
+		pcre2_code_free(s->allow_re[i]);
+	free(s->allow_re);
+	for (i = 0; i < s->n_allow_path; i++)
+		pcre2_code_free(s->allow_path[i]);
+	free(s->allow_path);
+	known_free(s->known);
+	free(s->prefixes);
+	free(s->replacement);
+	free(s);
+}
+
+size_t scan_rule_count(const struct scan *s)
+{
+	return s->n_rules + 2;
+}
+
+int scan_rule_get(const struct scan *s, size_t i, struct scan_rule_info *out)
+{
+	if (i < s->n_rules) {
+		const struct crule *c = &s->rules[i];
+
+		*out = (struct scan_rule_info){ c->r.id, c->r.type, c->r.desc, c->r.confidence, c->builtin };
+		return 0;
+	}
+	if (i == s->n_rules) {
+		*out = (struct scan_rule_info){ "high_entropy", "generic_secret",
+						"random-looking token, judged by entropy for its alphabet and context",
+						0.7, 1 };
+		return 0;
+	}
+	if (i == s->n_rules + 1) {
+		*out = (struct scan_rule_info){ "known_value", "known_value",
+						"a known secret value or its base64, hex or URL encoding", 1.0, 1 };
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- streams ---- */
+
+int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *found, void *arg,
+		    struct scan_stream **stp)
+{
+	struct scan_stream *st;
+	uint32_t groups = 0, g;
+	size_t i;
+
+	*stp = NULL;
+	if (!s->compiled)
+		return -EINVAL;
+	if (!(st = calloc(1, sizeof(*st))))
+		return -ENOMEM;
+	st->s = s;
+	st->out = out;
+	st->found = found;
+	st->arg = arg;
+	st->cap = SCAN_WINDOW;
+	st->line = 1;
+	st->cont_idx = -1;
+	if (!(st->buf = secmem_alloc(st->cap)))
+		goto nomem;
+	for (i = 0; i < s->n_rules; i++) {
+		pcre2_pattern_info(s->rules[i].code, PCRE2_INFO_CAPTURECOUNT, &g);
+		if (g > groups)
+			groups = g;
+	}
+	st->md = pcre2_match_data_create(groups + 1, NULL);
+	st->md_allow = pcre2_match_data_create(1, NULL);
+	st->mc = pcre2_match_context_create(NULL);
+	st->js = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL);
+	st->covered = calloc(s->n_rules + 1, sizeof(*st->covered));
+	if (!st->md || !st->md_allow || !st->mc || !st->js || !st->covered)
+		goto nomem;
+	pcre2_jit_stack_assign(st->mc, NULL, st->js);
+	/* Every built-in rule is linear in its window; these stop a custom
+	 * rule that backtracks without end. */
+	pcre2_set_match_limit(st->mc, 1000000);
+	pcre2_set_depth_limit(st->mc, 10000);
+	if (s->scratch && hs_clone_scratch(s->scratch, &st->scratch) != HS_SUCCESS)
+		goto nomem;
+	*stp = st;
+	return 0;
+nomem:
+	scan_stream_free(st);
+	return -ENOMEM;
+}
+
+void scan_stream_free(struct scan_stream *st)
+{
+	if (!st)
+		return;
+	if (st->match_errors)
+		log_debug("scan: %llu regex matches stopped at their limits",
+			  (unsigned long long)st->match_errors);
+	secmem_free(st->buf);		/* wipes */
+	hs_free_scratch(st->scratch);
+	pcre2_match_data_free(st->md);
+	pcre2_match_data_free(st->md_allow);
+	pcre2_match_context_free(st->mc);
+	pcre2_jit_stack_free(st->js);
+	free(st->covered);
+	free(st->f);
+	free(st->g);
+	free(st->ivl);
+	free(st);
+}
+
+void scan_stream_stats(const struct scan_stream *st, struct scan_stream_stats *out)
+{
+	*out = st->st;
+}
+
+static const char *marker_of(const struct rule *r, const unsigned char *p, size_t n)
+{
+	size_t i, m;
+
+	if (!r->markers)
+		return "";
+	for (i = 0; r->markers[i]; i++) {
+		m = strlen(r->markers[i]);
+		if (m <= n && !memcmp(p, r->markers[i], m))
+			return r->markers[i];
+	}
+	return "";
+}
+
+static struct fnd *add_fnd(struct scan_stream *st)
+{
+	if (st->nf == st->capf) {
+		size_t cap = st->capf ? st->capf * 2 : 64;
+		struct fnd *nf = realloc(st->f, cap * sizeof(*nf));
+
+		if (!nf) {
+			st->err = -ENOMEM;
+			return NULL;
+		}
+		st->f = nf;
+		st->capf = cap;
+	}
+	memset(&st->f[st->nf], 0, sizeof(st->f[0]));
+	return &st->f[st->nf++];
+}
+
+/* A confirmed regex match: check it and keep it. */
+static void record(struct scan_stream *st, const struct crule *c, size_t m0, size_t m1, size_t s0,
+		   size_t s1, size_t k0, size_t k1)
+{
+	const struct scan *s = st->s;
+	struct rule_hit h = { st->buf, st->len, m0, m1, s0, s1, k0, k1, c->r.confidence, c->r.type, &s->opt };
+	struct fnd *f;
+
+	if (s1 <= s0 || s0 < st->ctx)
+		return;
+	if (c->r.check && !c->r.check(&h))
+		return;
+	if ((c->r.flags & RULE_GENERIC) && s1 - s0 < s->opt.min_length)
+		return;
+	if (h.conf < s->opt.min_confidence)
+		return;
+	if (s->n_allow_re && scan_allowed_secret(s, st->buf + s0, s1 - s0, st->md_allow))
+		return;
+	if (!(f = add_fnd(st)))
+		return;
+	f->m0 = m0;
+	f->m1 = m1;
+	f->s0 = s0;
+	f->s1 = s1;
+	f->conf = h.conf;
+	f->rule = c->r.id;
+	f->type = h.type;
+	f->marker = marker_of(&c->r, st->buf + s0, s1 - s0);
+	if (c->r.flags & RULE_TOKEN)
+		f->flags |= F_TOKEN;
+	if (c->r.flags & RULE_MULTILINE) {
+		f->flags |= F_MULTI;
+		if (s1 - s0 > 10 && !memcmp(st->buf + s0, "-----BEGIN", 10) &&
+		    !memmem(st->buf + s0, s1 - s0, "-----END", 8))
+			f->flags |= F_OPEN;
+	}
+}
+
+static void run_regex(struct scan_stream *st, size_t ri, size_t start, size_t limit)
+{
+	const struct crule *c = &st->s->rules[ri];
+	PCRE2_SIZE *ov;
+	int rc;
+
+	pcre2_set_offset_limit(st->mc, limit);
+	while (start <= st->len && start <= limit && !st->err) {
+		size_t m0, m1, s0, s1, k0 = 0, k1 = 0;
+
+		rc = pcre2_match(c->code, st->buf, st->len, start, 0, st->md, st->mc);
+		if (rc < 0) {
+			if (rc != PCRE2_ERROR_NOMATCH)
+				st->match_errors++;
+			return;
+		}
+		ov = pcre2_get_ovector_pointer(st->md);
+		m0 = ov[0];
+		m1 = ov[1];
+		s0 = m0;
+		s1 = m1;
+		if (c->g_secret && ov[2 * c->g_secret] != PCRE2_UNSET) {
+			s0 = ov[2 * c->g_secret];
+			s1 = ov[2 * c->g_secret + 1];
+		}
+		if (c->g_key && ov[2 * c->g_key] != PCRE2_UNSET) {
+			k0 = ov[2 * c->g_key];
+			k1 = ov[2 * c->g_key + 1];
+		}
+		record(st, c, m0, m1, s0, s1, k0, k1);
+		if (m1 > st->covered[ri])
+			st->covered[ri] = m1;
+		start = m1 > m0 ? m1 : m0 + 1;
+	}
+}
+
+static int on_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+		  void *ctx)
+{
+	struct scan_stream *st = ctx;
+	size_t ri = st->s->hs_rule[id], end = st->ctx + (size_t)to, start;
+	const struct crule *c = &st->s->rules[ri];
+
+	(void)from;
+	(void)flags;
+	if (end <= st->covered[ri])
+		return 0;
+	start = end > c->r.back ? end - c->r.back : 0;
+	if (start < st->ctx)
+		start = st->ctx;
+	if (start < st->covered[ri])
+		start = st->covered[ri];
+	run_regex(st, ri, start, end);
+	return st->err ? 1 : 0;
+}
+
+static int on_known(void *arg, size_t s0, size_t s1, const char *label)
+{
+	struct scan_stream *st = arg;
+	struct fnd *f;
+
+	if (s0 < st->ctx)
+		return 0;
+	if (!(f = add_fnd(st)))
+		return st->err;
+	f->m0 = f->s0 = s0;
+	f->m1 = f->s1 = s1;
+	f->conf = 1.0;
+	f->rule = "known_value";
+	f->type = "known_value";
+	f->label = label;
+	f->marker = "";
+	return 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct fnd *x = a, *y = b;
+
+	if (x->s0 != y->s0)
+		return x->s0 < y->s0 ? -1 : 1;
+	if (x->s1 != y->s1)
+		return x->s1 > y->s1 ? -1 : 1;
+	return 0;
+}
+
+/* Merged secret spans, for the entropy pass to skip. */
+static int build_intervals(struct scan_stream *st)
+{
+	size_t i, n = 0;
+
+	if (!st->nf) {
+		st->nivl = 0;
+		return 0;
+	}
+	qsort(st->f, st->nf, sizeof(*st->f), by_start);
+	free(st->ivl);
+	if (!(st->ivl = malloc(2 * st->nf * sizeof(*st->ivl))))
+		return -ENOMEM;
+	for (i = 0; i < st->nf; i++) {
+		if (n && st->f[i].s0 <= st->ivl[2 * n - 1]) {
+			if (st->f[i].s1 > st->ivl[2 * n - 1])
+				st->ivl[2 * n - 1] = st->f[i].s1;
+			continue;
+		}
+		st->ivl[2 * n] = st->f[i].s0;
+		st->ivl[2 * n + 1] = st->f[i].s1;
+		n++;
+	}
+	st->nivl = n;
+	st->ivl_pos = 0;
+	return 0;
+}
+
+static int on_run(void *arg, size_t start, size_t end)
+{
+	struct scan_stream *st = arg;
+	const struct scan *s = st->s;
+	size_t ls = start, lim = start > 1024 ? start - 1024 : 0;
+	struct fnd *f;
+	double conf;
+
+	/* runs come in order: skip intervals that end before this one */
+	while (st->ivl_pos < st->nivl && st->ivl[2 * st->ivl_pos + 1] <= start)
+		st->ivl_pos++;
+	if (st->ivl_pos < st->nivl && st->ivl[2 * st->ivl_pos] < end)
+		return 0;
+	while (ls > lim && st->buf[ls - 1] != '\n')
+		ls--;
+	if (entropy_judge(st->buf, st->len, start, end, ls, &s->opt, &conf) != 0 ||
+	    conf < s->opt.min_confidence)
+		return 0;
+	if (s->n_allow_re && scan_allowed_secret(s, st->buf + start, end - start, st->md_allow))
+		return 0;
+	if (!(f = add_fnd(st)))
+		return st->err;
+	f->m0 = f->s0 = start;
+	f->m1 = f->s1 = end;
+	f->conf = conf;
+	f->rule = "high_entropy";
+	f->type = "generic_secret";
+	f->marker = "";
+	f->flags = F_TOKEN;
+	return 0;
+}
+
+static int is_b64(unsigned char c)
+{
+	return scan_tokchar[c] != 0;
+}
+
+/* What continues a token or a PEM block that a pause cut. */
+static void continuation(struct scan_stream *st)
+{
+	size_t p = st->ctx, e = st->ctx;
+	struct fnd *f;
+	int ended = 0;
+
+	st->cont_idx = -1;
+	if (st->cont == CONT_TOKEN) {
+		while (e < st->len && scan_tokchar[st->buf[e]])
+			e++;
+	} else if (st->cont == CONT_PEM) {
+		while (p < st->len) {
+			const unsigned char *nl = memchr(st->buf + p, '\n', st->len - p);
+			size_t q = nl ? (size_t)(nl - st->buf) : st->len, a = p, b = q, i;
+			int body = 1;
+
+			while (a < b && (st->buf[a] == ' ' || st->buf[a] == '\t'))
+				a++;
+			while (b > a && (st->buf[b - 1] == '\r' || st->buf[b - 1] == ' '))
+				b--;
+			if (a == b && nl)
+				break;
+			if (b - a >= 8 && !memcmp(st->buf + a, "-----END", 8)) {
+				e = q;
+				ended = 1;
+				break;
+			}
+			for (i = a; i < b && body; i++)
+				body = is_b64(st->buf[i]);
+			if (!body) {
+				/* "Comment: ..." and other PEM headers */
+				const unsigned char *colon = memchr(st->buf + a, ':', b - a);
+
+				body = colon && colon > st->buf + a && st->buf[a] >= 'A' && st->buf[a] <= 'Z';
+			}
+			if (!body)
+				break;
+			e = q;
+			if (!nl)
+				break;
+			p = q + 1;
+		}
+	}
+	if (e <= st->ctx || !(f = add_fnd(st)))
+		return;
+	f->m0 = f->s0 = st->ctx;
+	f->m1 = f->s1 = e;
+	f->conf = 1.0;
+	f->rule = st->cont_rule;
+	f->type = st->cont_type;
+	f->marker = "";
+	f->flags = F_SILENT | (st->cont == CONT_TOKEN ? F_TOKEN : F_MULTI | (ended ? 0 : F_OPEN));
+	st->cont_idx = (long)(st->nf - 1);
+}
+
+static int detect(struct scan_stream *st)
+{
+	const struct scan *s = st->s;
+	size_t i, minlen;
+	int r;
+
+	st->nf = 0;
+	st->err = 0;
+	memset(st->covered, 0, s->n_rules * sizeof(*st->covered));
+	if (st->cont != CONT_NONE)
+		continuation(st);
+	if (s->db && st->len > st->ctx) {
+		hs_error_t e = hs_scan(s->db, (const char *)st->buf + st->ctx, (unsigned int)(st->len - st->ctx),
+				       0, st->scratch, on_hit, st);
+
+		if (e != HS_SUCCESS && e != HS_SCAN_TERMINATED)
+			return -EIO;
+		if (st->err)
+			return st->err;
+	}
+	for (i = 0; i < s->n_fullscan; i++)
+		run_regex(st, s->fullscan[i], st->ctx, PCRE2_UNSET);
+	if (s->known && (r = known_find(s->known, st->buf, st->ctx, st->len, on_known, st)))
+		return r;
+	if (st->err)
+		return st->err;
+	if ((r = build_intervals(st)))
+		return r;
+	if (s->opt.entropy) {
+		minlen = s->opt.min_length < 12 ? 12 : s->opt.min_length;
+		if ((r = entropy_runs(st->buf, st->ctx, st->len, minlen, on_run, st)))
+			return r;
+		qsort(st->f, st->nf, sizeof(*st->f), by_start);
+	}
+	return st->err;
+}
+
+/* At a pause, the last token may be the first part of a secret that the
+ * rest of has not arrived: a known prefix (ghp_, sk-ant-) or the value of
+ * a secret-sounding key. */
+static void partial_tail(struct scan_stream *st)
+{
+	static const char *const keys[] = { "password", "passwd", "pwd", "secret", "token", "apikey",
+					    "api_key", "api-key", "auth", "credential", "private_key" };
+	const struct scan *s = st->s;
+	size_t e = st->len, b = e, i, a;
+	const char *type = NULL, *marker = "";
+	struct fnd *f;
+
+	while (b > st->ctx && scan_tokchar[st->buf[b - 1]])
+		b--;
+	if (b == e)
+		return;
+	for (i = 0; i < st->nf; i++)
+		if (st->f[i].s1 >= e && st->f[i].s0 <= b)
+			return;
+	for (i = 0; i < s->n_prefixes && !type; i++) {
+		size_t m = strlen(s->prefixes[i]);
+
+		if (e - b >= m && !memcmp(st->buf + b, s->prefixes[i], m)) {
+			type = "partial_token";
+			marker = s->prefixes[i];
+		}
+	}
+	if (!type) {
+		/* key = "value... : look at the key in front */
+		a = b;
+		while (a > st->ctx && a + 8 > b && (st->buf[a - 1] == ' ' || st->buf[a - 1] == '"' ||
+						   st->buf[a - 1] == '\'' || st->buf[a - 1] == '=' ||
+						   st->buf[a - 1] == ':'))
+			a--;
+		if (a == b || a < st->ctx + 3)
+			return;
+		for (i = 0; i < ARRAY_SIZE(keys) && !type; i++) {
+			size_t m = strlen(keys[i]);
+
+			if (a - st->ctx >= m && !strncasecmp((const char *)st->buf + a - m, keys[i], m))
+				type = "partial_secret";
+		}
+		if (!type)
+			return;
+	}
+	if (!(f = add_fnd(st)))
+		return;
+	f->m0 = f->s0 = b;
+	f->m1 = f->s1 = e;
+	f->conf = 0.9;
+	f->rule = type;
+	f->type = type;
+	f->marker = marker;
+	f->flags = F_TOKEN;
+	qsort(st->f, st->nf, sizeof(*st->f), by_start);
+}
+
+static int merge(struct scan_stream *st)
+{
+	size_t i;
+
+	st->ng = 0;
+	if (st->capg < st->nf) {
+		struct group *ng = realloc(st->g, st->nf * sizeof(*ng));
+
+		if (!ng)
+			return -ENOMEM;
+		st->g = ng;
+		st->capg = st->nf;
+	}
+	for (i = 0; i < st->nf; i++) {
+		const struct fnd *f = &st->f[i];
+		struct group *g = st->ng ? &st->g[st->ng - 1] : NULL;
+
+		if (g && f->s0 < g->s1) {
+			const struct fnd *b = &st->f[g->best];
+
+			if (f->s1 > g->s1)
+				g->s1 = f->s1;
+			if (!(f->flags & F_SILENT)) {
+				if (g->silent || f->conf > b->conf ||
+				    (f->conf == b->conf && f->s1 - f->s0 > b->s1 - b->s0))
+					g->best = i;
+				g->silent = 0;
+			}
+			continue;
+		}
+		st->g[st->ng++] = (struct group){ f->s0, f->s1, i, !!(f->flags & F_SILENT) };
+	}
+	return 0;
+}
+
+static int emit(struct scan_stream *st, const void *p, size_t n)
+{
+	int r;
+
+	if (!n)
+		return 0;
+	st->st.bytes_out += n;
+	if (st->out && (r = st->out(st->arg, p, n)))
+		return r;
+	return 0;
+}
+
+static int emit_replacement(struct scan_stream *st, const char *type)
+{
+	const char *rep = st->s->replacement, *t = strstr(rep, "{type}");
+	char buf[512];
+
+	if (!t)
+		return emit(st, rep, strlen(rep));
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(t - rep), rep, type, t + 6);
+	return emit(st, buf, strlen(buf));
+}
+
+/* Line and column of buf[to], moving the stream's position there. */
+static void advance(struct scan_stream *st, size_t *pos, size_t to)
+{
+	const unsigned char *p = st->buf + *pos, *end = st->buf + to, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+		st->line++;
+		st->col = 0;
+		p = nl + 1;
+	}
+	st->col += (uint64_t)(end - p);
+	*pos = to;
+}
+
+static size_t last_eol(const struct scan_stream *st, size_t from, size_t to)
+{
+	size_t i = to;
+
+	while (i > from) {
+		unsigned char c = st->buf[i - 1];
+
+		if (c == '\n' || c == '\r')
+			return i;
+		i--;
+	}
+	return from;
+}
+
+static long process(struct scan_stream *st, enum mode mode)
+{
+	size_t P, i, pos, keep, newlen, at;
+	int r, changed, forced = 0;
+
+	if (mode == MODE_LINES) {
+		if (st->len == st->ctx)
+			return 0;
+		if (!memchr(st->buf + st->checked, '\n', st->len - st->checked) &&
+		    !memchr(st->buf + st->checked, '\r', st->len - st->checked))
+			return (long)(st->len - st->ctx);
+	}
+	if ((r = detect(st)))
+		return r;
+	if (mode == MODE_ALL)
+		partial_tail(st);
+	if (mode == MODE_ALL || mode == MODE_END) {
+		P = st->len;
+	} else if (mode == MODE_LINES) {
+		P = last_eol(st, st->ctx, st->len);
+	} else {
+		size_t lim = st->len > SCAN_HOLD ? st->len - SCAN_HOLD : st->ctx;
+
+		if (lim < st->ctx)
+			lim = st->ctx;
+		P = last_eol(st, st->ctx, lim);
+		if (P == st->ctx) {
+			/* one huge line: cut between tokens */
+			P = lim;
+			for (i = 0; i < SCAN_ENTROPY_MAX + 64 && P > st->ctx && scan_tokchar[st->buf[P - 1]] &&
+			     scan_tokchar[st->buf[P]]; i++)
+				P--;
+		}
+	}
+	if (mode == MODE_LINES || mode == MODE_FULL) {
+		do {
+			changed = 0;
+			for (i = 0; i < st->nf; i++) {
+				const struct fnd *f = &st->f[i];
+
+				if (f->m0 < P && P < f->m1) {
+					P = f->m0;
+					changed = 1;
+				}
+				/* a PEM block not closed yet: wait for its end */
+				if (mode == MODE_LINES && (f->flags & F_OPEN) && f->m0 < P && f->m1 + 2 >= P) {
+					P = f->m0;
+					changed = 1;
+				}
+			}
+		} while (changed);
+		if (P <= st->ctx) {
+			if (mode == MODE_LINES) {
+				st->checked = st->len;
+				return (long)(st->len - st->ctx);
+			}
+			/* The window is full and one match fills it: emit all, and
+			 * remember what is open. */
+			P = st->len;
+			forced = 1;
+		}
+	}
+	if ((r = merge(st)))
+		return r;
+
+	/* out with it */
+	pos = st->ctx;
+	at = st->ctx;
+	for (i = 0; i < st->ng && st->g[i].s0 < P; i++) {
+		const struct group *g = &st->g[i];
+		const struct fnd *b = &st->f[g->best];
+
+		if ((r = emit(st, st->buf + pos, g->s0 - pos)) || (r = emit_replacement(st, b->type)))
+			return r;
+		pos = g->s1;
+		st->st.redactions++;
+		if (!g->silent) {
+			struct scan_finding sf = { b->rule, b->type, b->label, g->s0 == b->s0 ? b->marker : "",
+						   b->conf, 0, g->s1 - g->s0, 0, 0 };
+
+			advance(st, &at, g->s0);
+			sf.offset = st->base + (g->s0 - st->ctx);
+			sf.line = st->line;
+			sf.column = st->col + 1;
+			st->st.findings++;
+			if (st->found && (r = st->found(st->arg, &sf)))
+				return r;
+		}
+	}
+	if ((r = emit(st, st->buf + pos, P - pos)))
+		return r;
+	advance(st, &at, P);
+
+	/* what a pause cut stays redacted when the rest arrives */
+	if (mode == MODE_ALL || forced) {
+		st->cont = CONT_NONE;
+		for (i = 0; i < st->nf; i++) {
+			const struct fnd *f = &st->f[i];
+
+			if ((f->flags & F_OPEN) && f->m1 + 2 >= st->len) {
+				st->cont = CONT_PEM;
+				st->cont_rule = f->rule;
+				st->cont_type = f->type;
+			} else if ((f->flags & F_TOKEN) && f->s1 == st->len) {
+				st->cont = CONT_TOKEN;
+				st->cont_rule = f->rule;
+				st->cont_type = f->type;
+			}
+		}
+	} else if (mode == MODE_END) {
+		st->cont = CONT_NONE;
+	} else if (st->cont_idx >= 0 && st->f[st->cont_idx].s1 <= P) {
+		st->cont = CONT_NONE;
+	} else if (st->cont_idx < 0) {
+		st->cont = CONT_NONE;
+	}
+
+	/* keep a little of what went out, for look-behind */
+	st->base += P - st->ctx;
+	keep = P < SCAN_CTX ? P : SCAN_CTX;
+	newlen = st->len - P + keep;
+	memmove(st->buf, st->buf + P - keep, newlen);
+	sodium_memzero(st->buf + newlen, st->len - newlen);
+	st->len = newlen;
+	st->ctx = keep;
+	st->checked = keep;
+	return (long)(st->len - st->ctx);
+}
+
+int scan_stream_write(struct scan_stream *st, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	long r;
+
+	while (len) {
+		size_t room, k;
+
+		if (st->len == st->cap && (r = process(st, MODE_FULL)) < 0)
+			return (int)r;
+		if (st->len == st->cap)
+			return -EIO;	/* cannot happen: a full process always commits */
+		room = st->cap - st->len;
+		k = len < room ? len : room;
+		memcpy(st->buf + st->len, p, k);
+		st->len += k;
+		st->st.bytes_in += k;
+		p += k;
+		len -= k;
+	}
+	return 0;
+}
+
+long scan_stream_flush(struct scan_stream *st, enum scan_flush how)
+{
+	switch (how) {
+	case SCAN_FLUSH_LINES:
+		return process(st, MODE_LINES);
+	case SCAN_FLUSH_ALL:
+		return process(st, MODE_ALL);
+	case SCAN_FLUSH_END:
+		return process(st, MODE_END);
+	}
+	return -EINVAL;
+}
+
+int scan_buffer(const struct scan *s, const void *data, size_t len, scan_output_fn *out,
+		scan_finding_fn *found, void *arg)
+{
+	struct scan_stream *st;
+	long r;
+
+	if ((r = scan_stream_new(s, out, found, arg, &st)))
+		return (int)r;
+	r = scan_stream_write(st, data, len);
+	if (!r)
+		r = scan_stream_flush(st, SCAN_FLUSH_END);
+	scan_stream_free(st);
+	return r < 0 ? (int)r : 0;
+}

@@ -1,0 +1,318 @@
+#include "lib/compat.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "scan/scan.h"
+
+/*
+ * Scanner quality on a labelled corpus: recall on positives, false-positive
+ * rate on negatives, and partial redactions.
+ *
+ *   scaneval [--min-recall R] [--max-fp F] [-v] CORPUS.jsonl
+ *       items {"id", "label": "positive"|"negative", "rule", "text", "secrets": [...]}
+ *       (tests/tools/gen-scan-corpus.py writes them)
+ *   scaneval --upstream cases.json
+ *       the scanner cases of the original project, with its labels and configs
+ *
+ * Each item's text is redacted through a stream, exactly as `harombe
+ * secrets filter` does.  A positive counts as detected when every secret
+ * is gone from the output; "partial" means a finding touched it but an
+ * 8-byte run of it survived.  A negative counts as a false positive when
+ * anything is found.  Exit status 1 when a target is missed.
+ */
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	size_t findings;
+	char rules[256];
+};
+
+static int on_out(void *arg, const void *p, size_t n)
+{
+	struct out *o = arg;
+
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = (o->len + n + 1) * 2;
+		char *nb = realloc(o->buf, cap);
+
+		if (!nb)
+			return -ENOMEM;
+		o->buf = nb;
+		o->cap = cap;
+	}
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+	o->buf[o->len] = 0;
+	return 0;
+}
+
+static int on_find(void *arg, const struct scan_finding *f)
+{
+	struct out *o = arg;
+	size_t l = strlen(o->rules);
+
+	o->findings++;
+	if (l + strlen(f->rule) + 2 < sizeof(o->rules))
+		snprintf(o->rules + l, sizeof(o->rules) - l, "%s%s", l ? "," : "", f->rule);
+	return 0;
+}
+
+static int redact(const struct scan *s, const char *text, size_t len, struct out *o)
+{
+	o->len = 0;
+	o->findings = 0;
+	o->rules[0] = 0;
+	if (o->buf)
+		o->buf[0] = 0;
+	return scan_buffer(s, text, len, on_out, on_find, o);
+}
+
+/* Any 8-byte run of secret still in the output? */
+static int survives(const struct out *o, const char *secret)
+{
+	size_t n = strlen(secret), i;
+
+	if (n < 8)
+		return o->len && memmem(o->buf, o->len, secret, n) != NULL;
+	for (i = 0; i + 8 <= n; i++)
+		if (memmem(o->buf, o->len, secret + i, 8))
+			return 1;
+	return 0;
+}
+
+struct tally {
+	char rule[64];
+	size_t pos, hit, partial;
+};
+
+static struct scan *make_scan(double min_conf, size_t min_len, int entropy)
+{
+	struct scan_options so = SCAN_OPTIONS_INIT;
+	struct scan *s;
+	char err[512];
+
+	so.min_confidence = min_conf;
+	so.min_length = min_len;
+	so.entropy = entropy;
+	if (scan_new(&so, &s, err, sizeof(err)) || scan_compile(s, err, sizeof(err))) {
+		fprintf(stderr, "scaneval: %s\n", err);
+		exit(2);
+	}
+	return s;
+}
+
+static int eval_corpus(const char *path, double min_recall, double max_fp, int verbose)
+{
+	struct tally t[128];
+	size_t nt = 0, pos = 0, hit = 0, partial = 0, neg = 0, fp = 0, i;
+	struct out o = { 0 };
+	struct scan *s = make_scan(0.7, 16, 1);
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	double recall, fprate;
+
+	if (!f) {
+		fprintf(stderr, "scaneval: cannot open %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		json_object *it = json_tokener_parse(line), *v;
+		const char *id, *label, *rule, *text;
+		size_t k, ns;
+
+		if (!it)
+			continue;
+		id = json_object_object_get_ex(it, "id", &v) ? json_object_get_string(v) : "?";
+		label = json_object_object_get_ex(it, "label", &v) ? json_object_get_string(v) : "";
+		rule = json_object_object_get_ex(it, "rule", &v) ? json_object_get_string(v) : "";
+		text = json_object_object_get_ex(it, "text", &v) ? json_object_get_string(v) : "";
+		if (redact(s, text, strlen(text), &o)) {
+			fprintf(stderr, "scaneval: %s: scan failed\n", id);
+			return 2;
+		}
+		if (!strcmp(label, "negative")) {
+			neg++;
+			if (o.findings) {
+				fp++;
+				if (verbose)
+					printf("  false positive %s: %s\n", id, o.rules);
+			}
+		} else {
+			struct tally *tr = NULL;
+			int ok = 1, part = 0;
+
+			for (k = 0; k < nt; k++)
+				if (!strcmp(t[k].rule, rule))
+					tr = &t[k];
+			if (!tr && nt < ARRAY_SIZE(t)) {
+				tr = &t[nt++];
+				memset(tr, 0, sizeof(*tr));
+				snprintf(tr->rule, sizeof(tr->rule), "%s", rule);
+			}
+			json_object_object_get_ex(it, "secrets", &v);
+			ns = v ? json_object_array_length(v) : 0;
+			for (k = 0; k < ns; k++) {
+				const char *sec = json_object_get_string(json_object_array_get_idx(v, k));
+
+				if (survives(&o, sec)) {
+					ok = 0;
+					if (o.findings)
+						part = 1;
+				}
+			}
+			pos++;
+			hit += ok;
+			partial += part;
+			if (tr) {
+				tr->pos++;
+				tr->hit += ok;
+				tr->partial += part;
+			}
+			if (!ok && verbose)
+				printf("  %s %s (found: %s)\n", part ? "partial" : "missed", id, o.findings ? o.rules : "-");
+		}
+		json_object_put(it);
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	free(o.buf);
+	scan_free(s);
+	recall = pos ? (double)hit / (double)pos : 1;
+	fprate = neg ? (double)fp / (double)neg : 0;
+	printf("scanner quality: %s\n", path);
+	printf("  positives %zu, detected %zu: recall %.2f%% (target >= %.2f%%)\n", pos, hit, 100 * recall,
+	       100 * min_recall);
+	printf("  partial redactions: %zu (target 0)\n", partial);
+	printf("  negatives %zu, flagged %zu: false-positive rate %.2f%% (target <= %.2f%%)\n", neg, fp,
+	       100 * fprate, 100 * max_fp);
+	printf("  per rule:\n");
+	for (i = 0; i < nt; i++)
+		printf("    %-28s %4zu/%-4zu %6.2f%%%s\n", t[i].rule, t[i].hit, t[i].pos,
+		       t[i].pos ? 100.0 * (double)t[i].hit / (double)t[i].pos : 0,
+		       t[i].partial ? "  PARTIAL" : "");
+	return recall >= min_recall && fprate <= max_fp && partial == 0 ? 0 : 1;
+}
+
+/* ---- the original project's cases ---- */
+
+static int eval_upstream(const char *path, int verbose)
+{
+	json_object *doc = json_object_from_file(path), *v, *cfg;
+	size_t i, n, counts[2][2] = { { 0 } }, info = 0, info_hit = 0;
+	struct out o = { 0 };
+	struct scan *cache[8] = { 0 };
+	double keys[8][3];
+	size_t nc = 0;
+
+	if (!doc) {
+		fprintf(stderr, "scaneval: cannot parse %s\n", path);
+		return 2;
+	}
+	n = json_object_array_length(doc);
+	for (i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(doc, i);
+		const char *comp, *expect, *strength, *text, *id;
+		double mc = 0.7, ml = 16, en = 1;
+		struct scan *s = NULL;
+		size_t k;
+		int want, got, counted;
+
+		comp = json_object_object_get_ex(it, "component", &v) ? json_object_get_string(v) : "";
+		if (strcmp(comp, "scanner"))
+			continue;
+		id = json_object_object_get_ex(it, "id", &v) ? json_object_get_string(v) : "?";
+		expect = json_object_object_get_ex(it, "expect", &v) ? json_object_get_string(v) : "";
+		strength = json_object_object_get_ex(it, "assertion_strength", &v) ? json_object_get_string(v) : "";
+		text = json_object_object_get_ex(it, "input", &v) ? json_object_get_string(v) : "";
+		if (json_object_object_get_ex(it, "config", &cfg)) {
+			if (json_object_object_get_ex(cfg, "min_confidence", &v))
+				mc = json_object_get_double(v);
+			if (json_object_object_get_ex(cfg, "min_length", &v))
+				ml = json_object_get_double(v);
+			if (json_object_object_get_ex(cfg, "enable_entropy_detection", &v))
+				en = json_object_get_boolean(v);
+		}
+		for (k = 0; k < nc && !s; k++)
+			if (keys[k][0] == mc && keys[k][1] == ml && keys[k][2] == en)
+				s = cache[k];
+		if (!s) {
+			s = make_scan(mc, (size_t)ml, (int)en);
+			if (nc < ARRAY_SIZE(cache)) {
+				cache[nc] = s;
+				keys[nc][0] = mc;
+				keys[nc][1] = ml;
+				keys[nc][2] = en;
+				nc++;
+			}
+		}
+		if (redact(s, text, strlen(text), &o))
+			return 2;
+		got = o.findings > 0;
+		want = !strcmp(expect, "detected");
+		counted = (!strcmp(strength, "strict") || !strcmp(strength, "aggregate")) &&
+			  (want || !strcmp(expect, "not_detected"));
+		if (counted) {
+			counts[want][got]++;
+			if (verbose && want != got)
+				printf("  %s %s (%s): expected %s, found %s\n", id, strength, expect,
+				       want ? "a finding" : "nothing", got ? o.rules : "nothing");
+		} else {
+			info++;
+			info_hit += got;
+			if (verbose)
+				printf("  info %s (%s, %s): %s\n", id, strength, expect, got ? o.rules : "nothing");
+		}
+		for (k = 0; k < nc; k++)
+			if (cache[k] == s)
+				break;
+		if (k == nc)
+			scan_free(s);
+	}
+	printf("original project's scanner cases: %s\n", path);
+	printf("  labelled detected:     %zu, found %zu (recall %.2f%%)\n", counts[1][0] + counts[1][1], counts[1][1],
+	       100.0 * (double)counts[1][1] / (double)(counts[1][0] + counts[1][1]));
+	printf("  labelled not_detected: %zu, flagged %zu (false-positive rate %.2f%%)\n",
+	       counts[0][0] + counts[0][1], counts[0][1],
+	       100.0 * (double)counts[0][1] / (double)(counts[0][0] + counts[0][1]));
+	printf("  unlabelled (docs, probes, adversarial): %zu, with findings %zu\n", info, info_hit);
+	for (i = 0; i < nc; i++)
+		scan_free(cache[i]);
+	free(o.buf);
+	json_object_put(doc);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	double min_recall = 0.99, max_fp = 0.01;
+	const char *upstream = NULL, *corpus = NULL;
+	int i, verbose = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-v"))
+			verbose = 1;
+		else if (!strcmp(argv[i], "--upstream") && i + 1 < argc)
+			upstream = argv[++i];
+		else if (!strcmp(argv[i], "--min-recall") && i + 1 < argc)
+			min_recall = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--max-fp") && i + 1 < argc)
+			max_fp = atof(argv[++i]);
+		else
+			corpus = argv[i];
+	}
+	if (upstream)
+		return eval_upstream(upstream, verbose);
+	if (!corpus) {
+		fprintf(stderr, "usage: scaneval [-v] [--min-recall R] [--max-fp F] CORPUS.jsonl | --upstream cases.json\n");
+		return 2;
+	}
+	return eval_corpus(corpus, min_recall, max_fp, verbose);
+}
