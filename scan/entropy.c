@@ -82,6 +82,32 @@ static double wordiness(const unsigned char *p, size_t n, size_t *pairs)
 	return k ? (double)sum / 16.0 / (double)k : 0;
 }
 
+/* How the token's texture compares with randomness: the share of adjacent
+ * letter pairs that change case, and the mean length of runs of one class
+ * (upper, lower, digit, other). */
+static void texture(const unsigned char *p, size_t n, double *flip, double *runlen)
+{
+	size_t i, pairs = 0, flips = 0, runs = 1;
+
+	for (i = 1; i < n; i++) {
+		int a = isupper(p[i - 1]) ? 1 : islower(p[i - 1]) ? 2 : isdigit(p[i - 1]) ? 3 : 4;
+		int b = isupper(p[i]) ? 1 : islower(p[i]) ? 2 : isdigit(p[i]) ? 3 : 4;
+
+		if (a <= 2 && b <= 2) {
+			pairs++;
+			flips += a != b;
+		}
+		runs += a != b;
+	}
+	*flip = pairs >= 6 ? (double)flips / (double)pairs : 0.5;
+	*runlen = (double)n / (double)runs;
+}
+
+/* Everything the judge needs to know about a token, in one pass. */
+enum { C_UP = 1, C_LO = 2, C_DIG = 4, C_SYM = 8, C_HEX = 16, C_VOWEL = 32 };
+static unsigned char cclass[256];
+static unsigned char sym_index[256];	/* token char -> 0..65 */
+
 #define NK 5
 static const unsigned int alphabets[NK] = { 16, 36, 38, 62, 64 };
 static double expected[NK][SCAN_ENTROPY_MAX + 1];
@@ -108,10 +134,23 @@ static double expected_exact(size_t n, unsigned int k)
 	return -(double)k * sum;
 }
 
+static void index_words(void);
+
 static void init_tables(void)
 {
-	size_t n, i;
+	size_t n, i, k = 1;
 
+	for (i = 0; i < 256; i++) {
+		unsigned char c = (unsigned char)i;
+
+		cclass[i] = (unsigned char)((isupper(c) ? C_UP : 0) | (islower(c) ? C_LO : 0) |
+					    (isdigit(c) ? C_DIG : 0) | (scan_tokchar[i] == 1 && !isalnum(c) ? C_SYM : 0) |
+					    (isxdigit(c) ? C_HEX : 0) | (strchr("aeiouAEIOU", c) && c ? C_VOWEL : 0));
+		if (scan_tokchar[i] == 1)
+			sym_index[i] = (unsigned char)k++;
+	}
+
+	index_words();
 	for (n = 1; n <= SCAN_ENTROPY_MAX; n++)
 		clogc[n] = (double)n * log2((double)n);
 	for (i = 0; i < NK; i++)
@@ -149,6 +188,34 @@ double entropy_shannon(const unsigned char *p, size_t n)
 	return log2((double)n) - sum / (double)n;
 }
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* One bit per byte of p[0, 64): a token character or not. */
+static uint64_t token_mask64(const unsigned char *p)
+{
+	const __m128i lo_a = _mm_set1_epi8('a' - 1), hi_z = _mm_set1_epi8('z' + 1);
+	const __m128i lo_A = _mm_set1_epi8('A' - 1), hi_Z = _mm_set1_epi8('Z' + 1);
+	const __m128i lo_p = _mm_set1_epi8('+' - 1), hi_9 = _mm_set1_epi8('9' + 1);
+	const __m128i comma = _mm_set1_epi8(','), dot = _mm_set1_epi8('.'), us = _mm_set1_epi8('_');
+	uint64_t m = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+		__m128i t = _mm_and_si128(_mm_cmpgt_epi8(c, lo_a), _mm_cmplt_epi8(c, hi_z));
+
+		t = _mm_or_si128(t, _mm_and_si128(_mm_cmpgt_epi8(c, lo_A), _mm_cmplt_epi8(c, hi_Z)));
+		/* '+' .. '9' without ',' and '.': + - / 0-9 */
+		t = _mm_or_si128(t, _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(c, comma), _mm_cmpeq_epi8(c, dot)),
+						     _mm_and_si128(_mm_cmpgt_epi8(c, lo_p), _mm_cmplt_epi8(c, hi_9))));
+		t = _mm_or_si128(t, _mm_cmpeq_epi8(c, us));
+		m |= (uint64_t)(unsigned int)_mm_movemask_epi8(t) << (16 * i);
+	}
+	return m;
+}
+#endif
+
 int entropy_runs(const unsigned char *buf, size_t from, size_t to, size_t minlen, entropy_run_fn *fn,
 		 void *arg)
 {
@@ -161,6 +228,30 @@ int entropy_runs(const unsigned char *buf, size_t from, size_t to, size_t minlen
 		while (i < to && T[buf[i]] == 1 && T[buf[i - 1]] == 1)
 			i++;
 	while (i < to) {
+#ifdef __SSE2__
+		/* Most text has no run of minlen token characters: skip 64 bytes
+		 * at a time while a block cannot hold one.  A run that starts in
+		 * a block and is cut by its end has its start in the block's top
+		 * bits, so blocks overlap by minlen. */
+		if (minlen <= 32 && i < to) {
+			size_t step = 64 - minlen;
+
+			while (i + 64 <= to) {
+				uint64_t m = token_mask64(buf + i), run = m;
+				size_t k;
+
+				for (k = 1; k < minlen; k <<= 1)
+					run &= run >> (k < minlen - k ? k : minlen - k);
+				/* bit j of run: m has ones at j .. j+minlen-1 */
+				if (run & (~(uint64_t)0 >> (minlen - 1)))
+					break;
+				i += step;
+			}
+			/* back to the start of the run i may be inside */
+			while (i > from && T[buf[i - 1]] == 1 && T[buf[i]] == 1)
+				i--;
+		}
+#endif
 		while (i < to && T[buf[i]] != 1)
 			i++;
 		s = i;
@@ -180,65 +271,92 @@ int entropy_runs(const unsigned char *buf, size_t from, size_t to, size_t minlen
 	return 0;
 }
 
-/* How the token's texture compares with randomness: the share of adjacent
- * letter pairs that change case, and the mean length of runs of one class
- * (upper, lower, digit, other). */
-static void texture(const unsigned char *p, size_t n, double *flip, double *runlen)
-{
-	size_t i, pairs = 0, flips = 0, runs = 1;
-
-	for (i = 1; i < n; i++) {
-		int a = isupper(p[i - 1]) ? 1 : islower(p[i - 1]) ? 2 : isdigit(p[i - 1]) ? 3 : 4;
-		int b = isupper(p[i]) ? 1 : islower(p[i]) ? 2 : isdigit(p[i]) ? 3 : 4;
-
-		if (a <= 2 && b <= 2) {
-			pairs++;
-			flips += a != b;
-		}
-		runs += a != b;
-	}
-	*flip = pairs >= 6 ? (double)flips / (double)pairs : 0.5;
-	*runlen = (double)n / (double)runs;
-}
+/* Context words, by kind. */
+enum { W_STRONG, W_WEAK, W_ID, W_KINDS };
 
 struct cword {
-	const char *w;
-	int stem;		/* may run on into a longer word: passw(ord) */
+	const char *w;		/* lower case */
+	unsigned char len, stem, kind;	/* stem: may run on into a longer word: passw(ord) */
 };
 
-/* The end of the last whole-word occurrence of any of words in line[0, n)
- * (case-insensitive; camelCase starts and ends a word), or 0.  With
- * keyish, only an occurrence followed by nothing but a key, quotes,
- * spaces and separators counts: "token: X", "the auth token for CI is X",
+#define CW(w, stem, kind) { w, sizeof(w) - 1, stem, kind }
+static const struct cword cwords[] = {
+	/* "what follows is a secret"; the weak ones only in an assignment */
+	CW("token", 1, W_STRONG), CW("secret", 1, W_STRONG), CW("passw", 1, W_STRONG),
+	CW("pwd", 0, W_STRONG), CW("credential", 1, W_STRONG), CW("apikey", 0, W_STRONG),
+	CW("private", 0, W_STRONG), CW("bearer", 0, W_STRONG), CW("auth", 0, W_STRONG),
+	CW("authorization", 0, W_STRONG), CW("pass", 0, W_STRONG), CW("accesskey", 0, W_STRONG),
+	CW("key", 0, W_WEAK), CW("api", 0, W_WEAK), CW("session", 0, W_WEAK), CW("cookie", 0, W_WEAK),
+	/* "what follows is an id, a hash, a public key or a name" */
+	CW("sha", 1, W_ID), CW("md5", 0, W_ID), CW("hash", 1, W_ID), CW("digest", 0, W_ID),
+	CW("checksum", 0, W_ID), CW("integrity", 0, W_ID), CW("commit", 1, W_ID), CW("revision", 0, W_ID),
+	CW("rev", 0, W_ID), CW("etag", 0, W_ID), CW("fingerprint", 0, W_ID), CW("uuid", 0, W_ID),
+	CW("guid", 0, W_ID), CW("trace", 0, W_ID), CW("span", 0, W_ID), CW("request", 0, W_ID),
+	CW("correlation", 0, W_ID), CW("object", 0, W_ID), CW("blob", 0, W_ID), CW("tree", 0, W_ID),
+	CW("parent", 0, W_ID), CW("h1", 0, W_ID), CW("version", 0, W_ID), CW("build", 0, W_ID),
+	CW("image", 0, W_ID), CW("container", 0, W_ID), CW("docker", 0, W_ID), CW("node", 0, W_ID),
+	CW("id", 0, W_ID), CW("ids", 0, W_ID), CW("nonce", 0, W_ID), CW("salt", 0, W_ID),
+	CW("crc", 0, W_ID), CW("sum", 0, W_ID), CW("ssh", 0, W_ID), CW("ecdsa", 0, W_ID),
+	CW("public", 0, W_ID), CW("pubkey", 0, W_ID), CW("cert", 1, W_ID), CW("iv", 0, W_ID),
+	CW("tag", 0, W_ID), CW("data", 0, W_ID), CW("enc", 0, W_ID), CW("base64", 0, W_ID),
+	CW("resolved", 0, W_ID), CW("tarball", 0, W_ID), CW("http", 1, W_ID), CW("ref", 0, W_ID),
+	CW("job", 0, W_ID), CW("run", 0, W_ID), CW("file", 0, W_ID), CW("path", 0, W_ID),
+	CW("dir", 0, W_ID), CW("url", 0, W_ID), CW("link", 0, W_ID), CW("name", 0, W_ID),
+	CW("gpg", 0, W_ID), CW("pgp", 0, W_ID), CW("serial", 0, W_ID), CW("thumbprint", 0, W_ID),
+	CW("define", 0, W_ID), CW("struct", 0, W_ID), CW("typedef", 0, W_ID), CW("return", 0, W_ID),
+	CW("def", 0, W_ID), CW("func", 0, W_ID), CW("function", 0, W_ID), CW("class", 0, W_ID),
+	CW("cipher", 1, W_ID), CW("signature", 1, W_ID), CW("algorithm", 0, W_ID),
+};
+
+/* For each kind, the end of the last whole-word occurrence of one of its
+ * words in line[0, n) (case-insensitive; camelCase starts and ends a word),
+ * or 0.  Secret words count only when followed by nothing but a key,
+ * quotes, spaces and separators: "token: X", "the auth token for CI is X",
  * not "set_auth_level(X". */
-static size_t last_word(const unsigned char *line, size_t n, const struct cword *words, size_t nw,
-			int keyish)
+static unsigned char by_letter[26][16];	/* word indexes + 1 by first letter, 0-ended */
+
+static void index_words(void)
 {
-	size_t i, j, k, best = 0;
+	size_t w, k;
 
-	for (i = 0; i < nw; i++) {
-		size_t m = strlen(words[i].w);
+	for (w = 0; w < ARRAY_SIZE(cwords); w++) {
+		unsigned char *slot = by_letter[cwords[w].w[0] - 'a'];
 
-		for (j = 0; j + m <= n; j++) {
-			if (strncasecmp((const char *)line + j, words[i].w, m))
+		for (k = 0; slot[k]; k++)
+			;
+		slot[k] = (unsigned char)(w + 1);	/* 15 per letter at most */
+	}
+}
+
+static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS])
+{
+	char low[64];
+	size_t j, k, tail = n;	/* line[tail, n) is key-like */
+	const unsigned char *w;
+
+	for (j = 0; j < n; j++)
+		low[j] = (char)tolower(line[j]);
+	while (tail > 0 && (isalnum(line[tail - 1]) || strchr("_.- \t\"':=>", line[tail - 1])))
+		tail--;
+	at[W_STRONG] = at[W_WEAK] = at[W_ID] = 0;
+	for (j = 0; j < n; j++) {
+		if (low[j] < 'a' || low[j] > 'z' || (j && isalpha(line[j - 1]) &&
+							!(islower(line[j - 1]) && isupper(line[j]))))
+			continue;
+		for (w = by_letter[low[j] - 'a']; *w; w++) {
+			const struct cword *c = &cwords[*w - 1];
+
+			k = j + c->len;
+			if (k > n || memcmp(low + j, c->w, c->len))
 				continue;
-			if (j && isalpha(line[j - 1]) && !(islower(line[j - 1]) && isupper(line[j])))
+			if (!c->stem && k < n && isalpha(line[k]) && !(islower(line[k - 1]) && isupper(line[k])))
 				continue;
-			if (!words[i].stem && j + m < n && isalpha(line[j + m]) &&
-			    !(islower(line[j + m - 1]) && isupper(line[j + m])))
+			if (c->kind != W_ID && k < tail)
 				continue;
-			if (keyish) {
-				for (k = j + m; k < n; k++)
-					if (!isalnum(line[k]) && !strchr("_.- \t\"':=>", line[k]))
-						break;
-				if (k < n)
-					continue;
-			}
-			if (j + m > best)
-				best = j + m;
+			if (k > at[c->kind])
+				at[c->kind] = k;
 		}
 	}
-	return best;
 }
 
 /* A line that is nothing but one long base64 token, with a neighbour of the
@@ -280,41 +398,80 @@ static int block_line(const unsigned char *buf, size_t len, size_t start, size_t
 	return 0;
 }
 
+struct shape {
+	int up, lo, dig, sym, hex;
+	size_t letters, vowels, seq, slashes, pairs, flips, runs;
+	double h;
+};
+
+static void shape_of(const unsigned char *p, size_t n, struct shape *sh)
+{
+	unsigned short count[66] = { 0 };
+	unsigned int all = 0, hex = C_HEX, lowhex = 1, uphex = 1;
+	size_t i;
+	double sum = 0;
+
+	memset(sh, 0, sizeof(*sh));
+	sh->runs = 1;
+	for (i = 0; i < n; i++) {
+		unsigned int c = cclass[p[i]];
+
+		all |= c;
+		hex &= c;
+		if (c & C_UP) {
+			sh->letters++;
+			lowhex = 0;
+		} else if (c & C_LO) {
+			sh->letters++;
+			uphex = 0;
+		}
+		sh->vowels += !!(c & C_VOWEL);
+		sh->slashes += p[i] == '/';
+		count[sym_index[p[i]]]++;
+		if (i) {
+			unsigned int d = cclass[p[i - 1]] & (C_UP | C_LO | C_DIG | C_SYM),
+				     e = c & (C_UP | C_LO | C_DIG | C_SYM);
+
+			if (d == e && (d & (C_UP | C_LO | C_DIG)) && (p[i] == p[i - 1] + 1 || p[i] + 1 == p[i - 1]))
+				sh->seq++;
+			if ((d == C_UP || d == C_LO) && (e == C_UP || e == C_LO)) {
+				sh->pairs++;
+				sh->flips += d != e;
+			}
+			sh->runs += d != e;
+		}
+	}
+	sh->up = !!(all & C_UP);
+	sh->lo = !!(all & C_LO);
+	sh->dig = !!(all & C_DIG);
+	sh->sym = !!(all & C_SYM);
+	sh->hex = hex && (lowhex || uphex);
+	for (i = 0; i < 66; i++)
+		if (count[i])
+			sum += clogc[count[i]];
+	sh->h = log2((double)n) - sum / (double)n;
+}
+
+static double expected_of(size_t n, unsigned int k)
+{
+	size_t i;
+
+	for (i = 0; i < NK; i++)
+		if (alphabets[i] == k)
+			return expected[i][n];
+	return expected_exact(n, k);
+}
+
 int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end, size_t line_start,
 		  const struct scan_options *opt, double *conf)
 {
-	/* words that say "what follows is a secret"; the weak ones only in
-	 * an assignment (key = value) */
-	static const struct cword strong_words[] = {
-		{ "token", 1 }, { "secret", 1 }, { "passw", 1 }, { "pwd", 0 }, { "credential", 1 },
-		{ "apikey", 0 }, { "private", 0 }, { "bearer", 0 }, { "auth", 0 }, { "authorization", 0 },
-		{ "pass", 0 }, { "accesskey", 0 },
-	};
-	static const struct cword weak_words[] = { { "key", 0 }, { "api", 0 }, { "session", 0 }, { "cookie", 0 } };
-	/* words that say "what follows is an id, a hash or a public key" */
-	static const struct cword id_words[] = {
-		{ "sha", 1 }, { "md5", 0 }, { "hash", 1 }, { "digest", 0 }, { "checksum", 0 }, { "integrity", 0 },
-		{ "commit", 1 }, { "revision", 0 }, { "rev", 0 }, { "etag", 0 }, { "fingerprint", 0 },
-		{ "uuid", 0 }, { "guid", 0 }, { "trace", 0 }, { "span", 0 }, { "request", 0 },
-		{ "correlation", 0 }, { "object", 0 }, { "blob", 0 }, { "tree", 0 }, { "parent", 0 },
-		{ "h1", 0 }, { "version", 0 }, { "build", 0 }, { "image", 0 }, { "container", 0 },
-		{ "docker", 0 }, { "node", 0 }, { "id", 0 }, { "ids", 0 }, { "nonce", 0 }, { "salt", 0 },
-		{ "crc", 0 }, { "sum", 0 }, { "ssh", 0 }, { "ecdsa", 0 }, { "public", 0 }, { "pubkey", 0 },
-		{ "cert", 1 }, { "iv", 0 }, { "tag", 0 }, { "data", 0 }, { "enc", 0 }, { "base64", 0 },
-		{ "resolved", 0 }, { "tarball", 0 }, { "http", 1 }, { "ref", 0 }, { "job", 0 },
-		{ "run", 0 }, { "file", 0 }, { "path", 0 }, { "dir", 0 }, { "url", 0 }, { "link", 0 },
-		{ "name", 0 }, { "gpg", 0 }, { "pgp", 0 }, { "serial", 0 }, { "thumbprint", 0 },
-		{ "define", 0 }, { "struct", 0 }, { "typedef", 0 }, { "return", 0 }, { "def", 0 },
-		{ "func", 0 }, { "function", 0 }, { "class", 0 }, { "cipher", 1 }, { "signature", 1 },
-		{ "algorithm", 0 },
-	};
 	const unsigned char *p = buf + start, *line;
-	size_t n = end - start, i, letters = 0, vowels = 0, seq = 0, slashes = 0, s_at, w_at, id_at, cl,
-	       pairs;
+	size_t n = end - start, i, cl, pairs, at[W_KINDS];
+	struct shape sh;
 	double flip, runlen;
-	int up = 0, lo = 0, dig = 0, sym = 0, hexl = 1, hexu = 1, strong, weak, assign;
+	int strong, weak, assign;
 	unsigned int k;
-	double h, r, c;
+	double r, c;
 
 	while (n && p[n - 1] == '=')
 		n--;	/* padding carries no entropy */
@@ -322,80 +479,53 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 		return -1;
 	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
 		return -1;	/* a hex number */
-	for (i = 0; i < n; i++) {
-		unsigned char ch = p[i];
-
-		if (isupper(ch)) {
-			up = 1;
-			letters++;
-			vowels += !!strchr("AEIOU", ch);
-			if (ch > 'F')
-				hexu = 0;
-			hexl = 0;
-		} else if (islower(ch)) {
-			lo = 1;
-			letters++;
-			vowels += !!strchr("aeiou", ch);
-			if (ch > 'f')
-				hexl = 0;
-			hexu = 0;
-		} else if (isdigit(ch)) {
-			dig = 1;
-		} else {
-			sym = 1;
-			hexl = hexu = 0;
-			slashes += ch == '/';
-		}
-		/* abc123, ABCDEF: counting, not chance */
-		if (i && (ch == p[i - 1] + 1 || ch + 1 == p[i - 1]) &&
-		    ((isdigit(ch) && isdigit(p[i - 1])) || (islower(ch) && islower(p[i - 1])) ||
-		     (isupper(ch) && isupper(p[i - 1]))))
-			seq++;
-	}
-	if (seq * 5 > n - 1 || !letters)
-		return -1;
-	texture(p, n, &flip, &runlen);
-	/* identifiers: checkIframeFilter, MAX_RETRY_COUNT, some-name */
-	if (scan_is_reference(p, n))
-		return -1;
-	/* pronounceable without digits: words run together */
-	if (!dig && letters >= 8 && vowels * 100 > letters * 30)
-		return -1;
-	/* SSH public key blobs and the like start with a length prefix */
-	if (n >= 4 && !memcmp(p, "AAAA", 4))
-		return -1;
+	pthread_once(&once, init_tables);
 	/* The line in front of the token: the key it is assigned to, or the
 	 * words that introduce it.  Only words near the token count. */
 	cl = start - line_start;
 	if (cl > 48)
 		cl = 48;
 	line = p - cl;
-	s_at = last_word(line, cl, strong_words, ARRAY_SIZE(strong_words), 1);
-	w_at = last_word(line, cl, weak_words, ARRAY_SIZE(weak_words), 1);
-	id_at = last_word(line, cl, id_words, ARRAY_SIZE(id_words), 0);
+	find_words(line, cl, at);
 	/* key = value, key: "value" right in front of the token */
 	i = cl;
 	while (i > 0 && (line[i - 1] == ' ' || line[i - 1] == '"' || line[i - 1] == '\'' || line[i - 1] == '\t'))
 		i--;
 	assign = i > 0 && (line[i - 1] == '=' || line[i - 1] == ':');
 	/* the nearest word decides: "password: ENC[...,iv:X" is an iv */
-	strong = s_at > id_at;
-	weak = !strong && w_at > id_at && assign;
-	if (id_at && !strong && !weak)
+	strong = at[W_STRONG] > at[W_ID];
+	weak = !strong && at[W_WEAK] > at[W_ID] && assign;
+	if (at[W_ID] && !strong && !weak)
+		return -1;
+	shape_of(p, n, &sh);
+	/* abc123, ABCDEF: counting, not chance */
+	if (sh.seq * 5 > n - 1 || !sh.letters)
+		return -1;
+	/* pronounceable without digits: words run together */
+	if (!sh.dig && sh.letters >= 8 && sh.vowels * 100 > sh.letters * 30)
+		return -1;
+	/* SSH public key blobs and the like start with a length prefix */
+	if (n >= 4 && !memcmp(p, "AAAA", 4))
+		return -1;
+	if (sh.hex && sh.dig)
+		k = 16;
+	else if (sh.up && sh.lo)
+		k = sh.sym ? 64 : 62;
+	else
+		k = sh.sym ? 38 : 36;
+	r = sh.h / expected_of(n, k);
+	if (r < 0.9)
+		return -1;	/* not random, whatever the context */
+	flip = sh.pairs >= 6 ? (double)sh.flips / (double)sh.pairs : 0.5;
+	runlen = (double)n / (double)sh.runs;
+	/* identifiers: checkIframeFilter, MAX_RETRY_COUNT, some-name */
+	if (scan_is_reference(p, n))
 		return -1;
 	if (!strong && !weak && block_line(buf, len, start, end, line_start))
 		return -1;
-	if ((hexl || hexu) && dig)
-		k = 16;
-	else if (up && lo)
-		k = sym ? 64 : 62;
-	else
-		k = sym ? 38 : 36;
-	h = entropy_shannon(p, n);
-	r = h / entropy_expected(n, k);
 	if (k == 16 || k == 36 || k == 38) {
 		/* hashes, ids, names: only with a secret-sounding key */
-		if (!(strong || weak) || r < 0.9 || !dig)
+		if (!(strong || weak) || r < 0.9 || !sh.dig)
 			return -1;
 		if (k == 38) {
 			size_t parts = 1;
@@ -409,7 +539,7 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	} else {
 		if (r < 0.9)
 			return -1;
-		if (slashes >= 2 && !strong) {
+		if (sh.slashes >= 2 && !strong) {
 			/* a path with CamelCase parts is not a key */
 			size_t seg = 0, short_ok = 1;
 
@@ -425,7 +555,7 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 			if (short_ok)
 				return -1;
 		}
-		if (!dig && !strong && !weak)
+		if (!sh.dig && !strong && !weak)
 			return -1;
 		if (strong && wordiness(p, n, &pairs) > 0 && pairs >= 6)
 			return -1;	/* TCL_MIN_GROWTH/sizeof: names, even after "token" */

@@ -716,6 +716,22 @@ const struct rule scan_builtin_rules[] = {
 
 const size_t scan_builtin_count = ARRAY_SIZE(scan_builtin_rules);
 
+uint64_t scan_builtin_sig(void)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+	const char *v = hs_version();
+	size_t i;
+
+	for (; *v; v++)
+		h = (h ^ (unsigned char)*v) * 1099511628211ull;
+	for (i = 0; i < scan_builtin_count; i++) {
+		for (v = scan_builtin_rules[i].hs; *v; v++)
+			h = (h ^ (unsigned char)*v) * 1099511628211ull;
+		h = (h ^ (0x100u + scan_builtin_rules[i].hs_caseless)) * 1099511628211ull;
+	}
+	return h;
+}
+
 /* ---- compiling and loading ---- */
 
 static void rule_fail(char *err, size_t errlen, const char *where, const char *id, const char *what,

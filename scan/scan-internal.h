@@ -5,6 +5,8 @@
 
 #include "scan/scan.h"
 
+#include <stdint.h>
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <hs.h>
@@ -79,11 +81,15 @@ struct scan {
 	char *replacement;
 	struct crule *rules;
 	size_t n_rules, cap_rules;
-	/* Vectorscan: pattern i reports for rule hs_rule[i] */
+	/* Vectorscan: the built-in prefilters (pattern i is rule i), embedded
+	 * at build time or compiled; custom keywords in their own database,
+	 * where pattern i reports for rule kw_rule[i] */
 	hs_database_t *db;
+	hs_database_t *db_kw;
 	hs_scratch_t *scratch;		/* prototype, cloned per stream */
-	unsigned int *hs_rule;
-	size_t n_hs;
+	unsigned int *kw_rule;
+	size_t n_kw;
+	int db_embedded;		/* 1 when the build-time database was used */
 	size_t *fullscan;		/* rule indexes without a prefilter */
 	size_t n_fullscan;
 	/* allowlist */
@@ -102,6 +108,12 @@ struct scan {
 /* rules.c */
 extern const struct rule scan_builtin_rules[];
 extern const size_t scan_builtin_count;
+/* A signature of the built-in prefilters and the Vectorscan version. */
+uint64_t scan_builtin_sig(void);
+/* scan/hsdb.c, generated at build time by scan/tools/hsdb-gen.c */
+extern const uint64_t scan_hsdb_sig;
+extern const size_t scan_hsdb_len;
+extern const unsigned char scan_hsdb[];
 int scan_rules_add(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
 		   size_t errlen);
 int scan_allowed_secret(const struct scan *s, const unsigned char *p, size_t n,

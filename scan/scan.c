@@ -194,90 +194,137 @@ static int add_prefix(struct scan *s, const char *p)
 	return 0;
 }
 
-int scan_compile(struct scan *s, char *err, size_t errlen)
+/* The built-in prefilters: from the build, when it matches this library
+ * and CPU, else compiled now. */
+static int builtin_db(struct scan *s, char *err, size_t errlen)
+{
+	const char **expr;
+	unsigned int *flags, *ids;
+	hs_compile_error_t *cerr = NULL;
+	size_t i;
+	int r = 0;
+
+	if (scan_hsdb_sig == scan_builtin_sig() &&
+	    hs_deserialize_database((const char *)scan_hsdb, scan_hsdb_len, &s->db) == HS_SUCCESS) {
+		s->db_embedded = 1;
+		return 0;
+	}
+	s->db = NULL;
+	expr = calloc(scan_builtin_count, sizeof(*expr));
+	flags = calloc(scan_builtin_count, sizeof(*flags));
+	ids = calloc(scan_builtin_count, sizeof(*ids));
+	if (!expr || !flags || !ids) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < scan_builtin_count; i++) {
+		expr[i] = scan_builtin_rules[i].hs;
+		flags[i] = scan_builtin_rules[i].hs_caseless ? HS_FLAG_CASELESS : 0;
+		ids[i] = (unsigned int)i;
+	}
+	if (hs_compile_multi(expr, flags, ids, (unsigned int)scan_builtin_count, HS_MODE_BLOCK, NULL, &s->db,
+			     &cerr) != HS_SUCCESS) {
+		r = fail(err, errlen, -EINVAL, "built-in prefilter %d does not compile: %s",
+			 cerr ? cerr->expression : -1, cerr ? cerr->message : "?");
+		hs_free_compile_error(cerr);
+	}
+out:
+	free(expr);
+	free(flags);
+	free(ids);
+	return r;
+}
+
+/* Custom rules' keywords, as literals (case-insensitive). */
+static int keyword_db(struct scan *s, char *err, size_t errlen)
 {
 	const char **expr = NULL;
 	unsigned int *flags = NULL, *ids = NULL;
 	char **owned = NULL;
-	size_t n = 0, cap, i, j, n_owned = 0;
+	size_t cap = 0, n = 0, i, j;
 	hs_compile_error_t *cerr = NULL;
 	int r = 0;
 
-	if (s->compiled)
+	for (i = scan_builtin_count; i < s->n_rules; i++)
+		cap += s->rules[i].disabled ? 0 : s->rules[i].n_keywords;
+	if (!cap)
 		return 0;
-	cap = s->n_rules;
-	for (i = 0; i < s->n_rules; i++)
-		cap += s->rules[i].n_keywords;
-	expr = calloc(cap + 1, sizeof(*expr));
-	flags = calloc(cap + 1, sizeof(*flags));
-	ids = calloc(cap + 1, sizeof(*ids));
-	owned = calloc(cap + 1, sizeof(*owned));
-	s->hs_rule = calloc(cap + 1, sizeof(*s->hs_rule));
-	s->fullscan = calloc(s->n_rules + 1, sizeof(*s->fullscan));
-	if (!expr || !flags || !ids || !owned || !s->hs_rule || !s->fullscan) {
+	expr = calloc(cap, sizeof(*expr));
+	flags = calloc(cap, sizeof(*flags));
+	ids = calloc(cap, sizeof(*ids));
+	owned = calloc(cap, sizeof(*owned));
+	s->kw_rule = calloc(cap, sizeof(*s->kw_rule));
+	if (!expr || !flags || !ids || !owned || !s->kw_rule) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < s->n_rules; i++) {
+	for (i = scan_builtin_count; i < s->n_rules; i++) {
 		struct crule *c = &s->rules[i];
 
 		if (c->disabled)
 			continue;
-		if (c->r.hs) {
-			expr[n] = c->r.hs;
-			flags[n] = c->r.hs_caseless ? HS_FLAG_CASELESS : 0;
-			ids[n] = (unsigned int)n;
-			s->hs_rule[n++] = (unsigned int)i;
-		} else if (c->n_keywords) {
-			c->r.back = 1024;
-			for (j = 0; j < c->n_keywords; j++) {
-				if (!(owned[n_owned] = hs_escape(c->keywords[j]))) {
-					r = -ENOMEM;
-					goto out;
-				}
-				expr[n] = owned[n_owned++];
-				flags[n] = HS_FLAG_CASELESS;
-				ids[n] = (unsigned int)n;
-				s->hs_rule[n++] = (unsigned int)i;
+		c->r.back = 1024;
+		for (j = 0; j < c->n_keywords; j++) {
+			if (!(owned[n] = hs_escape(c->keywords[j]))) {
+				r = -ENOMEM;
+				goto out;
 			}
-		} else {
-			s->fullscan[s->n_fullscan++] = i;
+			expr[n] = owned[n];
+			flags[n] = HS_FLAG_CASELESS;
+			ids[n] = (unsigned int)n;
+			s->kw_rule[n++] = (unsigned int)i;
 		}
-		if (c->r.markers && (c->r.flags & RULE_TOKEN))
-			for (j = 0; c->r.markers[j]; j++)
-				if ((r = add_prefix(s, c->r.markers[j])))
-					goto out;
 	}
-	s->n_hs = n;
-	if (n) {
-		if (hs_compile_multi(expr, flags, ids, (unsigned int)n, HS_MODE_BLOCK, NULL, &s->db, &cerr) !=
-		    HS_SUCCESS) {
-			int e = cerr && cerr->expression >= 0 ? cerr->expression : -1;
+	s->n_kw = n;
+	if (hs_compile_multi(expr, flags, ids, (unsigned int)n, HS_MODE_BLOCK, NULL, &s->db_kw, &cerr) !=
+	    HS_SUCCESS) {
+		int e = cerr && cerr->expression >= 0 ? cerr->expression : -1;
 
-			r = fail(err, errlen, -EINVAL, "rule '%s': keyword or prefilter does not compile: %s",
-				 e >= 0 ? s->rules[s->hs_rule[e]].r.id : "?", cerr ? cerr->message : "?");
-			hs_free_compile_error(cerr);
-			goto out;
-		}
-		if (hs_alloc_scratch(s->db, &s->scratch) != HS_SUCCESS) {
-			r = fail(err, errlen, -ENOMEM, "cannot allocate Vectorscan scratch space");
-			goto out;
-		}
+		r = fail(err, errlen, -EINVAL, "rule '%s': keyword does not compile: %s",
+			 e >= 0 ? s->rules[s->kw_rule[e]].r.id : "?", cerr ? cerr->message : "?");
+		hs_free_compile_error(cerr);
 	}
-	if ((r = known_compile(s->known))) {
-		fail(err, errlen, r, "cannot index known values in locked memory: %s", strerror(-r));
-		goto out;
-	}
-	(void)entropy_expected(16, 64);		/* tables now, not in the first stream */
-	s->compiled = 1;
 out:
-	for (i = 0; i < n_owned; i++)
+	for (i = 0; owned && i < n; i++)
 		free(owned[i]);
 	free(owned);
 	free(expr);
 	free(flags);
 	free(ids);
 	return r;
+}
+
+int scan_compile(struct scan *s, char *err, size_t errlen)
+{
+	size_t i, j;
+	int r;
+
+	if (s->compiled)
+		return 0;
+	if (!(s->fullscan = calloc(s->n_rules + 1, sizeof(*s->fullscan))))
+		return -ENOMEM;
+	for (i = 0; i < s->n_rules; i++) {
+		struct crule *c = &s->rules[i];
+
+		if (c->disabled)
+			continue;
+		if (!c->builtin && !c->n_keywords)
+			s->fullscan[s->n_fullscan++] = i;
+		if (c->r.markers && (c->r.flags & RULE_TOKEN))
+			for (j = 0; c->r.markers[j]; j++)
+				if ((r = add_prefix(s, c->r.markers[j])))
+					return r;
+	}
+	if ((r = builtin_db(s, err, errlen)) || (r = keyword_db(s, err, errlen)))
+		return r;
+	if (hs_alloc_scratch(s->db, &s->scratch) != HS_SUCCESS ||
+	    (s->db_kw && hs_alloc_scratch(s->db_kw, &s->scratch) != HS_SUCCESS))
+		return fail(err, errlen, -ENOMEM, "cannot allocate Vectorscan scratch space");
+	if ((r = known_compile(s->known)))
+		return fail(err, errlen, r, "cannot index known values in locked memory: %s", strerror(-r));
+	(void)entropy_expected(16, 64);		/* tables now, not in the first stream */
+	s->compiled = 1;
+	return 0;
 }
 
 void scan_free(struct scan *s)
@@ -300,8 +347,9 @@ void scan_free(struct scan *s)
 	}
 	free(s->rules);
 	hs_free_database(s->db);
+	hs_free_database(s->db_kw);
 	hs_free_scratch(s->scratch);
-	free(s->hs_rule);
+	free(s->kw_rule);
 	free(s->fullscan);
 	for (i = 0; i < s->n_allow_re; i++)
 		pcre2_code_free(s->allow_re[i]);
@@ -382,7 +430,7 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 	 * rule that backtracks without end. */
 	pcre2_set_match_limit(st->mc, 1000000);
 	pcre2_set_depth_limit(st->mc, 10000);
-	if (s->scratch && hs_clone_scratch(s->scratch, &st->scratch) != HS_SUCCESS)
+	if (hs_clone_scratch(s->scratch, &st->scratch) != HS_SUCCESS)
 		goto nomem;
 	*stp = st;
 	return 0;
@@ -521,23 +569,41 @@ static void run_regex(struct scan_stream *st, size_t ri, size_t start, size_t li
 	}
 }
 
-static int on_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
-		  void *ctx)
+static void hit(struct scan_stream *st, size_t ri, size_t end)
 {
-	struct scan_stream *st = ctx;
-	size_t ri = st->s->hs_rule[id], end = st->ctx + (size_t)to, start;
 	const struct crule *c = &st->s->rules[ri];
+	size_t start;
 
-	(void)from;
-	(void)flags;
-	if (end <= st->covered[ri])
-		return 0;
+	if (c->disabled || end <= st->covered[ri])
+		return;
 	start = end > c->r.back ? end - c->r.back : 0;
 	if (start < st->ctx)
 		start = st->ctx;
 	if (start < st->covered[ri])
 		start = st->covered[ri];
 	run_regex(st, ri, start, end);
+}
+
+/* Vectorscan callbacks: a prefilter of a built-in rule, or a keyword. */
+static int on_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+		  void *ctx)
+{
+	struct scan_stream *st = ctx;
+
+	(void)from;
+	(void)flags;
+	hit(st, id, st->ctx + (size_t)to);
+	return st->err ? 1 : 0;
+}
+
+static int on_keyword(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+		      void *ctx)
+{
+	struct scan_stream *st = ctx;
+
+	(void)from;
+	(void)flags;
+	hit(st, st->s->kw_rule[id], st->ctx + (size_t)to);
 	return st->err ? 1 : 0;
 }
 
@@ -703,14 +769,17 @@ static int detect(struct scan_stream *st)
 	memset(st->covered, 0, s->n_rules * sizeof(*st->covered));
 	if (st->cont != CONT_NONE)
 		continuation(st);
-	if (s->db && st->len > st->ctx) {
-		hs_error_t e = hs_scan(s->db, (const char *)st->buf + st->ctx, (unsigned int)(st->len - st->ctx),
-				       0, st->scratch, on_hit, st);
+	if (st->len > st->ctx) {
+		const char *p = (const char *)st->buf + st->ctx;
+		unsigned int n = (unsigned int)(st->len - st->ctx);
+		hs_error_t e = hs_scan(s->db, p, n, 0, st->scratch, on_hit, st);
 
-		if (e != HS_SUCCESS && e != HS_SCAN_TERMINATED)
-			return -EIO;
+		if (e == HS_SUCCESS && s->db_kw)
+			e = hs_scan(s->db_kw, p, n, 0, st->scratch, on_keyword, st);
 		if (st->err)
 			return st->err;
+		if (e != HS_SUCCESS)
+			return -EIO;
 	}
 	for (i = 0; i < s->n_fullscan; i++)
 		run_regex(st, s->fullscan[i], st->ctx, PCRE2_UNSET);
