@@ -251,7 +251,8 @@ int known_add(struct known **kp, const void *value, size_t len, const char *labe
 	idx = k->n_values++;
 	if ((r = add_raw(k, v, len, idx)) || (r = add_hex(k, v, len, idx, 0)) ||
 	    (r = add_hex(k, v, len, idx, 1)) || (r = add_url(k, v, len, idx, 1, 0)) ||
-	    (r = add_url(k, v, len, idx, 0, 0)) || (r = add_url(k, v, len, idx, 1, 1)))
+	    (r = add_url(k, v, len, idx, 0, 0)) || (r = add_url(k, v, len, idx, 1, 1)) ||
+	    (r = add_url(k, v, len, idx, 0, 1)))
 		return r;
 	for (lead = 0; lead < 3; lead++)
 		if ((r = add_b64(k, v, len, idx, lead, std)) || (r = add_b64(k, v, len, idx, lead, url)))
@@ -344,9 +345,13 @@ int known_find(const struct known *k, const unsigned char *buf, size_t from, siz
 				continue;
 			end = s + f->len;
 			if (f->kind == FORM_B64) {
-				for (w = 0; w < 4 && s > from && b64char(buf[s - 1]); w++)
+				/* the characters shared with the neighbours (3 at most
+				 * on either side) and the padding */
+				for (w = 0; w < 3 && s > from && b64char(buf[s - 1]) && buf[s - 1] != '='; w++)
 					s--;
-				for (w = 0; w < 4 && end < to && b64char(buf[end]); w++)
+				for (w = 0; w < 3 && end < to && b64char(buf[end]) && buf[end] != '='; w++)
+					end++;
+				for (w = 0; w < 2 && end < to && buf[end] == '='; w++)
 					end++;
 			}
 			if ((r = fn(arg, s, end, k->labels[f->value])))

@@ -345,6 +345,9 @@ static int check_value(struct rule_hit *h)
 		return 0;	/* a call: get_token() */
 	if (memchr(v, ' ', n) || memchr(v, '\t', n))
 		return 0;	/* words: "Please provide a token" */
+	for (i = 0; i + 1 < n; i++)
+		if (v[i] == '=' && v[i + 1] != '=')
+			return 0;	/* secret: API_KEY=...: the inner assignment is its own finding */
 	for (i = 0; i < n && isdigit(v[i]); i++)
 		;
 	if (i == n)

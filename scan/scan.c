@@ -723,8 +723,14 @@ static void continuation(struct scan_stream *st)
 				a++;
 			while (b > a && (st->buf[b - 1] == '\r' || st->buf[b - 1] == ' '))
 				b--;
-			if (a == b && nl)
-				break;
+			if (a == b) {
+				/* the rest of a cut line, or a blank line (after PGP
+				 * headers): body may follow */
+				if (!nl)
+					break;
+				p = q + 1;
+				continue;
+			}
 			if (b - a >= 8 && !memcmp(st->buf + a, "-----END", 8)) {
 				e = q;
 				ended = 1;
@@ -810,7 +816,7 @@ static void partial_tail(struct scan_stream *st)
 	const char *type = NULL, *marker = "";
 	struct fnd *f;
 
-	while (b > st->ctx && scan_tokchar[st->buf[b - 1]])
+	while (b > st->ctx && scan_tokchar[st->buf[b - 1]] == 1)
 		b--;
 	if (b == e)
 		return;
@@ -1044,7 +1050,8 @@ static long process(struct scan_stream *st, enum mode mode)
 				st->cont = CONT_PEM;
 				st->cont_rule = f->rule;
 				st->cont_type = f->type;
-			} else if ((f->flags & F_TOKEN) && f->s1 == st->len) {
+			} else if (f->s1 == st->len) {
+				/* a value that ends where the input paused may go on */
 				st->cont = CONT_TOKEN;
 				st->cont_rule = f->rule;
 				st->cont_type = f->type;

@@ -1,0 +1,953 @@
+#include "lib/compat.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "lib/secbuf.h"
+#include "scan/scan.h"
+#include "tests/unit/unit.h"
+
+/*
+ * The scanner library.  Test secrets are assembled at run time from
+ * fragments and a seeded generator: no complete credential is written in
+ * this file.
+ */
+
+/* ---- helpers ---- */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static unsigned int rnd(unsigned int n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned int)(rng % n);
+}
+
+#define B62 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+#define UPDIG "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+#define HEXL "0123456789abcdef"
+
+/* prefix + n random characters of alphabet, with upper, lower and digits
+ * where the alphabet has them.  Returns a static buffer (one of 8). */
+static const char *tok(const char *prefix, size_t n, const char *alphabet)
+{
+	static char bufs[8][4096];
+	static int k;
+	char *b = bufs[k++ % 8];
+	size_t p = strlen(prefix), i, an = strlen(alphabet);
+	int up, lo, dig;
+
+	do {
+		up = lo = dig = 0;
+		for (i = 0; i < n; i++) {
+			char c = alphabet[rnd((unsigned int)an)];
+
+			b[p + i] = c;
+			up |= c >= 'A' && c <= 'Z';
+			lo |= c >= 'a' && c <= 'z';
+			dig |= c >= '0' && c <= '9';
+		}
+	} while ((strpbrk(alphabet, "ABC") && !up) || (strpbrk(alphabet, "abc") && !lo) ||
+		 (strpbrk(alphabet, "012") && !dig));
+	memcpy(b, prefix, p);
+	b[p + n] = 0;
+	return b;
+}
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	struct scan_finding f[64];
+	char rules[64][48];
+	size_t nf;
+};
+
+static int on_out(void *arg, const void *p, size_t n)
+{
+	struct out *o = arg;
+
+	if (o->len + n + 1 > o->cap) {
+		o->cap = (o->len + n + 1) * 2;
+		o->buf = realloc(o->buf, o->cap);
+		ck_assert_ptr_nonnull(o->buf);
+	}
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+	o->buf[o->len] = 0;
+	return 0;
+}
+
+static int on_find(void *arg, const struct scan_finding *f)
+{
+	struct out *o = arg;
+
+	if (o->nf < 64) {
+		o->f[o->nf] = *f;
+		snprintf(o->rules[o->nf], sizeof(o->rules[0]), "%s", f->rule);
+		o->f[o->nf].rule = o->rules[o->nf];
+		o->nf++;
+	}
+	return 0;
+}
+
+static void out_reset(struct out *o)
+{
+	free(o->buf);
+	memset(o, 0, sizeof(*o));
+}
+
+static struct scan *make(double min_conf, size_t min_len, int entropy, const char *repl)
+{
+	struct scan_options so = SCAN_OPTIONS_INIT;
+	struct scan *s;
+	char err[512];
+
+	so.min_confidence = min_conf;
+	so.min_length = min_len;
+	so.entropy = entropy;
+	if (repl)
+		so.replacement = repl;
+	ck_assert_msg(scan_new(&so, &s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(scan_compile(s, err, sizeof(err)) == 0, "%s", err);
+	return s;
+}
+
+static struct scan *S;
+
+static void setup(void)
+{
+	char err[256];
+
+	ck_assert_int_eq(secmem_init(8 << 20, err, sizeof(err)), 0);
+	S = make(0.7, 16, 1, NULL);
+}
+
+static void teardown(void)
+{
+	scan_free(S);
+}
+
+/* Redact text with s; o holds the output and findings. */
+static void run(struct scan *s, const char *text, struct out *o)
+{
+	out_reset(o);
+	on_out(o, "", 0);
+	ck_assert_int_eq(scan_buffer(s, text, strlen(text), on_out, on_find, o), 0);
+}
+
+/* Any 8-byte run of secret still in the output? */
+static int survives(const char *out, const char *secret)
+{
+	size_t n = strlen(secret), i;
+
+	for (i = 0; i + 8 <= n; i++)
+		if (memmem(out, strlen(out), secret + i, 8))
+			return 1;
+	return n < 8 && strstr(out, secret);
+}
+
+/* "%s" in fmt is the secret; "%R" in want is where [REDACTED] goes. */
+static void expect(const char *fmt, const char *secret, const char *want, const char *rule)
+{
+	char in[8192], exp[8192];
+	struct out o = { 0 };
+	const char *p;
+	size_t k = 0;
+
+	/* fmt holds one %s: substitute it by hand (no format string from data) */
+	{
+		const char *m = strstr(fmt, "%s");
+
+		ck_assert_ptr_nonnull(m);
+		snprintf(in, sizeof(in), "%.*s%s%s", (int)(m - fmt), fmt, secret, m + 2);
+	}
+	for (p = want; *p && k < sizeof(exp) - 16; p++) {
+		if (p[0] == '%' && p[1] == 'R') {
+			k += (size_t)snprintf(exp + k, sizeof(exp) - k, "[REDACTED]");
+			p++;
+		} else {
+			exp[k++] = *p;
+		}
+	}
+	exp[k] = 0;
+	run(S, in, &o);
+	ck_assert_msg(!strcmp(o.buf, exp), "rule %s: got '%s', want '%s'", rule, o.buf, exp);
+	ck_assert_msg(o.nf >= 1, "rule %s: no finding", rule);
+	if (rule) {
+		size_t i;
+		int seen = 0;
+
+		for (i = 0; i < o.nf; i++)
+			seen |= !strcmp(o.f[i].rule, rule);
+		ck_assert_msg(seen, "rule %s not reported (first: %s)", rule, o.f[0].rule);
+	}
+	ck_assert(!survives(o.buf, secret));
+	out_reset(&o);
+}
+
+/* ---- one positive per built-in rule, with the shape of the line kept ---- */
+
+START_TEST(test_rules_tokens)
+{
+	char sg[128];
+
+	expect("export AWS_ACCESS_KEY_ID=%s", tok("AK" "IA", 16, UPDIG), "export AWS_ACCESS_KEY_ID=%R",
+	       "aws_access_key_id");
+	expect("aws_secret_access_key = %s", tok("", 40, B62 "+/"), "aws_secret_access_key = %R",
+	       "aws_secret_access_key");
+	expect("GITHUB_TOKEN=%s", tok("gh" "p_", 36, B62), "GITHUB_TOKEN=%R", "github_token");
+	expect("token: %s end", tok("github" "_pat_", 82, B62 "_"), "token: %R end", "github_fine_grained_token");
+	expect("GITLAB_TOKEN=%s", tok("gl" "pat-", 20, B62 "-_"), "GITLAB_TOKEN=%R", "gitlab_token");
+	expect("SLACK=%s", tok("xo" "xb-123456789012-123456789012-", 24, B62), "SLACK=%R", "slack_token");
+	expect("https://hooks.slack.com/services/%s", tok("T0123ABCD/B0123ABCDEF/", 24, B62),
+	       "https://hooks.slack.com/services/%R", "slack_webhook");
+	expect("STRIPE=%s", tok("sk" "_live_", 24, B62), "STRIPE=%R", "stripe_key");
+	expect("whsec=%s", tok("wh" "sec_", 32, B62), "whsec=%R", "stripe_webhook_secret");
+	expect("{\"k\": \"%s\"}", tok("sk-" "proj-", 48, B62), "{\"k\": \"%R\"}", "openai_key");
+	expect("key %s.", tok("sk-" "ant-api03-", 93, B62), "key %R.", "anthropic_key");
+	expect("%s", tok("sk-", 40, B62), "%R", "sk_key");
+	expect("maps=%s", tok("AI" "za", 35, B62), "maps=%R", "google_api_key");
+	expect("c=%s", tok("GOCS" "PX-", 28, B62), "c=%R", "gcp_oauth_client_secret");
+	expect("//registry.npmjs.org/:_authToken=%s", tok("np" "m_", 36, B62),
+	       "//registry.npmjs.org/:_authToken=%R", "npm_token");
+	expect("TWINE_PASSWORD=%s", tok("py" "pi-AgEIcHlwaS5vcmc", 64, B62), "TWINE_PASSWORD=%R", "pypi_token");
+	expect("HF_TOKEN=%s", tok("h" "f_", 34, B62), "HF_TOKEN=%R", "huggingface_token");
+	snprintf(sg, sizeof(sg), "%s.%s", tok("S" "G.", 22, B62), tok("", 43, B62));
+	expect("SENDGRID=%s", sg, "SENDGRID=%R", "sendgrid_key");
+	expect("twilio %s", tok("S" "K", 32, HEXL), "twilio %R", "twilio_api_key");
+	expect("VAULT_TOKEN=%s", tok("hv" "s.", 90, B62), "VAULT_TOKEN=%R", "vault_token");
+	expect("%s", tok("dop" "_v1_", 64, HEXL), "%R", "digitalocean_token");
+	expect("%s", tok("shp" "at_", 32, HEXL), "%R", "shopify_token");
+	expect("x %s y", tok("lin" "_api_", 40, B62), "x %R y", "linear_key");
+	expect("%s", tok("NRA" "K-", 27, UPDIG), "%R", "newrelic_key");
+	expect("t=%s", tok("dckr" "_pat_", 27, B62), "t=%R", "dockerhub_token");
+	expect("bot %s", tok("123456789:A" "A", 33, B62), "bot %R", "telegram_bot_token");
+}
+END_TEST
+
+START_TEST(test_rules_structured)
+{
+	char pem[4096], body[3000];
+	const char *kinds[] = { "", "RSA ", "EC ", "OPENSSH ", "ENCRYPTED ", "DSA " };
+	size_t i, k;
+
+	for (k = 0; k < ARRAY_SIZE(kinds); k++) {
+		size_t o = 0;
+
+		for (i = 0; i < 12; i++)
+			o += (size_t)snprintf(body + o, sizeof(body) - o, "%s\n", tok("", 64, B62 "+/"));
+		snprintf(pem, sizeof(pem), "-----BEGIN %sPRIVATE" " KEY-----\n%s-----END %sPRIVATE" " KEY-----",
+			 kinds[k], body, kinds[k]);
+		/* the whole block is one redaction: nothing of the body stays */
+		expect("before\n%s\nafter", pem, "before\n%R\nafter", "private_key");
+	}
+	snprintf(pem, sizeof(pem), "-----BEGIN PGP PRIVATE" " KEY BLOCK-----\n\n%s\n=AbCd\n-----END PGP PRIVATE"
+		 " KEY BLOCK-----", tok("", 64, B62));
+	expect("%s", pem, "%R", "private_key");
+	/* in JSON, escaped newlines: the string stays valid JSON */
+	snprintf(pem, sizeof(pem), "-----BEGIN PRIVATE" " KEY-----\\n%s\\n%s\\n-----END PRIVATE" " KEY-----",
+		 tok("", 64, B62), tok("", 40, B62));
+	expect("{\"private_key\": \"%s\\n\"}", pem, "{\"private_key\": \"%R\\n\"}", "private_key");
+	expect("%s", tok("AGE-SECRET-" "KEY-1", 58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"), "%R", "age_secret_key");
+	expect("Authorization: Bearer %s", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+	       "Authorization: Bearer %R", "jwt");
+	expect("AccountName=x;AccountKey=%s==;EndpointSuffix=core.windows.net", tok("", 86, B62 "+/"),
+	       "AccountName=x;AccountKey=%R;EndpointSuffix=core.windows.net", "azure_storage_key");
+	expect("{\"auths\": {\"r.example.com\": {\"auth\": \"%s\"}}}", "dXNlcjpwYXNzd29yZA==",
+	       "{\"auths\": {\"r.example.com\": {\"auth\": \"%R\"}}}", "docker_config_auth");
+	expect("Authorization: Basic %s", "dXNlcjpwYXNzd29yZA==", "Authorization: Basic %R", "http_basic_auth");
+}
+END_TEST
+
+START_TEST(test_rules_assignments)
+{
+	const char *pw = tok("Sum", 9, B62 "!#");
+
+	expect("password=%s", pw, "password=%R", NULL);
+	expect("DB_PASSWORD=%s", pw, "DB_PASSWORD=%R", "password");
+	expect("{\"user\": \"a\", \"password\": \"%s\"}", pw, "{\"user\": \"a\", \"password\": \"%R\"}", "password");
+	expect("  password: %s\n  port: 5432", pw, "  password: %R\n  port: 5432", "password");
+	expect("'passwd' => '%s',", pw, "'passwd' => '%R',", "password");
+	expect("<password>%s</password>", pw, "<password>%R</password>", "xml_secret");
+	expect("mysql --password=%s db", pw, "mysql --password=%R db", NULL);
+	expect("curl -u deploy:%s https://x", pw, "curl -u deploy:%R https://x", "curl_user");
+	expect("machine h login me password %s", pw, "machine h login me password %R", "netrc_password");
+	expect("the password is %s for prod", "S3cr3t!Pw", "the password is %R for prod", "password_prose");
+	expect("API_KEY=%s", tok("", 32, B62), "API_KEY=%R", "api_key");
+	expect("x-api-key: %s", tok("", 32, B62), "x-api-key: %R", "api_key");
+	expect("CLIENT_SECRET='%s'", tok("", 32, B62), "CLIENT_SECRET='%R'", NULL);
+	expect("secret=%s", "Zx9!Qw8@Er7#Ty6$Ui5%", "secret=%R", "secret_assignment");
+	/* URL passwords: only the password goes */
+	expect("DATABASE_URL=postgresql://app:%s@db.internal:5432/prod", pw,
+	       "DATABASE_URL=postgresql://app:%R@db.internal:5432/prod", "url_credentials");
+	expect("mysql://root:%s@mysql.internal:3306/app", "P@ssw0rd123", "mysql://root:%R@mysql.internal:3306/app",
+	       "url_credentials");
+	expect("git clone https://u:%s@git.example.com/r.git", pw, "git clone https://u:%R@git.example.com/r.git",
+	       "url_credentials");
+}
+END_TEST
+
+/* ---- what must not be flagged ---- */
+
+START_TEST(test_negatives)
+{
+	static const char *const texts[] = {
+		"commit a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0",
+		"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		"request_id=550e8400-e29b-41d4-a716-446655440000 status=200",
+		"\"integrity\": \"sha512-Z3VlcnJhLWVhZ2xlLWZvcmNlLXByZXNzdXJlLW11c3RhcmQtZmlnaHRlci1xdWlsdC1vYnNjdXJl==\"",
+		"github.com/pkg/errors v0.9.1 h1:FEBLx1zS214owpjy7qsBeixbURkuhQAwrK5UwLGTwt4=",
+		"checksum = \"4b2b4a5e45e7b2b4c2f7f9e8c7d6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8\"",
+		"password: ${DB_PASSWORD}",
+		"api_key = os.environ.get(\"API_KEY\")",
+		"password = getpass.getpass(\"Password: \")",
+		"SECRET_KEY=changeme",
+		"token = request.headers.get(\"Authorization\")",
+		"max_tokens=4096",
+		"mask-1234567890abcdef",
+		"The password policy requires 12 characters minimum.",
+		"ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		"postgresql://localhost:5432/mydb",
+		"https://hooks.slack.com/services/T00/B00/xxxx",
+		"password: ENC[AES256_GCM,data:VmvUByTP+TiXkNut,iv:ppF3cBUYWgpa5XxRaoIfsehdWRz3y21AlDIPGZceFBw=,tag:SslXfxGw1ohGFviO5HbTeA==,type:str]",
+		"#define sk_SRP_user_pwd_find_ex(sk, ptr) OPENSSL_sk_find_ex(ossl_check_SRP_user_pwd_sk_type(sk), ptr)",
+		"GLAPI void APIENTRY glCompressedTexSubImage1D (GLenum target, GLint level);",
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgD8bZ3rA0m0l0hB2Zx5kLwVd3gJ8m5r4XyHq3kP8aZ dev@laptop",
+		"using llvm::Pass::doFinalization;",
+		"PWD=/home/dev/src/harombe",
+		"<img src=\"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\">",
+	};
+	struct out o = { 0 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(texts); i++) {
+		run(S, texts[i], &o);
+		ck_assert_msg(o.nf == 0, "flagged (%s): %s", o.nf ? o.f[0].rule : "", texts[i]);
+		ck_assert_str_eq(o.buf, texts[i]);
+	}
+	out_reset(&o);
+}
+END_TEST
+
+/* ---- entropy ---- */
+
+START_TEST(test_entropy)
+{
+	struct scan *s12 = make(0.7, 12, 1, NULL), *noent = make(0.7, 16, 0, NULL);
+	struct out o = { 0 };
+	const char *t = tok("", 32, B62);
+	char in[256];
+
+	/* random base62 with a key: found, key kept */
+	snprintf(in, sizeof(in), "token=%s", t);
+	run(S, in, &o);
+	ck_assert_uint_eq(o.nf, 1);
+	ck_assert_str_eq(o.buf, "token=[REDACTED]");
+	/* --no-entropy: a bare token is left */
+	snprintf(in, sizeof(in), "value %s here", t);
+	run(noent, in, &o);
+	ck_assert_uint_eq(o.nf, 0);
+	/* hex is a hash unless a secret-sounding key says otherwise */
+	snprintf(in, sizeof(in), "digest %s", tok("", 40, HEXL));
+	run(S, in, &o);
+	ck_assert_uint_eq(o.nf, 0);
+	snprintf(in, sizeof(in), "SIGNING_SECRET=%s", tok("", 40, HEXL));
+	run(S, in, &o);
+	ck_assert_uint_eq(o.nf, 1);
+	/* min_length can go below 16 (the original's entropy words could not) */
+	snprintf(in, sizeof(in), "auth: %s", tok("", 13, B62));
+	run(S, in, &o);
+	ck_assert_uint_eq(o.nf, 0);
+	run(s12, in, &o);
+	ck_assert_uint_eq(o.nf, 1);
+	out_reset(&o);
+	scan_free(s12);
+	scan_free(noent);
+}
+END_TEST
+
+/* ---- the original's bugs, fixed on purpose (specs/harombe-upstream.md §10) ---- */
+
+START_TEST(test_upstream_fixes)
+{
+	struct out o = { 0 };
+	char in[512];
+	const char *t;
+
+	/* 1: PKCS#8 "BEGIN PRIVATE KEY" crashed the original: here, the block goes */
+	run(S, "-----BEGIN PRIVATE" " KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE" " KEY-----", &o);
+	ck_assert_str_eq(o.buf, "[REDACTED]");
+	/* 2: the span is the secret, not the key name */
+	run(S, "password=MySecretP@ssw0rd!", &o);
+	ck_assert_str_eq(o.buf, "password=[REDACTED]");
+	ck_assert_uint_eq(o.f[0].offset, 9);
+	ck_assert_uint_eq(o.f[0].length, 17);
+	run(S, "DATABASE_URL=postgresql://user:password@localhost:5432/dbname", &o);
+	ck_assert_str_eq(o.buf, "DATABASE_URL=postgresql://user:[REDACTED]@localhost:5432/dbname");
+	ck_assert_str_eq(o.f[0].type, "database_url");
+	/* 3: PEM body and END line go with the BEGIN line */
+	run(S, "\n        -----BEGIN RSA PRIVATE" " KEY-----\n        MIIEpAIBAAKCAQEA1234567890\n        -----END RSA PRIVATE"
+	    " KEY-----\n        ", &o);
+	ck_assert_str_eq(o.buf, "\n        [REDACTED]\n        ");
+	/* 4: no tail left: Slack tokens with hyphens, long GitHub tokens */
+	run(S, "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", &o);
+	ck_assert_str_eq(o.buf, "[REDACTED]");
+	run(S, "xoxb-1234567890-1234567890123", &o);
+	ck_assert_str_eq(o.buf, "[REDACTED]");
+	snprintf(in, sizeof(in), "tok %s end", tok("gh" "p_", 46, B62));
+	run(S, in, &o);
+	ck_assert_str_eq(o.buf, "tok [REDACTED] end");
+	/* 4: "sk-" inside a word is not a prefix */
+	run(S, "mask-1234567890abcdef", &o);
+	ck_assert_uint_eq(o.nf, 0);
+	/* 4: fine-grained GitHub tokens have their own rule */
+	run(S, "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV12345", &o);
+	ck_assert_str_eq(o.f[0].rule, "github_fine_grained_token");
+	ck_assert(o.f[0].confidence >= 0.95);
+	/* KEY= kept: OPENAI_API_KEY=[REDACTED], not OPENAI_[REDACTED] */
+	run(S, "OPENAI_API_KEY=sk-proj-1234567890abcdefghijklmnopqrstuvwxyz", &o);
+	ck_assert_str_eq(o.buf, "OPENAI_API_KEY=[REDACTED]");
+	run(S, "token=aB3dF9gH2jK4lM6nP8qR0sT1uV3wX5yZ7", &o);
+	ck_assert_str_eq(o.buf, "token=[REDACTED]");
+	/* the docs' own example, with the shape they promised */
+	run(S, "\nTo authenticate, use:\nAPI_KEY=sk-1234567890abcdef\nGITHUB_TOKEN=ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ123456\n", &o);
+	ck_assert_str_eq(o.buf, "\nTo authenticate, use:\nAPI_KEY=[REDACTED]\nGITHUB_TOKEN=[REDACTED]\n");
+	/* 12: overlapping findings merge: the union is redacted, once */
+	t = tok("gh" "p_", 36, B62);
+	snprintf(in, sizeof(in), "GITHUB_TOKEN=\"%s\"", t);
+	run(S, in, &o);
+	ck_assert_str_eq(o.buf, "GITHUB_TOKEN=\"[REDACTED]\"");
+	ck_assert_uint_eq(o.nf, 1);
+	/* 5: a finding carries no value: the marker is the public prefix only */
+	ck_assert_str_eq(o.f[0].marker, "gh" "p_");
+	out_reset(&o);
+}
+END_TEST
+
+/* Every strict case of the original's tests: detected / not_detected, and
+ * the assertions that pin redaction. */
+START_TEST(test_upstream_strict)
+{
+	json_object *doc = json_object_from_file("tests/fixtures/harombe-upstream/cases.json"), *v, *cfg;
+	struct scan *cache[4] = { 0 };
+	double keys[4][2];
+	size_t n, i, nc = 0, checked = 0;
+	struct out o = { 0 };
+
+	ck_assert_msg(doc != NULL, "tests/fixtures/harombe-upstream/cases.json is missing");
+	n = json_object_array_length(doc);
+	for (i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(doc, i);
+		const char *id, *expect_, *text;
+		double mc = 0.7, ml = 16;
+		struct scan *s = NULL;
+		size_t k;
+
+		if (!json_object_object_get_ex(it, "component", &v) || strcmp(json_object_get_string(v), "scanner"))
+			continue;
+		if (!json_object_object_get_ex(it, "assertion_strength", &v) || strcmp(json_object_get_string(v), "strict"))
+			continue;
+		json_object_object_get_ex(it, "id", &v);
+		id = json_object_get_string(v);
+		json_object_object_get_ex(it, "expect", &v);
+		expect_ = json_object_get_string(v);
+		json_object_object_get_ex(it, "input", &v);
+		text = json_object_get_string(v);
+		if (json_object_object_get_ex(it, "config", &cfg)) {
+			if (json_object_object_get_ex(cfg, "min_confidence", &v))
+				mc = json_object_get_double(v);
+			if (json_object_object_get_ex(cfg, "min_length", &v))
+				ml = json_object_get_double(v);
+		}
+		for (k = 0; k < nc && !s; k++)
+			if (keys[k][0] == mc && keys[k][1] == ml)
+				s = cache[k];
+		if (!s) {
+			ck_assert(nc < ARRAY_SIZE(cache));
+			s = cache[nc] = make(mc, (size_t)ml, 1, NULL);
+			keys[nc][0] = mc;
+			keys[nc++][1] = ml;
+		}
+		run(s, text, &o);
+		if (!strcmp(expect_, "detected"))
+			ck_assert_msg(o.nf > 0, "%s: expected a finding", id);
+		else if (!strcmp(expect_, "not_detected"))
+			ck_assert_msg(o.nf == 0, "%s: expected nothing, found %s", id, o.nf ? o.f[0].rule : "");
+		if (!strcmp(id, "scanner-0013"))
+			ck_assert(!strstr(o.buf, "ghp_ABCDEFabcdef1234567890abcdefghijklmn") && strstr(o.buf, "[REDACTED]"));
+		if (!strcmp(id, "scanner-0014"))
+			ck_assert(!strstr(o.buf, "gh" "p_") && !strstr(o.buf, "AKIAIOSFODNN7EXAMPLE"));
+		if (!strcmp(id, "scanner-0028"))
+			ck_assert(!strstr(o.buf, "gh" "p_") && strstr(o.buf, "for API access"));
+		if (!strcmp(id, "scanner-0011"))
+			ck_assert(o.f[0].confidence >= 0.8);
+		if (!strcmp(id, "scanner-0012"))
+			ck_assert_str_eq(o.buf, "Here is my secret: API_KEY=[REDACTED] and more text");
+		checked++;
+	}
+	ck_assert_uint_ge(checked, 30);
+	for (i = 0; i < nc; i++)
+		scan_free(cache[i]);
+	json_object_put(doc);
+	out_reset(&o);
+}
+END_TEST
+
+/* ---- streams: a secret split across writes is still caught ---- */
+
+static char *stream_split(struct scan *s, const char *text, size_t split, enum scan_flush how, size_t *nf)
+{
+	struct scan_stream *st;
+	struct out o = { 0 };
+	size_t n = strlen(text);
+
+	on_out(&o, "", 0);
+	ck_assert_int_eq(scan_stream_new(s, on_out, on_find, &o, &st), 0);
+	ck_assert_int_eq(scan_stream_write(st, text, split), 0);
+	ck_assert_int_ge(scan_stream_flush(st, how), 0);
+	ck_assert_int_eq(scan_stream_write(st, text + split, n - split), 0);
+	ck_assert_int_ge(scan_stream_flush(st, SCAN_FLUSH_END), 0);
+	scan_stream_free(st);
+	*nf = o.nf;
+	return o.buf;
+}
+
+START_TEST(test_stream_every_split)
+{
+	char text[4096], pem[2048], body[1500];
+	const char *gh = tok("gh" "p_", 36, B62);
+	size_t i, n, nf, one_nf, o = 0;
+	struct out one = { 0 };
+
+	for (i = 0; i < 8; i++)
+		o += (size_t)snprintf(body + o, sizeof(body) - o, "%s\n", tok("", 64, B62 "+/"));
+	snprintf(pem, sizeof(pem), "-----BEGIN OPENSSH PRIVATE" " KEY-----\n%s-----END OPENSSH PRIVATE" " KEY-----", body);
+	snprintf(text, sizeof(text), "line one\nexport GITHUB_TOKEN=%s\n%s\npassword=\"Sum9!x#Q2\"\ndone\n", gh, pem);
+	n = strlen(text);
+	run(S, text, &one);
+	one_nf = one.nf;
+	ck_assert_uint_eq(one_nf, 3);
+	/* at every split point, with the lines emitted between the writes, the
+	 * output is the same as in one piece */
+	for (i = 0; i <= n; i++) {
+		char *got = stream_split(S, text, i, SCAN_FLUSH_LINES, &nf);
+
+		ck_assert_msg(!strcmp(got, one.buf), "split at %zu differs", i);
+		ck_assert_uint_eq(nf, one_nf);
+		free(got);
+	}
+	out_reset(&one);
+}
+END_TEST
+
+/* A pause in the middle of a token or a PEM block (SCAN_FLUSH_ALL emits
+ * what is held): what arrives after the pause is still redacted. */
+START_TEST(test_stream_pause)
+{
+	char text[4096], body[1500], pem[2048];
+	const char *gh = tok("gh" "p_", 36, B62);
+	size_t i, nf, o = 0;
+	char *got;
+
+	snprintf(text, sizeof(text), "x GITHUB_TOKEN=%s y\n", gh);
+	for (i = 16; i < strlen(text) - 4; i++) {
+		got = stream_split(S, text, i, SCAN_FLUSH_ALL, &nf);
+		ck_assert_msg(!survives(got, gh), "token survives a pause at %zu: %s", i, got);
+		ck_assert(nf >= 1);
+		free(got);
+	}
+	for (i = 0; i < 6; i++)
+		o += (size_t)snprintf(body + o, sizeof(body) - o, "%s\n", tok("", 64, B62 "+/"));
+	snprintf(pem, sizeof(pem), "-----BEGIN RSA PRIVATE" " KEY-----\n%s-----END RSA PRIVATE" " KEY-----\nafter\n", body);
+	for (i = 40; i < strlen(pem) - 10; i += 7) {
+		size_t k;
+
+		got = stream_split(S, pem, i, SCAN_FLUSH_ALL, &nf);
+		for (k = 0; k + 64 <= strlen(body); k += 65) {
+			char line[65];
+
+			memcpy(line, body + k, 64);
+			line[64] = 0;
+			ck_assert_msg(!survives(got, line), "PEM body survives a pause at %zu", i);
+		}
+		ck_assert(strstr(got, "after"));
+		free(got);
+	}
+}
+END_TEST
+
+/* Lines come out as soon as they are complete; a partial line is held. */
+START_TEST(test_stream_lines)
+{
+	struct scan_stream *st;
+	struct out o = { 0 };
+
+	on_out(&o, "", 0);
+	ck_assert_int_eq(scan_stream_new(S, on_out, on_find, &o, &st), 0);
+	ck_assert_int_eq(scan_stream_write(st, "hello\nwor", 9), 0);
+	ck_assert_int_eq(scan_stream_flush(st, SCAN_FLUSH_LINES), 3);
+	ck_assert_str_eq(o.buf, "hello\n");
+	ck_assert_int_eq(scan_stream_write(st, "ld\n", 3), 0);
+	ck_assert_int_eq(scan_stream_flush(st, SCAN_FLUSH_LINES), 0);
+	ck_assert_str_eq(o.buf, "hello\nworld\n");
+	/* an open PEM block is held until its END line */
+	ck_assert_int_eq(scan_stream_write(st, "-----BEGIN PRIVATE" " KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n", 61), 0);
+	ck_assert_int_gt(scan_stream_flush(st, SCAN_FLUSH_LINES), 0);
+	ck_assert_str_eq(o.buf, "hello\nworld\n");
+	ck_assert_int_eq(scan_stream_write(st, "-----END PRIVATE" " KEY-----\nok\n", 29), 0);
+	ck_assert_int_eq(scan_stream_flush(st, SCAN_FLUSH_LINES), 0);
+	ck_assert_str_eq(o.buf, "hello\nworld\n[REDACTED]\nok\n");
+	ck_assert_int_eq(scan_stream_flush(st, SCAN_FLUSH_END), 0);
+	scan_stream_free(st);
+	out_reset(&o);
+}
+END_TEST
+
+/* A secret at every offset across window boundaries of a long stream. */
+START_TEST(test_stream_long)
+{
+	struct scan_stream *st;
+	struct out o = { 0 };
+	const char *gh = tok("gh" "p_", 36, B62);
+	char filler[1000];
+	size_t i, total = 0, count = 0;
+
+	memset(filler, 'a', sizeof(filler));
+	for (i = 0; i < sizeof(filler); i += 10)
+		filler[i] = ' ';
+	on_out(&o, "", 0);
+	ck_assert_int_eq(scan_stream_new(S, on_out, on_find, &o, &st), 0);
+	while (total < (3u << 20)) {
+		size_t f = 1 + rnd(sizeof(filler) - 1);
+
+		ck_assert_int_eq(scan_stream_write(st, filler, f), 0);
+		ck_assert_int_eq(scan_stream_write(st, " ", 1), 0);
+		ck_assert_int_eq(scan_stream_write(st, gh, 40), 0);
+		ck_assert_int_eq(scan_stream_write(st, "\n", 1), 0);
+		total += f + 42;
+		count++;
+	}
+	ck_assert_int_eq(scan_stream_flush(st, SCAN_FLUSH_END), 0);
+	scan_stream_free(st);
+	ck_assert_uint_eq(o.len, total - 40 * count + strlen("[REDACTED]") * count);
+	ck_assert(!survives(o.buf, gh));
+	out_reset(&o);
+}
+END_TEST
+
+/* ---- bad input ---- */
+
+START_TEST(test_bad_input)
+{
+	struct out o = { 0 };
+	char *big = malloc(3 << 20);
+	const char *gh = tok("gh" "p_", 36, B62);
+	unsigned char bin[70000];
+	size_t i, n;
+
+	/* NUL bytes and invalid UTF-8 around a secret */
+	char in[200];
+
+	n = (size_t)snprintf(in, sizeof(in), "\xff\xfe\xc0\x80 %s \x80", gh);
+	in[1] = 0;
+	out_reset(&o);
+	on_out(&o, "", 0);
+	ck_assert_int_eq(scan_buffer(S, in, n, on_out, on_find, &o), 0);
+	ck_assert_uint_eq(o.nf, 1);
+	ck_assert_uint_eq(o.len, n - 40 + 10);
+	ck_assert(!memmem(o.buf, o.len, gh, 40));
+	/* binary: random bytes pass through byte for byte, minus findings */
+	for (i = 0; i < sizeof(bin); i++)
+		bin[i] = (unsigned char)rnd(256);
+	out_reset(&o);
+	on_out(&o, "", 0);
+	ck_assert_int_eq(scan_buffer(S, bin, sizeof(bin), on_out, on_find, &o), 0);
+	if (!o.nf)
+		ck_assert(o.len == sizeof(bin) && !memcmp(o.buf, bin, sizeof(bin)));
+	/* one 3 MiB line with a secret in the middle and at a window boundary */
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', 3 << 20);
+	for (i = 0; i < (3u << 20); i += 7)
+		big[i] = '.';
+	memcpy(big + (1 << 20), gh, 40);
+	memcpy(big + (512 << 10) - 20, gh, 40);
+	big[(3 << 20) - 1] = 0;
+	run(S, big, &o);
+	ck_assert_uint_eq(o.nf, 2);
+	ck_assert(!survives(o.buf, gh));
+	free(big);
+	out_reset(&o);
+}
+END_TEST
+
+/* ---- known values ---- */
+
+static void b64(const unsigned char *in, size_t n, char *out, const char *alpha, int pad)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		out[o++] = alpha[in[i] >> 2];
+		out[o++] = alpha[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+		out[o++] = alpha[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
+		out[o++] = alpha[in[i + 2] & 63];
+	}
+	if (n - i == 1) {
+		out[o++] = alpha[in[i] >> 2];
+		out[o++] = alpha[(in[i] & 3) << 4];
+		if (pad)
+			out[o++] = '=', out[o++] = '=';
+	} else if (n - i == 2) {
+		out[o++] = alpha[in[i] >> 2];
+		out[o++] = alpha[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+		out[o++] = alpha[(in[i + 1] & 15) << 2];
+		if (pad)
+			out[o++] = '=';
+	}
+	out[o] = 0;
+}
+
+START_TEST(test_known)
+{
+	static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct scan_options so = SCAN_OPTIONS_INIT;
+	const char *value = "hunter2 with spaces & sym>?~";	/* no rule would catch this */
+	char err[256], enc[512], in[1024], hex[128];
+	struct out o = { 0 };
+	struct scan *s;
+	size_t i, lead;
+
+	so.entropy = 0;
+	ck_assert_int_eq(scan_new(&so, &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(scan_add_known(s, value, strlen(value), "DB_PASSWORD", err, sizeof(err)), 0);
+	ck_assert_int_eq(scan_add_known(s, "abc", 3, "SHORT", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(scan_compile(s, err, sizeof(err)), 0);
+	ck_assert_int_eq(scan_add_known(s, "late-value", 10, "LATE", err, sizeof(err)), -EBUSY);
+
+	snprintf(in, sizeof(in), "echo %s done", value);
+	run(s, in, &o);
+	ck_assert_str_eq(o.buf, "echo [REDACTED] done");
+	ck_assert_str_eq(o.f[0].rule, "known_value");
+	ck_assert_str_eq(o.f[0].label, "DB_PASSWORD");
+	/* base64, base64url, with and without padding */
+	b64((const unsigned char *)value, strlen(value), enc, std, 1);
+	snprintf(in, sizeof(in), "data: %s;", enc);
+	run(s, in, &o);
+	ck_assert_str_eq(o.buf, "data: [REDACTED];");
+	b64((const unsigned char *)value, strlen(value), enc, url, 0);
+	snprintf(in, sizeof(in), "u=%s&x=1", enc);
+	run(s, in, &o);
+	ck_assert_str_eq(o.buf, "u=[REDACTED]&x=1");
+	/* inside a larger base64 blob, at each alignment: "user:" + value */
+	for (lead = 0; lead < 3; lead++) {
+		char plain[256];
+
+		snprintf(plain, sizeof(plain), "%.*suser:%s", (int)lead, "xy", value);
+		b64((const unsigned char *)plain, strlen(plain), enc, std, 1);
+		snprintf(in, sizeof(in), "{\"auth\": \"%s\"}", enc);
+		run(s, in, &o);
+		ck_assert_msg(o.nf >= 1, "base64 at alignment %zu not found", lead);
+		ck_assert_msg(strstr(o.buf, "[REDACTED]") != NULL, "lead %zu", lead);
+	}
+	/* hex, both cases */
+	for (i = 0; i < strlen(value); i++)
+		sprintf(hex + 2 * i, "%02x", (unsigned char)value[i]);
+	snprintf(in, sizeof(in), "hex %s end", hex);
+	run(s, in, &o);
+	ck_assert_str_eq(o.buf, "hex [REDACTED] end");
+	for (i = 0; hex[i]; i++)
+		if (hex[i] >= 'a')
+			hex[i] = (char)(hex[i] - 32);
+	snprintf(in, sizeof(in), "HEX %s", hex);
+	run(s, in, &o);
+	ck_assert_str_eq(o.buf, "HEX [REDACTED]");
+	/* URL-encoded */
+	run(s, "GET /login?pw=hunter2%20with%20spaces%20%26%20sym%3E%3F~ HTTP/1.1", &o);
+	ck_assert_str_eq(o.buf, "GET /login?pw=[REDACTED] HTTP/1.1");
+	run(s, "pw=hunter2+with+spaces+%26+sym%3e%3f~", &o);
+	ck_assert_str_eq(o.buf, "pw=[REDACTED]");
+	out_reset(&o);
+	scan_free(s);
+}
+END_TEST
+
+/* ---- custom rules and allowlist ---- */
+
+START_TEST(test_rules_file)
+{
+	static const char yaml[] =
+		"rules:\n"
+		"  - id: acme_token\n"
+		"    description: ACME internal token\n"
+		"    regex: 'acme_(?<secret>[a-z0-9]{24})'\n"
+		"    type: api_key\n"
+		"    confidence: 0.9\n"
+		"    keywords: [acme_]\n"
+		"  - id: order_code\n"
+		"    regex: 'ORDER-([0-9]{6})-X'\n"
+		"    secret_group: 1\n"
+		"disable: [jwt]\n"
+		"allowlist:\n"
+		"  regexes: ['^AKIA0000']\n"
+		"  paths: ['(^|/)testdata/']\n";
+	struct scan_options so = SCAN_OPTIONS_INIT;
+	char err[512], in[256];
+	struct out o = { 0 };
+	struct scan *s, *plain;
+
+	ck_assert_int_eq(scan_new(&so, &s, err, sizeof(err)), 0);
+	ck_assert_msg(scan_load_rules_text(s, "rules.yaml", yaml, strlen(yaml), err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(scan_compile(s, err, sizeof(err)), 0);
+	snprintf(in, sizeof(in), "tok ACME_%s!", "abcdefghij0123456789wxyz");
+	run(s, in, &o);
+	/* keywords are case-insensitive, the regex is not */
+	ck_assert_uint_eq(o.nf, 0);
+	run(s, "tok acme_abcdefghij0123456789wxyz!", &o);
+	ck_assert_str_eq(o.buf, "tok acme_[REDACTED]!");
+	ck_assert_str_eq(o.f[0].rule, "acme_token");
+	ck_assert_str_eq(o.f[0].type, "api_key");
+	ck_assert(o.f[0].confidence > 0.89 && o.f[0].confidence < 0.91);
+	run(s, "ref ORDER-123456-X", &o);
+	ck_assert_str_eq(o.buf, "ref ORDER-[REDACTED]-X");
+	/* disabled: jwt (its random parts may still look random to the
+	 * entropy check, but the rule is off) */
+	run(s, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", &o);
+	for (size_t i = 0; i < o.nf; i++)
+		ck_assert_str_ne(o.f[i].rule, "jwt");
+	/* allowlisted value, allowlisted path */
+	run(s, "AKIA0000" "ABCDEFGHIJKL", &o);
+	ck_assert_uint_eq(o.nf, 0);
+	ck_assert_int_eq(scan_path_allowed(s, "src/testdata/keys.txt"), 1);
+	ck_assert_int_eq(scan_path_allowed(s, "src/keys.txt"), 0);
+	/* rules belong to their scanner: another one does not see them */
+	plain = make(0.7, 16, 1, NULL);
+	run(plain, "tok acme_abcdefghij0123456789wxyz!", &o);
+	ck_assert_uint_eq(o.nf, 0);
+	scan_free(plain);
+	scan_free(s);
+	out_reset(&o);
+}
+END_TEST
+
+START_TEST(test_rules_file_errors)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{ "rules:\n  - id: x\n    regex: '(unclosed'\n", "r.yaml:2:5: rule 'x': regex does not compile" },
+		{ "rules:\n  - regex: 'a'\n", "r.yaml:2:5: rule without 'id'" },
+		{ "rules:\n  - id: Bad Id\n    regex: 'a'\n", "r.yaml:2:9: rule id 'Bad Id'" },
+		{ "rules:\n  - id: x\n    regex: 'a'\n    confidence: 2\n", "r.yaml:4:17: confidence must be" },
+		{ "disable: [no_such_rule]\n", "r.yaml:1:11: no rule named 'no_such_rule'" },
+		{ "rules: [\n", "r.yaml:2:1: YAML syntax error" },
+		{ "allowlist:\n  regexes: ['(']\n", "r.yaml:2:13: allowlist regex does not compile" },
+	};
+	struct scan_options so = SCAN_OPTIONS_INIT;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct scan *s;
+
+		ck_assert_int_eq(scan_new(&so, &s, err, sizeof(err)), 0);
+		err[0] = 0;
+		ck_assert_int_ne(scan_load_rules_text(s, "r.yaml", bad[i].yaml, strlen(bad[i].yaml), err, sizeof(err)), 0);
+		ck_assert_msg(!strncmp(err, bad[i].want, strlen(bad[i].want)), "got '%s', want '%s...'", err, bad[i].want);
+		scan_free(s);
+	}
+}
+END_TEST
+
+/* ---- options ---- */
+
+START_TEST(test_options)
+{
+	struct scan *typed = make(0.7, 16, 1, "[REDACTED:{type}]"), *strict = make(0.9, 16, 1, NULL);
+	struct out o = { 0 };
+
+	run(typed, "password=MySecretP@ssw0rd!", &o);
+	ck_assert_str_eq(o.buf, "password=[REDACTED:password]");
+	/* confidence: password findings are 0.8 */
+	run(strict, "password=MySecretP@ssw0rd!", &o);
+	ck_assert_uint_eq(o.nf, 0);
+	ck_assert_str_eq(o.buf, "password=MySecretP@ssw0rd!");
+	/* line and column */
+	run(S, "a\nbb\nccc password=MySecretP@ssw0rd!\n", &o);
+	ck_assert_uint_eq(o.f[0].line, 3);
+	ck_assert_uint_eq(o.f[0].column, 14);
+	ck_assert_uint_eq(o.f[0].offset, 18);
+	scan_free(typed);
+	scan_free(strict);
+	out_reset(&o);
+}
+END_TEST
+
+/* The window lives in locked memory and does not grow with the input. */
+START_TEST(test_stream_memory)
+{
+	struct secmem_stats before, during;
+	struct scan_stream *st;
+	char chunk[65536];
+	size_t i;
+
+	for (i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (char)(' ' + rnd(90));
+	ck_assert_int_eq(scan_stream_new(S, NULL, NULL, NULL, &st), 0);
+	ck_assert_int_eq(scan_stream_write(st, chunk, sizeof(chunk)), 0);
+	secmem_get_stats(&before);
+	for (i = 0; i < 512; i++)	/* 32 MiB */
+		ck_assert_int_eq(scan_stream_write(st, chunk, sizeof(chunk)), 0);
+	secmem_get_stats(&during);
+	ck_assert_uint_eq(before.in_use, during.in_use);
+	ck_assert(secmem_locked());
+	ck_assert_int_eq(scan_stream_flush(st, SCAN_FLUSH_END), 0);
+	scan_stream_free(st);
+}
+END_TEST
+
+static Suite *scan_suite(void)
+{
+	Suite *s = suite_create("scan");
+	TCase *tc;
+
+	tc = tcase_create("rules");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rules_tokens);
+	tcase_add_test(tc, test_rules_structured);
+	tcase_add_test(tc, test_rules_assignments);
+	tcase_add_test(tc, test_negatives);
+	tcase_add_test(tc, test_entropy);
+	tcase_add_test(tc, test_upstream_fixes);
+	tcase_add_test(tc, test_upstream_strict);
+	tcase_add_test(tc, test_options);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stream");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_stream_every_split);
+	tcase_add_test(tc, test_stream_pause);
+	tcase_add_test(tc, test_stream_lines);
+	tcase_add_test(tc, test_stream_long);
+	tcase_add_test(tc, test_stream_memory);
+	tcase_add_test(tc, test_bad_input);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("known_and_rules_file");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_known);
+	tcase_add_test(tc, test_rules_file);
+	tcase_add_test(tc, test_rules_file_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+UNIT_MAIN(scan_suite)
