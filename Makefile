@@ -159,7 +159,7 @@ check: check-unit check-integration
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
 
-check-integration: $(PROGS) $(TEST_PROGS)
+check-integration: $(PROGS) $(SCAN_SO) $(TEST_PROGS)
 	BUILD=$(BUILD) tests/integration/run.sh
 
 # Every sanitizer report, from any process of the run (a daemon in the

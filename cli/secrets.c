@@ -787,8 +787,9 @@ static void scan_one(struct ctx *x, const char *path, unsigned char *rb, int fro
 	}
 }
 
-/* Run a command and collect its standard output (not secret: file names). */
-static int run_capture(char *const argv[], char **out, size_t *len)
+/* Run a command and collect its standard output (not secret: file names);
+ * quiet: its stderr goes to /dev/null. */
+static int run_capture(char *const argv[], char **out, size_t *len, int quiet)
 {
 	posix_spawn_file_actions_t fa;
 	int p[2], status, r = 0;
@@ -805,6 +806,8 @@ static int run_capture(char *const argv[], char **out, size_t *len)
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	if (quiet)
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
@@ -878,15 +881,15 @@ static int list_dir(const char *dir, char **out, size_t *len)
 	size_t jl;
 	int r;
 
-	if ((r = run_capture(probe, &junk, &jl)) == 0) {
+	if ((r = run_capture(probe, &junk, &jl, 1)) == 0) {
 		free(junk);
-		return run_capture(ls, out, len);
+		return run_capture(ls, out, len, 0);
 	}
 	if (r == -ENOENT)
 		return r;
 	if (!(tmp = mkdtemp(tmpl)))
 		return -errno;
-	if ((r = run_capture(init, &junk, &jl)) == 0) {
+	if ((r = run_capture(init, &junk, &jl, 0)) == 0) {
 		free(junk);
 		if (!realpath(dir, worktree)) {
 			r = -errno;
@@ -897,10 +900,10 @@ static int list_dir(const char *dir, char **out, size_t *len)
 			snprintf(wt, sizeof(wt), "--work-tree=%s", worktree);
 			ls2[1] = gitdir;
 			ls2[2] = wt;
-			r = run_capture(ls2, out, len);
+			r = run_capture(ls2, out, len, 0);
 		}
 	}
-	if (run_capture(rm, &junk, &jl) == 0)
+	if (run_capture(rm, &junk, &jl, 0) == 0)
 		free(junk);
 	return r;
 }

@@ -107,6 +107,8 @@ static void texture(const unsigned char *p, size_t n, double *flip, double *runl
 enum { C_UP = 1, C_LO = 2, C_DIG = 4, C_SYM = 8, C_HEX = 16, C_VOWEL = 32 };
 static unsigned char cclass[256];
 static unsigned char sym_index[256];	/* token char -> 0..65 */
+static unsigned char lower[256];
+static unsigned char keyish[256];	/* may stand between a key word and its value */
 
 #define NK 5
 static const unsigned int alphabets[NK] = { 16, 36, 38, 62, 64 };
@@ -148,6 +150,8 @@ static void init_tables(void)
 					    (isxdigit(c) ? C_HEX : 0) | (strchr("aeiouAEIOU", c) && c ? C_VOWEL : 0));
 		if (scan_tokchar[i] == 1)
 			sym_index[i] = (unsigned char)k++;
+		lower[i] = (unsigned char)tolower(c);
+		keyish[i] = (unsigned char)(isalnum(c) || (c && strchr("_.- \t\"':=>", c)));
 	}
 
 	index_words();
@@ -330,26 +334,35 @@ static void index_words(void)
 
 static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS])
 {
-	char low[64];
-	size_t j, k, tail = n;	/* line[tail, n) is key-like */
+	unsigned char low[64];
+	size_t j, k, m, tail = n;	/* line[tail, n) is key-like */
 	const unsigned char *w;
 
 	for (j = 0; j < n; j++)
-		low[j] = (char)tolower(line[j]);
-	while (tail > 0 && (isalnum(line[tail - 1]) || strchr("_.- \t\"':=>", line[tail - 1])))
+		low[j] = lower[line[j]];
+	while (tail > 0 && keyish[line[tail - 1]])
 		tail--;
 	at[W_STRONG] = at[W_WEAK] = at[W_ID] = 0;
 	for (j = 0; j < n; j++) {
-		if (low[j] < 'a' || low[j] > 'z' || (j && isalpha(line[j - 1]) &&
-							!(islower(line[j - 1]) && isupper(line[j]))))
+		unsigned int cj = cclass[line[j]];
+
+		if (!(cj & (C_UP | C_LO)))
+			continue;
+		/* a word starts here: after a non-letter, or camelCase */
+		if (j && (cclass[line[j - 1]] & (C_UP | C_LO)) && !((cclass[line[j - 1]] & C_LO) && (cj & C_UP)))
 			continue;
 		for (w = by_letter[low[j] - 'a']; *w; w++) {
 			const struct cword *c = &cwords[*w - 1];
 
 			k = j + c->len;
-			if (k > n || memcmp(low + j, c->w, c->len))
+			if (k > n)
 				continue;
-			if (!c->stem && k < n && isalpha(line[k]) && !(islower(line[k - 1]) && isupper(line[k])))
+			for (m = 1; m < c->len && low[j + m] == (unsigned char)c->w[m]; m++)
+				;
+			if (m < c->len)
+				continue;
+			if (!c->stem && k < n && (cclass[line[k]] & (C_UP | C_LO)) &&
+			    !((cclass[line[k - 1]] & C_LO) && (cclass[line[k]] & C_UP)))
 				continue;
 			if (c->kind != W_ID && k < tail)
 				continue;

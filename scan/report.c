@@ -83,12 +83,13 @@ static int rule_index(const struct report *r, const char *id)
 
 static void describe(char *buf, size_t n, const struct scan_finding *f)
 {
-	int k = snprintf(buf, n, "%s (rule %s, confidence %.2f)", f->type, f->rule, f->confidence);
+	char extra[160] = "";
 
-	if (f->marker && *f->marker && k > 0 && (size_t)k < n)
-		k += snprintf(buf + k, n - (size_t)k, ", starts with \"%s\"", f->marker);
-	if (f->label && k > 0 && (size_t)k < n)
-		snprintf(buf + k, n - (size_t)k, ", known value %s", f->label);
+	if (f->marker && *f->marker)
+		snprintf(extra, sizeof(extra), ", starts with \"%s\"", f->marker);
+	if (f->label)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), ", known value %s", f->label);
+	snprintf(buf, n, "%s (rule %s, confidence %.2f%s)", f->type, f->rule, f->confidence, extra);
 }
 
 int report_add(struct report *r, const char *path, const char *commit, const struct scan_finding *f)

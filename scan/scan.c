@@ -669,7 +669,8 @@ static int on_run(void *arg, size_t start, size_t end)
 {
 	struct scan_stream *st = arg;
 	const struct scan *s = st->s;
-	size_t ls = start, lim = start > 1024 ? start - 1024 : 0;
+	size_t lim = start > 256 ? start - 256 : 0, ls;
+	const unsigned char *nl;
 	struct fnd *f;
 	double conf;
 
@@ -678,8 +679,9 @@ static int on_run(void *arg, size_t start, size_t end)
 		st->ivl_pos++;
 	if (st->ivl_pos < st->nivl && st->ivl[2 * st->ivl_pos] < end)
 		return 0;
-	while (ls > lim && st->buf[ls - 1] != '\n')
-		ls--;
+	/* the line in front (its last 256 bytes are plenty) */
+	nl = memrchr(st->buf + lim, '\n', start - lim);
+	ls = nl ? (size_t)(nl - st->buf) + 1 : lim;
 	if (entropy_judge(st->buf, st->len, start, end, ls, &s->opt, &conf) != 0 ||
 	    conf < s->opt.min_confidence)
 		return 0;
