@@ -140,7 +140,7 @@ static void index_words(void);
 
 static void init_tables(void)
 {
-	size_t n, i, k = 1;
+	size_t n, i, k = 0;
 
 	for (i = 0; i < 256; i++) {
 		unsigned char c = (unsigned char)i;

@@ -801,7 +801,8 @@ static int detect(struct scan_stream *st)
 		minlen = s->opt.min_length < 12 ? 12 : s->opt.min_length;
 		if ((r = entropy_runs(st->buf, st->ctx, st->len, minlen, on_run, st)))
 			return r;
-		qsort(st->f, st->nf, sizeof(*st->f), by_start);
+		if (st->nf)
+			qsort(st->f, st->nf, sizeof(*st->f), by_start);
 	}
 	return st->err;
 }
