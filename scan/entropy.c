@@ -196,7 +196,7 @@ double entropy_shannon(const unsigned char *p, size_t n)
 #include <emmintrin.h>
 
 /* One bit per byte of p[0, 64): a token character or not. */
-static uint64_t token_mask64(const unsigned char *p)
+static inline uint64_t token_mask64(const unsigned char *p)
 {
 	const __m128i lo_a = _mm_set1_epi8('a' - 1), hi_z = _mm_set1_epi8('z' + 1);
 	const __m128i lo_A = _mm_set1_epi8('A' - 1), hi_Z = _mm_set1_epi8('Z' + 1);
@@ -220,58 +220,82 @@ static uint64_t token_mask64(const unsigned char *p)
 }
 #endif
 
+/* One bit per byte of p[0, n) (n <= 64): a token character or not. */
+static inline uint64_t block_mask(const unsigned char *p, size_t n)
+{
+	uint64_t m = 0;
+	size_t i;
+
+#ifdef __SSE2__
+	if (n == 64)
+		return token_mask64(p);
+#endif
+	for (i = 0; i < n; i++)
+		m |= (uint64_t)(scan_tokchar[p[i]] == 1) << i;
+	return m;
+}
+
 int entropy_runs(const unsigned char *buf, size_t from, size_t to, size_t minlen, entropy_run_fn *fn,
 		 void *arg)
 {
-	const unsigned char *T = scan_tokchar;
-	size_t i = from, s;
+	size_t base, start = (size_t)-1, e;
+	/* a run that began before 'from' was judged when it was emitted */
+	int skip_first = from > 0 && from < to && scan_tokchar[buf[from - 1]] == 1 &&
+			 scan_tokchar[buf[from]] == 1;
 	int r;
 
-	/* a run that began before 'from' was judged when it was emitted */
-	if (from > 0)
-		while (i < to && T[buf[i]] == 1 && T[buf[i - 1]] == 1)
-			i++;
-	while (i < to) {
-#ifdef __SSE2__
-		/* Most text has no run of minlen token characters: skip 64 bytes
-		 * at a time while a block cannot hold one.  A run that starts in
-		 * a block and is cut by its end has its start in the block's top
-		 * bits, so blocks overlap by minlen. */
-		if (minlen <= 32 && i < to) {
-			size_t step = 64 - minlen;
+	for (base = from; base < to; base += 64) {
+		size_t n = to - base < 64 ? to - base : 64, pos = 0;
+		uint64_t m = block_mask(buf + base, n), full = n == 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
 
-			while (i + 64 <= to) {
-				uint64_t m = token_mask64(buf + i), run = m;
-				size_t k;
+		if (start == (size_t)-1 && minlen <= 64 && n == 64 && !skip_first) {
+			/* no run of minlen inside the block: only one that runs
+			 * off its end needs remembering */
+			uint64_t run = m;
+			size_t k;
 
-				for (k = 1; k < minlen; k <<= 1)
-					run &= run >> (k < minlen - k ? k : minlen - k);
-				/* bit j of run: m has ones at j .. j+minlen-1 */
-				if (run & (~(uint64_t)0 >> (minlen - 1)))
-					break;
-				i += step;
+			for (k = 1; k < minlen; k <<= 1)
+				run &= run >> (k < minlen - k ? k : minlen - k);
+			if (!run) {
+				size_t top = m == full ? 64 : (size_t)__builtin_clzll(~m);
+
+				if (top)
+					start = base + 64 - top;
+				continue;
 			}
-			/* back to the start of the run i may be inside */
-			while (i > from && T[buf[i - 1]] == 1 && T[buf[i]] == 1)
-				i--;
 		}
-#endif
-		while (i < to && T[buf[i]] != 1)
-			i++;
-		s = i;
-		while (i < to && T[buf[i]] == 1)
-			i++;
-		if (i - s < minlen)
-			continue;
-		/* base64 padding belongs to the token */
-		size_t e = i;
+		if (start != (size_t)-1 && m == full)
+			continue;	/* the run goes on */
+		while (pos < n) {
+			if (start == (size_t)-1) {
+				uint64_t rest = m >> pos;
 
-		while (e < to && e - i < 2 && buf[e] == '=')
-			e++;
-		if ((r = fn(arg, s, e)))
-			return r;
-		i = e;
+				if (!rest)
+					break;
+				pos += (size_t)__builtin_ctzll(rest);
+				start = base + pos;
+			}
+			{
+				uint64_t rest = (~m & full) >> pos;
+
+				if (!rest)
+					break;	/* the run reaches the end of the block */
+				pos += (size_t)__builtin_ctzll(rest);
+			}
+			if (skip_first) {
+				skip_first = 0;
+			} else if (base + pos - start >= minlen) {
+				/* base64 padding belongs to the token */
+				for (e = base + pos; e < to && e - (base + pos) < 2 && buf[e] == '='; e++)
+					;
+				if ((r = fn(arg, start, e)))
+					return r;
+			}
+			start = (size_t)-1;
+		}
 	}
+	if (start != (size_t)-1 && !skip_first && to - start >= minlen)
+		return fn(arg, start, to);
 	return 0;
 }
 
@@ -334,12 +358,9 @@ static void index_words(void)
 
 static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS])
 {
-	unsigned char low[64];
 	size_t j, k, m, tail = n;	/* line[tail, n) is key-like */
 	const unsigned char *w;
 
-	for (j = 0; j < n; j++)
-		low[j] = lower[line[j]];
 	while (tail > 0 && keyish[line[tail - 1]])
 		tail--;
 	at[W_STRONG] = at[W_WEAK] = at[W_ID] = 0;
@@ -351,13 +372,13 @@ static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS])
 		/* a word starts here: after a non-letter, or camelCase */
 		if (j && (cclass[line[j - 1]] & (C_UP | C_LO)) && !((cclass[line[j - 1]] & C_LO) && (cj & C_UP)))
 			continue;
-		for (w = by_letter[low[j] - 'a']; *w; w++) {
+		for (w = by_letter[lower[line[j]] - 'a']; *w; w++) {
 			const struct cword *c = &cwords[*w - 1];
 
 			k = j + c->len;
 			if (k > n)
 				continue;
-			for (m = 1; m < c->len && low[j + m] == (unsigned char)c->w[m]; m++)
+			for (m = 1; m < c->len && lower[line[j + m]] == (unsigned char)c->w[m]; m++)
 				;
 			if (m < c->len)
 				continue;

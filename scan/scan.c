@@ -373,18 +373,18 @@ int scan_rule_get(const struct scan *s, size_t i, struct scan_rule_info *out)
 	if (i < s->n_rules) {
 		const struct crule *c = &s->rules[i];
 
-		*out = (struct scan_rule_info){ c->r.id, c->r.type, c->r.desc, c->r.confidence, c->builtin };
+		*out = (struct scan_rule_info){ c->r.id, c->r.type, c->r.desc, c->r.confidence, c->builtin, c->r.re };
 		return 0;
 	}
 	if (i == s->n_rules) {
 		*out = (struct scan_rule_info){ "high_entropy", "generic_secret",
 						"random-looking token, judged by entropy for its alphabet and context",
-						0.7, 1 };
+						0.7, 1, NULL };
 		return 0;
 	}
 	if (i == s->n_rules + 1) {
 		*out = (struct scan_rule_info){ "known_value", "known_value",
-						"a known secret value or its base64, hex or URL encoding", 1.0, 1 };
+						"a known secret value or its base64, hex or URL encoding", 1.0, 1, NULL };
 		return 0;
 	}
 	return -ENOENT;

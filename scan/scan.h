@@ -112,6 +112,7 @@ struct scan_rule_info {
 	const char *description;
 	double confidence;
 	int builtin;
+	const char *regex;		/* PCRE2 syntax; NULL for high_entropy and known_value */
 };
 size_t scan_rule_count(const struct scan *s);
 int scan_rule_get(const struct scan *s, size_t i, struct scan_rule_info *out);

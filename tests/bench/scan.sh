@@ -1,0 +1,80 @@
+#!/bin/bash
+# Scanner benchmark (make bench-scan): throughput of `harombe secrets
+# filter` on 100 MiB of mixed text beside, in the same run, `cat` (the
+# floor) and ripgrep with the same rule regexes (the fast-regex peer), and
+# the latency of one line through a running filter.  Results on stdout and
+# in bench/scanner.md.
+set -eu
+set -o pipefail
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
+HAROMBE=$BUILD/harombe
+MIB=${SCAN_BENCH_MIB:-100}
+RUNS=${SCAN_BENCH_RUNS:-3}
+command -v rg > /dev/null || { echo "bench-scan: ripgrep (rg) is missing: scripts/deps.sh installs it" >&2; exit 1; }
+
+D=$(mktemp -d "${TMPDIR:-/dev/shm}/harombe-bench.XXXXXX" 2>/dev/null || mktemp -d)
+trap 'rm -rf "$D"' EXIT
+python3 "$TOP/tests/bench/gen-bench-corpus.py" "$MIB" > "$D/corpus" 2> "$D/gen.log"
+secrets=$(awk '{ print $2 }' "$D/gen.log")
+bytes=$(stat -c %s "$D/corpus")
+
+# The rules' regexes for ripgrep -P: joined into one alternation, so names
+# are dropped (ripgrep cannot have two groups called "secret"), and the PEM
+# rule's named back-references become relative ones.
+"$HAROMBE" --format json secrets rules | python3 -c '
+import json, re, sys
+for r in json.load(sys.stdin):
+    x = r.get("regex")
+    if not x:
+        continue
+    x = x.replace("(?<kind>", "(").replace("(?<blk>", "(").replace("\\g{kind}", "\\g{-2}").replace("\\g{blk}", "\\g{-1}")
+    x = re.sub(r"\(\?<[A-Za-z_]+>", "(?:", x)
+    print(x)
+' > "$D/rules.re"
+nrules=$(wc -l < "$D/rules.re")
+
+# best (lowest) wall time of RUNS runs of a shell pipeline, in seconds
+best() {
+	local i t b=""
+	for ((i = 0; i < RUNS; i++)); do
+		t=$( { TIMEFORMAT=%R; time sh -c "$1" > /dev/null 2>&1; } 2>&1 | tail -1)
+		if [ -z "$b" ] || awk -v a="$t" -v b="$b" 'BEGIN { exit !(a < b) }'; then b=$t; fi
+	done
+	echo "$b"
+}
+mbs() { awk -v b="$bytes" -v t="$1" 'BEGIN { printf "%.0f", (t > 0 ? b / 1e6 / t : 0) }'; }
+
+t_cat=$(best "cat '$D/corpus' | cat > /dev/null")
+t_filter=$(best "cat '$D/corpus' | '$HAROMBE' secrets filter --quiet | cat > /dev/null")
+t_filter_file=$(best "'$HAROMBE' secrets filter --quiet < '$D/corpus' > /dev/null")
+t_rg=$(best "rg -P -c -f '$D/rules.re' '$D/corpus'")
+t_rg_pipe=$(best "cat '$D/corpus' | rg -P -c -f '$D/rules.re'")
+found=$("$HAROMBE" secrets filter --quiet --stats < "$D/corpus" 2>&1 > /dev/null | grep -o 'findings [0-9]*' | cut -d' ' -f2)
+lat=$("$BUILD/tests/bench/linelat" 2000 "$HAROMBE" secrets filter --quiet)
+startup=$(best "echo | '$HAROMBE' secrets filter --quiet")
+
+{
+	echo "## Scanner (make bench-scan)"
+	echo
+	echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); corpus $MIB MiB of"
+	echo "logs, JSON, code, base64, hashes, with $secrets planted secrets (filter found $found); best of $RUNS runs."
+	echo
+	echo "| what | seconds | MB/s |"
+	echo "|---|---:|---:|"
+	echo "| \`cat corpus \| cat\` (floor) | $t_cat | $(mbs "$t_cat") |"
+	echo "| \`cat corpus \| harombe secrets filter \| cat\` | $t_filter | $(mbs "$t_filter") |"
+	echo "| \`harombe secrets filter < corpus > /dev/null\` | $t_filter_file | $(mbs "$t_filter_file") |"
+	echo "| \`rg -P -c -f rules corpus\` ($nrules rule regexes) | $t_rg | $(mbs "$t_rg") |"
+	echo "| \`cat corpus \| rg -P -c -f rules\` | $t_rg_pipe | $(mbs "$t_rg_pipe") |"
+	echo
+	echo "filter vs cat: $(awk -v a="$t_filter" -v b="$t_cat" 'BEGIN { printf "%.1fx", a / b }') the time;"
+	echo "filter vs ripgrep (same rules, file): $(awk -v a="$t_rg" -v b="$t_filter" 'BEGIN { printf "%.1fx", a / b }') faster."
+	echo "Start-up and a one-line input: ${startup} s."
+	echo
+	echo "Line latency through a running filter (write a line, read it back; 2000 lines): $lat"
+} | tee "$D/report.md"
+mkdir -p "$TOP/bench"
+cp "$D/report.md" "$TOP/bench/scanner.md"
