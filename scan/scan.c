@@ -1001,13 +1001,13 @@ static long process(struct scan_stream *st, enum mode mode)
 				}
 			}
 		} while (changed);
-		if (P <= st->ctx) {
-			if (mode == MODE_LINES) {
-				st->checked = st->len;
-				return (long)(st->len - st->ctx);
-			}
-			/* The window is full and one match fills it: emit all, and
-			 * remember what is open. */
+		if (P <= st->ctx && mode == MODE_LINES) {
+			st->checked = st->len;
+			return (long)(st->len - st->ctx);
+		}
+		/* The window is full and one match fills it (what would go out
+		 * frees no room): emit all, and remember what is open. */
+		if (mode == MODE_FULL && (P <= st->ctx || st->len - P + (P < SCAN_CTX ? P : SCAN_CTX) >= st->cap)) {
 			P = st->len;
 			forced = 1;
 		}

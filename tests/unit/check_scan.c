@@ -640,6 +640,33 @@ START_TEST(test_stream_long)
 }
 END_TEST
 
+/* A PEM block larger than the window, starting near its beginning: it is
+ * emitted window by window, every piece redacted. */
+START_TEST(test_stream_huge_match)
+{
+	size_t n = 0, i, cap = 3 << 20;
+	char *in = malloc(cap);
+	const char *line = NULL;
+	struct out o = { 0 };
+
+	ck_assert_ptr_nonnull(in);
+	n += (size_t)snprintf(in + n, cap - n, "before\n-----BEGIN RSA PRIVATE" " KEY-----\n");
+	while (n < (2u << 20)) {
+		line = tok("", 64, B62 "+/");
+		n += (size_t)snprintf(in + n, cap - n, "%s\n", line);
+	}
+	n += (size_t)snprintf(in + n, cap - n, "-----END RSA PRIVATE" " KEY-----\nafter\n");
+	run(S, in, &o);
+	ck_assert_msg(!strncmp(o.buf, "before\n[REDACTED]", 17), "got %.60s", o.buf);
+	ck_assert(strstr(o.buf, "]\nafter\n"));
+	for (i = 0; i < o.len; i++)
+		ck_assert(o.buf[i] != '+' && o.buf[i] != '/');	/* no base64 body left */
+	ck_assert(!survives(o.buf, line));
+	free(in);
+	out_reset(&o);
+}
+END_TEST
+
 /* ---- bad input ---- */
 
 START_TEST(test_bad_input)
@@ -936,6 +963,7 @@ static Suite *scan_suite(void)
 	tcase_add_test(tc, test_stream_pause);
 	tcase_add_test(tc, test_stream_lines);
 	tcase_add_test(tc, test_stream_long);
+	tcase_add_test(tc, test_stream_huge_match);
 	tcase_add_test(tc, test_stream_memory);
 	tcase_add_test(tc, test_bad_input);
 	suite_add_tcase(s, tc);
