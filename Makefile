@@ -6,6 +6,7 @@
 #   make demo            mount the embedded demo config and read a view
 #   make bench           benchmarks, written to bench/report.md
 #   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
+#   make bench-scan      the scanner's benchmark alone (tests/bench/bench_scan.sh)
 #   make install         PREFIX=/usr/local DESTDIR= (programs, libharombe-scan, its header and .pc)
 #   make deps            install missing Debian packages (as root) or print the apt-get line
 #   make clean

@@ -1003,6 +1003,108 @@ static void set_str(char **dst, const unsigned char *p, size_t n)
 	*dst = strndup((const char *)p, n);
 }
 
+/* One line of `git log -p -U0`: track commit, file and hunk; collect the
+ * added lines of a hunk in acc (locked). */
+static int git_line(struct ctx *x, const unsigned char *l, size_t ll, struct secbuf *acc, char **commit,
+		    char **path, int *in_hunk)
+{
+	if (ll > 7 && !memcmp(l, "commit ", 7)) {
+		git_hunk_done(x, acc);
+		*in_hunk = 0;
+		set_str(commit, l + 7, ll - 7);
+		x->commit = *commit;
+	} else if (ll >= 4 && !memcmp(l, "+++ ", 4)) {
+		git_hunk_done(x, acc);
+		*in_hunk = 0;
+		if (ll > 6 && !memcmp(l + 4, "b/", 2)) {
+			set_str(path, l + 6, ll - 6);
+		} else if (ll > 7 && !memcmp(l + 4, "\"b/", 3)) {
+			set_str(path, l + 7, ll - 8);
+		} else {
+			free(*path);	/* +++ /dev/null: the file was deleted */
+			*path = NULL;
+		}
+		x->path = *path;
+	} else if (ll >= 4 && !memcmp(l, "diff", 4)) {
+		git_hunk_done(x, acc);
+		*in_hunk = 0;
+		free(*path);
+		*path = NULL;
+		x->path = NULL;
+	} else if (ll > 3 && !memcmp(l, "@@ ", 3)) {
+		const char *plus = memchr(l, '+', ll);
+		unsigned long long first = plus ? strtoull(plus + 1, NULL, 10) : 1;
+
+		git_hunk_done(x, acc);
+		*in_hunk = 1;
+		x->line_base = first ? first - 1 : 0;
+	} else if (*in_hunk && ll >= 1 && l[0] == '+') {
+		if (secbuf_append(acc, l + 1, ll - 1) || secbuf_putc(acc, '\n'))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Read git's output from fd, line by line, into locked memory. */
+static int git_parse(struct ctx *x, int fd)
+{
+	struct secbuf *line = secbuf_new(4096), *acc = secbuf_new(4096);
+	unsigned char *rb = secmem_alloc(READ_CHUNK);
+	char *path = NULL, *commit = NULL;
+	int r = 0, in_hunk = 0;
+
+	if (!line || !acc || !rb) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, rb, READ_CHUNK);
+		size_t i = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		while (i < (size_t)n) {
+			const unsigned char *nl = memchr(rb + i, '\n', (size_t)n - i);
+			size_t e = nl ? (size_t)(nl - rb) : (size_t)n, ll;
+			const unsigned char *l;
+
+			if ((r = secbuf_append(line, rb + i, e - i)))
+				goto out;
+			i = e + 1;
+			if (!nl)
+				break;	/* the rest of this line comes with the next read */
+			l = secbuf_data(line, &ll);
+			if ((r = git_line(x, l, ll, acc, &commit, &path, &in_hunk)))
+				goto out;
+			secbuf_clear(line);
+		}
+		if (n == 0)
+			break;
+	}
+	if (secbuf_len(line)) {
+		size_t ll;
+		const unsigned char *l = secbuf_data(line, &ll);
+
+		r = git_line(x, l, ll, acc, &commit, &path, &in_hunk);
+	}
+	if (!r)
+		r = git_hunk_done(x, acc);
+out:
+	x->path = NULL;
+	x->commit = NULL;
+	x->line_base = 0;
+	free(path);
+	free(commit);
+	secbuf_free(line);
+	secbuf_free(acc);
+	secmem_free(rb);
+	return r;
+}
+
 static int do_scan_git(struct ctx *x)
 {
 	char ncommits[32];
@@ -1010,23 +1112,15 @@ static int do_scan_git(struct ctx *x)
 			 "log", "-p", "--no-color", "--no-ext-diff", "--no-textconv", "-U0", "--format=commit %H",
 			 ncommits, NULL };
 	posix_spawn_file_actions_t fa;
-	struct secbuf *line = NULL, *acc = NULL;
-	unsigned char *rb = NULL;
-	char *path = NULL, *commit = NULL;
-	int p[2], status, r = 0, in_hunk = 0;
+	int p[2], status, r, pr;
 	pid_t pid;
 
 	snprintf(ncommits, sizeof(ncommits), "-n%lu", x->o->commits ? x->o->commits : 10);
 	if (report_new(report_format(x->c), x->s, stdout, isatty(1), &x->rep))
 		return EXIT_USAGE;
-	if (!(rb = secmem_alloc(READ_CHUNK)) || !(line = secbuf_new(4096)) || !(acc = secbuf_new(4096))) {
-		cli_error("cannot allocate buffers in locked memory");
-		r = EXIT_USAGE;
-		goto out;
-	}
 	if (pipe2(p, O_CLOEXEC) != 0) {
-		r = EXIT_USAGE;
-		goto out;
+		cli_error("cannot make a pipe: %s", strerror(errno));
+		return EXIT_USAGE;
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
@@ -1036,97 +1130,22 @@ static int do_scan_git(struct ctx *x)
 	if (r) {
 		close(p[0]);
 		cli_error("cannot run git: %s", strerror(r));
-		r = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	for (;;) {
-		ssize_t n = read(p[0], rb, READ_CHUNK);
-		size_t i = 0;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (secbuf_len(line))
-				n = 0;	/* a last line without newline is handled below */
-			else
-				break;
-		}
-		while (i < (size_t)n || (n == 0 && secbuf_len(line))) {
-			const unsigned char *nl = n ? memchr(rb + i, '\n', (size_t)n - i) : NULL;
-			size_t e = nl ? (size_t)(nl - rb) : (size_t)n, ll;
-			const unsigned char *l;
-
-			if (n && secbuf_append(line, rb + i, e - i)) {
-				r = EXIT_USAGE;
-				goto drain;
-			}
-			i = e + 1;
-			if (n && !nl)
-				break;	/* the rest of this line comes with the next read */
-			l = secbuf_data(line, &ll);
-			if (ll > 7 && !memcmp(l, "commit ", 7)) {
-				git_hunk_done(x, acc);
-				in_hunk = 0;
-				set_str(&commit, l + 7, ll - 7);
-				x->commit = commit;
-			} else if (ll >= 4 && !memcmp(l, "+++ ", 4)) {
-				git_hunk_done(x, acc);
-				in_hunk = 0;
-				if (ll > 6 && !memcmp(l + 4, "b/", 2))
-					set_str(&path, l + 6, ll - 6);
-				else if (ll > 7 && !memcmp(l + 4, "\"b/", 3))
-					set_str(&path, l + 7, ll - 8);
-				else {
-					free(path);	/* +++ /dev/null: the file was deleted */
-					path = NULL;
-				}
-				x->path = path;
-			} else if (ll >= 4 && !memcmp(l, "diff", 4)) {
-				git_hunk_done(x, acc);
-				in_hunk = 0;
-				free(path);
-				path = NULL;
-				x->path = NULL;
-			} else if (ll > 3 && !memcmp(l, "@@ ", 3)) {
-				const char *plus = memchr(l, '+', ll);
-
-				git_hunk_done(x, acc);
-				in_hunk = 1;
-				x->line_base = plus ? strtoull(plus + 1, NULL, 10) : 1;
-				x->line_base = x->line_base ? x->line_base - 1 : 0;
-			} else if (in_hunk && ll >= 1 && l[0] == '+') {
-				if (secbuf_append(acc, l + 1, ll - 1) || secbuf_putc(acc, '\n')) {
-					r = EXIT_USAGE;
-					goto drain;
-				}
-			}
-			secbuf_clear(line);
-			if (n == 0)
-				break;
-		}
-		if (n == 0)
-			break;
-	}
-	git_hunk_done(x, acc);
-drain:
+	pr = git_parse(x, p[0]);
 	close(p[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!r && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-		cli_error("git log failed in '%s' (is it a git repository?)", x->o->repo ? x->o->repo : ".");
-		r = EXIT_USAGE;
+	if (pr) {
+		cli_error("cannot scan the output of git log: %s", strerror(pr < 0 ? -pr : pr));
+		return EXIT_USAGE;
 	}
-	x->line_base = 0;
-	if (!r && report_finish(x->rep))
-		r = EXIT_USAGE;
-out:
-	free(path);
-	free(commit);
-	secbuf_free(line);
-	secbuf_free(acc);
-	secmem_free(rb);
-	if (r)
-		return r;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		cli_error("git log failed in '%s' (is it a git repository?)", x->o->repo ? x->o->repo : ".");
+		return EXIT_USAGE;
+	}
+	if (report_finish(x->rep))
+		return EXIT_USAGE;
 	return x->findings ? EXIT_NEGATIVE : 0;
 }
 
@@ -1140,7 +1159,7 @@ static int do_redact(struct ctx *x, int argc, char **argv)
 	struct stat ist, ost;
 	struct scan_stream *st = NULL;
 	unsigned char *rb = NULL;
-	int ifd = -1, ofd = -1, to_stdout, r = 0;
+	int ifd = -1, ofd = -1, to_stdout = 0, made = 0, r = 0;
 	long lr = 0;
 
 	if (argc - optind != 1 || (!o->output && !o->in_place) || (o->output && o->in_place)) {
@@ -1176,11 +1195,12 @@ static int do_redact(struct ctx *x, int argc, char **argv)
 			r = EXIT_USAGE;
 			goto out;
 		}
+		made = 1;
 		if (fchmod(ofd, ist.st_mode & 07777) != 0 ||
 		    (o->in_place && geteuid() == 0 && fchown(ofd, ist.st_uid, ist.st_gid) != 0)) {
 			cli_error("cannot set the mode of '%s': %s", tmp, strerror(errno));
 			r = EXIT_USAGE;
-			goto fail;
+			goto out;
 		}
 	}
 	x->out_fd = ofd;
@@ -1188,7 +1208,7 @@ static int do_redact(struct ctx *x, int argc, char **argv)
 	    scan_stream_new(x->s, on_output, on_filter_finding, x, &st)) {
 		cli_error("cannot start the scanner");
 		r = EXIT_USAGE;
-		goto fail;
+		goto out;
 	}
 	for (;;) {
 		ssize_t n = read(ifd, rb, READ_CHUNK);
@@ -1198,7 +1218,7 @@ static int do_redact(struct ctx *x, int argc, char **argv)
 		if (n < 0) {
 			cli_error("cannot read '%s': %s", in, strerror(errno));
 			r = EXIT_USAGE;
-			goto fail;
+			goto out;
 		}
 		if (n == 0)
 			break;
@@ -1209,7 +1229,7 @@ static int do_redact(struct ctx *x, int argc, char **argv)
 		cli_error("cannot write the redacted copy of '%s': %s", in,
 			  strerror(x->werr ? -x->werr : (int)-lr));
 		r = EXIT_USAGE;
-		goto fail;
+		goto out;
 	}
 	if (!to_stdout) {
 		char dir[PATH_MAX];
@@ -1219,8 +1239,9 @@ static int do_redact(struct ctx *x, int argc, char **argv)
 		if (fsync(ofd) != 0 || rename(tmp, target) != 0) {
 			cli_error("cannot replace '%s': %s", target, strerror(errno));
 			r = EXIT_USAGE;
-			goto fail;
+			goto out;
 		}
+		made = 0;	/* it is the target now */
 		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - target) + 1 : 1, slash ? target : ".");
 		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 			fsync(dfd);
@@ -1230,11 +1251,10 @@ static int do_redact(struct ctx *x, int argc, char **argv)
 	if (!o->quiet)
 		fprintf(stderr, "harombe: %s: %zu secret%s redacted%s%s\n", in, x->findings,
 			x->findings == 1 ? "" : "s", to_stdout ? "" : ", written to ", to_stdout ? "" : target);
-	goto out;
-fail:
-	if (!to_stdout && ofd >= 0)
-		unlink(tmp);
 out:
+	/* a failure leaves no half-written copy behind */
+	if (made)
+		unlink(tmp);
 	if (ofd > 1)
 		close(ofd);
 	if (ifd >= 0)

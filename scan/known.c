@@ -80,29 +80,30 @@ static uint32_t hash_gram(uint32_t g, unsigned int bits)
 static int keep_form(struct known *k, size_t off, size_t len, size_t value, enum form_kind kind)
 {
 	unsigned char *b = (unsigned char *)secbuf_data(k->blob, NULL);
+	int r = 0;
 	size_t i;
 
 	if (len < Q)
-		goto drop;
-	for (i = 0; i < k->n_forms; i++)
+		r = 1;
+	for (i = 0; i < k->n_forms && !r; i++)
 		if (k->forms[i].len == len && !memcmp(b + k->forms[i].off, b + off, len))
-			goto drop;
-	if (k->n_forms == k->cap_forms) {
+			r = 1;
+	if (!r && k->n_forms == k->cap_forms) {
 		size_t cap = k->cap_forms ? k->cap_forms * 2 : 32;
 		struct kform *nf = realloc(k->forms, cap * sizeof(*nf));
 
-		if (!nf) {
-			sodium_memzero(b + off, len);
-			return -ENOMEM;
+		if (nf) {
+			k->forms = nf;
+			k->cap_forms = cap;
+		} else {
+			r = -ENOMEM;
 		}
-		k->forms = nf;
-		k->cap_forms = cap;
 	}
-	k->forms[k->n_forms++] = (struct kform){ off, len, value, kind };
-	return 0;
-drop:
-	sodium_memzero(b + off, len);
-	return 1;
+	if (r)
+		sodium_memzero(b + off, len);	/* not kept: wipe it */
+	else
+		k->forms[k->n_forms++] = (struct kform){ off, len, value, kind };
+	return r;
 }
 
 /* Reserve room for n bytes at the end of the blob. */

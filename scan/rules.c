@@ -236,7 +236,7 @@ static int check_token(struct rule_hit *h)
 	size_t n = h->s1 - h->s0;
 	const unsigned char *tail = h->buf + h->s0 + n / 3;
 
-	/* ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx is documentation */
+	/* a token prefix followed by 36 x's is documentation */
 	return count_distinct(tail, n - n / 3) >= 4;
 }
 
@@ -431,7 +431,11 @@ static int check_b64_pem(struct rule_hit *h)
 			out[o++] = (unsigned char)(acc >> bits);
 		}
 	}
-	return memmem(out, o, "PRIVATE KEY", 11) != NULL;
+	bits = memmem(out, o, "PRIVATE KEY", 11) != NULL;
+	/* out holds the start of the key */
+	explicit_bzero(out, sizeof(out));
+	explicit_bzero(&acc, sizeof(acc));
+	return bits;
 }
 
 static int line_has_before(const struct rule_hit *h, const char *w)

@@ -398,6 +398,7 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 	struct scan_stream *st;
 	uint32_t groups = 0, g;
 	size_t i;
+	int r = -ENOMEM;
 
 	*stp = NULL;
 	if (!s->compiled)
@@ -411,32 +412,33 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 	st->cap = SCAN_WINDOW;
 	st->line = 1;
 	st->cont_idx = -1;
-	if (!(st->buf = secmem_alloc(st->cap)))
-		goto nomem;
 	for (i = 0; i < s->n_rules; i++) {
 		pcre2_pattern_info(s->rules[i].code, PCRE2_INFO_CAPTURECOUNT, &g);
 		if (g > groups)
 			groups = g;
 	}
+	/* the window is the only place input is kept: locked, or nothing */
+	if (!(st->buf = secmem_alloc(st->cap)))
+		goto out;
 	st->md = pcre2_match_data_create(groups + 1, NULL);
 	st->md_allow = pcre2_match_data_create(1, NULL);
 	st->mc = pcre2_match_context_create(NULL);
 	st->js = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL);
 	st->covered = calloc(s->n_rules + 1, sizeof(*st->covered));
-	if (!st->md || !st->md_allow || !st->mc || !st->js || !st->covered)
-		goto nomem;
+	if (!st->md || !st->md_allow || !st->mc || !st->js || !st->covered ||
+	    hs_clone_scratch(s->scratch, &st->scratch) != HS_SUCCESS)
+		goto out;
 	pcre2_jit_stack_assign(st->mc, NULL, st->js);
 	/* Every built-in rule is linear in its window; these stop a custom
 	 * rule that backtracks without end. */
 	pcre2_set_match_limit(st->mc, 1000000);
 	pcre2_set_depth_limit(st->mc, 10000);
-	if (hs_clone_scratch(s->scratch, &st->scratch) != HS_SUCCESS)
-		goto nomem;
 	*stp = st;
-	return 0;
-nomem:
+	st = NULL;
+	r = 0;
+out:
 	scan_stream_free(st);
-	return -ENOMEM;
+	return r;
 }
 
 void scan_stream_free(struct scan_stream *st)
