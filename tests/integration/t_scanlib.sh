@@ -6,9 +6,9 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/scanlib.sh"
 
 DEST=$T_DIR/root
-make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$DEST" PREFIX=/usr install-scan > "$T_DIR/make.log" 2>&1 ||
-	fail "make install-scan failed: $(tail -5 "$T_DIR/make.log")"
-for f in usr/lib/libharombe-scan.so.0.1.0 usr/lib/libharombe-scan.so.0 usr/lib/libharombe-scan.so \
+make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$DEST" PREFIX=/usr install > "$T_DIR/make.log" 2>&1 ||
+	fail "make install failed: $(tail -5 "$T_DIR/make.log")"
+for f in usr/bin/harombe usr/sbin/harombefs usr/lib/libharombe-scan.so.0.1.0 usr/lib/libharombe-scan.so.0 usr/lib/libharombe-scan.so \
 	usr/include/harombe/scan.h usr/lib/pkgconfig/harombe-scan.pc; do
 	[ -e "$DEST/$f" ] || fail "not installed: /$f"
 done
@@ -19,7 +19,7 @@ bad=$(echo "$exports" | grep -v '^scan_' || true)
 [ -z "$bad" ] || fail "exports more than scan_*: $bad"
 echo "$exports" | grep -qx scan_stream_new || fail "scan_stream_new not exported"
 grep -q 'secmem_alloc' <<<"$exports" && fail "private lib/ symbols exported"
-ok "install-scan: library with soname libharombe-scan.so.0, header, pkg-config file; exports scan_* only"
+ok "make install: harombe, harombefs and the library with soname libharombe-scan.so.0, header, pkg-config file; exports scan_* only"
 
 export PKG_CONFIG_SYSROOT_DIR=$DEST PKG_CONFIG_PATH=$DEST/usr/lib/pkgconfig
 cflags=$(pkg-config --cflags harombe-scan) && libs=$(pkg-config --libs harombe-scan) || fail "pkg-config harombe-scan"
