@@ -217,7 +217,8 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 		else if (which == 'p')
 			c->provider = val;
 		else if (strcmp(val, "json") && strcmp(val, "text") && strcmp(val, "sarif")) {
-			cli_error("--format must be text, json or sarif, not '%s'", val);
+			cli_error("--format must be text or json, not '%s' (or sarif, for secrets scan and scan-git)",
+				  val);
 			return EXIT_USAGE;
 		} else {
 			c->json = !strcmp(val, "json");
