@@ -261,16 +261,6 @@ int known_add(struct known **kp, const void *value, size_t len, const char *labe
 	return 0;
 }
 
-size_t known_count(const struct known *k)
-{
-	return k ? k->n_values : 0;
-}
-
-size_t known_max_form(const struct known *k)
-{
-	return k ? k->maxlen : 0;
-}
-
 int known_compile(struct known *k)
 {
 	const unsigned char *b;

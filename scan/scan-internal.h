@@ -43,7 +43,6 @@ enum rule_flag {
 	RULE_TOKEN = 1u << 0,		/* a self-delimiting token: may continue after a pause */
 	RULE_GENERIC = 1u << 1,		/* min_length applies to the secret */
 	RULE_MULTILINE = 1u << 2,	/* may span lines (PEM blocks) */
-	RULE_NOREPORT_PARTIAL = 1u << 3,
 };
 
 struct rule {
@@ -123,10 +122,6 @@ int scan_is_placeholder(const unsigned char *p, size_t n);
 int scan_is_reference(const unsigned char *p, size_t n);
 
 /* entropy.c */
-struct entropy_hit {
-	size_t start, end;
-	double conf;
-};
 double entropy_shannon(const unsigned char *p, size_t n);
 double entropy_expected(size_t n, unsigned int k);
 /* Judge one candidate token buf[start, end) of buf[0, len): 0 and conf set
@@ -144,8 +139,6 @@ extern const unsigned char scan_tokchar[256];
 int known_add(struct known **k, const void *value, size_t len, const char *label);
 int known_compile(struct known *k);
 void known_free(struct known *k);
-size_t known_count(const struct known *k);
-size_t known_max_form(const struct known *k);
 typedef int known_hit_fn(void *arg, size_t start, size_t end, const char *label);
 /* Every occurrence of a known value's form in buf[from, to) (a form may
  * begin before 'from' only if it ends after it). */
