@@ -69,3 +69,6 @@ rc_of "$HAROMBE" secrets filter --known-from "$T_DIR/nope" < /dev/null 2> "$ERR"
 rc=$RC
 [ "$rc" -eq 2 ] && grep -q "cannot read the view" "$ERR" || fail "missing view: exit $rc"
 ok "a missing view is an error"
+
+stop_fs "$T_FS_PID" "$MNT"
+ok "harombefs exits 0 on SIGTERM and unmounts"
