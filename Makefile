@@ -47,7 +47,9 @@ INJECT_OBJS := inject/view.o inject/render.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
 LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
+FS_OBJS += fs/control.o
 CLI_OBJS := cli/main.o cli/vault.o
+CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o
 
 CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
 
@@ -57,6 +59,7 @@ TOOLS := $(BUILD)/tests/tools/fsprobe $(BUILD)/tests/tools/agetool
 
 PROGS := $(BUILD)/harombefs $(BUILD)/harombe
 TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS)
+TEST_PROGS += $(BUILD)/tests/harombe-test
 
 .SECONDARY:
 .PHONY: all deps check check-unit check-integration check-sanitize demo bench bench-sops bench-vault fuzz install uninstall clean
@@ -95,6 +98,12 @@ $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/tests/mock/m
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LIBS)
 
 $(BUILD)/tests/harombefs-test: $(BUILD)/tests/mock/main.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+# The harombe command with the mock store (tests only).
+$(BUILD)/tests/harombe-test: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(BUILD)/tests/mock/register.o \
+		$(BUILD)/tests/mock/mock.o $(CORE_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 

@@ -153,6 +153,10 @@ static const struct {
 	const char *help;
 } groups[] = {
 	{ "vault", cli_vault, "get, set, list and delete secrets in the configured store" },
+	{ "container", cli_container, "a container's secrets: list, rotate, start with docker or podman" },
+	{ "run", cli_run, "run a command with secrets in its environment only" },
+	{ "rotate", cli_rotate, "rotate what security.rotation.policies says is due (--check)" },
+	{ "audit", cli_audit_group, "query the audit log, or count it by container, secret or event" },
 	{ "config", cmd_config, "check harombe.yaml" },
 };
 
@@ -215,7 +219,7 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 			c->config_path = val;
 		else if (which == 'p')
 			c->provider = val;
-		else if (strcmp(val, "json") && strcmp(val, "text")) {
+		else if (strcmp(val, "json") && strcmp(val, "text") && strcmp(val, "table")) {
 			cli_error("--format must be text or json, not '%s'", val);
 			return EXIT_USAGE;
 		} else {
@@ -256,6 +260,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = groups[i].fn(&c, argc - 1, argv + 1);
+	cli_ops_release(&c);
 	backend_close(c.be);
 	audit_close(c.audit);
 	config_free(c.cfg);

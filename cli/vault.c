@@ -21,6 +21,9 @@ static void vault_usage(FILE *f)
 		   "       harombe vault delete KEY [--purge]\n"
 		   "       harombe vault create --age RECIPIENT[,RECIPIENT...] [--age ...] FILE\n"
 		   "                                        (sops: a new, empty encrypted file)\n"
+		   "       harombe vault rotate KEY [--generator G] [--length N]   (see rotate --help)\n"
+		   "       harombe vault import [--prefix PATH] FILE.env\n"
+		   "       harombe vault export [--prefix PATH] [--force] FILE\n"
 		   "\n"
 		   "KEY is path or path#field; with Vault KV 2 also path@VERSION.  get prints the\n"
 		   "value and a newline, nothing else.  set KEY VALUE writes the field 'value',\n"
@@ -351,6 +354,13 @@ out:
 
 int cli_vault(struct cli *c, int argc, char **argv)
 {
+	/* cli/vault-io.c and cli/rotate.c */
+	if (argc >= 2 && !strcmp(argv[1], "import"))
+		return cli_vault_import(c, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "export"))
+		return cli_vault_export(c, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "rotate"))
+		return cli_vault_rotate(c, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
 		vault_usage(stdout);
 		return 0;

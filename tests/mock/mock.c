@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -241,6 +242,34 @@ static int mock_del(struct backend *be, const char *key, struct backend_why *why
 	return 0;
 }
 
+/* The file's mtime is when the value last changed (tests set it with
+ * touch -d); the store keeps no versions. */
+static int mock_meta(struct backend *be, const char *key, struct backend_meta *out,
+		     struct backend_why *why)
+{
+	struct mock_backend *m = mock_downcast(be);
+	char path[4096];
+	struct stat st;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/_all.err", m->dir);
+	if ((r = read_err(path)) != 0)
+		return backend_why_set(why, "mock store fails every key"), r;
+	file_name(m, key, ".err", path, sizeof(path));
+	if ((r = read_err(path)) != 0)
+		return backend_why_set(why, "mock store fails '%s'", key), r;
+	snprintf(path, sizeof(path), "%s/_nometa", m->dir);
+	if (access(path, F_OK) == 0)
+		return backend_why_set(why, "mock store without metadata"), -BACKEND_ENOTSUP;
+	file_name(m, key, "", path, sizeof(path));
+	if (stat(path, &st) != 0)
+		return backend_why_set(why, "no mock file for '%s'", key), -BACKEND_ENOTFOUND;
+	out->version = 0;
+	out->created = 0;
+	out->updated = (long long)st.st_mtime;
+	return 0;
+}
+
 const struct backend_ops backend_mock = {
 	.name = "mock",
 	.caps = BACKEND_CAN_LIST | BACKEND_CAN_WRITE | BACKEND_PERSISTENT,
@@ -250,4 +279,5 @@ const struct backend_ops backend_mock = {
 	.list = mock_list,
 	.set = mock_set,
 	.del = mock_del,
+	.meta = mock_meta,
 };
