@@ -186,6 +186,8 @@ int run_spawn(const char *file, char *const argv[], char *const envp[], const st
 	int r;
 
 	*pid = -1;
+	/* What we printed comes before what the child prints. */
+	fflush(NULL);
 	wait_set(o, &block);
 	sigemptyset(&def);
 	sigaddset(&def, SIGCHLD);
