@@ -84,6 +84,8 @@ struct backend_meta {
 	long long version;	/* 0 when the store has no versions */
 	long long created;	/* Unix seconds, 0 when unknown */
 	long long updated;	/* Unix seconds of the current value, 0 when unknown */
+	int store_wide;		/* updated is the last change anywhere in the store (a
+				 * SOPS file), not of this key: rotation cannot use it */
 };
 /* 0 and *out, or an error; BACKEND_ENOTSUP when the store cannot tell. */
 int backend_meta(struct backend *be, const char *key, struct backend_meta *out,

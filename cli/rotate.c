@@ -416,7 +416,7 @@ static int do_check(struct cli *c, int dry, int all, const struct cli_rotate_opt
 			e->key = rc->policies[i].keys[k];
 			e->pol = &rc->policies[i];
 			r = backend_meta(c->be, e->key, &meta, &why);
-			if (r == 0 && meta.updated > 0) {
+			if (r == 0 && meta.updated > 0 && !meta.store_wide) {
 				e->last = meta.updated * 1000;
 				e->source = "store";
 			} else if (r == 0 || r == -BACKEND_ENOTSUP) {
