@@ -185,11 +185,15 @@ static int mock_list(struct backend *be, const char *prefix, backend_list_fn *fn
 		     struct backend_why *why)
 {
 	struct mock_backend *m = mock_downcast(be);
-	DIR *d = opendir(m->dir);
+	DIR *d;
 	struct dirent *e;
 	char key[1024];
 	int r = 0;
 
+	snprintf(key, sizeof(key), "%s/_all.err", m->dir);
+	if ((r = read_err(key)) != 0)
+		return backend_why_set(why, "mock store fails every key"), r;
+	d = opendir(m->dir);
 	if (!d)
 		return backend_why_set(why, "cannot open mock dir"), -BACKEND_EUNAVAIL;
 	while (!r && (e = readdir(d))) {
@@ -220,9 +224,12 @@ static int mock_set(struct backend *be, const char *key, const void *value, size
 		    struct backend_why *why)
 {
 	char path[4096];
-	int fd;
+	int fd, r;
 	ssize_t w;
 
+	snprintf(path, sizeof(path), "%s/_all.err", mock_downcast(be)->dir);
+	if ((r = read_err(path)) != 0)
+		return backend_why_set(why, "mock store fails every key"), r;
 	file_name(mock_downcast(be), key, "", path, sizeof(path));
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -235,7 +242,11 @@ static int mock_set(struct backend *be, const char *key, const void *value, size
 static int mock_del(struct backend *be, const char *key, struct backend_why *why)
 {
 	char path[4096];
+	int r;
 
+	snprintf(path, sizeof(path), "%s/_all.err", mock_downcast(be)->dir);
+	if ((r = read_err(path)) != 0)
+		return backend_why_set(why, "mock store fails every key"), r;
 	file_name(mock_downcast(be), key, "", path, sizeof(path));
 	if (unlink(path) != 0)
 		return backend_why_set(why, "no mock file for '%s'", key), -BACKEND_ENOTFOUND;
