@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "inject/rotate.h"
 #include "inject/view.h"
 #include "lib/audit.h"
 #include "lib/config.h"
@@ -132,6 +133,14 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 	if (viewset_load(c->cfg, &vs, &err) != 0) {
 		cli_error("%s", err.msg);
 		return EXIT_USAGE;
+	}
+	{
+		const struct rotate_config *rc;	/* security.rotation and on_rotate */
+
+		if ((r = cli_rotation(c, &rc))) {
+			viewset_free(vs);
+			return r;
+		}
 	}
 	printf("%s: provider %s, %zu view%s\n", c->cfg->path, c->cfg->provider, vs->n, vs->n == 1 ? "" : "s");
 	for (i = 0; i < vs->n; i++) {

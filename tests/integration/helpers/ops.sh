@@ -23,7 +23,8 @@ mock_file() {	# mock_file DIR KEY
 	printf '%s/%s' "$1" "${k//#/%23}"
 }
 
-# mock_config FILE STORE [YAML appended under security:]
+# mock_config FILE STORE [YAML appended under security:]; $FS_EXTRA goes
+# under security.fs.
 mock_config() {
 	mkdir -p "$2"
 	cat > "$1" <<YAML
@@ -34,6 +35,7 @@ security:
   fs:
     audit_log: $T_DIR/audit.jsonl
     mountpoint: $T_DIR/mnt
+${FS_EXTRA:-}
 ${3:-}
 YAML
 }
