@@ -477,9 +477,11 @@ int cli_audit_group(struct cli *c, int argc, char **argv)
 	}
 	fclose(in);
 	free(line);
-	if (bad)
-		cli_error("warning: skipped %lu line%s of '%s' that %s not audit records (first: line %lu)", bad,
-			  bad == 1 ? "" : "s", log, bad == 1 ? "is" : "are", first_bad);
+	if (bad == 1)
+		cli_error("warning: skipped line %lu of '%s': not an audit record", first_bad, log);
+	else if (bad)
+		cli_error("warning: skipped %lu lines of '%s' that are not audit records (first: line %lu)", bad,
+			  log, first_bad);
 	if (!r && report)
 		print_report(&gs, by, c->json, &f);
 	for (i = 0; i < gs.cap; i++)
