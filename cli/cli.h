@@ -69,6 +69,9 @@ int cli_audit(struct cli *c);
 int cli_audit_event(struct cli *c, enum audit_event ev, const char *container, const char *const *names,
 		    size_t n_names, const char *const *keys, size_t n_keys, int r, const char *why,
 		    const struct audit_kv *extra, size_t n_extra);
+/* After a write or delete of key (r its result): audit it, and on success
+ * tell a running harombefs. */
+void cli_changed(struct cli *c, enum audit_event ev, const char *key, int r, const char *why);
 /* Tell a running harombefs (its control socket, next to the config's
  * mountpoint) to drop what its cache holds for these keys.  No daemon is
  * fine; a daemon that cannot be told is a warning. */

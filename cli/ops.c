@@ -116,6 +116,13 @@ void cli_forget(struct cli *c, const char *const *keys, size_t n)
 			  path, why[0] ? why : strerror(-r));
 }
 
+void cli_changed(struct cli *c, enum audit_event ev, const char *key, int r, const char *why)
+{
+	cli_audit_event(c, ev, NULL, NULL, 0, &key, 1, r, why, NULL, 0);
+	if (!r)
+		cli_forget(c, &key, 1);
+}
+
 int cli_views(struct cli *c, const struct viewset **out)
 {
 	struct cfg_error err = CFG_ERR_INIT;

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "backends/backend.h"
+#include "lib/config.h"
 #include "lib/names.h"
 #include "lib/secbuf.h"
 
@@ -152,7 +153,7 @@ static int do_set(struct cli *c, const char *key, char *arg)
 		cli_error("cannot read the value into locked memory");
 		return EXIT_BACKEND;
 	}
-	if ((r = cli_backend(c))) {
+	if ((r = cli_audit(c)) || (r = cli_backend(c))) {
 		secbuf_free(v);
 		return r;
 	}
@@ -160,6 +161,7 @@ static int do_set(struct cli *c, const char *key, char *arg)
 
 	r = backend_set(c->be, key, d, len, &why);
 	secbuf_free(v);
+	cli_changed(c, AUDIT_SECRET_WRITE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
 			  why.msg[0] ? ": " : "", why.msg);
@@ -223,9 +225,10 @@ static int do_delete(struct cli *c, const char *key, int purge)
 	struct backend_why why = { "" };
 	int r;
 
-	if ((r = check_key(key)) || (r = cli_backend(c)))
+	if ((r = check_key(key)) || (r = cli_audit(c)) || (r = cli_backend(c)))
 		return r;
 	r = purge ? backend_purge(c->be, key, &why) : backend_delete(c->be, key, &why);
+	cli_changed(c, AUDIT_SECRET_DELETE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot delete '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
 			  why.msg[0] ? ": " : "", why.msg);
@@ -334,9 +337,10 @@ static int do_set_fields(struct cli *c, const char *key, int n, char **pairs)
 		}
 		values[i] = secbuf_data(bufs[i], &lens[i]);
 	}
-	if ((r = cli_backend(c)))
+	if ((r = cli_audit(c)) || (r = cli_backend(c)))
 		goto out;
 	r = backend_set_fields(c->be, key, (size_t)n, fields, values, lens, &why);
+	cli_changed(c, AUDIT_SECRET_WRITE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
 			  why.msg[0] ? ": " : "", why.msg);

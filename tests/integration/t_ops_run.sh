@@ -139,7 +139,7 @@ search() {
 		find "$d" -xdev -type f -not -path "$S/*" -print0 2>/dev/null | xargs -0 -r grep -lsF -D skip -- "$CANARY" || true
 	done
 }
-hits=$(search "$T_DIR" /tmp /var/tmp /var/log /var/lib /root /etc /run /dev/shm "$TOP")
+hits=$(search "$T_DIR" /tmp /var/tmp /var/log /var/lib /etc /run /dev/shm "$TOP")
 [ -z "$hits" ] || fail "the canary was found in: $hits"
 [ -s "$T_DIR/audit.jsonl" ] || fail "no audit log was searched"
 cp "$(mock_file "$S" app/token)" "$T_DIR/planted"
