@@ -112,6 +112,12 @@ as_uid 1000 cat "$T_DIR/mnt/web/env" > /dev/null
 cat "$T_DIR/mnt/web/env" > /dev/null 2>&1 && fail "root read uid 1000's view"
 stop_fs "$T_FS_PID" "$T_DIR/mnt"
 expect 0 "" "$HAROMBE" -c "$T_DIR/h.yaml" run --container web -- true
+printf 'v2' | expect 0 "" "$HAROMBE" -c "$T_DIR/h.yaml" vault set web/other -
+expect 0 "" "$HAROMBE" -c "$T_DIR/h.yaml" vault delete web/token
+expect 1 "" "$HAROMBE" -c "$T_DIR/h.yaml" vault delete web/none
+expect 0 "" "$HAROMBE" -c "$T_DIR/h.yaml" audit query --event secret_write,secret_delete
+[ "$(rows | awk '{print $2, $4, $7}' | tr '\n' ' ')" = "secret_write ok (harombe) secret_delete ok (harombe) secret_delete error (harombe) " ] ||
+	fail "vault set/delete audit: $(cat "$T_DIR/out")"
 expect 0 "" "$HAROMBE" -c "$T_DIR/h.yaml" audit query --since 1h --container web
 [ "$(rows | awk '{print $2, $4}' | tr '\n' ' ')" = "secret_read ok access_denied denied injection_start ok injection_complete ok " ] ||
 	fail "live events: $(cat "$T_DIR/out")"
@@ -119,4 +125,4 @@ rows | head -n 1 | grep -q "uid 1000 (cat)          web/token \[env\]$" || fail 
 expect 0 "" "$HAROMBE" -c "$T_DIR/h.yaml" audit report --since 10m --group-by event
 grep -q "^secret_read  *1  *1  *0  *0 " "$T_DIR/out" || fail "live report: $(cat "$T_DIR/out")"
 no_trace "$HAROMBE_SECRET_WEB_TOKEN" "$T_DIR/audit.jsonl" "$T_DIR/out"
-ok "reads through harombefs, a refusal and a run, queried from security.fs.audit_log with --since 1h and reported"
+ok "reads through harombefs, a refusal, a run, vault set and delete (audited by the CLI), queried from security.fs.audit_log with --since 1h and reported"

@@ -205,6 +205,9 @@ R 0 "" "$HT" -c "$T_DIR/h.yaml" vault rotate api/key --no-hooks
 [ "$(cat "$T_DIR/mnt/plain/secrets/API_KEY")" = "$(val api/key)" ] || fail "harombefs served the old value after rotate"
 [ "$first" != "$(val api/key)" ] || fail "not rotated"
 grep -q "control: dropping cached copies of 'api/key'" "$T_LOG" || fail "the daemon was not told"
+printf 'set-by-hand' | R 0 "" "$HT" -c "$T_DIR/h.yaml" vault set api/key -
+[ "$(cat "$T_DIR/mnt/plain/secrets/API_KEY")" = set-by-hand ] || fail "harombefs served the old value after vault set"
+[ "$(grep -c "control: dropping cached copies of 'api/key'" "$T_LOG")" = 2 ] || fail "vault set did not tell the daemon"
 set +e
 as_uid 1000 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])' \
 	"$T_DIR/mnt.ctl" 2>/dev/null
@@ -216,7 +219,7 @@ for _ in $(seq 100); do grep -q "dropping every cached value (SIGUSR2)" "$T_LOG"
 grep -q "dropping every cached value (SIGUSR2)" "$T_LOG" || fail "SIGUSR2 not handled"
 stop_fs "$T_FS_PID" "$T_DIR/mnt"
 [ ! -e "$T_DIR/mnt.ctl" ] || fail "control socket left behind"
-ok "harombefs (cache_ttl 1h) serves the rotated value on the next open: rotate tells it through its 0600 control socket; SIGUSR2 drops everything"
+ok "harombefs (cache_ttl 1h) serves the new value on the next open: rotate and vault set tell it through its 0600 control socket; SIGUSR2 drops everything"
 
 # ---- SOPS: rotation writes through re-encryption; no per-key clock ----
 cp "$TOP/tests/fixtures/sops/keys.txt" "$T_DIR/keys.txt"
