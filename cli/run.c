@@ -113,6 +113,8 @@ int cli_run(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	if (container) {
+		const char **nn, **nk;
+
 		if (!(v = cli_view(c, container, &r)))
 			goto out;
 		for (i = 0; i < n; i++) {
@@ -124,12 +126,24 @@ int cli_run(struct cli *c, int argc, char **argv)
 			}
 		}
 		/* the container's variables first, in config order */
-		memmove(names + v->n, names, n * sizeof(*names));
-		memmove(keys + v->n, keys, n * sizeof(*keys));
-		for (i = 0; i < v->n; i++) {
-			names[i] = v->names[i];
-			keys[i] = v->keys[i];
+		nn = calloc(v->n + n + 1, sizeof(*nn));
+		nk = calloc(v->n + n + 1, sizeof(*nk));
+		if (!nn || !nk) {
+			free(nn);
+			free(nk);
+			r = EXIT_BACKEND;
+			goto out;
 		}
+		for (i = 0; i < v->n; i++) {
+			nn[i] = v->names[i];
+			nk[i] = v->keys[i];
+		}
+		memcpy(nn + v->n, names, n * sizeof(*names));
+		memcpy(nk + v->n, keys, n * sizeof(*keys));
+		free(names);
+		free(keys);
+		names = nn;
+		keys = nk;
 		n += v->n;
 	}
 	for (i = 0; i < n; i++)

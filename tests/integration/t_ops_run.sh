@@ -11,7 +11,9 @@
 S="$T_DIR/store"
 mock_config "$T_DIR/h.yaml" "$S" "  containers:
     app:
-      secrets: { TOKEN: app/token, ML: app/ml }"
+      secrets: { TOKEN: app/token, ML: app/ml }
+    many:
+      secrets: { $(for i in $(seq 1 12); do printf 'M%s: many/m%s, ' "$i" "$i"; done) }"
 CANARY="hrmbcnry$(rand_token 32)"
 V_ML=$'line1\nline2 "q" \'s\' $HOME `id` \\ ünï'
 printf '%s' "$CANARY" > "$(mock_file "$S" app/token)"
@@ -28,6 +30,11 @@ expect 0 "" "$HT" -c "$T_DIR/h.yaml" run --container app --secret EXTRA=app/extr
 	"TOKEN=$(sha "$CANARY")" "ML=$(sha "$V_ML")" "EXTRA=$(sha "$(cat "$(mock_file "$S" app/extra)")")"
 no_trace "$CANARY" "$T_DIR/out" "$T_DIR/err"
 ok "the command gets the container's secrets and --secret ones, byte for byte (newlines, quotes, \$, backticks, UTF-8)"
+
+for i in $(seq 1 12); do printf 'm%s' "$i" > "$(mock_file "$S" "many/m$i")"; done
+expect 0 "" "$HT" -c "$T_DIR/h.yaml" run --container many -- sh -c 'printf "%s" "$M1$M2$M3$M4$M5$M6$M7$M8$M9$M10$M11$M12"'
+[ "$(cat "$T_DIR/out")" = m1m2m3m4m5m6m7m8m9m10m11m12 ] || fail "12 secrets: $(cat "$T_DIR/out")"
+ok "a container with more secrets than arguments: all 12 arrive"
 
 expect 42 "" "$HT" -c "$T_DIR/h.yaml" run --container app -- sh -c 'exit 42'
 expect 143 "" "$HT" -c "$T_DIR/h.yaml" run --container app -- sh -c 'kill -TERM $$'
@@ -76,7 +83,7 @@ rm "$S/_all.err"
 R 2 "harombe: put the command after '--': harombe run [OPTIONS] -- COMMAND [ARGS]" "$HT" -c "$T_DIR/h.yaml" run --container app true
 R 2 "harombe: no command after '--'" "$HT" -c "$T_DIR/h.yaml" run --container app --
 R 2 "harombe: nothing to give the command: use --container NAME or --secret ENV=KEY" "$HT" -c "$T_DIR/h.yaml" run -- true
-R 2 "harombe: no container 'nope' in $T_DIR/h.yaml (known: app)" "$HT" -c "$T_DIR/h.yaml" run --container nope -- true
+R 2 "harombe: no container 'nope' in $T_DIR/h.yaml (known: app, many)" "$HT" -c "$T_DIR/h.yaml" run --container nope -- true
 R 2 "harombe: --secret TOKEN: 'TOKEN' is already one of container 'app''s variables" \
 	"$HT" -c "$T_DIR/h.yaml" run --container app --secret TOKEN=app/extra -- true
 R 2 "harombe: --secret X is given twice" "$HT" -c "$T_DIR/h.yaml" run --secret X=a/b --secret X=a/c -- true
