@@ -404,6 +404,15 @@ static int do_start(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < nextra; i++) {
+		size_t k;
+
+		for (k = 0; k < i; k++) {
+			if (!strcmp(extra[k].name, extra[i].name)) {
+				cli_error("--secret %s is given twice", extra[i].name);
+				r = EXIT_USAGE;
+				goto out;
+			}
+		}
 		if (view_find_secret(v, extra[i].name) >= 0 && !no_env) {
 			/* both would set it; the engine would pick one silently */
 			cli_error("--secret %s: '%s' is already one of container '%s''s variables", extra[i].name,

@@ -89,6 +89,8 @@ expect 2 "harombe: --secret 1X=t/x: variable name '1X' must start with a letter 
 	"$H" -c "$T_DIR/h.yaml" container start rootview --secret 1X=t/x --dry-run
 expect 2 "harombe: --secret wants ENV=KEY, such as GITHUB_TOKEN=github/token" \
 	"$H" -c "$T_DIR/h.yaml" container start rootview --secret X --dry-run
+expect 2 "harombe: --secret X is given twice" \
+	"$H" -c "$T_DIR/h.yaml" container start rootview --secret X=t/x --secret X=t/a --dry-run
 expect 2 "harombe: container start needs the container's NAME" "$H" -c "$T_DIR/h.yaml" container start --dry-run
 expect 2 "harombe: put the image and its arguments after '--'" "$H" -c "$T_DIR/h.yaml" container start rootview img:1
 expect 2 "harombe: no container 'nope' in $T_DIR/h.yaml (known: rootview, userview, gaps, noimage)" \
