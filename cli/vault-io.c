@@ -309,6 +309,8 @@ static int list_all(struct backend *be, const char *prefix, struct keylist *out,
 	int r;
 
 	r = backend_list(be, prefix, collect, &here, why);
+	if (r == -BACKEND_ENOTFOUND)	/* an empty store or folder (Vault) */
+		r = 0;
 	if (!r)
 		r = here.err;
 	for (i = 0; i < here.n && !r; i++) {
@@ -387,6 +389,82 @@ static int place(const char *tmp, const char *file, int force)
 	return 0;
 }
 
+/* The fields of one secret, copied into locked memory. */
+struct fieldset {
+	char **name;
+	struct secbuf **val;
+	size_t n, cap;
+	int err;
+};
+
+static int collect_field(const char *field, const struct secbuf *value, void *arg)
+{
+	struct fieldset *fs = arg;
+	size_t len;
+	const unsigned char *d = secbuf_data(value, &len);
+
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? fs->cap * 2 : 8;
+		char **nn = realloc(fs->name, cap * sizeof(*nn));
+		struct secbuf **nv;
+
+		if (!nn)
+			return fs->err = -BACKEND_ENOMEM;
+		fs->name = nn;
+		if (!(nv = realloc(fs->val, cap * sizeof(*nv))))
+			return fs->err = -BACKEND_ENOMEM;
+		fs->val = nv;
+		fs->cap = cap;
+	}
+	fs->name[fs->n] = strdup(field);
+	fs->val[fs->n] = secbuf_dup(d, len);
+	fs->n++;
+	if (!fs->name[fs->n - 1] || !fs->val[fs->n - 1])
+		return fs->err = -BACKEND_ENOMEM;
+	return 0;
+}
+
+/* KEY="v" for a secret whose one field is "value", else KEY#FIELD="v" for
+ * each field, so that an import writes the same fields back. */
+static int export_fields(struct cli *c, const char *key, size_t plen, struct secbuf *out, size_t *written,
+			 struct backend_why *why)
+{
+	struct fieldset fs = { 0 };
+	size_t i, len;
+	int r;
+
+	r = backend_fields(c->be, key, collect_field, &fs, why);
+	if (!r)
+		r = fs.err;
+	if (r == -BACKEND_ENOMEM)
+		cli_error("out of locked memory reading '%s'", key);
+	for (i = 0; !r && i < fs.n; i++) {
+		const unsigned char *v = secbuf_data(fs.val[i], &len);
+		char *name = NULL;
+
+		if (fs.n == 1 && !strcmp(fs.name[0], "value"))
+			r = dotenv_write(out, key + plen, v, len);
+		else if (asprintf(&name, "%s#%s", key + plen, fs.name[i]) < 0)
+			r = -ENOMEM;
+		else
+			r = dotenv_write(out, name, v, len);
+		free(name);
+		if (r)
+			r = -BACKEND_ENOMEM;
+		else
+			(*written)++;
+	}
+	if (!r && !fs.n)
+		cli_error("note: '%s' has no fields; not exported", key);
+	for (i = 0; i < fs.n; i++) {
+		free(fs.name[i]);
+		secbuf_free(fs.val[i]);
+	}
+	free(fs.name);
+	free(fs.val);
+	return r;
+}
+
 int cli_vault_export(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -402,8 +480,8 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 	const char *prefix = NULL, *file;
 	char dir[NAMES_KEY_MAX + 2], tmp[PATH_MAX] = "";
 	sigset_t stop, old;
-	int opt, force = 0, r, fd = -1, rcs[BATCH], to_stdout, blocked = 0;
-	size_t i, k, n, plen;
+	int opt, force = 0, r, fd = -1, rcs[BATCH], to_stdout, blocked = 0, use_fields = 1;
+	size_t i, k, n, plen, written = 0;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "p:fh", longopts, NULL)) != -1) {
@@ -481,39 +559,65 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 	{
 		char head[256];
 		int hl = snprintf(head, sizeof(head),
-				  "# harombe vault export: %zu secret%s from %s%s%s\n"
+				  "# harombe vault export from %s%s%s\n"
 				  "# PLAINTEXT SECRETS. `harombe vault import%s%s FILE` restores them.\n",
-				  keys.n, keys.n == 1 ? "" : "s", backend_name(c->be), plen ? " under " : "", dir,
-				  plen ? " --prefix " : "", dir);
+				  backend_name(c->be), plen ? " under " : "", dir, plen ? " --prefix " : "", dir);
 
 		if ((r = write_all(fd, head, (size_t)hl)))
 			goto write_failed;
 	}
 	for (i = 0; i < keys.n; i += n) {
-		n = keys.n - i < BATCH ? keys.n - i : BATCH;
-		r = backend_get_many(c->be, n, (const char *const *)keys.v + i, vals, rcs, whys);
-		for (k = 0; k < n && !r; k++) {
-			size_t len;
-			const unsigned char *v = secbuf_data(vals[k], &len);
-
-			if (dotenv_write(out, keys.v[i + k] + plen, v, len))
-				r = -BACKEND_ENOMEM;
-		}
-		for (k = 0; k < n; k++) {
-			secbuf_free(vals[k]);
-			vals[k] = NULL;
-		}
-		if (r) {
-			for (k = 0; k < n && !rcs[k]; k++)
-				;
-			if (k < n) {
-				why = whys[k];
-				cli_error("cannot get '%s' from %s: %s%s%s", keys.v[i + k], backend_name(c->be),
-					  backend_strerror(rcs[k]), why.msg[0] ? ": " : "", why.msg);
-				r = rcs[k];
+		if (use_fields) {
+			/* Stores with named fields (Vault): every field, by name. */
+			n = 1;
+			r = export_fields(c, keys.v[i], plen, out, &written, &why);
+			if (r == -BACKEND_ENOTSUP) {
+				use_fields = 0;
+				n = 0;
+				continue;
+			}
+			if (r == -BACKEND_ENOTFOUND) {
+				cli_error("note: '%s' is listed but has no current value (deleted?); not exported",
+					  keys.v[i]);
+				r = 0;
+			}
+			if (r) {
+				if (r != -BACKEND_ENOMEM)
+					cli_error("cannot get '%s' from %s: %s%s%s", keys.v[i], backend_name(c->be),
+						  backend_strerror(r), why.msg[0] ? ": " : "", why.msg);
 				goto fetch_failed;
 			}
-			goto fetch_failed;
+		} else {
+			n = keys.n - i < BATCH ? keys.n - i : BATCH;
+			backend_get_many(c->be, n, (const char *const *)keys.v + i, vals, rcs, whys);
+			r = 0;
+			for (k = 0; k < n && !r; k++) {
+				size_t len;
+				const unsigned char *v;
+
+				if (rcs[k] == -BACKEND_ENOTFOUND) {
+					cli_error("note: '%s' is listed but has no current value (deleted?); not "
+						  "exported", keys.v[i + k]);
+					continue;
+				}
+				if (rcs[k]) {
+					why = whys[k];
+					cli_error("cannot get '%s' from %s: %s%s%s", keys.v[i + k], backend_name(c->be),
+						  backend_strerror(rcs[k]), why.msg[0] ? ": " : "", why.msg);
+					r = rcs[k];
+					break;
+				}
+				v = secbuf_data(vals[k], &len);
+				if (dotenv_write(out, keys.v[i + k] + plen, v, len))
+					r = -BACKEND_ENOMEM;
+				written++;
+			}
+			for (k = 0; k < n; k++) {
+				secbuf_free(vals[k]);
+				vals[k] = NULL;
+			}
+			if (r)
+				goto fetch_failed;
 		}
 		{
 			size_t len;
@@ -546,15 +650,15 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 			extra, 2);
 	if (!to_stdout) {
 		cli_error("warning: '%s' holds %zu secret%s in plaintext; keep it off shared disks and "
-			  "delete it when done", file, keys.n, keys.n == 1 ? "" : "s");
+			  "delete it when done", file, written, written == 1 ? "" : "s");
 		if (c->json) {
 			fputs("{\"provider\":", stdout);
 			cli_json_str(backend_name(c->be));
 			fputs(",\"file\":", stdout);
 			cli_json_str(file);
-			printf(",\"exported\":%zu}\n", keys.n);
+			printf(",\"exported\":%zu}\n", written);
 		} else {
-			printf("exported %zu key%s from %s to %s\n", keys.n, keys.n == 1 ? "" : "s",
+			printf("exported %zu key%s from %s to %s\n", written, written == 1 ? "" : "s",
 			       backend_name(c->be), file);
 		}
 	}
