@@ -161,7 +161,7 @@ static const struct {
 	cli_group_fn *fn;
 	const char *help;
 } groups[] = {
-	{ "vault", cli_vault, "get, set, list and delete secrets in the configured store" },
+	{ "vault", cli_vault, "get, set, list, delete, import, export and rotate secrets in the store" },
 	{ "container", cli_container, "a container's secrets: list, rotate, start with docker or podman" },
 	{ "run", cli_run, "run a command with secrets in its environment only" },
 	{ "rotate", cli_rotate, "rotate what security.rotation.policies says is due (--check)" },
