@@ -45,8 +45,12 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o
 	backends/sops-flat.o \
 	backends/cache.o backends/sjson.o backends/vhttp.o backends/vault.o
 INJECT_OBJS := inject/view.o inject/render.o
+INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
+LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o
+CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o
+FS_OBJS += fs/control.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o
 SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o
@@ -69,6 +73,7 @@ TOOLS := $(BUILD)/tests/tools/fsprobe $(BUILD)/tests/tools/agetool
 
 PROGS := $(BUILD)/harombefs $(BUILD)/harombe
 TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS) $(BUILD)/tests/tools/scaneval
+TEST_PROGS += $(BUILD)/tests/harombe-test
 
 .SECONDARY:
 .PHONY: all deps check check-unit check-integration check-sanitize demo bench bench-sops bench-vault \
@@ -144,6 +149,12 @@ $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/tests/mock/m
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LIBS)
 
 $(BUILD)/tests/harombefs-test: $(BUILD)/tests/mock/main.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+# The harombe command with the mock store (tests only).
+$(BUILD)/tests/harombe-test: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(BUILD)/tests/mock/register.o \
+		$(BUILD)/tests/mock/mock.o $(CORE_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 

@@ -37,6 +37,10 @@ struct backend_ops {
 			  const void *const *values, const size_t *lens, struct backend_why *why);
 	/* Optional: delete every version and the metadata.  NULL = del(). */
 	int (*purge)(struct backend *be, const char *key, struct backend_why *why);
+	/* Optional: every field of a secret with its value (Vault KV).
+	 * NULL = BACKEND_ENOTSUP. */
+	int (*fields)(struct backend *be, const char *path, backend_field_fn *fn, void *arg,
+		      struct backend_why *why);
 	/* Optional: drop cached copies (backends/cache.c).  NULL = nothing cached. */
 	void (*forget)(struct backend *be, const char *key);
 };

@@ -235,6 +235,35 @@ int backend_wrap_cache(struct backend **be, uint64_t ttl_ms, uint64_t stale_ms)
 	return r;
 }
 
+struct field_relay {
+	backend_field_fn *fn;
+	void *arg;
+	int rc;
+};
+
+static int field_relay(const char *field, const struct secbuf *value, void *arg)
+{
+	struct field_relay *fr = arg;
+
+	return fr->rc = fr->fn(field, value, fr->arg);
+}
+
+int backend_fields(struct backend *be, const char *path, backend_field_fn *fn, void *arg,
+		   struct backend_why *why)
+{
+	struct field_relay fr = { fn, arg, 0 };
+	int r;
+
+	/* A cache keeps single values, not whole secrets: ask the store. */
+	be = (struct backend *)front(be);
+	if (!be->ops->fields)
+		return backend_why_set(why, "the %s backend has no fields", be->ops->name), -BACKEND_ENOTSUP;
+	r = be->ops->fields(be, path, field_relay, &fr, why);
+	if (fr.rc && r == fr.rc)
+		return r;
+	return normalize(be, r);
+}
+
 void backend_forget(struct backend *be, const char *key)
 {
 	if (be && be->ops->forget)

@@ -84,6 +84,8 @@ struct backend_meta {
 	long long version;	/* 0 when the store has no versions */
 	long long created;	/* Unix seconds, 0 when unknown */
 	long long updated;	/* Unix seconds of the current value, 0 when unknown */
+	int store_wide;		/* updated is the last change anywhere in the store (a
+				 * SOPS file), not of this key: rotation cannot use it */
 };
 /* 0 and *out, or an error; BACKEND_ENOTSUP when the store cannot tell. */
 int backend_meta(struct backend *be, const char *key, struct backend_meta *out,
@@ -113,6 +115,16 @@ int backend_purge(struct backend *be, const char *key, struct backend_why *why);
  * in locked memory and wiped when dropped.  0, or -ENOMEM (*be unchanged).
  */
 int backend_wrap_cache(struct backend **be, uint64_t ttl_ms, uint64_t stale_ms);
+/* Called once per field by backend_fields(); field and value are valid only
+ * during the call.  Non-zero stops the walk and is returned. */
+typedef int backend_field_fn(const char *field, const struct secbuf *value, void *arg);
+/* Every field of the secret at path (no "#field"), each with its value,
+ * from one read: for stores whose secrets are sets of named fields (Vault
+ * KV), so that a backup can name them all.  BACKEND_ENOTSUP elsewhere.
+ * Bypasses a cache. */
+int backend_fields(struct backend *be, const char *path, backend_field_fn *fn, void *arg,
+		   struct backend_why *why);
+
 /* Drop what a cache holds for key's path: every field and version of it
  * ("github/token" drops "github/token#value" and "github/token@3"); NULL
  * drops everything.  A fetch already in flight is not shared with later

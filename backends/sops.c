@@ -728,6 +728,7 @@ static int sops_meta_op(struct backend *be, const char *key, struct backend_meta
 	r = lookup(&sb->doc, key, &f, 1, msg, sizeof(msg));
 	if (!r) {
 		/* The file's lastmodified: sops has no per-value time. */
+		out->store_wide = 1;
 		memset(&tm, 0, sizeof(tm));
 		if (strptime(sb->doc.m.lastmodified->text, "%Y-%m-%dT%H:%M:%S", &tm))
 			out->updated = (long long)timegm(&tm);

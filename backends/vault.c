@@ -1232,6 +1232,63 @@ static int vault_get(struct backend *be, const char *key, struct secbuf **out, s
 	return rc;
 }
 
+/* Every field of one secret, from one read (harombe vault export). */
+static int vault_fields(struct backend *be, const char *path, backend_field_fn *fn, void *arg,
+			struct backend_why *why)
+{
+	struct vault_backend *vb = vault_downcast(be);
+	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
+	struct json_object *root = NULL, *data;
+	struct vault_key k;
+	struct vcall c;
+	int kv, r;
+
+	if ((r = vault_key_parse(path, &k, why)))
+		return r;
+	if (k.field[0])
+		return fail(why, -BACKEND_EINVAL, "'%s': name the secret, without '#%s'", path, k.field);
+	if ((kv = kv_version(vb, deadline, why)) < 0)
+		return kv;
+	if (kv == 1 && k.version)
+		return fail(why, -BACKEND_EINVAL, "'%s': mount '%s' is KV version 1, which has no versions", path,
+			    vb->mount);
+	if ((r = call_init(&c, "GET", data_path(vb, kv, &k), NULL, MAX_SECRET_RESP)))
+		return fail(why, r, "out of memory");
+	vault_run(vb, &c, 1, deadline);
+	if (c.rc) {
+		r = c.rc;
+		if (why)
+			*why = c.why;
+	} else if (c.req.status == 404) {
+		r = not_found(vb, kv, &c, &k, why);
+	} else if (c.req.status != 200) {
+		r = status_fail(vb, &c, why);
+	} else if (!(r = parse_resp(vb, &c, &root, why))) {
+		data = sjson_obj(root, "data");
+		if (kv == 2)
+			data = sjson_obj(data, "data");
+		if (!data || !json_object_is_type(data, json_type_object)) {
+			r = fail(why, -BACKEND_EINVAL, "secret '%s' holds no fields", k.path);
+		} else {
+			json_object_object_foreach(data, name, v) {
+				struct secbuf *sb = NULL;
+
+				if (sjson_value(v, &sb)) {
+					r = fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+					break;
+				}
+				r = fn(name, sb, arg);
+				secbuf_free(sb);
+				if (r)
+					break;
+			}
+		}
+	}
+	sjson_put(root);
+	vcall_release(&c);
+	return r;
+}
+
 /* ---- writing ---- */
 
 /* One request, run to its end: 0 on 2xx, else the backend error. */
@@ -2196,4 +2253,5 @@ const struct backend_ops backend_vault = {
 	.del = vault_del,
 	.purge = vault_purge,
 	.meta = vault_meta,
+	.fields = vault_fields,
 };

@@ -25,6 +25,7 @@ struct cli {
 	struct harombe_config *cfg;	/* loaded on demand */
 	struct backend *be;		/* opened on demand */
 	struct audit *audit;
+	struct cli_ops *ops;		/* cli/ops.c: views, rotation config, audit log */
 };
 
 void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
@@ -43,5 +44,69 @@ int cli_wants_help(int argc, char **argv);
 typedef int cli_group_fn(struct cli *c, int argc, char **argv);
 cli_group_fn cli_vault;
 cli_group_fn cli_secrets;
+cli_group_fn cli_container;
+cli_group_fn cli_run;
+cli_group_fn cli_rotate;
+cli_group_fn cli_audit_group;
+/* Commands of `harombe vault` that live in their own files; argv[0] is the
+ * command name. */
+cli_group_fn cli_vault_import;
+cli_group_fn cli_vault_export;
+cli_group_fn cli_vault_rotate;
+
+/* ---- cli/ops.c: what the commands that change or hand out secrets share ---- */
+
+struct view;
+struct viewset;
+struct rotate_config;
+enum audit_event;
+struct audit_kv;
+
+/* Open the audit log of the config (security.fs.audit_log), once.  Call it
+ * before cli_backend() so that the backend's own events go there too.
+ * 0, or an exit status after printing why: a change that cannot be
+ * recorded is not made. */
+int cli_audit(struct cli *c);
+/* One record from this process (source "harombe"): keys and names, never
+ * a value.  r: 0 for "ok", else the backend error (result "error" or
+ * "denied") with why.  0, or -errno when the line could not be written
+ * (reported once on stderr). */
+int cli_audit_event(struct cli *c, enum audit_event ev, const char *container, const char *const *names,
+		    size_t n_names, const char *const *keys, size_t n_keys, int r, const char *why,
+		    const struct audit_kv *extra, size_t n_extra);
+/* After a write or delete of key (r its result): audit it, and on success
+ * tell a running harombefs. */
+void cli_changed(struct cli *c, enum audit_event ev, const char *key, int r, const char *why);
+/* Tell a running harombefs (its control socket, next to the config's
+ * mountpoint) to drop what its cache holds for these keys.  No daemon is
+ * fine; a daemon that cannot be told is a warning. */
+void cli_forget(struct cli *c, const char *const *keys, size_t n);
+/* The views of the config (once), and one of them by name: an unknown
+ * name prints the known ones and gives NULL. */
+int cli_views(struct cli *c, const struct viewset **out);
+const struct view *cli_view(struct cli *c, const char *name, int *exit_status);
+/* security.rotation and on_rotate (once).  0 or exit status. */
+int cli_rotation(struct cli *c, const struct rotate_config **out);
+/* The environment variables harombe reads credentials from, which children
+ * (hooks, `harombe run`, container engines) do not inherit. */
+const char *const *cli_dropped_env(struct cli *c);
+/* Free what the ops helpers hold; main() calls it. */
+void cli_ops_release(struct cli *c);
+/* cli/rotate.c: rotate keys (vault rotate, container rotate-secrets). */
+struct cli_rotate_opts {
+	int gen;		/* enum rotate_gen, when gen_set */
+	int gen_set;
+	size_t length;		/* 0: from policy or the old value */
+	int no_prefix, no_hooks;
+	const char *trigger;	/* audited: "manual", "container", "policy" */
+	const char *container;	/* audited */
+};
+/* getopt letters g (--generator), l (--length), P (--no-prefix), H
+ * (--no-hooks): 0 handled, 1 not one of them, else an exit status. */
+int cli_rotate_option(int opt, const char *arg, struct cli_rotate_opts *o);
+/* Rotate, audit, tell harombefs, run hooks, report.  Exit status. */
+int cli_rotate_keys(struct cli *c, const char *const *keys, size_t n, const struct cli_rotate_opts *o);
+/* Write a value to stdout as a JSON string (for --format json), quotes included. */
+void cli_json_str(const char *s);
 
 #endif

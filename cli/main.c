@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "inject/rotate.h"
 #include "inject/view.h"
 #include "lib/audit.h"
 #include "lib/config.h"
@@ -133,6 +134,14 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 		cli_error("%s", err.msg);
 		return EXIT_USAGE;
 	}
+	{
+		const struct rotate_config *rc;	/* security.rotation and on_rotate */
+
+		if ((r = cli_rotation(c, &rc))) {
+			viewset_free(vs);
+			return r;
+		}
+	}
 	printf("%s: provider %s, %zu view%s\n", c->cfg->path, c->cfg->provider, vs->n, vs->n == 1 ? "" : "s");
 	for (i = 0; i < vs->n; i++) {
 		const struct view *v = &vs->views[i];
@@ -152,8 +161,12 @@ static const struct {
 	cli_group_fn *fn;
 	const char *help;
 } groups[] = {
-	{ "vault", cli_vault, "get, set, list and delete secrets in the configured store" },
+	{ "vault", cli_vault, "get, set, list, delete, import, export and rotate secrets in the store" },
 	{ "secrets", cli_secrets, "find and redact secrets: filter, scan, scan-git, redact, rules" },
+	{ "container", cli_container, "a container's secrets: list, rotate, start with docker or podman" },
+	{ "run", cli_run, "run a command with secrets in its environment only" },
+	{ "rotate", cli_rotate, "rotate what security.rotation.policies says is due (--check)" },
+	{ "audit", cli_audit_group, "query the audit log, or count it by container, secret or event" },
 	{ "config", cmd_config, "check harombe.yaml" },
 };
 
@@ -216,7 +229,7 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 			c->config_path = val;
 		else if (which == 'p')
 			c->provider = val;
-		else if (strcmp(val, "json") && strcmp(val, "text") && strcmp(val, "sarif")) {
+		else if (strcmp(val, "json") && strcmp(val, "text") && strcmp(val, "sarif") && strcmp(val, "table")) {
 			cli_error("--format must be text or json, not '%s' (or sarif, for secrets scan and scan-git)",
 				  val);
 			return EXIT_USAGE;
@@ -263,6 +276,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = groups[i].fn(&c, argc - 1, argv + 1);
+	cli_ops_release(&c);
 	backend_close(c.be);
 	audit_close(c.audit);
 	config_free(c.cfg);

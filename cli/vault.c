@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "backends/backend.h"
+#include "lib/config.h"
 #include "lib/names.h"
 #include "lib/secbuf.h"
 
@@ -21,6 +22,9 @@ static void vault_usage(FILE *f)
 		   "       harombe vault delete KEY [--purge]\n"
 		   "       harombe vault create --age RECIPIENT[,RECIPIENT...] [--age ...] FILE\n"
 		   "                                        (sops: a new, empty encrypted file)\n"
+		   "       harombe vault rotate KEY [--generator G] [--length N]   (see rotate --help)\n"
+		   "       harombe vault import [--prefix PATH] FILE.env\n"
+		   "       harombe vault export [--prefix PATH] [--force] FILE\n"
 		   "\n"
 		   "KEY is path or path#field; with Vault KV 2 also path@VERSION.  get prints the\n"
 		   "value and a newline, nothing else.  set KEY VALUE writes the field 'value',\n"
@@ -149,7 +153,7 @@ static int do_set(struct cli *c, const char *key, char *arg)
 		cli_error("cannot read the value into locked memory");
 		return EXIT_BACKEND;
 	}
-	if ((r = cli_backend(c))) {
+	if ((r = cli_audit(c)) || (r = cli_backend(c))) {
 		secbuf_free(v);
 		return r;
 	}
@@ -157,6 +161,7 @@ static int do_set(struct cli *c, const char *key, char *arg)
 
 	r = backend_set(c->be, key, d, len, &why);
 	secbuf_free(v);
+	cli_changed(c, AUDIT_SECRET_WRITE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
 			  why.msg[0] ? ": " : "", why.msg);
@@ -220,9 +225,10 @@ static int do_delete(struct cli *c, const char *key, int purge)
 	struct backend_why why = { "" };
 	int r;
 
-	if ((r = check_key(key)) || (r = cli_backend(c)))
+	if ((r = check_key(key)) || (r = cli_audit(c)) || (r = cli_backend(c)))
 		return r;
 	r = purge ? backend_purge(c->be, key, &why) : backend_delete(c->be, key, &why);
+	cli_changed(c, AUDIT_SECRET_DELETE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot delete '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
 			  why.msg[0] ? ": " : "", why.msg);
@@ -331,9 +337,10 @@ static int do_set_fields(struct cli *c, const char *key, int n, char **pairs)
 		}
 		values[i] = secbuf_data(bufs[i], &lens[i]);
 	}
-	if ((r = cli_backend(c)))
+	if ((r = cli_audit(c)) || (r = cli_backend(c)))
 		goto out;
 	r = backend_set_fields(c->be, key, (size_t)n, fields, values, lens, &why);
+	cli_changed(c, AUDIT_SECRET_WRITE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
 			  why.msg[0] ? ": " : "", why.msg);
@@ -351,6 +358,13 @@ out:
 
 int cli_vault(struct cli *c, int argc, char **argv)
 {
+	/* cli/vault-io.c and cli/rotate.c */
+	if (argc >= 2 && !strcmp(argv[1], "import"))
+		return cli_vault_import(c, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "export"))
+		return cli_vault_export(c, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "rotate"))
+		return cli_vault_rotate(c, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
 		vault_usage(stdout);
 		return 0;

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs/control.h"
 #include "fs/fs.h"
 #include "fs/harden.h"
 #include "lib/config.h"
@@ -55,7 +56,10 @@ static void usage(const char *prog)
 	       "\n"
 	       "MOUNTPOINT defaults to security.fs.mountpoint.  The mount is always read-only,\n"
 	       "allow_other and default_permissions.  SIGHUP reloads the config; SIGUSR1 logs\n"
-	       "locked-memory use; SIGINT and SIGTERM unmount and exit.\n",
+	       "locked-memory use; SIGUSR2 drops every cached value; SIGINT and SIGTERM unmount\n"
+	       "and exit.  MOUNTPOINT.ctl is a control socket (root only) through which\n"
+	       "`harombe vault rotate` and the other commands that change a secret drop its\n"
+	       "cached copies.\n",
 	       prog, DEFAULT_CONFIG, DEFAULT_WORKERS);
 }
 
@@ -104,8 +108,25 @@ static void on_sigusr1(int sig)
 	errno = saved;
 }
 
-/* SIGHUP reloads and SIGUSR1 logs the memory figures; both are handled
- * here, outside the signal handler. */
+static void on_sigusr2(int sig)
+{
+	char c = 'f';
+	int saved = errno;
+
+	(void)sig;
+	if (write(reload_pipe[1], &c, 1) < 0) {
+		/* a forget is already pending */
+	}
+	errno = saved;
+}
+
+static void control_forget_cb(const char *key, void *arg)
+{
+	fs_forget(arg, key);
+}
+
+/* SIGHUP reloads, SIGUSR1 logs the memory figures and SIGUSR2 empties the
+ * cache; all are handled here, outside the signal handler. */
 static void *reload_thread(void *arg)
 {
 	struct harombefs *h = arg;
@@ -114,6 +135,11 @@ static void *reload_thread(void *arg)
 	while (read(reload_pipe[0], &c, 1) == 1 && c != 'q') {
 		if (c == 's') {
 			fs_log_stats(h);
+			continue;
+		}
+		if (c == 'f') {
+			log_info("dropping every cached value (SIGUSR2)");
+			fs_forget(h, NULL);
 			continue;
 		}
 		notify_systemd("RELOADING=1");
@@ -188,6 +214,8 @@ int harombefs_main(int argc, char *argv[])
 	struct harombe_config *probe = NULL;
 	struct sigaction sa;
 	pthread_t reloader;
+	struct control *ctl = NULL;
+	char ctlpath[CONTROL_PATH_MAX] = "";
 	sigset_t all, old;
 	int ready_fd = -1, reloader_started = 0, mounted = 0, ret = 1, r;
 	char err[768];
@@ -303,6 +331,8 @@ int harombefs_main(int argc, char *argv[])
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = on_sigusr1;
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_sigusr2;
+	sigaction(SIGUSR2, &sa, NULL);
 
 	if (fuse_session_mount(se, opts.mountpoint) != 0) {
 		fprintf(stderr, "harombefs: cannot mount on '%s'\n", opts.mountpoint);
@@ -315,6 +345,12 @@ int harombefs_main(int argc, char *argv[])
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	reloader_started = pthread_create(&reloader, NULL, reload_thread, h) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* Without it harombefs still works; a rotation then reaches it only
+	 * through SIGUSR2 or once cache_ttl has passed. */
+	if (control_path(opts.mountpoint, ctlpath, sizeof(ctlpath)) != 0 ||
+	    control_start(ctlpath, control_forget_cb, h, &ctl, err, sizeof(err)) != 0)
+		log_warn("no control socket for %s: %s", opts.mountpoint,
+			 ctlpath[0] ? err : "the path is too long");
 
 	log_info("serving '%s' on %s (%s)", ho.config, opts.mountpoint,
 		 workers ? "open workers on" : "single-threaded");
@@ -338,6 +374,8 @@ int harombefs_main(int argc, char *argv[])
 	notify_systemd("STOPPING=1");
 	log_info("unmounting %s", opts.mountpoint);
 out:
+	control_stop(ctl);
+	ctl = NULL;
 	if (reloader_started) {
 		char q = 'q';
 

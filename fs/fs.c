@@ -1031,6 +1031,16 @@ void fs_detach(struct harombefs *h)
 	h->inval = NULL;
 }
 
+void fs_forget(struct harombefs *h, const char *key)
+{
+	struct gen *g = gen_get(h);
+
+	/* The current generation only: an older one ends with the opens
+	 * that still hold it, and its cache with it. */
+	backend_forget(g->be, key);
+	gen_put(g);
+}
+
 void fs_log_stats(struct harombefs *h)
 {
 	struct secmem_stats st;

@@ -31,6 +31,9 @@ void fs_detach(struct harombefs *h);
 /* Re-read the config.  On any error the old generation stays, and the
  * error is logged; 0 or -errno. */
 int fs_reload(struct harombefs *h);
+/* Drop what the backend's cache holds for key (NULL: everything), so that
+ * the next open fetches: the control socket and SIGUSR2 call it. */
+void fs_forget(struct harombefs *h, const char *key);
 /* Log locked-memory use and open handles (SIGUSR1). */
 void fs_log_stats(struct harombefs *h);
 /* The mountpoint the loaded config names (security.fs.mountpoint). */

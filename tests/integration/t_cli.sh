@@ -7,6 +7,8 @@ cat > "$T_DIR/h.yaml" <<YAML
 security:
   credentials:
     provider: env
+  fs:
+    audit_log: $T_DIR/audit.jsonl
   containers:
     browser:
       uid: 1000

@@ -42,8 +42,8 @@ V1="ghp_$(rand_token 36)"
 V2="$(rand_token 20)"
 for ext in json yaml env ini; do
 	F="$T_DIR/s.$ext"
-	printf 'security:\n  credentials:\n    provider: sops\n    secrets_file: %s\n    key_file: %s\n' \
-		"$F" "$T_DIR/k1.txt" > "h.$ext.yaml"
+	printf 'security:\n  credentials:\n    provider: sops\n    secrets_file: %s\n    key_file: %s\n  fs:\n    audit_log: %s\n' \
+		"$F" "$T_DIR/k1.txt" "$T_DIR/audit.jsonl" > "h.$ext.yaml"
 	"$HAROMBE" vault create --provider sops --age "$P1,$P2" "$F" > /dev/null
 	python3 "$ENC" get "$F" 0 | age -d -i k1.txt > key0 || fail "$ext: age cannot unwrap entry 0"
 	python3 "$ENC" get "$F" 1 | age -d -i k2.txt > key1 || fail "$ext: age cannot unwrap entry 1"

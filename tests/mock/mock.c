@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,11 +185,15 @@ static int mock_list(struct backend *be, const char *prefix, backend_list_fn *fn
 		     struct backend_why *why)
 {
 	struct mock_backend *m = mock_downcast(be);
-	DIR *d = opendir(m->dir);
+	DIR *d;
 	struct dirent *e;
 	char key[1024];
 	int r = 0;
 
+	snprintf(key, sizeof(key), "%s/_all.err", m->dir);
+	if ((r = read_err(key)) != 0)
+		return backend_why_set(why, "mock store fails every key"), r;
+	d = opendir(m->dir);
 	if (!d)
 		return backend_why_set(why, "cannot open mock dir"), -BACKEND_EUNAVAIL;
 	while (!r && (e = readdir(d))) {
@@ -219,9 +224,12 @@ static int mock_set(struct backend *be, const char *key, const void *value, size
 		    struct backend_why *why)
 {
 	char path[4096];
-	int fd;
+	int fd, r;
 	ssize_t w;
 
+	snprintf(path, sizeof(path), "%s/_all.err", mock_downcast(be)->dir);
+	if ((r = read_err(path)) != 0)
+		return backend_why_set(why, "mock store fails every key"), r;
 	file_name(mock_downcast(be), key, "", path, sizeof(path));
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -234,10 +242,42 @@ static int mock_set(struct backend *be, const char *key, const void *value, size
 static int mock_del(struct backend *be, const char *key, struct backend_why *why)
 {
 	char path[4096];
+	int r;
 
+	snprintf(path, sizeof(path), "%s/_all.err", mock_downcast(be)->dir);
+	if ((r = read_err(path)) != 0)
+		return backend_why_set(why, "mock store fails every key"), r;
 	file_name(mock_downcast(be), key, "", path, sizeof(path));
 	if (unlink(path) != 0)
 		return backend_why_set(why, "no mock file for '%s'", key), -BACKEND_ENOTFOUND;
+	return 0;
+}
+
+/* The file's mtime is when the value last changed (tests set it with
+ * touch -d); the store keeps no versions. */
+static int mock_meta(struct backend *be, const char *key, struct backend_meta *out,
+		     struct backend_why *why)
+{
+	struct mock_backend *m = mock_downcast(be);
+	char path[4096];
+	struct stat st;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/_all.err", m->dir);
+	if ((r = read_err(path)) != 0)
+		return backend_why_set(why, "mock store fails every key"), r;
+	file_name(m, key, ".err", path, sizeof(path));
+	if ((r = read_err(path)) != 0)
+		return backend_why_set(why, "mock store fails '%s'", key), r;
+	snprintf(path, sizeof(path), "%s/_nometa", m->dir);
+	if (access(path, F_OK) == 0)
+		return backend_why_set(why, "mock store without metadata"), -BACKEND_ENOTSUP;
+	file_name(m, key, "", path, sizeof(path));
+	if (stat(path, &st) != 0)
+		return backend_why_set(why, "no mock file for '%s'", key), -BACKEND_ENOTFOUND;
+	out->version = 0;
+	out->created = 0;
+	out->updated = (long long)st.st_mtime;
 	return 0;
 }
 
@@ -250,4 +290,5 @@ const struct backend_ops backend_mock = {
 	.list = mock_list,
 	.set = mock_set,
 	.del = mock_del,
+	.meta = mock_meta,
 };

@@ -27,6 +27,8 @@ everything else (faults, seal, tokens):
   POST /_test/revoke    {"token": ID} or {"path": "auth/approle/login"}
   GET  /_test/stats     {"total": N, "connections": N, "requests": {"GET secret/data/x": N}}
   POST /_test/stats/reset
+  POST /_test/age       {"mount": "secret", "path": "a/b", "seconds": N}: every time of
+                        that secret (its versions' too) N seconds earlier
 
 Usage: vaultsrv.py --port-file FILE [--port N] [--root-token ID] [--state FILE]
        [--kv MOUNT=VERSION ...] [--namespace NS ...] [--sealed]
@@ -868,6 +870,18 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(204)
             if op == "policy":
                 st.policies[body["name"]] = body["rules"]
+                st.save()
+                return self.reply(204)
+            if op == "age":
+                m = st.mounts.get("|" + body.get("mount", "secret").strip("/"))
+                s = m and m["data"].get(body["path"])
+                if not s:
+                    return self.reply(404, {"errors": ["no such secret"]})
+                d = float(body["seconds"])
+                s["created"] -= d
+                s["updated"] -= d
+                for v in s.get("versions", {}).values():
+                    v["created"] -= d
                 st.save()
                 return self.reply(204)
         self.reply(404, {"errors": ["unknown control endpoint"]})

@@ -2,8 +2,9 @@
 """A stand-in Docker engine on a unix socket, so that the real `docker` CLI
 parses an --env-file for us.  It answers /_ping, and refuses every
 containers/create with HTTP 400 whose message is the request's Env list,
-base64-encoded JSON: the CLI prints it on stderr, where the test reads it
-(in memory; nothing is written to disk)."""
+base64-encoded JSON, and then the whole request (the query string's name and
+the body: HostConfig and all): the CLI prints it on stderr, where the test
+reads it (in memory; nothing is written to disk)."""
 import base64
 import json
 import os
@@ -42,8 +43,11 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
         if "/containers/create" in self.path:
-            env = json.loads(body or b"{}").get("Env") or []
-            msg = "HAROMBE-ENV " + base64.b64encode(json.dumps(env).encode()).decode()
+            req = json.loads(body or b"{}")
+            env = req.get("Env") or []
+            req["_path"] = self.path
+            msg = ("HAROMBE-ENV " + base64.b64encode(json.dumps(env).encode()).decode() +
+                   " HAROMBE-CREATE " + base64.b64encode(json.dumps(req).encode()).decode())
             return self.reply(400, json.dumps({"message": msg}))
         self.reply(404, json.dumps({"message": "not here"}))
 

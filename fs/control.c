@@ -1,0 +1,284 @@
+#include "lib/compat.h"
+#include "fs/control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+struct control {
+	int fd;			/* listening socket */
+	int stop[2];		/* a byte here ends the thread */
+	char *path;
+	control_forget_fn *fn;
+	void *arg;
+	pthread_t thread;
+	int started;
+};
+
+int control_path(const char *mountpoint, char *buf, size_t len)
+{
+	size_t n = strlen(mountpoint);
+
+	while (n > 1 && mountpoint[n - 1] == '/')
+		n--;
+	if (mountpoint[0] != '/' || n <= 1)
+		return -EINVAL;
+	if (n + 5 > len || n + 5 > CONTROL_PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(buf, mountpoint, n);
+	memcpy(buf + n, ".ctl", 5);
+	return 0;
+}
+
+static int addr_of(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa->sun_path, path, strlen(path));
+	return 0;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa;
+	struct timeval tv = { 5, 0 };
+	int fd, r;
+
+	if ((r = addr_of(path, &sa)))
+		return r;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* One request on a connection; the reply goes back on it. */
+static void serve_one(struct control *ctl, int fd, const char *msg, size_t len)
+{
+	const char *reply = "ok";
+	char key[CONTROL_MSG_MAX];
+
+	if (len == 4 && !memcmp(msg, "ping", 4)) {
+		/* nothing to do */
+	} else if (len == 10 && !memcmp(msg, "forget-all", 10)) {
+		log_info("control: dropping every cached value");
+		ctl->fn(NULL, ctl->arg);
+	} else if (len > 7 && len < sizeof(key) + 7 && !memcmp(msg, "forget ", 7) && !memchr(msg, 0, len)) {
+		memcpy(key, msg + 7, len - 7);
+		key[len - 7] = 0;
+		log_info("control: dropping cached copies of '%s'", key);
+		ctl->fn(key, ctl->arg);
+	} else {
+		reply = "error: unknown request (forget KEY, forget-all, ping)";
+	}
+	(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL);
+}
+
+static void serve(struct control *ctl, int fd)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct timeval tv = { 2, 0 };
+	char msg[CONTROL_MSG_MAX];
+	ssize_t n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		log_warn("control: refused a request from uid %d (pid %d): only root and uid %d may ask",
+			 cl == sizeof(cred) ? (int)cred.uid : -1, cl == sizeof(cred) ? (int)cred.pid : -1,
+			 (int)geteuid());
+		(void)send(fd, "error: denied", 13, MSG_NOSIGNAL);
+		return;
+	}
+	/* A client that stops talking does not hold the control thread. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while ((n = recv(fd, msg, sizeof(msg), MSG_TRUNC)) > 0) {
+		if ((size_t)n > sizeof(msg)) {
+			(void)send(fd, "error: request too long", 23, MSG_NOSIGNAL);
+			continue;
+		}
+		serve_one(ctl, fd, msg, (size_t)n);
+	}
+}
+
+static void *control_thread(void *arg)
+{
+	struct control *ctl = arg;
+	struct pollfd p[2] = { { ctl->fd, POLLIN, 0 }, { ctl->stop[0], POLLIN, 0 } };
+
+	for (;;) {
+		int c;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("control: poll failed: %s", strerror(errno));
+			break;
+		}
+		if (p[1].revents)
+			break;
+		c = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		serve(ctl, c);
+		close(c);
+	}
+	return NULL;
+}
+
+int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, char *err,
+		  size_t errlen)
+{
+	struct control *ctl = calloc(1, sizeof(*ctl));
+	struct sockaddr_un sa;
+	sigset_t all, old;
+	mode_t um;
+	int r, live;
+
+	*out = NULL;
+	if (!ctl || !(ctl->path = strdup(path))) {
+		free(ctl);
+		return -ENOMEM;
+	}
+	ctl->fd = ctl->stop[0] = ctl->stop[1] = -1;
+	ctl->fn = fn;
+	ctl->arg = arg;
+	if ((r = addr_of(path, &sa))) {
+		snprintf(err, errlen, "control socket path '%s' is too long", path);
+		goto fail;
+	}
+	/* Replace a socket nobody answers on; never one a live daemon uses. */
+	live = connect_to(path);
+	if (live >= 0) {
+		close(live);
+		snprintf(err, errlen, "another harombefs listens on '%s'", path);
+		r = -EADDRINUSE;
+		goto fail;
+	}
+	if (live == -ECONNREFUSED) {
+		struct stat st;
+
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(path);
+	}
+	ctl->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (ctl->fd < 0 || pipe2(ctl->stop, O_CLOEXEC) != 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create the control socket: %s", strerror(errno));
+		goto fail;
+	}
+	um = umask(077);
+	r = bind(ctl->fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(um);
+	if (r != 0 || chmod(path, 0600) != 0 || listen(ctl->fd, 8) != 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot listen on '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = -pthread_create(&ctl->thread, NULL, control_thread, ctl);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		snprintf(err, errlen, "cannot start the control thread: %s", strerror(-r));
+		unlink(path);
+		goto fail;
+	}
+	ctl->started = 1;
+	*out = ctl;
+	return 0;
+fail:
+	control_stop(ctl);
+	return r;
+}
+
+void control_stop(struct control *ctl)
+{
+	if (!ctl)
+		return;
+	if (ctl->started) {
+		char q = 'q';
+
+		if (write(ctl->stop[1], &q, 1) == 1)
+			pthread_join(ctl->thread, NULL);
+		unlink(ctl->path);
+	}
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	if (ctl->stop[0] >= 0)
+		close(ctl->stop[0]);
+	if (ctl->stop[1] >= 0)
+		close(ctl->stop[1]);
+	free(ctl->path);
+	free(ctl);
+}
+
+static int request(int fd, const char *msg, size_t len, char *why, size_t whylen)
+{
+	char reply[256];
+	ssize_t n;
+
+	if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		snprintf(why, whylen, "cannot send: %s", strerror(errno));
+		return -EIO;
+	}
+	n = recv(fd, reply, sizeof(reply) - 1, 0);
+	if (n <= 0) {
+		snprintf(why, whylen, "%s", n < 0 ? strerror(errno) : "no answer");
+		return -EIO;
+	}
+	reply[n] = 0;
+	if (strcmp(reply, "ok") != 0) {
+		snprintf(why, whylen, "harombefs answered '%s'", reply);
+		return !strcmp(reply, "error: denied") ? -EACCES : -EPROTO;
+	}
+	return 0;
+}
+
+int control_forget(const char *path, const char *const *keys, size_t n, char *why, size_t whylen)
+{
+	char msg[CONTROL_MSG_MAX];
+	size_t i;
+	int fd, r = 0;
+
+	fd = connect_to(path);
+	if (fd < 0) {
+		snprintf(why, whylen, "%s", strerror(-fd));
+		return fd;
+	}
+	if (!n)
+		r = request(fd, "forget-all", 10, why, whylen);
+	for (i = 0; i < n && !r; i++) {
+		int len = snprintf(msg, sizeof(msg), "forget %s", keys[i]);
+
+		if (len < 0 || (size_t)len >= sizeof(msg)) {
+			snprintf(why, whylen, "key is too long");
+			r = -EINVAL;
+			break;
+		}
+		r = request(fd, msg, (size_t)len, why, whylen);
+	}
+	close(fd);
+	return r;
+}

@@ -1,0 +1,156 @@
+#include "lib/compat.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs/control.h"
+#include "tests/unit/unit.h"
+
+static char dir[64], path[128];
+static struct control *ctl;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char seen[8][64];
+static int nseen;
+
+static void record(const char *key, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lock);
+	if (nseen < 8)
+		snprintf(seen[nseen++], sizeof(seen[0]), "%s", key ? key : "(all)");
+	pthread_mutex_unlock(&lock);
+}
+
+static void setup(void)
+{
+	char err[256];
+
+	snprintf(dir, sizeof(dir), "/tmp/check_control.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/mnt.ctl", dir);
+	nseen = 0;
+	ck_assert_int_eq(control_start(path, record, NULL, &ctl, err, sizeof(err)), 0);
+}
+
+static void teardown(void)
+{
+	control_stop(ctl);
+	ctl = NULL;
+	rmdir(dir);
+}
+
+START_TEST(test_path)
+{
+	char buf[CONTROL_PATH_MAX];
+
+	ck_assert_int_eq(control_path("/run/harombe", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/harombe.ctl");
+	ck_assert_int_eq(control_path("/run/harombe//", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/harombe.ctl");
+	ck_assert_int_eq(control_path("relative", buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(control_path("/", buf, sizeof(buf)), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_forget_keys_and_all)
+{
+	const char *keys[] = { "github/token", "db/creds#password" };
+	struct stat st;
+	char why[256] = "";
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(control_forget(path, keys, 2, why, sizeof(why)), 0);
+	ck_assert_int_eq(control_forget(path, NULL, 0, why, sizeof(why)), 0);
+	ck_assert_int_eq(nseen, 3);
+	ck_assert_str_eq(seen[0], "github/token");
+	ck_assert_str_eq(seen[1], "db/creds#password");
+	ck_assert_str_eq(seen[2], "(all)");
+}
+END_TEST
+
+START_TEST(test_unknown_request_and_no_daemon)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char reply[128] = "", why[256];
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ssize_t n;
+
+	memcpy(sa.sun_path, path, strlen(path));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(send(fd, "reveal x", 8, 0), 8);
+	n = recv(fd, reply, sizeof(reply) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	ck_assert_str_eq(reply, "error: unknown request (forget KEY, forget-all, ping)");
+	close(fd);
+	ck_assert_int_eq(nseen, 0);
+
+	control_stop(ctl);
+	ctl = NULL;
+	ck_assert_int_eq(access(path, F_OK), -1);	/* removed on stop */
+	ck_assert_int_eq(control_forget(path, NULL, 0, why, sizeof(why)), -ENOENT);
+}
+END_TEST
+
+/* Past the file mode (opened up here on purpose), the peer's uid decides. */
+START_TEST(test_other_uid_refused)
+{
+	const char *keys[] = { "a/b" };
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0)
+		ck_abort_msg("this test needs root (it drops to uid 1000)");
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char why[256] = "";
+
+		if (setgid(1000) || setuid(1000))
+			_exit(10);
+		_exit(control_forget(path, keys, 1, why, sizeof(why)) == -EACCES ? 0 : 11);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	ck_assert_int_eq(nseen, 0);
+}
+END_TEST
+
+START_TEST(test_live_socket_not_replaced)
+{
+	struct control *second = NULL;
+	char err[256] = "";
+
+	ck_assert_int_eq(control_start(path, record, NULL, &second, err, sizeof(err)), -EADDRINUSE);
+	ck_assert_ptr_nonnull(strstr(err, "another harombefs listens on"));
+	ck_assert_ptr_null(second);
+}
+END_TEST
+
+static Suite *control_suite(void)
+{
+	Suite *s = suite_create("control");
+	TCase *tc = tcase_create("socket");
+
+	tcase_add_test(tc, test_path);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_forget_keys_and_all);
+	tcase_add_test(tc, test_unknown_request_and_no_daemon);
+	tcase_add_test(tc, test_other_uid_refused);
+	tcase_add_test(tc, test_live_socket_not_replaced);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+UNIT_MAIN(control_suite)
