@@ -154,7 +154,7 @@ $(BUILD)/tests/harombefs-test: $(BUILD)/tests/mock/main.o $(BUILD)/tests/mock/mo
 
 # The harombe command with the mock store (tests only).
 $(BUILD)/tests/harombe-test: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(BUILD)/tests/mock/register.o \
-		$(BUILD)/tests/mock/mock.o $(CORE_OBJS)
+		$(BUILD)/tests/mock/mock.o $(CORE_OBJS) $(SCAN_CORE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
