@@ -45,7 +45,7 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o
 	backends/sops-flat.o \
 	backends/cache.o backends/sjson.o backends/vhttp.o backends/vault.o
 INJECT_OBJS := inject/view.o inject/render.o
-FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
+FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o

@@ -1208,6 +1208,29 @@ const struct fuse_lowlevel_ops *fs_operations(void)
 	return &ops;
 }
 
+/* Give every node of generation g its inode now, not on first lookup: a
+ * daemon that resumed a connection gets requests for inodes the kernel
+ * looked up from its predecessor, and must know them all.  0 or -ENOMEM. */
+static int intern_all(struct harombefs *h, const struct gen *g)
+{
+	size_t i, k;
+
+	for (i = 0; i < g->views->n; i++) {
+		const struct view *v = &g->views->views[i];
+
+		if (!node_intern(h, N_VIEW, v->container, NULL) ||
+		    !node_intern(h, N_SECRETS, v->container, NULL))
+			return -ENOMEM;
+		for (k = 0; k < ARRAY_SIZE(view_files); k++)
+			if (!node_intern(h, view_files[k].kind, v->container, NULL))
+				return -ENOMEM;
+		for (k = 0; k < v->n; k++)
+			if (!node_intern(h, N_SECRET, v->container, v->secrets[k].name))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
 /* ---- lifecycle ---- */
 
 int fs_new(const char *config_path, struct harombefs **out, char *err, size_t errlen)
@@ -1232,6 +1255,11 @@ int fs_new(const char *config_path, struct harombefs **out, char *err, size_t er
 	if ((r = gen_load(config_path, &h->cur, err, errlen)) != 0) {
 		fs_free(h);
 		return r;
+	}
+	if (intern_all(h, h->cur) != 0) {
+		snprintf(err, errlen, "out of memory for the inode table");
+		fs_free(h);
+		return -ENOMEM;
 	}
 	*out = h;
 	return 0;
@@ -1371,6 +1399,12 @@ int fs_reload(struct harombefs *h)
 		log_warn("security.fs.locked_memory changes take effect on restart");
 	if (strcmp(g->cfg->fs.mountpoint, h->cur->cfg->fs.mountpoint))
 		log_warn("security.fs.mountpoint changes take effect on restart");
+	if (intern_all(h, g) != 0) {
+		log_err("reload of '%s' failed, keeping the running configuration: out of memory",
+			h->config_path);
+		gen_put(g);
+		return -ENOMEM;
+	}
 	pthread_rwlock_wrlock(&h->gen_lock);
 	old = h->cur;
 	h->cur = g;
