@@ -411,7 +411,9 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 		log_err("%s", err);
 		goto out;
 	}
-	r = handover_store(fuse_session_fd(se), ifd);
+	/* A passed connection is in its store already: storing it again
+	 * would leave a moment with none. */
+	r = passed ? 0 : handover_store(fuse_session_fd(se), ifd);
 	if (r != 0 && r != -ENOENT)
 		log_warn("the connection is not in a file descriptor store (%s): a crash of this daemon "
 			 "leaves '%s' dead", strerror(-r), mnt);
