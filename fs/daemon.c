@@ -32,7 +32,7 @@
 struct hopts {
 	char *config;
 	int mount_only, resume_only, cleanup;
-	char *pos[3];		/* [SOURCE] MOUNTPOINT */
+	char *pos[2];		/* [SOURCE] MOUNTPOINT */
 	int npos;
 };
 
@@ -103,7 +103,9 @@ static int hopt_proc(void *data, const char *arg, int key, struct fuse_args *out
 			fprintf(stderr, "harombefs: too many arguments at '%s' (see --help)\n", arg);
 			return -1;
 		}
-		ho->pos[ho->npos++] = strdup(arg);
+		if (!(ho->pos[ho->npos] = strdup(arg)))
+			return -1;
+		ho->npos++;
 		return 0;
 	}
 	if (key == FUSE_OPT_KEY_OPT && mount_option_ignored(arg))

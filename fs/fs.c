@@ -1333,6 +1333,21 @@ void fs_free(struct harombefs *h)
 		return;
 	if (h->cur)
 		gen_put(h->cur);
+	/* Files still open when the daemon stops (or restarts on SIGUSR2):
+	 * their content is wiped here, not left for the exit. */
+	for (i = 0; i < FH_BUCKETS; i++) {
+		struct fhref *r, *next;
+
+		for (r = h->fhs[i]; r; r = next) {
+			next = r->tnext;
+			if (r->dir) {
+				dirlist_free((struct dirlist *)r);
+			} else {
+				secbuf_free(((struct handle *)r)->content);
+				free(r);
+			}
+		}
+	}
 	for (i = 0; i < NODE_BUCKETS; i++) {
 		struct node *n, *next;
 

@@ -25,6 +25,10 @@
 /* An INIT request is a header and a few dozen bytes of flags. */
 #define INIT_MAX 4096
 
+/* The sessions that mounted: see handover_mount(). */
+static struct fuse_session *kept[4];
+static unsigned int nkept;
+
 static int init_check(const void *p, size_t n)
 {
 	struct fuse_in_header ih;
@@ -41,7 +45,7 @@ int handover_mount(struct fuse_args *args, const char *mountpoint, int *fuse_fd,
 	static const struct fuse_lowlevel_ops none;
 	struct fuse_session *se;
 	struct fuse_buf buf = { 0 };
-	int fd = -1, mfd = -1, mounted = 0, r = -EIO, res;
+	int mfd = -1, mounted = 0, r = -EIO, res;
 
 	*fuse_fd = *init_fd = -1;
 	se = fuse_session_new(args, &none, sizeof(none), NULL);
@@ -68,26 +72,24 @@ int handover_mount(struct fuse_args *args, const char *mountpoint, int *fuse_fd,
 		snprintf(err, errlen, "cannot keep the INIT request in a memfd: %s", strerror(errno));
 		goto out;
 	}
-	fd = fcntl(fuse_session_fd(se), F_DUPFD_CLOEXEC, 3);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot duplicate the /dev/fuse descriptor: %s", strerror(errno));
-		goto out;
-	}
-	*fuse_fd = fd;
+	/* Success: the caller owns the descriptor.  The session is kept,
+	 * never used again: libfuse frees what it holds only in
+	 * fuse_session_unmount(), which would unmount. */
+	*fuse_fd = fuse_session_fd(se);
 	*init_fd = mfd;
-	fd = mfd = -1;
-	mounted = 0;	/* success: the mount stays */
+	mfd = -1;
+	if (nkept < ARRAY_SIZE(kept))
+		kept[nkept++] = se;
+	se = NULL;
 	r = 0;
 out:
 	free(buf.mem);
 	if (mfd >= 0)
 		close(mfd);
-	if (mounted)
+	if (se && mounted)
 		fuse_session_unmount(se);
-	/* Closes the session's descriptor only; the mount and our duplicate
-	 * stay. */
-	fuse_session_destroy(se);
+	if (se)
+		fuse_session_destroy(se);
 	return r;
 }
 

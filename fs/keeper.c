@@ -168,7 +168,7 @@ static void on_message(struct kstate *ks)
 			     .msg_controllen = sizeof(ctl.b) };
 	struct cmsghdr *c;
 	struct ucred cred = { 0 };
-	int fds[MAX_FDS], nfds = 0, fdstore = 0, fdremove = 0, barrier = 0, i;
+	int fds[MAX_FDS], nfds = 0, fdstore = 0, fdremove = 0, i;
 	const char *name = NULL;
 	ssize_t n;
 
@@ -200,8 +200,6 @@ static void on_message(struct kstate *ks)
 			fdstore = 1;
 		} else if (!strcmp(line, "FDSTOREREMOVE=1")) {
 			fdremove = 1;
-		} else if (!strcmp(line, "BARRIER=1")) {
-			barrier = 1;
 		} else if (!strncmp(line, "FDNAME=", 7)) {
 			name = line + 7;
 		}
@@ -217,7 +215,8 @@ static void on_message(struct kstate *ks)
 	} else if (fdremove && name && !strcmp(name, HANDOVER_INIT)) {
 		store(&ks->k->init_fd, -1);
 	}
-	(void)barrier;	/* closing its descriptor below is the answer */
+	/* What is left (BARRIER=1's descriptor, anything unknown) is
+	 * closed: for a barrier, that is the answer. */
 out:
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);

@@ -65,13 +65,14 @@ echo "an fstab line with _netdev,nofail,x-systemd.* mounts through /sbin/mount.f
 # C: harombe-bind into a sandbox that started before it had its view.
 bwrap --ro-bind /usr /usr --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/bin /bin \
 	--proc /proc --dev /dev --tmpfs /run --bind "$T/box" /box --die-with-parent \
-	sh -c 'for i in $(seq 400); do [ -e /run/secrets/secrets/TOKEN ] && break; sleep 0.05; done
+	sh -c 'echo $$ > /box/pid
+	       for i in $(seq 400); do [ -e /run/secrets/secrets/TOKEN ] && break; sleep 0.05; done
 	       cat /run/secrets/secrets/TOKEN > /box/got
 	       if touch /run/secrets/x 2>/box/touch.err; then echo writable > /box/touch.err; fi
 	       while [ ! -e /box/stop ]; do sleep 0.05; done
 	       cat /run/secrets/secrets/TOKEN > /box/after' &
 box=$!
-for _ in $(seq 100); do pid=$(pgrep -f -n 'for i in .\(seq 400' || true); [ -n "$pid" ] && break; sleep 0.05; done
+for _ in $(seq 100); do pid=$(cat "$T/box/pid" 2>/dev/null || true); [ -n "$pid" ] && break; sleep 0.05; done
 [ -n "$pid" ] || die "no sandbox process"
 [ "$(readlink /proc/$pid/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] || die "the sandbox shares our namespace"
 /usr/local/sbin/harombe-bind -m "$MNT" app "$pid" > "$T/bind.out" 2>&1 || die "harombe-bind: $(cat "$T/bind.out")"

@@ -44,6 +44,14 @@ MEMLOCK=$(( 65536 * 1024 ))
 [ "$hard" = unlimited ] || [ "$((hard * 1024))" -ge "$MEMLOCK" ] || MEMLOCK=$((hard * 1024))
 [ "$MEMLOCK" -ge $((4 << 20)) ] || fail "the memlock hard limit ($hard kB) is below the 4 MiB this test needs"
 
+# ReadWritePaths=: the sanitizer runs (make check-sanitize) write their
+# reports from the sandboxed daemon too.
+RW=
+case "${ASAN_OPTIONS:-}" in *log_path=*)
+	RW=$(dirname "$(sed 's/.*log_path=\([^:]*\).*/\1/' <<< "$ASAN_OPTIONS")") ;;
+esac
+export RW
+
 # The unit's ExecStartPre=+, ExecStart= under its sandbox, ExecStopPost=+.
 start_service() {
 	: > "$SD_LOG"
@@ -51,7 +59,8 @@ start_service() {
 		-- "$HAROMBEFS_TEST" --mount-only "$MNT" -o config="$T_DIR/h.yaml" \
 		-- prlimit --memlock="$MEMLOCK:$MEMLOCK" --core=0 \
 		unshare --mount --propagation slave \
-		sh -c 'mount -o remount,bind,ro / && exec "$@"' sandbox \
+		sh -c 'for d in $RW; do mount --bind "$d" "$d" || exit 1; done
+		       mount -o remount,bind,ro / && exec "$@"' sandbox \
 		setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all \
 		"$HAROMBEFS_TEST" "$MNT" -f --resume-only -o config="$T_DIR/h.yaml" \
 		-- "$HAROMBEFS_TEST" --cleanup "$MNT" \
@@ -66,7 +75,7 @@ sd_wait() {	# sd_wait PATTERN [COUNT]: until SD_LOG has COUNT lines matching
 		kill -0 "$SD" 2>/dev/null || break
 		sleep 0.05
 	done
-	fail "no '$1' (x$n) from the service: $(tail -n 5 "$SD_LOG") $(tail -n 5 "$T_DIR/sd.err")"
+	fail "no '$1' (x$n) from the service: $(tail -n 5 "$SD_LOG") $(tail -n 20 "$T_DIR/sd.err")"
 }
 main_pid() { awk '$1 == "main" { p = $2 } END { print p }' "$SD_LOG"; }
 
