@@ -9,10 +9,16 @@ D="$T_DIR/root"
 inst() { make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$D" "$@"; }
 inst install > "$T_DIR/install.out" 2>&1 || fail "make install: $(cat "$T_DIR/install.out")"
 find "$D" ! -type d -printf '%m %P\n' | sort -k2 > "$T_DIR/files"
-cat > "$T_DIR/expected" <<'EOF'
+VERSION=$(sed -n 's/^VERSION := //p' "$TOP/Makefile")
+cat > "$T_DIR/expected" <<EOF
 600 etc/harombe/harombe.yaml
 755 sbin/mount.fuse.harombefs
 755 usr/local/bin/harombe
+644 usr/local/include/harombe/scan.h
+777 usr/local/lib/libharombe-scan.so
+777 usr/local/lib/libharombe-scan.so.0
+755 usr/local/lib/libharombe-scan.so.$VERSION
+644 usr/local/lib/pkgconfig/harombe-scan.pc
 644 usr/local/lib/systemd/system/harombe-rotate.service
 644 usr/local/lib/systemd/system/harombe-rotate.timer
 644 usr/local/lib/systemd/system/harombefs.service
