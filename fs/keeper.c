@@ -21,6 +21,7 @@
 #include "fs/daemon.h"
 #include "fs/handover.h"
 #include "lib/log.h"
+#include "lib/secbuf.h"
 
 #define MAX_FDS 8
 
@@ -35,6 +36,11 @@ struct kstate {
 	struct timespec started;	/* of the current or last daemon */
 	long delay_ms;		/* before the next start; grows while it keeps dying */
 	int pending;		/* a start is due when the delay has passed */
+	char **argv;		/* the daemon's: k->argv and "-f" */
+	char *env_blob;		/* the environment, in locked memory */
+	char **envp;		/* env_blob's strings, then extra[] */
+	size_t nenv;
+	char extra[7][PATH_MAX + 32];
 };
 
 static long ms_since(const struct timespec *t)
@@ -96,57 +102,118 @@ static int notify_open(struct kstate *ks)
 	return 0;
 }
 
+/* Names the keeper sets for its daemons; the caller's own are dropped. */
+static int env_ours(const char *e)
+{
+	static const char *const names[] = { "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
+					     "HAROMBEFS_KEEPER=", "HAROMBEFS_MOUNTPOINT=", "HAROMBEFS_CONFIG=" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strncmp(e, names[i], strlen(names[i])))
+			return 1;
+	return 0;
+}
+
+/*
+ * The environment the daemons are started with may hold secrets
+ * (VAULT_TOKEN, SOPS_AGE_KEY, HAROMBE_SECRET_*, `env:NAME` references).  A
+ * daemon moves what it uses into locked memory and wipes its environment;
+ * the keeper, which lives as long as the mount and starts every daemon,
+ * does the same with all of it: one block of locked memory, and the
+ * original strings wiped.  0 or -errno.
+ */
+static int env_take(struct kstate *ks)
+{
+	extern char **environ;
+	char err[256], *p;
+	size_t n = 0, total = 0, i, k = 0;
+	int r;
+
+	for (i = 0; environ && environ[i]; i++, n++)
+		total += strlen(environ[i]) + 1;
+	if ((r = secmem_init(total + SECMEM_MIN_SIZE, err, sizeof(err))) != 0) {
+		log_err("%s", err);
+		return r;
+	}
+	ks->env_blob = secmem_alloc(total + 1);
+	ks->envp = calloc(n + ARRAY_SIZE(ks->extra) + 1, sizeof(*ks->envp));
+	if (!ks->env_blob || !ks->envp)
+		return -ENOMEM;
+	p = ks->env_blob;
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(environ[i]);
+
+		if (!env_ours(environ[i])) {
+			memcpy(p, environ[i], len + 1);
+			ks->envp[k++] = p;
+			p += len + 1;
+		}
+		explicit_bzero(environ[i], len);
+	}
+	ks->nenv = k;
+	clearenv();
+	return 0;
+}
+
+/*
+ * vfork(): the child runs in our memory until it execs, so it sees the
+ * locked environment itself (the arena is MADV_WIPEONFORK: a fork() would
+ * see zeros) and no copy of it is made outside locked memory.  The child
+ * does only system calls, on values prepared here.
+ */
 static void spawn(struct kstate *ks)
 {
 	struct keeper *k = ks->k;
-	char pid[32], **argv;
+	char *digits;
 	sigset_t none;
-	size_t n, i;
+	size_t i;
 	pid_t p;
 
 	ks->pending = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ks->started);
-	p = fork();
+	snprintf(ks->extra[0], sizeof(ks->extra[0]), "LISTEN_FDS=2");
+	snprintf(ks->extra[1], sizeof(ks->extra[1]), "LISTEN_FDNAMES=%s:%s", HANDOVER_FUSE, HANDOVER_INIT);
+	snprintf(ks->extra[2], sizeof(ks->extra[2]), "NOTIFY_SOCKET=%s", ks->addr);
+	snprintf(ks->extra[3], sizeof(ks->extra[3]), "HAROMBEFS_KEEPER=%s", ks->ready_once ? "respawn" : "first");
+	snprintf(ks->extra[4], sizeof(ks->extra[4]), "LISTEN_PID=");
+	snprintf(ks->extra[5], sizeof(ks->extra[5]), "HAROMBEFS_MOUNTPOINT=%s", k->mountpoint);
+	snprintf(ks->extra[6], sizeof(ks->extra[6]), "HAROMBEFS_CONFIG=%s", k->config);
+	for (i = 0; i < ARRAY_SIZE(ks->extra); i++)
+		ks->envp[ks->nenv + i] = ks->extra[i];
+	ks->envp[ks->nenv + i] = NULL;
+	digits = ks->extra[4] + strlen("LISTEN_PID=");
+	sigemptyset(&none);
+
+	p = vfork();
+	if (p == 0) {
+		int a = fcntl(k->fuse_fd, F_DUPFD, 10), b = fcntl(k->init_fd, F_DUPFD, 10);
+		unsigned int v = (unsigned int)getpid(), len = 0, j;
+		char tmp[16];
+
+		if (a < 0 || b < 0 || dup2(a, 3) != 3 || dup2(b, 4) != 4)
+			_exit(126);
+		close(a);
+		close(b);
+		do
+			tmp[len++] = (char)('0' + v % 10);
+		while ((v /= 10) && len < sizeof(tmp));
+		for (j = 0; j < len; j++)
+			digits[j] = tmp[len - 1 - j];
+		digits[len] = 0;
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(ks->exe, ks->argv, ks->envp);
+		/* The installed binary is gone (uninstalled?): run the one we are. */
+		execve("/proc/self/exe", ks->argv, ks->envp);
+		_exit(127);
+	}
 	if (p < 0) {
-		log_err("cannot start the daemon: fork: %s", strerror(errno));
+		log_err("cannot start the daemon: vfork: %s", strerror(errno));
 		ks->pending = 1;
 		ks->delay_ms = KEEPER_DELAY_MAX_MS;
 		return;
 	}
-	if (p > 0) {
-		ks->server = p;
-		return;
-	}
-	/* The child: descriptors 3 and 4, the environment systemd would set. */
-	for (n = 0; k->argv[n]; n++)
-		;
-	argv = calloc(n + 2, sizeof(*argv));
-	if (!argv)
-		_exit(1);
-	for (i = 0; i < n; i++)
-		argv[i] = k->argv[i];
-	argv[n] = "-f";
-	{
-		int a = fcntl(k->fuse_fd, F_DUPFD, 10), b = fcntl(k->init_fd, F_DUPFD, 10);
-
-		if (a < 0 || b < 0 || dup2(a, 3) != 3 || dup2(b, 4) != 4)
-			_exit(1);
-		close(a);
-		close(b);
-	}
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (setenv("LISTEN_FDS", "2", 1) || setenv("LISTEN_FDNAMES", HANDOVER_FUSE ":" HANDOVER_INIT, 1) ||
-	    setenv("LISTEN_PID", pid, 1) || setenv("NOTIFY_SOCKET", ks->addr, 1) ||
-	    setenv("HAROMBEFS_MOUNTPOINT", k->mountpoint, 1) || setenv("HAROMBEFS_CONFIG", k->config, 1) ||
-	    setenv("HAROMBEFS_KEEPER", ks->ready_once ? "respawn" : "first", 1))
-		_exit(1);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	execv(ks->exe, argv);
-	/* The installed binary is gone (uninstalled?): run the one we are. */
-	execv("/proc/self/exe", argv);
-	_exit(127);
+	ks->server = p;
 }
 
 static void store(int *slot, int fd)
@@ -288,6 +355,17 @@ int keeper_run(struct keeper *k)
 		goto out;
 	}
 	ks.exe[n] = 0;
+	for (n = 0; k->argv[n]; n++)
+		;
+	ks.argv = calloc((size_t)n + 2, sizeof(*ks.argv));
+	if (!ks.argv)
+		goto out;
+	memcpy(ks.argv, k->argv, (size_t)n * sizeof(*ks.argv));
+	ks.argv[n] = "-f";
+	if (env_take(&ks) != 0) {
+		log_err("cannot keep the environment in locked memory");
+		goto out;
+	}
 	if ((r = notify_open(&ks)) != 0) {
 		log_err("cannot open the keeper's notification socket: %s", strerror(-r));
 		goto out;
@@ -382,5 +460,8 @@ out:
 		close(k->fuse_fd);
 	if (k->init_fd >= 0)
 		close(k->init_fd);
+	secmem_free(ks.env_blob);
+	free(ks.envp);
+	free(ks.argv);
 	return ret;
 }

@@ -8,8 +8,9 @@
  * passed the descriptors in LISTEN_FDS and a private $NOTIFY_SOCKET, as
  * systemd would), and starts a new one when that child dies without a clean
  * stop: kill -9, a crash, or SIGUSR2 (restart on purpose, e.g. after an
- * upgrade).  It holds no secret, parses no request and never touches the
- * mount while the daemon runs.
+ * upgrade).  It parses no request and never touches the mount while the
+ * daemon runs; the environment it starts daemons with, which may hold
+ * secrets, it keeps in locked memory and wipes from its own.
  *
  * Signals: SIGTERM and SIGINT stop the daemon (it unmounts) and then the
  * keeper; SIGHUP, SIGUSR1 and SIGUSR2 are passed to the daemon.  A daemon

@@ -61,6 +61,11 @@ read -r fstype src opts < <(findmnt -n -o FSTYPE,SOURCE,OPTIONS "$MNT")
 [ "$fstype" = fuse.harombefs ] && [ "$src" = harombe ] || die "fstab: mounted as '$fstype' from '$src'"
 cmp -s "$MNT/app/secrets/TOKEN" "$T/expect" || die "the view is wrong after the fstab mount"
 echo "an fstab line with _netdev,nofail,x-systemd.* mounts through /sbin/mount.fuse.harombefs"
+keeper=$(pgrep -f "harombefs harombe $MNT -o [^ ]*$")
+[ -n "$keeper" ] || die "no keeper"
+if grep -a -q -- "$HAROMBE_SECRET_APP_TOKEN" "/proc/$keeper/environ"; then die "the keeper's environment still holds the secret"; fi
+[ "$(awk '/^VmLck/ { print $2 }' "/proc/$keeper/status")" -gt 0 ] || die "the keeper locks no memory"
+echo "the keeper keeps the environment (HAROMBE_SECRET_*) in locked memory, not in /proc/PID/environ"
 
 # C: harombe-bind into a sandbox that started before it had its view.
 bwrap --ro-bind /usr /usr --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/bin /bin \
@@ -85,7 +90,7 @@ kill -KILL "$(pgrep -f "harombefs harombe $MNT -o .* -f$")"
 touch "$T/box/stop"
 wait "$box" || die "the sandbox failed"
 cmp -s "$T/box/after" "$T/expect" || die "the bound view broke after kill -9 of the daemon"
-echo "the bound view is still read after kill -9 of the daemon"
+echo "the bound view is still read after kill -9 of the daemon (its new daemon got the environment from the keeper)"
 umount "$MNT"
 gone
 EOF
