@@ -7,13 +7,22 @@
 #   make bench           benchmarks, written to bench/report.md
 #   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
 #   make bench-scan      the scanner's benchmark alone (tests/bench/bench_scan.sh)
-#   make install         PREFIX=/usr/local DESTDIR= (programs, libharombe-scan, its header and .pc)
+#   make install         PREFIX=/usr/local DESTDIR= (programs, mount helper, units, man pages,
+#                        config, libharombe-scan; make uninstall removes them)
 #   make deps            install missing Debian packages (as root) or print the apt-get line
 #   make clean
 
 VERSION := 0.1.0
 PREFIX ?= /usr/local
 DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/harombe
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+# mount(8) looks for mount.<type> helpers here, whatever the prefix.
+MOUNTHELPERDIR ?= /sbin
 BUILD ?= build
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -47,7 +56,7 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o
 INJECT_OBJS := inject/view.o inject/render.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
 LIB_OBJS += lib/when.o
-FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/daemon.o
+FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o
 FS_OBJS += fs/control.o
@@ -71,7 +80,7 @@ UNIT_SRCS := $(wildcard tests/unit/check_*.c)
 UNIT_BINS := $(addprefix $(BUILD)/,$(UNIT_SRCS:.c=))
 TOOLS := $(BUILD)/tests/tools/fsprobe $(BUILD)/tests/tools/agetool
 
-PROGS := $(BUILD)/harombefs $(BUILD)/harombe
+PROGS := $(BUILD)/harombefs $(BUILD)/harombe $(BUILD)/harombe-bind
 TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS) $(BUILD)/tests/tools/scaneval
 TEST_PROGS += $(BUILD)/tests/harombe-test
 
@@ -143,6 +152,10 @@ $(SCAN_SO): $(SCAN_PIC) scan/libharombe-scan.map
 $(BUILD)/tests/tools/scaneval: $(BUILD)/tests/tools/scaneval.o $(CORE_OBJS) $(SCAN_CORE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+$(BUILD)/harombe-bind: $(BUILD)/mount-helpers/harombe-bind.o $(BUILD)/lib/names.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS) $(SCAN_CORE)
 	@$(if $(Q),echo "  LD      $@")
@@ -246,13 +259,32 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz-common.h $(FUZZ_SRCS) 
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS) $(LIBS)
 
+UNITS := run-harombe.mount harombefs.service harombe-rotate.service harombe-rotate.timer
+MANPAGES := man/harombe.1 man/harombe.yaml.5 man/harombefs.8
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g'
+
+# Installs everything under DESTDIR; the example config only when there is
+# none (it holds references, never credentials, and is 0600).
 install: $(PROGS) install-scan
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BUILD)/harombefs $(DESTDIR)$(PREFIX)/sbin/harombefs
-	install -m 0755 $(BUILD)/harombe $(DESTDIR)$(PREFIX)/bin/harombe
-	install -d -m 0755 $(DESTDIR)/etc/harombe
-	test -e $(DESTDIR)/etc/harombe/harombe.yaml || \
-		install -m 0600 examples/harombe.yaml $(DESTDIR)/etc/harombe/harombe.yaml
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MOUNTHELPERDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples/docker.service.d
+	install -m 0755 $(BUILD)/harombefs $(DESTDIR)$(SBINDIR)/harombefs
+	install -m 0755 $(BUILD)/harombe-bind $(DESTDIR)$(SBINDIR)/harombe-bind
+	install -m 0755 $(BUILD)/harombe $(DESTDIR)$(BINDIR)/harombe
+	$(SUBST) mount-helpers/mount.fuse.harombefs > $(DESTDIR)$(MOUNTHELPERDIR)/mount.fuse.harombefs
+	chmod 0755 $(DESTDIR)$(MOUNTHELPERDIR)/mount.fuse.harombefs
+	for u in $(UNITS); do $(SUBST) systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	install -m 0644 systemd/docker.service.d/harombe.conf \
+		$(DESTDIR)$(DOCDIR)/examples/docker.service.d/harombe.conf
+	install -m 0644 examples/harombe.yaml $(DESTDIR)$(DOCDIR)/examples/harombe.yaml
+	install -m 0644 man/harombe.1 $(DESTDIR)$(MANDIR)/man1/harombe.1
+	install -m 0644 man/harombe.yaml.5 $(DESTDIR)$(MANDIR)/man5/harombe.yaml.5
+	install -m 0644 man/harombefs.8 $(DESTDIR)$(MANDIR)/man8/harombefs.8
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/harombe
+	test -e $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml || \
+		install -m 0600 examples/harombe.yaml $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml
 
 # The scanner library: shared object with its soname links, the header as
 # <harombe/scan.h>, and harombe-scan.pc for pkg-config.
@@ -266,10 +298,24 @@ install-scan: $(SCAN_SO)
 		scan/harombe-scan.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/harombe-scan.pc
 	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/harombe-scan.pc
 
+# Removes what install put there.  The config goes only when it is still the
+# example: an edited one is kept, and said so.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/harombefs $(DESTDIR)$(PREFIX)/bin/harombe
+	rm -f $(DESTDIR)$(SBINDIR)/harombefs $(DESTDIR)$(SBINDIR)/harombe-bind $(DESTDIR)$(BINDIR)/harombe
+	rm -f $(DESTDIR)$(MOUNTHELPERDIR)/mount.fuse.harombefs
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	rm -f $(DESTDIR)$(MANDIR)/man1/harombe.1 $(DESTDIR)$(MANDIR)/man5/harombe.yaml.5 \
+		$(DESTDIR)$(MANDIR)/man8/harombefs.8
+	rm -rf $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(LIBDIR)/libharombe-scan.so* $(DESTDIR)$(LIBDIR)/pkgconfig/harombe-scan.pc
 	rm -f $(DESTDIR)$(INCLUDEDIR)/harombe/scan.h
+	rmdir $(DESTDIR)$(INCLUDEDIR)/harombe 2>/dev/null || true
+	@if cmp -s examples/harombe.yaml $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml; \
+		rmdir $(DESTDIR)$(SYSCONFDIR)/harombe 2>/dev/null || true; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml: it differs from the example"; \
+	fi
 
 clean:
 	rm -rf build build-san build-fuzz

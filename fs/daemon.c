@@ -13,14 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs/control.h"
 #include "fs/fs.h"
+#include "fs/handover.h"
 #include "fs/harden.h"
+#include "fs/keeper.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
@@ -31,18 +32,27 @@
 
 struct hopts {
 	char *config;
+	int mount_only, resume_only, cleanup;
+	char *pos[2];		/* [SOURCE] MOUNTPOINT */
+	int npos;
 };
 
 static const struct fuse_opt hopt_spec[] = {
 	{ "config=%s", offsetof(struct hopts, config), 0 },
+	{ "--mount-only", offsetof(struct hopts, mount_only), 1 },
+	{ "--resume-only", offsetof(struct hopts, resume_only), 1 },
+	{ "--cleanup", offsetof(struct hopts, cleanup), 1 },
 	FUSE_OPT_END
 };
 
 static int reload_pipe[2] = { -1, -1 };
+static struct fuse_session *running;
+static volatile sig_atomic_t restart_requested;
 
 static void usage(const char *prog)
 {
-	printf("usage: %s MOUNTPOINT [-o config=FILE] [-f] [-s] [-d] [-o FUSE options]\n"
+	printf("usage: %s [SOURCE] MOUNTPOINT [-o config=FILE] [-f] [-s] [-d] [-o FUSE options]\n"
+	       "       %s --mount-only | --cleanup [MOUNTPOINT] [-o config=FILE]\n"
 	       "\n"
 	       "Serve each container in harombe.yaml its own secrets as files that live only in\n"
 	       "locked memory: MOUNTPOINT/<container>/{env,docker.env,env.json,secrets/<NAME>}.\n"
@@ -52,36 +62,64 @@ static void usage(const char *prog)
 	       "    -s                 no open workers: a slow store then delays every caller\n"
 	       "    -d                 FUSE debug output (implies -f)\n"
 	       "    -o max_threads=N   workers for opens that wait on a store (default %d)\n"
+	       "    --mount-only       mount, give the connection to systemd's fd store, exit\n"
+	       "    --resume-only      serve only a connection passed in LISTEN_FDS (exit %d if none)\n"
+	       "    --cleanup          after the service stopped: unmount unless it is to resume\n"
 	       "    -h, --help         this text; -V, --version: versions\n"
 	       "\n"
-	       "MOUNTPOINT defaults to security.fs.mountpoint.  The mount is always read-only,\n"
-	       "allow_other and default_permissions.  SIGHUP reloads the config; SIGUSR1 logs\n"
-	       "locked-memory use; SIGUSR2 drops every cached value; SIGINT and SIGTERM unmount\n"
-	       "and exit.  MOUNTPOINT.ctl is a control socket (root only) through which\n"
-	       "`harombe vault rotate` and the other commands that change a secret drop its\n"
-	       "cached copies.\n",
-	       prog, DEFAULT_CONFIG, DEFAULT_WORKERS);
+	       "SOURCE (as mount(8) passes it) becomes the fsname.  MOUNTPOINT defaults to\n"
+	       "security.fs.mountpoint.  The mount is always ro, nosuid, nodev, noexec,\n"
+	       "allow_other and default_permissions; mount(8)'s rw, dev, suid, exec, _netdev,\n"
+	       "nofail, auto, noauto, user, users, defaults and x-* options are ignored.\n"
+	       "In the background the process that mounted keeps the connection and restarts a\n"
+	       "daemon that dies: readers wait and go on.  SIGHUP reloads the config; SIGUSR1\n"
+	       "logs locked-memory use; SIGUSR2 drops every cached value; SIGQUIT restarts the\n"
+	       "daemon on the same connection (exit %d); SIGINT and SIGTERM unmount and exit.\n"
+	       "MOUNTPOINT.ctl is a control socket (root only) through which `harombe vault\n"
+	       "rotate` and the other commands that change a secret drop its cached copies.\n"
+	       "See harombefs(8).\n",
+	       prog, prog, DEFAULT_CONFIG, DEFAULT_WORKERS, HAROMBEFS_EXIT_NO_CONNECTION,
+	       HAROMBEFS_EXIT_RESTART);
 }
 
-/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+/* Options mount(8) and mount.fuse3 pass that mean nothing here, or that
+ * we override (the mount is always ro, nosuid, nodev, noexec). */
+static int mount_option_ignored(const char *o)
+{
+	static const char *const words[] = { "rw", "ro", "dev", "suid", "exec", "nodev", "nosuid", "noexec",
+					     "_netdev", "nofail", "auto", "noauto", "user", "users",
+					     "nouser", "owner", "group", "defaults", "sync", "async" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (!strcmp(o, words[i]))
+			return 1;
+	return !strncmp(o, "x-", 2) || !strncmp(o, "X-", 2) || !strncmp(o, "comment=", 8);
+}
+
+static int hopt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct hopts *ho = data;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (ho->npos >= 2) {
+			fprintf(stderr, "harombefs: too many arguments at '%s' (see --help)\n", arg);
+			return -1;
+		}
+		if (!(ho->pos[ho->npos] = strdup(arg)))
+			return -1;
+		ho->npos++;
+		return 0;
+	}
+	if (key == FUSE_OPT_KEY_OPT && mount_option_ignored(arg))
+		return 0;
+	return 1;
+}
+
 static void notify_systemd(const char *msg)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t len;
-	int fd;
-
-	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
-		return;
-	memcpy(sa.sun_path, path, strlen(path));
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = 0;
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
-	close(fd);
+	handover_notify(msg, NULL, 0);
 }
 
 static void on_sighup(int sig)
@@ -149,11 +187,18 @@ static void *reload_thread(void *arg)
 	return NULL;
 }
 
+static void on_sigquit(int sig)
+{
+	(void)sig;
+	restart_requested = 1;
+	if (running)
+		fuse_session_exit(running);
+}
+
 /*
- * Background start: the parent waits until the child has mounted (or
- * failed) so that the exit status of `harombefs` tells the truth, and the
- * child's errors still reach the terminal.  Locks do not survive fork(),
- * so everything that locks memory happens in the child.
+ * Background start: the parent waits until the keeper reports that the
+ * daemon serves (or why it cannot) so that the exit status of `harombefs`
+ * tells the truth, and the daemon's errors still reach the terminal.
  */
 static int daemon_fork(int *ready_fd)
 {
@@ -166,7 +211,7 @@ static int daemon_fork(int *ready_fd)
 	if (pid < 0)
 		return -errno;
 	if (pid > 0) {
-		char status = 1;
+		unsigned char status = 1;
 		int st;
 
 		close(p[1]);
@@ -174,7 +219,7 @@ static int daemon_fork(int *ready_fd)
 			status = 1;
 		if (status != 0)
 			waitpid(pid, &st, 0);
-		_exit(status == 0 ? 0 : 1);
+		_exit(status);
 	}
 	close(p[0]);
 	setsid();
@@ -182,9 +227,9 @@ static int daemon_fork(int *ready_fd)
 	return 0;
 }
 
-static void daemon_ready(int fd)
+/* Under the keeper, after READY=1: nobody reads our terminal any more. */
+static void detach_stdio(void)
 {
-	char ok = 0;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	if (chdir("/") != 0)
@@ -196,127 +241,173 @@ static void daemon_ready(int fd)
 		if (null > 2)
 			close(null);
 	}
-	if (write(fd, &ok, 1) != 1) {
-		/* the parent is gone; nothing to tell */
-	}
-	close(fd);
 }
 
-int harombefs_main(int argc, char *argv[])
+/* Unmount on a clean stop.  Where the mount was made by someone else (the
+ * keeper, systemd's ExecStartPre=) we may lack the right, or live in a
+ * namespace of our own: they unmount. */
+static void unmount(const char *mnt, int ours)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts opts;
+	if (!handover_mounted(mnt))
+		return;
+	if (umount2(mnt, MNT_DETACH) != 0 && (ours || (errno != EPERM && errno != EINVAL)))
+		log_warn("cannot unmount '%s': %s", mnt, strerror(errno));
+}
+
+/* ExecStopPost=+harombefs --cleanup: systemd tells how the service ended.
+ * A clean stop unmounts; so does a daemon that found no stored connection
+ * (the mount is stale).  After a crash or SIGQUIT the mount stays: the
+ * restart resumes it from the fd store. */
+static int cleanup(const char *mnt)
+{
+	const char *result = getenv("SERVICE_RESULT"), *code = getenv("EXIT_CODE");
+	const char *status = getenv("EXIT_STATUS");
+	int stale = code && !strcmp(code, "exited") && status &&
+		    atoi(status) == HAROMBEFS_EXIT_NO_CONNECTION;
+
+	if (result && strcmp(result, "success") && !stale) {
+		log_info("'%s' stays mounted for the restart to resume (service result %s)", mnt, result);
+		return 0;
+	}
+	if (!handover_mounted(mnt))
+		return 0;
+	if (umount2(mnt, MNT_DETACH) != 0) {
+		log_err("cannot unmount '%s': %s", mnt, strerror(errno));
+		return 1;
+	}
+	log_info("unmounted '%s'", mnt);
+	return 0;
+}
+
+/* ExecStartPre=+harombefs --mount-only: mount in the host's namespace, with
+ * the privilege the sandboxed daemon does not have, and leave the
+ * connection in systemd's fd store, which passes it to the daemon. */
+static int mount_only(struct fuse_args *args, const char *mnt)
+{
+	char err[768];
+	int ffd, ifd, r;
+
+	if (!getenv("NOTIFY_SOCKET")) {
+		log_err("--mount-only hands the connection to systemd's file descriptor store, "
+			"and $NOTIFY_SOCKET is not set");
+		return 1;
+	}
+	if (handover_mounted(mnt)) {
+		log_info("'%s' is mounted already: the daemon resumes the stored connection", mnt);
+		return 0;
+	}
+	if ((r = handover_mount(args, mnt, &ffd, &ifd, err, sizeof(err))) != 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	r = handover_store(ffd, ifd);
+	close(ffd);
+	close(ifd);
+	if (r != 0) {
+		log_err("cannot store the connection in systemd's file descriptor store "
+			"(FileDescriptorStoreMax=, NotifyAccess=exec): %s", strerror(-r));
+		unmount(mnt, 1);
+		return 1;
+	}
+	return 0;
+}
+
+/* harombefs without -f: mount, then keep the connection (keeper.h). */
+static int background(struct fuse_args *args, char **argv, const char *config, const char *mnt)
+{
+	struct keeper k = { .argv = argv, .config = config, .mountpoint = mnt };
+	char err[768];
+	int ready_fd = -1, r;
+
+	if (daemon_fork(&ready_fd) != 0) {
+		fprintf(stderr, "harombefs: cannot fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (harden_process(err, sizeof(err)) != 0 ||
+	    handover_mount(args, mnt, &k.fuse_fd, &k.init_fd, err, sizeof(err)) != 0) {
+		fprintf(stderr, "harombefs: %s\n", err);
+		close(ready_fd);
+		return 1;
+	}
+	k.ready_fd = ready_fd;
+	r = keeper_run(&k);
+	return r;
+}
+
+/* The daemon proper: serve a connection, passed or mounted here. */
+static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const char *config,
+		 const char *mnt, int resume_only)
+{
 	struct workq *workers = NULL;
 	struct fuse_session *se = NULL;
 	struct harombefs *h = NULL;
-	struct hopts ho = { 0 };
 	struct cfg_error ce = CFG_ERR_INIT;
-	struct harombe_config *probe = NULL;
 	struct sigaction sa;
 	pthread_t reloader;
 	struct control *ctl = NULL;
 	char ctlpath[CONTROL_PATH_MAX] = "";
 	sigset_t all, old;
-	int ready_fd = -1, reloader_started = 0, mounted = 0, ret = 1, r;
-	char err[768];
-	const char *mnt;
+	const char *keeper = getenv("HAROMBEFS_KEEPER");
+	int under_keeper = keeper != NULL, reloader_started = 0, ffd = -1, ifd = -1, passed, ret = 1, r;
+	char err[768], devfd[32];
 
-	memset(&opts, 0, sizeof(opts));
-	log_setup("harombefs", 0, LOG_INFO);
-	if (fuse_opt_parse(&args, &ho, hopt_spec, NULL) != 0)
-		return 2;
-	if (fuse_parse_cmdline(&args, &opts) != 0) {
-		fprintf(stderr, "harombefs: invalid arguments (see --help)\n");
-		goto out_args;
+	if (keeper && !strcmp(keeper, "respawn"))
+		log_setup("harombefs", 1, opts->debug ? LOG_DEBUG : LOG_INFO);
+	unsetenv("HAROMBEFS_KEEPER");
+	passed = handover_listen(&ffd, &ifd, err, sizeof(err));
+	if (passed < 0) {
+		log_err("%s", err);
+		return 1;
 	}
-	if (opts.show_help) {
-		usage(argv[0]);
-		ret = 0;
-		goto out_args;
-	}
-	if (opts.show_version) {
-		printf("harombefs %s, libfuse %s\n", HAROMBE_VERSION, fuse_pkgversion());
-		ret = 0;
-		goto out_args;
-	}
-	if (opts.debug)
-		log_setup("harombefs", 0, LOG_DEBUG);
-	if (!ho.config) {
-		const char *env = getenv("HAROMBE_CONFIG");
-
-		ho.config = strdup(env && *env ? env : DEFAULT_CONFIG);
-	}
-
-	/* Reloads happen after the background daemon has left its working
-	 * directory: keep the config's absolute path. */
-	if (ho.config[0] != '/') {
-		char *abs = realpath(ho.config, NULL);
-
-		if (abs) {
-			free(ho.config);
-			ho.config = abs;
-		}
-	}
-	/* Check the config before forking so that mistakes show at once. */
-	if (config_load(ho.config, &probe, &ce) != 0) {
-		fprintf(stderr, "harombefs: %s\n", ce.msg);
-		ret = 2;
-		goto out_args;
-	}
-	mnt = opts.mountpoint ? opts.mountpoint : probe->fs.mountpoint;
-	if (!opts.mountpoint && !(opts.mountpoint = strdup(mnt)))
-		goto out_args;
-	config_free(probe);
-	probe = NULL;
-
-	if (!opts.foreground && daemon_fork(&ready_fd) != 0) {
-		fprintf(stderr, "harombefs: cannot fork: %s\n", strerror(errno));
-		goto out_args;
+	if (!passed && resume_only) {
+		log_err("--resume-only: no FUSE connection was passed (LISTEN_FDS); '%s' is stale "
+			"and is unmounted by ExecStopPost=", mnt);
+		return HAROMBEFS_EXIT_NO_CONNECTION;
 	}
 	if (harden_process(err, sizeof(err)) != 0) {
-		fprintf(stderr, "harombefs: %s\n", err);
-		goto out_args;
+		log_err("%s", err);
+		goto out;
 	}
 	/* Size the locked arena before anything allocates from it. */
 	{
 		struct harombe_config *c = NULL;
 
-		if (config_load(ho.config, &c, &ce) != 0) {
-			fprintf(stderr, "harombefs: %s\n", ce.msg);
-			goto out_args;
+		if (config_load(config, &c, &ce) != 0) {
+			log_err("%s", ce.msg);
+			ret = 2;
+			goto out;
 		}
 		r = secmem_init(c->fs.locked_memory, err, sizeof(err));
 		config_free(c);
 		if (r != 0) {
-			fprintf(stderr, "harombefs: %s\n", err);
-			goto out_args;
+			log_err("%s", err);
+			goto out;
 		}
 	}
-	if ((r = fs_new(ho.config, &h, err, sizeof(err))) != 0) {
-		fprintf(stderr, "harombefs: %s\n", err);
+	if ((r = fs_new(config, &h, err, sizeof(err))) != 0) {
+		log_err("%s", err);
 		ret = r == -EINVAL ? 2 : 1;
-		goto out_args;
-	}
-
-	/* Ours come first so that a user's -o fsname= still wins. */
-	if (fuse_opt_insert_arg(&args, 1, "-oallow_other,default_permissions,ro,fsname=harombe,"
-				"subtype=harombefs") != 0)
 		goto out;
-	se = fuse_session_new(&args, fs_operations(), sizeof(struct fuse_lowlevel_ops), h);
+	}
+	if (!passed && handover_mount(args, mnt, &ffd, &ifd, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	se = fuse_session_new(args, fs_operations(), sizeof(struct fuse_lowlevel_ops), h);
 	if (!se) {
-		fprintf(stderr, "harombefs: cannot start the FUSE session (see the message above)\n");
+		log_err("cannot start the FUSE session (see the message above)");
 		goto out;
 	}
-	if (!opts.singlethread) {
-		unsigned int n = opts.max_threads != 10 ? opts.max_threads : DEFAULT_WORKERS;
+	if (!opts->singlethread) {
+		unsigned int n = opts->max_threads != 10 ? opts->max_threads : DEFAULT_WORKERS;
 
 		if (workq_new(n, &workers) != 0) {
-			fprintf(stderr, "harombefs: cannot start %u worker threads\n", n);
+			log_err("cannot start %u worker threads", n);
 			goto out;
 		}
 	}
 	if (fs_attach(h, se, workers) != 0) {
-		fprintf(stderr, "harombefs: cannot start the invalidation thread\n");
+		log_err("cannot start the invalidation thread");
 		goto out;
 	}
 	if (fuse_set_signal_handlers(se) != 0)
@@ -333,12 +424,31 @@ int harombefs_main(int argc, char *argv[])
 	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = on_sigusr2;
 	sigaction(SIGUSR2, &sa, NULL);
+	/* No SA_RESTART: the loop's read() must return to see the exit. */
+	sa.sa_handler = on_sigquit;
+	sa.sa_flags = 0;
+	running = se;
+	sigaction(SIGQUIT, &sa, NULL);
 
-	if (fuse_session_mount(se, opts.mountpoint) != 0) {
-		fprintf(stderr, "harombefs: cannot mount on '%s'\n", opts.mountpoint);
+	/* The session serves the connection's descriptor as libfuse's
+	 * "/dev/fd/N" mountpoint; the mount itself was made by handover_mount
+	 * (here, in the keeper or in ExecStartPre=). */
+	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", ffd);
+	if (fuse_session_mount(se, devfd) != 0) {
+		log_err("cannot serve the FUSE connection of '%s'", mnt);
 		goto out;
 	}
-	mounted = 1;
+	ffd = -1;	/* the session owns it now */
+	if ((r = handover_resume(se, ifd, err, sizeof(err))) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	/* A passed connection is in its store already: storing it again
+	 * would leave a moment with none. */
+	r = passed ? 0 : handover_store(fuse_session_fd(se), ifd);
+	if (r != 0 && r != -ENOENT)
+		log_warn("the connection is not in a file descriptor store (%s): a crash of this daemon "
+			 "leaves '%s' dead", strerror(-r), mnt);
 
 	/* Helper threads must not take the signals meant for the FUSE loop. */
 	sigfillset(&all);
@@ -347,18 +457,17 @@ int harombefs_main(int argc, char *argv[])
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	/* Without it harombefs still works; a rotation then reaches it only
 	 * through SIGUSR2 or once cache_ttl has passed. */
-	if (control_path(opts.mountpoint, ctlpath, sizeof(ctlpath)) != 0 ||
+	if (control_path(mnt, ctlpath, sizeof(ctlpath)) != 0 ||
 	    control_start(ctlpath, control_forget_cb, h, &ctl, err, sizeof(err)) != 0)
-		log_warn("no control socket for %s: %s", opts.mountpoint,
+		log_warn("no control socket for %s: %s", mnt,
 			 ctlpath[0] ? err : "the path is too long");
 
-	log_info("serving '%s' on %s (%s)", ho.config, opts.mountpoint,
-		 workers ? "open workers on" : "single-threaded");
+	log_info("serving '%s' on %s (%s%s)", config, mnt, workers ? "open workers on" : "single-threaded",
+		 passed ? ", resumed connection" : "");
 	notify_systemd("READY=1");
-	if (ready_fd >= 0) {
-		daemon_ready(ready_fd);
-		ready_fd = -1;
-		log_setup("harombefs", 1, opts.debug ? LOG_DEBUG : LOG_INFO);
+	if (under_keeper && strcmp(keeper, "respawn")) {
+		detach_stdio();
+		log_setup("harombefs", 1, opts->debug ? LOG_DEBUG : LOG_INFO);
 	}
 
 	/* One thread serves the FUSE loop: everything it does is in memory.
@@ -368,14 +477,22 @@ int harombefs_main(int argc, char *argv[])
 	ret = fuse_session_loop(se);
 	/* libfuse reports the signal that ended the loop as its result: a
 	 * SIGTERM or SIGINT is the normal way to stop, not a failure. */
-	if (!(ret == 0 || ret == SIGTERM || ret == SIGINT))
+	if (!(ret == 0 || ret == SIGTERM || ret == SIGINT) && !restart_requested)
 		log_err("the FUSE loop ended with %d (%s)", ret, strerror(ret < 0 ? -ret : ret));
 	ret = !(ret == 0 || ret == SIGTERM || ret == SIGINT);
-	notify_systemd("STOPPING=1");
-	log_info("unmounting %s", opts.mountpoint);
+	if (restart_requested) {
+		/* SIGQUIT: the keeper or systemd starts a new daemon on the
+		 * connection we leave in the store. */
+		log_info("stopping for a restart on the same connection");
+		ret = HAROMBEFS_EXIT_RESTART;
+	} else {
+		notify_systemd("STOPPING=1");
+		log_info("unmounting %s", mnt);
+	}
 out:
 	control_stop(ctl);
 	ctl = NULL;
+	running = NULL;
 	if (reloader_started) {
 		char q = 'q';
 
@@ -388,19 +505,147 @@ out:
 	workers = NULL;
 	if (h)
 		fs_detach(h);
+	if (ret != HAROMBEFS_EXIT_RESTART && ifd >= 0) {
+		handover_unstore();
+		unmount(mnt, !passed);
+	}
 	if (se) {
 		fuse_remove_signal_handlers(se);
-		if (mounted)
-			fuse_session_unmount(se);
 		fuse_session_destroy(se);
 	}
 	fs_free(h);
-out_args:
-	if (ready_fd >= 0)
-		close(ready_fd);
+	if (ffd >= 0)
+		close(ffd);
+	if (ifd >= 0)
+		close(ifd);
+	return ret;
+}
+
+int harombefs_main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts;
+	struct hopts ho = { 0 };
+	struct cfg_error ce = CFG_ERR_INIT;
+	struct harombe_config *probe = NULL;
+	char *mnt = NULL, fsopt[64 + 256];
+	int ret = 1, i;
+
+	memset(&opts, 0, sizeof(opts));
+	log_setup("harombefs", 0, LOG_INFO);
+	if (fuse_opt_parse(&args, &ho, hopt_spec, hopt_proc) != 0) {
+		ret = 2;
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &opts) != 0) {
+		fprintf(stderr, "harombefs: invalid arguments (see --help)\n");
+		goto out;
+	}
+	if (opts.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out;
+	}
+	if (opts.show_version) {
+		printf("harombefs %s, libfuse %s\n", HAROMBE_VERSION, fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	if (opts.debug)
+		log_setup("harombefs", 0, LOG_DEBUG);
+	if (!ho.config) {
+		const char *env = getenv("HAROMBE_CONFIG");
+
+		ho.config = strdup(env && *env ? env : DEFAULT_CONFIG);
+	}
+	/* Reloads, and the daemons the keeper starts, run after the
+	 * background process has left its working directory: keep the
+	 * config's absolute path. */
+	if (getenv("HAROMBEFS_KEEPER") && getenv("HAROMBEFS_CONFIG")) {
+		free(ho.config);
+		ho.config = strdup(getenv("HAROMBEFS_CONFIG"));
+	} else if (ho.config && ho.config[0] != '/') {
+		char *abs = realpath(ho.config, NULL);
+
+		if (abs) {
+			free(ho.config);
+			ho.config = abs;
+		}
+	}
+	unsetenv("HAROMBEFS_CONFIG");
+	if (!ho.config)
+		goto out;
+	if (ho.npos)
+		mnt = strdup(ho.pos[ho.npos - 1]);
+	if ((ho.cleanup || ho.mount_only) && mnt && mnt[0] != '/') {
+		fprintf(stderr, "harombefs: MOUNTPOINT '%s' must be an absolute path\n", mnt);
+		ret = 2;
+		goto out;
+	}
+	if (ho.cleanup && mnt) {
+		ret = cleanup(mnt);
+		goto out;
+	}
+
+	/* Check the config before anything else so that mistakes show at once. */
+	if (config_load(ho.config, &probe, &ce) != 0) {
+		fprintf(stderr, "harombefs: %s\n", ce.msg);
+		ret = 2;
+		goto out;
+	}
+	if (!mnt && !(mnt = strdup(probe->fs.mountpoint)))
+		goto out;
+	if (getenv("HAROMBEFS_KEEPER") && getenv("HAROMBEFS_MOUNTPOINT")) {
+		/* The keeper's daemon: the mountpoint as the keeper resolved it. */
+		free(mnt);
+		mnt = strdup(getenv("HAROMBEFS_MOUNTPOINT"));
+	} else if (!ho.mount_only && !ho.cleanup && !getenv("LISTEN_FDS")) {
+		/* Never on a passed connection: resolving the path would stat
+		 * the mount, which waits for us to serve it. */
+		char *abs = realpath(mnt, NULL);
+
+		if (!abs) {
+			fprintf(stderr, "harombefs: bad mount point '%s': %s\n", mnt, strerror(errno));
+			goto out;
+		}
+		free(mnt);
+		mnt = abs;
+	}
+	unsetenv("HAROMBEFS_MOUNTPOINT");
+	if (!mnt)
+		goto out;
+	config_free(probe);
+	probe = NULL;
+	if (ho.cleanup) {
+		ret = cleanup(mnt);
+		goto out;
+	}
+
+	/* Ours come first so that a user's -o fsname= still wins; the flags
+	 * come last so that nothing overrides them. */
+	if (ho.npos == 2 && (strchr(ho.pos[0], ',') || strlen(ho.pos[0]) > 255)) {
+		fprintf(stderr, "harombefs: SOURCE '%s' must be at most 255 bytes, without ','\n", ho.pos[0]);
+		ret = 2;
+		goto out;
+	}
+	snprintf(fsopt, sizeof(fsopt), "-ofsname=%s", ho.npos == 2 ? ho.pos[0] : "harombe");
+	if (fuse_opt_insert_arg(&args, 1, fsopt) != 0 ||
+	    fuse_opt_add_arg(&args, "-oro,nosuid,nodev,noexec,allow_other,default_permissions,subtype=harombefs") != 0)
+		goto out;
+
+	if (ho.mount_only)
+		ret = mount_only(&args, mnt);
+	else if (!opts.foreground)
+		ret = background(&args, argv, ho.config, mnt);
+	else
+		ret = serve(&args, &opts, ho.config, mnt, ho.resume_only);
+out:
 	config_free(probe);
 	free(opts.mountpoint);
+	free(mnt);
 	free(ho.config);
+	for (i = 0; i < ho.npos; i++)
+		free(ho.pos[i]);
 	fuse_opt_free_args(&args);
 	return ret;
 }

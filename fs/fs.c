@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +15,10 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "backends/backend.h"
 #include "fs/access.h"
@@ -23,6 +27,7 @@
 #include "lib/audit.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/workq.h"
 
@@ -33,6 +38,8 @@
 #define FILE_ATTR_TIMEOUT 0.0
 
 enum node_kind { N_ROOT, N_VIEW, N_ENV, N_DOCKER_ENV, N_JSON, N_SECRETS, N_SECRET };
+
+#define NODE_BUCKETS 1024
 
 static const struct {
 	const char *name;
@@ -45,21 +52,42 @@ static const struct {
 };
 
 /*
- * Inode numbers are handed out once per (kind, container, name) and never
- * reused while the daemon runs, so a handle or dentry that outlives a
- * reload can never point at a different view's file.  The table only
- * grows: it holds names, which are not secret, and config is small.
+ * A node's inode number is a hash of what it is (kind, container, name):
+ * the same number in every harombefs process, across reloads and restarts.
+ * A daemon that resumes the kernel connection of one that died (see
+ * fs/handover.h) must give the kernel's cached dentries and open files
+ * exactly the nodes they had, and a number can never name a different
+ * view's file.  The table only grows: it holds names, which are not secret,
+ * and config is small.
  */
 struct node {
 	fuse_ino_t ino;
 	enum node_kind kind;
 	char *container;	/* NULL for the root */
 	char *name;		/* secret name for N_SECRET */
-	struct node *hnext;	/* hash chain */
+	struct node *hnext;	/* hash chain, by ino */
 	struct handle *open;	/* open handles, for per-caller st_size */
 };
 
+/*
+ * What fi->fh holds: a random token, never a pointer.  After a restart the
+ * kernel still sends the tokens the dead daemon gave out; looking them up
+ * finds nothing instead of following a stale pointer.  The low bits carry
+ * the size of the content the token was created for, so that a file opened
+ * before a restart still answers fstat() and reads at its end exactly.
+ */
+#define FH_SIZE_BITS 21
+#define FH_SIZE_MASK ((UINT64_C(1) << FH_SIZE_BITS) - 1)
+#define FH_BUCKETS 256
+
+struct fhref {
+	uint64_t token;
+	struct fhref *tnext;
+	int dir;		/* a struct dirlist, else a struct handle */
+};
+
 struct handle {
+	struct fhref ref;	/* first: the token table links these */
 	struct node *node;
 	struct secbuf *content;
 	size_t size;
@@ -84,9 +112,9 @@ struct harombefs {
 	struct gen *cur;
 
 	pthread_rwlock_t node_lock;
-	struct node **nodes;	/* by ino; nodes[1] is the root */
-	size_t nnodes, cap;
-	struct node *hash[1024];
+	struct node *nodes[NODE_BUCKETS];	/* by ino */
+
+	struct fhref *fhs[FH_BUCKETS];		/* open handles by token; open_lock */
 
 	struct workq *workers;		/* opens that wait on a store; NULL: inline */
 	struct invalq *inval;		/* page-cache drops after close */
@@ -95,6 +123,7 @@ struct harombefs {
 };
 
 struct dirlist {
+	struct fhref ref;	/* first: the token table links these */
 	size_t n;
 	struct {
 		char *name;
@@ -172,17 +201,26 @@ fail:
 
 /* ---- nodes ---- */
 
-static size_t node_hash(enum node_kind kind, const char *container, const char *name)
+/* Stable across processes and versions: changing this function, or its
+ * key, breaks the resumption of connections made by an older daemon. */
+static fuse_ino_t node_ino(enum node_kind kind, const char *container, const char *name)
 {
-	size_t h = (size_t)kind * 2654435761u;
-	const char *p;
+	static const unsigned char key[crypto_shorthash_KEYBYTES] = "harombefs inode";
+	unsigned char buf[1 + NAMES_CONTAINER_MAX + 1 + NAMES_ENV_MAX + 1], out[crypto_shorthash_BYTES];
+	size_t cl = container ? strlen(container) : 0, nl = name ? strlen(name) : 0;
+	uint64_t ino;
 
-	for (p = container ? container : ""; *p; p++)
-		h = h * 31 + (unsigned char)*p;
-	h = h * 31 + '/';
-	for (p = name ? name : ""; *p; p++)
-		h = h * 31 + (unsigned char)*p;
-	return h % 1024;
+	if (kind == N_ROOT)
+		return FUSE_ROOT_ID;
+	if (cl > NAMES_CONTAINER_MAX || nl > NAMES_ENV_MAX)
+		return 0;
+	buf[0] = (unsigned char)kind;
+	memcpy(buf + 1, container ? container : "", cl + 1);
+	memcpy(buf + 2 + cl, name ? name : "", nl + 1);
+	crypto_shorthash(out, buf, 3 + cl + nl, key);
+	memcpy(&ino, out, sizeof(ino));
+	/* 0 is invalid and 1 is the root. */
+	return ino > FUSE_ROOT_ID ? ino : ino + 2;
 }
 
 static int same(const char *a, const char *b)
@@ -190,55 +228,64 @@ static int same(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+static struct node *node_by_ino_locked(struct harombefs *h, fuse_ino_t ino)
+{
+	struct node *n;
+
+	for (n = h->nodes[ino % NODE_BUCKETS]; n; n = n->hnext)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
 static struct node *node_by_ino(struct harombefs *h, fuse_ino_t ino)
 {
-	struct node *n = NULL;
+	struct node *n;
 
 	pthread_rwlock_rdlock(&h->node_lock);
-	if (ino < h->nnodes)
-		n = h->nodes[ino];
+	n = node_by_ino_locked(h, ino);
 	pthread_rwlock_unlock(&h->node_lock);
 	return n;
+}
+
+static int node_is(const struct node *n, enum node_kind kind, const char *container, const char *name)
+{
+	return n->kind == kind && same(n->container, container) && same(n->name, name);
 }
 
 static struct node *node_find_locked(struct harombefs *h, enum node_kind kind, const char *container,
 				     const char *name)
 {
-	struct node *n;
+	fuse_ino_t ino = node_ino(kind, container, name);
+	struct node *n = ino ? node_by_ino_locked(h, ino) : NULL;
 
-	for (n = h->hash[node_hash(kind, container, name)]; n; n = n->hnext)
-		if (n->kind == kind && same(n->container, container) && same(n->name, name))
-			return n;
-	return NULL;
+	return n && node_is(n, kind, container, name) ? n : NULL;
 }
 
 static struct node *node_intern(struct harombefs *h, enum node_kind kind, const char *container,
 				const char *name)
 {
+	fuse_ino_t ino = node_ino(kind, container, name);
 	struct node *n;
 
+	if (!ino)
+		return NULL;
 	pthread_rwlock_rdlock(&h->node_lock);
-	n = node_find_locked(h, kind, container, name);
+	n = node_by_ino_locked(h, ino);
 	pthread_rwlock_unlock(&h->node_lock);
 	if (n)
-		return n;
+		goto check;
 
 	pthread_rwlock_wrlock(&h->node_lock);
-	n = node_find_locked(h, kind, container, name);
-	if (n)
-		goto out;
-	if (h->nnodes == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 64;
-		struct node **nn = realloc(h->nodes, cap * sizeof(*nn));
-
-		if (!nn)
-			goto out;
-		h->nodes = nn;
-		h->cap = cap;
+	n = node_by_ino_locked(h, ino);
+	if (n) {
+		pthread_rwlock_unlock(&h->node_lock);
+		goto check;
 	}
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		goto out;
+	n->ino = ino;
 	n->kind = kind;
 	n->container = container ? strdup(container) : NULL;
 	n->name = name ? strdup(name) : NULL;
@@ -249,13 +296,91 @@ static struct node *node_intern(struct harombefs *h, enum node_kind kind, const 
 		n = NULL;
 		goto out;
 	}
-	n->ino = h->nnodes;
-	h->nodes[h->nnodes++] = n;
-	n->hnext = h->hash[node_hash(kind, container, name)];
-	h->hash[node_hash(kind, container, name)] = n;
+	n->hnext = h->nodes[ino % NODE_BUCKETS];
+	h->nodes[ino % NODE_BUCKETS] = n;
 out:
 	pthread_rwlock_unlock(&h->node_lock);
 	return n;
+check:
+	if (node_is(n, kind, container, name))
+		return n;
+	/* Two names with one 64-bit hash: astronomically unlikely, and
+	 * refused rather than served as each other. */
+	log_err("inode number collision: '%s/%s' and '%s/%s'; rename one of them",
+		container ? container : "", name ? name : "", n->container ? n->container : "",
+		n->name ? n->name : "");
+	return NULL;
+}
+
+/* ---- handle tokens (open_lock) ---- */
+
+_Static_assert(FS_VIEW_MAX <= FH_SIZE_MASK, "a token must carry any content size");
+
+static struct fhref *fh_find_locked(struct harombefs *h, uint64_t token, int dir)
+{
+	struct fhref *r;
+
+	for (r = h->fhs[(token >> FH_SIZE_BITS) % FH_BUCKETS]; r; r = r->tnext)
+		if (r->token == token)
+			return r->dir == dir ? r : NULL;
+	return NULL;
+}
+
+static void fh_link_locked(struct harombefs *h, struct fhref *ref)
+{
+	struct fhref **b = &h->fhs[(ref->token >> FH_SIZE_BITS) % FH_BUCKETS];
+
+	ref->tnext = *b;
+	*b = ref;
+}
+
+/* Give ref a new random token that carries size.  0 or -errno. */
+static int fh_add_locked(struct harombefs *h, struct fhref *ref, int dir, size_t size)
+{
+	uint64_t t;
+
+	ref->dir = dir;
+	do {
+		if (getrandom(&t, sizeof(t), 0) != (ssize_t)sizeof(t))
+			return -errno;
+		t = (t & ~FH_SIZE_MASK) | ((uint64_t)size & FH_SIZE_MASK);
+	} while (!(t >> FH_SIZE_BITS) || fh_find_locked(h, t, 0) || fh_find_locked(h, t, 1));
+	ref->token = t;
+	fh_link_locked(h, ref);
+	return 0;
+}
+
+static void fh_remove_locked(struct harombefs *h, struct fhref *ref)
+{
+	struct fhref **p = &h->fhs[(ref->token >> FH_SIZE_BITS) % FH_BUCKETS];
+
+	for (; *p; p = &(*p)->tnext)
+		if (*p == ref) {
+			*p = ref->tnext;
+			return;
+		}
+}
+
+/* The open file behind fi->fh for inode ino, or NULL when the token is not
+ * one of ours: it was given out by a daemon that died before a restart. */
+static struct handle *handle_get(struct harombefs *h, fuse_ino_t ino, const struct fuse_file_info *fi)
+{
+	struct handle *hd;
+
+	pthread_mutex_lock(&h->open_lock);
+	hd = (struct handle *)fh_find_locked(h, fi->fh, 0);
+	pthread_mutex_unlock(&h->open_lock);
+	return hd && hd->node->ino == ino ? hd : NULL;
+}
+
+static struct dirlist *dirlist_get(struct harombefs *h, const struct fuse_file_info *fi)
+{
+	struct dirlist *d;
+
+	pthread_mutex_lock(&h->open_lock);
+	d = (struct dirlist *)fh_find_locked(h, fi->fh, 1);
+	pthread_mutex_unlock(&h->open_lock);
+	return d;
 }
 
 static int is_dir(enum node_kind k)
@@ -288,8 +413,11 @@ static size_t size_for(struct harombefs *h, struct node *n, pid_t tid, struct fu
 	struct handle *hd;
 	size_t size = FS_VIEW_MAX;
 
-	if (fi && fi->fh)
-		return ((struct handle *)(uintptr_t)fi->fh)->size;
+	if (fi && fi->fh) {
+		hd = handle_get(h, n->ino, fi);
+		/* A file opened before a restart: the size it had. */
+		return hd ? hd->size : (size_t)(fi->fh & FH_SIZE_MASK);
+	}
 	pthread_mutex_lock(&h->open_lock);
 	for (hd = n->open; hd; hd = hd->next) {
 		if (hd->tid == tid) {
@@ -517,11 +645,11 @@ static int dirlist_add(struct dirlist *d, const char *name, fuse_ino_t ino, mode
 	return 0;
 }
 
-static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* The listing of directory n as the caller of req may see it. */
+static int dirlist_build(fuse_req_t req, struct harombefs *h, struct node *n, struct dirlist **out)
 {
-	struct harombefs *h = H(req);
-	struct node *n = node_by_ino(h, ino), *c;
 	struct dirlist *d;
+	struct node *c;
 	struct gen *g;
 	const struct view *v;
 	struct caller who;
@@ -529,13 +657,12 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int secret, r = 0;
 	size_t i;
 
-	if (!n)
-		return (void)fuse_reply_err(req, ENOENT);
+	*out = NULL;
 	if (!is_dir(n->kind))
-		return (void)fuse_reply_err(req, ENOTDIR);
+		return -ENOTDIR;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return (void)fuse_reply_err(req, ENOMEM);
+		return -ENOMEM;
 	g = gen_get(h);
 	if ((r = resolve(g, n, &v, &secret)) != 0)
 		goto out;
@@ -584,22 +711,62 @@ out:
 	gen_put(g);
 	if (r) {
 		dirlist_free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct harombefs *h = H(req);
+	struct node *n = node_by_ino(h, ino);
+	struct dirlist *d;
+	int r;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	if ((r = dirlist_build(req, h, n, &d)) != 0)
+		return (void)fuse_reply_err(req, -r);
+	pthread_mutex_lock(&h->open_lock);
+	r = fh_add_locked(h, &d->ref, 1, 0);
+	pthread_mutex_unlock(&h->open_lock);
+	if (r) {
+		dirlist_free(d);
 		return (void)fuse_reply_err(req, -r);
 	}
-	fi->fh = (uintptr_t)d;
-	if (fuse_reply_open(req, fi) != 0)
+	fi->fh = d->ref.token;
+	if (fuse_reply_open(req, fi) != 0) {
+		pthread_mutex_lock(&h->open_lock);
+		fh_remove_locked(h, &d->ref);
+		pthread_mutex_unlock(&h->open_lock);
 		dirlist_free(d);
+	}
 }
 
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct dirlist *d = (struct dirlist *)(uintptr_t)fi->fh;
+	struct harombefs *h = H(req);
+	struct dirlist *d = dirlist_get(h, fi);
+	struct node *n;
 	char *buf;
 	size_t used = 0;
 	struct stat st;
+	int r;
 
-	(void)ino;
+	if (!d) {
+		/* Opened before a restart: list it again, under the old token. */
+		if (!(n = node_by_ino(h, ino)))
+			return (void)fuse_reply_err(req, ESTALE);
+		if ((r = dirlist_build(req, h, n, &d)) != 0)
+			return (void)fuse_reply_err(req, -r);
+		d->ref.token = fi->fh;
+		d->ref.dir = 1;
+		pthread_mutex_lock(&h->open_lock);
+		fh_link_locked(h, &d->ref);
+		pthread_mutex_unlock(&h->open_lock);
+	}
 	buf = malloc(size);
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);
@@ -620,8 +787,16 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct harombefs *h = H(req);
+	struct dirlist *d;
+
 	(void)ino;
-	dirlist_free((struct dirlist *)(uintptr_t)fi->fh);
+	pthread_mutex_lock(&h->open_lock);
+	d = (struct dirlist *)fh_find_locked(h, fi->fh, 1);
+	if (d)
+		fh_remove_locked(h, &d->ref);
+	pthread_mutex_unlock(&h->open_lock);
+	dirlist_free(d);
 	fuse_reply_err(req, 0);
 }
 
@@ -652,7 +827,61 @@ struct open_job {
 	enum render_kind kind;
 	const char *const *names, *const *keys;
 	size_t cnt;
+	/* A read at offset 0 on a file opened before a restart: render it
+	 * again, and serve it under the old token if it has the old size. */
+	int adopt;
+	size_t read_size;
 };
+
+/* Unlink an open handle and wipe its content. */
+static void handle_drop(struct harombefs *h, struct handle *hd)
+{
+	pthread_mutex_lock(&h->open_lock);
+	fh_remove_locked(h, &hd->ref);
+	if (hd->prev)
+		hd->prev->next = hd->next;
+	else
+		hd->node->open = hd->next;
+	if (hd->next)
+		hd->next->prev = hd->prev;
+	h->handles--;
+	pthread_mutex_unlock(&h->open_lock);
+	secbuf_free(hd->content);
+	free(hd);
+}
+
+/* Serve the first read of an adopted handle and keep it under the old
+ * token until the kernel releases the file.  Takes hd. */
+static void adopt_serve(struct open_job *j, struct handle *hd)
+{
+	struct harombefs *h = j->h;
+	const unsigned char *data;
+	size_t len, n;
+	int dup;
+
+	hd->ref.token = j->fi.fh;
+	hd->ref.dir = 0;
+	pthread_mutex_lock(&h->open_lock);
+	dup = fh_find_locked(h, hd->ref.token, 0) != NULL;
+	if (!dup) {
+		fh_link_locked(h, &hd->ref);
+		hd->next = j->n->open;
+		if (j->n->open)
+			j->n->open->prev = hd;
+		j->n->open = hd;
+		h->handles++;
+	}
+	pthread_mutex_unlock(&h->open_lock);
+	data = secbuf_data(hd->content, &len);
+	n = j->read_size < len ? j->read_size : len;
+	fuse_reply_buf(j->req, (const char *)data, n);
+	if (dup) {
+		/* Two reads adopted the same file at once: the first one's
+		 * handle stays, this copy goes. */
+		secbuf_free(hd->content);
+		free(hd);
+	}
+}
 
 /* Fetch, render, audit and reply: in the FUSE loop when the store answers
  * from memory, else in the open workers, so that a slow store holds one
@@ -695,6 +924,14 @@ static void open_serve(void *arg)
 		values[i] = NULL;
 	}
 
+	if (j->adopt && secbuf_len(content) != (size_t)(j->fi.fh & FH_SIZE_MASK)) {
+		/* The reader knows the size of the old content (fstat, bash's
+		 * source); different content under that size would be torn. */
+		r = -ESTALE;
+		snprintf(why, sizeof(why), "opened before a daemon restart and changed since");
+		goto fail;
+	}
+
 	/* Audit before serving: like Vault's audit devices, a read that
 	 * cannot be recorded is refused. */
 	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, j->names, j->keys, cnt, &j->who, "ok", NULL,
@@ -710,7 +947,18 @@ static void open_serve(void *arg)
 	hd->size = secbuf_len(content);
 	hd->tid = j->who.pid;
 	content = NULL;
+	if (j->adopt) {
+		adopt_serve(j, hd);
+		hd = NULL;
+		goto out;
+	}
 	pthread_mutex_lock(&h->open_lock);
+	if ((r = fh_add_locked(h, &hd->ref, 0, hd->size)) != 0) {
+		pthread_mutex_unlock(&h->open_lock);
+		content = hd->content;
+		snprintf(why, sizeof(why), "no random token: %s", strerror(-r));
+		goto fail_noaudit;
+	}
 	hd->next = j->n->open;
 	if (j->n->open)
 		j->n->open->prev = hd;
@@ -718,23 +966,13 @@ static void open_serve(void *arg)
 	h->handles++;
 	pthread_mutex_unlock(&h->open_lock);
 
-	j->fi.fh = (uintptr_t)hd;
+	j->fi.fh = hd->ref.token;
 	j->fi.direct_io = 1;	/* content never enters the page cache */
 	j->fi.keep_cache = 0;
 	j->fi.noflush = 1;
 	if (fuse_reply_open(j->req, &j->fi) != 0) {
 		/* The caller was interrupted: no release will come. */
-		pthread_mutex_lock(&h->open_lock);
-		if (hd->prev)
-			hd->prev->next = hd->next;
-		else
-			j->n->open = hd->next;
-		if (hd->next)
-			hd->next->prev = hd->prev;
-		h->handles--;
-		pthread_mutex_unlock(&h->open_lock);
-		secbuf_free(hd->content);
-		free(hd);
+		handle_drop(h, hd);
 	}
 	hd = NULL;
 	goto out;
@@ -756,7 +994,10 @@ out:
 	free(j);
 }
 
-static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Check the caller of req against the file's view, then serve: an open, or
+ * with adopt, a first read of a file opened before a restart. */
+static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int adopt,
+		       size_t read_size)
 {
 	struct harombefs *h = H(req);
 	struct node *n = node_by_ino(h, ino);
@@ -766,10 +1007,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	size_t i;
 
 	if (!n)
-		return (void)fuse_reply_err(req, ENOENT);
+		return (void)fuse_reply_err(req, adopt ? ESTALE : ENOENT);
 	if (is_dir(n->kind))
 		return (void)fuse_reply_err(req, EISDIR);
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+	if (!adopt && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)))
 		return (void)fuse_reply_err(req, EROFS);
 	j = calloc(1, sizeof(*j));
 	if (!j)
@@ -778,11 +1019,13 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	j->req = req;
 	j->fi = *fi;
 	j->n = n;
+	j->adopt = adopt;
+	j->read_size = read_size;
 	j->g = gen_get(h);
 	if ((r = resolve(j->g, n, &j->v, &secret)) != 0) {
 		gen_put(j->g);
 		free(j);
-		return (void)fuse_reply_err(req, -r);
+		return (void)fuse_reply_err(req, adopt ? ESTALE : -r);
 	}
 	caller_of(req, &j->who);
 	j->kind = RENDER_RAW;
@@ -811,13 +1054,29 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		open_serve(j);
 }
 
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	open_begin(req, ino, fi, 0, 0);
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct handle *hd = (struct handle *)(uintptr_t)fi->fh;
+	struct handle *hd = handle_get(H(req), ino, fi);
 	size_t len;
-	const unsigned char *data = secbuf_data(hd->content, &len);
+	const unsigned char *data;
 
-	(void)ino;
+	if (!hd) {
+		/* Opened before a restart.  Its end is known from the token;
+		 * the start can be rendered again; a middle cannot be proved
+		 * to match what the reader already has. */
+		len = (size_t)(fi->fh & FH_SIZE_MASK);
+		if (off >= 0 && (size_t)off >= len)
+			return (void)fuse_reply_buf(req, NULL, 0);
+		if (off != 0)
+			return (void)fuse_reply_err(req, ESTALE);
+		return open_begin(req, ino, fi, 1, size);
+	}
+	data = secbuf_data(hd->content, &len);
 	if (off < 0 || (size_t)off >= len)
 		return (void)fuse_reply_buf(req, NULL, 0);
 	if (size > len - (size_t)off)
@@ -909,22 +1168,13 @@ static void inval_later(struct harombefs *h, fuse_ino_t ino)
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct harombefs *h = H(req);
-	struct handle *hd = (struct handle *)(uintptr_t)fi->fh;
-	struct node *n = hd->node;
+	struct handle *hd = handle_get(h, ino, fi);
 
-	pthread_mutex_lock(&h->open_lock);
-	if (hd->prev)
-		hd->prev->next = hd->next;
-	else
-		n->open = hd->next;
-	if (hd->next)
-		hd->next->prev = hd->prev;
-	h->handles--;
-	pthread_mutex_unlock(&h->open_lock);
-	secbuf_free(hd->content);
-	free(hd);
+	if (hd)
+		handle_drop(h, hd);
 	fuse_reply_err(req, 0);
-	inval_later(h, ino);
+	if (hd)
+		inval_later(h, ino);
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -958,6 +1208,29 @@ const struct fuse_lowlevel_ops *fs_operations(void)
 	return &ops;
 }
 
+/* Give every node of generation g its inode now, not on first lookup: a
+ * daemon that resumed a connection gets requests for inodes the kernel
+ * looked up from its predecessor, and must know them all.  0 or -ENOMEM. */
+static int intern_all(struct harombefs *h, const struct gen *g)
+{
+	size_t i, k;
+
+	for (i = 0; i < g->views->n; i++) {
+		const struct view *v = &g->views->views[i];
+
+		if (!node_intern(h, N_VIEW, v->container, NULL) ||
+		    !node_intern(h, N_SECRETS, v->container, NULL))
+			return -ENOMEM;
+		for (k = 0; k < ARRAY_SIZE(view_files); k++)
+			if (!node_intern(h, view_files[k].kind, v->container, NULL))
+				return -ENOMEM;
+		for (k = 0; k < v->n; k++)
+			if (!node_intern(h, N_SECRET, v->container, v->secrets[k].name))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
 /* ---- lifecycle ---- */
 
 int fs_new(const char *config_path, struct harombefs **out, char *err, size_t errlen)
@@ -974,11 +1247,7 @@ int fs_new(const char *config_path, struct harombefs **out, char *err, size_t er
 	pthread_rwlock_init(&h->gen_lock, NULL);
 	pthread_rwlock_init(&h->node_lock, NULL);
 	pthread_mutex_init(&h->open_lock, NULL);
-	/* ino 0 is invalid and ino 1 is FUSE_ROOT_ID. */
-	h->cap = 64;
-	h->nodes = calloc(h->cap, sizeof(*h->nodes));
-	h->nnodes = 1;
-	root = h->nodes ? node_intern(h, N_ROOT, NULL, NULL) : NULL;
+	root = node_intern(h, N_ROOT, NULL, NULL);
 	if (!root || root->ino != FUSE_ROOT_ID) {
 		fs_free(h);
 		return -ENOMEM;
@@ -986,6 +1255,11 @@ int fs_new(const char *config_path, struct harombefs **out, char *err, size_t er
 	if ((r = gen_load(config_path, &h->cur, err, errlen)) != 0) {
 		fs_free(h);
 		return r;
+	}
+	if (intern_all(h, h->cur) != 0) {
+		snprintf(err, errlen, "out of memory for the inode table");
+		fs_free(h);
+		return -ENOMEM;
 	}
 	*out = h;
 	return 0;
@@ -1069,12 +1343,31 @@ void fs_free(struct harombefs *h)
 		return;
 	if (h->cur)
 		gen_put(h->cur);
-	for (i = 1; i < h->nnodes; i++) {
-		free(h->nodes[i]->container);
-		free(h->nodes[i]->name);
-		free(h->nodes[i]);
+	/* Files still open when the daemon stops (or restarts on SIGQUIT):
+	 * their content is wiped here, not left for the exit. */
+	for (i = 0; i < FH_BUCKETS; i++) {
+		struct fhref *r, *next;
+
+		for (r = h->fhs[i]; r; r = next) {
+			next = r->tnext;
+			if (r->dir) {
+				dirlist_free((struct dirlist *)r);
+			} else {
+				secbuf_free(((struct handle *)r)->content);
+				free(r);
+			}
+		}
 	}
-	free(h->nodes);
+	for (i = 0; i < NODE_BUCKETS; i++) {
+		struct node *n, *next;
+
+		for (n = h->nodes[i]; n; n = next) {
+			next = n->hnext;
+			free(n->container);
+			free(n->name);
+			free(n);
+		}
+	}
 	free(h->config_path);
 	free(h);
 }
@@ -1131,6 +1424,12 @@ int fs_reload(struct harombefs *h)
 		log_warn("security.fs.locked_memory changes take effect on restart");
 	if (strcmp(g->cfg->fs.mountpoint, h->cur->cfg->fs.mountpoint))
 		log_warn("security.fs.mountpoint changes take effect on restart");
+	if (intern_all(h, g) != 0) {
+		log_err("reload of '%s' failed, keeping the running configuration: out of memory",
+			h->config_path);
+		gen_put(g);
+		return -ENOMEM;
+	}
 	pthread_rwlock_wrlock(&h->gen_lock);
 	old = h->cur;
 	h->cur = g;

@@ -9,7 +9,8 @@ B="$TOP/${BUILD:-build}"
 CYCLES=${BENCH_CYCLES:-20000}
 ROUNDS=${BENCH_ROUNDS:-5}
 D=$(mktemp -d /tmp/harombe-bench.XXXXXX)
-mount -t tmpfs -o size=64m bench "$D"
+# The audit log of the audit-on target grows ~100 MB over the default rounds.
+mount -t tmpfs -o size=512m bench "$D"
 pids=()
 cleanup() {
 	set +e

@@ -138,3 +138,50 @@ stats() {
 
 # field NAME: the number after NAME= in a stats line on stdin.
 field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
+
+# A sandboxed reader, as a container holds its view: bubblewrap binds
+# VIEW_DIR read-only at /run/secrets (docker run -v VIEW_DIR:/run/secrets:ro)
+# and reads /run/secrets/FILE over and over (fsprobe loop), counting good
+# reads, errors and ENOTCONN.  start_reader VIEW_DIR FILE
+start_reader() {
+	local view=$1 file=$2 io="$T_DIR/reader"
+	mkdir -p "$io"
+	rm -f "$io/stop" "$io/count" "$io/out"
+	cat "$view/$file" > "$io/expect" || fail "cannot read $view/$file before the reader starts"
+	command -v bwrap >/dev/null || fail "bwrap missing (scripts/deps.sh installs bubblewrap)"
+	bwrap --ro-bind /usr /usr --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/bin /bin \
+		--proc /proc --dev /dev --ro-bind "$view" /run/secrets --bind "$io" /io \
+		--ro-bind "$FSPROBE" /fsprobe --unshare-pid --unshare-net --unshare-ipc --die-with-parent \
+		/fsprobe loop /io/stop /io/count "/run/secrets/$file" /io/expect > "$io/out" 2>&1 &
+	T_READER=$!
+	T_PIDS+=("$T_READER")
+	reader_progress 50
+}
+reader_count() {
+	local c
+	c=$(cat "$T_DIR/reader/count" 2>/dev/null || true)
+	echo "${c:-0}"
+}
+# reader_progress N: wait until the reader has made N more good reads.
+reader_progress() {
+	local want=$(( $(reader_count) + ${1:-100} ))
+	for _ in $(seq 1200); do
+		[ "$(reader_count)" -ge "$want" ] && return 0
+		kill -0 "$T_READER" 2>/dev/null || fail "the reader ended: $(cat "$T_DIR/reader/out")"
+		sleep 0.05
+	done
+	fail "the reader made no progress in 60 s (good reads $(reader_count), waiting for $want)"
+}
+# stop_reader: the reader's result line in $T_READER_OUT; fails unless every
+# read was good.
+stop_reader() {
+	local rc
+	touch "$T_DIR/reader/stop"
+	set +e; wait "$T_READER"; rc=$?; set -e
+	T_READER_OUT=$(cat "$T_DIR/reader/out")
+	[ "$rc" -eq 0 ] || fail "the sandboxed reader saw failures: $T_READER_OUT"
+	case "$T_READER_OUT" in
+	*" errors=0 mismatches=0 enotconn=0 "*) ;;
+	*) fail "the sandboxed reader saw failures: $T_READER_OUT" ;;
+	esac
+}

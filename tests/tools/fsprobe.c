@@ -15,6 +15,13 @@
  *   fsprobe fstatread FILE
  *       open, fstat, one read(st_size) like bash `source`: prints
  *       "size=S read=R eof=1" when a second read returns 0.
+ *   fsprobe loop STOPFILE COUNTFILE FILE EXPECT_FILE
+ *       Reads FILE over and over until STOPFILE exists, alternately like
+ *       cat (read to EOF) and like bash `source` (fstat, read st_size,
+ *       read EOF), comparing with EXPECT_FILE; writes the number of good
+ *       reads to COUNTFILE now and then.  Prints "ok=N errors=N
+ *       mismatches=N enotconn=N first_error=E@STEP"; exit 0 only when
+ *       every read matched.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -202,8 +209,83 @@ static int cmd_fstatread(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_loop(int argc, char **argv)
+{
+	long ok = 0, errors = 0, mismatches = 0, enotconn = 0, i;
+	int first = 0, fd, cfd;
+	const char *first_at = "", *at;
+	struct stat st;
+	char *buf, count[32], extra[16];
+	size_t cap;
+
+	if (argc != 6)
+		return 2;
+	fd = open(argv[5], O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return perror(argv[5]), 2;
+	expect_len = (size_t)st.st_size;
+	expect = malloc(expect_len + 1);
+	if (!expect || read_all(fd, expect, expect_len) != (ssize_t)expect_len)
+		return 2;
+	close(fd);
+	cfd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (cfd < 0)
+		return perror(argv[3]), 2;
+	/* Room for st_size as stat() reports it without an open handle. */
+	cap = expect_len + (2u << 20);
+	buf = malloc(cap);
+	for (i = 0; buf && access(argv[2], F_OK) != 0; i++) {
+		ssize_t n = -1;
+
+		at = "open";
+		fd = open(argv[4], O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && i % 2 == 0) {
+			at = "read";
+			n = read_all(fd, buf, cap);
+		} else if (fd >= 0 && (at = "fstat", errno = EFBIG, fstat(fd, &st) == 0) &&
+			   (size_t)st.st_size < cap) {
+			at = "read";
+			n = read(fd, buf, (size_t)st.st_size);
+			if (n >= 0 && (at = "read-eof", read(fd, extra, sizeof(extra)) != 0))
+				n = -1;
+		}
+		if (n < 0) {
+			if (!first) {
+				first = errno;
+				first_at = at;
+			}
+			errors++;
+			enotconn += errno == ENOTCONN;
+		} else if ((size_t)n != expect_len || memcmp(buf, expect, expect_len) != 0) {
+			mismatches++;
+		} else {
+			ok++;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (i % 50 == 0) {
+			int len = snprintf(count, sizeof(count), "%ld\n", ok);
+
+			if (pwrite(cfd, count, (size_t)len, 0) != len || ftruncate(cfd, len) != 0)
+				return perror(argv[3]), 2;
+		}
+	}
+	close(cfd);
+	if (buf) {
+		memset(buf, 0, cap);
+		free(buf);
+	}
+	memset(expect, 0, expect_len);
+	free(expect);
+	printf("ok=%ld errors=%ld mismatches=%ld enotconn=%ld first_error=%s%s%s\n", ok, errors,
+	       mismatches, enotconn, first ? strerrorname_np(first) : "0", first ? "@" : "", first_at);
+	return errors || mismatches || !ok;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "loop"))
+		return cmd_loop(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "hammer"))
 		return cmd_hammer(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "cachestat"))
@@ -212,6 +294,6 @@ int main(int argc, char **argv)
 		return cmd_holdopen(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "fstatread"))
 		return cmd_fstatread(argc, argv);
-	fprintf(stderr, "usage: fsprobe hammer|cachestat|holdopen|fstatread ...\n");
+	fprintf(stderr, "usage: fsprobe hammer|cachestat|holdopen|fstatread|loop ...\n");
 	return 2;
 }
