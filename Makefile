@@ -77,8 +77,8 @@ PROGS := $(BUILD)/harombefs $(BUILD)/harombe
 TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS) $(BUILD)/tests/tools/scaneval
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration check-sanitize check-asan check-tsan stress demo bench \
-	bench-sops bench-vault bench-scan fuzz install install-scan uninstall clean
+.PHONY: all deps check check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
+	stress demo bench bench-sops bench-vault bench-scan fuzz install install-scan uninstall clean
 all: $(PROGS) $(SCAN_SO)
 
 deps:
@@ -161,7 +161,7 @@ $(BUILD)/tests/tools/agetool: $(BUILD)/tests/tools/agetool.o $(BUILD)/backends/a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-check: check-unit check-integration
+check: check-unit check-fuzz-replay check-integration
 
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
@@ -252,16 +252,23 @@ $(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-# make fuzz: libFuzzer targets (clang) for the untrusted-input parsers,
-# FUZZ_SECONDS each (default 30); see tests/fuzz/run.sh.  Not part of check.
+# ---- fuzzing ----
+# make fuzz: libFuzzer (clang, ASan+UBSan) on every parser of untrusted
+# bytes, FUZZ_SECONDS each (default 30), seeded from the fixtures; a crash
+# is kept in tests/fuzz/regressions/<target>/.  Not part of check; but
+# `make check` replays every regression input and every seed through every
+# target (check-fuzz-replay, built with the ordinary compiler).  See
+# tests/fuzz/run.sh and docs/proof.md.
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini age
-FUZZ_SRCS := backends/age.c backends/sops-tree.c backends/sops-crypto.c backends/sops-json.c \
-	backends/sops-yaml.c backends/sops-flat.c lib/secbuf.c lib/log.c
-FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-fno-omit-frame-pointer -I.
+FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini age config sjson vault names fs
+# Targets that run the real code over a stand-in for what lies beneath it.
+FUZZ_EXTRA_vault := tests/fuzz/vhttp-script.o
+FUZZ_EXTRA_fs := tests/fuzz/fuse-stub.o
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -DHAROMBE_VERSION='"$(VERSION)"' $(FUZZ_SAN)
+FUZZ_CORE = $(addprefix $(FUZZ_BUILD)/obj/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
 
 fuzz: $(FUZZ_BUILD)/.deps-ok $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
@@ -270,10 +277,40 @@ $(FUZZ_BUILD)/.deps-ok: scripts/deps.sh
 	@FUZZ=1 scripts/deps.sh
 	@mkdir -p $(@D) && touch $@
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz-common.h $(FUZZ_SRCS) | $(DEPS_OK) $(FUZZ_BUILD)/.deps-ok
+# Everything is instrumented for coverage; only the targets link libFuzzer's main.
+$(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_OK) $(FUZZ_BUILD)/.deps-ok
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS) $(LIBS)
+	@$(if $(Q),echo "  FUZZCC  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+# An archive: a target takes only what it uses, and a stand-in (vhttp,
+# libfuse) comes first and wins.
+$(FUZZ_BUILD)/libcore.a: $(FUZZ_CORE)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $$(addprefix $(FUZZ_BUILD)/obj/,$$(FUZZ_EXTRA_$$*)) \
+		$(FUZZ_BUILD)/libcore.a
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+# The same targets with an ordinary main (tests/fuzz/replay.c) for make check.
+$(BUILD)/tests/libcore.a: $(CORE_OBJS)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o \
+		$$(addprefix $(BUILD)/,$$(FUZZ_EXTRA_$$*)) $(BUILD)/tests/libcore.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
+check-fuzz-replay: $(FUZZ_REPLAYS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf $(BUILD)/fuzz-seeds/$$t; tests/fuzz/seeds.sh $$t $(BUILD)/fuzz-seeds/$$t; \
+		$(BUILD)/tests/fuzz/replay_$$t tests/fuzz/regressions/$$t $(BUILD)/fuzz-seeds/$$t; \
+	done
 
 install: $(PROGS) install-scan
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
@@ -301,6 +338,6 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/harombe/scan.h
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(if $(filter fuzz,$(MAKECMDGOALS)),$(FUZZ_BUILD)) -name '*.d' 2>/dev/null)
