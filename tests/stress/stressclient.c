@@ -239,7 +239,7 @@ static void *phase_watcher(void *arg)
 			if (fgets(name, sizeof(name), f)) {
 				name[strcspn(name, "\n")] = 0;
 				if (name[0])
-					__atomic_store_n(&groups[i].phase, phase_index(name), __ATOMIC_RELAXED);
+					__atomic_store_n(&groups[i].phase, phase_index(name), __ATOMIC_RELEASE);
 			}
 			fclose(f);
 		}
@@ -268,12 +268,12 @@ static void *run(void *arg)
 
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED) && now_us() < deadline_us) {
 		struct file *f = &g->files[rand_r(&w->seed) % g->nfiles];
-		int ph = __atomic_load_n(&g->phase, __ATOMIC_RELAXED);
+		int ph = __atomic_load_n(&g->phase, __ATOMIC_ACQUIRE);
 		struct tally *t;
 		double t0 = now_us();
 
 		r = slurp(f->path, &buf, &len, f->len);
-		if (__atomic_load_n(&g->phase, __ATOMIC_RELAXED) != ph)
+		if (__atomic_load_n(&g->phase, __ATOMIC_ACQUIRE) != ph)
 			ph = switching;
 		t = &w->tally[ph];
 		t->opens++;
