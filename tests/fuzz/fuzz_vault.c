@@ -51,10 +51,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* What a LIST passes on is a name a terminal can print: never empty, no
+ * control characters. */
 static int count_key(const char *key, void *arg)
 {
+	const char *p;
+
 	if (!key || !*key)
 		abort();
+	for (p = key; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			abort();
 	(*(size_t *)arg)++;
 	return 0;
 }
