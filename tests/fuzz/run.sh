@@ -25,13 +25,13 @@ for t in "$@"; do
 		"${dict[@]}" -artifact_prefix="$regress/" "$corpus" "$seeds" "$regress" > "$B/fuzz_$t.log" 2>&1; then
 		echo "FAILED: fuzz_$t found a crash (log: $B/fuzz_$t.log)"
 		tail -n 40 "$B/fuzz_$t.log"
-		# Minimise what it found next to the original, for the regression test.
-		for a in "$regress"/crash-* "$regress"/leak-* "$regress"/timeout-* "$regress"/oom-*; do
-			[ -f "$a" ] || continue
-			case "$a" in *.min) continue ;; esac
-			[ -f "$a.min" ] && continue
+		# Minimise what it found (in place), for the regression test.
+		for a in $(git ls-files --others --exclude-standard "$regress"); do
 			"$B/fuzz_$t" -minimize_crash=1 -max_total_time=30 -exact_artifact_path="$a.min" "$a" \
 				> "$B/fuzz_$t.min.log" 2>&1 || true
+			[ -s "$a.min" ] && mv "$a.min" "$a"
+			rm -f "$a.min"
+			echo "  new regression input: $a ($(stat -c %s "$a") bytes after minimising)"
 		done
 		status=1
 		summary+=("$t: CRASH")
