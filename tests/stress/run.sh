@@ -338,6 +338,21 @@ REPORT="$OUT_DIR/stress.md"
 	echo "the latencies. ENOMEM on the mock mount is the locked arena (2 MiB) refusing opens of the big views"
 	echo "(5 values of 60 KiB each) when several are open at once: by design, never a fallback to unlocked memory."
 } > "$REPORT.tmp"
+# Open latency by phase, one plot per mount, when gnuplot is there (make
+# bench installs it; the stress itself does not need it).
+if command -v gnuplot > /dev/null; then
+	for g in vault mock; do
+		args=()
+		for f in "$SAMPLES/$g".*.dat; do
+			p=$(basename "$f" .dat)
+			p=${p#"$g".}
+			[ "$p" = all ] || args+=("$f=$p")
+		done
+		"$TOP/tests/bench/plot.sh" cdf "$OUT_DIR/stress-$g.png" \
+			"make stress: open+read+close latency on the $g mount, by what was done to the store" "${args[@]}" &&
+			printf '\n![stress-%s](stress-%s.png)\n' "$g" "$g" >> "$REPORT.tmp"
+	done
+fi
 mv "$REPORT.tmp" "$REPORT"
 
 # ---- the verdict ----
