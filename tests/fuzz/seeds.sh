@@ -57,5 +57,24 @@ fs)
 	printf '\000\000\000\002\001\003\000\017\000\002\000\003\000\017\000\004\000' > "$d/readdir"
 	printf '\000\000\000\000\001\005\005\002\000\010\006\000\377\000\001\001\007\000\010' > "$d/open-reload"
 	printf '\012\001\000\000\001\000\001\010\005\002\000\011\000\000\202\003abc' > "$d/caller" ;;
+scan)
+	# the first byte seeds how the stream is cut into reads
+	python3 - "$d" <<'PY'
+import json, sys
+cases = json.load(open("tests/fixtures/harombe-upstream/cases.json"))
+n = 0
+for c in cases:
+    if c.get("component") == "scanner" and isinstance(c.get("input"), str):
+        with open("%s/case-%03d" % (sys.argv[1], n), "wb") as f:
+            f.write(bytes([n % 256]) + c["input"].encode())
+        n += 1
+PY
+	for f in tests/fixtures/scan/negatives/*; do { printf '\007'; cat "$f"; } > "$d/neg-$(basename "$f")"; done
+	printf '\001-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\nknown hrmbKnown-Value_42 aHJtYktub3duLVZhbHVlXzQy 68726d624b6e6f776e2d56616c75655f3432\n' > "$d/pem-known" ;;
+scan_rules)
+	printf 'rules:\n  - id: acme_token\n    description: ACME internal API token\n    regex: '"'"'acme_(?<secret>[a-z0-9]{24})'"'"'\n    type: api_key\n    confidence: 0.9\n    keywords: [acme_]\n  - id: order_code\n    regex: '"'"'ORDER-([0-9]{6})-X'"'"'\n    secret_group: 1\ndisable: [jwt, high_entropy]\nallowlist:\n  regexes: ['"'"'^AKIA0000'"'"']\n  paths: ['"'"'(^|/)testdata/'"'"', '"'"'\\.lock$'"'"']\n' > "$d/docs-example.yaml"
+	printf 'rules:\n  - id: slow\n    regex: '"'"'(a+)+$'"'"'\n' > "$d/backtrack.yaml"
+	printf 'rules:\n  - id: x\n    regex: '"'"'(?<secret>[^\\n]{4,})'"'"'\n    keywords: [password, "://"]\n' > "$d/wide.yaml"
+	printf 'disable: [github_token, aws_access_key, private_key]\n' > "$d/disable.yaml" ;;
 *) echo "seeds.sh: unknown target $t" >&2; exit 2 ;;
 esac
