@@ -2,7 +2,11 @@
 #
 #   make                 build build/harombefs and build/harombe
 #   make check           unit tests (Check) and integration tests (real FUSE mounts; root)
-#   make check-sanitize  the same suite built with AddressSanitizer + UBSan
+#   make check-sanitize  check-asan, then check-tsan
+#   make check-asan      the whole suite built with AddressSanitizer + UBSan
+#   make check-tsan      the threaded parts built with ThreadSanitizer
+#   make fuzz            libFuzzer on every parser of untrusted bytes (FUZZ_SECONDS each)
+#   make stress          two mounts under load, faults and reloads (STRESS_SECONDS)
 #   make demo            mount the embedded demo config and read a view
 #   make bench           benchmarks, written to bench/report.md
 #   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
@@ -33,7 +37,9 @@ TEST_PKGS := check zlib
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
-ifneq ($(SANITIZE),)
+ifeq ($(SANITIZE),thread)
+HARDEN := -fsanitize=thread -fno-omit-frame-pointer
+else ifneq ($(SANITIZE),)
 HARDEN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
@@ -85,8 +91,8 @@ TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS) $(BUILD)/tests
 TEST_PROGS += $(BUILD)/tests/harombe-test
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration check-sanitize demo bench bench-sops bench-vault \
-	bench-scan fuzz install install-scan uninstall clean
+.PHONY: all deps check check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
+	stress demo bench bench-sops bench-vault bench-scan fuzz install install-scan uninstall clean
 all: $(PROGS) $(SCAN_SO)
 
 deps:
@@ -179,7 +185,7 @@ $(BUILD)/tests/tools/agetool: $(BUILD)/tests/tools/agetool.o $(BUILD)/backends/a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-check: check-unit check-integration
+check: check-unit check-fuzz-replay check-integration
 
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
@@ -187,23 +193,63 @@ check-unit: $(UNIT_BINS)
 check-integration: $(PROGS) $(SCAN_SO) $(TEST_PROGS)
 	BUILD=$(BUILD) tests/integration/run.sh
 
+check-sanitize: check-asan check-tsan
+
 # Every sanitizer report, from any process of the run (a daemon in the
 # background included), lands in build-san/reports/; any report fails it.
-check-sanitize:
+check-asan:
 	@rm -rf build-san/reports && mkdir -p build-san/reports
 	ASAN_OPTIONS=log_path=$(CURDIR)/build-san/reports/asan:detect_leaks=1 \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/build-san/reports/ubsan:print_stacktrace=1 \
 		$(MAKE) BUILD=build-san SANITIZE=1 CFLAGS="-O1 -g" check
 	@if [ -n "$$(ls build-san/reports)" ]; then cat build-san/reports/*; \
 		echo "FAILED: sanitizer reports above"; exit 1; fi
-	@echo "check-sanitize: no AddressSanitizer, LeakSanitizer or UBSan reports"
+	@echo "check-asan: no AddressSanitizer, LeakSanitizer or UBSan reports"
+
+# ThreadSanitizer on what runs threads (TSan and ASan cannot share a
+# build): every unit test (check_threads drives the work queue, the cache's
+# single flight and the Vault HTTP worker from many threads), the
+# integration tests of harombefs over Vault (open workers, the HTTP worker,
+# renewal, faults), and a short `make stress` (concurrent opens, reloads and
+# faults on two mounts).  Tests that wait for a signal with the mount idle
+# are left out: TSan handles a signal only when the FUSE thread leaves its
+# blocking read.  setarch -R: old TSan runtimes reject high-entropy ASLR
+# layouts.  Reports from every process land in build-tsan/reports/.
+TSAN_IT := t_vault_fs t_vault_resilience t_vault_auth t_views t_access
+TSAN_STRESS_SECONDS ?= 36
+check-tsan:
+	@rm -rf build-tsan/reports && mkdir -p build-tsan/reports
+	$(MAKE) BUILD=build-tsan SANITIZE=thread CFLAGS="-O1 -g" $(PROGS:$(BUILD)/%=build-tsan/%) \
+		$(TEST_PROGS:$(BUILD)/%=build-tsan/%) build-tsan/tests/stress/stressclient
+	TSAN_OPTIONS="log_path=$(CURDIR)/build-tsan/reports/tsan halt_on_error=0 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	setarch $$(uname -m) -R sh -c '$(MAKE) BUILD=build-tsan SANITIZE=thread CFLAGS="-O1 -g" check-unit && \
+		BUILD=build-tsan T_ONLY="$(TSAN_IT)" tests/integration/run.sh && \
+		BUILD=build-tsan STRESS_SECONDS=$(TSAN_STRESS_SECONDS) STRESS_PHASE=2 STRESS_THREADS=3 \
+			STRESS_DISK_SEARCH=0 tests/stress/run.sh'
+	@if [ -n "$$(ls build-tsan/reports)" ]; then cat build-tsan/reports/*; \
+		echo "FAILED: ThreadSanitizer reports above"; exit 1; fi
+	@echo "check-tsan: no ThreadSanitizer reports"
+
+# make stress: see tests/stress/run.sh.  STRESS_SECONDS (60), STRESS_THREADS.
+stress: $(PROGS) $(BUILD)/tests/harombefs-test $(BUILD)/tests/stress/stressclient
+	BUILD=$(BUILD) tests/stress/run.sh
+
+$(BUILD)/tests/stress/stressclient: $(BUILD)/tests/stress/stressclient.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 demo: $(PROGS)
 	BUILD=$(BUILD) scripts/demo.sh
 
-bench: $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench \
+# Every benchmark, one report with plots (gnuplot is installed for this
+# target only: BENCH_PLOTS=1 scripts/deps.sh; CI's check path does not need it).
+bench: $(BUILD)/.bench-deps-ok $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench \
 	$(BUILD)/tests/bench/sopsbench $(BUILD)/tests/bench/vaultbench $(BUILD)/tests/bench/linelat
 	BUILD=$(BUILD) tests/bench/run.sh
+
+$(BUILD)/.bench-deps-ok: scripts/deps.sh
+	@BENCH_PLOTS=1 scripts/deps.sh
+	@mkdir -p $(@D) && touch $@
 
 bench-vault: $(PROGS) $(BUILD)/tests/bench/vaultbench
 	BUILD=$(BUILD) tests/bench/bench_vault.sh
@@ -236,16 +282,23 @@ $(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-# make fuzz: libFuzzer targets (clang) for the untrusted-input parsers,
-# FUZZ_SECONDS each (default 30); see tests/fuzz/run.sh.  Not part of check.
+# ---- fuzzing ----
+# make fuzz: libFuzzer (clang, ASan+UBSan) on every parser of untrusted
+# bytes, FUZZ_SECONDS each (default 30), seeded from the fixtures; a crash
+# is kept in tests/fuzz/regressions/<target>/.  Not part of check; but
+# `make check` replays every regression input and every seed through every
+# target (check-fuzz-replay, built with the ordinary compiler).  See
+# tests/fuzz/run.sh and docs/proof.md.
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini age
-FUZZ_SRCS := backends/age.c backends/sops-tree.c backends/sops-crypto.c backends/sops-json.c \
-	backends/sops-yaml.c backends/sops-flat.c lib/secbuf.c lib/log.c
-FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-fno-omit-frame-pointer -I.
+FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini age config sjson vault names fs scan scan_rules
+# Targets that run the real code over a stand-in for what lies beneath it.
+FUZZ_EXTRA_vault := tests/fuzz/vhttp-script.o
+FUZZ_EXTRA_fs := tests/fuzz/fuse-stub.o
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -DHAROMBE_VERSION='"$(VERSION)"' $(FUZZ_SAN)
+FUZZ_CORE = $(addprefix $(FUZZ_BUILD)/obj/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS) $(SCAN_OBJS))
 
 fuzz: $(FUZZ_BUILD)/.deps-ok $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
@@ -254,10 +307,46 @@ $(FUZZ_BUILD)/.deps-ok: scripts/deps.sh
 	@FUZZ=1 scripts/deps.sh
 	@mkdir -p $(@D) && touch $@
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz-common.h $(FUZZ_SRCS) | $(DEPS_OK) $(FUZZ_BUILD)/.deps-ok
+# Everything is instrumented for coverage; only the targets link libFuzzer's main.
+$(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_OK) $(FUZZ_BUILD)/.deps-ok
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS) $(LIBS)
+	@$(if $(Q),echo "  FUZZCC  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The scanner's prefilter database is generated by the ordinary build.
+$(FUZZ_BUILD)/obj/scan/hsdb.o: $(BUILD)/scan/hsdb.c | $(FUZZ_BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZCC  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+# An archive: a target takes only what it uses, and a stand-in (vhttp,
+# libfuse) comes first and wins.
+$(FUZZ_BUILD)/libcore.a: $(FUZZ_CORE)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $$(addprefix $(FUZZ_BUILD)/obj/,$$(FUZZ_EXTRA_$$*)) \
+		$(FUZZ_BUILD)/libcore.a
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+# The same targets with an ordinary main (tests/fuzz/replay.c) for make check.
+$(BUILD)/tests/libcore.a: $(CORE_OBJS) $(SCAN_CORE)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o \
+		$$(addprefix $(BUILD)/,$$(FUZZ_EXTRA_$$*)) $(BUILD)/tests/libcore.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
+check-fuzz-replay: $(FUZZ_REPLAYS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf $(BUILD)/fuzz-seeds/$$t; tests/fuzz/seeds.sh $$t $(BUILD)/fuzz-seeds/$$t; \
+		$(BUILD)/tests/fuzz/replay_$$t tests/fuzz/regressions/$$t $(BUILD)/fuzz-seeds/$$t; \
+	done
 
 UNITS := run-harombe.mount harombefs.service harombe-rotate.service harombe-rotate.timer
 MANPAGES := man/harombe.1 man/harombe.yaml.5 man/harombefs.8
@@ -318,6 +407,6 @@ uninstall:
 	fi
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(if $(filter fuzz,$(MAKECMDGOALS)),$(FUZZ_BUILD)) -name '*.d' 2>/dev/null)

@@ -53,7 +53,7 @@ int sjson_parse(const char *text, size_t len, struct json_object **out, char *ms
 	enum json_tokener_error jerr;
 	char *dummy = NULL;
 	size_t end;
-	int r = 0;
+	int r = 0, flushed = 0;
 
 	*out = NULL;
 	if (len > (size_t)INT32_MAX - 8) {
@@ -75,13 +75,20 @@ int sjson_parse(const char *text, size_t len, struct json_object **out, char *ms
 
 	o = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
+	/* A number that ends the text ("0", "1.5") is complete only once the
+	 * tokener sees the end of the input: show it the terminating NUL. */
+	if (!o && jerr == json_tokener_continue) {
+		flushed = 1;
+		o = json_tokener_parse_ex(tok, "", 1);
+		jerr = o ? json_tokener_get_error(tok) : json_tokener_continue;
+	}
 	if (!o || jerr != json_tokener_success) {
 		snprintf(msg, msglen, "%s", jerr == json_tokener_continue ? "truncated JSON"
 					    : json_tokener_error_desc(jerr));
 		r = -EINVAL;
 		goto out;
 	}
-	for (end = json_tokener_get_parse_end(tok); end < len; end++) {
+	for (end = flushed ? len : json_tokener_get_parse_end(tok); end < len; end++) {
 		if (text[end] != ' ' && text[end] != '\n' && text[end] != '\r' && text[end] != '\t') {
 			snprintf(msg, msglen, "trailing bytes after the JSON document");
 			r = -EINVAL;

@@ -626,6 +626,18 @@ int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, char *wh
 			if (i == flat->n)
 				r = -EINVAL;
 		}
+		/* and the other way round: "__map_mac" beside "mac" flattens
+		 * back to "mac" twice, which the count alone does not see */
+		for (i = 0; !r && i < flat->n; i++) {
+			if (!flat->items[i].key)
+				continue;
+			for (k = 0; k < again->n; k++)
+				if (flat->items[i].klen == again->items[k].klen &&
+				    !memcmp(flat->items[i].key, again->items[k].key, again->items[k].klen))
+					break;
+			if (k == again->n)
+				r = -EINVAL;
+		}
 		sops_node_free(again);
 		if (r) {
 			if (r == -EINVAL)

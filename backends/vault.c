@@ -1530,6 +1530,21 @@ static int vault_purge(struct backend *be, const char *key, struct backend_why *
 
 /* ---- listing and metadata ---- */
 
+/* A name in a LIST answer: "key" or "folder/".  Anything else (empty, a
+ * control character that a terminal would act on, a '/' inside) is not
+ * passed on. */
+static int list_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || (n == 1 && s[0] == '/'))
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || (s[i] == '/' && i + 1 < n))
+			return 0;
+	return 1;
+}
+
 static int vault_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
 		      struct backend_why *why)
 {
@@ -1577,6 +1592,11 @@ static int vault_list(struct backend *be, const char *prefix, backend_list_fn *f
 
 				if (!e || !json_object_is_type(e, json_type_string))
 					continue;
+				if (!list_name_ok(json_object_get_string(e))) {
+					log_warn("vault: LIST %s%s: skipped a name that is empty, has a control "
+						 "character or a '/' inside", vb->addr, c.path);
+					continue;
+				}
 				free(full);
 				if (asprintf(&full, "%s%s", dir, json_object_get_string(e)) < 0) {
 					full = NULL;

@@ -14,9 +14,13 @@ BENCH="ripgrep"
 # make fuzz (FUZZ=1 scripts/deps.sh): clang with libFuzzer and the sanitizers.
 FUZZ_PKGS=""
 [ "${FUZZ:-}" = 1 ] && FUZZ_PKGS="clang libclang-rt-dev"
+# make bench (BENCH_PLOTS=1 scripts/deps.sh): gnuplot draws the report's
+# plots; CI's check path does not need it.
+PLOT_PKGS=""
+[ "${BENCH_PLOTS:-}" = 1 ] && PLOT_PKGS="gnuplot-nox"
 
 missing=""
-for p in $BUILD $TEST $BENCH $FUZZ_PKGS; do
+for p in $BUILD $TEST $BENCH $FUZZ_PKGS $PLOT_PKGS; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed"; then
 		missing="$missing $p"
 	fi

@@ -6,6 +6,7 @@
 # make bench-scan.  Prints a Markdown section on stdout.
 set -eu
 set -o pipefail
+source "$(dirname "$0")/bench-lib.sh"
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -76,3 +77,33 @@ startup=$(best "echo | '$HAROMBE' secrets filter --quiet")
 	echo
 	echo "Line latency through a running filter (write a line, read it back; 2000 lines): $lat"
 }
+
+# For make bench's summary: the issue's targets (at least as fast as
+# ripgrep with the same rules, within 4x of cat, a line through in 1 ms).
+bench_summary "Scanner: filter throughput, $MIB MiB mixed corpus, from a pipe" "$(mbs "$t_filter")" \
+	"\`cat | cat\`, same run" "$(mbs "$t_cat")" "MB/s" ">=0.25"
+bench_summary "Scanner: filter throughput, $MIB MiB mixed corpus, from a file" "$(mbs "$t_filter_file")" \
+	"ripgrep -P with the same rule regexes, same file" "$(mbs "$t_rg")" "MB/s" ">=1"
+bench_summary "Scanner: one line through a running filter, p99" "$(echo "$lat" | sed -n 's/.* p99 \([0-9]*\) .*/\1/p')" \
+	"the issue's bound" 1000 "µs" "<=1"
+
+# Throughput by input size, for the plot (make bench only): prefixes of the
+# corpus, one run each of filter, cat and ripgrep.
+if [ -n "${BENCH_DATA:-}" ]; then
+	for m in ${SCAN_BENCH_SIZES:-1 4 16 64}; do
+		[ "$m" -lt "$MIB" ] || continue
+		head -c $((m << 20)) "$D/corpus" > "$D/part"
+		b=$((m << 20))
+		for what in filter cat ripgrep; do
+			case $what in
+			filter) cmd="'$HAROMBE' secrets filter --quiet < '$D/part' > /dev/null" ;;
+			cat) cmd="cat '$D/part' | cat > /dev/null" ;;
+			ripgrep) cmd="rg -P -c -f '$D/rules.re' '$D/part'" ;;
+			esac
+			t=$( { TIMEFORMAT=%R; time sh -c "$cmd" > /dev/null 2>&1; } 2>&1 | tail -1)
+			printf '%s\t%s\t%s\n' "$b" "$what" "$(awk -v b="$b" -v t="$t" 'BEGIN { printf "%.1f", (t > 0 ? b / 1e6 / t : 0) }')"
+		done
+	done > "$BENCH_DATA/scan-throughput.tsv"
+	printf '%s\tfilter\t%s\n%s\tcat\t%s\n%s\tripgrep\t%s\n' "$bytes" "$(mbs "$t_filter_file")" "$bytes" "$(mbs "$t_cat")" \
+		"$bytes" "$(mbs "$t_rg")" >> "$BENCH_DATA/scan-throughput.tsv"
+fi

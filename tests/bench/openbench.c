@@ -1,7 +1,8 @@
 /*
  * openbench: open + read to EOF + close of one file, timed per cycle.
  *   openbench FILE THREADS CYCLES_PER_THREAD
- * Prints: "threads=T ops=N p50_us=.. p99_us=.. ops_per_s=.." (one line).
+ * Prints: "threads=T ops=N p50_us=.. p99_us=.. ops_per_s=.." (one line);
+ * with BENCH_SAMPLES=FILE it also appends every cycle's µs to FILE.
  * Each cycle is what `cat FILE` does to the file; a cycle that fails or
  * reads nothing aborts the run (a benchmark of errors is no benchmark).
  */
@@ -116,6 +117,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		memcpy(all + i * cycles, w[i].lat, (size_t)cycles * sizeof(double));
+	}
+	/* With BENCH_SAMPLES=FILE, every cycle's time (µs, one a line) is
+	 * appended to FILE too, for the latency plots of make bench. */
+	if (getenv("BENCH_SAMPLES") && *getenv("BENCH_SAMPLES")) {
+		FILE *f = fopen(getenv("BENCH_SAMPLES"), "ae");
+
+		for (i = 0; f && i < n; i++)
+			fprintf(f, "%.1f\n", all[i]);
+		if (f)
+			fclose(f);
 	}
 	qsort(all, (size_t)n, sizeof(double), cmp);
 	/* warm-up time is included in t1 - t0; ops/s from the timed part only */

@@ -57,8 +57,18 @@ static double one_open(const char *view)
 	return now_us() - t;
 }
 
+/* With BENCH_SAMPLES=FILE, every sample (µs, one a line) is appended to
+ * FILE too, for the latency plots of make bench. */
 static void report(double *v, int n)
 {
+	const char *path = getenv("BENCH_SAMPLES");
+	FILE *f = path && *path ? fopen(path, "ae") : NULL;
+	int i;
+
+	for (i = 0; f && i < n; i++)
+		fprintf(f, "%.1f\n", v[i]);
+	if (f)
+		fclose(f);
 	qsort(v, (size_t)n, sizeof(*v), cmp);
 	printf("p50_us=%.1f p99_us=%.1f n=%d\n", v[n / 2], v[(n * 99) / 100], n);
 }

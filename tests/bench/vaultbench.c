@@ -42,8 +42,18 @@ static int cmp_ll(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* With BENCH_SAMPLES=FILE, every sample (µs, one a line) is appended to
+ * FILE too, for the latency plots of make bench. */
 static void report(long long *t, int n, const char *extra)
 {
+	const char *path = getenv("BENCH_SAMPLES");
+	FILE *f = path && *path ? fopen(path, "ae") : NULL;
+	int i;
+
+	for (i = 0; f && i < n; i++)
+		fprintf(f, "%lld\n", t[i]);
+	if (f)
+		fclose(f);
 	qsort(t, (size_t)n, sizeof(*t), cmp_ll);
 	printf("p50_us=%lld p99_us=%lld n=%d%s\n", t[n / 2], t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1],
 	       n, extra);

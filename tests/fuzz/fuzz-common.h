@@ -21,7 +21,7 @@
 
 #define FUZZ_IDENTITY "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0"
 
-static int fuzz_discard(const unsigned char *p, size_t n, void *arg)
+static inline int fuzz_discard(const unsigned char *p, size_t n, void *arg)
 {
 	(void)p;
 	(void)n;
@@ -29,7 +29,7 @@ static int fuzz_discard(const unsigned char *p, size_t n, void *arg)
 	return 0;
 }
 
-static void fuzz_sops(enum sops_format fmt, const unsigned char *data, size_t size)
+static inline void fuzz_sops(enum sops_format fmt, const unsigned char *data, size_t size)
 {
 	struct sops_doc doc, again;
 	struct obuf out = { 0 };
@@ -58,7 +58,7 @@ static void fuzz_sops(enum sops_format fmt, const unsigned char *data, size_t si
 	free(text);
 }
 
-static void fuzz_age(const unsigned char *data, size_t size)
+static inline void fuzz_age(const unsigned char *data, size_t size)
 {
 	struct age_header h = AGE_HEADER_INIT;
 	struct age_error err;

@@ -255,7 +255,9 @@ static void *late_forget(void *arg)
 {
 	(void)arg;
 	sleep_ms(100);
+	pthread_mutex_lock(&store.lock);	/* count_get reads it in another thread */
 	store.gen = 2;
+	pthread_mutex_unlock(&store.lock);
 	backend_forget(cache, "slow");
 	return NULL;
 }

@@ -1,0 +1,80 @@
+#!/bin/bash
+# tests/fuzz/seeds.sh TARGET DIR: write the seed corpus of one fuzz target
+# into DIR, from the test fixtures and a few hand-written inputs.  Used by
+# `make fuzz` (tests/fuzz/run.sh) and by `make check`, which replays every
+# seed through every target (tests/fuzz/replay.c).
+set -eu
+cd "$(dirname "$0")/../.."
+t=$1 d=$2
+mkdir -p "$d"
+case "$t" in
+sops_json) cp tests/fixtures/sops/*.json tests/fixtures/sops/negative/*.json tests/fixtures/sops/age-example.txt "$d"/ ;;
+sops_yaml) cp tests/fixtures/sops/*.yaml tests/fixtures/seed/*.yaml "$d"/ ;;
+sops_ini) cp tests/fixtures/sops/*.ini "$d"/ ;;
+sops_dotenv) printf 'A=ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n#c\nsops_mac=\nsops_lastmodified=2022-03-15T22:11:15Z\nsops_age__list_0__map_recipient=x\nsops_age__list_0__map_enc=-----BEGIN\\n\n' > "$d/seed.env" ;;
+age) for f in tests/fixtures/age-vectors/testdata/*; do
+	awk 'f { print } /^$/ && !f { f = 1 }' "$f" > "$d/$(basename "$f")"; done ;;
+config)
+	for f in tests/fixtures/seed/*.yaml examples/*.yaml; do cp "$f" "$d/$(basename "$(dirname "$f")")-$(basename "$f")"; done
+	printf 'security:\n  credentials:\n    provider: env\n    secret_prefix: APP_\n  fs:\n    cache_ttl: 500ms\n    stale_if_error: 2w\n    locked_memory: 512KiB\n  audit:\n    log_events: [secret_read, access_denied]\n  containers:\n    a.b-c_1:\n      uid: 1000\n      gid: 1000\n      cgroup: "/system.slice/docker-*.scope"\n      secrets: { GITHUB_TOKEN: "github/token#value", DB: db/creds@3 }\n' > "$d/full.yaml"
+	printf 'x: &a [1, 2]\ny: *a\nsecurity: {containers: {c: {secrets: {A: k}}}}\n' > "$d/alias.yaml" ;;
+sjson)
+	cp tests/fixtures/sops/kat.json "$d/"
+	printf '{"request_id":"r","lease_id":"","renewable":false,"lease_duration":0,"data":{"data":{"value":"s3cr\\u00e9t","n":1.5e3,"b":true,"z":null,"a":[1,"x",{"k":-7}]},"metadata":{"version":3,"created_time":"2018-03-22T02:24:06.945319214Z","destroyed":false}},"wrap_info":null,"warnings":null,"auth":null}' > "$d/kv2.json"
+	printf '{"errors":["permission denied","1 error occurred:\\n\\t* x\\n\\n"]}' > "$d/errors.json"
+	printf '{"data":{"keys":["a","b/","c d"]}}\n' > "$d/list.json" ;;
+vault)
+	# byte 0: config bits (KV auto/1/2, AppRole, namespace, no retries); byte 1: operation
+	mounts='200 {"data":{"type":"kv","options":{"version":"2"}}}'
+	kv2='200 {"data":{"data":{"value":"A","f":"F"},"metadata":{"version":2}}}'
+	kv1='200 {"data":{"value":"A","f":"F"}}'
+	login='200 {"auth":{"client_token":"s.new","lease_duration":60,"renewable":true}}'
+	printf '\x00\x00%s\n--\n%s\n--\n%s\n--\n%s' "$mounts" "$kv2" "$kv2" "$kv2" > "$d/get-auto"
+	printf '\x02\x00%s\n--\n404 {"data":{"metadata":{"version":2,"deletion_time":"2020-01-01T00:00:00Z","destroyed":false}}}\n--\n%s' "$kv2" "$kv2" > "$d/get-deleted"
+	printf '\x01\x00%s\n--\n%s\n--\n500 {"errors":["internal"]}' "$kv1" "$kv1" > "$d/get-kv1"
+	printf '\x06\x00%s\n--\n%s\n--\n%s\n--\n%s' "$login" "$kv2" "$kv2" "$kv2" > "$d/get-approle"
+	printf '\x06\x00%s\n--\n403 {"errors":["permission denied"]}\n--\n%s\n--\n%s' "$login" "$login" "$kv2" > "$d/get-relogin"
+	printf '\x02\x01200 {"data":{"keys":["a","b/","c"]}}' > "$d/list"
+	printf '\x02\x02200 {"data":{"current_version":2,"created_time":"2018-03-22T02:24:06.945319214Z","versions":{"1":{"created_time":"2018-03-22T02:24:06.945319214Z"},"2":{"created_time":"2019-03-22T02:24:06Z"}}}}' > "$d/meta"
+	printf '\x02\x03200 {"data":{"version":3}}' > "$d/set"
+	printf '\x02\x04%s\n--\n200 {"data":{"version":3}}' "$kv2" > "$d/set-fields"
+	printf '\x02\x05204 \n--\n204 ' > "$d/delete"
+	printf '\x12\x07db/main@3#user\n%s' "$kv2" > "$d/get-key"
+	printf '\x02\x00T\n--\nI\n--\n429 {"errors":["rate"]}' > "$d/transport" ;;
+names)
+	printf '\000browser' > "$d/container"
+	printf '\001GITHUB_TOKEN' > "$d/env"
+	printf '\002github/token#value' > "$d/key"
+	printf '\0030::/system.slice/docker-1.scope\n1:name=systemd:/x\n\000/system.slice/docker-*.scope\000/system.slice/docker-1.scope/child' > "$d/cgroup"
+	printf '\004plain\376\375a "quoted" $HOME `x` \\ back\nslash\376\375' > "$d/render-env"
+	printf '\005plain\376\375caf\303\251' > "$d/render-docker"
+	printf '\006tab\there\376\375\001\037\177 \342\202\254' > "$d/render-json"
+	printf '\007raw\000bytes\377' > "$d/render-raw" ;;
+fs)
+	# ops: 0 lookup(ino, name) 1 getattr 2 opendir 3 readdir 4 releasedir 5 open(ino, flags)
+	# 6 read(h, size, off) 7 release 8 reload 9 statfs 10 caller; pool: 0 a, 8 secrets, 9 A1, 5 env
+	printf '\000\000\000\000\001\010\000\002\011\005\003\000\006\000\377\000\007\000' > "$d/read-secret"
+	printf '\000\000\000\002\001\003\000\017\000\002\000\003\000\017\000\004\000' > "$d/readdir"
+	printf '\000\000\000\000\001\005\005\002\000\010\006\000\377\000\001\001\007\000\010' > "$d/open-reload"
+	printf '\012\001\000\000\001\000\001\010\005\002\000\011\000\000\202\003abc' > "$d/caller" ;;
+scan)
+	# the first byte seeds how the stream is cut into reads
+	python3 - "$d" <<'PY'
+import json, sys
+cases = json.load(open("tests/fixtures/harombe-upstream/cases.json"))
+n = 0
+for c in cases:
+    if c.get("component") == "scanner" and isinstance(c.get("input"), str):
+        with open("%s/case-%03d" % (sys.argv[1], n), "wb") as f:
+            f.write(bytes([n % 256]) + c["input"].encode())
+        n += 1
+PY
+	for f in tests/fixtures/scan/negatives/*; do { printf '\007'; cat "$f"; } > "$d/neg-$(basename "$f")"; done
+	printf '\001-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\nknown hrmbKnown-Value_42 aHJtYktub3duLVZhbHVlXzQy 68726d624b6e6f776e2d56616c75655f3432\n' > "$d/pem-known" ;;
+scan_rules)
+	printf 'rules:\n  - id: acme_token\n    description: ACME internal API token\n    regex: '"'"'acme_(?<secret>[a-z0-9]{24})'"'"'\n    type: api_key\n    confidence: 0.9\n    keywords: [acme_]\n  - id: order_code\n    regex: '"'"'ORDER-([0-9]{6})-X'"'"'\n    secret_group: 1\ndisable: [jwt, high_entropy]\nallowlist:\n  regexes: ['"'"'^AKIA0000'"'"']\n  paths: ['"'"'(^|/)testdata/'"'"', '"'"'\\.lock$'"'"']\n' > "$d/docs-example.yaml"
+	printf 'rules:\n  - id: slow\n    regex: '"'"'(a+)+$'"'"'\n' > "$d/backtrack.yaml"
+	printf 'rules:\n  - id: x\n    regex: '"'"'(?<secret>[^\\n]{4,})'"'"'\n    keywords: [password, "://"]\n' > "$d/wide.yaml"
+	printf 'disable: [github_token, aws_access_key, private_key]\n' > "$d/disable.yaml" ;;
+*) echo "seeds.sh: unknown target $t" >&2; exit 2 ;;
+esac
