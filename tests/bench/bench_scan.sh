@@ -75,7 +75,7 @@ startup=$(best "echo | '$HAROMBE' secrets filter --quiet")
 	echo "filter vs ripgrep (same rules, file): $(awk -v a="$t_rg" -v b="$t_filter" 'BEGIN { printf "%.1fx", a / b }') faster."
 	echo "Start-up and a one-line input: ${startup} s."
 	echo
-	echo "Line latency through a running filter (write a line, read it back; 2000 lines): $lat"
+	echo "Line latency through a running filter (write a line, read it back; 2000 lines; the first line, which waits for the start-up, on its own): $lat"
 }
 
 # For make bench's summary: the issue's targets (at least as fast as
