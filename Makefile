@@ -163,7 +163,7 @@ $(BUILD)/harombe-bind: $(BUILD)/mount-helpers/harombe-bind.o $(BUILD)/lib/names.
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
-$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS) $(SCAN_CORE)
+$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/tests/unit/vaultsrv.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS) $(SCAN_CORE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LIBS)
 

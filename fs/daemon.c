@@ -227,22 +227,6 @@ static int daemon_fork(int *ready_fd)
 	return 0;
 }
 
-/* Under the keeper, after READY=1: nobody reads our terminal any more. */
-static void detach_stdio(void)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (chdir("/") != 0)
-		log_warn("cannot chdir to /: %s", strerror(errno));
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (null > 2)
-			close(null);
-	}
-}
-
 /* Unmount on a clean stop.  Where the mount was made by someone else (the
  * keeper, systemd's ExecStartPre=) we may lack the right, or live in a
  * namespace of our own: they unmount. */

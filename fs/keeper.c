@@ -51,7 +51,7 @@ static long ms_since(const struct timespec *t)
 	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
-static void detach_stdio(void)
+void detach_stdio(void)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 

@@ -34,4 +34,8 @@ struct keeper {
 /* Runs until the daemon stops for good; returns the process's exit status. */
 int keeper_run(struct keeper *k);
 
+/* Stdio to /dev/null and the directory to /, once nobody reads the
+ * terminal any more: the keeper, and a daemon under it after READY=1. */
+void detach_stdio(void);
+
 #endif

@@ -19,6 +19,7 @@
 #include "lib/workq.h"
 #include "tests/mock/mock.h"
 #include "tests/unit/unit.h"
+#include "tests/unit/vaultsrv.h"
 
 /*
  * The threaded parts, driven hard from many threads at once: the work
@@ -248,53 +249,9 @@ END_TEST
 
 /* ---- the Vault backend's HTTP worker, shared by concurrent batches ---- */
 
-static pid_t srv_pid;
-static char srv_dir[64] = "";
-static char srv_url[64];
-
 static void server_start(void)
 {
-	char portfile[128], state[128], port[16] = "";
-	char *argv[] = { "python3", "tests/vault/vaultsrv.py", "--port-file", portfile, "--root-token",
-			 "unit-root-token", "--state", state, NULL };
-	extern char **environ;
-	int i;
-
-	snprintf(srv_dir, sizeof(srv_dir), "/tmp/harombe-unit.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(srv_dir));
-	snprintf(portfile, sizeof(portfile), "%s/port", srv_dir);
-	snprintf(state, sizeof(state), "%s/state.json", srv_dir);
-	ck_assert_msg(posix_spawnp(&srv_pid, "python3", NULL, NULL, argv, environ) == 0,
-		      "cannot start python3 (scripts/deps.sh installs it)");
-	for (i = 0; i < 200 && !port[0]; i++) {
-		FILE *f = fopen(portfile, "r");
-
-		if (f) {
-			if (!fgets(port, sizeof(port), f))
-				port[0] = 0;
-			fclose(f);
-		}
-		if (!port[0])
-			usleep(25000);
-	}
-	ck_assert_msg(port[0], "the Vault test server did not start within 5 s");
-	port[strcspn(port, "\n")] = 0;
-	snprintf(srv_url, sizeof(srv_url), "http://127.0.0.1:%s", port);
-}
-
-static void server_stop(void)
-{
-	char cmd[128];
-
-	if (srv_pid > 0) {
-		kill(srv_pid, SIGKILL);
-		waitpid(srv_pid, NULL, 0);
-	}
-	if (srv_dir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv_dir);
-		if (system(cmd) != 0)
-			return;
-	}
+	vaultsrv_start(NULL);
 }
 
 /* The test server's API as root, with libcurl: the body of the answer in
@@ -320,14 +277,14 @@ static size_t api_write(char *data, size_t size, size_t n, void *arg)
 static long api(const char *method, const char *path, const char *body, char *out, size_t len)
 {
 	struct api_buf b = { out, len, 0 };
-	struct curl_slist *h = curl_slist_append(NULL, "X-Vault-Token: unit-root-token");
+	struct curl_slist *h = curl_slist_append(NULL, "X-Vault-Token: " VAULTSRV_ROOT_TOKEN);
 	char url[256];
 	long status = 0;
 	CURL *c = curl_easy_init();
 
 	ck_assert_ptr_nonnull(c);
 	out[0] = 0;
-	snprintf(url, sizeof(url), "%s%s", srv_url, path);
+	snprintf(url, sizeof(url), "%s%s", vaultsrv_url, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -450,7 +407,7 @@ START_TEST(test_vault_concurrent_batches)
 	ck_assert_int_eq(api("POST", "/_test/stats/reset", "{}", answer, sizeof(answer)), 204);
 	snprintf(yaml, sizeof(yaml), "security:\n  credentials:\n    provider: vault\n    vault_url: %s\n"
 				      "    timeout: 10s\n    max_connections: 4\n    role_id: %s\n"
-				      "    secret_id: env:UNIT_SECRET_ID\n", srv_url, role_id);
+				      "    secret_id: env:UNIT_SECRET_ID\n", vaultsrv_url, role_id);
 	ck_assert_int_eq(config_load_text("t.yaml", yaml, strlen(yaml), &cfg, &err), 0);
 	ctx.cfg = cfg;
 	ctx.source = "test";
@@ -495,7 +452,7 @@ static Suite *threads_suite(void)
 	tcase_add_test(tc, test_forget_races_flights);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("vault");
-	tcase_add_unchecked_fixture(tc, server_start, server_stop);
+	tcase_add_unchecked_fixture(tc, server_start, vaultsrv_stop);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_vault_concurrent_batches);
 	suite_add_tcase(s, tc);

@@ -15,6 +15,7 @@
 #include "lib/config.h"
 #include "lib/secbuf.h"
 #include "tests/unit/unit.h"
+#include "tests/unit/vaultsrv.h"
 
 START_TEST(test_key_parse)
 {
@@ -162,55 +163,14 @@ END_TEST
 
 /* ---- against the Vault API test server (tests/vault/vaultsrv.py) ---- */
 
-static pid_t srv_pid;
-static char srv_dir[64] = "";
-static char srv_url[64];
 static struct harombe_config *scfg;
 static struct backend *sbe;
 
 static void server_start(void)
 {
-	char portfile[128], state[128], port[16] = "";
-	char *argv[] = { "python3", "tests/vault/vaultsrv.py", "--port-file", portfile, "--root-token",
-			 "unit-root-token", "--state", state, "--kv", "secret=2", "--kv", "kv1=1", NULL };
-	extern char **environ;
-	int i;
+	static const char *const kv_mounts[] = { "--kv", "secret=2", "--kv", "kv1=1", NULL };
 
-	snprintf(srv_dir, sizeof(srv_dir), "/tmp/harombe-unit.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(srv_dir));
-	snprintf(portfile, sizeof(portfile), "%s/port", srv_dir);
-	snprintf(state, sizeof(state), "%s/state.json", srv_dir);
-	ck_assert_msg(posix_spawnp(&srv_pid, "python3", NULL, NULL, argv, environ) == 0,
-		      "cannot start python3 (scripts/deps.sh installs it)");
-	for (i = 0; i < 200 && !port[0]; i++) {
-		FILE *f = fopen(portfile, "r");
-
-		if (f) {
-			if (!fgets(port, sizeof(port), f))
-				port[0] = 0;
-			fclose(f);
-		}
-		if (!port[0])
-			usleep(25000);
-	}
-	ck_assert_msg(port[0], "the Vault test server did not start within 5 s");
-	port[strcspn(port, "\n")] = 0;
-	snprintf(srv_url, sizeof(srv_url), "http://127.0.0.1:%s", port);
-}
-
-static void server_stop(void)
-{
-	char cmd[128];
-
-	if (srv_pid > 0) {
-		kill(srv_pid, SIGKILL);
-		waitpid(srv_pid, NULL, 0);
-	}
-	if (srv_dir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv_dir);
-		if (system(cmd) != 0)
-			return;
-	}
+	vaultsrv_start(kv_mounts);
 }
 
 static void open_mount(const char *mount)
@@ -219,9 +179,9 @@ static void open_mount(const char *mount)
 	struct backend_ctx ctx = { 0 };
 	char yaml[512];
 
-	setenv("VAULT_TOKEN", "unit-root-token", 1);
+	setenv("VAULT_TOKEN", VAULTSRV_ROOT_TOKEN, 1);
 	snprintf(yaml, sizeof(yaml), "security:\n  credentials:\n    provider: vault\n    vault_url: %s\n"
-				      "    mount_point: %s\n    timeout: 3s\n", srv_url, mount);
+				      "    mount_point: %s\n    timeout: 3s\n", vaultsrv_url, mount);
 	ck_assert_int_eq(config_load_text("t.yaml", yaml, strlen(yaml), &scfg, &err), 0);
 	ctx.cfg = scfg;
 	ctx.source = "test";
@@ -338,7 +298,7 @@ static Suite *vault_suite(void)
 	tcase_add_test(tc, test_config_errors);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("server");
-	tcase_add_unchecked_fixture(tc, server_start, server_stop);
+	tcase_add_unchecked_fixture(tc, server_start, vaultsrv_stop);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_meta);
 	tcase_add_test(tc, test_get_many_per_key_results);
