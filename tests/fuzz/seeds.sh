@@ -12,6 +12,27 @@ sops_json) cp tests/fixtures/sops/*.json tests/fixtures/sops/negative/*.json tes
 sops_yaml) cp tests/fixtures/sops/*.yaml tests/fixtures/seed/*.yaml "$d"/ ;;
 sops_ini) cp tests/fixtures/sops/*.ini "$d"/ ;;
 sops_dotenv) printf 'A=ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n#c\nsops_mac=\nsops_lastmodified=2022-03-15T22:11:15Z\nsops_age__list_0__map_recipient=x\nsops_age__list_0__map_enc=-----BEGIN\\n\n' > "$d/seed.env" ;;
+dotenv)
+	cat > "$d/mixed.env" <<'END'
+# a comment
+
+export A=plain value # inline
+B = "double \"quoted\" \$HOME \n"
+C='single \' quoted'
+D="multi
+line" # after the quote
+"E F"="quoted key"
+G=
+END
+	printf '\357\273\277A=1\r\nB="\\0\\a\\b\\f\\v\\t\\r"\r\n' > "$d/bom-crlf.env"
+	printf 'A="unterminated\n' > "$d/bad-quote.env"
+	printf 'A=1\nA=2\n' > "$d/dup.env" ;;
+when)
+	i=0
+	for w in 2024-01-31 2024-01-31T10:00 "2024-01-31 10:00:05" 2024-01-31T10:00:05.123Z \
+		2024-01-31T10:00:05,5+02:00 2024-02-29T23:59:60-0130 1969-12-31T23:59:59Z now 30m 12h 7d 2w 0s; do
+		printf '%s' "$w" > "$d/$i"; i=$((i + 1))
+	done ;;
 age) for f in tests/fixtures/age-vectors/testdata/*; do
 	awk 'f { print } /^$/ && !f { f = 1 }' "$f" > "$d/$(basename "$f")"; done ;;
 config)
