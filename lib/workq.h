@@ -15,7 +15,8 @@ typedef void workq_fn(void *arg);
 int workq_new(unsigned int threads, struct workq **out);
 /* Queue fn(arg).  0, or -ENOMEM / -ESHUTDOWN (then fn is not called). */
 int workq_push(struct workq *q, workq_fn *fn, void *arg);
-/* Run what is queued, stop the threads, free.  NULL-safe. */
+/* Run what is queued, stop the threads, free.  A push once it has begun,
+ * from a running job too, fails with -ESHUTDOWN.  NULL-safe. */
 void workq_free(struct workq *q);
 
 #endif

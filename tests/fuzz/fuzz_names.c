@@ -233,7 +233,7 @@ static void render(enum render_kind kind, const uint8_t *data, size_t size)
 	struct val vals[MAXV];
 	struct secbuf *sbs[MAXV] = { 0 }, *out = NULL;
 	char names[MAXV][8];
-	const char *np[MAXV];
+	const char *np[MAXV] = { 0 };
 	char why[256];
 	size_t n = 0, i, olen;
 	int r, refuse = 0;
@@ -254,7 +254,7 @@ static void render(enum render_kind kind, const uint8_t *data, size_t size)
 	if (kind == RENDER_RAW)
 		n = 1;
 	for (i = 0; i < n; i++) {
-		snprintf(names[i], sizeof(names[i]), "V%zu", i);
+		snprintf(names[i], sizeof(names[i]), "V%u", (unsigned int)(i % 1000));
 		np[i] = names[i];
 		if (!(sbs[i] = secbuf_dup(vals[i].p, vals[i].n)))
 			goto out;

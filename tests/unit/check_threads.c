@@ -83,7 +83,11 @@ START_TEST(test_workq_many_producers)
 		pthread_join(t[i], &failed);
 		ck_assert_ptr_null(failed);
 	}
-	workq_free(wq.q);	/* runs what is queued, requeued jobs included */
+	/* Let the requeued jobs be queued and run: a push once workq_free has
+	 * begun is refused (-ESHUTDOWN), by design. */
+	for (i = 0; i < 2000 && __atomic_load_n(&wq.ran, __ATOMIC_RELAXED) < THREADS * 2000 + THREADS * 20; i++)
+		usleep(5000);
+	workq_free(wq.q);	/* runs what is still queued */
 	ck_assert_uint_eq(wq.requeued, THREADS * 20);
 	ck_assert_uint_eq(wq.ran, THREADS * 2000 + wq.requeued);
 	/* every job but the requeuing ones adds 1 */
