@@ -886,6 +886,8 @@ static void adopt_serve(struct open_job *j, struct handle *hd)
 /* Fetch, render, audit and reply: in the FUSE loop when the store answers
  * from memory, else in the open workers, so that a slow store holds one
  * caller and never the loop. */
+static void inval_cancel(struct harombefs *h, fuse_ino_t ino);
+
 static void open_serve(void *arg)
 {
 	struct open_job *j = arg;
@@ -970,6 +972,7 @@ static void open_serve(void *arg)
 	j->fi.direct_io = 1;	/* content never enters the page cache */
 	j->fi.keep_cache = 0;
 	j->fi.noflush = 1;
+	inval_cancel(h, j->n->ino);
 	if (fuse_reply_open(j->req, &j->fi) != 0) {
 		/* The caller was interrupted: no release will come. */
 		handle_drop(h, hd);
@@ -1092,6 +1095,11 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
  * it can finish.  One thread takes the inodes closed in the last few
  * milliseconds and drops them together, so a busy mount pays one wakeup per
  * period, not one per close.
+ *
+ * An open needs no drop of its own: without keep_cache the kernel empties
+ * the inode's page cache when it opens a file.  So an open takes its inode
+ * off the queue (inval_cancel), and a file opened and closed over and over
+ * costs no notification at all; its last close still queues one.
  */
 #define INVAL_DELAY_NS 2000000L
 
@@ -1101,6 +1109,7 @@ struct invalq {
 	fuse_ino_t *inos;
 	size_t n, cap;
 	int stop, started;
+	int idle;		/* the thread waits for work: signal it */
 	pthread_t thread;
 };
 
@@ -1114,7 +1123,9 @@ static void *inval_thread(void *arg)
 	pthread_mutex_lock(&q->lock);
 	while (!q->stop || q->n) {
 		if (!q->n) {
+			q->idle = 1;
 			pthread_cond_wait(&q->cond, &q->lock);
+			q->idle = 0;
 			continue;
 		}
 		if (!q->stop) {
@@ -1158,8 +1169,26 @@ static void inval_later(struct harombefs *h, fuse_ino_t ino)
 		}
 		if (q->n < q->cap) {
 			q->inos[q->n++] = ino;
-			if (q->n == 1)
+			if (q->idle)
 				pthread_cond_signal(&q->cond);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* An open of ino: the kernel drops its page cache itself (no keep_cache). */
+static void inval_cancel(struct harombefs *h, fuse_ino_t ino)
+{
+	struct invalq *q = h->inval;
+	size_t i;
+
+	if (!q || !q->started)
+		return;
+	pthread_mutex_lock(&q->lock);
+	for (i = 0; i < q->n; i++) {
+		if (q->inos[i] == ino) {
+			q->inos[i] = q->inos[--q->n];
+			break;
 		}
 	}
 	pthread_mutex_unlock(&q->lock);
