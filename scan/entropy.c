@@ -438,6 +438,17 @@ struct shape {
 	double h;
 };
 
+/* Both an upper-case and a lower-case letter. */
+static int mixed_case(const unsigned char *p, size_t n)
+{
+	unsigned int all = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		all |= cclass[p[i]];
+	return (all & C_UP) && (all & C_LO);
+}
+
 static void shape_of(const unsigned char *p, size_t n, struct shape *sh)
 {
 	unsigned short count[66] = { 0 };
@@ -531,15 +542,20 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	weak = !strong && at[W_WEAK] > at[W_ID] && assign;
 	if (at[W_ID] && !strong && !weak)
 		return -1;
+	/* SSH public key blobs and the like start with a length prefix */
+	if (n >= 4 && !memcmp(p, "AAAA", 4))
+		return -1;
+	/* Refusals that need no shape, first: most candidates end here.
+	 * Without a mix of cases the alphabet below is 16, 36 or 38, which
+	 * takes a secret-sounding key. */
+	if (!strong && !weak && (!mixed_case(p, n) || block_line(buf, len, start, end, line_start)))
+		return -1;
 	shape_of(p, n, &sh);
 	/* abc123, ABCDEF: counting, not chance */
 	if (sh.seq * 5 > n - 1 || !sh.letters)
 		return -1;
 	/* pronounceable without digits: words run together */
 	if (!sh.dig && sh.letters >= 8 && sh.vowels * 100 > sh.letters * 30)
-		return -1;
-	/* SSH public key blobs and the like start with a length prefix */
-	if (n >= 4 && !memcmp(p, "AAAA", 4))
 		return -1;
 	if (sh.hex && sh.dig)
 		k = 16;
@@ -554,8 +570,6 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	runlen = (double)n / (double)sh.runs;
 	/* identifiers: checkIframeFilter, MAX_RETRY_COUNT, some-name */
 	if (scan_is_reference(p, n))
-		return -1;
-	if (!strong && !weak && block_line(buf, len, start, end, line_start))
 		return -1;
 	if (k == 16 || k == 36 || k == 38) {
 		/* hashes, ids, names: only with a secret-sounding key */
