@@ -373,6 +373,14 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 		ret = r == -EINVAL ? 2 : 1;
 		goto out;
 	}
+	/* The control socket comes before the mount, so that whoever sees the
+	 * mount can tell us about a rotation.  Without it harombefs still
+	 * works; a rotation then reaches it only through SIGUSR2 or once
+	 * cache_ttl has passed. */
+	if (control_path(mnt, ctlpath, sizeof(ctlpath)) != 0 ||
+	    control_start(ctlpath, control_forget_cb, h, &ctl, err, sizeof(err)) != 0)
+		log_warn("no control socket for %s: %s", mnt,
+			 ctlpath[0] ? err : "the path is too long");
 	if (!passed && handover_mount(args, mnt, &ffd, &ifd, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out;
@@ -439,12 +447,6 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	reloader_started = pthread_create(&reloader, NULL, reload_thread, h) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/* Without it harombefs still works; a rotation then reaches it only
-	 * through SIGUSR2 or once cache_ttl has passed. */
-	if (control_path(mnt, ctlpath, sizeof(ctlpath)) != 0 ||
-	    control_start(ctlpath, control_forget_cb, h, &ctl, err, sizeof(err)) != 0)
-		log_warn("no control socket for %s: %s", mnt,
-			 ctlpath[0] ? err : "the path is too long");
 
 	log_info("serving '%s' on %s (%s%s)", config, mnt, workers ? "open workers on" : "single-threaded",
 		 passed ? ", resumed connection" : "");
