@@ -2,6 +2,7 @@
 #include "backends/sjson.h"
 
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,34 @@ static int prime(struct json_tokener *tok, const char *dummy, size_t len)
 	return 0;
 }
 
+/* NaN and Infinity: json-c takes them, even strict; JSON has no such
+ * numbers, and nothing could write them back. */
+static int nonfinite(struct json_object *o)
+{
+	size_t i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return !isfinite(json_object_get_double(o));
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (nonfinite(json_object_array_get_idx(o, i)))
+				return 1;
+		return 0;
+	case json_type_object: {
+		json_object_object_foreach(o, key, child) {
+			(void)key;
+			if (nonfinite(child))
+				return 1;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
 int sjson_parse(const char *text, size_t len, struct json_object **out, char *msg, size_t msglen)
 {
 	struct json_tokener *tok = NULL;
@@ -66,6 +95,11 @@ int sjson_parse(const char *text, size_t len, struct json_object **out, char *ms
 		r = -ENOMEM;
 		goto out;
 	}
+	/* Strict: JSON as RFC 8259 has it (no leading zeros, no "1e", no
+	 * single quotes, NaN or trailing commas), as Vault sends it; whatever
+	 * we accept we can write back as the same document.  Trailing bytes
+	 * are checked below, where whitespace is allowed. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	dummy[0] = '"';
 	memset(dummy + 1, 'x', len);
 	dummy[len + 1] = '"';
@@ -85,6 +119,11 @@ int sjson_parse(const char *text, size_t len, struct json_object **out, char *ms
 	if (!o || jerr != json_tokener_success) {
 		snprintf(msg, msglen, "%s", jerr == json_tokener_continue ? "truncated JSON"
 					    : json_tokener_error_desc(jerr));
+		r = -EINVAL;
+		goto out;
+	}
+	if (nonfinite(o)) {
+		snprintf(msg, msglen, "NaN or Infinity is not a JSON number");
 		r = -EINVAL;
 		goto out;
 	}
@@ -190,6 +229,8 @@ static int write_num(struct secbuf *sb, struct json_object *o)
 	int r;
 
 	if (json_object_is_type(o, json_type_double)) {
+		if (!isfinite(json_object_get_double(o)))
+			return -EINVAL;	/* JSON has no NaN or Infinity */
 		text = json_object_get_userdata(o);
 		if (text)
 			return secbuf_append(sb, text, strlen(text));

@@ -32,6 +32,16 @@ START_TEST(test_parse_errors)
 	ck_assert(strstr(msg, "trailing") != NULL);
 	ck_assert_int_eq(sjson_parse("<html>", 6, &o, msg, sizeof(msg)), -EINVAL);
 	ck_assert_int_eq(sjson_parse("", 0, &o, msg, sizeof(msg)), -EINVAL);
+	/* Not JSON, though json-c alone takes them: a leading zero, an
+	 * exponent without digits, a trailing comma (fuzz_sjson found "04e"
+	 * written back as "04", which then read as 4). */
+	ck_assert_int_eq(sjson_parse("04", 2, &o, msg, sizeof(msg)), -EINVAL);
+	ck_assert_int_eq(sjson_parse("04e", 3, &o, msg, sizeof(msg)), -EINVAL);
+	ck_assert_int_eq(sjson_parse("{\"a\": 1e}", 10, &o, msg, sizeof(msg)), -EINVAL);
+	ck_assert_int_eq(sjson_parse("[1,]", 4, &o, msg, sizeof(msg)), -EINVAL);
+	ck_assert_int_eq(sjson_parse("NaN", 3, &o, msg, sizeof(msg)), -EINVAL);
+	ck_assert_int_eq(sjson_parse("{\"a\": [-Infinity]}", 18, &o, msg, sizeof(msg)), -EINVAL);
+	ck_assert_ptr_null(o);
 	o = parse_ok("  {\"a\": 1}\n");
 	sjson_put(o);
 }
