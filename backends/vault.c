@@ -683,6 +683,15 @@ out:
 	free(again);
 }
 
+/* One call: its transport error (0 when an HTTP answer came), with why. */
+static int vault_run_one(struct vault_backend *vb, struct vcall *c, uint64_t deadline, struct backend_why *why)
+{
+	vault_run(vb, c, 1, deadline);
+	if (c->rc && why)
+		*why = c->why;
+	return c->rc;
+}
+
 static void vcall_release(struct vcall *c)
 {
 	free(c->path);
@@ -880,10 +889,8 @@ static int approle_login(struct vault_backend *vb, uint64_t deadline, const char
 	}
 	body = NULL;
 	c.auth = 0;
-	vault_run(vb, &c, 1, deadline);
-	if (c.rc) {
-		r = c.rc;
-		*why = c.why;
+	if ((r = vault_run_one(vb, &c, deadline, why))) {
+		/* why is filled */
 	} else if (!is_success(c.req.status)) {
 		r = status_fail(vb, &c, why);
 		if (c.req.status == 400)	/* "invalid role or secret ID" */
@@ -1001,10 +1008,8 @@ static int kv_version(struct vault_backend *vb, uint64_t deadline, struct backen
 		v = fail(why, -BACKEND_ENOMEM, "out of memory");
 		goto out;
 	}
-	vault_run(vb, &c, 1, deadline);
-	if (c.rc) {
-		v = c.rc;
-		*why = c.why;
+	if ((v = vault_run_one(vb, &c, deadline, why))) {
+		/* why is filled */
 	} else if (c.req.status == 404) {
 		v = 1;
 	} else if (!is_success(c.req.status)) {
@@ -1254,11 +1259,8 @@ static int vault_fields(struct backend *be, const char *path, backend_field_fn *
 			    vb->mount);
 	if ((r = call_init(&c, "GET", data_path(vb, kv, &k), NULL, MAX_SECRET_RESP)))
 		return fail(why, r, "out of memory");
-	vault_run(vb, &c, 1, deadline);
-	if (c.rc) {
-		r = c.rc;
-		if (why)
-			*why = c.why;
+	if ((r = vault_run_one(vb, &c, deadline, why))) {
+		/* why is filled */
 	} else if (c.req.status == 404) {
 		r = not_found(vb, kv, &c, &k, why);
 	} else if (c.req.status != 200) {
@@ -1315,12 +1317,8 @@ static int exists(struct vault_backend *vb, int kv, const struct vault_key *k, u
 	if ((r = call_init(&c, "GET", api_path(vb, kv == 2 ? "metadata" : NULL, k->path, ""), NULL,
 			   MAX_SECRET_RESP)))
 		return fail(why, r, "out of memory");
-	vault_run(vb, &c, 1, deadline);
-	r = 0;
-	if (c.rc) {
-		r = c.rc;
-		if (why)
-			*why = c.why;
+	if ((r = vault_run_one(vb, &c, deadline, why))) {
+		/* why is filled */
 	} else if (c.req.status == 404) {
 		r = fail(why, -BACKEND_ENOTFOUND, "no secret '%s' in mount '%s' at %s", k->path, vb->mount,
 			 vb->addr);
@@ -1399,11 +1397,8 @@ static int write_fields(struct vault_backend *vb, const struct vault_key *k, siz
 		/* KV 1 has no merge: read, replace the field, write back. */
 		if ((r = call_init(&c, "GET", api_path(vb, NULL, k->path, ""), NULL, MAX_SECRET_RESP)))
 			return fail(why, r, "out of memory");
-		vault_run(vb, &c, 1, deadline);
-		if (c.rc) {
-			r = c.rc;
-			if (why)
-				*why = c.why;
+		if ((r = vault_run_one(vb, &c, deadline, why))) {
+			/* why is filled */
 		} else if (c.req.status == 200) {
 			if (!(r = parse_resp(vb, &c, &root, why)))
 				keep = sjson_obj(root, "data");
@@ -1571,11 +1566,8 @@ static int vault_list(struct backend *be, const char *prefix, backend_list_fn *f
 		free(dir);
 		return fail(why, r, "out of memory");
 	}
-	vault_run(vb, &c, 1, deadline);
-	if (c.rc) {
-		r = c.rc;
-		if (why)
-			*why = c.why;
+	if ((r = vault_run_one(vb, &c, deadline, why))) {
+		/* why is filled */
 	} else if (c.req.status == 404) {
 		r = fail(why, -BACKEND_ENOTFOUND, "nothing under '%s' in mount '%s' at %s", dir, vb->mount,
 			 vb->addr);
@@ -1642,11 +1634,8 @@ static int vault_meta(struct backend *be, const char *key, struct backend_meta *
 		return fail(why, -BACKEND_ENOTSUP, "mount '%s' is KV version 1: no versions or times", vb->mount);
 	if ((r = call_init(&c, "GET", api_path(vb, "metadata", k.path, ""), NULL, MAX_SECRET_RESP)))
 		return fail(why, r, "out of memory");
-	vault_run(vb, &c, 1, deadline);
-	if (c.rc) {
-		r = c.rc;
-		if (why)
-			*why = c.why;
+	if ((r = vault_run_one(vb, &c, deadline, why))) {
+		/* why is filled */
 	} else if (c.req.status == 404) {
 		r = fail(why, -BACKEND_ENOTFOUND, "no secret '%s' in mount '%s' at %s", k.path, vb->mount,
 			 vb->addr);
