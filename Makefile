@@ -54,7 +54,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -I. -DHAROMBE_VERSION='"$(VE
 ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
-LIB_OBJS := lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
+LIB_OBJS := lib/why.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
 BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o \
 	backends/sops-tree.o backends/sops-crypto.o backends/sops-json.o backends/sops-yaml.o \
 	backends/sops-flat.o \
@@ -77,7 +77,7 @@ SCAN_CORE = $(addprefix $(BUILD)/,$(SCAN_OBJS))
 # objects it uses; only the scan_* API of scan/scan.h is exported.
 SCAN_SONAME := libharombe-scan.so.0
 SCAN_SO := $(BUILD)/libharombe-scan.so.$(VERSION)
-SCAN_PIC = $(addprefix $(BUILD)/pic/,$(SCAN_LIB_OBJS) lib/secbuf.o lib/log.o lib/config.o lib/credshape.o)
+SCAN_PIC = $(addprefix $(BUILD)/pic/,$(SCAN_LIB_OBJS) lib/secbuf.o lib/log.o lib/config.o lib/credshape.o lib/why.o)
 SCAN_SO_LIBS = $(shell pkg-config --libs libhs libpcre2-8 yaml-0.1 libsodium 2>/dev/null) -lm -lpthread
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -130,7 +130,7 @@ $(BUILD)/pic/%.o: %.c | $(DEPS_OK)
 
 # The built-in prefilters, compiled at build time (see scan/tools/hsdb-gen.c).
 HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o lib/config.o lib/log.o \
-	lib/secbuf.o lib/credshape.o)
+	lib/secbuf.o lib/credshape.o lib/why.o)
 $(BUILD)/scan/hsdb-gen: $(HSDB_GEN_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)

@@ -11,36 +11,36 @@ struct backend_ops {
 	const char *name;		/* the provider name in harombe.yaml */
 	unsigned int caps;		/* BACKEND_CAN_* */
 	int (*open)(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
-		    struct cfg_error *err);
+		    struct why *err);
 	void (*close)(struct backend *be);
-	int (*get)(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why);
+	int (*get)(struct backend *be, const char *key, struct secbuf **out, struct why *why);
 	/* Optional: parallel fetch.  NULL = get() in a loop. */
 	int (*get_many)(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
-			int *rcs, struct backend_why *whys);
+			int *rcs, struct why *whys);
 	/* Optional (NULL = BACKEND_ENOTSUP). */
 	int (*list)(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
-		    struct backend_why *why);
+		    struct why *why);
 	int (*set)(struct backend *be, const char *key, const void *value, size_t len,
-		   struct backend_why *why);
-	int (*del)(struct backend *be, const char *key, struct backend_why *why);
+		   struct why *why);
+	int (*del)(struct backend *be, const char *key, struct why *why);
 	/* Optional: what the store knows about a key without reading it
 	 * (Vault KV v2 metadata, a file's mtime).  NULL = BACKEND_ENOTSUP. */
 	int (*meta)(struct backend *be, const char *key, struct backend_meta *out,
-		    struct backend_why *why);
+		    struct why *why);
 	/* Optional: make a new, empty store at target (a SOPS file) for the
 	 * recipients given.  NULL = BACKEND_ENOTSUP. */
 	int (*create)(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
-		      size_t n, struct backend_why *why);
+		      size_t n, struct why *why);
 	/* Optional: write several fields as one secret, replacing it (Vault's
 	 * `kv put a=1 b=2`).  NULL = BACKEND_ENOTSUP. */
 	int (*set_fields)(struct backend *be, const char *key, size_t n, const char *const *fields,
-			  const void *const *values, const size_t *lens, struct backend_why *why);
+			  const void *const *values, const size_t *lens, struct why *why);
 	/* Optional: delete every version and the metadata.  NULL = del(). */
-	int (*purge)(struct backend *be, const char *key, struct backend_why *why);
+	int (*purge)(struct backend *be, const char *key, struct why *why);
 	/* Optional: every field of a secret with its value (Vault KV).
 	 * NULL = BACKEND_ENOTSUP. */
 	int (*fields)(struct backend *be, const char *path, backend_field_fn *fn, void *arg,
-		      struct backend_why *why);
+		      struct why *why);
 	/* Optional: drop cached copies (backends/cache.c).  NULL = nothing cached. */
 	void (*forget)(struct backend *be, const char *key);
 };
@@ -52,10 +52,6 @@ struct backend {
 
 /* Add a provider at run time (the test daemon's mock store).  0 or -ENOSPC. */
 int backend_register(const struct backend_ops *ops);
-
-/* Write a reason into why (NULL-safe).  NEVER FORMAT A VALUE INTO IT. */
-void backend_why_set(struct backend_why *why, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 extern const struct backend_ops backend_env;
 extern const struct backend_ops backend_sops;

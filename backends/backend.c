@@ -42,17 +42,6 @@ const char *backend_provider_list(void)
 	return list;
 }
 
-void backend_why_set(struct backend_why *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
-	va_end(ap);
-}
-
 /* Anything outside the documented set would leak a backend's internals into
  * callers' errno handling; fold it into "unavailable" and say so. */
 static int normalize(const struct backend *be, int r)
@@ -74,7 +63,7 @@ static int normalize(const struct backend *be, int r)
 	}
 }
 
-int backend_open(const struct backend_ctx *ctx, struct backend **out, struct cfg_error *err)
+int backend_open(const struct backend_ctx *ctx, struct backend **out, struct why *err)
 {
 	const char *name = ctx->provider ? ctx->provider : ctx->cfg->provider;
 	const struct cfg_node *opts = ctx->opts ? ctx->opts : ctx->cfg->credentials;
@@ -120,7 +109,7 @@ unsigned int backend_caps(const struct backend *be)
 	return front(be)->ops->caps;
 }
 
-int backend_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
+int backend_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
 	int r;
 
@@ -134,7 +123,7 @@ int backend_get(struct backend *be, const char *key, struct secbuf **out, struct
 }
 
 int backend_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
-		     int *rcs, struct backend_why *whys)
+		     int *rcs, struct why *whys)
 {
 	size_t i;
 	int first = 0;
@@ -180,14 +169,13 @@ static int relay(const char *key, void *arg)
 }
 
 int backend_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
-		 struct backend_why *why)
+		 struct why *why)
 {
 	struct list_relay lr = { fn, arg, 0 };
 	int r;
 
 	if (!be->ops->list)
-		return backend_why_set(why, "the %s backend cannot list keys", be->ops->name),
-		       -BACKEND_ENOTSUP;
+		return why_fail(why, -BACKEND_ENOTSUP, "the %s backend cannot list keys", be->ops->name);
 	r = be->ops->list(be, prefix ? prefix : "", relay, &lr, why);
 	if (lr.rc && r == lr.rc)
 		return r;
@@ -195,30 +183,29 @@ int backend_list(struct backend *be, const char *prefix, backend_list_fn *fn, vo
 }
 
 int backend_set(struct backend *be, const char *key, const void *value, size_t len,
-		struct backend_why *why)
+		struct why *why)
 {
 	if (!be->ops->set)
-		return backend_why_set(why, "the %s backend is read-only", be->ops->name), -BACKEND_ENOTSUP;
+		return why_fail(why, -BACKEND_ENOTSUP, "the %s backend is read-only", be->ops->name);
 	return normalize(be, be->ops->set(be, key, value, len, why));
 }
 
-int backend_delete(struct backend *be, const char *key, struct backend_why *why)
+int backend_delete(struct backend *be, const char *key, struct why *why)
 {
 	if (!be->ops->del)
-		return backend_why_set(why, "the %s backend is read-only", be->ops->name), -BACKEND_ENOTSUP;
+		return why_fail(why, -BACKEND_ENOTSUP, "the %s backend is read-only", be->ops->name);
 	return normalize(be, be->ops->del(be, key, why));
 }
 
 int backend_set_fields(struct backend *be, const char *key, size_t n, const char *const *fields,
-		       const void *const *values, const size_t *lens, struct backend_why *why)
+		       const void *const *values, const size_t *lens, struct why *why)
 {
 	if (!be->ops->set_fields)
-		return backend_why_set(why, "the %s backend has no fields", backend_name(be)),
-		       -BACKEND_ENOTSUP;
+		return why_fail(why, -BACKEND_ENOTSUP, "the %s backend has no fields", backend_name(be));
 	return normalize(be, be->ops->set_fields(be, key, n, fields, values, lens, why));
 }
 
-int backend_purge(struct backend *be, const char *key, struct backend_why *why)
+int backend_purge(struct backend *be, const char *key, struct why *why)
 {
 	if (!be->ops->purge)
 		return backend_delete(be, key, why);
@@ -249,7 +236,7 @@ static int field_relay(const char *field, const struct secbuf *value, void *arg)
 }
 
 int backend_fields(struct backend *be, const char *path, backend_field_fn *fn, void *arg,
-		   struct backend_why *why)
+		   struct why *why)
 {
 	struct field_relay fr = { fn, arg, 0 };
 	int r;
@@ -257,7 +244,7 @@ int backend_fields(struct backend *be, const char *path, backend_field_fn *fn, v
 	/* A cache keeps single values, not whole secrets: ask the store. */
 	be = (struct backend *)front(be);
 	if (!be->ops->fields)
-		return backend_why_set(why, "the %s backend has no fields", be->ops->name), -BACKEND_ENOTSUP;
+		return why_fail(why, -BACKEND_ENOTSUP, "the %s backend has no fields", be->ops->name);
 	r = be->ops->fields(be, path, field_relay, &fr, why);
 	if (fr.rc && r == fr.rc)
 		return r;
@@ -271,17 +258,16 @@ void backend_forget(struct backend *be, const char *key)
 }
 
 int backend_meta(struct backend *be, const char *key, struct backend_meta *out,
-		 struct backend_why *why)
+		 struct why *why)
 {
 	memset(out, 0, sizeof(*out));
 	if (!be->ops->meta)
-		return backend_why_set(why, "the %s backend keeps no metadata", be->ops->name),
-		       -BACKEND_ENOTSUP;
+		return why_fail(why, -BACKEND_ENOTSUP, "the %s backend keeps no metadata", be->ops->name);
 	return normalize(be, be->ops->meta(be, key, out, why));
 }
 
 int backend_create(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
-		   size_t n, struct backend_why *why)
+		   size_t n, struct why *why)
 {
 	const char *name = ctx->provider ? ctx->provider : ctx->cfg->provider;
 	size_t i;
@@ -290,11 +276,10 @@ int backend_create(const struct backend_ctx *ctx, const char *target, const char
 		if (strcmp(providers[i]->name, name) != 0)
 			continue;
 		if (!providers[i]->create)
-			return backend_why_set(why, "the %s backend has no files to create", name),
-			       -BACKEND_ENOTSUP;
+			return why_fail(why, -BACKEND_ENOTSUP, "the %s backend has no files to create", name);
 		return providers[i]->create(ctx, target, recipients, n, why);
 	}
-	backend_why_set(why, "unknown provider '%s' (known: %s)", name, backend_provider_list());
+	why_set(why, "unknown provider '%s' (known: %s)", name, backend_provider_list());
 	return -BACKEND_EINVAL;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/why.h"
 
 /*
  * The store behind every view: one interface, several implementations
@@ -37,13 +38,8 @@
 struct backend;
 struct secbuf;
 struct audit;
-struct cfg_error;
 struct harombe_config;
 struct cfg_node;
-
-struct backend_why {
-	char msg[256];
-};
 
 struct backend_ctx {
 	const struct harombe_config *cfg;
@@ -60,24 +56,24 @@ typedef int backend_list_fn(const char *key, void *arg);
 
 /* Open the provider named by ctx (provider, else cfg->provider).  An
  * unknown provider or bad option fills err with file:line:col. */
-int backend_open(const struct backend_ctx *ctx, struct backend **out, struct cfg_error *err);
+int backend_open(const struct backend_ctx *ctx, struct backend **out, struct why *err);
 void backend_close(struct backend *be);		/* wipes the backend's own secrets; NULL-safe */
 const char *backend_name(const struct backend *be);
 unsigned int backend_caps(const struct backend *be);
 
 /* 0 and *out = new secbuf, or an error and *out = NULL. */
-int backend_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why);
+int backend_get(struct backend *be, const char *key, struct secbuf **out, struct why *why);
 /* Fetch n keys (in parallel where the store allows).  outs[i] and rcs[i]
  * are filled for every i; whys may be NULL or an array of n.  Returns 0
  * when all succeeded, else the first failing rcs[i]. */
 int backend_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
-		     int *rcs, struct backend_why *whys);
+		     int *rcs, struct why *whys);
 /* Keys under prefix ("" for all); folders end with '/' where the store has them. */
 int backend_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
-		 struct backend_why *why);
+		 struct why *why);
 int backend_set(struct backend *be, const char *key, const void *value, size_t len,
-		struct backend_why *why);
-int backend_delete(struct backend *be, const char *key, struct backend_why *why);
+		struct why *why);
+int backend_delete(struct backend *be, const char *key, struct why *why);
 
 /* What a store can say about a key without returning its value. */
 struct backend_meta {
@@ -89,22 +85,22 @@ struct backend_meta {
 };
 /* 0 and *out, or an error; BACKEND_ENOTSUP when the store cannot tell. */
 int backend_meta(struct backend *be, const char *key, struct backend_meta *out,
-		 struct backend_why *why);
+		 struct why *why);
 
 /* Make a new, empty store named target (e.g. a SOPS file) whose key is
  * wrapped for n recipients (age1...), with the provider ctx names.  Never
  * overwrites: an existing target is BACKEND_EINVAL.  BACKEND_ENOTSUP for
  * providers that have nothing to create. */
 int backend_create(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
-		   size_t n, struct backend_why *why);
+		   size_t n, struct why *why);
 
 /* Write several fields as one secret, replacing what was there (Vault KV;
  * BACKEND_ENOTSUP elsewhere).  values[i] holds lens[i] bytes. */
 int backend_set_fields(struct backend *be, const char *key, size_t n, const char *const *fields,
-		       const void *const *values, const size_t *lens, struct backend_why *why);
+		       const void *const *values, const size_t *lens, struct why *why);
 /* Delete a key with every version and its metadata; stores without
  * versions do what backend_delete() does. */
-int backend_purge(struct backend *be, const char *key, struct backend_why *why);
+int backend_purge(struct backend *be, const char *key, struct why *why);
 
 /*
  * The cache (security.fs.cache_ttl and stale_if_error, DESIGN.md
@@ -123,7 +119,7 @@ typedef int backend_field_fn(const char *field, const struct secbuf *value, void
  * KV), so that a backup can name them all.  BACKEND_ENOTSUP elsewhere.
  * Bypasses a cache. */
 int backend_fields(struct backend *be, const char *path, backend_field_fn *fn, void *arg,
-		   struct backend_why *why);
+		   struct why *why);
 
 /* Drop what a cache holds for key's path: every field and version of it
  * ("github/token" drops "github/token#value" and "github/token@3"); NULL

@@ -39,7 +39,7 @@ struct flight {
 	int done;
 	int rc;
 	struct secbuf *value;		/* on success, until the last reference goes */
-	struct backend_why why;
+	struct why why;
 	int detached;			/* forgotten: do not store the result */
 	pthread_cond_t cond;
 };
@@ -184,7 +184,7 @@ static int is_outage(int rc)
 
 /* The outcome of a finished flight for one caller (lock held). */
 static int take_result(struct cache_backend *cb, const char *key, struct flight *f, uint64_t now,
-		       struct secbuf **out, struct backend_why *why)
+		       struct secbuf **out, struct why *why)
 {
 	struct entry *e;
 	size_t len;
@@ -199,7 +199,7 @@ static int take_result(struct cache_backend *cb, const char *key, struct flight 
 		}
 		d = secbuf_data(f->value, &len);
 		if (!(*out = secbuf_dup(d, len)))
-			return backend_why_set(why, "locked memory exhausted"), -BACKEND_ENOMEM;
+			return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 		return 0;
 	}
 	if (why)
@@ -216,13 +216,13 @@ static int take_result(struct cache_backend *cb, const char *key, struct flight 
 		const unsigned char *d = secbuf_data(e->value, &len);
 
 		if (!(*out = secbuf_dup(d, len)))
-			return backend_why_set(why, "locked memory exhausted"), -BACKEND_ENOMEM;
+			return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 	}
 	return 0;
 }
 
 static int cache_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
-			  int *rcs, struct backend_why *whys)
+			  int *rcs, struct why *whys)
 {
 	struct cache_backend *cb = cache_downcast(be);
 	enum slot *slot = calloc(n + 1, sizeof(*slot));
@@ -231,7 +231,7 @@ static int cache_get_many(struct backend *be, size_t n, const char *const *keys,
 	size_t *lidx = calloc(n + 1, sizeof(*lidx));
 	struct secbuf **louts = calloc(n + 1, sizeof(*louts));
 	int *lrcs = calloc(n + 1, sizeof(*lrcs));
-	struct backend_why *lwhys = calloc(n + 1, sizeof(*lwhys));
+	struct why *lwhys = calloc(n + 1, sizeof(*lwhys));
 	uint64_t now = now_ms();
 	size_t i, j, nlead = 0, len;
 
@@ -338,7 +338,7 @@ out:
 #undef W
 }
 
-static int cache_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
+static int cache_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
 	int rc = 0;
 
@@ -381,13 +381,13 @@ static void cache_forget(struct backend *be, const char *key)
 }
 
 static int cache_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
-		      struct backend_why *why)
+		      struct why *why)
 {
 	return backend_list(cache_downcast(be)->inner, prefix, fn, arg, why);
 }
 
 static int cache_set(struct backend *be, const char *key, const void *value, size_t len,
-		     struct backend_why *why)
+		     struct why *why)
 {
 	int r = backend_set(cache_downcast(be)->inner, key, value, len, why);
 
@@ -396,7 +396,7 @@ static int cache_set(struct backend *be, const char *key, const void *value, siz
 }
 
 static int cache_set_fields(struct backend *be, const char *key, size_t n, const char *const *fields,
-			    const void *const *values, const size_t *lens, struct backend_why *why)
+			    const void *const *values, const size_t *lens, struct why *why)
 {
 	int r = backend_set_fields(cache_downcast(be)->inner, key, n, fields, values, lens, why);
 
@@ -404,7 +404,7 @@ static int cache_set_fields(struct backend *be, const char *key, size_t n, const
 	return r;
 }
 
-static int cache_del(struct backend *be, const char *key, struct backend_why *why)
+static int cache_del(struct backend *be, const char *key, struct why *why)
 {
 	int r = backend_delete(cache_downcast(be)->inner, key, why);
 
@@ -412,7 +412,7 @@ static int cache_del(struct backend *be, const char *key, struct backend_why *wh
 	return r;
 }
 
-static int cache_purge(struct backend *be, const char *key, struct backend_why *why)
+static int cache_purge(struct backend *be, const char *key, struct why *why)
 {
 	int r = backend_purge(cache_downcast(be)->inner, key, why);
 
@@ -421,13 +421,13 @@ static int cache_purge(struct backend *be, const char *key, struct backend_why *
 }
 
 static int cache_meta(struct backend *be, const char *key, struct backend_meta *out,
-		      struct backend_why *why)
+		      struct why *why)
 {
 	return backend_meta(cache_downcast(be)->inner, key, out, why);
 }
 
 static int cache_open(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
-		      struct cfg_error *err)
+		      struct why *err)
 {
 	(void)ctx;
 	(void)opts;

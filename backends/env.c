@@ -124,7 +124,7 @@ static int take_environ(const char *prefix)
 }
 
 static int env_open(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
-		    struct cfg_error *err)
+		    struct why *err)
 {
 	struct env_backend *eb;
 	const char *prefix = DEFAULT_PREFIX;
@@ -168,15 +168,14 @@ static void env_close(struct backend *be)
 
 /* github/token -> HAROMBE_SECRET_GITHUB_TOKEN; '/', '-' and '.' become '_'. */
 static int var_name(const struct env_backend *eb, const char *key, char *buf, size_t len,
-		    struct backend_why *why)
+		    struct why *why)
 {
 	size_t pl = strlen(eb->prefix), i;
 
 	if (strchr(key, '#'))
-		return backend_why_set(why, "the env backend has no fields ('#'): '%s'", key),
-		       -BACKEND_EINVAL;
+		return why_fail(why, -BACKEND_EINVAL, "the env backend has no fields ('#'): '%s'", key);
 	if (pl + strlen(key) + 1 > len)
-		return backend_why_set(why, "key is too long"), -BACKEND_EINVAL;
+		return why_fail(why, -BACKEND_EINVAL, "key is too long");
 	memcpy(buf, eb->prefix, pl);
 	for (i = 0; key[i]; i++) {
 		unsigned char c = (unsigned char)key[i];
@@ -184,15 +183,14 @@ static int var_name(const struct env_backend *eb, const char *key, char *buf, si
 		if (c == '/' || c == '-' || c == '.')
 			c = '_';
 		else if (!isalnum(c) && c != '_')
-			return backend_why_set(why, "key '%s' cannot be an environment variable name", key),
-			       -BACKEND_EINVAL;
+			return why_fail(why, -BACKEND_EINVAL, "key '%s' cannot be an environment variable name", key);
 		buf[pl + i] = (char)toupper(c);
 	}
 	buf[pl + i] = 0;
 	return 0;
 }
 
-static int env_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
+static int env_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
 	char name[600];
 	struct env_var *v;
@@ -210,16 +208,16 @@ static int env_get(struct backend *be, const char *key, struct secbuf **out, str
 		r = *out ? 0 : -BACKEND_ENOMEM;
 	} else {
 		r = -BACKEND_ENOTFOUND;
-		backend_why_set(why, "environment variable %s is not set", name);
+		why_set(why, "environment variable %s is not set", name);
 	}
 	pthread_rwlock_unlock(&store.lock);
 	if (r == -BACKEND_ENOMEM)
-		backend_why_set(why, "locked memory exhausted");
+		why_set(why, "locked memory exhausted");
 	return r;
 }
 
 static int env_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
-		    struct backend_why *why)
+		    struct why *why)
 {
 	struct env_backend *eb = env_downcast(be);
 	char want[600], key[600];
@@ -257,7 +255,7 @@ static int env_list(struct backend *be, const char *prefix, backend_list_fn *fn,
 }
 
 static int env_set(struct backend *be, const char *key, const void *value, size_t len,
-		   struct backend_why *why)
+		   struct why *why)
 {
 	char name[600];
 	int r;
@@ -270,7 +268,7 @@ static int env_set(struct backend *be, const char *key, const void *value, size_
 	return r;
 }
 
-static int env_del(struct backend *be, const char *key, struct backend_why *why)
+static int env_del(struct backend *be, const char *key, struct why *why)
 {
 	char name[600];
 	struct env_var *v;
@@ -286,7 +284,7 @@ static int env_del(struct backend *be, const char *key, struct backend_why *why)
 		*v = store.vars[--store.n];
 	} else {
 		r = -BACKEND_ENOTFOUND;
-		backend_why_set(why, "environment variable %s is not set", name);
+		why_set(why, "environment variable %s is not set", name);
 	}
 	pthread_rwlock_unlock(&store.lock);
 	return r;

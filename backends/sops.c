@@ -563,7 +563,7 @@ static int value_copy(const struct sops_doc *doc, const struct sops_node *n, str
 /* ---- backend ops ---- */
 
 static int sops_open(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
-		     struct cfg_error *err)
+		     struct why *err)
 {
 	const char *file = NULL, *kf = NULL, *fmt = NULL;
 	struct sops_backend *sb;
@@ -616,7 +616,7 @@ static void sops_close(struct backend *be)
 }
 
 static int sops_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
-			 int *rcs, struct backend_why *whys)
+			 int *rcs, struct why *whys)
 {
 	struct sops_backend *sb = sops_downcast(be);
 	char why[sizeof(whys->msg)] = "";
@@ -626,7 +626,7 @@ static int sops_get_many(struct backend *be, size_t n, const char *const *keys, 
 	if ((r = lock_fresh(sb, why, sizeof(why)))) {
 		for (i = 0; i < n; i++) {
 			rcs[i] = r;
-			backend_why_set(whys ? &whys[i] : NULL, "%s", why);
+			why_set(whys ? &whys[i] : NULL, "%s", why);
 		}
 		return r;
 	}
@@ -638,7 +638,7 @@ static int sops_get_many(struct backend *be, size_t n, const char *const *keys, 
 		if (!rcs[i])
 			rcs[i] = value_copy(&sb->doc, f.node, &outs[i]);
 		if (rcs[i])
-			backend_why_set(whys ? &whys[i] : NULL, "%s", why[0] ? why : "out of locked memory");
+			why_set(whys ? &whys[i] : NULL, "%s", why[0] ? why : "out of locked memory");
 	}
 	pthread_rwlock_unlock(&sb->lock);
 	for (i = 0; i < n; i++)
@@ -647,7 +647,7 @@ static int sops_get_many(struct backend *be, size_t n, const char *const *keys, 
 	return 0;
 }
 
-static int sops_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
+static int sops_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
 	int rc;
 
@@ -694,7 +694,7 @@ static int list_walk(struct lister *l, const struct sops_node *n)
 }
 
 static int sops_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
-		     struct backend_why *why)
+		     struct why *why)
 {
 	struct sops_backend *sb = sops_downcast(be);
 	struct lister l = { .prefix = prefix, .fn = fn, .arg = arg };
@@ -703,7 +703,7 @@ static int sops_list(struct backend *be, const char *prefix, backend_list_fn *fn
 	int r;
 
 	if ((r = lock_fresh(sb, msg, sizeof(msg)))) {
-		backend_why_set(why, "%s", msg);
+		why_set(why, "%s", msg);
 		return r;
 	}
 	for (b = 0; b < sb->doc.nbranches && !r; b++)
@@ -713,7 +713,7 @@ static int sops_list(struct backend *be, const char *prefix, backend_list_fn *fn
 }
 
 static int sops_meta_op(struct backend *be, const char *key, struct backend_meta *out,
-			struct backend_why *why)
+			struct why *why)
 {
 	struct sops_backend *sb = sops_downcast(be);
 	char msg[sizeof(why->msg)] = "";
@@ -722,7 +722,7 @@ static int sops_meta_op(struct backend *be, const char *key, struct backend_meta
 	int r;
 
 	if ((r = lock_fresh(sb, msg, sizeof(msg)))) {
-		backend_why_set(why, "%s", msg);
+		why_set(why, "%s", msg);
 		return r;
 	}
 	r = lookup(&sb->doc, key, &f, 1, msg, sizeof(msg));
@@ -735,7 +735,7 @@ static int sops_meta_op(struct backend *be, const char *key, struct backend_meta
 		else
 			out->updated = (long long)sb->st.st_mtim.tv_sec;
 	} else {
-		backend_why_set(why, "%s", msg);
+		why_set(why, "%s", msg);
 	}
 	pthread_rwlock_unlock(&sb->lock);
 	return r;
@@ -922,7 +922,7 @@ static int insert_new(struct sops_backend *sb, const char *key, struct sops_node
 }
 
 static int sops_set(struct backend *be, const char *key, const void *value, size_t len,
-		    struct backend_why *why)
+		    struct why *why)
 {
 	struct sops_backend *sb = sops_downcast(be);
 	char msg[sizeof(why->msg)] = "";
@@ -990,11 +990,11 @@ static int sops_set(struct backend *be, const char *key, const void *value, size
 	sb->loaded = 0;
 	pthread_rwlock_unlock(&sb->lock);
 	if (r)
-		backend_why_set(why, "%s", msg);
+		why_set(why, "%s", msg);
 	return r;
 }
 
-static int sops_del(struct backend *be, const char *key, struct backend_why *why)
+static int sops_del(struct backend *be, const char *key, struct why *why)
 {
 	struct sops_backend *sb = sops_downcast(be);
 	char msg[sizeof(why->msg)] = "";
@@ -1015,12 +1015,12 @@ static int sops_del(struct backend *be, const char *key, struct backend_why *why
 	sb->loaded = 0;
 	pthread_rwlock_unlock(&sb->lock);
 	if (r)
-		backend_why_set(why, "%s", msg);
+		why_set(why, "%s", msg);
 	return r;
 }
 
 static int sops_create(const struct backend_ctx *ctx, const char *target, const char *const *recipients,
-		       size_t n, struct backend_why *why)
+		       size_t n, struct why *why)
 {
 	unsigned char (*pks)[AGE_KEY_LEN] = NULL;
 	struct sops_doc doc;
@@ -1031,7 +1031,7 @@ static int sops_create(const struct backend_ctx *ctx, const char *target, const 
 
 	(void)ctx;
 	if (!n) {
-		backend_why_set(why, "give at least one age recipient (--age age1...)");
+		why_set(why, "give at least one age recipient (--age age1...)");
 		return -BACKEND_EINVAL;
 	}
 	if (!(pks = calloc(n, sizeof(*pks))) || !(path = expand_home(target))) {
@@ -1040,12 +1040,12 @@ static int sops_create(const struct backend_ctx *ctx, const char *target, const 
 	}
 	for (i = 0; i < n; i++)
 		if (age_recipient_parse(recipients[i], pks[i], msg, sizeof(msg))) {
-			backend_why_set(why, "recipient '%.80s': %s", recipients[i], msg);
+			why_set(why, "recipient '%.80s': %s", recipients[i], msg);
 			r = -BACKEND_EINVAL;
 			goto out;
 		}
 	if (access(path, F_OK) == 0) {
-		backend_why_set(why, "'%s' exists already: harombe creates new files only", path);
+		why_set(why, "'%s' exists already: harombe creates new files only", path);
 		r = -BACKEND_EINVAL;
 		goto out;
 	}
@@ -1057,7 +1057,7 @@ static int sops_create(const struct backend_ctx *ctx, const char *target, const 
 	if (!r)
 		r = write_atomic(path, out.p, out.len, NULL, 1, msg, sizeof(msg));
 	if (r) {
-		backend_why_set(why, "%s", msg[0] ? msg : strerror(-r));
+		why_set(why, "%s", msg[0] ? msg : strerror(-r));
 		r = r == -EEXIST ? -BACKEND_EINVAL : errno_to_backend(r);
 	}
  out:

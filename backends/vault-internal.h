@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-struct backend_why;
+struct why;
 
 /* A parsed key: "path", "path#field", "path@N", "path@N#field", and
  * "path?version=N" in place of "path@N". */
@@ -16,7 +16,7 @@ struct vault_key {
 };
 
 /* 0, or -EINVAL with why. */
-int vault_key_parse(const char *key, struct vault_key *k, struct backend_why *why);
+int vault_key_parse(const char *key, struct vault_key *k, struct why *why);
 
 /* RFC 3339 ("2018-03-22T02:24:06.945319214Z", "...-04:00") to Unix
  * seconds; 0 and *out, or -EINVAL. */

@@ -116,7 +116,7 @@ struct vcall {
 	size_t max_resp;
 	struct vhttp_req req;
 	int rc;				/* 0: req.status and req.resp are the answer */
-	struct backend_why why;
+	struct why why;
 	unsigned int tries;
 	int retry_kind;
 };
@@ -128,8 +128,8 @@ static struct vault_backend *vault_downcast(struct backend *be)
 	return (struct vault_backend *)be;
 }
 
-static int fail(struct backend_why *why, int rc, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static int fail(struct backend_why *why, int rc, const char *fmt, ...)
+static int fail(struct why *why, int rc, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static int fail(struct why *why, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -153,7 +153,7 @@ static int all_digits(const char *s)
 	return 1;
 }
 
-int vault_key_parse(const char *key, struct vault_key *k, struct backend_why *why)
+int vault_key_parse(const char *key, struct vault_key *k, struct why *why)
 {
 	const char *hash = strchr(key, '#');
 	size_t plen = hash ? (size_t)(hash - key) : strlen(key);
@@ -544,9 +544,9 @@ static void fail_transport(struct vault_backend *vb, struct vcall *c)
 	}
 }
 
-static int ensure_token(struct vault_backend *vb, uint64_t deadline, struct backend_why *why);
+static int ensure_token(struct vault_backend *vb, uint64_t deadline, struct why *why);
 static int reauth(struct vault_backend *vb, unsigned long gen_used, uint64_t deadline,
-		  struct backend_why *why);
+		  struct why *why);
 
 /*
  * Run calls in parallel until each has an answer: retries (jittered
@@ -579,7 +579,7 @@ static void vault_run(struct vault_backend *vb, struct vcall *calls, size_t n, u
 		goto out;
 	}
 	if (need_auth) {
-		struct backend_why w = { "" };
+		struct why w = { "" };
 
 		r = ensure_token(vb, deadline, &w);
 		for (i = 0; i < n && r; i++)
@@ -641,7 +641,7 @@ static void vault_run(struct vault_backend *vb, struct vcall *calls, size_t n, u
 			want_reauth |= c->retry_kind == RETRY_REAUTH;
 		}
 		if (want_reauth) {
-			struct backend_why w = { "" };
+			struct why w = { "" };
 
 			reauthed = 1;
 			if (reauth(vb, gen, deadline, &w) != 0) {
@@ -684,7 +684,7 @@ out:
 }
 
 /* One call: its transport error (0 when an HTTP answer came), with why. */
-static int vault_run_one(struct vault_backend *vb, struct vcall *c, uint64_t deadline, struct backend_why *why)
+static int vault_run_one(struct vault_backend *vb, struct vcall *c, uint64_t deadline, struct why *why)
 {
 	vault_run(vb, c, 1, deadline);
 	if (c->rc && why)
@@ -732,7 +732,7 @@ static void error_text(const struct secbuf *resp, char *buf, size_t len)
 }
 
 /* The backend error for a final HTTP answer that is not a success. */
-static int status_fail(struct vault_backend *vb, const struct vcall *c, struct backend_why *why)
+static int status_fail(struct vault_backend *vb, const struct vcall *c, struct why *why)
 {
 	long s = c->req.status;
 	char text[160];
@@ -772,7 +772,7 @@ static int is_success(long s)
 
 /* Parse a response that may hold secrets. */
 static int parse_resp(struct vault_backend *vb, const struct vcall *c, struct json_object **out,
-		      struct backend_why *why)
+		      struct why *why)
 {
 	char msg[96];
 
@@ -840,7 +840,7 @@ static int call_init(struct vcall *c, const char *method, char *path, struct sec
 /* ---- authentication ---- */
 
 static int approle_login(struct vault_backend *vb, uint64_t deadline, const char *action,
-			 struct backend_why *why)
+			 struct why *why)
 {
 	struct secbuf *sid = NULL, *body = NULL;
 	struct json_object *root = NULL, *auth;
@@ -919,7 +919,7 @@ out:
 }
 
 /* Re-read the token file; -EDENIED when it holds nothing new. */
-static int reread_token_file(struct vault_backend *vb, struct backend_why *why)
+static int reread_token_file(struct vault_backend *vb, struct why *why)
 {
 	struct secbuf *t = NULL;
 	char msg[256];
@@ -940,7 +940,7 @@ static int reread_token_file(struct vault_backend *vb, struct backend_why *why)
 	return r;
 }
 
-static int ensure_token(struct vault_backend *vb, uint64_t deadline, struct backend_why *why)
+static int ensure_token(struct vault_backend *vb, uint64_t deadline, struct why *why)
 {
 	int have, r = 0;
 
@@ -967,7 +967,7 @@ static int ensure_token(struct vault_backend *vb, uint64_t deadline, struct back
 
 /* Vault refused the token of generation gen_used: get another, once. */
 static int reauth(struct vault_backend *vb, unsigned long gen_used, uint64_t deadline,
-		  struct backend_why *why)
+		  struct why *why)
 {
 	unsigned long gen;
 	int r = 0;
@@ -989,7 +989,7 @@ static int reauth(struct vault_backend *vb, unsigned long gen_used, uint64_t dea
 /* ---- KV version of the mount ---- */
 
 /* 1 or 2, or a negative backend error. */
-static int kv_version(struct vault_backend *vb, uint64_t deadline, struct backend_why *why)
+static int kv_version(struct vault_backend *vb, uint64_t deadline, struct why *why)
 {
 	struct json_object *root = NULL, *data;
 	struct vcall c;
@@ -1062,7 +1062,7 @@ static void field_names(struct json_object *data, char *buf, size_t len)
 }
 
 static int not_found(struct vault_backend *vb, int kv, const struct vcall *c, const struct vault_key *k,
-		     struct backend_why *why)
+		     struct why *why)
 {
 	struct json_object *root = NULL, *md;
 	char msg[64];
@@ -1091,7 +1091,7 @@ static int not_found(struct vault_backend *vb, int kv, const struct vcall *c, co
 
 /* The value a key names in a secret's fields (DESIGN.md "Backends"). */
 static int pick_field(struct json_object *data, const struct vault_key *k, struct secbuf **out,
-		      struct backend_why *why)
+		      struct why *why)
 {
 	struct json_object *v = NULL;
 	char names[160];
@@ -1127,7 +1127,7 @@ static int pick_field(struct json_object *data, const struct vault_key *k, struc
 }
 
 static int vault_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
-			  int *rcs, struct backend_why *whys)
+			  int *rcs, struct why *whys)
 {
 	struct vault_backend *vb = vault_downcast(be);
 	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
@@ -1136,8 +1136,8 @@ static int vault_get_many(struct backend *be, size_t n, const char *const *keys,
 	struct json_object **roots = calloc(n + 1, sizeof(*roots));
 	int *prc = calloc(n + 1, sizeof(*prc));
 	size_t *which = calloc(n + 1, sizeof(*which));
-	struct backend_why *pwhy = calloc(n + 1, sizeof(*pwhy));
-	struct backend_why kvwhy = { "" };
+	struct why *pwhy = calloc(n + 1, sizeof(*pwhy));
+	struct why kvwhy = { "" };
 	size_t i, j, ncalls = 0;
 	int kv;
 
@@ -1229,7 +1229,7 @@ out:
 #undef W
 }
 
-static int vault_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
+static int vault_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
 	int rc = 0;
 
@@ -1239,7 +1239,7 @@ static int vault_get(struct backend *be, const char *key, struct secbuf **out, s
 
 /* Every field of one secret, from one read (harombe vault export). */
 static int vault_fields(struct backend *be, const char *path, backend_field_fn *fn, void *arg,
-			struct backend_why *why)
+			struct why *why)
 {
 	struct vault_backend *vb = vault_downcast(be);
 	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
@@ -1294,7 +1294,7 @@ static int vault_fields(struct backend *be, const char *path, backend_field_fn *
 /* ---- writing ---- */
 
 /* One request, run to its end: 0 on 2xx, else the backend error. */
-static int run_one(struct vault_backend *vb, struct vcall *c, uint64_t deadline, struct backend_why *why)
+static int run_one(struct vault_backend *vb, struct vcall *c, uint64_t deadline, struct why *why)
 {
 	vault_run(vb, c, 1, deadline);
 	if (c->rc) {
@@ -1309,7 +1309,7 @@ static int run_one(struct vault_backend *vb, struct vcall *c, uint64_t deadline,
 
 /* Does key's secret exist?  0 yes (or cannot tell), -ENOENT no. */
 static int exists(struct vault_backend *vb, int kv, const struct vault_key *k, uint64_t deadline,
-		  struct backend_why *why)
+		  struct why *why)
 {
 	struct vcall c;
 	int r;
@@ -1363,7 +1363,7 @@ static struct secbuf *fields_body(int kv, struct json_object *keep, const char *
 
 static int write_fields(struct vault_backend *vb, const struct vault_key *k, size_t n,
 			const char *const *fields, const void *const *values, const size_t *lens,
-			int merge, struct backend_why *why)
+			int merge, struct why *why)
 {
 	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
 	struct json_object *root = NULL, *keep = NULL;
@@ -1429,7 +1429,7 @@ static int write_fields(struct vault_backend *vb, const struct vault_key *k, siz
 }
 
 static int vault_set(struct backend *be, const char *key, const void *value, size_t len,
-		     struct backend_why *why)
+		     struct why *why)
 {
 	struct vault_backend *vb = vault_downcast(be);
 	struct vault_key k;
@@ -1443,7 +1443,7 @@ static int vault_set(struct backend *be, const char *key, const void *value, siz
 }
 
 static int vault_set_fields(struct backend *be, const char *key, size_t n, const char *const *fields,
-			    const void *const *values, const size_t *lens, struct backend_why *why)
+			    const void *const *values, const size_t *lens, struct why *why)
 {
 	struct vault_backend *vb = vault_downcast(be);
 	struct vault_key k;
@@ -1466,7 +1466,7 @@ static int vault_set_fields(struct backend *be, const char *key, size_t n, const
 	return write_fields(vb, &k, n, fields, values, lens, 0, why);
 }
 
-static int remove_secret(struct backend *be, const char *key, int purge, struct backend_why *why)
+static int remove_secret(struct backend *be, const char *key, int purge, struct why *why)
 {
 	struct vault_backend *vb = vault_downcast(be);
 	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
@@ -1513,12 +1513,12 @@ static int remove_secret(struct backend *be, const char *key, int purge, struct 
 	return r;
 }
 
-static int vault_del(struct backend *be, const char *key, struct backend_why *why)
+static int vault_del(struct backend *be, const char *key, struct why *why)
 {
 	return remove_secret(be, key, 0, why);
 }
 
-static int vault_purge(struct backend *be, const char *key, struct backend_why *why)
+static int vault_purge(struct backend *be, const char *key, struct why *why)
 {
 	return remove_secret(be, key, 1, why);
 }
@@ -1541,7 +1541,7 @@ static int list_name_ok(const char *s)
 }
 
 static int vault_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
-		      struct backend_why *why)
+		      struct why *why)
 {
 	struct vault_backend *vb = vault_downcast(be);
 	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
@@ -1616,7 +1616,7 @@ static long long time_field(struct json_object *o, const char *key)
 }
 
 static int vault_meta(struct backend *be, const char *key, struct backend_meta *out,
-		      struct backend_why *why)
+		      struct why *why)
 {
 	struct vault_backend *vb = vault_downcast(be);
 	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
@@ -1661,7 +1661,7 @@ static int vault_meta(struct backend *be, const char *key, struct backend_meta *
 /* ---- token renewal ---- */
 
 /* lookup-self: learn the token's TTL and whether it renews. */
-static int token_lookup(struct vault_backend *vb, struct backend_why *why)
+static int token_lookup(struct vault_backend *vb, struct why *why)
 {
 	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
 	struct json_object *root = NULL, *data;
@@ -1684,7 +1684,7 @@ static int token_lookup(struct vault_backend *vb, struct backend_why *why)
 	return r;
 }
 
-static int token_renew(struct vault_backend *vb, struct backend_why *why)
+static int token_renew(struct vault_backend *vb, struct why *why)
 {
 	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
 	struct json_object *root = NULL, *auth;
@@ -1735,7 +1735,7 @@ static uint64_t retry_wait(struct vault_backend *vb, unsigned int *failures)
  * (NO_WORK: nothing left to do for this token). */
 static uint64_t renew_step(struct vault_backend *vb, unsigned int *failures)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	long long ttl;
 	int have, renewable, capped, r;
 	uint64_t at, now = vhttp_now_ms(), due;
@@ -1868,7 +1868,7 @@ static const char *const vault_keys[] = {
 
 /* A string option, else the first non-empty environment variable. */
 static int opt_str(const struct cfg_node *opts, const char *key, const char *env1, const char *env2,
-		   const char **out, struct cfg_error *err)
+		   const char **out, struct why *err)
 {
 	const char *v = NULL;
 	int r;
@@ -1888,7 +1888,7 @@ static int opt_str(const struct cfg_node *opts, const char *key, const char *env
 }
 
 static int opt_bool(const struct cfg_node *opts, const char *key, const char *env, int *out,
-		    struct cfg_error *err)
+		    struct why *err)
 {
 	const char *v;
 	int r;
@@ -1905,7 +1905,7 @@ static int opt_bool(const struct cfg_node *opts, const char *key, const char *en
 
 /* mount_point without '/' at either end, and its URL-encoded form. */
 static int set_mount(struct vault_backend *vb, const char *m, const struct cfg_node *node,
-		     struct cfg_error *err)
+		     struct why *err)
 {
 	size_t len;
 
@@ -1928,7 +1928,7 @@ static int set_mount(struct vault_backend *vb, const char *m, const struct cfg_n
 
 static void vault_close(struct backend *be);
 
-static int setup_token(struct vault_backend *vb, const struct cfg_node *opts, struct cfg_error *err)
+static int setup_token(struct vault_backend *vb, const struct cfg_node *opts, struct why *err)
 {
 	const struct cfg_node *tn = cfg_get(opts, "token");
 	const char *tok = NULL, *tfile = NULL;
@@ -2001,7 +2001,7 @@ static int setup_token(struct vault_backend *vb, const struct cfg_node *opts, st
 }
 
 static int setup_approle(struct vault_backend *vb, const struct cfg_node *opts, const char *role_id,
-			 struct cfg_error *err)
+			 struct why *err)
 {
 	const struct cfg_node *sn = cfg_get(opts, "secret_id");
 	const char *sid = NULL, *sfile = NULL, *mount = "approle";
@@ -2053,7 +2053,7 @@ static int setup_approle(struct vault_backend *vb, const struct cfg_node *opts, 
 }
 
 static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
-		      struct cfg_error *err)
+		      struct why *err)
 {
 	struct vault_backend *vb = calloc(1, sizeof(*vb));
 	struct vhttp_opts ho = { 0 };

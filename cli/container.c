@@ -52,7 +52,7 @@ static int do_secrets(struct cli *c, const char *name)
 {
 	const struct view *v;
 	struct secbuf **vals = NULL;
-	struct backend_why *whys = NULL;
+	struct why *whys = NULL;
 	int *rcs = NULL, r, worst = 0;
 	size_t i, w = 4, kw = 3;
 
@@ -262,7 +262,7 @@ struct extra_secret {
 static int pick_engine(struct cli *c, const char *given, const char **out)
 {
 	const char *conf = "auto";
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	const char *e = given;
 
 	if (!e) {
@@ -313,7 +313,7 @@ static int do_start(struct cli *c, int argc, char **argv)
 	struct extra_secret *extra = NULL;
 	struct run_env *env = NULL;
 	struct secbuf **vals = NULL;
-	struct backend_why *whys = NULL;
+	struct why *whys = NULL;
 	const struct view *v;
 	const struct cfg_node *cnode, *image = NULL, *envmap;
 	const char *engine_opt = NULL, *engine, *cname = NULL, **keys = NULL, **names = NULL;

@@ -54,7 +54,7 @@ const char *cli_find_config(const struct cli *c)
 
 int cli_config(struct cli *c)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	const char *path;
 
 	if (c->cfg)
@@ -77,7 +77,7 @@ int cli_config(struct cli *c)
 
 int cli_backend(struct cli *c)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
 	char why[512] = "";
 	int r;
@@ -118,7 +118,7 @@ int cli_exit_for(int err)
 
 static int cmd_config(struct cli *c, int argc, char **argv)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct viewset *vs = NULL;
 	size_t i;
 	int r;

@@ -125,7 +125,7 @@ void cli_changed(struct cli *c, enum audit_event ev, const char *key, int r, con
 
 int cli_views(struct cli *c, const struct viewset **out)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	int r;
 
 	if (!ops(c)->views) {
@@ -162,7 +162,7 @@ const struct view *cli_view(struct cli *c, const char *name, int *exit_status)
 
 int cli_rotation(struct cli *c, const struct rotate_config **out)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	int r;
 
 	if (!ops(c)->rot) {
@@ -181,7 +181,7 @@ const char *const *cli_dropped_env(struct cli *c)
 {
 	struct cli_ops *o = ops(c);
 	const char *prefix = "HAROMBE_SECRET_", *sid = NULL;
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	size_t n = 0;
 
 	if (o->drop_built)

@@ -114,7 +114,7 @@ static struct rotate_spec spec_for(const struct rotate_config *rc, const char *k
 
 /* One key: old value in, new value out, audited.  0 or a backend error. */
 static int rotate_one(struct cli *c, const char *key, const struct rotate_spec *spec, const char *trigger,
-		      const char *container, struct rotate_result *res, struct backend_why *why)
+		      const char *container, struct rotate_result *res, struct why *why)
 {
 	struct secbuf *old = NULL, *val = NULL;
 	struct audit_kv extra[4] = {
@@ -287,7 +287,7 @@ int cli_rotate_keys(struct cli *c, const char *const *keys, size_t n, const stru
 	for (i = 0; i < n; i++) {
 		struct rotate_spec spec = spec_for(rc, keys[i], o);
 		struct rotate_result res;
-		struct backend_why why = { "" };
+		struct why why = { "" };
 
 		r = rotate_one(c, keys[i], &spec, o->trigger, o->container, &res, &why);
 		if (r) {
@@ -410,7 +410,7 @@ static int do_check(struct cli *c, int dry, int all, const struct cli_rotate_opt
 		for (k = 0; k < rc->policies[i].n; k++, n++) {
 			struct due *e = &d[n];
 			struct backend_meta meta;
-			struct backend_why why = { "" };
+			struct why why = { "" };
 			int64_t rotated, seen;
 
 			e->key = rc->policies[i].keys[k];
@@ -453,7 +453,7 @@ failed:
 	for (i = 0; i < n && !dry; i++) {
 		struct rotate_spec spec;
 		struct rotate_result res;
-		struct backend_why why = { "" };
+		struct why why = { "" };
 
 		if (strcmp(d[i].status, "due"))
 			continue;

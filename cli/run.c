@@ -48,7 +48,7 @@ int cli_run(struct cli *c, int argc, char **argv)
 	const struct view *v = NULL;
 	struct run_env *env = NULL;
 	struct secbuf **vals = NULL;
-	struct backend_why *whys = NULL;
+	struct why *whys = NULL;
 	struct run_opts ro = { .forward = 1 };
 	int *rcs = NULL, opt, r, status, timed_out;
 	size_t dash, i, k, n = 0;

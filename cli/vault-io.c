@@ -107,7 +107,7 @@ int cli_vault_import(struct cli *c, int argc, char **argv)
 	};
 	struct dotenv d = DOTENV_INIT;
 	struct dotenv_error perr;
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	struct audit_kv action = { "action", "import", 0 };
 	struct secbuf *text = NULL;
 	const char *prefix = NULL, *file;
@@ -302,7 +302,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Every key under prefix; folders ("dir/") are walked. */
-static int list_all(struct backend *be, const char *prefix, struct keylist *out, struct backend_why *why)
+static int list_all(struct backend *be, const char *prefix, struct keylist *out, struct why *why)
 {
 	struct keylist here = { 0 };
 	size_t i;
@@ -427,7 +427,7 @@ static int collect_field(const char *field, const struct secbuf *value, void *ar
 /* KEY="v" for a secret whose one field is "value", else KEY#FIELD="v" for
  * each field, so that an import writes the same fields back. */
 static int export_fields(struct cli *c, const char *key, size_t plen, struct secbuf *out, size_t *written,
-			 struct backend_why *why)
+			 struct why *why)
 {
 	struct fieldset fs = { 0 };
 	size_t i, len;
@@ -473,7 +473,7 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct backend_why why = { "" }, whys[BATCH];
+	struct why why = { "" }, whys[BATCH];
 	struct audit_kv extra[2] = { { "action", "export", 0 }, { "file", NULL, 0 } };
 	struct keylist keys = { 0 };
 	struct secbuf *vals[BATCH] = { 0 }, *out = NULL;

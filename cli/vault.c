@@ -66,7 +66,7 @@ static int write_all(int fd, const void *p, size_t n)
 
 static int do_get(struct cli *c, const char *key)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	struct secbuf *v = NULL;
 	size_t len;
 	int r;
@@ -131,7 +131,7 @@ fail:
 
 static int do_set(struct cli *c, const char *key, char *arg)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	struct secbuf *v;
 	size_t len;
 	int r;
@@ -203,7 +203,7 @@ static int print_key(const char *key, void *arg)
 
 static int do_list(struct cli *c, const char *prefix)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	struct listing l = { 0, c->json };
 	int r;
 
@@ -222,7 +222,7 @@ static int do_list(struct cli *c, const char *prefix)
 
 static int do_delete(struct cli *c, const char *key, int purge)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	int r;
 
 	if ((r = check_key(key)) || (r = cli_audit(c)) || (r = cli_backend(c)))
@@ -241,7 +241,7 @@ static int do_delete(struct cli *c, const char *key, int purge)
  * format comes from its extension (.json, .yaml, .env, .ini). */
 static int do_create(struct cli *c, int argc, char **argv)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	struct backend_ctx ctx = { 0 };
 	const char *rcpt[64], *file = NULL;
 	size_t n = 0;
@@ -288,7 +288,7 @@ static int do_create(struct cli *c, int argc, char **argv)
  * at most one VALUE may be '-' (stdin). */
 static int do_set_fields(struct cli *c, const char *key, int n, char **pairs)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	const char **fields = calloc((size_t)n, sizeof(*fields));
 	const void **values = calloc((size_t)n, sizeof(*values));
 	struct secbuf **bufs = calloc((size_t)n, sizeof(*bufs));

@@ -325,7 +325,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 	struct workq *workers = NULL;
 	struct fuse_session *se = NULL;
 	struct harombefs *h = NULL;
-	struct cfg_error ce = CFG_ERR_INIT;
+	struct why ce = WHY_INIT;
 	struct sigaction sa;
 	pthread_t reloader;
 	struct control *ctl = NULL;
@@ -512,7 +512,7 @@ int harombefs_main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts;
 	struct hopts ho = { 0 };
-	struct cfg_error ce = CFG_ERR_INIT;
+	struct why ce = WHY_INIT;
 	struct harombe_config *probe = NULL;
 	char *mnt = NULL, fsopt[64 + 256];
 	int ret = 1, i;

@@ -164,7 +164,7 @@ static void gen_put(struct gen *g)
 
 static int gen_load(const char *path, struct gen **out, char *err, size_t errlen)
 {
-	struct cfg_error ce = CFG_ERR_INIT;
+	struct why ce = WHY_INIT;
 	struct gen *g = calloc(1, sizeof(*g));
 	struct backend_ctx ctx = { 0 };
 	int r;
@@ -894,7 +894,7 @@ static void open_serve(void *arg)
 	struct harombefs *h = j->h;
 	struct handle *hd = NULL;
 	struct secbuf **values = NULL, *content = NULL;
-	struct backend_why *whys = NULL;
+	struct why *whys = NULL;
 	int *rcs = NULL, r, audit_rc = 0;
 	char why[512] = "";
 	size_t i, cnt = j->cnt;
@@ -911,7 +911,7 @@ static void open_serve(void *arg)
 	if ((r = backend_get_many(j->g->be, cnt, j->keys, values, rcs, whys)) != 0) {
 		for (i = 0; i < cnt && !rcs[i]; i++)
 			;
-		snprintf(why, sizeof(why), "%s (%s): %s%s%s", j->names[i], j->keys[i],
+		snprintf(why, sizeof(why), "%s (%s): %s%s%.400s", j->names[i], j->keys[i],
 			 backend_strerror(rcs[i]), whys[i].msg[0] ? ": " : "", whys[i].msg);
 		r = -errno_for(rcs[i]);
 		goto fail;

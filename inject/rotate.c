@@ -193,7 +193,7 @@ static const char *const rotation_keys[] = {
 static const char *const policy_keys[] = { "secrets", "schedule", "generator", "length", "name", NULL };
 
 /* generator: and length: of a map into spec. */
-static int load_spec(const struct cfg_node *map, struct rotate_spec *spec, struct cfg_error *err)
+static int load_spec(const struct cfg_node *map, struct rotate_spec *spec, struct why *err)
 {
 	const struct cfg_node *g = cfg_get(map, "generator");
 	const char *gs = NULL;
@@ -216,7 +216,7 @@ static int load_spec(const struct cfg_node *map, struct rotate_spec *spec, struc
 }
 
 /* Schedules take a unit: "30d" is clear, "30" is not. */
-static int load_schedule(const struct cfg_node *p, struct rotate_policy *pol, struct cfg_error *err)
+static int load_schedule(const struct cfg_node *p, struct rotate_policy *pol, struct why *err)
 {
 	const struct cfg_node *s = cfg_get(p, "schedule");
 	size_t n;
@@ -239,7 +239,7 @@ static int load_schedule(const struct cfg_node *p, struct rotate_policy *pol, st
 	return 0;
 }
 
-static int load_policy(struct rotate_config *rc, const struct cfg_node *p, struct cfg_error *err)
+static int load_policy(struct rotate_config *rc, const struct cfg_node *p, struct why *err)
 {
 	struct rotate_policy *pol = &rc->policies[rc->n];
 	const struct cfg_node *secrets, *single[1];
@@ -298,7 +298,7 @@ static void free_strv(char **v, size_t n)
 }
 
 static int load_hook(struct rotate_config *rc, const char *container, const struct cfg_node *h,
-		     struct cfg_error *err)
+		     struct why *err)
 {
 	struct rotate_hook *hk = &rc->hooks[rc->nhooks];
 	size_t i;
@@ -338,7 +338,7 @@ oom:
 }
 
 int rotate_config_load(const struct harombe_config *cfg, struct rotate_config **out,
-		       struct cfg_error *err)
+		       struct why *err)
 {
 	const struct cfg_node *rot = cfg_get(cfg->security, "rotation"), *pols, *sf, *cs = cfg->containers;
 	struct rotate_config *rc = calloc(1, sizeof(*rc));

@@ -13,7 +13,7 @@
 
 struct secbuf;
 struct harombe_config;
-struct cfg_error;
+struct why;
 
 enum rotate_gen {
 	ROTATE_AUTO = 0,	/* the old value's shape: uuid, hex, else urlsafe */
@@ -92,7 +92,7 @@ struct rotate_config {
 /* Read and check security.rotation and every container's on_rotate; errors
  * name file:line:col.  0 or -EINVAL / -ENOMEM. */
 int rotate_config_load(const struct harombe_config *cfg, struct rotate_config **out,
-		       struct cfg_error *err);
+		       struct why *err);
 void rotate_config_free(struct rotate_config *rc);
 const struct rotate_policy *rotate_policy_for(const struct rotate_config *rc, const char *key);
 const struct rotate_hook *rotate_hook_for(const struct rotate_config *rc, const char *container);

@@ -17,7 +17,7 @@ static const char *const container_keys[] = {
 
 /* uid: 1000 or uid: www-data. */
 static int get_id(const struct cfg_node *c, const char *key, int is_user, unsigned long *out,
-		  unsigned long *primary_gid, struct cfg_error *err)
+		  unsigned long *primary_gid, struct why *err)
 {
 	const struct cfg_node *n = cfg_get(c, key);
 	char *end;
@@ -59,7 +59,7 @@ static int get_id(const struct cfg_node *c, const char *key, int is_user, unsign
 }
 
 static int load_view(const struct cfg_node *name, const struct cfg_node *c, struct view *v,
-		     struct cfg_error *err)
+		     struct why *err)
 {
 	const struct cfg_node *secrets, *cg;
 	const char *why;
@@ -140,7 +140,7 @@ static void view_release(struct view *v)
 	free(v->cgroup);
 }
 
-int viewset_load(const struct harombe_config *cfg, struct viewset **out, struct cfg_error *err)
+int viewset_load(const struct harombe_config *cfg, struct viewset **out, struct why *err)
 {
 	const struct cfg_node *cs = cfg->containers;
 	struct viewset *vs = calloc(1, sizeof(*vs));

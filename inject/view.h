@@ -11,7 +11,7 @@
  */
 
 struct harombe_config;
-struct cfg_error;
+struct why;
 
 struct view_secret {
 	char *name;		/* environment variable name, also secrets/<name> */
@@ -35,7 +35,7 @@ struct viewset {
 	size_t n;
 };
 
-int viewset_load(const struct harombe_config *cfg, struct viewset **out, struct cfg_error *err);
+int viewset_load(const struct harombe_config *cfg, struct viewset **out, struct why *err);
 void viewset_free(struct viewset *vs);
 const struct view *viewset_find(const struct viewset *vs, const char *container);
 /* Index of name in v->secrets, or -1. */

@@ -26,7 +26,7 @@ const char *const audit_event_names[AUDIT_EVENT_COUNT] = {
 	"injection_complete",	"access_denied",	     "leak_detected",
 };
 
-int cfg_fail(struct cfg_error *err, const struct cfg_node *n, const char *fmt, ...)
+int cfg_fail(struct why *err, const struct cfg_node *n, const char *fmt, ...)
 {
 	va_list ap;
 	int off = 0;
@@ -49,7 +49,7 @@ struct builder {
 	yaml_document_t *doc;
 	const char *file;
 	size_t count;
-	struct cfg_error *err;
+	struct why *err;
 };
 
 static struct cfg_node *new_node(struct builder *b, enum cfg_kind kind, const yaml_node_t *y)
@@ -185,7 +185,7 @@ void cfg_node_free(struct cfg_node *n)
 }
 
 int cfg_parse(const char *file, const char *text, size_t len, struct cfg_node **out,
-	      struct cfg_error *err)
+	      struct why *err)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -272,7 +272,7 @@ int cfg_is_null(const struct cfg_node *n)
 }
 
 static const struct cfg_node *scalar_or_null(const struct cfg_node *map, const char *key, int *absent,
-					     struct cfg_error *err, int *bad)
+					     struct why *err, int *bad)
 {
 	const struct cfg_node *n = cfg_get(map, key);
 
@@ -286,7 +286,7 @@ static const struct cfg_node *scalar_or_null(const struct cfg_node *map, const c
 	return n;
 }
 
-int cfg_get_str(const struct cfg_node *map, const char *key, const char **out, struct cfg_error *err)
+int cfg_get_str(const struct cfg_node *map, const char *key, const char **out, struct why *err)
 {
 	int absent, bad;
 	const struct cfg_node *n = scalar_or_null(map, key, &absent, err, &bad);
@@ -298,7 +298,7 @@ int cfg_get_str(const struct cfg_node *map, const char *key, const char **out, s
 	return 0;
 }
 
-int cfg_get_bool(const struct cfg_node *map, const char *key, int *out, struct cfg_error *err)
+int cfg_get_bool(const struct cfg_node *map, const char *key, int *out, struct why *err)
 {
 	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
 	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
@@ -375,7 +375,7 @@ int cfg_parse_size(const char *s, size_t *out)
 }
 
 int cfg_get_duration_ms(const struct cfg_node *map, const char *key, uint64_t *out,
-			struct cfg_error *err)
+			struct why *err)
 {
 	int absent, bad;
 	const struct cfg_node *n = scalar_or_null(map, key, &absent, err, &bad);
@@ -390,7 +390,7 @@ int cfg_get_duration_ms(const struct cfg_node *map, const char *key, uint64_t *o
 	return 0;
 }
 
-int cfg_get_size(const struct cfg_node *map, const char *key, size_t *out, struct cfg_error *err)
+int cfg_get_size(const struct cfg_node *map, const char *key, size_t *out, struct why *err)
 {
 	int absent, bad;
 	const struct cfg_node *n = scalar_or_null(map, key, &absent, err, &bad);
@@ -405,7 +405,7 @@ int cfg_get_size(const struct cfg_node *map, const char *key, size_t *out, struc
 }
 
 int cfg_get_uint(const struct cfg_node *map, const char *key, unsigned long limit, unsigned long *out,
-		 struct cfg_error *err)
+		 struct why *err)
 {
 	int absent, bad;
 	const struct cfg_node *n = scalar_or_null(map, key, &absent, err, &bad);
@@ -444,7 +444,7 @@ void cfg_warn_unknown(const struct cfg_node *map, const char *where, const char 
 /* ---- credentials written into the config ---- */
 
 struct walk {
-	struct cfg_error *err;
+	struct why *err;
 	char path[512];
 };
 
@@ -499,14 +499,14 @@ static const char *const audit_keys[] = {
 	"enabled", "database", "retention_days", "redact_sensitive", "log_level", "log_events", NULL,
 };
 
-static int need_map(const struct cfg_node *n, const char *what, struct cfg_error *err)
+static int need_map(const struct cfg_node *n, const char *what, struct why *err)
 {
 	if (n && n->kind != CFG_MAP && !cfg_is_null(n))
 		return cfg_fail(err, n, "'%s' must be a mapping", what);
 	return 0;
 }
 
-static int parse_settings(struct harombe_config *c, struct cfg_error *err)
+static int parse_settings(struct harombe_config *c, struct why *err)
 {
 	const struct cfg_node *fs, *audit, *events;
 	int r;
@@ -582,7 +582,7 @@ static int parse_settings(struct harombe_config *c, struct cfg_error *err)
 }
 
 int config_load_text(const char *name, const char *text, size_t len, struct harombe_config **out,
-		     struct cfg_error *err)
+		     struct why *err)
 {
 	struct harombe_config *c = calloc(1, sizeof(*c));
 	struct walk w = { .err = err };
@@ -602,7 +602,7 @@ int config_load_text(const char *name, const char *text, size_t len, struct haro
 	return 0;
 }
 
-int config_load(const char *path, struct harombe_config **out, struct cfg_error *err)
+int config_load(const char *path, struct harombe_config **out, struct why *err)
 {
 	struct stat st;
 	char *text;

@@ -2,6 +2,7 @@
 #define CONFIG_H
 
 #include "compat.h"
+#include "why.h"
 
 /*
  * harombe.yaml.  This module is the only one that knows libyaml: it turns
@@ -27,16 +28,11 @@ struct cfg_node {
 	struct cfg_node **items;
 };
 
-struct cfg_error {
-	char msg[640];			/* "file:line:col: what is wrong" */
-};
-
-#define CFG_ERR_INIT { { 0 } }
 
 /* Parse YAML text into a tree (first document only; an empty document
  * gives an empty map).  0 or -errno with err filled. */
 int cfg_parse(const char *file, const char *text, size_t len, struct cfg_node **out,
-	      struct cfg_error *err);
+	      struct why *err);
 void cfg_node_free(struct cfg_node *n);
 
 /* Map lookup of one key (not dotted).  NULL when absent or not a map. */
@@ -47,24 +43,24 @@ const struct cfg_node *cfg_path(const struct cfg_node *root, const char *dotted)
 int cfg_is_null(const struct cfg_node *n);
 
 /* Fill err with "file:line:col: " + message, positioned at n. */
-int cfg_fail(struct cfg_error *err, const struct cfg_node *n, const char *fmt, ...) PRINTF_LIKE(3, 4);
+int cfg_fail(struct why *err, const struct cfg_node *n, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 /* Typed getters.  A missing key or a null value leaves *out at the default
  * the caller set beforehand and returns 0; a wrong type or format returns
  * -EINVAL with err naming the place. */
-int cfg_get_str(const struct cfg_node *map, const char *key, const char **out, struct cfg_error *err);
-int cfg_get_bool(const struct cfg_node *map, const char *key, int *out, struct cfg_error *err);
+int cfg_get_str(const struct cfg_node *map, const char *key, const char **out, struct why *err);
+int cfg_get_bool(const struct cfg_node *map, const char *key, int *out, struct why *err);
 /* Durations: "0", "90" (seconds), "500ms", "30s", "5m", "1h", "30d", "2w". */
 int cfg_get_duration_ms(const struct cfg_node *map, const char *key, uint64_t *out,
-			struct cfg_error *err);
+			struct why *err);
 /* Sizes: "1048576", "512KiB", "8MiB", "1GiB" (K/M/G are binary too; KB/MB/GB decimal). */
-int cfg_get_size(const struct cfg_node *map, const char *key, size_t *out, struct cfg_error *err);
+int cfg_get_size(const struct cfg_node *map, const char *key, size_t *out, struct why *err);
 /* Parsers behind the getters, for callers with their own strings. */
 int cfg_parse_duration_ms(const char *s, uint64_t *out);
 int cfg_parse_size(const char *s, size_t *out);
 /* Non-negative integer below limit. */
 int cfg_get_uint(const struct cfg_node *map, const char *key, unsigned long limit,
-		 unsigned long *out, struct cfg_error *err);
+		 unsigned long *out, struct why *err);
 
 /* Warn (through log) about keys of map that are not in known[] (NULL-ended). */
 void cfg_warn_unknown(const struct cfg_node *map, const char *where, const char *const *known);
@@ -110,10 +106,10 @@ struct harombe_config {
 
 /* Load and check a config file: YAML syntax, types of the shared settings,
  * and no credential-shaped literal anywhere.  0 or -errno with err. */
-int config_load(const char *path, struct harombe_config **out, struct cfg_error *err);
+int config_load(const char *path, struct harombe_config **out, struct why *err);
 /* The same from memory (tests, the embedded demo). */
 int config_load_text(const char *name, const char *text, size_t len, struct harombe_config **out,
-		     struct cfg_error *err);
+		     struct why *err);
 void config_free(struct harombe_config *cfg);
 
 #endif

@@ -844,7 +844,7 @@ static int valid_id(const char *id)
 }
 
 static int compile_list(const struct cfg_node *seq, const char *what, pcre2_code ***out, size_t *n,
-			struct cfg_error *cerr)
+			struct why *cerr)
 {
 	size_t i;
 
@@ -879,7 +879,7 @@ static int compile_list(const struct cfg_node *seq, const char *what, pcre2_code
 	return 0;
 }
 
-static int load_rule(struct scan *s, const struct cfg_node *m, struct cfg_error *cerr)
+static int load_rule(struct scan *s, const struct cfg_node *m, struct why *cerr)
 {
 	static const char *const known[] = { "id", "regex", "type", "description", "confidence",
 					     "keywords", "secret_group", NULL };
@@ -971,7 +971,7 @@ static int load_rule(struct scan *s, const struct cfg_node *m, struct cfg_error 
 	return 0;
 }
 
-static int load_tree(struct scan *s, const struct cfg_node *root, struct cfg_error *cerr)
+static int load_tree(struct scan *s, const struct cfg_node *root, struct why *cerr)
 {
 	static const char *const known[] = { "rules", "allowlist", "disable", NULL };
 	static const char *const aknown[] = { "regexes", "paths", NULL };
@@ -1028,7 +1028,7 @@ static int load_tree(struct scan *s, const struct cfg_node *root, struct cfg_err
 int scan_load_rules_text(struct scan *s, const char *name, const char *text, size_t len, char *err,
 			 size_t errlen)
 {
-	struct cfg_error cerr = CFG_ERR_INIT;
+	struct why cerr = WHY_INIT;
 	struct cfg_node *root = NULL;
 	int r;
 

@@ -93,11 +93,11 @@ static void copy(const char *from, const char *to)
 int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "gen")) {
-		struct cfg_error err = CFG_ERR_INIT;
+		struct why err = WHY_INIT;
 		struct harombe_config *cfg;
 		struct backend_ctx ctx = { 0 };
 		struct backend *be;
-		struct backend_why why = { "" };
+		struct why why = { "" };
 		const char *rcpt[] = { argv[4] };
 		char text[1024];
 		int i, n = atoi(argv[3]);

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct harombe_config *cfg = NULL;
 	struct viewset *vs = NULL;
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	size_t i, k;
 
 	if (config_load_text("fuzz.yaml", (const char *)data, size, &cfg, &err) != 0) {

@@ -77,7 +77,7 @@ static void run_op(struct backend *be, unsigned int op, const char *key)
 {
 	static const char *const keys[] = { "a", "a#f", "b@2", "c/d#value", "a", "e f/g?h" };
 	struct secbuf *outs[6] = { 0 }, *one = NULL;
-	struct backend_why whys[6], why = { "" };
+	struct why whys[6], why = { "" };
 	struct backend_meta m;
 	int rcs[6], rc, i;
 	size_t n = 0;
@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct secmem_stats before, after;
 	struct harombe_config *cfg = NULL;
 	struct backend *be = NULL;
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
 	char yaml[768], key[600] = "a";
 	unsigned int conf, op;

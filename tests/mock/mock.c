@@ -27,7 +27,7 @@ static struct mock_backend *mock_downcast(struct backend *be)
 }
 
 static int mock_open(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
-		     struct cfg_error *err)
+		     struct why *err)
 {
 	struct mock_backend *m;
 	const char *dir = NULL;
@@ -118,7 +118,7 @@ static void mock_sleep(const struct mock_backend *m)
 	}
 }
 
-static int mock_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
+static int mock_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
 	struct mock_backend *m = mock_downcast(be);
 	char path[4096];
@@ -141,18 +141,18 @@ static int mock_get(struct backend *be, const char *key, struct secbuf **out, st
 	}
 	snprintf(path, sizeof(path), "%s/_all.err", m->dir);
 	if ((r = read_err(path)) != 0) {
-		backend_why_set(why, "mock store fails every key");
+		why_set(why, "mock store fails every key");
 		return r;
 	}
 	file_name(m, key, ".err", path, sizeof(path));
 	if ((r = read_err(path)) != 0) {
-		backend_why_set(why, "mock store fails '%s'", key);
+		why_set(why, "mock store fails '%s'", key);
 		return r;
 	}
 	file_name(m, key, "", path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		backend_why_set(why, "no mock file for '%s'", key);
+		why_set(why, "no mock file for '%s'", key);
 		return -BACKEND_ENOTFOUND;
 	}
 	sb = secbuf_new(64);
@@ -182,7 +182,7 @@ static int mock_get(struct backend *be, const char *key, struct secbuf **out, st
 }
 
 static int mock_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
-		     struct backend_why *why)
+		     struct why *why)
 {
 	struct mock_backend *m = mock_downcast(be);
 	DIR *d;
@@ -192,10 +192,10 @@ static int mock_list(struct backend *be, const char *prefix, backend_list_fn *fn
 
 	snprintf(key, sizeof(key), "%s/_all.err", m->dir);
 	if ((r = read_err(key)) != 0)
-		return backend_why_set(why, "mock store fails every key"), r;
+		return why_fail(why, r, "mock store fails every key");
 	d = opendir(m->dir);
 	if (!d)
-		return backend_why_set(why, "cannot open mock dir"), -BACKEND_EUNAVAIL;
+		return why_fail(why, -BACKEND_EUNAVAIL, "cannot open mock dir");
 	while (!r && (e = readdir(d))) {
 		size_t i, o = 0;
 
@@ -221,7 +221,7 @@ static int mock_list(struct backend *be, const char *prefix, backend_list_fn *fn
 }
 
 static int mock_set(struct backend *be, const char *key, const void *value, size_t len,
-		    struct backend_why *why)
+		    struct why *why)
 {
 	char path[4096];
 	int fd, r;
@@ -229,34 +229,34 @@ static int mock_set(struct backend *be, const char *key, const void *value, size
 
 	snprintf(path, sizeof(path), "%s/_all.err", mock_downcast(be)->dir);
 	if ((r = read_err(path)) != 0)
-		return backend_why_set(why, "mock store fails every key"), r;
+		return why_fail(why, r, "mock store fails every key");
 	file_name(mock_downcast(be), key, "", path, sizeof(path));
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return backend_why_set(why, "cannot write mock file"), -BACKEND_EUNAVAIL;
+		return why_fail(why, -BACKEND_EUNAVAIL, "cannot write mock file");
 	w = write(fd, value, len);
 	close(fd);
 	return w == (ssize_t)len ? 0 : -BACKEND_EUNAVAIL;
 }
 
-static int mock_del(struct backend *be, const char *key, struct backend_why *why)
+static int mock_del(struct backend *be, const char *key, struct why *why)
 {
 	char path[4096];
 	int r;
 
 	snprintf(path, sizeof(path), "%s/_all.err", mock_downcast(be)->dir);
 	if ((r = read_err(path)) != 0)
-		return backend_why_set(why, "mock store fails every key"), r;
+		return why_fail(why, r, "mock store fails every key");
 	file_name(mock_downcast(be), key, "", path, sizeof(path));
 	if (unlink(path) != 0)
-		return backend_why_set(why, "no mock file for '%s'", key), -BACKEND_ENOTFOUND;
+		return why_fail(why, -BACKEND_ENOTFOUND, "no mock file for '%s'", key);
 	return 0;
 }
 
 /* The file's mtime is when the value last changed (tests set it with
  * touch -d); the store keeps no versions. */
 static int mock_meta(struct backend *be, const char *key, struct backend_meta *out,
-		     struct backend_why *why)
+		     struct why *why)
 {
 	struct mock_backend *m = mock_downcast(be);
 	char path[4096];
@@ -265,16 +265,16 @@ static int mock_meta(struct backend *be, const char *key, struct backend_meta *o
 
 	snprintf(path, sizeof(path), "%s/_all.err", m->dir);
 	if ((r = read_err(path)) != 0)
-		return backend_why_set(why, "mock store fails every key"), r;
+		return why_fail(why, r, "mock store fails every key");
 	file_name(m, key, ".err", path, sizeof(path));
 	if ((r = read_err(path)) != 0)
-		return backend_why_set(why, "mock store fails '%s'", key), r;
+		return why_fail(why, r, "mock store fails '%s'", key);
 	snprintf(path, sizeof(path), "%s/_nometa", m->dir);
 	if (access(path, F_OK) == 0)
-		return backend_why_set(why, "mock store without metadata"), -BACKEND_ENOTSUP;
+		return why_fail(why, -BACKEND_ENOTSUP, "mock store without metadata");
 	file_name(m, key, "", path, sizeof(path));
 	if (stat(path, &st) != 0)
-		return backend_why_set(why, "no mock file for '%s'", key), -BACKEND_ENOTFOUND;
+		return why_fail(why, -BACKEND_ENOTFOUND, "no mock file for '%s'", key);
 	out->version = 0;
 	out->created = 0;
 	out->updated = (long long)st.st_mtime;

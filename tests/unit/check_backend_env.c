@@ -14,7 +14,7 @@ static struct backend *be;
 
 static void open_with(const char *yaml)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
 
 	ck_assert_int_eq(config_load_text("t.yaml", yaml, strlen(yaml), &cfg, &err), 0);
@@ -43,7 +43,7 @@ static void teardown(void)
 static void expect_value(const char *key, const char *want)
 {
 	struct secbuf *sb = NULL;
-	struct backend_why why = { "" };
+	struct why why = { "" };
 
 	ck_assert_msg(backend_get(be, key, &sb, &why) == 0, "%s: %s", key, why.msg);
 	ck_assert(secbuf_equal(sb, want, strlen(want)));
@@ -63,7 +63,7 @@ END_TEST
 START_TEST(test_missing_is_enoent)
 {
 	struct secbuf *sb = (void *)1;
-	struct backend_why why = { "" };
+	struct why why = { "" };
 
 	ck_assert_int_eq(backend_get(be, "nope/none", &sb, &why), -ENOENT);
 	ck_assert_ptr_null(sb);
@@ -74,7 +74,7 @@ END_TEST
 START_TEST(test_bad_keys)
 {
 	struct secbuf *sb;
-	struct backend_why why = { "" };
+	struct why why = { "" };
 
 	ck_assert_int_eq(backend_get(be, "a#field", &sb, &why), -EINVAL);
 	ck_assert_int_eq(backend_get(be, "a b", &sb, &why), -EINVAL);
@@ -119,7 +119,7 @@ static int collect(const char *key, void *arg)
 START_TEST(test_list_set_delete)
 {
 	char keys[512] = "";
-	struct backend_why why = { "" };
+	struct why why = { "" };
 
 	ck_assert_int_eq(backend_list(be, "", collect, keys, &why), 0);
 	ck_assert_ptr_nonnull(strstr(keys, "github/token;"));
@@ -144,7 +144,7 @@ static int stop_at_first(const char *key, void *arg)
 
 START_TEST(test_list_callback_result_passes_through)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	int calls = 0;
 
 	ck_assert_int_eq(backend_list(be, "", stop_at_first, &calls, &why), 4242);
@@ -171,7 +171,7 @@ END_TEST
 
 START_TEST(test_unknown_provider)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
 	struct harombe_config *c;
 	struct backend *b;
@@ -187,7 +187,7 @@ END_TEST
 
 START_TEST(test_bad_prefix)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
 	struct harombe_config *c;
 	struct backend *b;

@@ -25,7 +25,7 @@ static struct {
 	unsigned int delay_ms;
 } store = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static int count_get(struct backend *be, const char *key, struct secbuf **out, struct backend_why *why)
+static int count_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
 	char buf[600];
 	int rc, gen;
@@ -39,7 +39,7 @@ static int count_get(struct backend *be, const char *key, struct secbuf **out, s
 	if (store.delay_ms)
 		usleep(store.delay_ms * 1000);
 	if (rc) {
-		backend_why_set(why, "injected");
+		why_set(why, "injected");
 		return rc;
 	}
 	snprintf(buf, sizeof(buf), "%s:%d", key, gen);
@@ -201,7 +201,7 @@ END_TEST
 
 START_TEST(test_stale_if_error)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	struct secbuf *sb = NULL;
 
 	make_cache(0, 400);

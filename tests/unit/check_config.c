@@ -12,7 +12,7 @@
 
 #define SEED "tests/fixtures/seed/"
 
-static struct harombe_config *load(const char *text, struct cfg_error *err)
+static struct harombe_config *load(const char *text, struct why *err)
 {
 	struct harombe_config *c = NULL;
 
@@ -24,7 +24,7 @@ static struct harombe_config *load(const char *text, struct cfg_error *err)
 
 static void expect_error(const char *text, const char *where, const char *what)
 {
-	struct cfg_error err;
+	struct why err;
 	struct harombe_config *c = load(text, &err);
 	struct viewset *vs = NULL;
 
@@ -47,7 +47,7 @@ START_TEST(test_seed_examples_load)
 
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d))) {
-		struct cfg_error err = CFG_ERR_INIT;
+		struct why err = WHY_INIT;
 		struct harombe_config *c = NULL;
 		struct viewset *vs = NULL;
 		char path[512];
@@ -68,7 +68,7 @@ END_TEST
 
 START_TEST(test_seed_bad_example_refused_without_value)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct harombe_config *c = NULL;
 
 	ck_assert_int_eq(config_load(SEED "bad-environment-token.yaml", &c, &err), -EINVAL);
@@ -82,7 +82,7 @@ END_TEST
 
 START_TEST(test_example1_values)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct harombe_config *c = NULL;
 	struct viewset *vs = NULL;
 	const struct view *v;
@@ -130,7 +130,7 @@ START_TEST(test_design_additions)
 		"      secrets:\n"
 		"        GITHUB_TOKEN: github/token\n"
 		"        DB: db/creds#password\n";
-	struct cfg_error err;
+	struct why err;
 	struct harombe_config *c = load(text, &err);
 	struct viewset *vs = NULL;
 	const struct view *v;
@@ -198,7 +198,7 @@ START_TEST(test_credentials_refused_anywhere)
 {
 	/* built from pieces so that this source holds no complete token */
 	char text[512];
-	struct cfg_error err;
+	struct why err;
 	struct harombe_config *c;
 
 	snprintf(text, sizeof(text), "security:\n  credentials:\n    provider: vault\n    vault_token: %s%s\n",
@@ -238,7 +238,7 @@ START_TEST(test_references_accepted)
 		"      secrets:\n"
 		"        DB_PASSWORD: dbpassword\n"
 		"        GITHUB_TOKEN: github/token\n";
-	struct cfg_error err;
+	struct why err;
 	struct harombe_config *c;
 
 	/* Paths, prefixes, references and hex ids are not credentials. */
@@ -288,7 +288,7 @@ START_TEST(test_aliases_bounded)
 		"d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
 		"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
 		"f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
-	struct cfg_error err;
+	struct why err;
 
 	ck_assert_ptr_null(load(text, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "too deeply"));
@@ -297,7 +297,7 @@ END_TEST
 
 START_TEST(test_missing_file)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct harombe_config *c;
 
 	ck_assert_int_eq(config_load("/nonexistent/harombe.yaml", &c, &err), -ENOENT);

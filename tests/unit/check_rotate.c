@@ -178,7 +178,7 @@ START_TEST(test_gen_names)
 }
 END_TEST
 
-static int load(const char *yaml, struct cfg_error *err)
+static int load(const char *yaml, struct why *err)
 {
 	int r = config_load_text("h.yaml", yaml, strlen(yaml), &cfg, err);
 
@@ -189,7 +189,7 @@ static int load(const char *yaml, struct cfg_error *err)
 
 START_TEST(test_config_policies)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	const struct rotate_policy *p;
 
 	ck_assert_int_eq(load("security:\n"
@@ -237,7 +237,7 @@ END_TEST
 
 START_TEST(test_config_defaults_and_seed)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 
 	ck_assert_int_eq(load("security: {}\n", &err), 0);
 	ck_assert(rc->enabled);
@@ -256,7 +256,7 @@ END_TEST
 
 static void bad(const char *rotation, const char *want)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	char yaml[1024];
 
 	snprintf(yaml, sizeof(yaml), "security:\n  rotation:\n%s", rotation);
@@ -299,7 +299,7 @@ END_TEST
 
 START_TEST(test_config_hook_errors)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 
 	ck_assert_int_eq(load("security:\n  containers:\n    c:\n      on_rotate: {a: b}\n", &err), -EINVAL);
 	ck_assert_str_eq(err.msg, "h.yaml:4:18: 'on_rotate' must be a command: a string (run by /bin/sh -c) "
@@ -325,7 +325,7 @@ END_TEST
 
 START_TEST(test_hooks_run)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	const char *keys[] = { "a/b", "c" }, *names[] = { "A" }, *drop[] = { "HAROMBE_CHECK_DROP", NULL };
 	char yaml[512], out[256] = "";
 	int status, timed_out;

@@ -59,7 +59,7 @@ static void teardown(void)
 
 static int open_sops(const char *file, const char *key_file, char *err_out, size_t errlen)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
 	char text[1024];
 	int r;
@@ -78,7 +78,7 @@ static int open_sops(const char *file, const char *key_file, char *err_out, size
 
 static char *get(const char *key, int *rc, char *why_out)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	struct secbuf *sb = NULL;
 	char *s = NULL;
 
@@ -221,7 +221,7 @@ END_TEST
 
 static void expect_refused(const char *name, int want_rc, const char *reason)
 {
-	char file[256], why[256];
+	char file[256], why[sizeof(((struct why *)0)->msg)];
 	int rc;
 	char *v;
 
@@ -320,7 +320,7 @@ END_TEST
 
 START_TEST(test_addressing)
 {
-	char file[256], why[256];
+	char file[256], why[sizeof(((struct why *)0)->msg)];
 	int rc;
 	char *v;
 
@@ -331,7 +331,7 @@ START_TEST(test_addressing)
 	{
 		const char *rcpt[] = { K2_PUB };
 		struct backend_ctx ctx = { .cfg = cfg };
-		struct backend_why w = { "" };
+		struct why w = { "" };
 
 		ck_assert_int_eq(backend_create(&ctx, file, rcpt, 1, &w), 0);
 		ck_assert_int_eq(backend_create(&ctx, file, rcpt, 1, &w), -BACKEND_EINVAL);
@@ -516,7 +516,7 @@ START_TEST(test_create_dotenv_and_yaml)
 	for (i = 0; i < ARRAY_SIZE(exts); i++) {
 		char file[256], *text;
 		const char *rcpt[] = { K2_PUB, K1_PUB };
-		struct backend_why w = { "" };
+		struct why w = { "" };
 		struct backend_ctx ctx = { 0 };
 		int rc;
 

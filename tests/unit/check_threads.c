@@ -115,7 +115,7 @@ static void put_file(const char *name, const char *text)
 
 static void mock_open_cached(unsigned int delay_ms, uint64_t ttl_ms)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
 	char yaml[512];
 	int i;
@@ -344,7 +344,7 @@ static void *vault_client(void *arg)
 	struct vclient *c = arg;
 	const char *keys[5] = { "t/a", "t/b", "t/c#f1", "t/c#f2", "t/a" };
 	const char *want[5] = { "A", "B", "one", "two", "A" };
-	struct backend_why whys[5];
+	struct why whys[5];
 	struct secbuf *outs[5];
 	int rcs[5], i, k;
 
@@ -358,7 +358,7 @@ static void *vault_client(void *arg)
 		if (c->id == 0) {
 			/* a writer beside the readers, on keys of its own */
 			char v[32];
-			struct backend_why why = { "" };
+			struct why why = { "" };
 
 			snprintf(v, sizeof(v), "w%d", i);
 			if (backend_set(be, "t/written", v, strlen(v), &why) != 0) {
@@ -388,9 +388,9 @@ static void *vault_client(void *arg)
  * and logs in again while the batches run, all through one HTTP worker. */
 START_TEST(test_vault_concurrent_batches)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	struct vclient c[THREADS];
 	const char *fields[] = { "f1", "f2" };
 	const void *values[] = { "one", "two" };

@@ -20,7 +20,7 @@
 START_TEST(test_key_parse)
 {
 	struct vault_key k;
-	struct backend_why why = { "" };
+	struct why why = { "" };
 
 	ck_assert_int_eq(vault_key_parse("github/token", &k, &why), 0);
 	ck_assert_str_eq(k.path, "github/token");
@@ -55,7 +55,7 @@ END_TEST
 START_TEST(test_key_parse_errors)
 {
 	struct vault_key k;
-	struct backend_why why = { "" };
+	struct why why = { "" };
 
 	ck_assert_int_eq(vault_key_parse("a@0", &k, &why), -BACKEND_EINVAL);
 	ck_assert(strstr(why.msg, "versions start at 1"));
@@ -118,7 +118,7 @@ END_TEST
 /* Config mistakes name file, line and column, before any I/O. */
 static int open_err(const char *yaml, char *msg, size_t len)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct harombe_config *cfg = NULL;
 	struct backend_ctx ctx = { 0 };
 	struct backend *be = NULL;
@@ -175,7 +175,7 @@ static void server_start(void)
 
 static void open_mount(const char *mount)
 {
-	struct cfg_error err = CFG_ERR_INIT;
+	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
 	char yaml[512];
 
@@ -198,7 +198,7 @@ static void close_mount(void)
 
 static void put(const char *key, const char *value)
 {
-	struct backend_why why = { "" };
+	struct why why = { "" };
 
 	ck_assert_msg(backend_set(sbe, key, value, strlen(value), &why) == 0, "set %s: %s", key, why.msg);
 }
@@ -206,7 +206,7 @@ static void put(const char *key, const char *value)
 START_TEST(test_meta)
 {
 	struct backend_meta m, m1;
-	struct backend_why why = { "" };
+	struct why why = { "" };
 	time_t before = time(NULL);
 
 	open_mount("secret");
@@ -237,7 +237,7 @@ START_TEST(test_get_many_per_key_results)
 	const void *values[] = { "v1", "v2" };
 	size_t lens[] = { 2, 2 };
 	struct secbuf *outs[6];
-	struct backend_why whys[6];
+	struct why whys[6];
 	int rcs[6];
 
 	open_mount("secret");
