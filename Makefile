@@ -54,7 +54,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -I. -DHAROMBE_VERSION='"$(VE
 ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
-LIB_OBJS := lib/why.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
+LIB_OBJS := lib/why.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
 BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o \
 	backends/sops-tree.o backends/sops-crypto.o backends/sops-json.o backends/sops-yaml.o \
 	backends/sops-flat.o \

@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "lib/names.h"
 #include "lib/secbuf.h"
+#include "lib/fileio.h"
 
 /*
  * provider: sops.  A SOPS file (JSON, YAML, dotenv, INI or binary) whose
@@ -101,23 +102,6 @@ static void take_env_key(void)
 
 /* ---- paths and files ---- */
 
-static char *expand_home(const char *p)
-{
-	const char *home;
-	char *out;
-
-	if (p[0] != '~' || (p[1] && p[1] != '/'))
-		return strdup(p);
-	home = getenv("HOME");
-	if (!home || !*home) {
-		struct passwd *pw = getpwuid(getuid());
-
-		home = pw ? pw->pw_dir : "/";
-	}
-	if (asprintf(&out, "%s%s", home, p + 1) < 0)
-		return NULL;
-	return out;
-}
 
 /* Read a whole file into locked memory (keys) or ordinary memory. */
 static int read_file(const char *path, int locked, struct secbuf **sb_out, char **buf_out, size_t *len,
@@ -263,7 +247,7 @@ static int load_identities(struct sops_backend *sb, struct age_identities **out,
 		if (xdg && xdg[0] == '/')
 			r = asprintf(&def, "%s/sops/age/keys.txt", xdg) < 0 ? -ENOMEM : 0;
 		else
-			def = expand_home("~/.config/sops/age/keys.txt"), r = def ? 0 : -ENOMEM;
+			def = path_expand_home("~/.config/sops/age/keys.txt"), r = def ? 0 : -ENOMEM;
 	}
 	if (!r && (!sb->key_file || strcmp(sb->key_file, def)) && (!kf || strcmp(kf, def)))
 		r = add_keys_file(ids, "default", def, 1, &info, why, whylen);
@@ -575,8 +559,8 @@ static int sops_open(const struct backend_ctx *ctx, const struct cfg_node *opts,
 		return r;
 	if (!file || !*file)
 		return cfg_fail(err, opts, "provider sops needs 'secrets_file' (the SOPS-encrypted file)");
-	if (!(sb = calloc(1, sizeof(*sb))) || !(sb->path = expand_home(file)) ||
-	    (kf && *kf && !(sb->key_file = expand_home(kf)))) {
+	if (!(sb = calloc(1, sizeof(*sb))) || !(sb->path = path_expand_home(file)) ||
+	    (kf && *kf && !(sb->key_file = path_expand_home(kf)))) {
 		if (sb)
 			free(sb->path);
 		free(sb);
@@ -1034,7 +1018,7 @@ static int sops_create(const struct backend_ctx *ctx, const char *target, const 
 		why_set(why, "give at least one age recipient (--age age1...)");
 		return -BACKEND_EINVAL;
 	}
-	if (!(pks = calloc(n, sizeof(*pks))) || !(path = expand_home(target))) {
+	if (!(pks = calloc(n, sizeof(*pks))) || !(path = path_expand_home(target))) {
 		free(pks);
 		return -BACKEND_ENOMEM;
 	}

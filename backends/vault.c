@@ -29,6 +29,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
+#include "lib/fileio.h"
 
 /*
  * HashiCorp Vault, KV version 1 and 2 (specs/vault-api.md).
@@ -398,23 +399,6 @@ out:
 	return r;
 }
 
-static char *expand_home(const char *p)
-{
-	const char *home;
-	char *out;
-
-	if (p[0] != '~' || (p[1] && p[1] != '/'))
-		return strdup(p);
-	home = getenv("HOME");
-	if (!home || !*home) {
-		struct passwd *pw = getpwuid(getuid());
-
-		home = pw ? pw->pw_dir : "/";
-	}
-	if (asprintf(&out, "%s%s", home, p + 1) < 0)
-		return NULL;
-	return out;
-}
 
 /* ---- the token ---- */
 
@@ -1964,7 +1948,7 @@ static int setup_token(struct vault_backend *vb, const struct cfg_node *opts, st
 			vb->tok_source = TOK_ENV;
 			vb->tok_where = strdup("VAULT_TOKEN");
 		} else {
-			char *home = expand_home("~/.vault-token");
+			char *home = path_expand_home("~/.vault-token");
 
 			if (home && access(home, F_OK) == 0) {
 				vb->tok_file = home;
@@ -1975,7 +1959,7 @@ static int setup_token(struct vault_backend *vb, const struct cfg_node *opts, st
 		}
 	}
 	if (!t && tfile && *tfile) {
-		if (!(vb->tok_file = expand_home(tfile)))
+		if (!(vb->tok_file = path_expand_home(tfile)))
 			return -ENOMEM;
 		vb->tok_source = TOK_FILE;
 	}
@@ -2028,7 +2012,7 @@ static int setup_approle(struct vault_backend *vb, const struct cfg_node *opts, 
 		}
 	}
 	if (sfile && *sfile && !vb->secret_id && !vb->secret_id_env) {
-		if (!(vb->secret_id_file = expand_home(sfile)))
+		if (!(vb->secret_id_file = path_expand_home(sfile)))
 			return -ENOMEM;
 		if (access(vb->secret_id_file, R_OK) != 0)
 			log_warn("vault: secret_id_file '%s': %s", vb->secret_id_file, strerror(errno));

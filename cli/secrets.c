@@ -24,6 +24,7 @@
 #include "lib/secbuf.h"
 #include "scan/report.h"
 #include "scan/scan.h"
+#include "lib/fileio.h"
 
 extern char **environ;
 
@@ -109,36 +110,13 @@ static void usage(FILE *f)
 
 /* ---- output ---- */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *b = p;
-
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { fd, POLLOUT, 0 };
-
-				poll(&pfd, 1, -1);
-				continue;
-			}
-			return -errno;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int out_flush(struct ctx *x)
 {
 	int r = 0;
 
 	if (x->olen && !x->werr) {
-		r = write_all(x->out_fd, x->obuf, x->olen);
+		r = fd_write_all(x->out_fd, x->obuf, x->olen);
 		if (r)
 			x->werr = r;
 	}
@@ -156,7 +134,7 @@ static int on_output(void *arg, const void *data, size_t len)
 	if (x->olen + len > READ_CHUNK && out_flush(x))
 		return x->werr;
 	if (len >= READ_CHUNK)
-		return (x->werr = write_all(x->out_fd, data, len));
+		return (x->werr = fd_write_all(x->out_fd, data, len));
 	memcpy(x->obuf + x->olen, data, len);
 	x->olen += len;
 	return 0;

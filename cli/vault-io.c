@@ -19,6 +19,7 @@
 #include "lib/credshape.h"
 #include "lib/names.h"
 #include "lib/secbuf.h"
+#include "lib/fileio.h"
 
 /*
  * harombe vault import FILE.env / vault export FILE: a backup in the dotenv
@@ -356,22 +357,6 @@ static int list_all(struct backend *be, const char *prefix, struct keylist *out,
 	return r;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Put the finished temporary file in place: never over an existing file
  * unless forced, decided by the kernel at the rename itself. */
@@ -563,7 +548,7 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 				  "# PLAINTEXT SECRETS. `harombe vault import%s%s FILE` restores them.\n",
 				  backend_name(c->be), plen ? " under " : "", dir, plen ? " --prefix " : "", dir);
 
-		if ((r = write_all(fd, head, (size_t)hl)))
+		if ((r = fd_write_all(fd, head, (size_t)hl)))
 			goto write_failed;
 	}
 	for (i = 0; i < keys.n; i += n) {
@@ -623,7 +608,7 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 			size_t len;
 			const unsigned char *t = secbuf_data(out, &len);
 
-			r = write_all(fd, t, len);
+			r = fd_write_all(fd, t, len);
 			secbuf_clear(out);
 			if (r)
 				goto write_failed;

@@ -12,6 +12,7 @@
 #include "lib/config.h"
 #include "lib/names.h"
 #include "lib/secbuf.h"
+#include "lib/fileio.h"
 
 static void vault_usage(FILE *f)
 {
@@ -46,23 +47,6 @@ static int check_key(const char *key)
 	return 0;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int do_get(struct cli *c, const char *key)
 {
@@ -81,9 +65,9 @@ static int do_get(struct cli *c, const char *key)
 	}
 	const unsigned char *d = secbuf_data(v, &len);
 
-	r = write_all(1, d, len);
+	r = fd_write_all(1, d, len);
 	if (!r)
-		r = write_all(1, "\n", 1);
+		r = fd_write_all(1, "\n", 1);
 	secbuf_free(v);
 	if (r) {
 		cli_error("cannot write to stdout: %s", strerror(-r));
