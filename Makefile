@@ -35,7 +35,7 @@ SANITIZE ?=
 PKGS := fuse3 libcurl json-c libsodium libpcre2-8 yaml-0.1 libcrypto libssl libhs
 TEST_PKGS := check zlib
 
-WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla -Wmissing-prototypes
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 ifeq ($(SANITIZE),thread)
 HARDEN := -fsanitize=thread -fno-omit-frame-pointer

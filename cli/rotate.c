@@ -368,7 +368,7 @@ struct due {
 	int64_t last;		/* when it last changed, 0 unknown */
 	const char *source;	/* "store", "state", "first seen" */
 	int r;
-	char why[384];
+	char why[sizeof(((struct why *)0)->msg) + 64];
 	const char *status;	/* "rotated", "ok", "due", "failed", "tracking" */
 };
 

@@ -363,7 +363,7 @@ static void *vault_client(void *arg)
 			snprintf(v, sizeof(v), "w%d", i);
 			if (backend_set(be, "t/written", v, strlen(v), &why) != 0) {
 				c->bad++;
-				snprintf(c->why, sizeof(c->why), "set: %s", why.msg);
+				snprintf(c->why, sizeof(c->why), "set: %.200s", why.msg);
 			}
 			continue;
 		}
