@@ -14,6 +14,10 @@
 #   make install         PREFIX=/usr/local DESTDIR= (programs, mount helper, units, man pages,
 #                        config, libharombe-scan; make uninstall removes them)
 #   make deps            install missing Debian packages (as root) or print the apt-get line
+#
+# Building never runs the package manager: a missing library stops the build
+# with its name and scripts/deps.sh.  make check, make demo, make stress,
+# make bench and make fuzz install what they need first (scripts/deps.sh).
 #   make clean
 
 VERSION := 0.1.0
@@ -43,7 +47,7 @@ else ifneq ($(SANITIZE),)
 HARDEN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-DEPS_OK := $(BUILD)/.deps-ok
+PKGS_OK := $(BUILD)/.pkgs-ok
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
@@ -91,39 +95,50 @@ TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS) $(BUILD)/tests
 TEST_PROGS += $(BUILD)/tests/harombe-test
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
+.PHONY: all deps check check-run demo-run stress-run regen-bigrams check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
 	stress demo bench bench-sops bench-vault bench-scan fuzz install install-scan uninstall clean
 all: $(PROGS) $(SCAN_SO)
 
 deps:
 	@scripts/deps.sh
 
-$(DEPS_OK): scripts/deps.sh
-	@scripts/deps.sh
+# The libraries the build needs, checked (never installed) once per build dir.
+$(PKGS_OK):
+	@command -v pkg-config >/dev/null || { echo "harombe: pkg-config is missing;" \
+		"install the build dependencies with scripts/deps.sh (as root) or make deps" >&2; exit 1; }
+	@missing=$$(for p in $(PKGS); do pkg-config --exists $$p || printf ' %s' $$p; done); \
+	if [ -n "$$missing" ]; then echo "harombe: missing libraries (pkg-config):$$missing;" \
+		"install them with scripts/deps.sh (as root) or make deps" >&2; exit 1; fi
 	@mkdir -p $(@D) && touch $@
 
 # make V=1 shows the full command lines.
 Q := $(if $(V),,@)
 
-$(BUILD)/%.o: %.c | $(DEPS_OK)
+# The one link recipe: every program links its prerequisites with the
+# libraries it names in LINK_LIBS (the package libraries by default).
+LINK_LIBS = $(PKG_LIBS)
+define LINK
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LINK_LIBS) $(LIBS)
+endef
+
+$(BUILD)/%.o: %.c | $(PKGS_OK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%.o: tests/%.c | $(DEPS_OK)
+$(BUILD)/tests/%.o: tests/%.c | $(PKGS_OK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
 $(BUILD)/harombefs: $(BUILD)/fs/main.o $(CORE_OBJS)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 $(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CORE_OBJS) $(SCAN_CORE)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
-$(BUILD)/pic/%.o: %.c | $(DEPS_OK)
+$(BUILD)/pic/%.o: %.c | $(PKGS_OK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
@@ -132,8 +147,7 @@ $(BUILD)/pic/%.o: %.c | $(DEPS_OK)
 HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o lib/config.o lib/log.o \
 	lib/secbuf.o lib/credshape.o lib/why.o)
 $(BUILD)/scan/hsdb-gen: $(HSDB_GEN_OBJS)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 $(BUILD)/scan/hsdb.c: $(BUILD)/scan/hsdb-gen
 	@$(if $(Q),echo "  GEN     $@")
@@ -156,36 +170,37 @@ $(SCAN_SO): $(SCAN_PIC) scan/libharombe-scan.map
 	$(Q)ln -sf $(SCAN_SONAME) $(BUILD)/libharombe-scan.so
 
 $(BUILD)/tests/tools/scaneval: $(BUILD)/tests/tools/scaneval.o $(CORE_OBJS) $(SCAN_CORE)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
+$(BUILD)/harombe-bind: LINK_LIBS =
 $(BUILD)/harombe-bind: $(BUILD)/mount-helpers/harombe-bind.o $(BUILD)/lib/names.o
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(LINK)
 
+$(BUILD)/tests/unit/check_%: LINK_LIBS = $(TEST_LIBS) $(PKG_LIBS)
 $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/tests/unit/vaultsrv.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS) $(SCAN_CORE)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 $(BUILD)/tests/harombefs-test: $(BUILD)/tests/mock/main.o $(BUILD)/tests/mock/mock.o $(CORE_OBJS)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 # The harombe command with the mock store (tests only).
 $(BUILD)/tests/harombe-test: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(BUILD)/tests/mock/register.o \
 		$(BUILD)/tests/mock/mock.o $(CORE_OBJS) $(SCAN_CORE)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 $(BUILD)/tests/tools/fsprobe: $(BUILD)/tests/tools/fsprobe.o
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 $(BUILD)/tests/tools/agetool: $(BUILD)/tests/tools/agetool.o $(BUILD)/backends/age.o $(BUILD)/lib/secbuf.o
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
-check: check-unit check-fuzz-replay check-integration
+# make check first installs what the tests drive (scripts/deps.sh: as root it
+# runs apt-get for what is missing; otherwise it prints the line and fails).
+check:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory check-run
+
+check-run: check-unit check-fuzz-replay check-integration
 
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
@@ -231,14 +246,21 @@ check-tsan:
 	@echo "check-tsan: no ThreadSanitizer reports"
 
 # make stress: see tests/stress/run.sh.  STRESS_SECONDS (60), STRESS_THREADS.
-stress: $(PROGS) $(BUILD)/tests/harombefs-test $(BUILD)/tests/stress/stressclient
+stress:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory stress-run
+
+stress-run: $(PROGS) $(BUILD)/tests/harombefs-test $(BUILD)/tests/stress/stressclient
 	BUILD=$(BUILD) tests/stress/run.sh
 
 $(BUILD)/tests/stress/stressclient: $(BUILD)/tests/stress/stressclient.o
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(LINK)
 
-demo: $(PROGS)
+demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: $(PROGS)
 	BUILD=$(BUILD) scripts/demo.sh
 
 # Every benchmark, one report with plots (gnuplot is installed for this
@@ -255,32 +277,27 @@ bench-vault: $(PROGS) $(BUILD)/tests/bench/vaultbench
 	BUILD=$(BUILD) tests/bench/bench_vault.sh
 
 $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 # The scanner's benchmark alone: filter beside cat and ripgrep, line latency.
 bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat
 	BUILD=$(BUILD) tests/bench/bench_scan.sh
 
 $(BUILD)/tests/bench/linelat: $(BUILD)/tests/bench/linelat.o
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(LINK)
 
 $(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 $(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(LINK)
 
 # The SOPS backend's benchmark (tests/bench/sops.sh; needs root for FUSE).
 bench-sops: $(PROGS) $(BUILD)/tests/bench/sopsbench
 	BUILD=$(BUILD) tests/bench/bench_sops.sh
 
 $(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 # ---- fuzzing ----
 # make fuzz: libFuzzer (clang, ASan+UBSan) on every parser of untrusted
@@ -308,7 +325,7 @@ $(FUZZ_BUILD)/.deps-ok: scripts/deps.sh
 	@mkdir -p $(@D) && touch $@
 
 # Everything is instrumented for coverage; only the targets link libFuzzer's main.
-$(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_OK) $(FUZZ_BUILD)/.deps-ok
+$(FUZZ_BUILD)/obj/%.o: %.c | $(PKGS_OK) $(FUZZ_BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZCC  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
@@ -338,8 +355,7 @@ $(BUILD)/tests/libcore.a: $(CORE_OBJS) $(SCAN_CORE)
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o \
 		$$(addprefix $(BUILD)/,$$(FUZZ_EXTRA_$$*)) $(BUILD)/tests/libcore.a
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(LINK)
 
 FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 check-fuzz-replay: $(FUZZ_REPLAYS)
