@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backends/age.h"
+#include "backends/sops/age.h"
 
 static unsigned char *read_all(FILE *f, size_t *len)
 {

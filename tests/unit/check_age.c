@@ -8,7 +8,7 @@
 #include <sodium.h>
 #include <zlib.h>
 
-#include "backends/age.h"
+#include "backends/sops/age.h"
 #include "lib/secbuf.h"
 #include "tests/unit/unit.h"
 

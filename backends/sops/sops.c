@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#include "backends/age.h"
+#include "backends/sops/age.h"
 #include "backends/backend-internal.h"
-#include "backends/sops-internal.h"
+#include "backends/sops/sops-internal.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/names.h"

@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/sops-internal.h"
+#include "backends/sops/sops-internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,7 +13,7 @@
 #include <pcre2.h>
 #include <sodium.h>
 
-#include "backends/age.h"
+#include "backends/sops/age.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
 

@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/age.h"
+#include "backends/sops/age.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -109,7 +109,7 @@ void obuf_putc(struct obuf *b, char c);
 void obuf_printf(struct obuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void obuf_release(struct obuf *b);
 
-/* ---- tree (sops-tree.c) ---- */
+/* ---- tree (tree.c) ---- */
 
 struct sops_node *sops_node_new(enum sops_kind kind);
 void sops_node_free(struct sops_node *n);
@@ -156,7 +156,7 @@ int sops_ini_emit(const struct sops_doc *doc, struct obuf *out);
 int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, char *why, size_t whylen);
 int sops_meta_flatten(const struct sops_node *meta, struct sops_node *flat, const char *prefix);
 
-/* ---- crypto (sops-crypto.c) ---- */
+/* ---- crypto (crypto.c) ---- */
 
 /* Unwrap the data key with ids.  0; -EACCES (no identity matches: why lists
  * the file's recipients); -EBADMSG (a wrapped key is tampered); -ENOTSUP. */

@@ -22,9 +22,9 @@
 #include <sodium.h>
 
 #include "backends/backend-internal.h"
-#include "backends/sjson.h"
-#include "backends/vault-internal.h"
-#include "backends/vhttp.h"
+#include "backends/vault/sjson.h"
+#include "backends/vault/vault-internal.h"
+#include "backends/vault/vhttp.h"
 #include "lib/audit.h"
 #include "lib/config.h"
 #include "lib/log.h"
