@@ -129,19 +129,6 @@ static struct vault_backend *vault_downcast(struct backend *be)
 	return (struct vault_backend *)be;
 }
 
-static int fail(struct why *why, int rc, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static int fail(struct why *why, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* ---- pure helpers (vault-internal.h) ---- */
 
 static int all_digits(const char *s)
@@ -162,18 +149,18 @@ int vault_key_parse(const char *key, struct vault_key *k, struct why *why)
 
 	memset(k, 0, sizeof(*k));
 	if (!plen || plen >= sizeof(k->path))
-		return fail(why, -BACKEND_EINVAL, "key '%s' has no usable path", key);
+		return why_fail(why, -BACKEND_EINVAL, "key '%s' has no usable path", key);
 	memcpy(k->path, key, plen);
 	if (hash) {
 		if (!hash[1] || strlen(hash + 1) >= sizeof(k->field))
-			return fail(why, -BACKEND_EINVAL, "key '%s' has an empty field after '#'", key);
+			return why_fail(why, -BACKEND_EINVAL, "key '%s' has an empty field after '#'", key);
 		snprintf(k->field, sizeof(k->field), "%s", hash + 1);
 	}
 	q = strstr(k->path, "?version=");
 	at = strrchr(k->path, '@');
 	if (q) {
 		if (!all_digits(q + 9))
-			return fail(why, -BACKEND_EINVAL, "key '%s': '?version=' needs a number", key);
+			return why_fail(why, -BACKEND_EINVAL, "key '%s': '?version=' needs a number", key);
 		k->version = strtoll(q + 9, NULL, 10);
 		*q = 0;
 	} else if (at && all_digits(at + 1)) {
@@ -181,11 +168,11 @@ int vault_key_parse(const char *key, struct vault_key *k, struct why *why)
 		*at = 0;
 	}
 	if (!k->path[0] || k->path[strlen(k->path) - 1] == '/')
-		return fail(why, -BACKEND_EINVAL, "key '%s' has no usable path", key);
+		return why_fail(why, -BACKEND_EINVAL, "key '%s' has no usable path", key);
 	if (k->version < 0 || k->version > 1000000000LL)
-		return fail(why, -BACKEND_EINVAL, "key '%s': version out of range", key);
+		return why_fail(why, -BACKEND_EINVAL, "key '%s': version out of range", key);
 	if ((q || at) && k->version == 0 && (q || all_digits(at + 1)))
-		return fail(why, -BACKEND_EINVAL, "key '%s': versions start at 1", key);
+		return why_fail(why, -BACKEND_EINVAL, "key '%s': versions start at 1", key);
 	return 0;
 }
 
@@ -323,8 +310,7 @@ out:
 }
 
 /* The whole file, whitespace-trimmed, into locked memory. */
-static int read_secret_file(const char *path, struct secbuf **out, int warn_mode, char *msg,
-			    size_t msglen)
+static int read_secret_file(const char *path, struct secbuf **out, int warn_mode, struct why *why)
 {
 	struct secbuf *sb = NULL;
 	struct stat st;
@@ -336,48 +322,24 @@ static int read_secret_file(const char *path, struct secbuf **out, int warn_mode
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(msg, msglen, "cannot open '%s': %s", path, strerror(errno));
+		why_set(why, "cannot open '%s': %s", path, strerror(errno));
 		return r;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 65536) {
-		snprintf(msg, msglen, "'%s' is not a regular file of at most 64 KiB", path);
-		r = -EINVAL;
+		r = why_fail(why, -EINVAL, "'%s' is not a regular file of at most 64 KiB", path);
 		goto out;
 	}
 	if (warn_mode && (st.st_mode & 077))
 		log_warn("vault: '%s' is readable by group or others (mode %04o); make it 0600", path,
 			 (unsigned)(st.st_mode & 07777));
-	sb = secbuf_new((size_t)st.st_size + 1);
-	if (!sb) {
-		snprintf(msg, msglen, "locked memory exhausted");
-		r = -ENOMEM;
+	if ((r = secbuf_read_fd(fd, 65536, &sb))) {
+		if (r == -ENOMEM)
+			why_set(why, "locked memory exhausted");
+		else if (r == -EFBIG)
+			r = why_fail(why, -EINVAL, "'%s' grew past 64 KiB", path);
+		else
+			why_set(why, "cannot read '%s': %s", path, strerror(-r));
 		goto out;
-	}
-	for (;;) {
-		unsigned char *p = secbuf_tail(sb, 1024);
-		ssize_t n;
-
-		if (!p) {
-			r = -ENOMEM;
-			snprintf(msg, msglen, "locked memory exhausted");
-			goto out;
-		}
-		n = read(fd, p, 1024);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(msg, msglen, "cannot read '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		secbuf_commit(sb, (size_t)n);
-		if (secbuf_len(sb) > 65536) {
-			r = -EINVAL;
-			snprintf(msg, msglen, "'%s' grew past 64 KiB", path);
-			goto out;
-		}
 	}
 	d = secbuf_data(sb, &len);
 	for (a = 0; a < len && isspace(d[a]); a++)
@@ -385,14 +347,11 @@ static int read_secret_file(const char *path, struct secbuf **out, int warn_mode
 	for (b = len; b > a && isspace(d[b - 1]); b--)
 		;
 	if (a == b) {
-		snprintf(msg, msglen, "'%s' is empty", path);
-		r = -ENOENT;
+		r = why_fail(why, -ENOENT, "'%s' is empty", path);
 		goto out;
 	}
-	if (!(*out = secbuf_dup(d + a, b - a))) {
-		r = -ENOMEM;
-		snprintf(msg, msglen, "locked memory exhausted");
-	}
+	if (!(*out = secbuf_dup(d + a, b - a)))
+		r = why_fail(why, -ENOMEM, "locked memory exhausted");
 out:
 	secbuf_free(sb);
 	close(fd);
@@ -507,24 +466,24 @@ static void fail_transport(struct vault_backend *vb, struct vcall *c)
 		snprintf(tries, sizeof(tries), " (%u attempts)", c->tries);
 	switch (c->req.fail) {
 	case VHTTP_TIMEOUT:
-		c->rc = fail(&c->why, -BACKEND_ETIMEDOUT, "no answer from %s within %llu ms (%s %s)%s",
-			     vb->addr, (unsigned long long)vb->timeout_ms, c->method, c->path, tries);
+		c->rc = why_fail(&c->why, -BACKEND_ETIMEDOUT, "no answer from %s within %llu ms (%s %s)%s",
+				 vb->addr, (unsigned long long)vb->timeout_ms, c->method, c->path, tries);
 		break;
 	case VHTTP_NOMEM:
-		c->rc = fail(&c->why, -BACKEND_ENOMEM, "locked memory exhausted");
+		c->rc = why_fail(&c->why, -BACKEND_ENOMEM, "locked memory exhausted");
 		break;
 	case VHTTP_CONNECT:
-		c->rc = fail(&c->why, -BACKEND_EUNAVAIL, "cannot reach %s: %s%s", vb->addr, err, tries);
+		c->rc = why_fail(&c->why, -BACKEND_EUNAVAIL, "cannot reach %s: %s%s", vb->addr, err, tries);
 		break;
 	case VHTTP_IO:
-		c->rc = fail(&c->why, -BACKEND_EUNAVAIL, "%s %s%s: connection failed or response truncated: %s%s",
-			     c->method, vb->addr, c->path, err, tries);
+		c->rc = why_fail(&c->why, -BACKEND_EUNAVAIL, "%s %s%s: connection failed or response truncated: %s%s",
+				 c->method, vb->addr, c->path, err, tries);
 		break;
 	case VHTTP_TLS:
-		c->rc = fail(&c->why, -BACKEND_EUNAVAIL, "TLS with %s failed: %s", vb->addr, err);
+		c->rc = why_fail(&c->why, -BACKEND_EUNAVAIL, "TLS with %s failed: %s", vb->addr, err);
 		break;
 	default:
-		c->rc = fail(&c->why, -BACKEND_EUNAVAIL, "%s %s%s: %s", c->method, vb->addr, c->path, err);
+		c->rc = why_fail(&c->why, -BACKEND_EUNAVAIL, "%s %s%s: %s", c->method, vb->addr, c->path, err);
 	}
 }
 
@@ -559,7 +518,7 @@ static void vault_run(struct vault_backend *vb, struct vcall *calls, size_t n, u
 	}
 	if (!batch || !todo || !again) {
 		for (i = 0; i < n; i++)
-			calls[i].rc = fail(&calls[i].why, -BACKEND_ENOMEM, "out of memory");
+			calls[i].rc = why_fail(&calls[i].why, -BACKEND_ENOMEM, "out of memory");
 		goto out;
 	}
 	if (need_auth) {
@@ -583,7 +542,7 @@ static void vault_run(struct vault_backend *vb, struct vcall *calls, size_t n, u
 		tok = NULL;
 		if (need_auth && (r = token_copy(vb, &tok, &gen))) {
 			for (i = 0; i < ntodo; i++)
-				todo[i]->rc = fail(&todo[i]->why, r, "locked memory exhausted");
+				todo[i]->rc = why_fail(&todo[i]->why, r, "locked memory exhausted");
 			break;
 		}
 		for (i = 0; i < ntodo; i++) {
@@ -745,8 +704,8 @@ static int status_fail(struct vault_backend *vb, const struct vcall *c, struct w
 	default:
 		rc = -BACKEND_EUNAVAIL;
 	}
-	return fail(why, rc, "%s %s%s: HTTP %ld%s%s", c->method, vb->addr, c->path, s, text[0] ? ": " : "",
-		    text);
+	return why_fail(why, rc, "%s %s%s: HTTP %ld%s%s", c->method, vb->addr, c->path, s, text[0] ? ": " : "",
+			text);
 }
 
 static int is_success(long s)
@@ -761,11 +720,11 @@ static int parse_resp(struct vault_backend *vb, const struct vcall *c, struct js
 	char msg[96];
 
 	if (!c->req.resp || !secbuf_len(c->req.resp))
-		return fail(why, -BACKEND_EUNAVAIL, "%s %s%s: HTTP %ld with an empty body", c->method,
-			    vb->addr, c->path, c->req.status);
+		return why_fail(why, -BACKEND_EUNAVAIL, "%s %s%s: HTTP %ld with an empty body", c->method,
+				vb->addr, c->path, c->req.status);
 	if (sjson_parse(secbuf_str(c->req.resp), secbuf_len(c->req.resp), out, msg, sizeof(msg)) != 0)
-		return fail(why, -BACKEND_EUNAVAIL, "%s %s%s: malformed JSON in the response (%s)", c->method,
-			    vb->addr, c->path, msg);
+		return why_fail(why, -BACKEND_EUNAVAIL, "%s %s%s: malformed JSON in the response (%s)", c->method,
+				vb->addr, c->path, msg);
 	return 0;
 }
 
@@ -830,7 +789,7 @@ static int approle_login(struct vault_backend *vb, uint64_t deadline, const char
 	struct json_object *root = NULL, *auth;
 	struct vcall c;
 	const char *tok;
-	char msg[256] = "";
+	struct why msg = WHY_INIT;
 	int r;
 
 	if (vb->secret_id) {
@@ -838,22 +797,22 @@ static int approle_login(struct vault_backend *vb, uint64_t deadline, const char
 		const unsigned char *d = secbuf_data(vb->secret_id, &len);
 
 		if (!(sid = secbuf_dup(d, len))) {
-			r = fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+			r = why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 			goto out;
 		}
 	} else if (vb->secret_id_env) {
 		if ((r = env_secret(vb->secret_id_env, &sid))) {
-			r = fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+			r = why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 			goto out;
 		}
 		if (!sid) {
-			r = fail(why, -BACKEND_EDENIED, "AppRole secret_id: %s is not set", vb->secret_id_env);
+			r = why_fail(why, -BACKEND_EDENIED, "AppRole secret_id: %s is not set", vb->secret_id_env);
 			goto out;
 		}
 	} else if (vb->secret_id_file) {
-		if ((r = read_secret_file(vb->secret_id_file, &sid, 0, msg, sizeof(msg)))) {
-			r = fail(why, r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EDENIED, "AppRole secret_id: %s",
-				 msg);
+		if ((r = read_secret_file(vb->secret_id_file, &sid, 0, &msg))) {
+			r = why_fail(why, r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EDENIED, "AppRole secret_id: %s",
+				     msg.msg);
 			goto out;
 		}
 	}
@@ -863,12 +822,12 @@ static int approle_login(struct vault_backend *vb, uint64_t deadline, const char
 	    (sid && (sjson_raw(body, ",\"secret_id\":") ||
 		     sjson_write_str(body, secbuf_str(sid), secbuf_len(sid)))) ||
 	    sjson_raw(body, "}")) {
-		r = fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+		r = why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 		goto out;
 	}
 	if ((r = call_init(&c, "POST", strdup(vb->login_path), body, MAX_SECRET_RESP))) {
 		body = NULL;
-		fail(why, r, "out of memory");
+		why_fail(why, r, "out of memory");
 		goto out;
 	}
 	body = NULL;
@@ -883,11 +842,11 @@ static int approle_login(struct vault_backend *vb, uint64_t deadline, const char
 		auth = sjson_obj(root, "auth");
 		tok = sjson_str(auth, "client_token");
 		if (!tok)
-			r = fail(why, -BACKEND_EUNAVAIL, "AppRole login at %s: no auth.client_token in the answer",
-				 vb->addr);
+			r = why_fail(why, -BACKEND_EUNAVAIL, "AppRole login at %s: no auth.client_token in the answer",
+				     vb->addr);
 		else if ((r = token_set(vb, (const unsigned char *)tok, strlen(tok),
 					sjson_int(auth, "lease_duration", 0), sjson_bool(auth, "renewable", 0))))
-			fail(why, r, "AppRole login at %s: unusable token in the answer", vb->addr);
+			why_fail(why, r, "AppRole login at %s: unusable token in the answer", vb->addr);
 	}
 	vcall_release(&c);
 out:
@@ -906,20 +865,20 @@ out:
 static int reread_token_file(struct vault_backend *vb, struct why *why)
 {
 	struct secbuf *t = NULL;
-	char msg[256];
+	struct why msg = WHY_INIT;
 	int r, same = 0;
 
-	if ((r = read_secret_file(vb->tok_file, &t, 0, msg, sizeof(msg))))
-		return fail(why, r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EDENIED, "token file: %s", msg);
+	if ((r = read_secret_file(vb->tok_file, &t, 0, &msg)))
+		return why_fail(why, r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EDENIED, "token file: %s", msg.msg);
 	pthread_rwlock_rdlock(&vb->tok_lock);
 	if (vb->tok_hdr && secbuf_len(vb->tok_hdr) == strlen(HDR_TOKEN) + secbuf_len(t) &&
 	    sodium_memcmp(secbuf_str(vb->tok_hdr) + strlen(HDR_TOKEN), secbuf_str(t), secbuf_len(t)) == 0)
 		same = 1;
 	pthread_rwlock_unlock(&vb->tok_lock);
 	if (same)
-		r = fail(why, -BACKEND_EDENIED, "token file '%s' holds the same token", vb->tok_file);
+		r = why_fail(why, -BACKEND_EDENIED, "token file '%s' holds the same token", vb->tok_file);
 	else if ((r = token_set(vb, secbuf_data(t, NULL), secbuf_len(t), -1, 0)))
-		fail(why, r, "token file '%s' holds an unusable token", vb->tok_file);
+		why_fail(why, r, "token file '%s' holds an unusable token", vb->tok_file);
 	secbuf_free(t);
 	return r;
 }
@@ -943,7 +902,7 @@ static int ensure_token(struct vault_backend *vb, uint64_t deadline, struct why 
 		else if (vb->tok_source == TOK_FILE)
 			r = reread_token_file(vb, why);
 		else
-			r = fail(why, -BACKEND_EDENIED, "no Vault token");
+			r = why_fail(why, -BACKEND_EDENIED, "no Vault token");
 	}
 	pthread_mutex_unlock(&vb->login_lock);
 	return r;
@@ -989,7 +948,7 @@ static int kv_version(struct vault_backend *vb, uint64_t deadline, struct why *w
 	if (asprintf(&path, "/v1/sys/internal/ui/mounts/%s", vb->mount_enc) < 0)
 		path = NULL;
 	if (call_init(&c, "GET", path, NULL, MAX_SECRET_RESP)) {
-		v = fail(why, -BACKEND_ENOMEM, "out of memory");
+		v = why_fail(why, -BACKEND_ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((v = vault_run_one(vb, &c, deadline, why))) {
@@ -1005,8 +964,8 @@ static int kv_version(struct vault_backend *vb, uint64_t deadline, struct why *w
 		type = sjson_str(data, "type");
 		ver = sjson_str(sjson_obj(data, "options"), "version");
 		if (type && strcmp(type, "kv") && strcmp(type, "generic"))
-			v = fail(why, -BACKEND_EINVAL, "mount '%s' at %s is a '%s' engine, not KV", vb->mount,
-				 vb->addr, type);
+			v = why_fail(why, -BACKEND_EINVAL, "mount '%s' at %s is a '%s' engine, not KV", vb->mount,
+				     vb->addr, type);
 		else
 			v = ver && !strcmp(ver, "2") ? 2 : 1;
 	}
@@ -1058,16 +1017,16 @@ static int not_found(struct vault_backend *vb, int kv, const struct vcall *c, co
 	    (md = sjson_obj(sjson_obj(root, "data"), "metadata"))) {
 		ver = sjson_int(md, "version", k->version);
 		if (sjson_bool(md, "destroyed", 0))
-			r = fail(why, -BACKEND_ENOTFOUND, "version %lld of '%s' was destroyed", ver, k->path);
+			r = why_fail(why, -BACKEND_ENOTFOUND, "version %lld of '%s' was destroyed", ver, k->path);
 		else
-			r = fail(why, -BACKEND_ENOTFOUND, "version %lld of '%s' was deleted (%s)", ver, k->path,
-				 sjson_str(md, "deletion_time") ? sjson_str(md, "deletion_time") : "");
+			r = why_fail(why, -BACKEND_ENOTFOUND, "version %lld of '%s' was deleted (%s)", ver, k->path,
+				     sjson_str(md, "deletion_time") ? sjson_str(md, "deletion_time") : "");
 	} else if (k->version) {
-		r = fail(why, -BACKEND_ENOTFOUND, "no version %lld of '%s' in mount '%s' at %s", k->version,
-			 k->path, vb->mount, vb->addr);
+		r = why_fail(why, -BACKEND_ENOTFOUND, "no version %lld of '%s' in mount '%s' at %s", k->version,
+			     k->path, vb->mount, vb->addr);
 	} else {
-		r = fail(why, -BACKEND_ENOTFOUND, "no secret '%s' in mount '%s' at %s", k->path, vb->mount,
-			 vb->addr);
+		r = why_fail(why, -BACKEND_ENOTFOUND, "no secret '%s' in mount '%s' at %s", k->path, vb->mount,
+			     vb->addr);
 	}
 	sjson_put(root);
 	return r;
@@ -1082,13 +1041,13 @@ static int pick_field(struct json_object *data, const struct vault_key *k, struc
 	int count;
 
 	if (!data || !json_object_is_type(data, json_type_object))
-		return fail(why, -BACKEND_EINVAL, "secret '%s' holds no fields", k->path);
+		return why_fail(why, -BACKEND_EINVAL, "secret '%s' holds no fields", k->path);
 	count = json_object_object_length(data);
 	if (k->field[0]) {
 		if (!json_object_object_get_ex(data, k->field, &v)) {
 			field_names(data, names, sizeof(names));
-			return fail(why, -BACKEND_ENOTFOUND, "secret '%s' has no field '%s' (fields: %s)", k->path,
-				    k->field, count ? names : "none");
+			return why_fail(why, -BACKEND_ENOTFOUND, "secret '%s' has no field '%s' (fields: %s)", k->path,
+					k->field, count ? names : "none");
 		}
 	} else if (!json_object_object_get_ex(data, "value", &v)) {
 		if (count == 1) {
@@ -1097,16 +1056,16 @@ static int pick_field(struct json_object *data, const struct vault_key *k, struc
 				v = only;
 			}
 		} else if (count == 0) {
-			return fail(why, -BACKEND_ENOTFOUND, "secret '%s' has no fields", k->path);
+			return why_fail(why, -BACKEND_ENOTFOUND, "secret '%s' has no fields", k->path);
 		} else {
 			field_names(data, names, sizeof(names));
-			return fail(why, -BACKEND_EINVAL,
-				    "secret '%s' has several fields (%s): name one as '%s#FIELD'", k->path, names,
-				    k->path);
+			return why_fail(why, -BACKEND_EINVAL,
+					"secret '%s' has several fields (%s): name one as '%s#FIELD'", k->path, names,
+					k->path);
 		}
 	}
 	if (sjson_value(v, out))
-		return fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+		return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 	return 0;
 }
 
@@ -1128,7 +1087,7 @@ static int vault_get_many(struct backend *be, size_t n, const char *const *keys,
 #define W(i) (whys ? &whys[i] : NULL)
 	if (!ks || !calls || !roots || !prc || !which || !pwhy) {
 		for (i = 0; i < n; i++)
-			rcs[i] = fail(W(i), -BACKEND_ENOMEM, "out of memory");
+			rcs[i] = why_fail(W(i), -BACKEND_ENOMEM, "out of memory");
 		goto out;
 	}
 	kv = kv_version(vb, deadline, &kvwhy);
@@ -1147,8 +1106,8 @@ static int vault_get_many(struct backend *be, size_t n, const char *const *keys,
 		if ((rcs[i] = vault_key_parse(keys[i], &ks[i], W(i))))
 			continue;
 		if (kv == 1 && ks[i].version) {
-			rcs[i] = fail(W(i), -BACKEND_EINVAL, "'%s': mount '%s' is KV version 1, which has no "
-							     "versions", keys[i], vb->mount);
+			rcs[i] = why_fail(W(i), -BACKEND_EINVAL, "'%s': mount '%s' is KV version 1, which has no "
+								 "versions", keys[i], vb->mount);
 			continue;
 		}
 		for (j = 0; j < i; j++) {
@@ -1162,7 +1121,7 @@ static int vault_get_many(struct backend *be, size_t n, const char *const *keys,
 			continue;
 		if ((rcs[i] = call_init(&calls[ncalls], "GET", data_path(vb, kv, &ks[i]), NULL,
 					MAX_SECRET_RESP))) {
-			fail(W(i), rcs[i], "out of memory");
+			why_fail(W(i), rcs[i], "out of memory");
 			continue;
 		}
 		which[i] = ncalls++;
@@ -1235,14 +1194,14 @@ static int vault_fields(struct backend *be, const char *path, backend_field_fn *
 	if ((r = vault_key_parse(path, &k, why)))
 		return r;
 	if (k.field[0])
-		return fail(why, -BACKEND_EINVAL, "'%s': name the secret, without '#%s'", path, k.field);
+		return why_fail(why, -BACKEND_EINVAL, "'%s': name the secret, without '#%s'", path, k.field);
 	if ((kv = kv_version(vb, deadline, why)) < 0)
 		return kv;
 	if (kv == 1 && k.version)
-		return fail(why, -BACKEND_EINVAL, "'%s': mount '%s' is KV version 1, which has no versions", path,
-			    vb->mount);
+		return why_fail(why, -BACKEND_EINVAL, "'%s': mount '%s' is KV version 1, which has no versions", path,
+				vb->mount);
 	if ((r = call_init(&c, "GET", data_path(vb, kv, &k), NULL, MAX_SECRET_RESP)))
-		return fail(why, r, "out of memory");
+		return why_fail(why, r, "out of memory");
 	if ((r = vault_run_one(vb, &c, deadline, why))) {
 		/* why is filled */
 	} else if (c.req.status == 404) {
@@ -1254,13 +1213,13 @@ static int vault_fields(struct backend *be, const char *path, backend_field_fn *
 		if (kv == 2)
 			data = sjson_obj(data, "data");
 		if (!data || !json_object_is_type(data, json_type_object)) {
-			r = fail(why, -BACKEND_EINVAL, "secret '%s' holds no fields", k.path);
+			r = why_fail(why, -BACKEND_EINVAL, "secret '%s' holds no fields", k.path);
 		} else {
 			json_object_object_foreach(data, name, v) {
 				struct secbuf *sb = NULL;
 
 				if (sjson_value(v, &sb)) {
-					r = fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+					r = why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 					break;
 				}
 				r = fn(name, sb, arg);
@@ -1300,12 +1259,12 @@ static int exists(struct vault_backend *vb, int kv, const struct vault_key *k, u
 
 	if ((r = call_init(&c, "GET", api_path(vb, kv == 2 ? "metadata" : NULL, k->path, ""), NULL,
 			   MAX_SECRET_RESP)))
-		return fail(why, r, "out of memory");
+		return why_fail(why, r, "out of memory");
 	if ((r = vault_run_one(vb, &c, deadline, why))) {
 		/* why is filled */
 	} else if (c.req.status == 404) {
-		r = fail(why, -BACKEND_ENOTFOUND, "no secret '%s' in mount '%s' at %s", k->path, vb->mount,
-			 vb->addr);
+		r = why_fail(why, -BACKEND_ENOTFOUND, "no secret '%s' in mount '%s' at %s", k->path, vb->mount,
+			     vb->addr);
 	}
 	vcall_release(&c);
 	return r;
@@ -1355,8 +1314,8 @@ static int write_fields(struct vault_backend *vb, const struct vault_key *k, siz
 	int kv, r;
 
 	if (k->version)
-		return fail(why, -BACKEND_EINVAL, "cannot write to a version ('%s@%lld'): write '%s'", k->path,
-			    k->version, k->path);
+		return why_fail(why, -BACKEND_EINVAL, "cannot write to a version ('%s@%lld'): write '%s'", k->path,
+				k->version, k->path);
 	if ((kv = kv_version(vb, deadline, why)) < 0)
 		return kv;
 	if (merge && kv == 2) {
@@ -1365,10 +1324,10 @@ static int write_fields(struct vault_backend *vb, const struct vault_key *k, siz
 		struct secbuf *b = fields_body(2, NULL, NULL, n, fields, values, lens);
 
 		if (!b)
-			return fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+			return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 		if ((r = call_init(&c, "PATCH", api_path(vb, "data", k->path, ""), b, MAX_SECRET_RESP))) {
 			secbuf_free(b);
-			return fail(why, r, "out of memory");
+			return why_fail(why, r, "out of memory");
 		}
 		c.ctype = "Content-Type: application/merge-patch+json";
 		r = run_one(vb, &c, deadline, why);
@@ -1380,7 +1339,7 @@ static int write_fields(struct vault_backend *vb, const struct vault_key *k, siz
 	if (merge) {
 		/* KV 1 has no merge: read, replace the field, write back. */
 		if ((r = call_init(&c, "GET", api_path(vb, NULL, k->path, ""), NULL, MAX_SECRET_RESP)))
-			return fail(why, r, "out of memory");
+			return why_fail(why, r, "out of memory");
 		if ((r = vault_run_one(vb, &c, deadline, why))) {
 			/* why is filled */
 		} else if (c.req.status == 200) {
@@ -1400,11 +1359,11 @@ static int write_fields(struct vault_backend *vb, const struct vault_key *k, siz
 
 		sjson_put(root);
 		if (!b)
-			return fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+			return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 		if ((r = call_init(&c, "POST", api_path(vb, kv == 2 ? "data" : NULL, k->path, ""), b,
 				   MAX_SECRET_RESP))) {
 			secbuf_free(b);
-			return fail(why, r, "out of memory");
+			return why_fail(why, r, "out of memory");
 		}
 	}
 	r = run_one(vb, &c, deadline, why);
@@ -1437,15 +1396,15 @@ static int vault_set_fields(struct backend *be, const char *key, size_t n, const
 	if ((r = vault_key_parse(key, &k, why)))
 		return r;
 	if (k.field[0])
-		return fail(why, -BACKEND_EINVAL, "'%s': give fields as NAME=VALUE, not with '#'", key);
+		return why_fail(why, -BACKEND_EINVAL, "'%s': give fields as NAME=VALUE, not with '#'", key);
 	if (!n)
-		return fail(why, -BACKEND_EINVAL, "no fields to write");
+		return why_fail(why, -BACKEND_EINVAL, "no fields to write");
 	for (i = 0; i < n; i++) {
 		if (!fields[i][0])
-			return fail(why, -BACKEND_EINVAL, "empty field name");
+			return why_fail(why, -BACKEND_EINVAL, "empty field name");
 		for (j = 0; j < i; j++)
 			if (!strcmp(fields[i], fields[j]))
-				return fail(why, -BACKEND_EINVAL, "field '%s' given twice", fields[i]);
+				return why_fail(why, -BACKEND_EINVAL, "field '%s' given twice", fields[i]);
 	}
 	return write_fields(vb, &k, n, fields, values, lens, 0, why);
 }
@@ -1463,15 +1422,15 @@ static int remove_secret(struct backend *be, const char *key, int purge, struct 
 	if ((r = vault_key_parse(key, &k, why)))
 		return r;
 	if (k.field[0])
-		return fail(why, -BACKEND_EINVAL, "'%s': delete removes whole secrets; rewrite it without the "
-						  "field instead", key);
+		return why_fail(why, -BACKEND_EINVAL, "'%s': delete removes whole secrets; rewrite it without the "
+						      "field instead", key);
 	if ((kv = kv_version(vb, deadline, why)) < 0)
 		return kv;
 	if (kv == 1 && k.version)
-		return fail(why, -BACKEND_EINVAL, "mount '%s' is KV version 1: it has no versions", vb->mount);
+		return why_fail(why, -BACKEND_EINVAL, "mount '%s' is KV version 1: it has no versions", vb->mount);
 	if (purge && k.version)
-		return fail(why, -BACKEND_EINVAL, "--purge removes every version: give '%s' without '@%lld'",
-			    k.path, k.version);
+		return why_fail(why, -BACKEND_EINVAL, "--purge removes every version: give '%s' without '@%lld'",
+				k.path, k.version);
 	if ((r = exists(vb, kv, &k, deadline, why)))
 		return r;
 	if (kv == 2 && purge) {
@@ -1481,7 +1440,7 @@ static int remove_secret(struct backend *be, const char *key, int purge, struct 
 		b = secbuf_new(64);
 		if (!b || sjson_raw(b, "{\"versions\":[") || sjson_raw(b, num) || sjson_raw(b, "]}")) {
 			secbuf_free(b);
-			return fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+			return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
 		}
 		r = call_init(&c, "POST", api_path(vb, "delete", k.path, ""), b, MAX_SECRET_RESP);
 	} else {
@@ -1490,7 +1449,7 @@ static int remove_secret(struct backend *be, const char *key, int purge, struct 
 	}
 	if (r) {
 		secbuf_free(b);
-		return fail(why, r, "out of memory");
+		return why_fail(why, r, "out of memory");
 	}
 	r = run_one(vb, &c, deadline, why);
 	vcall_release(&c);
@@ -1540,27 +1499,27 @@ static int vault_list(struct backend *be, const char *prefix, backend_list_fn *f
 	len = strlen(prefix);
 	if (strstr(prefix, "//") || strstr(prefix, "/../") || !strncmp(prefix, "../", 3) ||
 	    !strcmp(prefix, "..") || (len >= 3 && !strcmp(prefix + len - 3, "/..")))
-		return fail(why, -BACKEND_EINVAL, "'%s' is not a folder name", prefix);
+		return why_fail(why, -BACKEND_EINVAL, "'%s' is not a folder name", prefix);
 	if ((kv = kv_version(vb, deadline, why)) < 0)
 		return kv;
 	if (asprintf(&dir, "%s%s", prefix, len && prefix[len - 1] != '/' ? "/" : "") < 0)
-		return fail(why, -BACKEND_ENOMEM, "out of memory");
+		return why_fail(why, -BACKEND_ENOMEM, "out of memory");
 	if ((r = call_init(&c, "LIST", api_path(vb, kv == 2 ? "metadata" : NULL, prefix, "/"), NULL,
 			   MAX_LIST_RESP))) {
 		free(dir);
-		return fail(why, r, "out of memory");
+		return why_fail(why, r, "out of memory");
 	}
 	if ((r = vault_run_one(vb, &c, deadline, why))) {
 		/* why is filled */
 	} else if (c.req.status == 404) {
-		r = fail(why, -BACKEND_ENOTFOUND, "nothing under '%s' in mount '%s' at %s", dir, vb->mount,
-			 vb->addr);
+		r = why_fail(why, -BACKEND_ENOTFOUND, "nothing under '%s' in mount '%s' at %s", dir, vb->mount,
+			     vb->addr);
 	} else if (c.req.status != 200) {
 		r = status_fail(vb, &c, why);
 	} else if (!(r = parse_resp(vb, &c, &root, why))) {
 		keys = sjson_obj(sjson_obj(root, "data"), "keys");
 		if (!keys || !json_object_is_type(keys, json_type_array)) {
-			r = fail(why, -BACKEND_EUNAVAIL, "LIST %s%s: no data.keys in the answer", vb->addr, c.path);
+			r = why_fail(why, -BACKEND_EUNAVAIL, "LIST %s%s: no data.keys in the answer", vb->addr, c.path);
 		} else {
 			n = json_object_array_length(keys);
 			for (i = 0; i < n && !r; i++) {
@@ -1576,7 +1535,7 @@ static int vault_list(struct backend *be, const char *prefix, backend_list_fn *f
 				free(full);
 				if (asprintf(&full, "%s%s", dir, json_object_get_string(e)) < 0) {
 					full = NULL;
-					r = fail(why, -BACKEND_ENOMEM, "out of memory");
+					r = why_fail(why, -BACKEND_ENOMEM, "out of memory");
 					break;
 				}
 				r = fn(full, arg);
@@ -1615,14 +1574,14 @@ static int vault_meta(struct backend *be, const char *key, struct backend_meta *
 	if ((kv = kv_version(vb, deadline, why)) < 0)
 		return kv;
 	if (kv == 1)
-		return fail(why, -BACKEND_ENOTSUP, "mount '%s' is KV version 1: no versions or times", vb->mount);
+		return why_fail(why, -BACKEND_ENOTSUP, "mount '%s' is KV version 1: no versions or times", vb->mount);
 	if ((r = call_init(&c, "GET", api_path(vb, "metadata", k.path, ""), NULL, MAX_SECRET_RESP)))
-		return fail(why, r, "out of memory");
+		return why_fail(why, r, "out of memory");
 	if ((r = vault_run_one(vb, &c, deadline, why))) {
 		/* why is filled */
 	} else if (c.req.status == 404) {
-		r = fail(why, -BACKEND_ENOTFOUND, "no secret '%s' in mount '%s' at %s", k.path, vb->mount,
-			 vb->addr);
+		r = why_fail(why, -BACKEND_ENOTFOUND, "no secret '%s' in mount '%s' at %s", k.path, vb->mount,
+			     vb->addr);
 	} else if (c.req.status != 200) {
 		r = status_fail(vb, &c, why);
 	} else if (!(r = parse_resp(vb, &c, &root, why))) {
@@ -1635,7 +1594,7 @@ static int vault_meta(struct backend *be, const char *key, struct backend_meta *
 		if (ver)
 			out->updated = time_field(ver, "created_time");
 		else if (k.version)
-			r = fail(why, -BACKEND_ENOTFOUND, "no version %lld of '%s'", k.version, k.path);
+			r = why_fail(why, -BACKEND_ENOTFOUND, "no version %lld of '%s'", k.version, k.path);
 	}
 	sjson_put(root);
 	vcall_release(&c);
@@ -1653,7 +1612,7 @@ static int token_lookup(struct vault_backend *vb, struct why *why)
 	int r;
 
 	if ((r = call_init(&c, "GET", strdup("/v1/auth/token/lookup-self"), NULL, MAX_SECRET_RESP)))
-		return fail(why, r, "out of memory");
+		return why_fail(why, r, "out of memory");
 	if (!(r = run_one(vb, &c, deadline, why)) && !(r = parse_resp(vb, &c, &root, why))) {
 		data = sjson_obj(root, "data");
 		pthread_rwlock_wrlock(&vb->tok_lock);
@@ -1677,12 +1636,12 @@ static int token_renew(struct vault_backend *vb, struct why *why)
 	int r;
 
 	if ((r = call_init(&c, "POST", strdup("/v1/auth/token/renew-self"), NULL, MAX_SECRET_RESP)))
-		return fail(why, r, "out of memory");
+		return why_fail(why, r, "out of memory");
 	if (!(r = run_one(vb, &c, deadline, why)) && !(r = parse_resp(vb, &c, &root, why))) {
 		auth = sjson_obj(root, "auth");
 		ttl = sjson_int(auth, "lease_duration", -1);
 		if (ttl < 0) {
-			r = fail(why, -BACKEND_EUNAVAIL, "renew-self at %s: no auth.lease_duration", vb->addr);
+			r = why_fail(why, -BACKEND_EUNAVAIL, "renew-self at %s: no auth.lease_duration", vb->addr);
 		} else {
 			pthread_rwlock_wrlock(&vb->tok_lock);
 			/* Less than a full TTL: the token's maximum TTL is near
@@ -1917,7 +1876,7 @@ static int setup_token(struct vault_backend *vb, const struct cfg_node *opts, st
 	const struct cfg_node *tn = cfg_get(opts, "token");
 	const char *tok = NULL, *tfile = NULL;
 	struct secbuf *t = NULL;
-	char msg[320];
+	struct why msg = WHY_INIT;
 	int r;
 
 	if ((r = cfg_get_str(opts, "token", &tok, err)) || (r = cfg_get_str(opts, "token_file", &tfile, err)))
@@ -1965,11 +1924,11 @@ static int setup_token(struct vault_backend *vb, const struct cfg_node *opts, st
 	}
 	if (vb->tok_source == TOK_FILE) {
 		vb->tok_where = strdup(vb->tok_file);
-		r = read_secret_file(vb->tok_file, &t, 1, msg, sizeof(msg));
+		r = read_secret_file(vb->tok_file, &t, 1, &msg);
 		if (r == -ENOMEM)
 			return cfg_fail(err, NULL, "out of locked memory"), r;
 		if (r)	/* a Vault Agent may write it later: re-read on use */
-			log_warn("vault: no token yet: %s", msg);
+			log_warn("vault: no token yet: %s", msg.msg);
 	}
 	if (vb->tok_source == TOK_NONE)
 		return cfg_fail(err, opts, "no Vault token: set VAULT_TOKEN, 'token_file' or ~/.vault-token, "
