@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 		if (!keys || age_identities_add_text(ids, (char *)keys, klen, 0, &skipped, why, sizeof(why)))
 			r = 1, fprintf(stderr, "agetool: bad keys file: %s\n", why);
 		else if (age_decrypt_any(in, len, ids, out_sink, NULL, &err))
-			r = 1, fprintf(stderr, "agetool: %s\n", err.msg);
+			r = 1, fprintf(stderr, "agetool: %s\n", err.why.msg);
 		age_identities_free(ids);
 		free(keys);
 		free(in);
