@@ -42,6 +42,13 @@
  * dropped (no stale values).  It is re-read when its inode, size, mtime or
  * ctime changes, which every open checks with one stat().  Decrypted values
  * and the data key stay in locked memory until the next re-read or close.
+ *
+ * This file is the backend over the document model of sops-internal.h:
+ * identities, loading, key addressing, and the ops (reads and writes).
+ * It is over 900 lines because the write path (write_atomic, insert_new,
+ * sops_set, sops_del, sops_create) shares the backend's lock, lookup()
+ * and load_doc() with the read path; the parsing, crypto and stores are
+ * already in their own files (tree.c, crypto.c, json.c, yaml.c, flat.c).
  */
 
 struct sops_backend {
