@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/age.h"
-#include "backends/sops-internal.h"
+#include "backends/sops/age.h"
+#include "backends/sops/sops-internal.h"
 #include "lib/secbuf.h"
 
 #define FUZZ_IDENTITY "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0"

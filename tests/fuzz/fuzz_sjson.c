@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: backends/sjson.c, the JSON layer every Vault response
+ * libFuzzer target: backends/vault/sjson.c, the JSON layer every Vault response
  * goes through.  The input is parsed from locked memory as Vault's answers
  * are; what parses is written back (sjson_write), which must parse again
  * and write the same bytes a second time; every member goes through
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "backends/sjson.h"
+#include "backends/vault/sjson.h"
 #include "lib/secbuf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

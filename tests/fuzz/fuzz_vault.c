@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the Vault backend's handling of what a server sends
- * back.  The real backends/vault.c runs over a scripted transport
+ * back.  The real backends/vault/ code runs over a scripted transport
  * (tests/fuzz/vhttp-script.c): the input chooses the configuration and the
  * operation, and then holds the HTTP answers (status and body) to every
  * request the backend makes, in order.  So every response parser is fed

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "backends/vhttp.h"
+#include "backends/vault/vhttp.h"
 #include "lib/secbuf.h"
 
 struct vhttp {

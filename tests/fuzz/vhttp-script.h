@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 /*
- * A stand-in for backends/vhttp.c (fuzzing only): every request is answered
+ * A stand-in for backends/vault/vhttp.c (fuzzing only): every request is answered
  * from a script instead of the network, in the order requests are made.
  * The script is a list of answers separated by "\n--\n"; an answer is
  * "NNN BODY" (HTTP status NNN, the rest is the body) or one letter for a

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backends/age.h"
+#include "backends/sops/age.h"
 
 static unsigned char *read_all(FILE *f, size_t *len)
 {
@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 		if (!keys || age_identities_add_text(ids, (char *)keys, klen, 0, &skipped, why, sizeof(why)))
 			r = 1, fprintf(stderr, "agetool: bad keys file: %s\n", why);
 		else if (age_decrypt_any(in, len, ids, out_sink, NULL, &err))
-			r = 1, fprintf(stderr, "agetool: %s\n", err.msg);
+			r = 1, fprintf(stderr, "agetool: %s\n", err.why.msg);
 		age_identities_free(ids);
 		free(keys);
 		free(in);

@@ -8,7 +8,7 @@
 #include <sodium.h>
 #include <zlib.h>
 
-#include "backends/age.h"
+#include "backends/sops/age.h"
 #include "lib/secbuf.h"
 #include "tests/unit/unit.h"
 
@@ -173,7 +173,7 @@ START_TEST(test_cctv_vectors)
 	ck_assert_msg(n > 0, "cannot list %s", VEC_DIR);
 	for (i = 0; i < n; i++) {
 		struct vector v;
-		struct age_error err = { AGE_OK, "" };
+		struct age_error err = { AGE_OK, WHY_INIT };
 		crypto_hash_sha256_state hs;
 		unsigned char digest[32], *bin = NULL;
 		char hex[65];
@@ -205,7 +205,7 @@ START_TEST(test_cctv_vectors)
 		sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
 		if (strcmp(got, v.expect) != 0) {
 			fprintf(stderr, "vector %s: expected '%s', got '%s' (%s)\n", ents[i]->d_name, v.expect,
-				got, err.msg);
+				got, err.why.msg);
 			failed++;
 		} else if (v.payload[0] && strcmp(hex, v.payload) != 0) {
 			fprintf(stderr, "vector %s: payload hash differs\n", ents[i]->d_name);

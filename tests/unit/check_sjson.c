@@ -6,7 +6,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "backends/sjson.h"
+#include "backends/vault/sjson.h"
 #include "lib/secbuf.h"
 #include "tests/unit/unit.h"
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "backends/vault-internal.h"
+#include "backends/vault/vault-internal.h"
 #include "lib/config.h"
 #include "lib/secbuf.h"
 #include "tests/unit/unit.h"

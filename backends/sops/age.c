@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/age.h"
+#include "backends/sops/age.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -50,7 +50,7 @@ static int fail(struct age_error *err, enum age_fail kind, int r, const char *fm
 	if (err) {
 		err->kind = kind;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		vsnprintf(err->why.msg, sizeof(err->why.msg), fmt, ap);
 		va_end(ap);
 	}
 	return r;
@@ -820,7 +820,7 @@ int age_decrypt(const unsigned char *in, size_t len, const struct age_identities
 
 	if (err) {
 		err->kind = AGE_OK;
-		err->msg[0] = 0;
+		err->why.msg[0] = 0;
 	}
 	if ((r = age_header_parse(in, len, &h, err)))
 		return r == -ENOMEM ? r : -EBADMSG;

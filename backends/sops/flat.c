@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/sops-internal.h"
+#include "backends/sops/sops-internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -97,7 +97,7 @@ static int set_root(struct sops_doc *doc, struct sops_node *root, struct sops_no
 	return r;
 }
 
-int sops_dotenv_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
+static int dotenv_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
 {
 	struct sops_node *root = sops_node_new(SN_MAP), *meta = sops_node_new(SN_MAP);
 	size_t pos = 0;
@@ -143,7 +143,7 @@ int sops_dotenv_parse(struct sops_doc *doc, const char *text, size_t len, char *
 	return set_root(doc, root, meta, why, whylen);
 }
 
-int sops_dotenv_emit(const struct sops_doc *doc, struct obuf *out)
+static int dotenv_emit(const struct sops_doc *doc, struct obuf *out)
 {
 	const struct sops_node *root = doc->branches[0];
 	struct sops_node *flat = sops_node_new(SN_MAP);
@@ -191,7 +191,7 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-int sops_ini_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
+static int ini_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
 {
 	struct sops_node *root = sops_node_new(SN_MAP), *meta = sops_node_new(SN_MAP);
 	struct sops_node *sec = NULL, *pending = sops_node_new(SN_MAP);
@@ -323,7 +323,7 @@ static void ini_comments_then(struct obuf *out, const struct sops_node *sec, siz
 	}
 }
 
-int sops_ini_emit(const struct sops_doc *doc, struct obuf *out)
+static int ini_emit(const struct sops_doc *doc, struct obuf *out)
 {
 	const struct sops_node *root = doc->branches[0];
 	struct sops_node *flat = sops_node_new(SN_MAP);
@@ -384,3 +384,15 @@ int sops_ini_emit(const struct sops_doc *doc, struct obuf *out)
 	sops_node_free(flat);
 	return r ? r : out->err;
 }
+
+const struct sops_store_ops sops_store_dotenv = {
+	.name = "dotenv",
+	.parse = dotenv_parse,
+	.emit = dotenv_emit,
+};
+
+const struct sops_store_ops sops_store_ini = {
+	.name = "ini",
+	.parse = ini_parse,
+	.emit = ini_emit,
+};

@@ -86,8 +86,11 @@ struct sops_meta {
 	struct sops_node *mac;
 };
 
+struct sops_store_ops;
+
 struct sops_doc {
 	enum sops_format fmt;
+	const struct sops_store_ops *store;	/* fmt's parser and emitter, from sops_doc_init() */
 	struct sops_node **branches;
 	size_t nbranches;
 	struct sops_node *meta;		/* the `sops` map, removed from the branches */
@@ -109,7 +112,7 @@ void obuf_putc(struct obuf *b, char c);
 void obuf_printf(struct obuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void obuf_release(struct obuf *b);
 
-/* ---- tree (sops-tree.c) ---- */
+/* ---- tree (tree.c) ---- */
 
 struct sops_node *sops_node_new(enum sops_kind kind);
 void sops_node_free(struct sops_node *n);
@@ -143,20 +146,25 @@ int sops_parse(struct sops_doc *doc, const char *text, size_t len, char *why, si
 /* Emit doc in its format into out. */
 int sops_emit(const struct sops_doc *doc, struct obuf *out);
 
-int sops_json_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen);
-int sops_json_emit(const struct sops_doc *doc, struct obuf *out);
-int sops_yaml_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen);
-int sops_yaml_emit(const struct sops_doc *doc, struct obuf *out);
-int sops_dotenv_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen);
-int sops_dotenv_emit(const struct sops_doc *doc, struct obuf *out);
-int sops_ini_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen);
-int sops_ini_emit(const struct sops_doc *doc, struct obuf *out);
+/* A store: one file format's parser and emitter (sops' stores).  Binary
+ * files are kept in the JSON store, as sops keeps them. */
+struct sops_store_ops {
+	const char *name;		/* "json", "yaml", "dotenv", "ini" */
+	/* Text into doc->branches (meta still inside).  0, -EINVAL with why or -ENOMEM. */
+	int (*parse)(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen);
+	int (*emit)(const struct sops_doc *doc, struct obuf *out);
+};
+
+extern const struct sops_store_ops sops_store_json;	/* json.c */
+extern const struct sops_store_ops sops_store_yaml;	/* yaml.c */
+extern const struct sops_store_ops sops_store_dotenv;	/* flat.c */
+extern const struct sops_store_ops sops_store_ini;	/* flat.c */
 
 /* Metadata flattening for dotenv and INI (sops' __map_ / __list_N keys). */
 int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, char *why, size_t whylen);
 int sops_meta_flatten(const struct sops_node *meta, struct sops_node *flat, const char *prefix);
 
-/* ---- crypto (sops-crypto.c) ---- */
+/* ---- crypto (crypto.c) ---- */
 
 /* Unwrap the data key with ids.  0; -EACCES (no identity matches: why lists
  * the file's recipients); -EBADMSG (a wrapped key is tampered); -ENOTSUP. */

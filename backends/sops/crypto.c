@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/sops-internal.h"
+#include "backends/sops/sops-internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,7 +13,7 @@
 #include <pcre2.h>
 #include <sodium.h>
 
-#include "backends/age.h"
+#include "backends/sops/age.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
 
@@ -845,7 +845,7 @@ int sops_doc_unlock(struct sops_doc *doc, const struct age_identities *ids, char
 		return -ENOMEM;
 	}
 	for (i = 0; i < doc->m.nage; i++) {
-		struct age_error err = { AGE_OK, "" };
+		struct age_error err = { AGE_OK, WHY_INIT };
 
 		ks.len = 0;
 		r = age_decrypt_any((const unsigned char *)doc->m.age[i].enc, doc->m.age[i].enc_len, ids,
@@ -861,9 +861,9 @@ int sops_doc_unlock(struct sops_doc *doc, const struct age_identities *ids, char
 			return r;
 		}
 		if (r == 0 || (r != -ENOKEY && !tampered[0]))
-			snprintf(tampered, sizeof(tampered), "the data key wrapped for %.70s %s: %s",
+			snprintf(tampered, sizeof(tampered), "the data key wrapped for %.70s %s: %.199s",
 				 doc->m.age[i].recipient, r == 0 ? "is not 32 bytes" : "is damaged",
-				 r == 0 ? "wrong length" : err.msg);
+				 r == 0 ? "wrong length" : why_str(&err.why));
 	}
 	secmem_free(ks.key);
 	if (tampered[0]) {

@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/sjson.h"
+#include "backends/vault/sjson.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/sops-internal.h"
+#include "backends/sops/sops-internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -256,10 +256,20 @@ int sops_index_build(struct sops_node *n, int depth)
 
 /* ---- document ---- */
 
+/* Each format's store; binary files are kept in the JSON store. */
+static const struct sops_store_ops *const stores[] = {
+	[SOPS_FMT_JSON] = &sops_store_json,
+	[SOPS_FMT_YAML] = &sops_store_yaml,
+	[SOPS_FMT_DOTENV] = &sops_store_dotenv,
+	[SOPS_FMT_INI] = &sops_store_ini,
+	[SOPS_FMT_BINARY] = &sops_store_json,
+};
+
 void sops_doc_init(struct sops_doc *doc, enum sops_format fmt)
 {
 	memset(doc, 0, sizeof(*doc));
 	doc->fmt = fmt;
+	doc->store = (size_t)fmt < ARRAY_SIZE(stores) ? stores[fmt] : &sops_store_json;
 }
 
 void sops_doc_release(struct sops_doc *doc)
@@ -340,20 +350,7 @@ int sops_parse(struct sops_doc *doc, const char *text, size_t len, char *why, si
 		return -EINVAL;
 	}
 
-	switch (doc->fmt) {
-	case SOPS_FMT_YAML:
-		r = sops_yaml_parse(doc, text, len, why, whylen);
-		break;
-	case SOPS_FMT_DOTENV:
-		r = sops_dotenv_parse(doc, text, len, why, whylen);
-		break;
-	case SOPS_FMT_INI:
-		r = sops_ini_parse(doc, text, len, why, whylen);
-		break;
-	default:
-		r = sops_json_parse(doc, text, len, why, whylen);
-		break;
-	}
+	r = doc->store->parse(doc, text, len, why, whylen);
 	if (!r)
 		r = sops_meta_parse(doc, why, whylen);
 	return r;
@@ -361,16 +358,7 @@ int sops_parse(struct sops_doc *doc, const char *text, size_t len, char *why, si
 
 int sops_emit(const struct sops_doc *doc, struct obuf *out)
 {
-	switch (doc->fmt) {
-	case SOPS_FMT_YAML:
-		return sops_yaml_emit(doc, out);
-	case SOPS_FMT_DOTENV:
-		return sops_dotenv_emit(doc, out);
-	case SOPS_FMT_INI:
-		return sops_ini_emit(doc, out);
-	default:
-		return sops_json_emit(doc, out);
-	}
+	return doc->store->emit(doc, out);
 }
 
 /* ---- metadata ---- */

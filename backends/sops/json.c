@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/sops-internal.h"
+#include "backends/sops/sops-internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -90,7 +90,7 @@ static struct sops_node *from_json(struct json_object *o, int depth, int *err)
 	return n;
 }
 
-int sops_json_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
+static int json_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
 {
 	struct json_tokener *tok = json_tokener_new_ex(SOPS_MAX_DEPTH);
 	struct json_object *o = NULL;
@@ -229,7 +229,7 @@ static void emit(struct obuf *b, const struct sops_node *n, int depth)
 	}
 }
 
-int sops_json_emit(const struct sops_doc *doc, struct obuf *out)
+static int json_emit(const struct sops_doc *doc, struct obuf *out)
 {
 	const struct sops_node *root = doc->branches[0];
 	size_t i;
@@ -249,3 +249,9 @@ int sops_json_emit(const struct sops_doc *doc, struct obuf *out)
 	obuf_puts(out, "\n}\n");
 	return out->err;
 }
+
+const struct sops_store_ops sops_store_json = {
+	.name = "json",
+	.parse = json_parse,
+	.emit = json_emit,
+};

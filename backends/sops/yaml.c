@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/sops-internal.h"
+#include "backends/sops/sops-internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -377,7 +377,7 @@ static int find_comments(struct yp *y, struct sops_doc *doc, const char *text, s
 	return r;
 }
 
-int sops_yaml_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
+static int yaml_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
 {
 	struct yp y;
 	yaml_event_t e;
@@ -663,7 +663,7 @@ static void emit_node(struct obuf *b, const struct sops_node *n, size_t ind)
 	}
 }
 
-int sops_yaml_emit(const struct sops_doc *doc, struct obuf *out)
+static int yaml_emit(const struct sops_doc *doc, struct obuf *out)
 {
 	size_t d;
 
@@ -676,3 +676,9 @@ int sops_yaml_emit(const struct sops_doc *doc, struct obuf *out)
 	}
 	return out->err;
 }
+
+const struct sops_store_ops sops_store_yaml = {
+	.name = "yaml",
+	.parse = yaml_parse,
+	.emit = yaml_emit,
+};

@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "lib/why.h"
+
 #define AGE_KEY_LEN 32		/* X25519 scalar and point */
 #define AGE_FILE_KEY_LEN 16
 #define AGE_CHUNK 65536
@@ -32,7 +34,7 @@ enum age_fail {
 
 struct age_error {
 	enum age_fail kind;
-	char msg[200];		/* never holds key material or plaintext */
+	struct why why;		/* never holds key material or plaintext */
 };
 
 /* A set of X25519 identities (secret scalars in locked memory). */

@@ -1,5 +1,5 @@
 #include "lib/compat.h"
-#include "backends/vhttp.h"
+#include "backends/vault/vhttp.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#include "backends/age.h"
+#include "backends/sops/age.h"
 #include "backends/backend-internal.h"
-#include "backends/sops-internal.h"
+#include "backends/sops/sops-internal.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/names.h"
@@ -42,6 +42,13 @@
  * dropped (no stale values).  It is re-read when its inode, size, mtime or
  * ctime changes, which every open checks with one stat().  Decrypted values
  * and the data key stay in locked memory until the next re-read or close.
+ *
+ * This file is the backend over the document model of sops-internal.h:
+ * identities, loading, key addressing, and the ops (reads and writes).
+ * It is over 900 lines because the write path (write_atomic, insert_new,
+ * sops_set, sops_del, sops_create) shares the backend's lock, lookup()
+ * and load_doc() with the read path; the parsing, crypto and stores are
+ * already in their own files (tree.c, crypto.c, json.c, yaml.c, flat.c).
  */
 
 struct sops_backend {
@@ -110,8 +117,6 @@ static int read_file(const char *path, int locked, struct secbuf **sb_out, char 
 	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
 	struct stat tmp;
 	size_t got = 0, cap;
-	unsigned char *p = NULL;
-	struct secbuf *sb = NULL;
 	char *buf = NULL;
 
 	if (fd < 0)
@@ -125,38 +130,28 @@ static int read_file(const char *path, int locked, struct secbuf **sb_out, char 
 		r = -EFBIG;
 		goto out;
 	}
+	if (locked) {
+		if (!(r = secbuf_read_fd(fd, 64u << 20, sb_out)))
+			*len = secbuf_len(*sb_out);
+		goto out;
+	}
+	/* Ciphertext and clear text only: ordinary memory. */
 	for (;;) {
 		ssize_t n;
 
-		if (locked) {
-			if (!sb && !(sb = secbuf_new(cap))) {
-				r = -ENOMEM;
-				goto out;
-			}
-			if (!(p = secbuf_tail(sb, 4096))) {
-				r = -ENOMEM;
-				goto out;
-			}
-			n = read(fd, p, 4096);
-			if (n > 0)
-				secbuf_commit(sb, (size_t)n);
-		} else {
-			if (got + 4097 > cap) {
-				char *nb = realloc(buf, cap = (got + 4097) * 2);
+		if (got + 4097 > cap) {
+			char *nb = realloc(buf, cap = (got + 4097) * 2);
 
-				if (!nb) {
-					r = -ENOMEM;
-					goto out;
-				}
-				buf = nb;
-			} else if (!buf && !(buf = malloc(cap))) {
+			if (!nb) {
 				r = -ENOMEM;
 				goto out;
 			}
-			n = read(fd, buf + got, 4096);
-			if (n > 0)
-				got += (size_t)n;
+			buf = nb;
+		} else if (!buf && !(buf = malloc(cap))) {
+			r = -ENOMEM;
+			goto out;
 		}
+		n = read(fd, buf + got, 4096);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -165,19 +160,13 @@ static int read_file(const char *path, int locked, struct secbuf **sb_out, char 
 		}
 		if (n == 0)
 			break;
+		got += (size_t)n;
 	}
-	if (locked) {
-		*sb_out = sb;
-		*len = secbuf_len(sb);
-		sb = NULL;
-	} else {
-		buf[got] = 0;
-		*buf_out = buf;
-		*len = got;
-		buf = NULL;
-	}
+	buf[got] = 0;
+	*buf_out = buf;
+	*len = got;
+	buf = NULL;
  out:
-	secbuf_free(sb);
 	free(buf);
 	close(fd);
 	return r;

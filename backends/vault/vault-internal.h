@@ -1,0 +1,188 @@
+#ifndef VAULT_INTERNAL_H
+#define VAULT_INTERNAL_H
+
+/*
+ * What the files of backends/vault/ share: the backend's state, one
+ * request (struct vcall), and the functions one file calls in another.
+ * For backends/vault/ sources (and the Vault unit tests, for the pure
+ * helpers at the end) only.
+ */
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backends/backend-internal.h"
+#include "backends/vault/vhttp.h"
+#include "lib/why.h"
+
+struct audit;
+struct cfg_node;
+struct json_object;
+struct secbuf;
+
+#define DEFAULT_ADDR "https://127.0.0.1:8200"
+#define DEFAULT_MOUNT "secret"
+#define DEFAULT_TIMEOUT_MS 5000u
+#define DEFAULT_RETRIES 2u
+#define MAX_SECRET_RESP (1u << 20)
+#define MAX_LIST_RESP (4u << 20)
+#define BACKOFF_BASE_MS 100u
+#define BACKOFF_CAP_MS 2000u
+#define RENEW_MIN_WAIT_MS 250u
+#define RENEW_MAX_BACKOFF_MS 60000u
+#define HDR_TOKEN "X-Vault-Token: "
+#define NO_WORK UINT64_MAX
+
+enum auth_method { AUTH_TOKEN, AUTH_APPROLE };
+enum tok_source { TOK_NONE, TOK_LITERAL, TOK_ENV, TOK_FILE };
+
+struct vault_backend {
+	struct backend base;
+	struct vhttp *http;
+	char *addr;			/* as configured, for messages */
+	char *mount;			/* "secret", "kv/prod": no '/' at either end */
+	char *mount_enc;		/* URL-encoded per segment */
+	char *ns_header;		/* "X-Vault-Namespace: ns1/" or NULL */
+	uint64_t timeout_ms;
+	unsigned int max_retries;
+
+	pthread_mutex_t kv_lock;
+	int kv_version;			/* 1 or 2; 0 = detect on first use */
+
+	enum auth_method method;
+	enum tok_source tok_source;
+	char *tok_where;		/* where the token came from, for messages */
+	char *tok_file;
+	char *role_id;
+	char *secret_id_env;		/* secret_id: env:NAME */
+	char *secret_id_file;
+	struct secbuf *secret_id;	/* a literal secret_id */
+	char *login_path;		/* "/v1/auth/approle/login" */
+
+	pthread_rwlock_t tok_lock;
+	struct secbuf *tok_hdr;		/* NULL = no token yet */
+	unsigned long tok_gen;
+	long long tok_ttl;		/* seconds; -1 unknown, 0 never expires */
+	long long tok_full_ttl;		/* what a renewal normally grants */
+	int tok_renewable;
+	int tok_capped;			/* renewal granted less: max TTL is near */
+	uint64_t tok_at;		/* vhttp_now_ms() when tok_ttl was learned */
+	pthread_mutex_t login_lock;
+
+	pthread_t renewer;
+	int renewer_started;
+	pthread_mutex_t r_lock;
+	pthread_cond_t r_cond;
+	int stopping;
+	int kicked;			/* a new token: re-plan renewal now */
+
+	struct audit *audit;
+	char *source;
+};
+
+struct vcall {
+	const char *method;
+	char *path;			/* "/v1/...", owned */
+	struct secbuf *body;		/* owned; NULL = none */
+	const char *ctype;		/* header line; NULL = JSON */
+	int auth;			/* send the token */
+	size_t max_resp;
+	struct vhttp_req req;
+	int rc;				/* 0: req.status and req.resp are the answer */
+	struct why why;
+	unsigned int tries;
+	int retry_kind;
+};
+
+enum { RETRY_NONE, RETRY_TRANSIENT, RETRY_REAUTH };
+
+static inline struct vault_backend *vault_downcast(struct backend *be)
+{
+	return (struct vault_backend *)be;
+}
+
+/* ---- creds.c: where credentials come from (VAULT_TOKEN, token files, secret_id) ---- */
+
+int vault_env_secret(const char *name, struct secbuf **out);
+int vault_read_secret_file(const char *path, struct secbuf **out, int warn_mode, struct why *why);
+int vault_reread_token_file(struct vault_backend *vb, struct why *why);
+int vault_setup_token(struct vault_backend *vb, const struct cfg_node *opts, struct why *err);
+int vault_setup_approle(struct vault_backend *vb, const struct cfg_node *opts, const char *role_id,
+			struct why *err);
+
+/* ---- login.c: the token, AppRole login and re-login ---- */
+
+int vault_token_set(struct vault_backend *vb, const unsigned char *tok, size_t len, long long ttl,
+		    int renewable);
+int vault_token_copy(struct vault_backend *vb, struct secbuf **out, unsigned long *gen);
+void vault_audit_auth(struct vault_backend *vb, const char *action, int rc, const char *reason);
+int vault_approle_login(struct vault_backend *vb, uint64_t deadline, const char *action,
+			struct why *why);
+int vault_ensure_token(struct vault_backend *vb, uint64_t deadline, struct why *why);
+int vault_reauth(struct vault_backend *vb, unsigned long gen_used, uint64_t deadline,
+		 struct why *why);
+
+/* ---- request.c: the request engine ---- */
+
+void vault_run(struct vault_backend *vb, struct vcall *calls, size_t n, uint64_t deadline);
+int vault_run_one(struct vault_backend *vb, struct vcall *c, uint64_t deadline, struct why *why);
+void vcall_release(struct vcall *c);
+int vault_status_fail(struct vault_backend *vb, const struct vcall *c, struct why *why);
+int vault_is_success(long s);
+int vault_parse_resp(struct vault_backend *vb, const struct vcall *c, struct json_object **out,
+		     struct why *why);
+char *vault_encode_segments(const char *path);
+char *vault_api_path(const struct vault_backend *vb, const char *infix, const char *path,
+		     const char *suffix);
+int vcall_init(struct vcall *c, const char *method, char *path, struct secbuf *body, size_t max);
+int vault_run_ok(struct vault_backend *vb, struct vcall *c, uint64_t deadline, struct why *why);
+
+/* ---- kv.c: KV operations (the ops table points here) ---- */
+
+int vault_kv_version(struct vault_backend *vb, uint64_t deadline, struct why *why);
+int vault_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
+		   int *rcs, struct why *whys);
+int vault_get(struct backend *be, const char *key, struct secbuf **out, struct why *why);
+int vault_fields(struct backend *be, const char *path, backend_field_fn *fn, void *arg,
+		 struct why *why);
+int vault_set(struct backend *be, const char *key, const void *value, size_t len,
+	      struct why *why);
+int vault_set_fields(struct backend *be, const char *key, size_t n, const char *const *fields,
+		     const void *const *values, const size_t *lens, struct why *why);
+int vault_del(struct backend *be, const char *key, struct why *why);
+int vault_purge(struct backend *be, const char *key, struct why *why);
+int vault_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
+	       struct why *why);
+int vault_meta(struct backend *be, const char *key, struct backend_meta *out,
+	       struct why *why);
+
+/* ---- renew.c: the renewal thread ---- */
+
+void *vault_renewer_main(void *arg);
+
+/* ---- parse.c: pure helpers ---- */
+
+/* A parsed key: "path", "path#field", "path@N", "path@N#field", and
+ * "path?version=N" in place of "path@N". */
+struct vault_key {
+	char path[513];
+	char field[513];	/* "" = none given */
+	long long version;	/* 0 = latest */
+};
+
+/* 0, or -EINVAL with why. */
+int vault_key_parse(const char *key, struct vault_key *k, struct why *why);
+
+/* RFC 3339 ("2018-03-22T02:24:06.945319214Z", "...-04:00") to Unix
+ * seconds; 0 and *out, or -EINVAL. */
+int vault_parse_time(const char *s, long long *out);
+
+/* Go's strconv.ParseBool, as the vault CLI reads VAULT_SKIP_VERIFY:
+ * 1 or 0, or -EINVAL. */
+int vault_parse_bool(const char *s);
+
+/* Is the host of a URL a loopback address (localhost, 127/8, ::1)? */
+int vault_url_is_loopback(const char *url);
+
+#endif
