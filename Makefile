@@ -46,6 +46,8 @@ endif
 DEPS_OK := $(BUILD)/.deps-ok
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The harombe command links everything but libfuse: FUSE is the daemon's alone.
+CLI_PKG_LIBS = $(shell pkg-config --libs $(filter-out fuse3,$(PKGS)) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
@@ -54,7 +56,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -I. -DHAROMBE_VERSION='"$(VE
 ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
-LIB_OBJS := lib/why.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
+LIB_OBJS := lib/why.o lib/control.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
 BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o \
 	backends/sops-tree.o backends/sops-crypto.o backends/sops-json.o backends/sops-yaml.o \
 	backends/sops-flat.o \
@@ -70,7 +72,9 @@ FS_OBJS += fs/control.o
 SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o
 SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o
 
-CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
+# CLI_CORE_OBJS: what the harombe command links; CORE_OBJS adds the daemon (fs/, FUSE).
+CLI_CORE_OBJS = $(addprefix $(BUILD)/,$(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
+CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS)) $(CLI_CORE_OBJS)
 SCAN_CORE = $(addprefix $(BUILD)/,$(SCAN_OBJS))
 
 # libharombe-scan.so: position-independent copies of scan/ and the lib/
@@ -119,9 +123,9 @@ $(BUILD)/harombefs: $(BUILD)/fs/main.o $(CORE_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-$(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CORE_OBJS) $(SCAN_CORE)
+$(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CLI_CORE_OBJS) $(SCAN_CORE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLI_PKG_LIBS) $(LIBS)
 
 $(BUILD)/pic/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
@@ -155,9 +159,9 @@ $(SCAN_SO): $(SCAN_PIC) scan/libharombe-scan.map
 	$(Q)ln -sf $(notdir $@) $(BUILD)/$(SCAN_SONAME)
 	$(Q)ln -sf $(SCAN_SONAME) $(BUILD)/libharombe-scan.so
 
-$(BUILD)/tests/tools/scaneval: $(BUILD)/tests/tools/scaneval.o $(CORE_OBJS) $(SCAN_CORE)
+$(BUILD)/tests/tools/scaneval: $(BUILD)/tests/tools/scaneval.o $(CLI_CORE_OBJS) $(SCAN_CORE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLI_PKG_LIBS) $(LIBS)
 
 $(BUILD)/harombe-bind: $(BUILD)/mount-helpers/harombe-bind.o $(BUILD)/lib/names.o
 	@$(if $(Q),echo "  LD      $@")
@@ -173,9 +177,9 @@ $(BUILD)/tests/harombefs-test: $(BUILD)/tests/mock/main.o $(BUILD)/tests/mock/mo
 
 # The harombe command with the mock store (tests only).
 $(BUILD)/tests/harombe-test: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(BUILD)/tests/mock/register.o \
-		$(BUILD)/tests/mock/mock.o $(CORE_OBJS) $(SCAN_CORE)
+		$(BUILD)/tests/mock/mock.o $(CLI_CORE_OBJS) $(SCAN_CORE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLI_PKG_LIBS) $(LIBS)
 
 $(BUILD)/tests/tools/fsprobe: $(BUILD)/tests/tools/fsprobe.o
 	@$(if $(Q),echo "  LD      $@")

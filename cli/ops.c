@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "fs/control.h"
+#include "lib/control.h"
 #include "inject/rotate.h"
 #include "inject/view.h"
 #include "lib/audit.h"
