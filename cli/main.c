@@ -275,7 +275,8 @@ int main(int argc, char **argv)
 		cli_error("--format sarif is for harombe secrets scan and scan-git only");
 		return EXIT_USAGE;
 	}
-	r = groups[i].fn(&c, argc - 1, argv + 1);
+	if (!(r = cli_ops_init(&c)))
+		r = groups[i].fn(&c, argc - 1, argv + 1);
 	cli_ops_release(&c);
 	backend_close(c.be);
 	audit_close(c.audit);

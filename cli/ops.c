@@ -26,12 +26,18 @@ struct cli_ops {
 	int audit_warned;
 };
 
-static struct cli_ops *ops(struct cli *c)
+int cli_ops_init(struct cli *c)
 {
 	if (!c->ops && !(c->ops = calloc(1, sizeof(*c->ops)))) {
 		cli_error("out of memory");
-		exit(EXIT_BACKEND);
+		return EXIT_BACKEND;
 	}
+	return 0;
+}
+
+/* Set up by cli_ops_init(), which main() calls before any command runs. */
+static struct cli_ops *ops(struct cli *c)
+{
 	return c->ops;
 }
 
