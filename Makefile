@@ -65,7 +65,8 @@ INJECT_OBJS := inject/view.o inject/render.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
 LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
-CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o
+CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \
+	cli/secrets-redact.o cli/secrets-rules.o
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o
 FS_OBJS += fs/control.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
