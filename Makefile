@@ -186,7 +186,8 @@ $(BUILD)/tests/tools/fsprobe: $(BUILD)/tests/tools/fsprobe.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
-$(BUILD)/tests/tools/agetool: $(BUILD)/tests/tools/agetool.o $(BUILD)/backends/age.o $(BUILD)/lib/secbuf.o
+$(BUILD)/tests/tools/agetool: $(BUILD)/tests/tools/agetool.o $(BUILD)/backends/age.o $(BUILD)/lib/secbuf.o \
+		$(BUILD)/lib/why.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 

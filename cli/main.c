@@ -79,15 +79,14 @@ int cli_backend(struct cli *c)
 {
 	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
-	char why[512] = "";
 	int r;
 
 	if (c->be)
 		return 0;
 	if ((r = cli_config(c)))
 		return r;
-	if (!c->audit && audit_open(NULL, 0, 0, &c->audit, why, sizeof(why)) != 0) {
-		cli_error("%s", why);
+	if (!c->audit && audit_open(NULL, 0, 0, &c->audit, &err) != 0) {
+		cli_error("%s", why_str(&err));
 		return EXIT_USAGE;
 	}
 	ctx.cfg = c->cfg;

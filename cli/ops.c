@@ -50,18 +50,17 @@ int cli_audit(struct cli *c)
 {
 	struct cli_ops *o = ops(c);
 	struct audit *a = NULL;
-	char why[512] = "";
+	struct why why = WHY_INIT;
 	int r;
 
 	if (o->log_open)
 		return 0;
 	if ((r = cli_config(c)))
 		return r;
-	if (audit_open(c->cfg->fs.audit_log, c->cfg->audit.enabled, c->cfg->audit.events, &a, why,
-		       sizeof(why)) != 0) {
+	if (audit_open(c->cfg->fs.audit_log, c->cfg->audit.enabled, c->cfg->audit.events, &a, &why) != 0) {
 		cli_error("%s; a change that cannot be audited is not made (set security.fs.audit_log "
 			  "to a file you can write, or security.audit.enabled: false)",
-			  why[0] ? why : "cannot open the audit log");
+			  why.msg[0] ? why_str(&why) : "cannot open the audit log");
 		return EXIT_USAGE;
 	}
 	if (!c->audit && !c->be)

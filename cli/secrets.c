@@ -474,12 +474,13 @@ static int load_known_dir(struct scan *s, const char *dir, int quiet)
 static int setup(struct ctx *x, int want_audit)
 {
 	struct opts *o = x->o;
-	char err[1024], why[512];
+	struct why why = WHY_INIT;
+	char err[1024];
 	size_t i;
 	int r;
 
-	if ((r = secmem_init(LOCKED_ARENA, why, sizeof(why))) && r != -EBUSY) {
-		cli_error("%s", why);
+	if ((r = secmem_init(LOCKED_ARENA, &why)) && r != -EBUSY) {
+		cli_error("%s", why_str(&why));
 		return EXIT_USAGE;
 	}
 	if (o->with_type)
@@ -509,15 +510,15 @@ static int setup(struct ctx *x, int want_audit)
 	/* leak_detected goes where the other events go: the config's audit
 	 * log, unless --audit-log says otherwise.  No config, no audit. */
 	if (o->audit_log) {
-		r = audit_open(o->audit_log, 1, ~0u, &x->audit, why, sizeof(why));
+		r = audit_open(o->audit_log, 1, ~0u, &x->audit, &why);
 	} else if (cli_find_config(x->c)) {
 		if ((r = cli_config(x->c)))
 			return r;
 		r = audit_open(x->c->cfg->fs.audit_log, x->c->cfg->audit.enabled, x->c->cfg->audit.events,
-			       &x->audit, why, sizeof(why));
+			       &x->audit, &why);
 	}
 	if (r) {
-		cli_error("%s", why);
+		cli_error("%s", why_str(&why));
 		return EXIT_USAGE;
 	}
 	return 0;

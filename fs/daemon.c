@@ -361,10 +361,10 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 			ret = 2;
 			goto out;
 		}
-		r = secmem_init(c->fs.locked_memory, err, sizeof(err));
+		r = secmem_init(c->fs.locked_memory, &ce);
 		config_free(c);
 		if (r != 0) {
-			log_err("%s", err);
+			log_err("%s", ce.msg);
 			goto out;
 		}
 	}
