@@ -103,14 +103,15 @@ int cli_audit_event(struct cli *c, enum audit_event ev, const char *container, c
 
 void cli_forget(struct cli *c, const char *const *keys, size_t n)
 {
-	char path[CONTROL_PATH_MAX], why[256] = "";
+	char path[CONTROL_PATH_MAX];
+	struct why why = WHY_INIT;
 	int r;
 
 	if (!n || cli_config(c))
 		return;
 	if (control_path(c->cfg->fs.mountpoint, path, sizeof(path)) != 0)
 		return;
-	r = control_forget(path, keys, n, why, sizeof(why));
+	r = control_forget(path, keys, n, &why);
 	if (r == -ENOENT || r == -ECONNREFUSED) {
 		log_debug("no harombefs listens on '%s'", path);
 		return;
@@ -118,7 +119,7 @@ void cli_forget(struct cli *c, const char *const *keys, size_t n)
 	if (r)
 		cli_error("warning: could not tell harombefs (%s) to drop its cached copies: %s; it serves "
 			  "the new value once its cache_ttl has passed",
-			  path, why[0] ? why : strerror(-r));
+			  path, why.msg[0] ? why_str(&why) : strerror(-r));
 }
 
 void cli_changed(struct cli *c, enum audit_event ev, const char *key, int r, const char *why)

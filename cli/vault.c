@@ -60,7 +60,7 @@ static int do_get(struct cli *c, const char *key)
 	r = backend_get(c->be, key, &v, &why);
 	if (r) {
 		cli_error("cannot get '%s' from %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		return cli_exit_for(r);
 	}
 	const unsigned char *d = secbuf_data(v, &len);
@@ -148,7 +148,7 @@ static int do_set(struct cli *c, const char *key, char *arg)
 	cli_changed(c, AUDIT_SECRET_WRITE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		return cli_exit_for(r);
 	}
 	if (!(backend_caps(c->be) & BACKEND_PERSISTENT))
@@ -198,7 +198,7 @@ static int do_list(struct cli *c, const char *prefix)
 		puts(l.count ? "]" : "[]");
 	if (r) {
 		cli_error("cannot list '%s' in %s: %s%s%s", prefix ? prefix : "", backend_name(c->be),
-			  backend_strerror(r), why.msg[0] ? ": " : "", why.msg);
+			  backend_strerror(r), why_sep(&why), why_str(&why));
 		return cli_exit_for(r);
 	}
 	return 0;
@@ -215,7 +215,7 @@ static int do_delete(struct cli *c, const char *key, int purge)
 	cli_changed(c, AUDIT_SECRET_DELETE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot delete '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		return cli_exit_for(r);
 	}
 	return 0;
@@ -260,8 +260,8 @@ static int do_create(struct cli *c, int argc, char **argv)
 	ctx.source = "harombe";
 	r = backend_create(&ctx, file, rcpt, n, &why);
 	if (r) {
-		cli_error("cannot create '%s': %s%s%s", file, backend_strerror(r), why.msg[0] ? ": " : "",
-			  why.msg);
+		cli_error("cannot create '%s': %s%s%s", file, backend_strerror(r), why_sep(&why),
+			  why_str(&why));
 		return cli_exit_for(r);
 	}
 	printf("created %s for %zu recipient%s\n", file, n, n == 1 ? "" : "s");
@@ -327,7 +327,7 @@ static int do_set_fields(struct cli *c, const char *key, int n, char **pairs)
 	cli_changed(c, AUDIT_SECRET_WRITE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		r = cli_exit_for(r);
 	}
 out:

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/why.h"
 
 struct control {
 	int fd;			/* listening socket */
@@ -101,8 +102,7 @@ static void *control_thread(void *arg)
 	return NULL;
 }
 
-int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, char *err,
-		  size_t errlen)
+int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, struct why *why)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sa;
@@ -119,14 +119,14 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 	ctl->fn = fn;
 	ctl->arg = arg;
 	if ((r = control_addr(path, &sa))) {
-		snprintf(err, errlen, "control socket path '%s' is too long", path);
+		why_set(why, "control socket path '%s' is too long", path);
 		goto fail;
 	}
 	/* Replace a socket nobody answers on; never one a live daemon uses. */
 	live = control_connect(path);
 	if (live >= 0) {
 		close(live);
-		snprintf(err, errlen, "another harombefs listens on '%s'", path);
+		why_set(why, "another harombefs listens on '%s'", path);
 		r = -EADDRINUSE;
 		goto fail;
 	}
@@ -139,7 +139,7 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 	ctl->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (ctl->fd < 0 || pipe2(ctl->stop, O_CLOEXEC) != 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create the control socket: %s", strerror(errno));
+		why_set(why, "cannot create the control socket: %s", strerror(errno));
 		goto fail;
 	}
 	um = umask(077);
@@ -147,7 +147,7 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 	umask(um);
 	if (r != 0 || chmod(path, 0600) != 0 || listen(ctl->fd, 8) != 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot listen on '%s': %s", path, strerror(errno));
+		why_set(why, "cannot listen on '%s': %s", path, strerror(errno));
 		goto fail;
 	}
 	sigfillset(&all);
@@ -155,7 +155,7 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 	r = -pthread_create(&ctl->thread, NULL, control_thread, ctl);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
-		snprintf(err, errlen, "cannot start the control thread: %s", strerror(-r));
+		why_set(why, "cannot start the control thread: %s", strerror(-r));
 		unlink(path);
 		goto fail;
 	}

@@ -14,9 +14,8 @@ typedef void control_forget_fn(const char *key, void *arg);
 
 struct control;
 /* Listen at path (a stale socket there is replaced; a live one is not) and
- * serve requests on a thread of its own.  0 or -errno with err filled. */
-int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, char *err,
-		  size_t errlen);
+ * serve requests on a thread of its own.  0 or -errno with why filled. */
+int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, struct why *why);
 /* Stop the thread and remove the socket.  NULL-safe. */
 void control_stop(struct control *ctl);
 

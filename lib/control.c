@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/why.h"
+
 int control_path(const char *mountpoint, char *buf, size_t len)
 {
 	size_t n = strlen(mountpoint);
@@ -57,29 +59,29 @@ int control_connect(const char *path)
 	return fd;
 }
 
-static int request(int fd, const char *msg, size_t len, char *why, size_t whylen)
+static int request(int fd, const char *msg, size_t len, struct why *why)
 {
 	char reply[256];
 	ssize_t n;
 
 	if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
-		snprintf(why, whylen, "cannot send: %s", strerror(errno));
+		why_set(why, "cannot send: %s", strerror(errno));
 		return -EIO;
 	}
 	n = recv(fd, reply, sizeof(reply) - 1, 0);
 	if (n <= 0) {
-		snprintf(why, whylen, "%s", n < 0 ? strerror(errno) : "no answer");
+		why_set(why, "%s", n < 0 ? strerror(errno) : "no answer");
 		return -EIO;
 	}
 	reply[n] = 0;
 	if (strcmp(reply, "ok") != 0) {
-		snprintf(why, whylen, "harombefs answered '%s'", reply);
+		why_set(why, "harombefs answered '%s'", reply);
 		return !strcmp(reply, "error: denied") ? -EACCES : -EPROTO;
 	}
 	return 0;
 }
 
-int control_forget(const char *path, const char *const *keys, size_t n, char *why, size_t whylen)
+int control_forget(const char *path, const char *const *keys, size_t n, struct why *why)
 {
 	char msg[CONTROL_MSG_MAX];
 	size_t i;
@@ -87,20 +89,20 @@ int control_forget(const char *path, const char *const *keys, size_t n, char *wh
 
 	fd = control_connect(path);
 	if (fd < 0) {
-		snprintf(why, whylen, "%s", strerror(-fd));
+		why_set(why, "%s", strerror(-fd));
 		return fd;
 	}
 	if (!n)
-		r = request(fd, "forget-all", 10, why, whylen);
+		r = request(fd, "forget-all", 10, why);
 	for (i = 0; i < n && !r; i++) {
 		int len = snprintf(msg, sizeof(msg), "forget %s", keys[i]);
 
 		if (len < 0 || (size_t)len >= sizeof(msg)) {
-			snprintf(why, whylen, "key is too long");
+			why_set(why, "key is too long");
 			r = -EINVAL;
 			break;
 		}
-		r = request(fd, msg, (size_t)len, why, whylen);
+		r = request(fd, msg, (size_t)len, why);
 	}
 	close(fd);
 	return r;

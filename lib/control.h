@@ -25,6 +25,7 @@
 #define CONTROL_MSG_MAX 1024
 
 struct sockaddr_un;
+struct why;
 
 /* MOUNTPOINT.ctl for an absolute mountpoint.  0 or -ENAMETOOLONG/-EINVAL. */
 int control_path(const char *mountpoint, char *buf, size_t len);
@@ -37,6 +38,6 @@ int control_connect(const char *path);
 
 /* Client: forget each key (keys NULL and n 0: "forget-all").  0; -ENOENT or
  * -ECONNREFUSED when no daemon listens there; other -errno with why. */
-int control_forget(const char *path, const char *const *keys, size_t n, char *why, size_t whylen);
+int control_forget(const char *path, const char *const *keys, size_t n, struct why *why);
 
 #endif
