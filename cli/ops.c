@@ -224,13 +224,13 @@ void cli_ops_release(struct cli *c)
 
 void cli_json_str(const char *s)
 {
-	size_t n = strlen(s), e = jsonw_escaped_len((const unsigned char *)s, n);
-	unsigned char *buf = malloc(e + 1);
+	unsigned char buf[6 * 64];	/* an escaped byte takes at most 6 */
+	size_t n = strlen(s), i, k;
 
-	if (!buf)
-		return;
 	putchar('"');
-	fwrite(buf, 1, (size_t)(jsonw_escape(buf, (const unsigned char *)s, n) - buf), stdout);
+	for (i = 0; i < n; i += k) {
+		k = n - i < 64 ? n - i : 64;
+		fwrite(buf, 1, (size_t)(jsonw_escape(buf, (const unsigned char *)s + i, k) - buf), stdout);
+	}
 	putchar('"');
-	free(buf);
 }

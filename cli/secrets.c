@@ -321,42 +321,6 @@ many:
 	return EXIT_USAGE;
 }
 
-/* Read a whole file into locked memory.  NULL with errno set. */
-static struct secbuf *read_locked(int fd, size_t max)
-{
-	struct secbuf *sb = secbuf_new(4096);
-	unsigned char *p;
-	ssize_t n;
-
-	if (!sb)
-		return NULL;
-	for (;;) {
-		if (secbuf_len(sb) > max) {
-			secbuf_free(sb);
-			errno = EFBIG;
-			return NULL;
-		}
-		if (!(p = secbuf_tail(sb, 4096))) {
-			secbuf_free(sb);
-			errno = ENOMEM;
-			return NULL;
-		}
-		n = read(fd, p, 4096);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			secbuf_free(sb);
-			errno = e;
-			return NULL;
-		}
-		if (n == 0)
-			return sb;
-		secbuf_commit(sb, (size_t)n);
-	}
-}
-
 static int load_known_file(struct scan *s, const char *path, int quiet)
 {
 	const unsigned char *d;
@@ -369,10 +333,10 @@ static int load_known_file(struct scan *s, const char *path, int quiet)
 		cli_error("cannot open known values file '%s': %s", path, strerror(errno));
 		return EXIT_USAGE;
 	}
-	sb = read_locked(fd, 64u << 20);
+	r = secbuf_read_fd(fd, 64u << 20, &sb);
 	close(fd);
-	if (!sb) {
-		cli_error("cannot read known values file '%s' into locked memory: %s", path, strerror(errno));
+	if (r) {
+		cli_error("cannot read known values file '%s' into locked memory: %s", path, strerror(-r));
 		return EXIT_USAGE;
 	}
 	d = secbuf_data(sb, &len);
@@ -440,10 +404,10 @@ static int load_known_dir(struct scan *s, const char *dir, int quiet)
 			close(fd);
 			continue;
 		}
-		sb = read_locked(fd, SCAN_KNOWN_MAX + 2);
+		r = secbuf_read_fd(fd, SCAN_KNOWN_MAX + 2, &sb);
 		close(fd);
-		if (!sb) {
-			cli_error("cannot read '%s' into locked memory: %s", path, strerror(errno));
+		if (r) {
+			cli_error("cannot read '%s' into locked memory: %s", path, strerror(-r));
 			r = EXIT_USAGE;
 			break;
 		}

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,24 +81,10 @@ static int do_get(struct cli *c, const char *key)
  * dropped (echo VALUE | harombe vault set KEY). */
 static struct secbuf *read_stdin_value(void)
 {
-	struct secbuf *sb = secbuf_new(256);
-	unsigned char *p;
-	ssize_t n;
+	struct secbuf *sb;
 
-	if (!sb)
+	if (secbuf_read_fd(0, SIZE_MAX, &sb) != 0)
 		return NULL;
-	for (;;) {
-		if (!(p = secbuf_tail(sb, 4096)))
-			goto fail;
-		n = read(0, p, 4096);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		secbuf_commit(sb, (size_t)n);
-	}
 	size_t len;
 	const unsigned char *d = secbuf_data(sb, &len);
 
@@ -108,9 +95,6 @@ static struct secbuf *read_stdin_value(void)
 		return t;
 	}
 	return sb;
-fail:
-	secbuf_free(sb);
-	return NULL;
 }
 
 static int do_set(struct cli *c, const char *key, char *arg)
@@ -166,18 +150,8 @@ static int print_key(const char *key, void *arg)
 	struct listing *l = arg;
 
 	if (l->json) {
-		const char *p;
-
-		fputs(l->count ? ",\"" : "[\"", stdout);
-		for (p = key; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				printf("\\%c", *p);
-			else if ((unsigned char)*p < 0x20)
-				printf("\\u%04x", (unsigned char)*p);
-			else
-				putchar(*p);
-		}
-		putchar('"');
+		fputs(l->count ? "," : "[", stdout);
+		cli_json_str(key);
 	} else {
 		printf("%s\n", key);
 	}
