@@ -1,7 +1,7 @@
 /* The control socket's protocol and client: the path next to a mountpoint,
  * connecting, and the forget requests `harombe` sends to harombefs. */
-#include "lib/compat.h"
-#include "lib/control.h"
+#include "compat.h"
+#include "control.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "lib/why.h"
+#include "why.h"
 
 int control_path(const char *mountpoint, char *buf, size_t len)
 {
