@@ -50,6 +50,8 @@ endif
 PKGS_OK := $(BUILD)/.pkgs-ok
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The harombe command links everything but libfuse: FUSE is the daemon's alone.
+CLI_PKG_LIBS = $(shell pkg-config --libs $(filter-out fuse3,$(PKGS)) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
@@ -58,7 +60,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -I. -DHAROMBE_VERSION='"$(VE
 ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
-LIB_OBJS := lib/why.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
+LIB_OBJS := lib/why.o lib/control.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
 BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/sops.o backends/sops/tree.o backends/sops/crypto.o backends/sops/age.o \
 	backends/sops/json.o backends/sops/yaml.o backends/sops/flat.o \
@@ -69,14 +71,17 @@ INJECT_OBJS := inject/view.o inject/render.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
 LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
-CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o
+CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \
+	cli/secrets-redact.o cli/secrets-rules.o
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o
 FS_OBJS += fs/control.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o
 SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o
 
-CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
+# CLI_CORE_OBJS: what the harombe command links; CORE_OBJS adds the daemon (fs/, FUSE).
+CLI_CORE_OBJS = $(addprefix $(BUILD)/,$(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
+CORE_OBJS = $(addprefix $(BUILD)/,$(FS_OBJS)) $(CLI_CORE_OBJS)
 SCAN_CORE = $(addprefix $(BUILD)/,$(SCAN_OBJS))
 
 # libharombe-scan.so: position-independent copies of scan/ and the lib/
@@ -137,7 +142,8 @@ $(BUILD)/tests/%.o: tests/%.c | $(PKGS_OK)
 $(BUILD)/harombefs: $(BUILD)/fs/main.o $(CORE_OBJS)
 	$(LINK)
 
-$(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CORE_OBJS) $(SCAN_CORE)
+$(BUILD)/harombe: LINK_LIBS = $(CLI_PKG_LIBS)
+$(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CLI_CORE_OBJS) $(SCAN_CORE)
 	$(LINK)
 
 $(BUILD)/pic/%.o: %.c | $(PKGS_OK)
@@ -171,7 +177,8 @@ $(SCAN_SO): $(SCAN_PIC) scan/libharombe-scan.map
 	$(Q)ln -sf $(notdir $@) $(BUILD)/$(SCAN_SONAME)
 	$(Q)ln -sf $(SCAN_SONAME) $(BUILD)/libharombe-scan.so
 
-$(BUILD)/tests/tools/scaneval: $(BUILD)/tests/tools/scaneval.o $(CORE_OBJS) $(SCAN_CORE)
+$(BUILD)/tests/tools/scaneval: LINK_LIBS = $(CLI_PKG_LIBS)
+$(BUILD)/tests/tools/scaneval: $(BUILD)/tests/tools/scaneval.o $(CLI_CORE_OBJS) $(SCAN_CORE)
 	$(LINK)
 
 $(BUILD)/harombe-bind: LINK_LIBS =
@@ -186,8 +193,9 @@ $(BUILD)/tests/harombefs-test: $(BUILD)/tests/mock/main.o $(BUILD)/tests/mock/mo
 	$(LINK)
 
 # The harombe command with the mock store (tests only).
+$(BUILD)/tests/harombe-test: LINK_LIBS = $(CLI_PKG_LIBS)
 $(BUILD)/tests/harombe-test: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(BUILD)/tests/mock/register.o \
-		$(BUILD)/tests/mock/mock.o $(CORE_OBJS) $(SCAN_CORE)
+		$(BUILD)/tests/mock/mock.o $(CLI_CORE_OBJS) $(SCAN_CORE)
 	$(LINK)
 
 $(BUILD)/tests/tools/fsprobe: $(BUILD)/tests/tools/fsprobe.o

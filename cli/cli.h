@@ -62,6 +62,9 @@ struct rotate_config;
 enum audit_event;
 struct audit_kv;
 
+/* Allocate what the ops helpers hold (main() calls it first, so that they
+ * cannot fail for lack of it).  0, or an exit status after printing why. */
+int cli_ops_init(struct cli *c);
 /* Open the audit log of the config (security.fs.audit_log), once.  Call it
  * before cli_backend() so that the backend's own events go there too.
  * 0, or an exit status after printing why: a change that cannot be

@@ -79,15 +79,14 @@ int cli_backend(struct cli *c)
 {
 	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
-	char why[512] = "";
 	int r;
 
 	if (c->be)
 		return 0;
 	if ((r = cli_config(c)))
 		return r;
-	if (!c->audit && audit_open(NULL, 0, 0, &c->audit, why, sizeof(why)) != 0) {
-		cli_error("%s", why);
+	if (!c->audit && audit_open(NULL, 0, 0, &c->audit, &err) != 0) {
+		cli_error("%s", why_str(&err));
 		return EXIT_USAGE;
 	}
 	ctx.cfg = c->cfg;
@@ -275,7 +274,8 @@ int main(int argc, char **argv)
 		cli_error("--format sarif is for harombe secrets scan and scan-git only");
 		return EXIT_USAGE;
 	}
-	r = groups[i].fn(&c, argc - 1, argv + 1);
+	if (!(r = cli_ops_init(&c)))
+		r = groups[i].fn(&c, argc - 1, argv + 1);
 	cli_ops_release(&c);
 	backend_close(c.be);
 	audit_close(c.audit);

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "fs/control.h"
+#include "lib/control.h"
 #include "inject/rotate.h"
 #include "inject/view.h"
 #include "lib/audit.h"
@@ -26,12 +26,18 @@ struct cli_ops {
 	int audit_warned;
 };
 
-static struct cli_ops *ops(struct cli *c)
+int cli_ops_init(struct cli *c)
 {
 	if (!c->ops && !(c->ops = calloc(1, sizeof(*c->ops)))) {
 		cli_error("out of memory");
-		exit(EXIT_BACKEND);
+		return EXIT_BACKEND;
 	}
+	return 0;
+}
+
+/* Set up by cli_ops_init(), which main() calls before any command runs. */
+static struct cli_ops *ops(struct cli *c)
+{
 	return c->ops;
 }
 
@@ -44,18 +50,17 @@ int cli_audit(struct cli *c)
 {
 	struct cli_ops *o = ops(c);
 	struct audit *a = NULL;
-	char why[512] = "";
+	struct why why = WHY_INIT;
 	int r;
 
 	if (o->log_open)
 		return 0;
 	if ((r = cli_config(c)))
 		return r;
-	if (audit_open(c->cfg->fs.audit_log, c->cfg->audit.enabled, c->cfg->audit.events, &a, why,
-		       sizeof(why)) != 0) {
+	if (audit_open(c->cfg->fs.audit_log, c->cfg->audit.enabled, c->cfg->audit.events, &a, &why) != 0) {
 		cli_error("%s; a change that cannot be audited is not made (set security.fs.audit_log "
 			  "to a file you can write, or security.audit.enabled: false)",
-			  why[0] ? why : "cannot open the audit log");
+			  why.msg[0] ? why_str(&why) : "cannot open the audit log");
 		return EXIT_USAGE;
 	}
 	if (!c->audit && !c->be)
@@ -98,14 +103,15 @@ int cli_audit_event(struct cli *c, enum audit_event ev, const char *container, c
 
 void cli_forget(struct cli *c, const char *const *keys, size_t n)
 {
-	char path[CONTROL_PATH_MAX], why[256] = "";
+	char path[CONTROL_PATH_MAX];
+	struct why why = WHY_INIT;
 	int r;
 
 	if (!n || cli_config(c))
 		return;
 	if (control_path(c->cfg->fs.mountpoint, path, sizeof(path)) != 0)
 		return;
-	r = control_forget(path, keys, n, why, sizeof(why));
+	r = control_forget(path, keys, n, &why);
 	if (r == -ENOENT || r == -ECONNREFUSED) {
 		log_debug("no harombefs listens on '%s'", path);
 		return;
@@ -113,7 +119,7 @@ void cli_forget(struct cli *c, const char *const *keys, size_t n)
 	if (r)
 		cli_error("warning: could not tell harombefs (%s) to drop its cached copies: %s; it serves "
 			  "the new value once its cache_ttl has passed",
-			  path, why[0] ? why : strerror(-r));
+			  path, why.msg[0] ? why_str(&why) : strerror(-r));
 }
 
 void cli_changed(struct cli *c, enum audit_event ev, const char *key, int r, const char *why)
@@ -218,13 +224,13 @@ void cli_ops_release(struct cli *c)
 
 void cli_json_str(const char *s)
 {
-	size_t n = strlen(s), e = jsonw_escaped_len((const unsigned char *)s, n);
-	unsigned char *buf = malloc(e + 1);
+	unsigned char buf[6 * 64];	/* an escaped byte takes at most 6 */
+	size_t n = strlen(s), i, k;
 
-	if (!buf)
-		return;
 	putchar('"');
-	fwrite(buf, 1, (size_t)(jsonw_escape(buf, (const unsigned char *)s, n) - buf), stdout);
+	for (i = 0; i < n; i += k) {
+		k = n - i < 64 ? n - i : 64;
+		fwrite(buf, 1, (size_t)(jsonw_escape(buf, (const unsigned char *)s + i, k) - buf), stdout);
+	}
 	putchar('"');
-	free(buf);
 }

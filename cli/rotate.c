@@ -292,7 +292,7 @@ int cli_rotate_keys(struct cli *c, const char *const *keys, size_t n, const stru
 		r = rotate_one(c, keys[i], &spec, o->trigger, o->container, &res, &why);
 		if (r) {
 			cli_error("cannot rotate '%s' in %s: %s%s%s", keys[i], backend_name(c->be),
-				  backend_strerror(r), why.msg[0] ? ": " : "", why.msg);
+				  backend_strerror(r), why_sep(&why), why_str(&why));
 			if (!first)
 				first = r;
 			continue;
@@ -444,8 +444,8 @@ static int do_check(struct cli *c, int dry, int all, const struct cli_rotate_opt
 failed:
 			e->r = r;
 			e->status = "failed";
-			snprintf(e->why, sizeof(e->why), "%s%s%s", backend_strerror(r), why.msg[0] ? ": " : "",
-				 why.msg);
+			snprintf(e->why, sizeof(e->why), "%s%s%s", backend_strerror(r), why_sep(&why),
+				 why_str(&why));
 			if (!first)
 				first = r;
 		}
@@ -462,8 +462,8 @@ failed:
 		if (r) {
 			d[i].r = r;
 			d[i].status = "failed";
-			snprintf(d[i].why, sizeof(d[i].why), "%s%s%s", backend_strerror(r), why.msg[0] ? ": " : "",
-				 why.msg);
+			snprintf(d[i].why, sizeof(d[i].why), "%s%s%s", backend_strerror(r), why_sep(&why),
+				 why_str(&why));
 			if (!first)
 				first = r;
 			continue;

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@ static int do_get(struct cli *c, const char *key)
 	r = backend_get(c->be, key, &v, &why);
 	if (r) {
 		cli_error("cannot get '%s' from %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		return cli_exit_for(r);
 	}
 	const unsigned char *d = secbuf_data(v, &len);
@@ -80,24 +81,10 @@ static int do_get(struct cli *c, const char *key)
  * dropped (echo VALUE | harombe vault set KEY). */
 static struct secbuf *read_stdin_value(void)
 {
-	struct secbuf *sb = secbuf_new(256);
-	unsigned char *p;
-	ssize_t n;
+	struct secbuf *sb;
 
-	if (!sb)
+	if (secbuf_read_fd(0, SIZE_MAX, &sb) != 0)
 		return NULL;
-	for (;;) {
-		if (!(p = secbuf_tail(sb, 4096)))
-			goto fail;
-		n = read(0, p, 4096);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		secbuf_commit(sb, (size_t)n);
-	}
 	size_t len;
 	const unsigned char *d = secbuf_data(sb, &len);
 
@@ -108,9 +95,6 @@ static struct secbuf *read_stdin_value(void)
 		return t;
 	}
 	return sb;
-fail:
-	secbuf_free(sb);
-	return NULL;
 }
 
 static int do_set(struct cli *c, const char *key, char *arg)
@@ -148,7 +132,7 @@ static int do_set(struct cli *c, const char *key, char *arg)
 	cli_changed(c, AUDIT_SECRET_WRITE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		return cli_exit_for(r);
 	}
 	if (!(backend_caps(c->be) & BACKEND_PERSISTENT))
@@ -166,18 +150,8 @@ static int print_key(const char *key, void *arg)
 	struct listing *l = arg;
 
 	if (l->json) {
-		const char *p;
-
-		fputs(l->count ? ",\"" : "[\"", stdout);
-		for (p = key; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				printf("\\%c", *p);
-			else if ((unsigned char)*p < 0x20)
-				printf("\\u%04x", (unsigned char)*p);
-			else
-				putchar(*p);
-		}
-		putchar('"');
+		fputs(l->count ? "," : "[", stdout);
+		cli_json_str(key);
 	} else {
 		printf("%s\n", key);
 	}
@@ -198,7 +172,7 @@ static int do_list(struct cli *c, const char *prefix)
 		puts(l.count ? "]" : "[]");
 	if (r) {
 		cli_error("cannot list '%s' in %s: %s%s%s", prefix ? prefix : "", backend_name(c->be),
-			  backend_strerror(r), why.msg[0] ? ": " : "", why.msg);
+			  backend_strerror(r), why_sep(&why), why_str(&why));
 		return cli_exit_for(r);
 	}
 	return 0;
@@ -215,7 +189,7 @@ static int do_delete(struct cli *c, const char *key, int purge)
 	cli_changed(c, AUDIT_SECRET_DELETE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot delete '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		return cli_exit_for(r);
 	}
 	return 0;
@@ -260,8 +234,8 @@ static int do_create(struct cli *c, int argc, char **argv)
 	ctx.source = "harombe";
 	r = backend_create(&ctx, file, rcpt, n, &why);
 	if (r) {
-		cli_error("cannot create '%s': %s%s%s", file, backend_strerror(r), why.msg[0] ? ": " : "",
-			  why.msg);
+		cli_error("cannot create '%s': %s%s%s", file, backend_strerror(r), why_sep(&why),
+			  why_str(&why));
 		return cli_exit_for(r);
 	}
 	printf("created %s for %zu recipient%s\n", file, n, n == 1 ? "" : "s");
@@ -327,7 +301,7 @@ static int do_set_fields(struct cli *c, const char *key, int n, char **pairs)
 	cli_changed(c, AUDIT_SECRET_WRITE, key, r, why.msg);
 	if (r) {
 		cli_error("cannot set '%s' in %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		r = cli_exit_for(r);
 	}
 out:

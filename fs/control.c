@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/why.h"
 
 struct control {
 	int fd;			/* listening socket */
@@ -25,52 +26,6 @@ struct control {
 	pthread_t thread;
 	int started;
 };
-
-int control_path(const char *mountpoint, char *buf, size_t len)
-{
-	size_t n = strlen(mountpoint);
-
-	while (n > 1 && mountpoint[n - 1] == '/')
-		n--;
-	if (mountpoint[0] != '/' || n <= 1)
-		return -EINVAL;
-	if (n + 5 > len || n + 5 > CONTROL_PATH_MAX)
-		return -ENAMETOOLONG;
-	memcpy(buf, mountpoint, n);
-	memcpy(buf + n, ".ctl", 5);
-	return 0;
-}
-
-static int addr_of(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa->sun_path, path, strlen(path));
-	return 0;
-}
-
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa;
-	struct timeval tv = { 5, 0 };
-	int fd, r;
-
-	if ((r = addr_of(path, &sa)))
-		return r;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
 
 /* One request on a connection; the reply goes back on it. */
 static void serve_one(struct control *ctl, int fd, const char *msg, size_t len)
@@ -147,8 +102,7 @@ static void *control_thread(void *arg)
 	return NULL;
 }
 
-int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, char *err,
-		  size_t errlen)
+int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, struct why *why)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sa;
@@ -164,15 +118,15 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 	ctl->fd = ctl->stop[0] = ctl->stop[1] = -1;
 	ctl->fn = fn;
 	ctl->arg = arg;
-	if ((r = addr_of(path, &sa))) {
-		snprintf(err, errlen, "control socket path '%s' is too long", path);
+	if ((r = control_addr(path, &sa))) {
+		why_set(why, "control socket path '%s' is too long", path);
 		goto fail;
 	}
 	/* Replace a socket nobody answers on; never one a live daemon uses. */
-	live = connect_to(path);
+	live = control_connect(path);
 	if (live >= 0) {
 		close(live);
-		snprintf(err, errlen, "another harombefs listens on '%s'", path);
+		why_set(why, "another harombefs listens on '%s'", path);
 		r = -EADDRINUSE;
 		goto fail;
 	}
@@ -185,7 +139,7 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 	ctl->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (ctl->fd < 0 || pipe2(ctl->stop, O_CLOEXEC) != 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create the control socket: %s", strerror(errno));
+		why_set(why, "cannot create the control socket: %s", strerror(errno));
 		goto fail;
 	}
 	um = umask(077);
@@ -193,7 +147,7 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 	umask(um);
 	if (r != 0 || chmod(path, 0600) != 0 || listen(ctl->fd, 8) != 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot listen on '%s': %s", path, strerror(errno));
+		why_set(why, "cannot listen on '%s': %s", path, strerror(errno));
 		goto fail;
 	}
 	sigfillset(&all);
@@ -201,7 +155,7 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 	r = -pthread_create(&ctl->thread, NULL, control_thread, ctl);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
-		snprintf(err, errlen, "cannot start the control thread: %s", strerror(-r));
+		why_set(why, "cannot start the control thread: %s", strerror(-r));
 		unlink(path);
 		goto fail;
 	}
@@ -232,53 +186,4 @@ void control_stop(struct control *ctl)
 		close(ctl->stop[1]);
 	free(ctl->path);
 	free(ctl);
-}
-
-static int request(int fd, const char *msg, size_t len, char *why, size_t whylen)
-{
-	char reply[256];
-	ssize_t n;
-
-	if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
-		snprintf(why, whylen, "cannot send: %s", strerror(errno));
-		return -EIO;
-	}
-	n = recv(fd, reply, sizeof(reply) - 1, 0);
-	if (n <= 0) {
-		snprintf(why, whylen, "%s", n < 0 ? strerror(errno) : "no answer");
-		return -EIO;
-	}
-	reply[n] = 0;
-	if (strcmp(reply, "ok") != 0) {
-		snprintf(why, whylen, "harombefs answered '%s'", reply);
-		return !strcmp(reply, "error: denied") ? -EACCES : -EPROTO;
-	}
-	return 0;
-}
-
-int control_forget(const char *path, const char *const *keys, size_t n, char *why, size_t whylen)
-{
-	char msg[CONTROL_MSG_MAX];
-	size_t i;
-	int fd, r = 0;
-
-	fd = connect_to(path);
-	if (fd < 0) {
-		snprintf(why, whylen, "%s", strerror(-fd));
-		return fd;
-	}
-	if (!n)
-		r = request(fd, "forget-all", 10, why, whylen);
-	for (i = 0; i < n && !r; i++) {
-		int len = snprintf(msg, sizeof(msg), "forget %s", keys[i]);
-
-		if (len < 0 || (size_t)len >= sizeof(msg)) {
-			snprintf(why, whylen, "key is too long");
-			r = -EINVAL;
-			break;
-		}
-		r = request(fd, msg, (size_t)len, why, whylen);
-	}
-	close(fd);
-	return r;
 }

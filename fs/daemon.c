@@ -361,10 +361,10 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 			ret = 2;
 			goto out;
 		}
-		r = secmem_init(c->fs.locked_memory, err, sizeof(err));
+		r = secmem_init(c->fs.locked_memory, &ce);
 		config_free(c);
 		if (r != 0) {
-			log_err("%s", err);
+			log_err("%s", ce.msg);
 			goto out;
 		}
 	}
@@ -378,9 +378,9 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 	 * works; a rotation then reaches it only through SIGUSR2 or once
 	 * cache_ttl has passed. */
 	if (control_path(mnt, ctlpath, sizeof(ctlpath)) != 0 ||
-	    control_start(ctlpath, control_forget_cb, h, &ctl, err, sizeof(err)) != 0)
+	    control_start(ctlpath, control_forget_cb, h, &ctl, &ce) != 0)
 		log_warn("no control socket for %s: %s", mnt,
-			 ctlpath[0] ? err : "the path is too long");
+			 ctlpath[0] ? ce.msg : "the path is too long");
 	if (!passed && handover_mount(args, mnt, &ffd, &ifd, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out;

@@ -176,10 +176,9 @@ static int gen_load(const char *path, struct gen **out, char *err, size_t errlen
 	clock_gettime(CLOCK_REALTIME, &g->loaded);
 	if ((r = config_load(path, &g->cfg, &ce)) || (r = viewset_load(g->cfg, &g->views, &ce)))
 		goto cfg_fail;
-	r = audit_open(g->cfg->fs.audit_log, g->cfg->audit.enabled, g->cfg->audit.events, &g->audit, err,
-		       errlen);
+	r = audit_open(g->cfg->fs.audit_log, g->cfg->audit.enabled, g->cfg->audit.events, &g->audit, &ce);
 	if (r)
-		goto fail;
+		goto cfg_fail;
 	ctx.cfg = g->cfg;
 	ctx.audit = g->audit;
 	ctx.source = "harombefs";

@@ -22,6 +22,7 @@
 #include "fs/handover.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 #define MAX_FDS 8
 
@@ -126,14 +127,15 @@ static int env_ours(const char *e)
 static int env_take(struct kstate *ks)
 {
 	extern char **environ;
-	char err[256], *p;
+	struct why err = WHY_INIT;
+	char *p;
 	size_t n = 0, total = 0, i, k = 0;
 	int r;
 
 	for (i = 0; environ && environ[i]; i++, n++)
 		total += strlen(environ[i]) + 1;
-	if ((r = secmem_init(total + SECMEM_MIN_SIZE, err, sizeof(err))) != 0) {
-		log_err("%s", err);
+	if ((r = secmem_init(total + SECMEM_MIN_SIZE, &err)) != 0) {
+		log_err("%s", err.msg);
 		return r;
 	}
 	ks->env_blob = secmem_alloc(total + 1);

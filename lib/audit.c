@@ -13,6 +13,7 @@
 
 #include "jsonw.h"
 #include "log.h"
+#include "why.h"
 
 struct audit {
 	int fd;			/* -1: disabled */
@@ -21,13 +22,13 @@ struct audit {
 	char *path;
 };
 
-static int ensure_dir(const char *path, char *errbuf, size_t errlen)
+static int ensure_dir(const char *path, struct why *why)
 {
 	char dir[PATH_MAX];
 	char *slash;
 
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return snprintf(errbuf, errlen, "audit log path is too long"), -ENAMETOOLONG;
+		return why_fail(why, -ENAMETOOLONG, "audit log path is too long");
 	slash = strrchr(dir, '/');
 	if (!slash || slash == dir)
 		return 0;
@@ -35,14 +36,13 @@ static int ensure_dir(const char *path, char *errbuf, size_t errlen)
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		int e = errno;
 
-		snprintf(errbuf, errlen, "cannot create audit log directory '%s': %s", dir, strerror(e));
+		why_set(why, "cannot create audit log directory '%s': %s", dir, strerror(e));
 		return -e;
 	}
 	return 0;
 }
 
-int audit_open(const char *path, int enabled, unsigned int events, struct audit **out, char *errbuf,
-	       size_t errlen)
+int audit_open(const char *path, int enabled, unsigned int events, struct audit **out, struct why *why)
 {
 	struct audit *a = calloc(1, sizeof(*a));
 	struct stat st;
@@ -61,24 +61,23 @@ int audit_open(const char *path, int enabled, unsigned int events, struct audit 
 		free(a);
 		return -ENOMEM;
 	}
-	if ((r = ensure_dir(path, errbuf, errlen)) != 0)
+	if ((r = ensure_dir(path, why)) != 0)
 		goto fail;
 	a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (a->fd < 0) {
 		r = -errno;
-		snprintf(errbuf, errlen, "cannot open audit log '%s': %s", path, strerror(errno));
+		why_set(why, "cannot open audit log '%s': %s", path, strerror(errno));
 		goto fail;
 	}
 	if (fstat(a->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		r = -EINVAL;
-		snprintf(errbuf, errlen, "audit log '%s' is not a regular file", path);
+		why_set(why, "audit log '%s' is not a regular file", path);
 		goto fail;
 	}
 	/* An existing log that others can read is tightened, not trusted. */
 	if ((st.st_mode & 077) && fchmod(a->fd, st.st_mode & 0600) != 0) {
 		r = -errno;
-		snprintf(errbuf, errlen, "audit log '%s' is readable by others and cannot be made 0600: %s",
-			 path, strerror(errno));
+		why_set(why, "audit log '%s' is readable by others and cannot be made 0600: %s", path, strerror(errno));
 		goto fail;
 	}
 	*out = a;

@@ -44,9 +44,9 @@ struct audit_record {
 };
 
 /* path NULL or enabled 0: a sink that drops everything.  events: bit mask
- * of enum audit_event to record.  0 or -errno with errbuf filled. */
-int audit_open(const char *path, int enabled, unsigned int events, struct audit **out,
-	       char *errbuf, size_t errlen);
+ * of enum audit_event to record.  0 or -errno with why filled. */
+struct why;
+int audit_open(const char *path, int enabled, unsigned int events, struct audit **out, struct why *why);
 void audit_close(struct audit *a);
 int audit_wants(const struct audit *a, enum audit_event ev);
 /* 0, or -errno when the line could not be written (also logged once). */

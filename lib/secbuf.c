@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "why.h"
+
 /*
  * The arena is a boundary-tag allocator: every block carries a 16-byte
  * header and a 16-byte footer that both record its size and whether it is
@@ -151,24 +153,22 @@ static int ensure(void)
 	return A.init_err;
 }
 
-int secmem_init(size_t bytes, char *errbuf, size_t errlen)
+int secmem_init(size_t bytes, struct why *why)
 {
 	int r;
 
 	pthread_mutex_lock(&A.lock);
 	if (A.started || A.init_err) {
 		pthread_mutex_unlock(&A.lock);
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "locked memory is already set up");
-		return -EBUSY;
+		return why_fail(why, -EBUSY, "locked memory is already set up");
 	}
 	if (bytes < SECMEM_MIN_SIZE)
 		bytes = SECMEM_MIN_SIZE;
 	A.requested = bytes;
 	pthread_mutex_unlock(&A.lock);
 	r = ensure();
-	if (r && errbuf && errlen)
-		snprintf(errbuf, errlen, "%s", A.init_msg);
+	if (r)
+		why_set(why, "%s", A.init_msg);
 	return r;
 }
 

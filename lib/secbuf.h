@@ -23,11 +23,11 @@ struct secmem_stats {
 
 /* Size the arena.  Must be called before the first allocation; later calls
  * fail with -EBUSY.  Without it the first allocation sizes the arena at
- * SECMEM_DEFAULT_SIZE.  0, or -errno with the reason in errbuf (never NULL
- * terminated short: errbuf gets a full sentence). */
+ * SECMEM_DEFAULT_SIZE.  0, or -errno with the reason in why (NULL-safe). */
 #define SECMEM_DEFAULT_SIZE (8u << 20)
 #define SECMEM_MIN_SIZE (64u << 10)
-int secmem_init(size_t bytes, char *errbuf, size_t errlen);
+struct why;
+int secmem_init(size_t bytes, struct why *why);
 
 /* Raw locked allocation: NULL with errno = ENOMEM when the arena is full. */
 void *secmem_alloc(size_t n);

@@ -10,6 +10,7 @@
 
 #include "lib/log.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 #include "scan/scan-internal.h"
 
 /*
@@ -99,7 +100,7 @@ int scan_new(const struct scan_options *opts, struct scan **out, char *err, size
 {
 	static const struct scan_options def = SCAN_OPTIONS_INIT;
 	struct scan *s;
-	char why[256];
+	struct why why = WHY_INIT;
 	size_t i;
 	int r;
 
@@ -111,9 +112,9 @@ int scan_new(const struct scan_options *opts, struct scan **out, char *err, size
 	if (hs_valid_platform() != HS_SUCCESS)
 		return fail(err, errlen, -ENOTSUP, "Vectorscan does not support this CPU");
 	if (opts->locked_memory) {
-		r = secmem_init(opts->locked_memory, why, sizeof(why));
+		r = secmem_init(opts->locked_memory, &why);
 		if (r && r != -EBUSY)
-			return fail(err, errlen, r, "%s", why);
+			return fail(err, errlen, r, "%s", why.msg);
 	}
 	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "lib/audit.h"
+#include "lib/why.h"
 #include "tests/unit/unit.h"
 
 static char dir[] = "/tmp/harombe-audit-XXXXXX";
@@ -45,7 +46,7 @@ static json_object *read_line(int n)
 START_TEST(test_record_fields_and_mode)
 {
 	struct audit *a;
-	char err[256];
+	struct why err = WHY_INIT;
 	const char *names[] = { "GITHUB_TOKEN" }, *keys[] = { "github/token" };
 	struct audit_caller who = { 42, 1000, 1000, "bash" };
 	struct audit_record rec = {
@@ -55,7 +56,7 @@ START_TEST(test_record_fields_and_mode)
 	struct stat st;
 	json_object *o, *v;
 
-	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, &err), 0);
 	ck_assert_int_eq(audit_write(a, &rec), 0);
 	rec.event = AUDIT_ACCESS_DENIED;
 	rec.result = "denied";
@@ -88,17 +89,17 @@ END_TEST
 START_TEST(test_event_filter_and_disabled)
 {
 	struct audit *a;
-	char err[256];
+	struct why err = WHY_INIT;
 	struct audit_record rec = { .event = AUDIT_SECRET_WRITE, .result = "ok" };
 	struct stat st;
 
-	ck_assert_int_eq(audit_open(path, 1, 1u << AUDIT_SECRET_READ, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(audit_open(path, 1, 1u << AUDIT_SECRET_READ, &a, &err), 0);
 	ck_assert(!audit_wants(a, AUDIT_SECRET_WRITE));
 	ck_assert_int_eq(audit_write(a, &rec), 0);
 	audit_close(a);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_size, 0);
-	ck_assert_int_eq(audit_open(path, 0, ~0u, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(audit_open(path, 0, ~0u, &a, &err), 0);
 	ck_assert(!audit_wants(a, AUDIT_SECRET_READ));
 	audit_close(a);
 }
@@ -107,7 +108,7 @@ END_TEST
 START_TEST(test_existing_loose_file_tightened_and_appended)
 {
 	struct audit *a;
-	char err[256];
+	struct why err = WHY_INIT;
 	struct stat st;
 	struct audit_record rec = { .event = AUDIT_SECRET_READ, .result = "ok" };
 	int fd;
@@ -118,7 +119,7 @@ START_TEST(test_existing_loose_file_tightened_and_appended)
 	ck_assert_int_eq(write(fd, "{}\n", 3), 3);
 	fchmod(fd, 0644);
 	close(fd);
-	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, &err), 0);
 	ck_assert_int_eq(audit_write(a, &rec), 0);
 	audit_close(a);
 	ck_assert_int_eq(stat(path, &st), 0);
@@ -130,23 +131,24 @@ END_TEST
 START_TEST(test_unwritable_path_errors)
 {
 	struct audit *a;
-	char err[256];
+	struct why err = WHY_INIT;
 
-	ck_assert_int_lt(audit_open("/proc/harombe/audit.jsonl", 1, ~0u, &a, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "/proc/harombe"));
+	ck_assert_int_lt(audit_open("/proc/harombe/audit.jsonl", 1, ~0u, &a, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err.msg, "/proc/harombe"));
 }
 END_TEST
 
 START_TEST(test_symlink_refused)
 {
 	struct audit *a;
-	char err[256], target[300];
+	struct why err = WHY_INIT;
+	char target[300];
 
 	mkdir(dir, 0700);
 	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
 	snprintf(target, sizeof(target), "%s/elsewhere", dir);
 	ck_assert_int_eq(symlink(target, path), 0);
-	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, err, sizeof(err)), -ELOOP);
+	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, &err), -ELOOP);
 }
 END_TEST
 
@@ -160,13 +162,13 @@ START_TEST(test_escaping_and_long_records)
 		.names = names, .n_names = 600, .extra = extra, .n_extra = 2,
 	};
 	struct audit *a;
-	char err[256];
+	struct why err = WHY_INIT;
 	json_object *o, *v;
 	int i;
 
 	for (i = 0; i < 600; i++)
 		names[i] = "SOME_LONGISH_VARIABLE_NAME";
-	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, &err), 0);
 	ck_assert_int_eq(audit_write(a, &rec), 0);
 	audit_close(a);
 	o = read_line(0);

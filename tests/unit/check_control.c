@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs/control.h"
+#include "lib/why.h"
 #include "tests/unit/unit.h"
 
 static char dir[64], path[128];
@@ -31,13 +32,13 @@ static void record(const char *key, void *arg)
 
 static void setup(void)
 {
-	char err[256];
+	struct why err = WHY_INIT;
 
 	snprintf(dir, sizeof(dir), "/tmp/check_control.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/mnt.ctl", dir);
 	nseen = 0;
-	ck_assert_int_eq(control_start(path, record, NULL, &ctl, err, sizeof(err)), 0);
+	ck_assert_int_eq(control_start(path, record, NULL, &ctl, &err), 0);
 }
 
 static void teardown(void)
@@ -64,13 +65,13 @@ START_TEST(test_forget_keys_and_all)
 {
 	const char *keys[] = { "github/token", "db/creds#password" };
 	struct stat st;
-	char why[256] = "";
+	struct why why = WHY_INIT;
 
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	ck_assert_int_eq(control_forget(path, keys, 2, why, sizeof(why)), 0);
-	ck_assert_int_eq(control_forget(path, NULL, 0, why, sizeof(why)), 0);
+	ck_assert_int_eq(control_forget(path, keys, 2, &why), 0);
+	ck_assert_int_eq(control_forget(path, NULL, 0, &why), 0);
 	ck_assert_int_eq(nseen, 3);
 	ck_assert_str_eq(seen[0], "github/token");
 	ck_assert_str_eq(seen[1], "db/creds#password");
@@ -81,7 +82,8 @@ END_TEST
 START_TEST(test_unknown_request_and_no_daemon)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char reply[128] = "", why[256];
+	char reply[128] = "";
+	struct why why = WHY_INIT;
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	ssize_t n;
 
@@ -97,7 +99,7 @@ START_TEST(test_unknown_request_and_no_daemon)
 	control_stop(ctl);
 	ctl = NULL;
 	ck_assert_int_eq(access(path, F_OK), -1);	/* removed on stop */
-	ck_assert_int_eq(control_forget(path, NULL, 0, why, sizeof(why)), -ENOENT);
+	ck_assert_int_eq(control_forget(path, NULL, 0, &why), -ENOENT);
 }
 END_TEST
 
@@ -114,11 +116,11 @@ START_TEST(test_other_uid_refused)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		char why[256] = "";
+		struct why why = WHY_INIT;
 
 		if (setgid(1000) || setuid(1000))
 			_exit(10);
-		_exit(control_forget(path, keys, 1, why, sizeof(why)) == -EACCES ? 0 : 11);
+		_exit(control_forget(path, keys, 1, &why) == -EACCES ? 0 : 11);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st));
@@ -130,10 +132,10 @@ END_TEST
 START_TEST(test_live_socket_not_replaced)
 {
 	struct control *second = NULL;
-	char err[256] = "";
+	struct why err = WHY_INIT;
 
-	ck_assert_int_eq(control_start(path, record, NULL, &second, err, sizeof(err)), -EADDRINUSE);
-	ck_assert_ptr_nonnull(strstr(err, "another harombefs listens on"));
+	ck_assert_int_eq(control_start(path, record, NULL, &second, &err), -EADDRINUSE);
+	ck_assert_ptr_nonnull(strstr(err.msg, "another harombefs listens on"));
 	ck_assert_ptr_null(second);
 }
 END_TEST

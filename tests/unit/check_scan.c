@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "lib/secbuf.h"
+#include "lib/why.h"
 #include "scan/scan.h"
 #include "tests/unit/unit.h"
 
@@ -121,9 +122,9 @@ static struct scan *S;
 
 static void setup(void)
 {
-	char err[256];
+	struct why err = WHY_INIT;
 
-	ck_assert_int_eq(secmem_init(8 << 20, err, sizeof(err)), 0);
+	ck_assert_int_eq(secmem_init(8 << 20, &err), 0);
 	S = make(0.7, 16, 1, NULL);
 }
 

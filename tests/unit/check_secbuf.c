@@ -7,13 +7,14 @@
 #include <unistd.h>
 
 #include "lib/secbuf.h"
+#include "lib/why.h"
 #include "tests/unit/unit.h"
 
 static void setup_small(void)
 {
-	char err[256];
+	struct why err = WHY_INIT;
 
-	ck_assert_int_eq(secmem_init(256 << 10, err, sizeof(err)), 0);
+	ck_assert_int_eq(secmem_init(256 << 10, &err), 0);
 }
 
 START_TEST(test_arena_is_locked)
@@ -35,9 +36,9 @@ END_TEST
 
 START_TEST(test_init_twice_is_busy)
 {
-	char err[256];
+	struct why err = WHY_INIT;
 
-	ck_assert_int_eq(secmem_init(128 << 10, err, sizeof(err)), -EBUSY);
+	ck_assert_int_eq(secmem_init(128 << 10, &err), -EBUSY);
 }
 END_TEST
 

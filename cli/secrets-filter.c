@@ -1,0 +1,120 @@
+/* harombe secrets filter: stdin to stdout through the scanner, redacted,
+ * line by line when the input is a pipe or a terminal. */
+#include "lib/compat.h"
+#include "cli/cli.h"
+#include "cli/secrets-internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/secbuf.h"
+#include "scan/scan.h"
+
+static void print_stats(struct ctx *x, const struct scan_stream_stats *ss, double secs)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(stderr,
+		"harombe: stats: bytes_in %llu bytes_out %llu findings %llu redactions %llu seconds %.3f "
+		"max_rss_kib %ld\n",
+		(unsigned long long)ss->bytes_in, (unsigned long long)ss->bytes_out,
+		(unsigned long long)ss->findings, (unsigned long long)ss->redactions, secs, ru.ru_maxrss);
+}
+
+static int want_lines(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return 1;
+	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(fd);
+}
+
+int secrets_filter(struct ctx *x)
+{
+	struct opts *o = x->o;
+	struct scan_stream *st = NULL;
+	struct scan_stream_stats ss;
+	struct pollfd pfd = { 0, POLLIN, 0 };
+	unsigned char *rb = NULL;
+	long held = 0, r = 0;
+	int lines = o->line_mode < 0 ? want_lines(1) : o->line_mode;
+	double t0 = secrets_now_s();
+
+	if (!x->path)
+		x->path = "stdin";
+	if (!(rb = secmem_alloc(READ_CHUNK)) || !(x->obuf = malloc(READ_CHUNK))) {
+		cli_error("cannot allocate the input buffer in locked memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	x->out_fd = 1;
+	if ((r = scan_stream_new(x->s, secrets_on_output, secrets_on_filter_finding, x, &st))) {
+		cli_error("cannot start the scanner: %s", strerror((int)-r));
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (lines) {
+			int pr = poll(&pfd, 1, held > 0 ? (int)o->hold_ms : -1);
+
+			if (pr < 0 && errno == EINTR)
+				continue;
+			if (pr == 0) {
+				/* the input paused with a partial line: let it out */
+				if ((r = scan_stream_flush(st, SCAN_FLUSH_ALL)) < 0 || (r = secrets_out_flush(x)))
+					break;
+				held = 0;
+				continue;
+			}
+		}
+		n = read(0, rb, READ_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			cli_error("cannot read stdin: %s", strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			if ((r = scan_stream_flush(st, SCAN_FLUSH_END)) >= 0)
+				r = secrets_out_flush(x);
+			break;
+		}
+		if ((r = scan_stream_write(st, rb, (size_t)n)))
+			break;
+		if (lines) {
+			/* more already waiting: read it before deciding what to emit */
+			if (poll(&pfd, 1, 0) == 1 && !(pfd.revents & (POLLHUP | POLLERR)))
+				continue;
+			if ((held = scan_stream_flush(st, SCAN_FLUSH_LINES)) < 0) {
+				r = held;
+				break;
+			}
+			if ((r = secrets_out_flush(x)))
+				break;
+		}
+	}
+	if (r < 0 && !x->werr && r != -EPIPE)
+		cli_error("filter failed: %s", strerror((int)-r));
+	if (o->stats && st) {
+		scan_stream_stats(st, &ss);
+		print_stats(x, &ss, secrets_now_s() - t0);
+	}
+out:
+	scan_stream_free(st);
+	secmem_free(rb);
+	free(x->obuf);
+	x->obuf = NULL;
+	if (x->werr == -EPIPE)
+		return 0;
+	return r < 0 ? EXIT_USAGE : 0;
+}

@@ -1,0 +1,109 @@
+/* The control socket's protocol and client: the path next to a mountpoint,
+ * connecting, and the forget requests `harombe` sends to harombefs. */
+#include "compat.h"
+#include "control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "why.h"
+
+int control_path(const char *mountpoint, char *buf, size_t len)
+{
+	size_t n = strlen(mountpoint);
+
+	while (n > 1 && mountpoint[n - 1] == '/')
+		n--;
+	if (mountpoint[0] != '/' || n <= 1)
+		return -EINVAL;
+	if (n + 5 > len || n + 5 > CONTROL_PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(buf, mountpoint, n);
+	memcpy(buf + n, ".ctl", 5);
+	return 0;
+}
+
+int control_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa->sun_path, path, strlen(path));
+	return 0;
+}
+
+int control_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	struct timeval tv = { 5, 0 };
+	int fd, r;
+
+	if ((r = control_addr(path, &sa)))
+		return r;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int request(int fd, const char *msg, size_t len, struct why *why)
+{
+	char reply[256];
+	ssize_t n;
+
+	if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		why_set(why, "cannot send: %s", strerror(errno));
+		return -EIO;
+	}
+	n = recv(fd, reply, sizeof(reply) - 1, 0);
+	if (n <= 0) {
+		why_set(why, "%s", n < 0 ? strerror(errno) : "no answer");
+		return -EIO;
+	}
+	reply[n] = 0;
+	if (strcmp(reply, "ok") != 0) {
+		why_set(why, "harombefs answered '%s'", reply);
+		return !strcmp(reply, "error: denied") ? -EACCES : -EPROTO;
+	}
+	return 0;
+}
+
+int control_forget(const char *path, const char *const *keys, size_t n, struct why *why)
+{
+	char msg[CONTROL_MSG_MAX];
+	size_t i;
+	int fd, r = 0;
+
+	fd = control_connect(path);
+	if (fd < 0) {
+		why_set(why, "%s", strerror(-fd));
+		return fd;
+	}
+	if (!n)
+		r = request(fd, "forget-all", 10, why);
+	for (i = 0; i < n && !r; i++) {
+		int len = snprintf(msg, sizeof(msg), "forget %s", keys[i]);
+
+		if (len < 0 || (size_t)len >= sizeof(msg)) {
+			why_set(why, "key is too long");
+			r = -EINVAL;
+			break;
+		}
+		r = request(fd, msg, (size_t)len, why);
+	}
+	close(fd);
+	return r;
+}
