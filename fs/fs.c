@@ -894,7 +894,7 @@ static void open_serve(void *arg)
 	struct harombefs *h = j->h;
 	struct handle *hd = NULL;
 	struct secbuf **values = NULL, *content = NULL;
-	struct why *whys = NULL;
+	struct why *whys = NULL, rwhy = WHY_INIT;
 	int *rcs = NULL, r, audit_rc = 0;
 	char why[512] = "";
 	size_t i, cnt = j->cnt;
@@ -916,8 +916,9 @@ static void open_serve(void *arg)
 		r = -errno_for(rcs[i]);
 		goto fail;
 	}
-	r = render_view(j->kind, cnt, j->names, values, FS_VIEW_MAX, &content, why, sizeof(why));
+	r = render_view(j->kind, cnt, j->names, values, FS_VIEW_MAX, &content, &rwhy);
 	if (r) {
+		snprintf(why, sizeof(why), "%.511s", rwhy.msg);
 		r = r == -ENOMEM ? -ENOMEM : -EIO;
 		goto fail;
 	}
