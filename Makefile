@@ -59,7 +59,7 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/age.o backends/sops.o
 	backends/sops-tree.o backends/sops-crypto.o backends/sops-json.o backends/sops-yaml.o \
 	backends/sops-flat.o \
 	backends/cache.o backends/sjson.o backends/vhttp.o backends/vault.o
-INJECT_OBJS := inject/view.o inject/render.o
+INJECT_OBJS := inject/view.o inject/render.o inject/fetch.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
 LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
