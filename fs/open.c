@@ -16,6 +16,7 @@
 
 #include "backends/backend.h"
 #include "fs/access.h"
+#include "inject/fetch.h"
 #include "inject/render.h"
 #include "inject/view.h"
 #include "lib/audit.h"
@@ -58,34 +59,31 @@ int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, char
 	return r;
 }
 
+/* A record of what the caller of this open asked for (vals: its names and
+ * keys, never a value), from harombefs. */
 static void audit_event(struct gen *g, enum audit_event ev, const struct view *v, const char *file,
-			const char *const *names, const char *const *keys, size_t n, const struct caller *c,
-			const char *result, const char *reason, int *audit_rc)
+			const struct inject_values *vals, const struct caller *c, const char *result,
+			const char *reason, int *audit_rc)
 {
 	char comm[64];
 	struct audit_caller ac = { c->pid, c->uid, c->gid, comm };
-	struct audit_record rec = {
+	struct inject_audit ia = {
 		.event = ev,
 		.source = "harombefs",
 		.container = v ? v->container : NULL,
 		.view = file,
-		.names = names,
-		.n_names = n,
-		.keys = keys,
-		.n_keys = n,
 		.caller = &ac,
-		.result = result,
-		.reason = reason,
 	};
 	int r;
 
 	if (!audit_wants(g->audit, ev))
 		return;
 	access_command_of(c->pid, comm, sizeof(comm));
-	r = audit_write(g->audit, &rec);
+	r = inject_audit(g->audit, &ia, vals, result, reason);
 	if (audit_rc)
 		*audit_rc = r;
 }
+
 static int errno_for(int backend_err)
 {
 	switch (-backend_err) {
@@ -159,39 +157,37 @@ static void open_serve(void *arg)
 	struct open_job *j = arg;
 	struct harombefs *h = j->h;
 	struct handle *hd = NULL;
-	struct secbuf **values = NULL, *content = NULL;
-	struct why *whys = NULL, rwhy = WHY_INIT;
-	int *rcs = NULL, r, audit_rc = 0;
+	struct inject_values vals = INJECT_VALUES_INIT;
+	struct secbuf *content = NULL;
+	struct why rwhy = WHY_INIT;
+	int r, audit_rc = 0;
 	char why[512] = "";
-	size_t i, cnt = j->cnt;
 
-	values = calloc(cnt + 1, sizeof(*values));
-	rcs = calloc(cnt + 1, sizeof(*rcs));
-	whys = calloc(cnt + 1, sizeof(*whys));
+	inject_values_init(&vals, j->names, j->keys, j->cnt);
 	hd = calloc(1, sizeof(*hd));
-	if (!values || !rcs || !whys || !hd) {
+	if (!hd) {
 		r = -ENOMEM;
 		snprintf(why, sizeof(why), "out of memory");
 		goto fail;
 	}
-	if ((r = backend_get_many(j->g->be, cnt, j->keys, values, rcs, whys)) != 0) {
-		for (i = 0; i < cnt && !rcs[i]; i++)
-			;
-		snprintf(why, sizeof(why), "%s (%s): %s%s%.400s", j->names[i], j->keys[i],
-			 backend_strerror(rcs[i]), whys[i].msg[0] ? ": " : "", whys[i].msg);
-		r = -errno_for(rcs[i]);
+	if ((r = inject_fetch(j->g->be, j->names, j->keys, j->cnt, &vals)) != 0) {
+		if (vals.failed == vals.n) {
+			r = -ENOMEM;
+			snprintf(why, sizeof(why), "out of memory");
+			goto fail;
+		}
+		snprintf(why, sizeof(why), "%s (%s): %s%s%.400s", j->names[vals.failed], j->keys[vals.failed],
+			 backend_strerror(vals.rc), why_sep(&vals.why), vals.why.msg);
+		r = -errno_for(vals.rc);
 		goto fail;
 	}
-	r = render_view(j->kind, cnt, j->names, values, FS_VIEW_MAX, &content, &rwhy);
+	r = inject_render(&vals, j->kind, FS_VIEW_MAX, &content, &rwhy);
 	if (r) {
 		snprintf(why, sizeof(why), "%.511s", rwhy.msg);
 		r = r == -ENOMEM ? -ENOMEM : -EIO;
 		goto fail;
 	}
-	for (i = 0; i < cnt; i++) {
-		secbuf_free(values[i]);
-		values[i] = NULL;
-	}
+	inject_values_wipe(&vals);
 
 	if (j->adopt && secbuf_len(content) != (size_t)(j->fi.fh & FH_SIZE_MASK)) {
 		/* The reader knows the size of the old content (fstat, bash's
@@ -203,8 +199,7 @@ static void open_serve(void *arg)
 
 	/* Audit before serving: like Vault's audit devices, a read that
 	 * cannot be recorded is refused. */
-	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, j->names, j->keys, cnt, &j->who, "ok", NULL,
-		    &audit_rc);
+	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "ok", NULL, &audit_rc);
 	if (audit_rc) {
 		r = -EIO;
 		snprintf(why, sizeof(why), "audit log unwritable");
@@ -247,18 +242,13 @@ static void open_serve(void *arg)
 	hd = NULL;
 	goto out;
 fail:
-	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, j->names, j->keys, cnt, &j->who, "error", why,
-		    NULL);
+	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "error", why, NULL);
 fail_noaudit:
 	log_info("cannot serve %s/%s to pid %d: %s", j->v->container, j->file, (int)j->who.pid, why);
 	fuse_reply_err(j->req, -r);
 out:
-	for (i = 0; values && i < cnt; i++)
-		secbuf_free(values[i]);
+	inject_values_release(&vals);
 	secbuf_free(content);
-	free(values);
-	free(rcs);
-	free(whys);
 	free(hd);
 	gen_put(j->g);
 	free(j);
@@ -311,8 +301,10 @@ static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	j->cnt = secret >= 0 ? 1 : j->v->n;
 
 	if (fs_check_caller(req, j->v, &j->who, why, sizeof(why)) != 0) {
-		audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, j->names, j->keys, j->cnt, &j->who,
-			    "denied", why, NULL);
+		struct inject_values asked;
+
+		inject_values_init(&asked, j->names, j->keys, j->cnt);
+		audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, &asked, &j->who, "denied", why, NULL);
 		log_info("refused %s/%s to pid %d uid %u: %s", j->v->container, j->file, (int)j->who.pid,
 			 (unsigned)j->who.uid, why);
 		gen_put(j->g);
