@@ -8,20 +8,15 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <sys/random.h>
 #include <unistd.h>
-
-#include <sodium.h>
 
 #include "backends/backend.h"
 #include "fs/access.h"
@@ -30,7 +25,6 @@
 #include "lib/audit.h"
 #include "lib/config.h"
 #include "lib/log.h"
-#include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/workq.h"
 
