@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "inject/fetch.h"
 #include "inject/run.h"
 #include "inject/view.h"
 #include "lib/audit.h"
@@ -51,29 +52,23 @@ static void container_usage(FILE *f)
 static int do_secrets(struct cli *c, const char *name)
 {
 	const struct view *v;
-	struct secbuf **vals = NULL;
-	struct why *whys = NULL;
-	int *rcs = NULL, r, worst = 0;
+	struct inject_values vals = INJECT_VALUES_INIT;
+	int r, worst = 0;
 	size_t i, w = 4, kw = 3;
 
 	if (!(v = cli_view(c, name, &r)))
 		return r;
 	if ((r = cli_backend(c)))
 		return r;
-	vals = calloc(v->n + 1, sizeof(*vals));
-	rcs = calloc(v->n + 1, sizeof(*rcs));
-	whys = calloc(v->n + 1, sizeof(*whys));
-	if (!vals || !rcs || !whys) {
+	/* Resolving means fetching; the values are dropped (wiped) at once. */
+	if (inject_fetch(c->be, v->names, v->keys, v->n, &vals) && vals.failed == v->n) {
 		r = EXIT_BACKEND;
 		goto out;
 	}
-	/* Resolving means fetching; the values are dropped (wiped) at once. */
-	backend_get_many(c->be, v->n, (const char *const *)v->keys, vals, rcs, whys);
+	inject_values_wipe(&vals);
 	for (i = 0; i < v->n; i++) {
-		int e = cli_exit_for(rcs[i]);
+		int e = cli_exit_for(vals.rcs[i]);
 
-		secbuf_free(vals[i]);
-		vals[i] = NULL;
 		/* 3 (store failing) over 2 (bad key) over 1 (missing) */
 		if (e > worst)
 			worst = e;
@@ -93,11 +88,11 @@ static int do_secrets(struct cli *c, const char *name)
 			cli_json_str(v->names[i]);
 			fputs(",\"key\":", stdout);
 			cli_json_str(v->keys[i]);
-			printf(",\"resolves\":%s,\"status\":", rcs[i] ? "false" : "true");
-			cli_json_str(rcs[i] ? backend_strerror(rcs[i]) : "ok");
-			if (rcs[i] && whys[i].msg[0]) {
+			printf(",\"resolves\":%s,\"status\":", vals.rcs[i] ? "false" : "true");
+			cli_json_str(vals.rcs[i] ? backend_strerror(vals.rcs[i]) : "ok");
+			if (vals.rcs[i] && vals.whys[i].msg[0]) {
 				fputs(",\"reason\":", stdout);
-				cli_json_str(whys[i].msg);
+				cli_json_str(vals.whys[i].msg);
 			}
 			putchar('}');
 		}
@@ -106,16 +101,14 @@ static int do_secrets(struct cli *c, const char *name)
 		printf("%-*s  %-*s  %s\n", (int)w, "NAME", (int)kw, "KEY", "STATUS");
 		for (i = 0; i < v->n; i++)
 			printf("%-*s  %-*s  %s%s%s\n", (int)w, v->names[i], (int)kw, v->keys[i],
-			       rcs[i] ? backend_strerror(rcs[i]) : "ok", rcs[i] && whys[i].msg[0] ? ": " : "",
-			       rcs[i] ? whys[i].msg : "");
+			       vals.rcs[i] ? backend_strerror(vals.rcs[i]) : "ok",
+			       vals.rcs[i] && vals.whys[i].msg[0] ? ": " : "", vals.rcs[i] ? vals.whys[i].msg : "");
 		if (!v->n)
 			printf("(container '%s' maps no secrets)\n", v->container);
 	}
 	r = worst;
 out:
-	free(vals);
-	free(rcs);
-	free(whys);
+	inject_values_release(&vals);
 	return r;
 }
 
@@ -312,14 +305,13 @@ static int do_start(struct cli *c, int argc, char **argv)
 	struct argvec a = { 0 };
 	struct extra_secret *extra = NULL;
 	struct run_env *env = NULL;
-	struct secbuf **vals = NULL;
-	struct why *whys = NULL;
+	struct inject_values vals = INJECT_VALUES_INIT;
 	const struct view *v;
 	const struct cfg_node *cnode, *image = NULL, *envmap;
 	const char *engine_opt = NULL, *engine, *cname = NULL, **keys = NULL, **names = NULL;
 	const char **all_keys = NULL, **all_names = NULL;
 	char mnt[4096];
-	int opt, r, dry = 0, no_env = 0, via_env, *rcs = NULL, status, timed_out;
+	int opt, r, dry = 0, no_env = 0, via_env, status, timed_out;
 	size_t i, nextra = 0, nfetch = 0, dash;
 	struct run_opts ro = { .forward = 1 };
 	pid_t pid;
@@ -501,40 +493,31 @@ static int do_start(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	if (nfetch) {
-		vals = calloc(nfetch, sizeof(*vals));
-		rcs = calloc(nfetch, sizeof(*rcs));
-		whys = calloc(nfetch, sizeof(*whys));
-		if (!vals || !rcs || !whys) {
+		int err = inject_fetch(c->be, names, keys, nfetch, &vals), unfit = 0;
+
+		if (err && vals.failed == nfetch) {
 			r = EXIT_BACKEND;
 			goto out;
 		}
-		r = backend_get_many(c->be, nfetch, keys, vals, rcs, whys);
-		for (i = 0; i < nfetch && !r; i++) {
-			size_t len;
-			const unsigned char *d = secbuf_data(vals[i], &len);
-
-			if (run_env_set(env, names[i], d, len)) {
-				cli_error("the value of %s (%s) contains a NUL byte, which an environment "
-					  "variable cannot hold", names[i], keys[i]);
-				r = -BACKEND_EINVAL;
-				snprintf(whys[i].msg, sizeof(whys[i].msg), "value of %s contains a NUL byte",
-					 names[i]);
-			}
+		if (!err && (err = inject_fill_env(&vals, env))) {
+			cli_error("the value of %s (%s) contains a NUL byte, which an environment "
+				  "variable cannot hold", names[vals.failed], keys[vals.failed]);
+			unfit = 1;
 		}
-		for (i = 0; i < nfetch; i++) {
-			secbuf_free(vals[i]);
-			vals[i] = NULL;
+		inject_values_wipe(&vals);
+		if (unfit) {
+			cli_audit_event(c, AUDIT_INJECTION_START, v->container, names, nfetch, keys, nfetch,
+					-BACKEND_EINVAL, NULL, NULL, 0);
+			r = cli_exit_for(-BACKEND_EINVAL);
+			goto out;
 		}
-		if (r) {
-			for (i = 0; i < nfetch && !rcs[i]; i++)
-				;
-			if (i < nfetch)
-				cli_error("cannot get '%s' (%s) from %s: %s%s%s", keys[i], names[i],
-					  backend_name(c->be), backend_strerror(rcs[i]), whys[i].msg[0] ? ": " : "",
-					  whys[i].msg);
-			cli_audit_event(c, AUDIT_INJECTION_START, v->container, names, nfetch, keys, nfetch, r,
-					i < nfetch ? whys[i].msg : NULL, NULL, 0);
-			r = cli_exit_for(r);
+		if (err) {
+			i = vals.failed;
+			cli_error("cannot get '%s' (%s) from %s: %s%s%s", keys[i], names[i], backend_name(c->be),
+				  backend_strerror(vals.rc), why_sep(&vals.why), vals.why.msg);
+			cli_audit_event(c, AUDIT_INJECTION_START, v->container, names, nfetch, keys, nfetch, vals.rc,
+					vals.why.msg, NULL, 0);
+			r = cli_exit_for(vals.rc);
 			goto out;
 		}
 	}
@@ -572,9 +555,7 @@ out:
 	free(names);
 	free(all_keys);
 	free(all_names);
-	free(vals);
-	free(rcs);
-	free(whys);
+	inject_values_release(&vals);
 	return r;
 }
 

@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "inject/fetch.h"
 #include "inject/run.h"
 #include "inject/view.h"
 #include "lib/audit.h"
 #include "lib/config.h"
 #include "lib/names.h"
-#include "lib/secbuf.h"
 
 /*
  * harombe run: a command with secrets in its environment and nowhere else.
@@ -47,10 +47,9 @@ int cli_run(struct cli *c, int argc, char **argv)
 	const char *container = NULL, **names = NULL, **keys = NULL;
 	const struct view *v = NULL;
 	struct run_env *env = NULL;
-	struct secbuf **vals = NULL;
-	struct why *whys = NULL;
+	struct inject_values vals = INJECT_VALUES_INIT;
 	struct run_opts ro = { .forward = 1 };
-	int *rcs = NULL, opt, r, status, timed_out;
+	int opt, r, err, status, timed_out;
 	size_t dash, i, k, n = 0;
 	pid_t pid;
 
@@ -155,41 +154,31 @@ int cli_run(struct cli *c, int argc, char **argv)
 			}
 	if ((r = cli_audit(c)) || (r = cli_backend(c)))
 		goto out;
-	vals = calloc(n + 1, sizeof(*vals));
-	rcs = calloc(n + 1, sizeof(*rcs));
-	whys = calloc(n + 1, sizeof(*whys));
 	/* After the backend is open: the env backend has taken its variables
 	 * out of our environment by now, and the copy must not have them. */
 	env = run_env_new(cli_dropped_env(c));
-	if (!vals || !rcs || !whys || !env) {
+	if (!env) {
 		cli_error("out of memory");
 		r = EXIT_BACKEND;
 		goto out;
 	}
-	r = backend_get_many(c->be, n, keys, vals, rcs, whys);
-	for (i = 0; i < n && !r; i++) {
-		size_t len;
-		const unsigned char *d = secbuf_data(vals[i], &len);
-		int e = run_env_set(env, names[i], d, len);
-
-		if (e) {
-			rcs[i] = r = e == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EINVAL;
-			snprintf(whys[i].msg, sizeof(whys[i].msg), "%s", e == -ENOMEM ? "locked memory exhausted" :
-				 "the value contains a NUL byte, which an environment variable cannot hold");
-		}
+	/* err: inject's -errno / backend error; r: our exit status. */
+	err = inject_fetch(c->be, names, keys, n, &vals);
+	if (err && vals.failed == n) {
+		cli_error("out of memory");
+		r = EXIT_BACKEND;
+		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		secbuf_free(vals[i]);
-		vals[i] = NULL;
-	}
-	if (r) {
-		for (i = 0; i < n && !rcs[i]; i++)
-			;
-		cli_error("cannot give %s (%s) to the command: %s%s%s", names[i], keys[i], backend_strerror(rcs[i]),
-			  whys[i].msg[0] ? ": " : "", whys[i].msg);
-		cli_audit_event(c, AUDIT_INJECTION_START, container, names, n, keys, n, rcs[i], whys[i].msg, NULL,
-				0);
-		r = cli_exit_for(rcs[i]);
+	if (!err)
+		err = inject_fill_env(&vals, env);
+	inject_values_wipe(&vals);
+	if (err) {
+		i = vals.failed;
+		cli_error("cannot give %s (%s) to the command: %s%s%s", names[i], keys[i], backend_strerror(vals.rc),
+			  why_sep(&vals.why), vals.why.msg);
+		cli_audit_event(c, AUDIT_INJECTION_START, container, names, n, keys, n, vals.rc, vals.why.msg,
+				NULL, 0);
+		r = cli_exit_for(vals.rc);
 		goto out;
 	}
 	{
@@ -220,9 +209,7 @@ int cli_run(struct cli *c, int argc, char **argv)
 	}
 out:
 	run_env_free(env);
-	free(vals);
-	free(rcs);
-	free(whys);
+	inject_values_release(&vals);
 	free(names);
 	free(keys);
 	return r;

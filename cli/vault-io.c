@@ -14,6 +14,7 @@
 
 #include "backends/backend.h"
 #include "inject/dotenv.h"
+#include "inject/fetch.h"
 #include "lib/audit.h"
 #include "lib/config.h"
 #include "lib/credshape.h"
@@ -458,14 +459,15 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct why why = { "" }, whys[BATCH];
+	struct why why = { "" };
+	struct inject_values batch = INJECT_VALUES_INIT;
 	struct audit_kv extra[2] = { { "action", "export", 0 }, { "file", NULL, 0 } };
 	struct keylist keys = { 0 };
-	struct secbuf *vals[BATCH] = { 0 }, *out = NULL;
+	struct secbuf *out = NULL;
 	const char *prefix = NULL, *file;
 	char dir[NAMES_KEY_MAX + 2], tmp[PATH_MAX] = "";
 	sigset_t stop, old;
-	int opt, force = 0, r, fd = -1, rcs[BATCH], to_stdout, blocked = 0, use_fields = 1;
+	int opt, force = 0, r, fd = -1, to_stdout, blocked = 0, use_fields = 1;
 	size_t i, k, n, plen, written = 0;
 
 	optind = 0;
@@ -574,33 +576,34 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 			}
 		} else {
 			n = keys.n - i < BATCH ? keys.n - i : BATCH;
-			backend_get_many(c->be, n, (const char *const *)keys.v + i, vals, rcs, whys);
+			if (inject_fetch(c->be, NULL, (const char *const *)keys.v + i, n, &batch) &&
+			    batch.failed == n) {
+				r = -BACKEND_ENOMEM;
+				goto fetch_failed;
+			}
 			r = 0;
 			for (k = 0; k < n && !r; k++) {
 				size_t len;
 				const unsigned char *v;
 
-				if (rcs[k] == -BACKEND_ENOTFOUND) {
+				if (batch.rcs[k] == -BACKEND_ENOTFOUND) {
 					cli_error("note: '%s' is listed but has no current value (deleted?); not "
 						  "exported", keys.v[i + k]);
 					continue;
 				}
-				if (rcs[k]) {
-					why = whys[k];
+				if (batch.rcs[k]) {
+					why = batch.whys[k];
 					cli_error("cannot get '%s' from %s: %s%s%s", keys.v[i + k], backend_name(c->be),
-						  backend_strerror(rcs[k]), why.msg[0] ? ": " : "", why.msg);
-					r = rcs[k];
+						  backend_strerror(batch.rcs[k]), why.msg[0] ? ": " : "", why.msg);
+					r = batch.rcs[k];
 					break;
 				}
-				v = secbuf_data(vals[k], &len);
+				v = secbuf_data(batch.values[k], &len);
 				if (dotenv_write(out, keys.v[i + k] + plen, v, len))
 					r = -BACKEND_ENOMEM;
 				written++;
 			}
-			for (k = 0; k < n; k++) {
-				secbuf_free(vals[k]);
-				vals[k] = NULL;
-			}
+			inject_values_release(&batch);
 			if (r)
 				goto fetch_failed;
 		}
@@ -667,8 +670,7 @@ out:
 	if (tmp[0])
 		unlink(tmp);
 	secbuf_free(out);
-	for (i = 0; i < BATCH; i++)
-		secbuf_free(vals[i]);
+	inject_values_release(&batch);
 	for (i = 0; i < keys.n; i++)
 		free(keys.v[i]);
 	free(keys.v);

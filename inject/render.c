@@ -7,6 +7,7 @@
 
 #include "lib/jsonw.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 /* docker's bufio.Scanner gives up on a line of 64 KiB or more. */
 #define DOCKER_MAX_LINE 65535
@@ -57,7 +58,7 @@ static int env_escape(unsigned char c)
 
 /* Bytes a value takes in the output, or (size_t)-1 with why set. */
 static size_t measure(enum render_kind kind, const char *name, const unsigned char *v, size_t len,
-		      char *why, size_t whylen)
+		      struct why *why)
 {
 	size_t i, n = 0;
 
@@ -65,8 +66,8 @@ static size_t measure(enum render_kind kind, const char *name, const unsigned ch
 	case RENDER_ENV:
 		for (i = 0; i < len; i++) {
 			if (!v[i]) {
-				snprintf(why, whylen, "value of %s contains a NUL byte, which a shell "
-					 "variable cannot hold (read secrets/%s instead)", name, name);
+				why_set(why, "value of %s contains a NUL byte, which a shell "
+				        "variable cannot hold (read secrets/%s instead)", name, name);
 				return (size_t)-1;
 			}
 			n += env_escape(v[i]) ? 2 : 1;
@@ -74,35 +75,35 @@ static size_t measure(enum render_kind kind, const char *name, const unsigned ch
 		return strlen(name) + 4 + n;	/* NAME="..."\n */
 	case RENDER_DOCKER_ENV:
 		if (memchr(v, '\n', len)) {
-			snprintf(why, whylen, "value of %s contains a newline, which docker --env-file "
-				 "cannot express (use env, env.json or secrets/%s)", name, name);
+			why_set(why, "value of %s contains a newline, which docker --env-file "
+			        "cannot express (use env, env.json or secrets/%s)", name, name);
 			return (size_t)-1;
 		}
 		if (memchr(v, 0, len)) {
-			snprintf(why, whylen, "value of %s contains a NUL byte, which docker --env-file "
-				 "cannot express (use secrets/%s)", name, name);
+			why_set(why, "value of %s contains a NUL byte, which docker --env-file "
+			        "cannot express (use secrets/%s)", name, name);
 			return (size_t)-1;
 		}
 		if (len && v[len - 1] == '\r') {
-			snprintf(why, whylen, "value of %s ends with a carriage return, which docker "
-				 "--env-file would drop (use env, env.json or secrets/%s)", name, name);
+			why_set(why, "value of %s ends with a carriage return, which docker "
+			        "--env-file would drop (use env, env.json or secrets/%s)", name, name);
 			return (size_t)-1;
 		}
 		if (!render_utf8_valid(v, len)) {
-			snprintf(why, whylen, "value of %s is not valid UTF-8, which docker --env-file "
-				 "refuses (use secrets/%s)", name, name);
+			why_set(why, "value of %s is not valid UTF-8, which docker --env-file "
+			        "refuses (use secrets/%s)", name, name);
 			return (size_t)-1;
 		}
 		if (strlen(name) + 1 + len > DOCKER_MAX_LINE) {
-			snprintf(why, whylen, "line for %s is longer than docker --env-file accepts "
-				 "(64 KiB; use secrets/%s)", name, name);
+			why_set(why, "line for %s is longer than docker --env-file accepts "
+			        "(64 KiB; use secrets/%s)", name, name);
 			return (size_t)-1;
 		}
 		return strlen(name) + 2 + len;	/* NAME=...\n */
 	case RENDER_JSON:
 		if (!render_utf8_valid(v, len)) {
-			snprintf(why, whylen, "value of %s is not valid UTF-8, which JSON cannot carry "
-				 "(use secrets/%s)", name, name);
+			why_set(why, "value of %s is not valid UTF-8, which JSON cannot carry "
+			        "(use secrets/%s)", name, name);
 			return (size_t)-1;
 		}
 		return strlen(name) + 10 + jsonw_escaped_len(v, len);	/* '  "NAME": "..."' + ",\n" at most */
@@ -156,7 +157,7 @@ static unsigned char *emit(enum render_kind kind, unsigned char *p, const char *
 }
 
 int render_view(enum render_kind kind, size_t n, const char *const *names,
-		struct secbuf *const *values, size_t max, struct secbuf **out, char *why, size_t whylen)
+		struct secbuf *const *values, size_t max, struct secbuf **out, struct why *why)
 {
 	size_t total = kind == RENDER_JSON ? 4 : 0, i;
 	unsigned char *p, *start;
@@ -164,25 +165,25 @@ int render_view(enum render_kind kind, size_t n, const char *const *names,
 
 	*out = NULL;
 	if (kind == RENDER_RAW && n != 1) {
-		snprintf(why, whylen, "a raw file holds exactly one value");
+		why_set(why, "a raw file holds exactly one value");
 		return -EINVAL;
 	}
 	for (i = 0; i < n; i++) {
 		size_t len;
 		const unsigned char *v = secbuf_data(values[i], &len);
-		size_t m = measure(kind, names[i], v, len, why, whylen);
+		size_t m = measure(kind, names[i], v, len, why);
 
 		if (m == (size_t)-1)
 			return -EINVAL;
 		total += m;
 		if (total > max) {
-			snprintf(why, whylen, "rendered file is larger than %zu bytes", max);
+			why_set(why, "rendered file is larger than %zu bytes", max);
 			return -EFBIG;
 		}
 	}
 	sb = secbuf_new(total);
 	if (!sb) {
-		snprintf(why, whylen, "locked memory exhausted");
+		why_set(why, "locked memory exhausted");
 		return -ENOMEM;
 	}
 	start = p = secbuf_tail(sb, total);

@@ -22,11 +22,12 @@
 enum render_kind { RENDER_ENV, RENDER_DOCKER_ENV, RENDER_JSON, RENDER_RAW };
 
 struct secbuf;
+struct why;
 
 /* 0 and *out, or -EINVAL (value not expressible: why names the variable
  * and the reason, never the value), -EFBIG (over max bytes) or -ENOMEM. */
 int render_view(enum render_kind kind, size_t n, const char *const *names,
-		struct secbuf *const *values, size_t max, struct secbuf **out, char *why, size_t whylen);
+		struct secbuf *const *values, size_t max, struct secbuf **out, struct why *why);
 
 /* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
 int render_utf8_valid(const unsigned char *s, size_t len);

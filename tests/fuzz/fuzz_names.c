@@ -24,6 +24,7 @@
 #include "inject/render.h"
 #include "lib/names.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -234,7 +235,7 @@ static void render(enum render_kind kind, const uint8_t *data, size_t size)
 	struct secbuf *sbs[MAXV] = { 0 }, *out = NULL;
 	char names[MAXV][8];
 	const char *np[MAXV] = { 0 };
-	char why[256];
+	struct why why = WHY_INIT;
 	size_t n = 0, i, olen;
 	int r, refuse = 0;
 	const unsigned char *o;
@@ -260,10 +261,10 @@ static void render(enum render_kind kind, const uint8_t *data, size_t size)
 			goto out;
 		refuse |= inexpressible(kind, names[i], &vals[i]);
 	}
-	r = render_view(kind, n, np, sbs, 1u << 20, &out, why, sizeof(why));
+	r = render_view(kind, n, np, sbs, 1u << 20, &out, &why);
 	if (r == -ENOMEM || r == -EFBIG)
 		goto out;
-	if ((r != 0) != refuse || (r && (r != -EINVAL || !why[0])))
+	if ((r != 0) != refuse || (r && (r != -EINVAL || !why.msg[0])))
 		abort();	/* refused exactly what the format cannot carry, and said why */
 	if (r)
 		goto out;

@@ -1,0 +1,195 @@
+#ifndef FS_INTERNAL_H
+#define FS_INTERNAL_H
+
+/*
+ * What the files of fs/ share, and nothing outside fs/ includes: the
+ * inode table, open handles and their tokens, configuration generations,
+ * and the functions each file offers the others.
+ *
+ *   fs.c     the fuse_lowlevel_ops table: lookup, getattr, release,
+ *            statfs; mount lifecycle and reload
+ *   nodes.c  generations, inodes, handle tokens
+ *   dir.c    directory listings (opendir, readdir, releasedir)
+ *   open.c   the open pipeline: caller check, fetch through inject/,
+ *            render, audit, reply (open, read)
+ *   inval.c  telling the kernel to forget: page cache after close, and
+ *            what a reload changed
+ */
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "fs/fs.h"
+#include "inject/render.h"
+
+struct caller;
+struct view;
+
+enum node_kind { N_ROOT, N_VIEW, N_ENV, N_DOCKER_ENV, N_JSON, N_SECRETS, N_SECRET };
+
+#define NODE_BUCKETS 1024
+
+struct fs_view_file {
+	const char *name;
+	enum node_kind kind;
+	enum render_kind render;
+};
+
+/* env, docker.env, env.json: the files of every view but secrets/ */
+#define FS_VIEW_FILES 3
+extern const struct fs_view_file fs_view_files[FS_VIEW_FILES];
+
+/*
+ * A node's inode number is a hash of what it is (kind, container, name):
+ * the same number in every harombefs process, across reloads and restarts.
+ * A daemon that resumes the kernel connection of one that died (see
+ * fs/handover.h) must give the kernel's cached dentries and open files
+ * exactly the nodes they had, and a number can never name a different
+ * view's file.  The table only grows: it holds names, which are not secret,
+ * and config is small.
+ */
+struct node {
+	fuse_ino_t ino;
+	enum node_kind kind;
+	char *container;	/* NULL for the root */
+	char *name;		/* secret name for N_SECRET */
+	struct node *hnext;	/* hash chain, by ino */
+	struct handle *open;	/* open handles, for per-caller st_size */
+};
+
+/*
+ * What fi->fh holds: a random token, never a pointer.  After a restart the
+ * kernel still sends the tokens the dead daemon gave out; looking them up
+ * finds nothing instead of following a stale pointer.  The low bits carry
+ * the size of the content the token was created for, so that a file opened
+ * before a restart still answers fstat() and reads at its end exactly.
+ */
+#define FH_SIZE_BITS 21
+#define FH_SIZE_MASK ((UINT64_C(1) << FH_SIZE_BITS) - 1)
+#define FH_BUCKETS 256
+
+struct fhref {
+	uint64_t token;
+	struct fhref *tnext;
+	int dir;		/* a struct dirlist, else a struct handle */
+};
+
+struct handle {
+	struct fhref ref;	/* first: the token table links these */
+	struct node *node;
+	struct secbuf *content;
+	size_t size;
+	pid_t tid;		/* the thread that opened it */
+	struct handle *next, *prev;
+};
+
+struct gen {
+	unsigned long refs;
+	struct harombe_config *cfg;
+	struct viewset *views;
+	struct backend *be;
+	struct audit *audit;
+	struct timespec loaded;
+};
+
+struct harombefs {
+	char *config_path;
+	struct fuse_session *se;
+
+	pthread_rwlock_t gen_lock;
+	struct gen *cur;
+
+	pthread_rwlock_t node_lock;
+	struct node *nodes[NODE_BUCKETS];	/* by ino */
+
+	struct fhref *fhs[FH_BUCKETS];		/* open handles by token; open_lock */
+
+	struct workq *workers;		/* opens that wait on a store; NULL: inline */
+	struct invalq *inval;		/* page-cache drops after close */
+	pthread_mutex_t open_lock;	/* node->open lists */
+	unsigned long handles;		/* open file handles */
+};
+
+struct dirlist {
+	struct fhref ref;	/* first: the token table links these */
+	size_t n;
+	struct {
+		char *name;
+		fuse_ino_t ino;
+		mode_t mode;
+	} *e;
+};
+
+static inline int is_dir(enum node_kind k)
+{
+	return k == N_ROOT || k == N_VIEW || k == N_SECRETS;
+}
+
+static inline struct harombefs *H(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* ---- nodes.c ---- */
+
+/* A generation: get holds it (a reference), put lets it go. */
+struct gen *gen_get(struct harombefs *h);
+void gen_put(struct gen *g);
+void gen_free(struct gen *g);
+/* Load config, views, audit sink and backend.  0 or -errno with err. */
+int gen_load(const char *path, struct gen **out, char *err, size_t errlen);
+struct node *node_by_ino(struct harombefs *h, fuse_ino_t ino);
+/* node_lock held. */
+struct node *node_find_locked(struct harombefs *h, enum node_kind kind, const char *container,
+			      const char *name);
+/* The node for (kind, container, name), made on first use; NULL on ENOMEM
+ * or an inode number collision. */
+struct node *node_intern(struct harombefs *h, enum node_kind kind, const char *container,
+			 const char *name);
+/* Does n exist in generation g?  Sets *view and *secret (index or -1). */
+int node_resolve(const struct gen *g, const struct node *n, const struct view **view, int *secret);
+/* Every node of generation g, now.  0 or -ENOMEM. */
+int node_intern_all(struct harombefs *h, const struct gen *g);
+/* Handle tokens; open_lock held. */
+struct fhref *fh_find_locked(struct harombefs *h, uint64_t token, int dir);
+void fh_link_locked(struct harombefs *h, struct fhref *ref);
+int fh_add_locked(struct harombefs *h, struct fhref *ref, int dir, size_t size);
+void fh_remove_locked(struct harombefs *h, struct fhref *ref);
+struct handle *handle_get(struct harombefs *h, fuse_ino_t ino, const struct fuse_file_info *fi);
+/* Unlink an open handle and wipe its content. */
+void handle_drop(struct harombefs *h, struct handle *hd);
+struct dirlist *dirlist_get(struct harombefs *h, const struct fuse_file_info *fi);
+
+/* ---- dir.c ---- */
+
+void dirlist_free(struct dirlist *d);
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* ---- open.c ---- */
+
+void fs_caller_of(fuse_req_t req, struct caller *c);
+/* 0, or -EACCES with why: access_check() with the caller's groups. */
+int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, char *why, size_t whylen);
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+
+/* ---- inval.c ---- */
+
+/* Start and stop the page-cache invalidation thread. */
+int inval_start(struct harombefs *h);
+void inval_stop(struct harombefs *h);
+/* After the last close of ino: drop its page cache (soon, coalesced). */
+void inval_later(struct harombefs *h, fuse_ino_t ino);
+/* An open of ino: the kernel drops its page cache itself (no keep_cache). */
+void inval_cancel(struct harombefs *h, fuse_ino_t ino);
+/* Tell the kernel to forget what changed between two generations. */
+void inval_reload(struct harombefs *h, const struct gen *old, const struct gen *new);
+
+#endif

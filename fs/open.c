@@ -1,0 +1,347 @@
+#include "lib/compat.h"
+#include "fs/fs-internal.h"
+
+/*
+ * The open pipeline: check the caller against the view, fetch the view's
+ * values through inject/, render them into the handle's locked memory,
+ * audit the read, reply.  Also read(), which serves that memory, and
+ * re-serves a file opened before a daemon restart.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "fs/access.h"
+#include "inject/fetch.h"
+#include "inject/render.h"
+#include "inject/view.h"
+#include "lib/audit.h"
+#include "lib/log.h"
+#include "lib/secbuf.h"
+#include "lib/why.h"
+#include "lib/workq.h"
+
+/* ---- caller ---- */
+
+void fs_caller_of(fuse_req_t req, struct caller *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	c->pid = ctx->pid;
+	c->uid = ctx->uid;
+	c->gid = ctx->gid;
+	c->groups = NULL;
+	c->ngroups = 0;
+}
+
+/* Supplementary groups are read only when a view names a gid the caller
+ * does not have as its primary group. */
+int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, char *why,
+			size_t whylen)
+{
+	gid_t groups[128];
+
+	if (v->gid_set && c->gid != v->gid && c->uid == v->uid) {
+		int n = fuse_req_getgroups(req, (int)ARRAY_SIZE(groups), groups);
+
+		if (n > 0) {
+			c->groups = groups;
+			c->ngroups = n < (int)ARRAY_SIZE(groups) ? n : (int)ARRAY_SIZE(groups);
+		}
+	}
+	int r = access_check(v, c, why, whylen);
+
+	c->groups = NULL;
+	return r;
+}
+
+/* A record of what the caller of this open asked for (vals: its names and
+ * keys, never a value), from harombefs. */
+static void audit_event(struct gen *g, enum audit_event ev, const struct view *v, const char *file,
+			const struct inject_values *vals, const struct caller *c, const char *result,
+			const char *reason, int *audit_rc)
+{
+	char comm[64];
+	struct audit_caller ac = { c->pid, c->uid, c->gid, comm };
+	struct inject_audit ia = {
+		.event = ev,
+		.source = "harombefs",
+		.container = v ? v->container : NULL,
+		.view = file,
+		.caller = &ac,
+	};
+	int r;
+
+	if (!audit_wants(g->audit, ev))
+		return;
+	access_command_of(c->pid, comm, sizeof(comm));
+	r = inject_audit(g->audit, &ia, vals, result, reason);
+	if (audit_rc)
+		*audit_rc = r;
+}
+
+static int errno_for(int backend_err)
+{
+	switch (-backend_err) {
+	case BACKEND_ENOTFOUND:
+		return ENOENT;
+	case BACKEND_EDENIED:
+		return EACCES;
+	case BACKEND_ENOMEM:
+		return ENOMEM;
+	default:
+		return EIO;
+	}
+}
+
+/* An open that passed the caller checks, waiting to be served. */
+struct open_job {
+	struct harombefs *h;
+	fuse_req_t req;
+	struct fuse_file_info fi;
+	struct node *n;
+	struct gen *g;
+	const struct view *v;
+	struct caller who;
+	char file[300];
+	enum render_kind kind;
+	const char *const *names, *const *keys;
+	size_t cnt;
+	/* A read at offset 0 on a file opened before a restart: render it
+	 * again, and serve it under the old token if it has the old size. */
+	int adopt;
+	size_t read_size;
+};
+/* Serve the first read of an adopted handle and keep it under the old
+ * token until the kernel releases the file.  Takes hd. */
+static void adopt_serve(struct open_job *j, struct handle *hd)
+{
+	struct harombefs *h = j->h;
+	const unsigned char *data;
+	size_t len, n;
+	int dup;
+
+	hd->ref.token = j->fi.fh;
+	hd->ref.dir = 0;
+	pthread_mutex_lock(&h->open_lock);
+	dup = fh_find_locked(h, hd->ref.token, 0) != NULL;
+	if (!dup) {
+		fh_link_locked(h, &hd->ref);
+		hd->next = j->n->open;
+		if (j->n->open)
+			j->n->open->prev = hd;
+		j->n->open = hd;
+		h->handles++;
+	}
+	pthread_mutex_unlock(&h->open_lock);
+	data = secbuf_data(hd->content, &len);
+	n = j->read_size < len ? j->read_size : len;
+	fuse_reply_buf(j->req, (const char *)data, n);
+	if (dup) {
+		/* Two reads adopted the same file at once: the first one's
+		 * handle stays, this copy goes. */
+		secbuf_free(hd->content);
+		free(hd);
+	}
+}
+
+/* Fetch, render, audit and reply: in the FUSE loop when the store answers
+ * from memory, else in the open workers, so that a slow store holds one
+ * caller and never the loop. */
+static void open_serve(void *arg)
+{
+	struct open_job *j = arg;
+	struct harombefs *h = j->h;
+	struct handle *hd = NULL;
+	struct inject_values vals = INJECT_VALUES_INIT;
+	struct secbuf *content = NULL;
+	struct why rwhy = WHY_INIT;
+	int r, audit_rc = 0;
+	char why[512] = "";
+
+	inject_values_init(&vals, j->names, j->keys, j->cnt);
+	hd = calloc(1, sizeof(*hd));
+	if (!hd) {
+		r = -ENOMEM;
+		snprintf(why, sizeof(why), "out of memory");
+		goto fail;
+	}
+	if ((r = inject_fetch(j->g->be, j->names, j->keys, j->cnt, &vals)) != 0) {
+		if (vals.failed == vals.n) {
+			r = -ENOMEM;
+			snprintf(why, sizeof(why), "out of memory");
+			goto fail;
+		}
+		snprintf(why, sizeof(why), "%s (%s): %s%s%.400s", j->names[vals.failed], j->keys[vals.failed],
+			 backend_strerror(vals.rc), why_sep(&vals.why), vals.why.msg);
+		r = -errno_for(vals.rc);
+		goto fail;
+	}
+	r = inject_render(&vals, j->kind, FS_VIEW_MAX, &content, &rwhy);
+	if (r) {
+		snprintf(why, sizeof(why), "%.511s", rwhy.msg);
+		r = r == -ENOMEM ? -ENOMEM : -EIO;
+		goto fail;
+	}
+	inject_values_wipe(&vals);
+
+	if (j->adopt && secbuf_len(content) != (size_t)(j->fi.fh & FH_SIZE_MASK)) {
+		/* The reader knows the size of the old content (fstat, bash's
+		 * source); different content under that size would be torn. */
+		r = -ESTALE;
+		snprintf(why, sizeof(why), "opened before a daemon restart and changed since");
+		goto fail;
+	}
+
+	/* Audit before serving: like Vault's audit devices, a read that
+	 * cannot be recorded is refused. */
+	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "ok", NULL, &audit_rc);
+	if (audit_rc) {
+		r = -EIO;
+		snprintf(why, sizeof(why), "audit log unwritable");
+		goto fail_noaudit;
+	}
+
+	hd->node = j->n;
+	hd->content = content;
+	hd->size = secbuf_len(content);
+	hd->tid = j->who.pid;
+	content = NULL;
+	if (j->adopt) {
+		adopt_serve(j, hd);
+		hd = NULL;
+		goto out;
+	}
+	pthread_mutex_lock(&h->open_lock);
+	if ((r = fh_add_locked(h, &hd->ref, 0, hd->size)) != 0) {
+		pthread_mutex_unlock(&h->open_lock);
+		content = hd->content;
+		snprintf(why, sizeof(why), "no random token: %s", strerror(-r));
+		goto fail_noaudit;
+	}
+	hd->next = j->n->open;
+	if (j->n->open)
+		j->n->open->prev = hd;
+	j->n->open = hd;
+	h->handles++;
+	pthread_mutex_unlock(&h->open_lock);
+
+	j->fi.fh = hd->ref.token;
+	j->fi.direct_io = 1;	/* content never enters the page cache */
+	j->fi.keep_cache = 0;
+	j->fi.noflush = 1;
+	inval_cancel(h, j->n->ino);
+	if (fuse_reply_open(j->req, &j->fi) != 0) {
+		/* The caller was interrupted: no release will come. */
+		handle_drop(h, hd);
+	}
+	hd = NULL;
+	goto out;
+fail:
+	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "error", why, NULL);
+fail_noaudit:
+	log_info("cannot serve %s/%s to pid %d: %s", j->v->container, j->file, (int)j->who.pid, why);
+	fuse_reply_err(j->req, -r);
+out:
+	inject_values_release(&vals);
+	secbuf_free(content);
+	free(hd);
+	gen_put(j->g);
+	free(j);
+}
+
+/* Check the caller of req against the file's view, then serve: an open, or
+ * with adopt, a first read of a file opened before a restart. */
+static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int adopt,
+		       size_t read_size)
+{
+	struct harombefs *h = H(req);
+	struct node *n = node_by_ino(h, ino);
+	struct open_job *j;
+	char why[512] = "";
+	int secret, r;
+	size_t i;
+
+	if (!n)
+		return (void)fuse_reply_err(req, adopt ? ESTALE : ENOENT);
+	if (is_dir(n->kind))
+		return (void)fuse_reply_err(req, EISDIR);
+	if (!adopt && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)))
+		return (void)fuse_reply_err(req, EROFS);
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return (void)fuse_reply_err(req, ENOMEM);
+	j->h = h;
+	j->req = req;
+	j->fi = *fi;
+	j->n = n;
+	j->adopt = adopt;
+	j->read_size = read_size;
+	j->g = gen_get(h);
+	if ((r = node_resolve(j->g, n, &j->v, &secret)) != 0) {
+		gen_put(j->g);
+		free(j);
+		return (void)fuse_reply_err(req, adopt ? ESTALE : -r);
+	}
+	fs_caller_of(req, &j->who);
+	j->kind = RENDER_RAW;
+	if (n->kind == N_SECRET)
+		snprintf(j->file, sizeof(j->file), "secrets/%s", n->name);
+	for (i = 0; i < ARRAY_SIZE(fs_view_files); i++)
+		if (fs_view_files[i].kind == n->kind) {
+			snprintf(j->file, sizeof(j->file), "%s", fs_view_files[i].name);
+			j->kind = fs_view_files[i].render;
+		}
+	j->names = secret >= 0 ? &j->v->names[secret] : j->v->names;
+	j->keys = secret >= 0 ? &j->v->keys[secret] : j->v->keys;
+	j->cnt = secret >= 0 ? 1 : j->v->n;
+
+	if (fs_check_caller(req, j->v, &j->who, why, sizeof(why)) != 0) {
+		struct inject_values asked;
+
+		inject_values_init(&asked, j->names, j->keys, j->cnt);
+		audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, &asked, &j->who, "denied", why, NULL);
+		log_info("refused %s/%s to pid %d uid %u: %s", j->v->container, j->file, (int)j->who.pid,
+			 (unsigned)j->who.uid, why);
+		gen_put(j->g);
+		free(j);
+		return (void)fuse_reply_err(req, EACCES);
+	}
+	if (!h->workers || (backend_caps(j->g->be) & BACKEND_INSTANT) ||
+	    workq_push(h->workers, open_serve, j) != 0)
+		open_serve(j);
+}
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	open_begin(req, ino, fi, 0, 0);
+}
+
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct handle *hd = handle_get(H(req), ino, fi);
+	size_t len;
+	const unsigned char *data;
+
+	if (!hd) {
+		/* Opened before a restart.  Its end is known from the token;
+		 * the start can be rendered again; a middle cannot be proved
+		 * to match what the reader already has. */
+		len = (size_t)(fi->fh & FH_SIZE_MASK);
+		if (off >= 0 && (size_t)off >= len)
+			return (void)fuse_reply_buf(req, NULL, 0);
+		if (off != 0)
+			return (void)fuse_reply_err(req, ESTALE);
+		return open_begin(req, ino, fi, 1, size);
+	}
+	data = secbuf_data(hd->content, &len);
+	if (off < 0 || (size_t)off >= len)
+		return (void)fuse_reply_buf(req, NULL, 0);
+	if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	fuse_reply_buf(req, (const char *)data + off, size);
+}
