@@ -102,7 +102,7 @@ TEST_PROGS := $(UNIT_BINS) $(BUILD)/tests/harombefs-test $(TOOLS) $(BUILD)/tests
 TEST_PROGS += $(BUILD)/tests/harombe-test
 
 .SECONDARY:
-.PHONY: all deps check check-run demo-run stress-run regen-bigrams check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
+.PHONY: all deps check check-run check-layout demo-run stress-run regen-bigrams check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
 	stress demo bench bench-sops bench-vault bench-scan fuzz install install-scan uninstall clean
 all: $(PROGS) $(SCAN_SO)
 
@@ -211,7 +211,11 @@ check:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory check-run
 
-check-run: check-unit check-fuzz-replay check-integration
+check-run: check-unit check-fuzz-replay check-integration check-layout
+
+# The layering, the one fetch path and file lengths (docs/architecture.md).
+check-layout: $(BUILD)/harombe
+	BUILD=$(BUILD) tests/layout/check.sh
 
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
