@@ -294,7 +294,7 @@ static int add_token(struct age_identities *ids, const char *t, size_t n, size_t
 }
 
 int age_identities_add_text(struct age_identities *ids, const char *text, size_t len, int split_ws,
-			    size_t *skipped, char *why, size_t whylen)
+			    size_t *skipped, struct why *why)
 {
 	size_t pos = 0, line = 0, n0 = ids->n, sk = 0;
 	int r = 0;
@@ -327,9 +327,9 @@ int age_identities_add_text(struct age_identities *ids, const char *text, size_t
 			}
 		}
 		if (r == -EINVAL)
-			snprintf(why, whylen, "line %zu is not an age identity (AGE-SECRET-KEY-1...)", line);
+			why_set(why, "line %zu is not an age identity (AGE-SECRET-KEY-1...)", line);
 		else if (r)
-			snprintf(why, whylen, "out of locked memory");
+			why_set(why, "out of locked memory");
 	}
 	if (r) {
 		/* All or nothing: one bad line invalidates the source, as in sops. */
@@ -343,25 +343,21 @@ int age_identities_add_text(struct age_identities *ids, const char *text, size_t
 	return 0;
 }
 
-int age_recipient_parse(const char *s, unsigned char pk[AGE_KEY_LEN], char *why, size_t whylen)
+int age_recipient_parse(const char *s, unsigned char pk[AGE_KEY_LEN], struct why *why)
 {
 	char hrp[64];
 	size_t n = 0, len = strlen(s);
 
-	if (!strncmp(s, "age1pq1", 7)) {
-		snprintf(why, whylen, "post-quantum (age1pq1...) recipients are not supported");
-		return -EINVAL;
-	}
-	if (!strncmp(s, "ssh-", 4)) {
-		snprintf(why, whylen, "SSH recipients are not supported, only age X25519 (age1...)");
-		return -EINVAL;
-	}
+	if (!strncmp(s, "age1pq1", 7))
+		return why_fail(why, -EINVAL, "post-quantum (age1pq1...) recipients are not supported");
+	if (!strncmp(s, "ssh-", 4))
+		return why_fail(why, -EINVAL, "SSH recipients are not supported, only age X25519 (age1...)");
 	if (age_bech32_decode(s, len, hrp, sizeof(hrp), pk, AGE_KEY_LEN, &n) != 0 ||
 	    strcmp(hrp, "age") != 0 || n != AGE_KEY_LEN) {
 		if (!strncmp(s, "age1", 4) && strchr(s + 4, '1'))
-			snprintf(why, whylen, "age plugin recipients are not supported");
+			why_set(why, "age plugin recipients are not supported");
 		else
-			snprintf(why, whylen, "not an age X25519 recipient (age1...)");
+			why_set(why, "not an age X25519 recipient (age1...)");
 		return -EINVAL;
 	}
 	return 0;
