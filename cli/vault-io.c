@@ -174,7 +174,8 @@ int cli_vault_import(struct cli *c, int argc, char **argv)
 	secbuf_free(text);
 	text = NULL;
 	if (r) {
-		cli_error("%s: %s; nothing was imported", file, r == -ENOMEM ? "out of locked memory" : perr.msg);
+		cli_error("%s: %s; nothing was imported", file,
+			  r == -ENOMEM ? "out of locked memory" : why_str(&perr.why));
 		r = r == -ENOMEM ? EXIT_BACKEND : EXIT_USAGE;
 		goto out;
 	}
