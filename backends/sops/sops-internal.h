@@ -165,21 +165,23 @@ extern const struct sops_store_ops sops_store_ini;	/* flat.c */
 int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, struct why *why);
 int sops_meta_flatten(const struct sops_node *meta, struct sops_node *flat, const char *prefix);
 
-/* ---- crypto (crypto.c) ---- */
+/* ---- the data key (datakey.c) ---- */
 
 /* Unwrap the data key with ids.  0; -EACCES (no identity matches: why lists
  * the file's recipients); -EBADMSG (a wrapped key is tampered); -ENOTSUP. */
 int sops_doc_unlock(struct sops_doc *doc, const struct age_identities *ids, struct why *why);
+/* A new empty document encrypted to n recipients, with a fresh data key. */
+int sops_doc_create(struct sops_doc *doc, const unsigned char (*recipients)[32], size_t n,
+		    struct why *why);
+
+/* ---- values and the MAC (crypto.c) ---- */
+
 /* Decrypt every value into doc->plain and verify the MAC.  0, -EBADMSG
  * (tampered: never use the values), -EINVAL or -ENOMEM. */
 int sops_doc_decrypt(struct sops_doc *doc, struct why *why);
 /* Re-encrypt dirty values (fresh IVs; unchanged ones keep their text), set
  * lastmodified to now and write a new MAC. */
 int sops_doc_seal(struct sops_doc *doc, struct why *why);
-/* A new empty document encrypted to n recipients, with a fresh data key. */
-int sops_doc_create(struct sops_doc *doc, const unsigned char (*recipients)[32], size_t n,
-		    struct why *why);
-
 /* The value bytes a caller gets for a scalar (plaintext or clear text). */
 int sops_node_value(const struct sops_doc *doc, const struct sops_node *n, const unsigned char **p,
 		    size_t *len);

@@ -47,8 +47,9 @@
  * identities, loading, key addressing, and the ops (reads and writes).
  * It is over 900 lines because the write path (write_atomic, insert_new,
  * sops_set, sops_del, sops_create) shares the backend's lock, lookup()
- * and load_doc() with the read path; the parsing, crypto and stores are
- * already in their own files (tree.c, crypto.c, json.c, yaml.c, flat.c).
+ * and refresh() (load_doc()) with the read path; the parsing, crypto and
+ * stores are already in their own files (tree.c, crypto.c, datakey.c,
+ * age.c, json.c, yaml.c, flat.c).
  */
 
 struct sops_backend {
