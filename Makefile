@@ -62,8 +62,8 @@ LIBS := -lpthread -lm
 
 LIB_OBJS := lib/why.o lib/control.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
 BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
-	backends/sops/sops.o backends/sops/tree.o backends/sops/crypto.o backends/sops/age.o \
-	backends/sops/json.o backends/sops/yaml.o backends/sops/flat.o \
+	backends/sops/sops.o backends/sops/tree.o backends/sops/crypto.o backends/sops/datakey.o \
+	backends/sops/age.o backends/sops/bech32.o backends/sops/json.o backends/sops/yaml.o backends/sops/flat.o \
 	backends/vault/vault.o backends/vault/creds.o backends/vault/login.o \
 	backends/vault/renew.o backends/vault/request.o backends/vault/kv.o backends/vault/parse.o \
 	backends/vault/sjson.o backends/vault/vhttp.o
@@ -201,8 +201,8 @@ $(BUILD)/tests/harombe-test: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(BUILD)/tests/m
 $(BUILD)/tests/tools/fsprobe: $(BUILD)/tests/tools/fsprobe.o
 	$(LINK)
 
-$(BUILD)/tests/tools/agetool: $(BUILD)/tests/tools/agetool.o $(BUILD)/backends/sops/age.o $(BUILD)/lib/secbuf.o \
-		$(BUILD)/lib/why.o
+$(BUILD)/tests/tools/agetool: $(BUILD)/tests/tools/agetool.o $(BUILD)/backends/sops/age.o $(BUILD)/backends/sops/bech32.o \
+		$(BUILD)/lib/secbuf.o $(BUILD)/lib/why.o
 	$(LINK)
 
 # make check first installs what the tests drive (scripts/deps.sh: as root it

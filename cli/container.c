@@ -17,6 +17,7 @@
 #include "lib/config.h"
 #include "lib/names.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 /*
  * harombe container secrets | rotate-secrets | start.  A container is a
@@ -99,10 +100,12 @@ static int do_secrets(struct cli *c, const char *name)
 		puts("]}");
 	} else {
 		printf("%-*s  %-*s  %s\n", (int)w, "NAME", (int)kw, "KEY", "STATUS");
-		for (i = 0; i < v->n; i++)
+		for (i = 0; i < v->n; i++) {
+			const struct why *why = vals.rcs[i] ? &vals.whys[i] : NULL;
+
 			printf("%-*s  %-*s  %s%s%s\n", (int)w, v->names[i], (int)kw, v->keys[i],
-			       vals.rcs[i] ? backend_strerror(vals.rcs[i]) : "ok",
-			       vals.rcs[i] && vals.whys[i].msg[0] ? ": " : "", vals.rcs[i] ? vals.whys[i].msg : "");
+			       vals.rcs[i] ? backend_strerror(vals.rcs[i]) : "ok", why_sep(why), why_str(why));
+		}
 		if (!v->n)
 			printf("(container '%s' maps no secrets)\n", v->container);
 	}

@@ -253,7 +253,7 @@ static int run_hooks(struct cli *c, const struct rotate_config *rc, const char *
 static void record(const struct rotate_config *rc, const char *const *keys, size_t n)
 {
 	struct rotate_state *st = NULL;
-	char err[512];
+	struct why err = WHY_INIT;
 	int64_t now = when_now_ms();
 	size_t i, want = 0;
 
@@ -261,15 +261,15 @@ static void record(const struct rotate_config *rc, const char *const *keys, size
 		want += rotate_policy_for(rc, keys[i]) != NULL;
 	if (!want)
 		return;
-	if (rotate_state_open(rc->state_file, &st, err, sizeof(err)) != 0) {
-		cli_error("warning: rotated, but could not record it: %s", err);
+	if (rotate_state_open(rc->state_file, &st, &err) != 0) {
+		cli_error("warning: rotated, but could not record it: %.511s", why_str(&err));
 		return;
 	}
 	for (i = 0; i < n; i++)
 		if (rotate_policy_for(rc, keys[i]))
 			rotate_state_set(st, keys[i], now, 0);
-	if (rotate_state_save(st, err, sizeof(err)) != 0)
-		cli_error("warning: rotated, but could not record it: %s", err);
+	if (rotate_state_save(st, &err) != 0)
+		cli_error("warning: rotated, but could not record it: %.511s", why_str(&err));
 	rotate_state_close(st);
 }
 
@@ -378,7 +378,8 @@ static int do_check(struct cli *c, int dry, int all, const struct cli_rotate_opt
 	struct rotate_state *st = NULL;
 	struct due *d = NULL;
 	const char **done = NULL;
-	char err[512], when[40], span[40];
+	struct why err = WHY_INIT;
+	char when[40], span[40];
 	int64_t now = when_now_ms();
 	size_t n = 0, i, k, nd = 0;
 	int r, first = 0, hooks_failed = 0;
@@ -401,8 +402,8 @@ static int do_check(struct cli *c, int dry, int all, const struct cli_rotate_opt
 	}
 	if ((!dry && (r = cli_audit(c))) || (r = cli_backend(c)))
 		goto out;
-	if (rotate_state_open(rc->state_file, &st, err, sizeof(err)) != 0) {
-		cli_error("%s", err);
+	if (rotate_state_open(rc->state_file, &st, &err) != 0) {
+		cli_error("%.511s", why_str(&err));
 		r = EXIT_USAGE;
 		goto out;
 	}
@@ -472,8 +473,8 @@ failed:
 		rotate_state_set(st, d[i].key, now, 0);
 		done[nd++] = d[i].key;
 	}
-	if (!dry && rotate_state_save(st, err, sizeof(err)) != 0) {
-		cli_error("%s", err);
+	if (!dry && rotate_state_save(st, &err) != 0) {
+		cli_error("%.511s", why_str(&err));
 		if (!first)
 			first = -BACKEND_EUNAVAIL;
 	}

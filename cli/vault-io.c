@@ -21,6 +21,7 @@
 #include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/fileio.h"
+#include "lib/why.h"
 
 /*
  * harombe vault import FILE.env / vault export FILE: a backup in the dotenv
@@ -174,7 +175,8 @@ int cli_vault_import(struct cli *c, int argc, char **argv)
 	secbuf_free(text);
 	text = NULL;
 	if (r) {
-		cli_error("%s: %s; nothing was imported", file, r == -ENOMEM ? "out of locked memory" : perr.msg);
+		cli_error("%s: %s; nothing was imported", file,
+			  r == -ENOMEM ? "out of locked memory" : why_str(&perr.why));
 		r = r == -ENOMEM ? EXIT_BACKEND : EXIT_USAGE;
 		goto out;
 	}
@@ -237,7 +239,7 @@ int cli_vault_import(struct cli *c, int argc, char **argv)
 	cli_forget(c, (const char *const *)keys, done);
 	if (r) {
 		cli_error("cannot set '%s' in %s: %s%s%s", keys[done], backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		report_partial(&d, keys, done);
 		r = cli_exit_for(r);
 		goto out;
@@ -507,7 +509,7 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 	r = list_all(c->be, dir, &keys, &why);
 	if (r) {
 		cli_error("cannot list '%s' in %s: %s%s%s", dir, backend_name(c->be), backend_strerror(r),
-			  why.msg[0] ? ": " : "", why.msg);
+			  why_sep(&why), why_str(&why));
 		r = cli_exit_for(r);
 		goto out;
 	}
@@ -571,7 +573,7 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 			if (r) {
 				if (r != -BACKEND_ENOMEM)
 					cli_error("cannot get '%s' from %s: %s%s%s", keys.v[i], backend_name(c->be),
-						  backend_strerror(r), why.msg[0] ? ": " : "", why.msg);
+						  backend_strerror(r), why_sep(&why), why_str(&why));
 				goto fetch_failed;
 			}
 		} else {
@@ -594,7 +596,7 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 				if (batch.rcs[k]) {
 					why = batch.whys[k];
 					cli_error("cannot get '%s' from %s: %s%s%s", keys.v[i + k], backend_name(c->be),
-						  backend_strerror(batch.rcs[k]), why.msg[0] ? ": " : "", why.msg);
+						  backend_strerror(batch.rcs[k]), why_sep(&why), why_str(&why));
 					r = batch.rcs[k];
 					break;
 				}

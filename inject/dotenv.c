@@ -29,9 +29,9 @@ static int fail(struct scan *s, unsigned int line, const char *fmt, ...)
 	int off;
 
 	s->err->line = line;
-	off = snprintf(s->err->msg, sizeof(s->err->msg), "line %u: ", line);
+	off = snprintf(s->err->why.msg, sizeof(s->err->why.msg), "line %u: ", line);
 	va_start(ap, fmt);
-	vsnprintf(s->err->msg + off, sizeof(s->err->msg) - (size_t)off, fmt, ap);
+	vsnprintf(s->err->why.msg + off, sizeof(s->err->why.msg) - (size_t)off, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }
@@ -275,7 +275,7 @@ int dotenv_parse(const unsigned char *text, size_t len, struct dotenv *out, stru
 	int r = 0;
 
 	err->line = 0;
-	err->msg[0] = 0;
+	err->why.msg[0] = 0;
 	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
 		s.p += 3;
 	while (s.p < s.end && !r) {
@@ -288,7 +288,7 @@ int dotenv_parse(const unsigned char *text, size_t len, struct dotenv *out, stru
 			r = entry(&s, out);
 	}
 	if (r) {
-		if (r == -ENOMEM && !err->msg[0])
+		if (r == -ENOMEM && !err->why.msg[0])
 			fail(&s, s.line, "out of locked memory");
 		dotenv_release(out);
 	}

@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "lib/why.h"
+
 /*
  * The .env dialect of `harombe vault import` and `vault export`.
  *
@@ -40,8 +42,8 @@ struct dotenv {
 #define DOTENV_INIT { NULL, 0, 0 }
 
 struct dotenv_error {
-	unsigned int line;
-	char msg[160];		/* "line 12: unterminated double-quoted value (opened here)" */
+	unsigned int line;	/* 0 when the failure is not about a line */
+	struct why why;		/* "line 12: unterminated double-quoted value (opened here)" */
 };
 
 /* Parse the whole text.  0, or -EINVAL with err (line and reason) and

@@ -18,6 +18,7 @@
 #include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/when.h"
+#include "lib/why.h"
 
 /* ---- values ---- */
 
@@ -522,13 +523,13 @@ struct rotate_state {
 	json_object *secrets;	/* borrowed from root */
 };
 
-static int mkdir_parent(const char *path, char *errbuf, size_t errlen)
+static int mkdir_parent(const char *path, struct why *why)
 {
 	char dir[PATH_MAX];
 	char *slash;
 
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return snprintf(errbuf, errlen, "state file path is too long"), -ENAMETOOLONG;
+		return why_fail(why, -ENAMETOOLONG, "state file path is too long");
 	slash = strrchr(dir, '/');
 	if (!slash || slash == dir)
 		return 0;
@@ -536,14 +537,13 @@ static int mkdir_parent(const char *path, char *errbuf, size_t errlen)
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		int e = errno;
 
-		snprintf(errbuf, errlen, "cannot create directory '%s' for the rotation state: %s", dir,
-			 strerror(e));
-		return -e;
+		return why_fail(why, -e, "cannot create directory '%s' for the rotation state: %s", dir,
+				strerror(e));
 	}
 	return 0;
 }
 
-static int read_state(struct rotate_state *st, char *errbuf, size_t errlen)
+static int read_state(struct rotate_state *st, struct why *why)
 {
 	enum json_tokener_error je;
 	struct stat sb;
@@ -559,13 +559,11 @@ static int read_state(struct rotate_state *st, char *errbuf, size_t errlen)
 	}
 	if (fd < 0) {
 		r = -errno;
-		snprintf(errbuf, errlen, "cannot read rotation state '%s': %s", st->path, strerror(errno));
-		return r;
+		return why_fail(why, r, "cannot read rotation state '%s': %s", st->path, strerror(errno));
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > (1 << 24)) {
 		close(fd);
-		snprintf(errbuf, errlen, "rotation state '%s' is not a regular file under 16 MiB", st->path);
-		return -EINVAL;
+		return why_fail(why, -EINVAL, "rotation state '%s' is not a regular file under 16 MiB", st->path);
 	}
 	if (!(text = malloc((size_t)sb.st_size + 1))) {
 		close(fd);
@@ -578,10 +576,9 @@ static int read_state(struct rotate_state *st, char *errbuf, size_t errlen)
 	st->root = json_tokener_parse_verbose(text, &je);
 	free(text);
 	if (!st->root || !json_object_is_type(st->root, json_type_object)) {
-		snprintf(errbuf, errlen,
-			 "rotation state '%s' is not a JSON object (%s); move it away to start afresh",
-			 st->path, st->root ? "wrong type" : json_tokener_error_desc(je));
-		return -EINVAL;
+		return why_fail(why, -EINVAL,
+				"rotation state '%s' is not a JSON object (%s); move it away to start afresh",
+				st->path, st->root ? "wrong type" : json_tokener_error_desc(je));
 	}
 fresh:
 	if (!st->root)
@@ -597,7 +594,7 @@ fresh:
 	return 0;
 }
 
-int rotate_state_open(const char *path, struct rotate_state **out, char *errbuf, size_t errlen)
+int rotate_state_open(const char *path, struct rotate_state **out, struct why *why)
 {
 	struct rotate_state *st = calloc(1, sizeof(*st));
 	char lock[PATH_MAX];
@@ -609,16 +606,16 @@ int rotate_state_open(const char *path, struct rotate_state **out, char *errbuf,
 		return -ENOMEM;
 	}
 	st->lock_fd = -1;
-	if ((r = mkdir_parent(path, errbuf, errlen)))
+	if ((r = mkdir_parent(path, why)))
 		goto fail;
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX) != 0) {
 		r = -errno;
-		snprintf(errbuf, errlen, "cannot lock '%s': %s", lock, strerror(errno));
+		why_set(why, "cannot lock '%s': %s", lock, strerror(errno));
 		goto fail;
 	}
-	if ((r = read_state(st, errbuf, errlen)))
+	if ((r = read_state(st, why)))
 		goto fail;
 	*out = st;
 	return 0;
@@ -670,7 +667,7 @@ int rotate_state_set(struct rotate_state *st, const char *key, int64_t rotated, 
 	return 0;
 }
 
-int rotate_state_save(struct rotate_state *st, char *errbuf, size_t errlen)
+int rotate_state_save(struct rotate_state *st, struct why *why)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
 	const char *text = json_object_to_json_string_ext(st->root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
@@ -682,8 +679,7 @@ int rotate_state_save(struct rotate_state *st, char *errbuf, size_t errlen)
 	fd = mkostemp(tmp, O_CLOEXEC);	/* 0600 */
 	if (fd < 0) {
 		r = -errno;
-		snprintf(errbuf, errlen, "cannot write rotation state next to '%s': %s", st->path, strerror(errno));
-		return r;
+		return why_fail(why, r, "cannot write rotation state next to '%s': %s", st->path, strerror(errno));
 	}
 	while (off < len) {
 		ssize_t w = write(fd, text + off, len - off);
@@ -703,7 +699,7 @@ int rotate_state_save(struct rotate_state *st, char *errbuf, size_t errlen)
 	if (!r && rename(tmp, st->path) != 0)
 		r = -errno;
 	if (r) {
-		snprintf(errbuf, errlen, "cannot write rotation state '%s': %s", st->path, strerror(-r));
+		why_set(why, "cannot write rotation state '%s': %s", st->path, strerror(-r));
 		unlink(tmp);
 		return r;
 	}

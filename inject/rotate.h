@@ -119,15 +119,15 @@ struct rotate_state;
 
 /* Lock (flock on PATH.lock) and read the state file; a missing file is an
  * empty state.  The directory is created 0700 when missing.  0 or -errno
- * with errbuf. */
-int rotate_state_open(const char *path, struct rotate_state **out, char *errbuf, size_t errlen);
+ * with why. */
+int rotate_state_open(const char *path, struct rotate_state **out, struct why *why);
 /* Times in ms since the epoch, 0 when unknown. */
 void rotate_state_get(const struct rotate_state *st, const char *key, int64_t *rotated, int64_t *seen);
 /* Record; 0 leaves a time as it is.  0 or -ENOMEM. */
 int rotate_state_set(struct rotate_state *st, const char *key, int64_t rotated, int64_t seen);
 /* Write atomically (a 0600 temporary file, fsync, rename, fsync of the
- * directory).  0 or -errno with errbuf. */
-int rotate_state_save(struct rotate_state *st, char *errbuf, size_t errlen);
+ * directory).  0 or -errno with why. */
+int rotate_state_save(struct rotate_state *st, struct why *why);
 void rotate_state_close(struct rotate_state *st);	/* unlocks; NULL-safe */
 
 #endif

@@ -15,7 +15,8 @@
  * the Go reference's parser rules, which the CCTV vectors pin down).
  * Everything cryptographic is libsodium: X25519, HMAC-SHA-256 (HKDF is
  * built from it: libsodium 1.0.18, Debian 12's, has no crypto_kdf_hkdf),
- * ChaCha20-Poly1305-IETF and the CSPRNG.
+ * ChaCha20-Poly1305-IETF and the CSPRNG.  The Bech32 codec of recipients
+ * and identities is bech32.c.
  */
 
 #define V1_LINE "age-encryption.org/v1\n"
@@ -76,146 +77,6 @@ static void hkdf32(unsigned char out[32], const unsigned char *ikm, size_t ikm_l
 	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(prk, sizeof(prk));
 	sodium_memzero(&st, sizeof(st));
-}
-
-/* ---- Bech32 ---- */
-
-static const char bech32_charset[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-
-static uint32_t polymod_step(uint32_t chk, unsigned v)
-{
-	static const uint32_t gen[5] = { 0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3 };
-	uint32_t b = chk >> 25;
-	int i;
-
-	chk = ((chk & 0x1ffffff) << 5) ^ v;
-	for (i = 0; i < 5; i++)
-		if ((b >> i) & 1)
-			chk ^= gen[i];
-	return chk;
-}
-
-static uint32_t hrp_polymod(const char *hrp, size_t n)
-{
-	uint32_t chk = 1;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		chk = polymod_step(chk, (unsigned)(hrp[i] | 0x20) >> 5 & 7);
-	chk = polymod_step(chk, 0);
-	for (i = 0; i < n; i++)
-		chk = polymod_step(chk, (unsigned)(hrp[i] | 0x20) & 31);
-	return chk;
-}
-
-/* Lower-cased for the checksum: Bech32 is case-insensitive but not mixed. */
-static char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-}
-
-int age_bech32_decode(const char *s, size_t len, char *hrp, size_t hrpcap, unsigned char *data,
-		      size_t datacap, size_t *datalen)
-{
-	unsigned char v[1024];
-	size_t i, sep = 0, nv = 0, out = 0;
-	int has_lower = 0, has_upper = 0, r = -EINVAL;
-	uint32_t chk, acc = 0;
-	unsigned bits = 0;
-	char hl[128];
-
-	if (len < 8 || len > sizeof(v))
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 33 || c > 126)
-			return -EINVAL;
-		has_lower |= c >= 'a' && c <= 'z';
-		has_upper |= c >= 'A' && c <= 'Z';
-		if (c == '1')
-			sep = i;
-	}
-	if ((has_lower && has_upper) || sep < 1 || sep + 7 > len || sep >= hrpcap || sep >= sizeof(hl))
-		return -EINVAL;
-	for (i = 0; i < sep; i++)
-		hl[i] = lower(s[i]);
-	chk = hrp_polymod(hl, sep);
-	for (i = sep + 1; i < len; i++) {
-		const char *p = strchr(bech32_charset, lower(s[i]));
-
-		if (!p || !*p)
-			goto out;
-		v[nv] = (unsigned char)(p - bech32_charset);
-		chk = polymod_step(chk, v[nv]);
-		nv++;
-	}
-	if (chk != 1)
-		goto out;
-	/* 5-bit groups to bytes, no padding allowed. */
-	for (i = 0; i + 6 < nv; i++) {
-		acc = (acc << 5) | v[i];
-		bits += 5;
-		if (bits >= 8) {
-			bits -= 8;
-			if (out >= datacap)
-				goto out;
-			data[out++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (bits >= 5 || acc != 0)
-		goto out;
-	memcpy(hrp, s, sep);
-	hrp[sep] = 0;
-	*datalen = out;
-	r = 0;
- out:
-	sodium_memzero(v, sizeof(v));
-	sodium_memzero(&acc, sizeof(acc));
-	return r;
-}
-
-int age_bech32_encode(const char *hrp, const unsigned char *data, size_t len, int upper, char *out,
-		      size_t outcap)
-{
-	size_t hn = strlen(hrp), i, o = 0, nv = 0;
-	unsigned char v[256];
-	uint32_t acc = 0, chk;
-	unsigned bits = 0;
-
-	if (len * 8 / 5 + 2 > sizeof(v) || hn + 1 + (len * 8 + 4) / 5 + 6 + 1 > outcap)
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		acc = (acc << 8) | data[i];
-		bits += 8;
-		while (bits >= 5) {
-			bits -= 5;
-			v[nv++] = (unsigned char)((acc >> bits) & 31);
-		}
-		acc &= (1u << bits) - 1;
-	}
-	if (bits)
-		v[nv++] = (unsigned char)((acc << (5 - bits)) & 31);
-	chk = hrp_polymod(hrp, hn);
-	for (i = 0; i < nv; i++)
-		chk = polymod_step(chk, v[i]);
-	for (i = 0; i < 6; i++)
-		chk = polymod_step(chk, 0);
-	chk ^= 1;
-	for (i = 0; i < hn; i++)
-		out[o++] = upper ? (char)(hrp[i] >= 'a' && hrp[i] <= 'z' ? hrp[i] - 32 : hrp[i]) : lower(hrp[i]);
-	out[o++] = '1';
-	for (i = 0; i < nv + 6; i++) {
-		unsigned d = i < nv ? v[i] : (chk >> (5 * (5 - (i - nv)))) & 31;
-		char c = bech32_charset[d];
-
-		out[o++] = upper && c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
-	}
-	out[o] = 0;
-	sodium_memzero(v, sizeof(v));
-	sodium_memzero(&acc, sizeof(acc));
-	return 0;
 }
 
 /* ---- keys ---- */
@@ -294,7 +155,7 @@ static int add_token(struct age_identities *ids, const char *t, size_t n, size_t
 }
 
 int age_identities_add_text(struct age_identities *ids, const char *text, size_t len, int split_ws,
-			    size_t *skipped, char *why, size_t whylen)
+			    size_t *skipped, struct why *why)
 {
 	size_t pos = 0, line = 0, n0 = ids->n, sk = 0;
 	int r = 0;
@@ -327,9 +188,9 @@ int age_identities_add_text(struct age_identities *ids, const char *text, size_t
 			}
 		}
 		if (r == -EINVAL)
-			snprintf(why, whylen, "line %zu is not an age identity (AGE-SECRET-KEY-1...)", line);
+			why_set(why, "line %zu is not an age identity (AGE-SECRET-KEY-1...)", line);
 		else if (r)
-			snprintf(why, whylen, "out of locked memory");
+			why_set(why, "out of locked memory");
 	}
 	if (r) {
 		/* All or nothing: one bad line invalidates the source, as in sops. */
@@ -343,25 +204,21 @@ int age_identities_add_text(struct age_identities *ids, const char *text, size_t
 	return 0;
 }
 
-int age_recipient_parse(const char *s, unsigned char pk[AGE_KEY_LEN], char *why, size_t whylen)
+int age_recipient_parse(const char *s, unsigned char pk[AGE_KEY_LEN], struct why *why)
 {
 	char hrp[64];
 	size_t n = 0, len = strlen(s);
 
-	if (!strncmp(s, "age1pq1", 7)) {
-		snprintf(why, whylen, "post-quantum (age1pq1...) recipients are not supported");
-		return -EINVAL;
-	}
-	if (!strncmp(s, "ssh-", 4)) {
-		snprintf(why, whylen, "SSH recipients are not supported, only age X25519 (age1...)");
-		return -EINVAL;
-	}
+	if (!strncmp(s, "age1pq1", 7))
+		return why_fail(why, -EINVAL, "post-quantum (age1pq1...) recipients are not supported");
+	if (!strncmp(s, "ssh-", 4))
+		return why_fail(why, -EINVAL, "SSH recipients are not supported, only age X25519 (age1...)");
 	if (age_bech32_decode(s, len, hrp, sizeof(hrp), pk, AGE_KEY_LEN, &n) != 0 ||
 	    strcmp(hrp, "age") != 0 || n != AGE_KEY_LEN) {
 		if (!strncmp(s, "age1", 4) && strchr(s + 4, '1'))
-			snprintf(why, whylen, "age plugin recipients are not supported");
+			why_set(why, "age plugin recipients are not supported");
 		else
-			snprintf(why, whylen, "not an age X25519 recipient (age1...)");
+			why_set(why, "not an age X25519 recipient (age1...)");
 		return -EINVAL;
 	}
 	return 0;

@@ -56,12 +56,12 @@ void age_identities_public(const struct age_identities *ids, size_t i, unsigned 
  * -ENOMEM.  text should itself be in locked memory.
  */
 int age_identities_add_text(struct age_identities *ids, const char *text, size_t len, int split_ws,
-			    size_t *skipped, char *why, size_t whylen);
+			    size_t *skipped, struct why *why);
 /* One "AGE-SECRET-KEY-1..." string (len bytes, no newline). */
 int age_identity_add(struct age_identities *ids, const char *s, size_t len);
 
 /* "age1..." -> 32-byte X25519 public key.  0 or -EINVAL with why. */
-int age_recipient_parse(const char *s, unsigned char pk[AGE_KEY_LEN], char *why, size_t whylen);
+int age_recipient_parse(const char *s, unsigned char pk[AGE_KEY_LEN], struct why *why);
 /* 32-byte public key -> "age1..." (out must hold AGE_RECIPIENT_MAX). */
 void age_recipient_format(const unsigned char pk[AGE_KEY_LEN], char *out, size_t outlen);
 

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +12,9 @@
 #include <pcre2.h>
 #include <sodium.h>
 
-#include "backends/sops/age.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 /*
  * SOPS values: AES-256-GCM with a 32-byte IV (specs/sops.md §2), which is
@@ -55,8 +54,7 @@ struct walk {
 	EVP_CIPHER_CTX *ctx;
 	pcre2_match_data *md;
 	struct obuf aad;
-	char *why;
-	size_t whylen;
+	struct why *why;
 };
 
 /* ---- AES-256-GCM ---- */
@@ -451,18 +449,6 @@ static int should_encrypt(struct walk *w, int is_comment)
 	return enc;
 }
 
-static int fail(struct walk *w, int r, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static int fail(struct walk *w, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(w->why, w->whylen, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 /* "a:b:c:" for messages and as the AAD.  Keys are not secret. */
 static const char *aad(struct walk *w, size_t *len)
 {
@@ -489,8 +475,8 @@ static int hash_value(struct walk *w, enum sops_type t, int yaml_clear, const ch
 	size_t cl;
 
 	if (canon(t, yaml_clear, s, n, buf, &c, &cl))
-		return fail(w, -EINVAL, "value at '%s' is not a valid %s", path,
-			    t == SV_INT ? "int" : t == SV_FLOAT ? "float" : "bool");
+		return why_fail(w->why, -EINVAL, "value at '%s' is not a valid %s", path,
+				t == SV_INT ? "int" : t == SV_FLOAT ? "float" : "bool");
 	crypto_hash_sha512_update(&w->mac, (const unsigned char *)c, cl);
 	explicit_bzero(buf, sizeof(buf));
 	return 0;
@@ -515,15 +501,16 @@ static int leaf_decrypt(struct walk *w, struct sops_node *n, int encrypt)
 		return 0;	/* sops leaves empty strings unencrypted */
 	if (n->type != SV_STR || n->len < sizeof(ENC_PREFIX) ||
 	    memcmp(n->text, ENC_PREFIX, sizeof(ENC_PREFIX) - 1) != 0)
-		return fail(w, -EBADMSG, "the value at '%s' should be encrypted but is clear text", path);
+		return why_fail(w->why, -EBADMSG, "the value at '%s' should be encrypted but is clear text", path);
 	off = secbuf_len(doc->plain);
 	r = enc_open(w->ctx, doc->data_key, n->text, n->len, path, alen, doc->plain, &plen, &n->type);
 	if (r == -EINVAL)
-		return fail(w, -EBADMSG, "the value at '%s' is not a well-formed ENC[AES256_GCM,...] value", path);
+		return why_fail(w->why, -EBADMSG, "the value at '%s' is not a well-formed ENC[AES256_GCM,...] value", path);
 	if (r == -EBADMSG)
-		return fail(w, -EBADMSG, "the value at '%s' does not authenticate (altered, or moved from another key)", path);
+		return why_fail(w->why, -EBADMSG,
+				"the value at '%s' does not authenticate (altered, or moved from another key)", path);
 	if (r)
-		return fail(w, r, "out of locked memory decrypting '%s'", path);
+		return why_fail(w->why, r, "out of locked memory decrypting '%s'", path);
 	secbuf_commit(doc->plain, plen);
 	n->enc = 1;
 	n->poff = off;
@@ -550,7 +537,7 @@ static int leaf_seal(struct walk *w, struct sops_node *n, int encrypt)
 		p = secbuf_data(doc->plain, NULL) + n->poff;
 		if (encrypt && n->plen) {
 			if ((r = enc_seal(w->ctx, doc->data_key, p, n->plen, path, alen, "str", &t, &tl)))
-				return fail(w, r, "cannot encrypt the value at '%s'", path);
+				return why_fail(w->why, r, "cannot encrypt the value at '%s'", path);
 			n->enc = 1;
 		} else {
 			/* Clear by the file's own rules (or empty): sops does the same. */
@@ -621,7 +608,7 @@ static int walk_node(struct walk *w, struct sops_node *n)
 	if (n->kind == SN_COMMENT)
 		return 0;	/* comments are kept as written and are not in the MAC */
 	if (w->depth >= SOPS_MAX_DEPTH)
-		return fail(w, -EINVAL, "the document is nested more than %d levels deep", SOPS_MAX_DEPTH);
+		return why_fail(w->why, -EINVAL, "the document is nested more than %d levels deep", SOPS_MAX_DEPTH);
 	w->level++;
 	for (i = 0; i < n->n && !r; i++) {
 		struct sops_node *v = n->items[i].val;
@@ -646,7 +633,7 @@ static int walk_node(struct walk *w, struct sops_node *n)
 	return r;
 }
 
-static int walk_all(struct sops_doc *doc, enum walk_mode mode, char mac_hex[129], char *why, size_t whylen)
+static int walk_all(struct sops_doc *doc, enum walk_mode mode, char mac_hex[129], struct why *why)
 {
 	struct walk w;
 	unsigned char digest[crypto_hash_sha512_BYTES];
@@ -657,7 +644,6 @@ static int walk_all(struct sops_doc *doc, enum walk_mode mode, char mac_hex[129]
 	w.doc = doc;
 	w.mode = mode;
 	w.why = why;
-	w.whylen = whylen;
 	crypto_hash_sha512_init(&w.mac);
 	if (doc->m.mac_only_encrypted) {
 		unsigned char init[32];
@@ -689,7 +675,7 @@ static int walk_all(struct sops_doc *doc, enum walk_mode mode, char mac_hex[129]
 	return r;
 }
 
-int sops_doc_decrypt(struct sops_doc *doc, char *why, size_t whylen)
+int sops_doc_decrypt(struct sops_doc *doc, struct why *why)
 {
 	char computed[129], lm[64];
 	struct secbuf *macbuf = NULL;
@@ -727,35 +713,29 @@ int sops_doc_decrypt(struct sops_doc *doc, char *why, size_t whylen)
 		}
 	}
 	secbuf_free(doc->plain);
-	if (!(doc->plain = secbuf_new(cap))) {
-		snprintf(why, whylen, "out of locked memory (%zu bytes for the decrypted values)", cap);
-		return -ENOMEM;
-	}
-	if ((r = walk_all(doc, WALK_DECRYPT, computed, why, whylen)))
+	if (!(doc->plain = secbuf_new(cap)))
+		return why_fail(why, -ENOMEM, "out of locked memory (%zu bytes for the decrypted values)", cap);
+	if ((r = walk_all(doc, WALK_DECRYPT, computed, why)))
 		return r;
-	if (canon_time(lmn->text, lmn->len, 1, lm, sizeof(lm))) {
-		snprintf(why, whylen, "metadata: 'lastmodified' is not an RFC 3339 time");
-		return -EINVAL;
-	}
-	if (mac->len == 0) {
-		snprintf(why, whylen, "the file has no MAC");
-		return -EBADMSG;
-	}
+	if (canon_time(lmn->text, lmn->len, 1, lm, sizeof(lm)))
+		return why_fail(why, -EINVAL, "metadata: 'lastmodified' is not an RFC 3339 time");
+	if (mac->len == 0)
+		return why_fail(why, -EBADMSG, "the file has no MAC");
 	if (!(macbuf = secbuf_new(mac->len)) || !(ctx = EVP_CIPHER_CTX_new())) {
 		r = -ENOMEM;
 		goto out;
 	}
 	r = enc_open(ctx, doc->data_key, mac->text, mac->len, lm, strlen(lm), macbuf, &plen, &t);
 	if (r == -EINVAL || r == -EBADMSG) {
-		snprintf(why, whylen, r == -EINVAL ? "the MAC is not a well-formed ENC[...] value"
-						   : "the MAC does not authenticate (lastmodified or MAC altered)");
+		why_set(why, r == -EINVAL ? "the MAC is not a well-formed ENC[...] value"
+					  : "the MAC does not authenticate (lastmodified or MAC altered)");
 		r = -EBADMSG;
 		goto out;
 	}
 	if (r)
 		goto out;
 	if (plen != 128 || sodium_memcmp(secbuf_data(macbuf, NULL), computed, 128) != 0) {
-		snprintf(why, whylen, "MAC mismatch: values were added, removed, reordered or changed");
+		why_set(why, "MAC mismatch: values were added, removed, reordered or changed");
 		r = -EBADMSG;
 	}
  out:
@@ -779,7 +759,7 @@ static int set_text(struct sops_node *n, const char *s, size_t len)
 	return 0;
 }
 
-int sops_doc_seal(struct sops_doc *doc, char *why, size_t whylen)
+int sops_doc_seal(struct sops_doc *doc, struct why *why)
 {
 	char mac_hex[129], now[32], *t = NULL;
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -788,7 +768,7 @@ int sops_doc_seal(struct sops_doc *doc, char *why, size_t whylen)
 	size_t tl;
 	int r;
 
-	if ((r = walk_all(doc, WALK_SEAL, mac_hex, why, whylen)))
+	if ((r = walk_all(doc, WALK_SEAL, mac_hex, why)))
 		return r;
 	gmtime_r(&tt, &tm);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -799,159 +779,11 @@ int sops_doc_seal(struct sops_doc *doc, char *why, size_t whylen)
 		return -ENOMEM;
 	r = enc_seal(ctx, doc->data_key, (const unsigned char *)mac_hex, 128, now, strlen(now), "str", &t, &tl);
 	EVP_CIPHER_CTX_free(ctx);
-	if (r) {
-		snprintf(why, whylen, "cannot encrypt the MAC");
-		return r;
-	}
+	if (r)
+		return why_fail(why, r, "cannot encrypt the MAC");
 	free(doc->m.mac->text);
 	doc->m.mac->text = t;
 	doc->m.mac->len = tl;
 	doc->m.mac->type = SV_STR;
 	return 0;
-}
-
-/* ---- the data key ---- */
-
-struct keysink {
-	unsigned char *key;	/* locked, 33 bytes */
-	size_t len;
-};
-
-static int key_sink(const unsigned char *p, size_t n, void *arg)
-{
-	struct keysink *k = arg;
-
-	if (k->len + n > SOPS_DATA_KEY_LEN + 1)
-		return -EINVAL;
-	memcpy(k->key + k->len, p, n);
-	k->len += n;
-	return 0;
-}
-
-int sops_doc_unlock(struct sops_doc *doc, const struct age_identities *ids, char *why, size_t whylen)
-{
-	struct keysink ks = { NULL, 0 };
-	char tampered[400] = "";
-	size_t i, o;
-	int r;
-
-	if (doc->m.ngroups > 1) {
-		snprintf(why, whylen, "the file uses %zu key groups (Shamir secret sharing), which is not supported",
-			 doc->m.ngroups);
-		return -ENOTSUP;
-	}
-	if (!(ks.key = secmem_alloc(SOPS_DATA_KEY_LEN + 1))) {
-		snprintf(why, whylen, "out of locked memory");
-		return -ENOMEM;
-	}
-	for (i = 0; i < doc->m.nage; i++) {
-		struct age_error err = { AGE_OK, WHY_INIT };
-
-		ks.len = 0;
-		r = age_decrypt_any((const unsigned char *)doc->m.age[i].enc, doc->m.age[i].enc_len, ids,
-				    key_sink, &ks, &err);
-		if (r == 0 && ks.len == SOPS_DATA_KEY_LEN) {
-			secmem_free(doc->data_key);
-			doc->data_key = ks.key;
-			return 0;
-		}
-		if (r == -ENOMEM) {
-			secmem_free(ks.key);
-			snprintf(why, whylen, "out of locked memory");
-			return r;
-		}
-		if (r == 0 || (r != -ENOKEY && !tampered[0]))
-			snprintf(tampered, sizeof(tampered), "the data key wrapped for %.70s %s: %.199s",
-				 doc->m.age[i].recipient, r == 0 ? "is not 32 bytes" : "is damaged",
-				 r == 0 ? "wrong length" : why_str(&err.why));
-	}
-	secmem_free(ks.key);
-	if (tampered[0]) {
-		snprintf(why, whylen, "%s", tampered);
-		return -EBADMSG;
-	}
-	o = (size_t)snprintf(why, whylen, "no age identity matches; the file is encrypted to ");
-	if (!doc->m.nage)
-		o += (size_t)snprintf(why + o, o < whylen ? whylen - o : 0, "no age recipient");
-	for (i = 0; i < doc->m.nage && o < whylen; i++)
-		o += (size_t)snprintf(why + o, whylen - o, "%s%s", i ? ", " : "", doc->m.age[i].recipient);
-	if (doc->m.nother && o < whylen)
-		o += (size_t)snprintf(why + o, whylen - o, " (and %zu %s key%s harombe cannot use)",
-				      doc->m.nother, doc->m.other_kinds, doc->m.nother == 1 ? "" : "s");
-	return -EACCES;
-}
-
-int sops_doc_create(struct sops_doc *doc, const unsigned char (*recipients)[32], size_t n,
-		    char *why, size_t whylen)
-{
-	struct sops_node *meta = sops_node_new(SN_MAP), *age = sops_node_new(SN_SEQ);
-	struct sops_node *root = sops_node_new(SN_MAP);
-	size_t i;
-	int r = -ENOMEM;
-
-	if (!meta || !age || !root || !(doc->branches = calloc(1, sizeof(*doc->branches))) ||
-	    !(doc->data_key = secmem_alloc(SOPS_DATA_KEY_LEN))) {
-		sops_node_free(meta);
-		sops_node_free(age);
-		sops_node_free(root);
-		snprintf(why, whylen, "out of memory");
-		return -ENOMEM;
-	}
-	doc->branches[0] = root;
-	doc->nbranches = 1;
-	randombytes_buf(doc->data_key, SOPS_DATA_KEY_LEN);
-	if (sops_node_push(meta, strdup("age"), 3, age))
-		goto fail;
-	for (i = 0; i < n; i++) {
-		struct sops_node *e = sops_node_new(SN_MAP);
-		unsigned char *bin = NULL;
-		size_t blen, alen;
-		char *arm = NULL, rec[AGE_RECIPIENT_MAX];
-
-		if (!e)
-			goto fail;
-		if (sops_node_push(age, NULL, 0, e))
-			goto fail;
-		age_recipient_format(recipients[i], rec, sizeof(rec));
-		if ((r = age_encrypt(doc->data_key, SOPS_DATA_KEY_LEN, &recipients[i], 1, &bin, &blen)) ||
-		    (r = age_armor_encode(bin, blen, &arm, &alen))) {
-			free(bin);
-			snprintf(why, whylen, "cannot wrap the data key for %s", rec);
-			goto fail;
-		}
-		free(bin);
-		r = -ENOMEM;
-		if (sops_node_push(e, strdup("recipient"), 9, sops_scalar_new(rec, strlen(rec), SV_STR)) ||
-		    sops_node_push(e, strdup("enc"), 3, sops_scalar_new(arm, alen, SV_STR))) {
-			free(arm);
-			goto fail;
-		}
-		free(arm);
-	}
-	if (sops_node_push(meta, strdup("lastmodified"), 12, sops_scalar_new("", 0, SV_STR)) ||
-	    sops_node_push(meta, strdup("mac"), 3, sops_scalar_new("", 0, SV_STR)) ||
-	    sops_node_push(meta, strdup("unencrypted_suffix"), 18, sops_scalar_new("_unencrypted", 12, SV_STR)) ||
-	    sops_node_push(meta, strdup("version"), 7, sops_scalar_new(SOPS_WRITER_VERSION,
-									strlen(SOPS_WRITER_VERSION), SV_STR)))
-		goto fail;
-	doc->meta = meta;
-	for (i = 0; i < meta->n; i++)
-		if (meta->items[i].val->kind == SN_SCALAR)
-			meta->items[i].val->quoted = 1;
-	meta = NULL;
-	doc->m.lastmodified = sops_map_get(doc->meta, "lastmodified");
-	doc->m.mac = sops_map_get(doc->meta, "mac");
-	doc->m.rule = RULE_UNENC_SUFFIX;
-	doc->m.rule_arg = "_unencrypted";
-	if (!(doc->plain = secbuf_new(64)))
-		goto fail;
-	if (doc->fmt == SOPS_FMT_BINARY &&
-	    sops_node_push(root, strdup("data"), 4, sops_scalar_new("", 0, SV_STR)))
-		goto fail;
-	return sops_doc_seal(doc, why, whylen);
- fail:
-	sops_node_free(meta);
-	if (!why[0])
-		snprintf(why, whylen, "out of memory");
-	return r;
 }

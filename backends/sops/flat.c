@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/why.h"
+
 /*
  * sops' line-based stores: dotenv (KEY=VALUE, '#' comments, "\n" for a
  * newline, metadata flattened as sops_*) and INI (sections of key = value,
@@ -76,8 +78,7 @@ static int push_comment(struct sops_node *map, const char *t, size_t tl, int lin
 	return sops_node_push(map, NULL, 0, c);
 }
 
-static int set_root(struct sops_doc *doc, struct sops_node *root, struct sops_node *flatmeta, char *why,
-		    size_t whylen)
+static int set_root(struct sops_doc *doc, struct sops_node *root, struct sops_node *flatmeta, struct why *why)
 {
 	int r;
 
@@ -88,16 +89,16 @@ static int set_root(struct sops_doc *doc, struct sops_node *root, struct sops_no
 	}
 	doc->branches[0] = root;
 	doc->nbranches = 1;
-	r = sops_meta_unflatten(flatmeta, &doc->meta, why, whylen);
+	r = sops_meta_unflatten(flatmeta, &doc->meta, why);
 	sops_node_free(flatmeta);
 	if (!r && !doc->meta->n) {
-		snprintf(why, whylen, "no sops metadata: the file is not encrypted with sops");
+		why_set(why, "no sops metadata: the file is not encrypted with sops");
 		r = -EINVAL;
 	}
 	return r;
 }
 
-static int dotenv_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
+static int dotenv_parse(struct sops_doc *doc, const char *text, size_t len, struct why *why)
 {
 	struct sops_node *root = sops_node_new(SN_MAP), *meta = sops_node_new(SN_MAP);
 	size_t pos = 0;
@@ -122,7 +123,7 @@ static int dotenv_parse(struct sops_doc *doc, const char *text, size_t len, char
 			continue;
 		}
 		if (!(eq = memchr(l, '=', ll)) || eq == l) {
-			snprintf(why, whylen, "line %d: not KEY=VALUE", line);
+			why_set(why, "line %d: not KEY=VALUE", line);
 			r = -EINVAL;
 			break;
 		}
@@ -140,7 +141,7 @@ static int dotenv_parse(struct sops_doc *doc, const char *text, size_t len, char
 		sops_node_free(meta);
 		return r;
 	}
-	return set_root(doc, root, meta, why, whylen);
+	return set_root(doc, root, meta, why);
 }
 
 static int dotenv_emit(const struct sops_doc *doc, struct obuf *out)
@@ -191,7 +192,7 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-static int ini_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
+static int ini_parse(struct sops_doc *doc, const char *text, size_t len, struct why *why)
 {
 	struct sops_node *root = sops_node_new(SN_MAP), *meta = sops_node_new(SN_MAP);
 	struct sops_node *sec = NULL, *pending = sops_node_new(SN_MAP);
@@ -221,7 +222,7 @@ static int ini_parse(struct sops_doc *doc, const char *text, size_t len, char *w
 			size_t nlen;
 
 			if (l[ll - 1] != ']' || ll < 3) {
-				snprintf(why, whylen, "line %d: malformed section header", line);
+				why_set(why, "line %d: malformed section header", line);
 				r = -EINVAL;
 				break;
 			}
@@ -234,7 +235,7 @@ static int ini_parse(struct sops_doc *doc, const char *text, size_t len, char *w
 				char *k = strndup(name, nlen);
 
 				if (sops_map_get(root, k ? k : "")) {
-					snprintf(why, whylen, "line %d: section repeated", line);
+					why_set(why, "line %d: section repeated", line);
 					free(k);
 					r = -EINVAL;
 					break;
@@ -257,7 +258,7 @@ static int ini_parse(struct sops_doc *doc, const char *text, size_t len, char *w
 		for (d = l; d < l + ll && *d != '=' && *d != ':'; d++)
 			;
 		if (d == l + ll || d == l) {
-			snprintf(why, whylen, "line %d: not 'key = value'", line);
+			why_set(why, "line %d: not 'key = value'", line);
 			r = -EINVAL;
 			break;
 		}
@@ -310,7 +311,7 @@ static int ini_parse(struct sops_doc *doc, const char *text, size_t len, char *w
 		sops_node_free(meta);
 		return r;
 	}
-	return set_root(doc, root, meta, why, whylen);
+	return set_root(doc, root, meta, why);
 }
 
 static void ini_comments_then(struct obuf *out, const struct sops_node *sec, size_t *i)

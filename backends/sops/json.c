@@ -7,6 +7,8 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "lib/why.h"
+
 /*
  * The JSON store (and sops' "binary" store, a JSON object with one "data"
  * key).  json-c parses the file; what it holds is the file's own text,
@@ -90,7 +92,7 @@ static struct sops_node *from_json(struct json_object *o, int depth, int *err)
 	return n;
 }
 
-static int json_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
+static int json_parse(struct sops_doc *doc, const char *text, size_t len, struct why *why)
 {
 	struct json_tokener *tok = json_tokener_new_ex(SOPS_MAX_DEPTH);
 	struct json_object *o = NULL;
@@ -101,7 +103,7 @@ static int json_parse(struct sops_doc *doc, const char *text, size_t len, char *
 	if (!tok)
 		return -ENOMEM;
 	if (len > INT32_MAX) {
-		snprintf(why, whylen, "file too large");
+		why_set(why, "file too large");
 		r = -EINVAL;
 		goto out;
 	}
@@ -110,25 +112,25 @@ static int json_parse(struct sops_doc *doc, const char *text, size_t len, char *
 	if (json_tokener_get_error(tok) != json_tokener_success || !o) {
 		enum json_tokener_error e = json_tokener_get_error(tok);
 
-		snprintf(why, whylen, "line %zu: invalid JSON: %s", line_of(text, end),
-			 e == json_tokener_continue ? "unexpected end of file" : json_tokener_error_desc(e));
+		why_set(why, "line %zu: invalid JSON: %s", line_of(text, end),
+			e == json_tokener_continue ? "unexpected end of file" : json_tokener_error_desc(e));
 		r = -EINVAL;
 		goto out;
 	}
 	for (i = end; i < len; i++)
 		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') {
-			snprintf(why, whylen, "line %zu: data after the JSON document", line_of(text, i));
+			why_set(why, "line %zu: data after the JSON document", line_of(text, i));
 			r = -EINVAL;
 			goto out;
 		}
 	if (!json_object_is_type(o, json_type_object)) {
-		snprintf(why, whylen, "the JSON document is not an object");
+		why_set(why, "the JSON document is not an object");
 		r = -EINVAL;
 		goto out;
 	}
 	if (!(root = from_json(o, 0, &r))) {
 		if (r == -E2BIG)
-			snprintf(why, whylen, "the document is nested more than %d levels deep", SOPS_MAX_DEPTH);
+			why_set(why, "the document is nested more than %d levels deep", SOPS_MAX_DEPTH);
 		r = r ? (r == -E2BIG ? -EINVAL : r) : -ENOMEM;
 		goto out;
 	}
@@ -139,7 +141,7 @@ static int json_parse(struct sops_doc *doc, const char *text, size_t len, char *
 	}
 	doc->branches[0] = root;
 	doc->nbranches = 1;
-	r = sops_doc_take_meta(doc, why, whylen);
+	r = sops_doc_take_meta(doc, why);
  out:
 	json_object_put(o);
 	json_tokener_free(tok);

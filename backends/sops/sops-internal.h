@@ -18,6 +18,7 @@
 
 struct secbuf;
 struct age_identities;
+struct why;
 
 #define SOPS_MAX_DEPTH 64	/* deeper documents are refused (and never recursed into) */
 #define SOPS_DATA_KEY_LEN 32
@@ -132,9 +133,9 @@ int sops_index_build(struct sops_node *n, int depth);
 void sops_doc_init(struct sops_doc *doc, enum sops_format fmt);
 void sops_doc_release(struct sops_doc *doc);	/* wipes the key and the plaintext */
 /* Detach the `sops` key from every branch (the first one's becomes doc->meta). */
-int sops_doc_take_meta(struct sops_doc *doc, char *why, size_t whylen);
+int sops_doc_take_meta(struct sops_doc *doc, struct why *why);
 /* Read doc->meta into doc->m.  0 or -EINVAL with why. */
-int sops_meta_parse(struct sops_doc *doc, char *why, size_t whylen);
+int sops_meta_parse(struct sops_doc *doc, struct why *why);
 
 /* Format from a file name, as sops picks its store. */
 enum sops_format sops_format_for(const char *path);
@@ -142,7 +143,7 @@ const char *sops_format_name(enum sops_format fmt);
 
 /* Parse text of the given format into doc (branches + meta).  0, -EINVAL
  * with why ("line N: ...") or -ENOMEM. */
-int sops_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen);
+int sops_parse(struct sops_doc *doc, const char *text, size_t len, struct why *why);
 /* Emit doc in its format into out. */
 int sops_emit(const struct sops_doc *doc, struct obuf *out);
 
@@ -151,7 +152,7 @@ int sops_emit(const struct sops_doc *doc, struct obuf *out);
 struct sops_store_ops {
 	const char *name;		/* "json", "yaml", "dotenv", "ini" */
 	/* Text into doc->branches (meta still inside).  0, -EINVAL with why or -ENOMEM. */
-	int (*parse)(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen);
+	int (*parse)(struct sops_doc *doc, const char *text, size_t len, struct why *why);
 	int (*emit)(const struct sops_doc *doc, struct obuf *out);
 };
 
@@ -161,24 +162,26 @@ extern const struct sops_store_ops sops_store_dotenv;	/* flat.c */
 extern const struct sops_store_ops sops_store_ini;	/* flat.c */
 
 /* Metadata flattening for dotenv and INI (sops' __map_ / __list_N keys). */
-int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, char *why, size_t whylen);
+int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, struct why *why);
 int sops_meta_flatten(const struct sops_node *meta, struct sops_node *flat, const char *prefix);
 
-/* ---- crypto (crypto.c) ---- */
+/* ---- the data key (datakey.c) ---- */
 
 /* Unwrap the data key with ids.  0; -EACCES (no identity matches: why lists
  * the file's recipients); -EBADMSG (a wrapped key is tampered); -ENOTSUP. */
-int sops_doc_unlock(struct sops_doc *doc, const struct age_identities *ids, char *why, size_t whylen);
-/* Decrypt every value into doc->plain and verify the MAC.  0, -EBADMSG
- * (tampered: never use the values), -EINVAL or -ENOMEM. */
-int sops_doc_decrypt(struct sops_doc *doc, char *why, size_t whylen);
-/* Re-encrypt dirty values (fresh IVs; unchanged ones keep their text), set
- * lastmodified to now and write a new MAC. */
-int sops_doc_seal(struct sops_doc *doc, char *why, size_t whylen);
+int sops_doc_unlock(struct sops_doc *doc, const struct age_identities *ids, struct why *why);
 /* A new empty document encrypted to n recipients, with a fresh data key. */
 int sops_doc_create(struct sops_doc *doc, const unsigned char (*recipients)[32], size_t n,
-		    char *why, size_t whylen);
+		    struct why *why);
 
+/* ---- values and the MAC (crypto.c) ---- */
+
+/* Decrypt every value into doc->plain and verify the MAC.  0, -EBADMSG
+ * (tampered: never use the values), -EINVAL or -ENOMEM. */
+int sops_doc_decrypt(struct sops_doc *doc, struct why *why);
+/* Re-encrypt dirty values (fresh IVs; unchanged ones keep their text), set
+ * lastmodified to now and write a new MAC. */
+int sops_doc_seal(struct sops_doc *doc, struct why *why);
 /* The value bytes a caller gets for a scalar (plaintext or clear text). */
 int sops_node_value(const struct sops_doc *doc, const struct sops_node *n, const unsigned char **p,
 		    size_t *len);

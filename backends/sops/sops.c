@@ -6,7 +6,6 @@
 #include <libgen.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/fileio.h"
+#include "lib/why.h"
 
 /*
  * provider: sops.  A SOPS file (JSON, YAML, dotenv, INI or binary) whose
@@ -47,8 +47,9 @@
  * identities, loading, key addressing, and the ops (reads and writes).
  * It is over 900 lines because the write path (write_atomic, insert_new,
  * sops_set, sops_del, sops_create) shares the backend's lock, lookup()
- * and load_doc() with the read path; the parsing, crypto and stores are
- * already in their own files (tree.c, crypto.c, json.c, yaml.c, flat.c).
+ * and refresh() (load_doc()) with the read path; the parsing, crypto and
+ * stores are already in their own files (tree.c, crypto.c, datakey.c,
+ * age.c, json.c, yaml.c, flat.c).
  */
 
 struct sops_backend {
@@ -62,18 +63,6 @@ struct sops_backend {
 	struct stat st;
 	char ids_info[256];		/* where identities came from: for messages */
 };
-
-/* vsnprintf: messages are cut at the buffer's end, by design. */
-static void say(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 static struct sops_backend *sops_downcast(struct backend *be)
 {
@@ -175,11 +164,11 @@ static int read_file(const char *path, int locked, struct secbuf **sb_out, char 
 /* ---- identities ---- */
 
 static int add_keys_file(struct age_identities *ids, const char *what, const char *path, int optional,
-			 struct obuf *info, char *why, size_t whylen)
+			 struct obuf *info, struct why *why)
 {
 	struct secbuf *sb = NULL;
 	size_t len = 0, before = age_identities_count(ids), skipped = 0;
-	char err[128] = "";
+	struct why err = WHY_INIT;
 	int r = read_file(path, 1, &sb, NULL, &len, NULL);
 
 	if (r == -ENOENT && optional) {
@@ -187,14 +176,14 @@ static int add_keys_file(struct age_identities *ids, const char *what, const cha
 		return 0;
 	}
 	if (r) {
-		say(why, whylen, "cannot read the age keys file '%s' (%s): %s", path, what,
-			 r == -ENOMEM ? "out of locked memory" : strerror(-r));
+		why_set(why, "cannot read the age keys file '%s' (%s): %s", path, what,
+			r == -ENOMEM ? "out of locked memory" : strerror(-r));
 		return r == -ENOMEM ? -ENOMEM : -EHOSTDOWN;
 	}
-	r = age_identities_add_text(ids, secbuf_str(sb), len, 0, &skipped, err, sizeof(err));
+	r = age_identities_add_text(ids, secbuf_str(sb), len, 0, &skipped, &err);
 	secbuf_free(sb);
 	if (r) {
-		say(why, whylen, "age keys file '%s' (%s): %s", path, what, err);
+		why_set(why, "age keys file '%s' (%s): %.127s", path, what, why_str(&err));
 		return r == -ENOMEM ? -ENOMEM : -EINVAL;
 	}
 	obuf_printf(info, "%s%s %s (%zu key%s%s)", info->len ? ", " : "", what, path,
@@ -203,7 +192,7 @@ static int add_keys_file(struct age_identities *ids, const char *what, const cha
 	return 0;
 }
 
-static int load_identities(struct sops_backend *sb, struct age_identities **out, char *why, size_t whylen)
+static int load_identities(struct sops_backend *sb, struct age_identities **out, struct why *why)
 {
 	struct age_identities *ids = age_identities_new();
 	struct obuf info = { 0 };
@@ -215,23 +204,23 @@ static int load_identities(struct sops_backend *sb, struct age_identities **out,
 	if (!ids)
 		return -ENOMEM;
 	if (sb->key_file)
-		r = add_keys_file(ids, "key_file", sb->key_file, 0, &info, why, whylen);
+		r = add_keys_file(ids, "key_file", sb->key_file, 0, &info, why);
 	take_env_key();
 	if (!r && envkey.key) {
 		size_t before = age_identities_count(ids), skipped = 0;
-		char err[128] = "";
+		struct why err = WHY_INIT;
 
 		r = age_identities_add_text(ids, secbuf_str(envkey.key), secbuf_len(envkey.key), 1, &skipped,
-					    err, sizeof(err));
+					    &err);
 		if (r)
-			say(why, whylen, "SOPS_AGE_KEY: %s", err);
+			why_set(why, "SOPS_AGE_KEY: %.127s", why_str(&err));
 		else
 			obuf_printf(&info, "%sSOPS_AGE_KEY (%zu key%s)", info.len ? ", " : "",
 				    age_identities_count(ids) - before,
 				    age_identities_count(ids) - before == 1 ? "" : "s");
 	}
 	if (!r && kf && *kf)
-		r = add_keys_file(ids, "SOPS_AGE_KEY_FILE", kf, 0, &info, why, whylen);
+		r = add_keys_file(ids, "SOPS_AGE_KEY_FILE", kf, 0, &info, why);
 	if (!r) {
 		if (xdg && xdg[0] == '/')
 			r = asprintf(&def, "%s/sops/age/keys.txt", xdg) < 0 ? -ENOMEM : 0;
@@ -239,7 +228,7 @@ static int load_identities(struct sops_backend *sb, struct age_identities **out,
 			def = path_expand_home("~/.config/sops/age/keys.txt"), r = def ? 0 : -ENOMEM;
 	}
 	if (!r && (!sb->key_file || strcmp(sb->key_file, def)) && (!kf || strcmp(kf, def)))
-		r = add_keys_file(ids, "default", def, 1, &info, why, whylen);
+		r = add_keys_file(ids, "default", def, 1, &info, why);
 	snprintf(sb->ids_info, sizeof(sb->ids_info), "%s", info.p ? info.p : "no identity source");
 	obuf_release(&info);
 	free(def);
@@ -281,49 +270,49 @@ static int errno_to_backend(int r)
 }
 
 /* Parse, unwrap and verify the file into doc.  Caller holds the write lock. */
-static int load_doc(struct sops_backend *sb, struct sops_doc *doc, struct stat *st, char *why,
-		    size_t whylen)
+static int load_doc(struct sops_backend *sb, struct sops_doc *doc, struct stat *st, struct why *why)
 {
 	struct age_identities *ids = NULL;
-	char *text = NULL, msg[400] = "";
+	struct why msg = WHY_INIT;	/* its reasons were cut at 399 bytes: kept so */
+	char *text = NULL;
 	size_t len = 0;
 	int r;
 
 	sops_doc_init(doc, sb->fmt);
 	if ((r = read_file(sb->path, 0, NULL, &text, &len, st))) {
-		say(why, whylen, "cannot read '%s': %s", sb->path, strerror(-r));
+		why_set(why, "cannot read '%s': %s", sb->path, strerror(-r));
 		return r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EUNAVAIL;
 	}
-	if ((r = sops_parse(doc, text, len, msg, sizeof(msg)))) {
-		say(why, whylen, "%s: %s", sb->path, msg);
+	if ((r = sops_parse(doc, text, len, &msg))) {
+		why_set(why, "%s: %.399s", sb->path, why_str(&msg));
 		goto out;
 	}
-	if ((r = load_identities(sb, &ids, msg, sizeof(msg)))) {
-		say(why, whylen, "%s", msg);
+	if ((r = load_identities(sb, &ids, &msg))) {
+		why_set(why, "%.399s", why_str(&msg));
 		goto out;
 	}
-	if ((r = sops_doc_unlock(doc, ids, msg, sizeof(msg)))) {
+	if ((r = sops_doc_unlock(doc, ids, &msg))) {
 		if (r == -EACCES)
-			say(why, whylen, "%s: %s; identities tried: %s", sb->path, msg, sb->ids_info);
+			why_set(why, "%s: %.399s; identities tried: %s", sb->path, why_str(&msg), sb->ids_info);
 		else
-			say(why, whylen, "%s: %s", sb->path, msg);
+			why_set(why, "%s: %.399s", sb->path, why_str(&msg));
 		goto out;
 	}
-	if ((r = sops_doc_decrypt(doc, msg, sizeof(msg))))
-		say(why, whylen, "%s: %s", sb->path, msg);
+	if ((r = sops_doc_decrypt(doc, &msg)))
+		why_set(why, "%s: %.399s", sb->path, why_str(&msg));
  out:
 	age_identities_free(ids);
 	free(text);
 	if (r) {
 		sops_doc_release(doc);
 		if (r == -EBADMSG)
-			log_info("sops: refusing '%s': %s", sb->path, msg);
+			log_info("sops: refusing '%s': %.399s", sb->path, why_str(&msg));
 	}
 	return errno_to_backend(r);
 }
 
 /* Make sb->doc match the file on disk.  Caller holds the write lock. */
-static int refresh(struct sops_backend *sb, char *why, size_t whylen)
+static int refresh(struct sops_backend *sb, struct why *why)
 {
 	struct sops_doc doc;
 	struct stat st;
@@ -335,14 +324,13 @@ static int refresh(struct sops_backend *sb, char *why, size_t whylen)
 	/* Whatever happens next, the old contents are not served again. */
 	sops_doc_release(&sb->doc);
 	sb->loaded = 0;
-	if ((r = load_doc(sb, &doc, &st, why, whylen)))
+	if ((r = load_doc(sb, &doc, &st, why)))
 		return r;
 	for (i = 0; i < doc.nbranches && !r; i++)
 		r = sops_index_build(doc.branches[i], 0);
 	if (r) {
 		sops_doc_release(&doc);
-		say(why, whylen, "out of memory indexing '%s'", sb->path);
-		return -BACKEND_ENOMEM;
+		return why_fail(why, -BACKEND_ENOMEM, "out of memory indexing '%s'", sb->path);
 	}
 	sb->doc = doc;
 	sb->st = st;
@@ -351,7 +339,7 @@ static int refresh(struct sops_backend *sb, char *why, size_t whylen)
 }
 
 /* Read lock held and the doc current on return 0; no lock on error. */
-static int lock_fresh(struct sops_backend *sb, char *why, size_t whylen)
+static int lock_fresh(struct sops_backend *sb, struct why *why)
 {
 	struct stat st;
 	int r;
@@ -361,7 +349,7 @@ static int lock_fresh(struct sops_backend *sb, char *why, size_t whylen)
 		return 0;
 	pthread_rwlock_unlock(&sb->lock);
 	pthread_rwlock_wrlock(&sb->lock);
-	r = refresh(sb, why, whylen);
+	r = refresh(sb, why);
 	pthread_rwlock_unlock(&sb->lock);
 	if (r)
 		return r;
@@ -369,8 +357,7 @@ static int lock_fresh(struct sops_backend *sb, char *why, size_t whylen)
 	pthread_rwlock_rdlock(&sb->lock);
 	if (!sb->loaded) {
 		pthread_rwlock_unlock(&sb->lock);
-		say(why, whylen, "'%s' changed and could not be re-read", sb->path);
-		return -BACKEND_EUNAVAIL;
+		return why_fail(why, -BACKEND_EUNAVAIL, "'%s' changed and could not be re-read", sb->path);
 	}
 	return 0;
 }
@@ -444,24 +431,19 @@ static int resolve(struct sops_node *n, char **segs, size_t i, size_t nseg, stru
 	return 0;
 }
 
-static int lookup(struct sops_doc *doc, const char *key, struct found *f, int want_leaf, char *why,
-		  size_t whylen)
+static int lookup(struct sops_doc *doc, const char *key, struct found *f, int want_leaf, struct why *why)
 {
 	char buf[NAMES_KEY_MAX + 1], *segs[MAX_SEGS + 1], *field;
 	size_t nseg, b;
 
 	memset(f, 0, sizeof(*f));
-	if (strlen(key) > NAMES_KEY_MAX || !*key) {
-		say(why, whylen, "key is too long");
-		return -BACKEND_EINVAL;
-	}
+	if (strlen(key) > NAMES_KEY_MAX || !*key)
+		return why_fail(why, -BACKEND_EINVAL, "key is too long");
 	snprintf(buf, sizeof(buf), "%s", key);
 	if ((field = strchr(buf, '#')))
 		*field++ = 0;
-	if (split_key(buf, segs, &nseg)) {
-		say(why, whylen, "key has too many '/' segments");
-		return -BACKEND_EINVAL;
-	}
+	if (split_key(buf, segs, &nseg))
+		return why_fail(why, -BACKEND_EINVAL, "key has too many '/' segments");
 	if (field)
 		segs[nseg++] = field;
 	for (b = 0; b < doc->nbranches; b++)
@@ -469,8 +451,7 @@ static int lookup(struct sops_doc *doc, const char *key, struct found *f, int wa
 			break;
 	if (b == doc->nbranches || !f->node) {
 		memset(f, 0, sizeof(*f));
-		say(why, whylen, "no key '%s' in the file", key);
-		return -BACKEND_ENOTFOUND;
+		return why_fail(why, -BACKEND_ENOTFOUND, "no key '%s' in the file", key);
 	}
 	if (!want_leaf)
 		return 0;
@@ -494,25 +475,19 @@ static int lookup(struct sops_doc *doc, const char *key, struct found *f, int wa
 			f->index = last;
 			f->node = f->node->items[last].val;
 		} else {
-			say(why, whylen, "'%s' is a map with keys %.150s: add #KEY or /KEY", key,
-				 names.p ? names.p : "(none)");
+			why_set(why, "'%s' is a map with keys %.150s: add #KEY or /KEY", key,
+				names.p ? names.p : "(none)");
 			obuf_release(&names);
 			return -BACKEND_EINVAL;
 		}
 		obuf_release(&names);
 	}
-	if (f->node->kind == SN_SEQ) {
-		say(why, whylen, "'%s' is a list: address an element as %s/0", key, key);
-		return -BACKEND_EINVAL;
-	}
-	if (f->node->kind != SN_SCALAR) {
-		say(why, whylen, "'%s' is not a value", key);
-		return -BACKEND_EINVAL;
-	}
-	if (f->node->type == SV_NULL && !f->node->enc) {
-		say(why, whylen, "'%s' is null", key);
-		return -BACKEND_ENOTFOUND;
-	}
+	if (f->node->kind == SN_SEQ)
+		return why_fail(why, -BACKEND_EINVAL, "'%s' is a list: address an element as %s/0", key, key);
+	if (f->node->kind != SN_SCALAR)
+		return why_fail(why, -BACKEND_EINVAL, "'%s' is not a value", key);
+	if (f->node->type == SV_NULL && !f->node->enc)
+		return why_fail(why, -BACKEND_ENOTFOUND, "'%s' is null", key);
 	return 0;
 }
 
@@ -592,26 +567,26 @@ static int sops_get_many(struct backend *be, size_t n, const char *const *keys, 
 			 int *rcs, struct why *whys)
 {
 	struct sops_backend *sb = sops_downcast(be);
-	char why[sizeof(whys->msg)] = "";
+	struct why why = WHY_INIT;
 	size_t i;
 	int r;
 
-	if ((r = lock_fresh(sb, why, sizeof(why)))) {
+	if ((r = lock_fresh(sb, &why))) {
 		for (i = 0; i < n; i++) {
 			rcs[i] = r;
-			why_set(whys ? &whys[i] : NULL, "%s", why);
+			why_set(whys ? &whys[i] : NULL, "%s", why_str(&why));
 		}
 		return r;
 	}
 	for (i = 0; i < n; i++) {
 		struct found f;
 
-		why[0] = 0;
-		rcs[i] = lookup(&sb->doc, keys[i], &f, 1, why, sizeof(why));
+		why.msg[0] = 0;
+		rcs[i] = lookup(&sb->doc, keys[i], &f, 1, &why);
 		if (!rcs[i])
 			rcs[i] = value_copy(&sb->doc, f.node, &outs[i]);
 		if (rcs[i])
-			why_set(whys ? &whys[i] : NULL, "%s", why[0] ? why : "out of locked memory");
+			why_set(whys ? &whys[i] : NULL, "%s", why.msg[0] ? why.msg : "out of locked memory");
 	}
 	pthread_rwlock_unlock(&sb->lock);
 	for (i = 0; i < n; i++)
@@ -671,14 +646,12 @@ static int sops_list(struct backend *be, const char *prefix, backend_list_fn *fn
 {
 	struct sops_backend *sb = sops_downcast(be);
 	struct lister l = { .prefix = prefix, .fn = fn, .arg = arg };
-	char msg[sizeof(why->msg)] = "";
+	struct why msg = WHY_INIT;
 	size_t b;
 	int r;
 
-	if ((r = lock_fresh(sb, msg, sizeof(msg)))) {
-		why_set(why, "%s", msg);
-		return r;
-	}
+	if ((r = lock_fresh(sb, &msg)))
+		return why_fail(why, r, "%s", why_str(&msg));
 	for (b = 0; b < sb->doc.nbranches && !r; b++)
 		r = list_walk(&l, sb->doc.branches[b]);
 	pthread_rwlock_unlock(&sb->lock);
@@ -689,16 +662,14 @@ static int sops_meta_op(struct backend *be, const char *key, struct backend_meta
 			struct why *why)
 {
 	struct sops_backend *sb = sops_downcast(be);
-	char msg[sizeof(why->msg)] = "";
+	struct why msg = WHY_INIT;
 	struct found f;
 	struct tm tm;
 	int r;
 
-	if ((r = lock_fresh(sb, msg, sizeof(msg)))) {
-		why_set(why, "%s", msg);
-		return r;
-	}
-	r = lookup(&sb->doc, key, &f, 1, msg, sizeof(msg));
+	if ((r = lock_fresh(sb, &msg)))
+		return why_fail(why, r, "%s", why_str(&msg));
+	r = lookup(&sb->doc, key, &f, 1, &msg);
 	if (!r) {
 		/* The file's lastmodified: sops has no per-value time. */
 		out->store_wide = 1;
@@ -708,7 +679,7 @@ static int sops_meta_op(struct backend *be, const char *key, struct backend_meta
 		else
 			out->updated = (long long)sb->st.st_mtim.tv_sec;
 	} else {
-		why_set(why, "%s", msg);
+		why_set(why, "%s", why_str(&msg));
 	}
 	pthread_rwlock_unlock(&sb->lock);
 	return r;
@@ -740,7 +711,7 @@ static int fsync_dir(const char *path)
  * old file or the new one, whole.  Only ciphertext is ever written.
  */
 static int write_atomic(const char *path, const char *data, size_t len, const struct stat *old, int excl,
-			char *why, size_t whylen)
+			struct why *why)
 {
 	char *dup = strdup(path), *tmp = NULL;
 	size_t off = 0;
@@ -753,7 +724,7 @@ static int write_atomic(const char *path, const char *data, size_t len, const st
 	free(dup);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		r = -errno;
-		say(why, whylen, "cannot create a temporary file next to '%s': %s", path, strerror(-r));
+		why_set(why, "cannot create a temporary file next to '%s': %s", path, strerror(-r));
 		free(tmp);
 		return r;
 	}
@@ -796,8 +767,8 @@ static int write_atomic(const char *path, const char *data, size_t len, const st
 	free(tmp);
 	return fsync_dir(path);
  fail:
-	if (!why[0])
-		say(why, whylen, "cannot write '%s': %s", path, strerror(-r));
+	if (!why_str(why)[0])
+		why_set(why, "cannot write '%s': %s", path, strerror(-r));
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
@@ -805,44 +776,37 @@ static int write_atomic(const char *path, const char *data, size_t len, const st
 	return r;
 }
 
-static int save_doc(struct sops_backend *sb, char *why, size_t whylen)
+static int save_doc(struct sops_backend *sb, struct why *why)
 {
 	struct obuf out = { 0 };
-	char msg[300] = "";
+	struct why msg = WHY_INIT;	/* its reasons were cut at 299 bytes: kept so */
 	int r;
 
-	if ((r = sops_doc_seal(&sb->doc, msg, sizeof(msg))) || (r = sops_emit(&sb->doc, &out))) {
-		say(why, whylen, "%s: %s", sb->path, msg[0] ? msg : "cannot write this document back");
+	if ((r = sops_doc_seal(&sb->doc, &msg)) || (r = sops_emit(&sb->doc, &out))) {
+		why_set(why, "%s: %.299s", sb->path, msg.msg[0] ? msg.msg : "cannot write this document back");
 		obuf_release(&out);
 		return r;
 	}
-	r = write_atomic(sb->path, out.p, out.len, &sb->st, 0, why, whylen);
+	r = write_atomic(sb->path, out.p, out.len, &sb->st, 0, why);
 	obuf_release(&out);
 	return r;
 }
 
-static int valid_new_key(const struct sops_backend *sb, const char *k, char *why, size_t whylen)
+static int valid_new_key(const struct sops_backend *sb, const char *k, struct why *why)
 {
-	if (sb->fmt == SOPS_FMT_DOTENV && (!strncmp(k, "sops_", 5) || strpbrk(k, "=\n") || k[0] == '#')) {
-		say(why, whylen, "'%s' cannot be a dotenv key here (no '=', no 'sops_' prefix)", k);
-		return -EINVAL;
-	}
-	if (sb->fmt == SOPS_FMT_INI && strpbrk(k, "=:[]\n;#")) {
-		say(why, whylen, "'%s' cannot be an INI key", k);
-		return -EINVAL;
-	}
-	if (!strcmp(k, "sops")) {
-		say(why, whylen, "'sops' is reserved for the metadata");
-		return -EINVAL;
-	}
+	if (sb->fmt == SOPS_FMT_DOTENV && (!strncmp(k, "sops_", 5) || strpbrk(k, "=\n") || k[0] == '#'))
+		return why_fail(why, -EINVAL, "'%s' cannot be a dotenv key here (no '=', no 'sops_' prefix)", k);
+	if (sb->fmt == SOPS_FMT_INI && strpbrk(k, "=:[]\n;#"))
+		return why_fail(why, -EINVAL, "'%s' cannot be an INI key", k);
+	if (!strcmp(k, "sops"))
+		return why_fail(why, -EINVAL, "'sops' is reserved for the metadata");
 	return 0;
 }
 
 /* Where a new key goes: inside the deepest existing map its path names,
  * as one flat key for the rest ("slack/webhook" at the top of a flat file,
  * "db/host" under an existing db map).  INI files need section/key. */
-static int insert_new(struct sops_backend *sb, const char *key, struct sops_node *val, char *why,
-		      size_t whylen)
+static int insert_new(struct sops_backend *sb, const char *key, struct sops_node *val, struct why *why)
 {
 	char buf[NAMES_KEY_MAX + 1], *segs[MAX_SEGS + 1], *field, *rest;
 	struct sops_node *cur = sb->doc.branches[0], *sec;
@@ -865,13 +829,11 @@ static int insert_new(struct sops_backend *sb, const char *key, struct sops_node
 		i++;
 	}
 	if (sb->fmt == SOPS_FMT_INI && cur == sb->doc.branches[0]) {
-		if (nseg < 2) {
-			say(why, whylen, "INI files hold section/key: '%s' has no section", key);
-			return -EINVAL;
-		}
+		if (nseg < 2)
+			return why_fail(why, -EINVAL, "INI files hold section/key: '%s' has no section", key);
 		if (!(sec = sops_node_new(SN_MAP)))
 			return -ENOMEM;
-		if ((r = valid_new_key(sb, segs[0], why, whylen)) ||
+		if ((r = valid_new_key(sb, segs[0], why)) ||
 		    (r = sops_node_push(cur, strdup(segs[0]), strlen(segs[0]), sec))) {
 			if (r == -EINVAL)
 				sops_node_free(sec);
@@ -880,16 +842,14 @@ static int insert_new(struct sops_backend *sb, const char *key, struct sops_node
 		cur = sec;
 		i = 1;
 	}
-	if (sb->fmt == SOPS_FMT_DOTENV && field) {
-		say(why, whylen, "dotenv files are flat: no '#field'");
-		return -EINVAL;
-	}
+	if (sb->fmt == SOPS_FMT_DOTENV && field)
+		return why_fail(why, -EINVAL, "dotenv files are flat: no '#field'");
 	/* Re-join the rest with '/'. */
 	for (rest = segs[i]; i + 1 < nseg; i++)
 		segs[i][strlen(segs[i])] = '/';
 	if (field && rest < field)
 		field[-1] = '/';
-	if ((r = valid_new_key(sb, rest, why, whylen)))
+	if ((r = valid_new_key(sb, rest, why)))
 		return r;
 	return sops_node_push(cur, strdup(rest), strlen(rest), val);
 }
@@ -898,26 +858,26 @@ static int sops_set(struct backend *be, const char *key, const void *value, size
 		    struct why *why)
 {
 	struct sops_backend *sb = sops_downcast(be);
-	char msg[sizeof(why->msg)] = "";
+	struct why msg = WHY_INIT;
 	struct found f;
 	size_t off;
 	int r;
 
 	pthread_rwlock_wrlock(&sb->lock);
-	if ((r = refresh(sb, msg, sizeof(msg))))
+	if ((r = refresh(sb, &msg)))
 		goto out;
-	r = lookup(&sb->doc, key, &f, 0, msg, sizeof(msg));
+	r = lookup(&sb->doc, key, &f, 0, &msg);
 	if (r && r != -BACKEND_ENOTFOUND)
 		goto out;
 	if (!r && f.node->kind != SN_SCALAR) {
-		say(msg, sizeof(msg), "'%s' is a %s: it cannot be replaced by a value", key,
-			 f.node->kind == SN_MAP ? "map" : "list");
+		why_set(&msg, "'%s' is a %s: it cannot be replaced by a value", key,
+			f.node->kind == SN_MAP ? "map" : "list");
 		r = -BACKEND_EINVAL;
 		goto out;
 	}
 	if (memchr(value, 0, len) && sb->fmt != SOPS_FMT_JSON && sb->fmt != SOPS_FMT_BINARY &&
 	    f.node && !f.node->enc) {
-		say(msg, sizeof(msg), "a NUL byte cannot be stored in this file");
+		why_set(&msg, "a NUL byte cannot be stored in this file");
 		r = -BACKEND_EINVAL;
 		goto out;
 	}
@@ -925,11 +885,11 @@ static int sops_set(struct backend *be, const char *key, const void *value, size
 	if (!r && f.node->enc && f.node->type == SV_STR && f.node->plen == len &&
 	    !sodium_memcmp(secbuf_data(sb->doc.plain, NULL) + f.node->poff, value, len))
 		goto save;
-	msg[0] = 0;
+	msg.msg[0] = 0;
 	off = secbuf_len(sb->doc.plain);
 	if (secbuf_append(sb->doc.plain, value, len)) {
 		r = -BACKEND_ENOMEM;
-		say(msg, sizeof(msg), "out of locked memory");
+		why_set(&msg, "out of locked memory");
 		goto out;
 	}
 	if (!r) {
@@ -948,7 +908,7 @@ static int sops_set(struct backend *be, const char *key, const void *value, size
 		n->quoted = 1;
 		n->poff = off;
 		n->plen = len;
-		if ((r = insert_new(sb, key, n, msg, sizeof(msg)))) {
+		if ((r = insert_new(sb, key, n, &msg))) {
 			if (r == -EINVAL)
 				sops_node_free(n);
 			r = errno_to_backend(r);
@@ -956,39 +916,39 @@ static int sops_set(struct backend *be, const char *key, const void *value, size
 		}
 	}
  save:
-	r = errno_to_backend(save_doc(sb, msg, sizeof(msg)));
+	r = errno_to_backend(save_doc(sb, &msg));
  out:
 	/* Re-read from disk next time: what is in memory may be half-edited. */
 	sops_doc_release(&sb->doc);
 	sb->loaded = 0;
 	pthread_rwlock_unlock(&sb->lock);
 	if (r)
-		why_set(why, "%s", msg);
+		why_set(why, "%s", why_str(&msg));
 	return r;
 }
 
 static int sops_del(struct backend *be, const char *key, struct why *why)
 {
 	struct sops_backend *sb = sops_downcast(be);
-	char msg[sizeof(why->msg)] = "";
+	struct why msg = WHY_INIT;
 	struct found f;
 	int r;
 
 	pthread_rwlock_wrlock(&sb->lock);
-	if ((r = refresh(sb, msg, sizeof(msg))) || (r = lookup(&sb->doc, key, &f, 0, msg, sizeof(msg))))
+	if ((r = refresh(sb, &msg)) || (r = lookup(&sb->doc, key, &f, 0, &msg)))
 		goto out;
 	free(f.parent->items[f.index].key);
 	sops_node_free(f.parent->items[f.index].val);
 	memmove(&f.parent->items[f.index], &f.parent->items[f.index + 1],
 		(f.parent->n - f.index - 1) * sizeof(f.parent->items[0]));
 	f.parent->n--;
-	r = errno_to_backend(save_doc(sb, msg, sizeof(msg)));
+	r = errno_to_backend(save_doc(sb, &msg));
  out:
 	sops_doc_release(&sb->doc);
 	sb->loaded = 0;
 	pthread_rwlock_unlock(&sb->lock);
 	if (r)
-		why_set(why, "%s", msg);
+		why_set(why, "%s", why_str(&msg));
 	return r;
 }
 
@@ -998,22 +958,21 @@ static int sops_create(const struct backend_ctx *ctx, const char *target, const 
 	unsigned char (*pks)[AGE_KEY_LEN] = NULL;
 	struct sops_doc doc;
 	struct obuf out = { 0 };
-	char msg[300] = "", *path = NULL;
+	struct why msg = WHY_INIT;	/* its reasons were cut at 299 bytes: kept so */
+	char *path = NULL;
 	size_t i;
 	int r = 0;
 
 	(void)ctx;
-	if (!n) {
-		why_set(why, "give at least one age recipient (--age age1...)");
-		return -BACKEND_EINVAL;
-	}
+	if (!n)
+		return why_fail(why, -BACKEND_EINVAL, "give at least one age recipient (--age age1...)");
 	if (!(pks = calloc(n, sizeof(*pks))) || !(path = path_expand_home(target))) {
 		free(pks);
 		return -BACKEND_ENOMEM;
 	}
 	for (i = 0; i < n; i++)
-		if (age_recipient_parse(recipients[i], pks[i], msg, sizeof(msg))) {
-			why_set(why, "recipient '%.80s': %s", recipients[i], msg);
+		if (age_recipient_parse(recipients[i], pks[i], &msg)) {
+			why_set(why, "recipient '%.80s': %.299s", recipients[i], why_str(&msg));
 			r = -BACKEND_EINVAL;
 			goto out;
 		}
@@ -1023,14 +982,14 @@ static int sops_create(const struct backend_ctx *ctx, const char *target, const 
 		goto out;
 	}
 	sops_doc_init(&doc, sops_format_for(path));
-	r = sops_doc_create(&doc, (const unsigned char(*)[32])pks, n, msg, sizeof(msg));
+	r = sops_doc_create(&doc, (const unsigned char(*)[32])pks, n, &msg);
 	if (!r)
 		r = sops_emit(&doc, &out);
 	sops_doc_release(&doc);
 	if (!r)
-		r = write_atomic(path, out.p, out.len, NULL, 1, msg, sizeof(msg));
+		r = write_atomic(path, out.p, out.len, NULL, 1, &msg);
 	if (r) {
-		why_set(why, "%s", msg[0] ? msg : strerror(-r));
+		why_set(why, "%.299s", msg.msg[0] ? msg.msg : strerror(-r));
 		r = r == -EEXIST ? -BACKEND_EINVAL : errno_to_backend(r);
 	}
  out:

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 /* ---- obuf ---- */
 
@@ -288,7 +289,7 @@ void sops_doc_release(struct sops_doc *doc)
 	memset(doc, 0, sizeof(*doc));
 }
 
-int sops_doc_take_meta(struct sops_doc *doc, char *why, size_t whylen)
+int sops_doc_take_meta(struct sops_doc *doc, struct why *why)
 {
 	size_t b, i;
 
@@ -308,10 +309,8 @@ int sops_doc_take_meta(struct sops_doc *doc, char *why, size_t whylen)
 			break;
 		}
 	}
-	if (!doc->meta || doc->meta->kind != SN_MAP) {
-		snprintf(why, whylen, "no 'sops' metadata: the file is not encrypted with sops");
-		return -EINVAL;
-	}
+	if (!doc->meta || doc->meta->kind != SN_MAP)
+		return why_fail(why, -EINVAL, "no 'sops' metadata: the file is not encrypted with sops");
 	return 0;
 }
 
@@ -339,20 +338,18 @@ const char *sops_format_name(enum sops_format fmt)
 	return names[fmt];
 }
 
-int sops_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
+int sops_parse(struct sops_doc *doc, const char *text, size_t len, struct why *why)
 {
 	const char *nul = memchr(text, 0, len);
 	int r;
 
 	/* No store holds a NUL byte in its text (JSON escapes it). */
-	if (nul) {
-		snprintf(why, whylen, "the file contains a NUL byte (offset %zu)", (size_t)(nul - text));
-		return -EINVAL;
-	}
+	if (nul)
+		return why_fail(why, -EINVAL, "the file contains a NUL byte (offset %zu)", (size_t)(nul - text));
 
-	r = doc->store->parse(doc, text, len, why, whylen);
+	r = doc->store->parse(doc, text, len, why);
 	if (!r)
-		r = sops_meta_parse(doc, why, whylen);
+		r = sops_meta_parse(doc, why);
 	return r;
 }
 
@@ -368,16 +365,14 @@ static const char *scalar_text(const struct sops_node *n)
 	return n && n->kind == SN_SCALAR && n->type != SV_NULL ? n->text : NULL;
 }
 
-static int add_age_entries(struct sops_doc *doc, const struct sops_node *list, char *why, size_t whylen)
+static int add_age_entries(struct sops_doc *doc, const struct sops_node *list, struct why *why)
 {
 	size_t i;
 
 	if (!list || (list->kind == SN_SCALAR && list->type == SV_NULL))
 		return 0;
-	if (list->kind != SN_SEQ) {
-		snprintf(why, whylen, "metadata: 'age' is not a list");
-		return -EINVAL;
-	}
+	if (list->kind != SN_SEQ)
+		return why_fail(why, -EINVAL, "metadata: 'age' is not a list");
 	for (i = 0; i < list->n; i++) {
 		const struct sops_node *e = list->items[i].val;
 		const char *rec = scalar_text(sops_map_get(e, "recipient"));
@@ -386,10 +381,8 @@ static int add_age_entries(struct sops_doc *doc, const struct sops_node *list, c
 
 		if (!e || e->kind == SN_COMMENT)
 			continue;
-		if (!rec || !scalar_text(enc)) {
-			snprintf(why, whylen, "metadata: age entry %zu has no 'recipient' or 'enc'", i + 1);
-			return -EINVAL;
-		}
+		if (!rec || !scalar_text(enc))
+			return why_fail(why, -EINVAL, "metadata: age entry %zu has no 'recipient' or 'enc'", i + 1);
 		na = realloc(doc->m.age, (doc->m.nage + 1) * sizeof(*na));
 		if (!na)
 			return -ENOMEM;
@@ -420,7 +413,7 @@ static void count_others(struct sops_doc *doc, const struct sops_node *group)
 	}
 }
 
-int sops_meta_parse(struct sops_doc *doc, char *why, size_t whylen)
+int sops_meta_parse(struct sops_doc *doc, struct why *why)
 {
 	static const char *const rules[] = {
 		"unencrypted_suffix", "encrypted_suffix", "unencrypted_regex",
@@ -436,13 +429,13 @@ int sops_meta_parse(struct sops_doc *doc, char *why, size_t whylen)
 	if (groups && groups->kind == SN_SEQ && groups->n) {
 		doc->m.ngroups = groups->n;
 		for (i = 0; i < groups->n; i++) {
-			if ((r = add_age_entries(doc, sops_map_get(groups->items[i].val, "age"), why, whylen)))
+			if ((r = add_age_entries(doc, sops_map_get(groups->items[i].val, "age"), why)))
 				return r;
 			count_others(doc, groups->items[i].val);
 		}
 	} else {
 		doc->m.ngroups = 1;
-		if ((r = add_age_entries(doc, sops_map_get(meta, "age"), why, whylen)))
+		if ((r = add_age_entries(doc, sops_map_get(meta, "age"), why)))
 			return r;
 		count_others(doc, meta);
 	}
@@ -455,30 +448,24 @@ int sops_meta_parse(struct sops_doc *doc, char *why, size_t whylen)
 		doc->m.rule = (enum sops_rule)i;
 		doc->m.rule_arg = v;
 	}
-	if (nrules > 1) {
-		snprintf(why, whylen, "metadata: more than one of the *_suffix / *_regex rules");
-		return -EINVAL;
-	}
+	if (nrules > 1)
+		return why_fail(why, -EINVAL, "metadata: more than one of the *_suffix / *_regex rules");
 	if (doc->m.rule >= RULE_UNENC_REGEX) {
 		int ec;
 		PCRE2_SIZE eo;
 
 		doc->m.re = pcre2_compile((PCRE2_SPTR)doc->m.rule_arg, PCRE2_ZERO_TERMINATED,
 					  PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
-		if (!doc->m.re) {
-			snprintf(why, whylen, "metadata: %s does not compile (offset %zu)",
-				 rules[doc->m.rule], (size_t)eo);
-			return -EINVAL;
-		}
+		if (!doc->m.re)
+			return why_fail(why, -EINVAL, "metadata: %s does not compile (offset %zu)",
+					rules[doc->m.rule], (size_t)eo);
 	}
 	moe = scalar_text(sops_map_get(meta, "mac_only_encrypted"));
 	doc->m.mac_only_encrypted = moe && (!strcmp(moe, "true") || !strcmp(moe, "True"));
 	doc->m.lastmodified = sops_map_get(meta, "lastmodified");
 	doc->m.mac = sops_map_get(meta, "mac");
-	if (!scalar_text(doc->m.lastmodified) || !doc->m.mac || doc->m.mac->kind != SN_SCALAR) {
-		snprintf(why, whylen, "metadata: 'lastmodified' or 'mac' is missing");
-		return -EINVAL;
-	}
+	if (!scalar_text(doc->m.lastmodified) || !doc->m.mac || doc->m.mac->kind != SN_SCALAR)
+		return why_fail(why, -EINVAL, "metadata: 'lastmodified' or 'mac' is missing");
 	return 0;
 }
 
@@ -572,7 +559,7 @@ static int unflatten_one(struct sops_node *root, const char *k, size_t kl, struc
 	}
 }
 
-int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, char *why, size_t whylen)
+int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, struct why *why)
 {
 	struct sops_node *root = sops_node_new(SN_MAP);
 	size_t i;
@@ -588,7 +575,7 @@ int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, char *wh
 		if (!r)
 			flat->items[i].val = NULL;
 		else if (r == -EINVAL)
-			snprintf(why, whylen, "metadata key '%s' is malformed or repeated", flat->items[i].key);
+			why_set(why, "metadata key '%s' is malformed or repeated", flat->items[i].key);
 	}
 	if (r) {
 		sops_node_free(root);
@@ -629,7 +616,7 @@ int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, char *wh
 		sops_node_free(again);
 		if (r) {
 			if (r == -EINVAL)
-				snprintf(why, whylen, "the sops metadata keys are malformed");
+				why_set(why, "the sops metadata keys are malformed");
 			sops_node_free(root);
 			return r;
 		}

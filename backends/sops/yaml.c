@@ -7,6 +7,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "lib/why.h"
+
 /*
  * The YAML store.  DESIGN.md keeps libyaml inside lib/config for
  * harombe.yaml; a SOPS file is not configuration but a data format of this
@@ -54,14 +56,12 @@ struct yp {
 	size_t nanchors;
 	uint64_t *docstart;
 	size_t ndocs;
-	char *why;
-	size_t whylen;
+	struct why *why;
 };
 
 static int yfail(struct yp *y, const yaml_mark_t *m, const char *what)
 {
-	snprintf(y->why, y->whylen, "line %zu: %s", m->line + 1, what);
-	return -EINVAL;
+	return why_fail(y->why, -EINVAL, "line %zu: %s", m->line + 1, what);
 }
 
 static int grow(void **p, size_t *cap, size_t n, size_t size)
@@ -89,11 +89,9 @@ static int add_span(struct yp *y, const yaml_event_t *e)
 
 static int next(struct yp *y, yaml_event_t *e)
 {
-	if (!yaml_parser_parse(&y->p, e)) {
-		snprintf(y->why, y->whylen, "line %zu: invalid YAML: %s", y->p.problem_mark.line + 1,
-			 y->p.problem ? y->p.problem : "syntax error");
-		return -EINVAL;
-	}
+	if (!yaml_parser_parse(&y->p, e))
+		return why_fail(y->why, -EINVAL, "line %zu: invalid YAML: %s", y->p.problem_mark.line + 1,
+				y->p.problem ? y->p.problem : "syntax error");
 	return 0;
 }
 
@@ -215,8 +213,8 @@ static int parse_collection(struct yp *y, yaml_event_t *start, int depth, struct
 			k->text = NULL;
 			sops_node_free(k);
 			if (sops_map_get(n, key) || memchr(key, 0, klen)) {
-				snprintf(y->why, y->whylen, "line %d: mapping key repeated",
-					 (int)(ipos >> 24) + 1);
+				why_set(y->why, "line %d: mapping key repeated",
+					(int)(ipos >> 24) + 1);
 				free(key);
 				r = -EINVAL;
 				break;
@@ -377,7 +375,7 @@ static int find_comments(struct yp *y, struct sops_doc *doc, const char *text, s
 	return r;
 }
 
-static int yaml_parse(struct sops_doc *doc, const char *text, size_t len, char *why, size_t whylen)
+static int yaml_parse(struct sops_doc *doc, const char *text, size_t len, struct why *why)
 {
 	struct yp y;
 	yaml_event_t e;
@@ -386,7 +384,6 @@ static int yaml_parse(struct sops_doc *doc, const char *text, size_t len, char *
 
 	memset(&y, 0, sizeof(y));
 	y.why = why;
-	y.whylen = whylen;
 	if (!yaml_parser_initialize(&y.p))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&y.p, (const unsigned char *)text, len);
@@ -434,13 +431,13 @@ static int yaml_parse(struct sops_doc *doc, const char *text, size_t len, char *
 		yaml_event_delete(&e);
 	}
 	if (!r && !doc->nbranches) {
-		snprintf(why, whylen, "empty YAML file");
+		why_set(why, "empty YAML file");
 		r = -EINVAL;
 	}
 	if (!r)
 		r = find_comments(&y, doc, text, len);
 	if (!r)
-		r = sops_doc_take_meta(doc, why, whylen);
+		r = sops_doc_take_meta(doc, why);
 	yaml_parser_delete(&y.p);
 	for (i = 0; i < y.nanchors; i++) {
 		free(y.anchors[i].name);

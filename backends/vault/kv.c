@@ -95,12 +95,11 @@ static int not_found(struct vault_backend *vb, int kv, const struct vcall *c, co
 		     struct why *why)
 {
 	struct json_object *root = NULL, *md;
-	char msg[64];
 	long long ver;
 	int r;
 
 	if (kv == 2 && c->req.resp && secbuf_len(c->req.resp) &&
-	    !sjson_parse(secbuf_str(c->req.resp), secbuf_len(c->req.resp), &root, msg, sizeof(msg)) &&
+	    !sjson_parse(secbuf_str(c->req.resp), secbuf_len(c->req.resp), &root, NULL) &&
 	    (md = sjson_obj(sjson_obj(root, "data"), "metadata"))) {
 		ver = sjson_int(md, "version", k->version);
 		if (sjson_bool(md, "destroyed", 0))

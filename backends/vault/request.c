@@ -234,13 +234,12 @@ void vcall_release(struct vcall *c)
 static void error_text(const struct secbuf *resp, char *buf, size_t len)
 {
 	struct json_object *root = NULL, *errs;
-	char msg[64];
 	size_t i, n, off = 0;
 
 	buf[0] = 0;
 	if (!resp || !secbuf_len(resp))
 		return;
-	if (sjson_parse(secbuf_str(resp), secbuf_len(resp), &root, msg, sizeof(msg)) != 0) {
+	if (sjson_parse(secbuf_str(resp), secbuf_len(resp), &root, NULL) != 0) {
 		snprintf(buf, len, "response is not JSON");
 		return;
 	}
@@ -301,14 +300,14 @@ int vault_is_success(long s)
 int vault_parse_resp(struct vault_backend *vb, const struct vcall *c, struct json_object **out,
 		     struct why *why)
 {
-	char msg[96];
+	struct why msg = WHY_INIT;
 
 	if (!c->req.resp || !secbuf_len(c->req.resp))
 		return why_fail(why, -BACKEND_EUNAVAIL, "%s %s%s: HTTP %ld with an empty body", c->method,
 				vb->addr, c->path, c->req.status);
-	if (sjson_parse(secbuf_str(c->req.resp), secbuf_len(c->req.resp), out, msg, sizeof(msg)) != 0)
-		return why_fail(why, -BACKEND_EUNAVAIL, "%s %s%s: malformed JSON in the response (%s)", c->method,
-				vb->addr, c->path, msg);
+	if (sjson_parse(secbuf_str(c->req.resp), secbuf_len(c->req.resp), out, &msg) != 0)
+		return why_fail(why, -BACKEND_EUNAVAIL, "%s %s%s: malformed JSON in the response (%.95s)", c->method,
+				vb->addr, c->path, why_str(&msg));
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include "lib/jsonw.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 #define SJSON_DEPTH 32
 
@@ -75,7 +76,7 @@ static int nonfinite(struct json_object *o)
 	}
 }
 
-int sjson_parse(const char *text, size_t len, struct json_object **out, char *msg, size_t msglen)
+int sjson_parse(const char *text, size_t len, struct json_object **out, struct why *why)
 {
 	struct json_tokener *tok = NULL;
 	struct json_object *o = NULL;
@@ -85,10 +86,8 @@ int sjson_parse(const char *text, size_t len, struct json_object **out, char *ms
 	int r = 0, flushed = 0;
 
 	*out = NULL;
-	if (len > (size_t)INT32_MAX - 8) {
-		snprintf(msg, msglen, "JSON document too large");
-		return -EINVAL;
-	}
+	if (len > (size_t)INT32_MAX - 8)
+		return why_fail(why, -EINVAL, "JSON document too large");
 	dummy = malloc(len + 3);
 	tok = json_tokener_new_ex(SJSON_DEPTH);
 	if (!dummy || !tok) {
@@ -117,19 +116,19 @@ int sjson_parse(const char *text, size_t len, struct json_object **out, char *ms
 		jerr = o ? json_tokener_get_error(tok) : json_tokener_continue;
 	}
 	if (!o || jerr != json_tokener_success) {
-		snprintf(msg, msglen, "%s", jerr == json_tokener_continue ? "truncated JSON"
-					    : json_tokener_error_desc(jerr));
+		why_set(why, "%s", jerr == json_tokener_continue ? "truncated JSON"
+				  : json_tokener_error_desc(jerr));
 		r = -EINVAL;
 		goto out;
 	}
 	if (nonfinite(o)) {
-		snprintf(msg, msglen, "NaN or Infinity is not a JSON number");
+		why_set(why, "NaN or Infinity is not a JSON number");
 		r = -EINVAL;
 		goto out;
 	}
 	for (end = flushed ? len : json_tokener_get_parse_end(tok); end < len; end++) {
 		if (text[end] != ' ' && text[end] != '\n' && text[end] != '\r' && text[end] != '\t') {
-			snprintf(msg, msglen, "trailing bytes after the JSON document");
+			why_set(why, "trailing bytes after the JSON document");
 			r = -EINVAL;
 			goto out;
 		}

@@ -28,10 +28,11 @@
 
 struct json_object;
 struct secbuf;
+struct why;
 
-/* Parse len bytes.  0 and *out, or -EINVAL (msg says why: never the text)
- * or -ENOMEM.  depth limits nesting. */
-int sjson_parse(const char *text, size_t len, struct json_object **out, char *msg, size_t msglen);
+/* Parse len bytes.  0 and *out, or -EINVAL (why says what is wrong: never
+ * the text) or -ENOMEM.  depth limits nesting. */
+int sjson_parse(const char *text, size_t len, struct json_object **out, struct why *why);
 /* Wipe the tree's values and release it.  NULL-safe. */
 void sjson_put(struct json_object *o);
 

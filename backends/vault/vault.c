@@ -111,7 +111,8 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 	struct vhttp_opts ho = { 0 };
 	const char *addr = NULL, *ns = NULL, *mount = DEFAULT_MOUNT, *kvs = NULL, *role_id = NULL,
 		   *timeout = NULL, *retries = NULL;
-	char *url = NULL, msg[512] = "";
+	struct why msg = WHY_INIT;	/* its reasons were cut at 511 bytes: kept so */
+	char *url = NULL;
 	uint64_t tmo = DEFAULT_TIMEOUT_MS;
 	unsigned long maxc = 16;
 	int auto_renew = 1, disable_redirects = 0, r;
@@ -240,8 +241,8 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 	ho.url = url;
 	ho.follow_redirects = !disable_redirects;
 	ho.max_conns = (unsigned int)maxc;
-	if ((r = vhttp_new(&ho, &vb->http, msg, sizeof(msg)))) {
-		r = cfg_fail(err, NULL, "vault: %s", msg);
+	if ((r = vhttp_new(&ho, &vb->http, &msg))) {
+		r = cfg_fail(err, NULL, "vault: %.511s", why_str(&msg));
 		goto fail;
 	}
 	free(url);

@@ -18,6 +18,7 @@
 
 #include "lib/log.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 #define DEFAULT_MAX_RESP (1u << 20)
 #define DEFAULT_MAX_CONNS 16u
@@ -140,7 +141,7 @@ static void global_init(void)
 
 /* ---- setup ---- */
 
-static int load_ca_dir(struct vhttp *c, const char *dir, char *msg, size_t msglen)
+static int load_ca_dir(struct vhttp *c, const char *dir, struct why *why)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -149,7 +150,7 @@ static int load_ca_dir(struct vhttp *c, const char *dir, char *msg, size_t msgle
 	int count = 0, r = 0;
 
 	if (!d) {
-		snprintf(msg, msglen, "cannot open CA directory '%s': %s", dir, strerror(errno));
+		why_set(why, "cannot open CA directory '%s': %s", dir, strerror(errno));
 		return -errno;
 	}
 	while ((de = readdir(d))) {
@@ -164,7 +165,7 @@ static int load_ca_dir(struct vhttp *c, const char *dir, char *msg, size_t msgle
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
 			continue;
 		if (len + (size_t)st.st_size + 2 > CA_DIR_MAX) {
-			snprintf(msg, msglen, "CA directory '%s' holds more than 4 MiB", dir);
+			why_set(why, "CA directory '%s' holds more than 4 MiB", dir);
 			r = -EFBIG;
 			break;
 		}
@@ -195,7 +196,7 @@ static int load_ca_dir(struct vhttp *c, const char *dir, char *msg, size_t msgle
 	}
 	closedir(d);
 	if (!r && !count) {
-		snprintf(msg, msglen, "no PEM certificates in CA directory '%s'", dir);
+		why_set(why, "no PEM certificates in CA directory '%s'", dir);
 		r = -ENOENT;
 	}
 	if (r) {
@@ -210,7 +211,7 @@ static int load_ca_dir(struct vhttp *c, const char *dir, char *msg, size_t msgle
 /* Verify the server as server_name while connecting to the URL's host: the
  * URL names server_name (SNI and verification), CURLOPT_CONNECT_TO says
  * where to connect. */
-static int apply_server_name(struct vhttp *c, const char *name, char *msg, size_t msglen)
+static int apply_server_name(struct vhttp *c, const char *name, struct why *why)
 {
 	CURLU *u = curl_url();
 	char *host = NULL, *port = NULL, *url = NULL;
@@ -220,7 +221,7 @@ static int apply_server_name(struct vhttp *c, const char *name, char *msg, size_
 		return -ENOMEM;
 	if (curl_url_set(u, CURLUPART_URL, c->url, 0) || curl_url_get(u, CURLUPART_HOST, &host, 0) ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) {
-		snprintf(msg, msglen, "cannot parse the Vault address '%s'", c->url);
+		why_set(why, "cannot parse the Vault address '%s'", c->url);
 		goto out;
 	}
 	if (asprintf(&c->connect_to_line, "%s:%s:%s:%s", name, port, host, port) < 0) {
@@ -229,7 +230,7 @@ static int apply_server_name(struct vhttp *c, const char *name, char *msg, size_
 		goto out;
 	}
 	if (curl_url_set(u, CURLUPART_HOST, name, 0) || curl_url_get(u, CURLUPART_URL, &url, 0)) {
-		snprintf(msg, msglen, "'%s' is not a valid TLS server name", name);
+		why_set(why, "'%s' is not a valid TLS server name", name);
 		goto out;
 	}
 	free(c->url);
@@ -266,7 +267,7 @@ static char *dup_opt(const char *s, int *failed)
 	return d;
 }
 
-int vhttp_new(const struct vhttp_opts *o, struct vhttp **out, char *msg, size_t msglen)
+int vhttp_new(const struct vhttp_opts *o, struct vhttp **out, struct why *why)
 {
 	struct vhttp *c;
 	const curl_version_info_data *vi;
@@ -275,10 +276,8 @@ int vhttp_new(const struct vhttp_opts *o, struct vhttp **out, char *msg, size_t 
 
 	*out = NULL;
 	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK) {
-		snprintf(msg, msglen, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
-		return -EIO;
-	}
+	if (global_rc != CURLE_OK)
+		return why_fail(why, -EIO, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -296,9 +295,9 @@ int vhttp_new(const struct vhttp_opts *o, struct vhttp **out, char *msg, size_t 
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (o->ca_dir && !o->ca_file && (r = load_ca_dir(c, o->ca_dir, msg, msglen)))
+	if (o->ca_dir && !o->ca_file && (r = load_ca_dir(c, o->ca_dir, why)))
 		goto fail;
-	if (o->server_name && *o->server_name && (r = apply_server_name(c, o->server_name, msg, msglen)))
+	if (o->server_name && *o->server_name && (r = apply_server_name(c, o->server_name, why)))
 		goto fail;
 	vi = curl_version_info(CURLVERSION_NOW);
 	c->cleanse = vi && vi->ssl_version && !strncmp(vi->ssl_version, "OpenSSL/", 8);
@@ -319,15 +318,15 @@ int vhttp_new(const struct vhttp_opts *o, struct vhttp **out, char *msg, size_t 
 	r = -pthread_create(&c->worker, NULL, worker_main, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
-		snprintf(msg, msglen, "cannot start the HTTP thread: %s", strerror(-r));
+		why_set(why, "cannot start the HTTP thread: %s", strerror(-r));
 		goto fail;
 	}
 	c->started = 1;
 	*out = c;
 	return 0;
 fail:
-	if (r == -ENOMEM && !msg[0])
-		snprintf(msg, msglen, "out of memory");
+	if (r == -ENOMEM && !why_str(why)[0])
+		why_set(why, "out of memory");
 	vhttp_free(c);
 	return r;
 }

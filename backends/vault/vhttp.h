@@ -27,6 +27,7 @@
 
 struct secbuf;
 struct vhttp;
+struct why;
 
 struct vhttp_opts {
 	const char *url;		/* scheme://host[:port], no trailing '/' */
@@ -72,8 +73,8 @@ struct vhttp_req {
 	void *priv;
 };
 
-/* 0 and *out, or -errno with msg filled. */
-int vhttp_new(const struct vhttp_opts *o, struct vhttp **out, char *msg, size_t msglen);
+/* 0 and *out, or -errno with why filled. */
+int vhttp_new(const struct vhttp_opts *o, struct vhttp **out, struct why *why);
 void vhttp_free(struct vhttp *c);
 
 /* Perform reqs concurrently and return when each has an outcome.  Safe

@@ -33,7 +33,7 @@ static inline void fuzz_sops(enum sops_format fmt, const unsigned char *data, si
 {
 	struct sops_doc doc, again;
 	struct obuf out = { 0 };
-	char why[300];
+	struct why why = WHY_INIT;
 	char *text = malloc(size + 1);
 
 	if (!text)
@@ -41,14 +41,14 @@ static inline void fuzz_sops(enum sops_format fmt, const unsigned char *data, si
 	memcpy(text, data, size);
 	text[size] = 0;
 	sops_doc_init(&doc, fmt);
-	if (sops_parse(&doc, text, size, why, sizeof(why)) == 0) {
+	if (sops_parse(&doc, text, size, &why) == 0) {
 		if ((doc.data_key = secmem_alloc(SOPS_DATA_KEY_LEN)) != NULL) {
 			memset(doc.data_key, 0x42, SOPS_DATA_KEY_LEN);
-			(void)sops_doc_decrypt(&doc, why, sizeof(why));
+			(void)sops_doc_decrypt(&doc, &why);
 		}
 		if (sops_emit(&doc, &out) == 0) {
 			sops_doc_init(&again, fmt);
-			if (sops_parse(&again, out.p, out.len, why, sizeof(why)) != 0)
+			if (sops_parse(&again, out.p, out.len, &why) != 0)
 				abort();	/* what we write, we must read */
 			sops_doc_release(&again);
 		}

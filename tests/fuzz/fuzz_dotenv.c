@@ -30,7 +30,7 @@ static size_t lines_in(const uint8_t *p, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dotenv d = DOTENV_INIT, again = DOTENV_INIT;
-	struct dotenv_error err = { 0, "" };
+	struct dotenv_error err = { 0, WHY_INIT };
 	struct secbuf *out = NULL;
 	const unsigned char *a, *b;
 	size_t i, la, lb;
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == -ENOMEM)
 		goto done;
 	if (r != 0) {
-		if (r != -EINVAL || d.n || !err.msg[0] || err.line < 1 || err.line > lines_in(data, size))
+		if (r != -EINVAL || d.n || !err.why.msg[0] || err.line < 1 || err.line > lines_in(data, size))
 			abort();	/* a refusal keeps nothing and says where */
 		goto done;
 	}

@@ -14,6 +14,7 @@
 
 #include "backends/vault/sjson.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,12 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct secbuf *in = secbuf_dup(data, size), *out1 = NULL, *out2 = NULL;
 	struct json_object *o = NULL, *again = NULL;
-	char msg[128];
+	struct why msg = WHY_INIT;
 
 	if (!in)
 		return 0;
-	if (sjson_parse(secbuf_str(in), secbuf_len(in), &o, msg, sizeof(msg)) != 0) {
-		if (o || !msg[0])
+	if (sjson_parse(secbuf_str(in), secbuf_len(in), &o, &msg) != 0) {
+		if (o || !msg.msg[0])
 			abort();	/* a refusal leaves nothing behind and says why */
 		goto out;
 	}
@@ -61,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	if (sjson_write(out1, o) != 0)
 		goto out;
-	if (sjson_parse(secbuf_str(out1), secbuf_len(out1), &again, msg, sizeof(msg)) != 0)
+	if (sjson_parse(secbuf_str(out1), secbuf_len(out1), &again, &msg) != 0)
 		abort();	/* what we write, we must read */
 	if (sjson_write(out2, again) == 0 &&
 	    (secbuf_len(out1) != secbuf_len(out2) ||

@@ -8,6 +8,7 @@
 
 #include "backends/vault/vhttp.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 
 struct vhttp {
 	int unused;
@@ -34,14 +35,12 @@ uint64_t vhttp_now_ms(void)
 	return 1000000;
 }
 
-int vhttp_new(const struct vhttp_opts *o, struct vhttp **out, char *msg, size_t msglen)
+int vhttp_new(const struct vhttp_opts *o, struct vhttp **out, struct why *why)
 {
 	(void)o;
 	*out = calloc(1, sizeof(**out));
-	if (!*out) {
-		snprintf(msg, msglen, "out of memory");
-		return -12;
-	}
+	if (!*out)
+		return why_fail(why, -12, "out of memory");
 	return 0;
 }
 

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 {
 	size_t len;
 	unsigned char *in;
-	char why[200] = "";
+	struct why why = WHY_INIT;
 
 	if (argc < 3)
 		return fprintf(stderr, "usage: agetool decrypt KEYFILE | encrypt RECIPIENT [--armor]\n"), 2;
@@ -58,8 +58,8 @@ int main(int argc, char **argv)
 
 		if (kf)
 			fclose(kf);
-		if (!keys || age_identities_add_text(ids, (char *)keys, klen, 0, &skipped, why, sizeof(why)))
-			r = 1, fprintf(stderr, "agetool: bad keys file: %s\n", why);
+		if (!keys || age_identities_add_text(ids, (char *)keys, klen, 0, &skipped, &why))
+			r = 1, fprintf(stderr, "agetool: bad keys file: %.199s\n", why_str(&why));
 		else if (age_decrypt_any(in, len, ids, out_sink, NULL, &err))
 			r = 1, fprintf(stderr, "agetool: %s\n", err.why.msg);
 		age_identities_free(ids);
@@ -71,8 +71,8 @@ int main(int argc, char **argv)
 		unsigned char pk[AGE_KEY_LEN], *ct;
 		size_t ctlen;
 
-		if (age_recipient_parse(argv[2], pk, why, sizeof(why)))
-			return fprintf(stderr, "agetool: %s\n", why), 1;
+		if (age_recipient_parse(argv[2], pk, &why))
+			return fprintf(stderr, "agetool: %.199s\n", why_str(&why)), 1;
 		if (age_encrypt(in, len, (const unsigned char(*)[AGE_KEY_LEN])pk, 1, &ct, &ctlen))
 			return fprintf(stderr, "agetool: encrypt failed\n"), 1;
 		if (argc > 3 && !strcmp(argv[3], "--armor")) {

@@ -243,13 +243,14 @@ START_TEST(test_bech32_pairs)
 	for (i = 0; i < ARRAY_SIZE(pairs); i++) {
 		struct age_identities *ids = age_identities_new();
 		unsigned char pk[AGE_KEY_LEN], pk2[AGE_KEY_LEN];
-		char rec[AGE_RECIPIENT_MAX], why[128];
+		char rec[AGE_RECIPIENT_MAX];
+		struct why why = WHY_INIT;
 
 		ck_assert_int_eq(age_identity_add(ids, pairs[i][0], strlen(pairs[i][0])), 0);
 		age_identities_public(ids, 0, pk);
 		age_recipient_format(pk, rec, sizeof(rec));
 		ck_assert_str_eq(rec, pairs[i][1]);
-		ck_assert_int_eq(age_recipient_parse(pairs[i][1], pk2, why, sizeof(why)), 0);
+		ck_assert_int_eq(age_recipient_parse(pairs[i][1], pk2, &why), 0);
 		ck_assert_mem_eq(pk, pk2, sizeof(pk));
 		age_identities_free(ids);
 	}
@@ -260,7 +261,7 @@ START_TEST(test_bech32_rejects)
 {
 	struct age_identities *ids = age_identities_new();
 	unsigned char pk[AGE_KEY_LEN];
-	char why[128];
+	struct why why = WHY_INIT;
 	/* lower case identity, mixed case, bad checksum */
 	static const char *const bad_ids[] = {
 		"age-secret-key-1egtzvffv20835nwyv6270lxyvk2vknx2mmdkwyklmgr48uawx40q2p2lm0",
@@ -275,10 +276,10 @@ START_TEST(test_bech32_rejects)
 		ck_assert_int_eq(age_identity_add(ids, bad_ids[i], strlen(bad_ids[i])), -EINVAL);
 	ck_assert_uint_eq(age_identities_count(ids), 0);
 	ck_assert_int_eq(age_recipient_parse("age1xmwwc06ly3ee5rytxm9mflaz2u56jjj36s0mypdrwsvlul66mv4q47ryeg",
-					     pk, why, sizeof(why)), -EINVAL);
-	ck_assert_int_eq(age_recipient_parse("age1pq1xyz", pk, why, sizeof(why)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(why, "post-quantum"));
-	ck_assert_int_eq(age_recipient_parse("ssh-ed25519 AAAA", pk, why, sizeof(why)), -EINVAL);
+					     pk, &why), -EINVAL);
+	ck_assert_int_eq(age_recipient_parse("age1pq1xyz", pk, &why), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why_str(&why), "post-quantum"));
+	ck_assert_int_eq(age_recipient_parse("ssh-ed25519 AAAA", pk, &why), -EINVAL);
 	age_identities_free(ids);
 }
 END_TEST
@@ -297,19 +298,17 @@ START_TEST(test_keys_file_text)
 		"AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0";
 	struct age_identities *ids = age_identities_new();
 	size_t skipped = 0;
-	char why[128];
+	struct why why = WHY_INIT;
 
-	ck_assert_int_eq(age_identities_add_text(ids, text, strlen(text), 0, &skipped, why, sizeof(why)), 0);
+	ck_assert_int_eq(age_identities_add_text(ids, text, strlen(text), 0, &skipped, &why), 0);
 	ck_assert_uint_eq(age_identities_count(ids), 1);
 	ck_assert_uint_eq(skipped, 1);
 	/* sops does not trim: an indented key invalidates that source. */
-	ck_assert_int_eq(age_identities_add_text(ids, indented, strlen(indented), 0, &skipped, why,
-						 sizeof(why)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(why, "line 1"));
-	ck_assert_ptr_null(strstr(why, "NJT5YCS"));
+	ck_assert_int_eq(age_identities_add_text(ids, indented, strlen(indented), 0, &skipped, &why), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why_str(&why), "line 1"));
+	ck_assert_ptr_null(strstr(why_str(&why), "NJT5YCS"));
 	ck_assert_uint_eq(age_identities_count(ids), 1);
-	ck_assert_int_eq(age_identities_add_text(ids, several, strlen(several), 1, &skipped, why,
-						 sizeof(why)), 0);
+	ck_assert_int_eq(age_identities_add_text(ids, several, strlen(several), 1, &skipped, &why), 0);
 	ck_assert_uint_eq(age_identities_count(ids), 3);
 	age_identities_free(ids);
 }

@@ -114,8 +114,8 @@ static void bad_(const char *text, size_t tlen, unsigned int line, const char *r
 	ck_assert_uint_eq(d.n, 0);
 	ck_assert_ptr_null(d.e);
 	ck_assert_uint_eq(err.line, line);
-	ck_assert_msg(strstr(err.msg, reason) != NULL, "'%s' lacks '%s'", err.msg, reason);
-	ck_assert_ptr_null(strstr(err.msg, "s3cr3t"));
+	ck_assert_msg(strstr(why_str(&err.why), reason) != NULL, "'%s' lacks '%s'", why_str(&err.why), reason);
+	ck_assert_ptr_null(strstr(why_str(&err.why), "s3cr3t"));
 }
 
 START_TEST(test_errors)

@@ -372,19 +372,20 @@ END_TEST
 START_TEST(test_state_file)
 {
 	struct rotate_state *st;
-	char path[128], err[256], text[512];
+	struct why err = WHY_INIT;
+	char path[128], text[512];
 	int64_t rot, seen, t = 1700000000000;
 	struct stat sb;
 	int fd;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/sub/rotation.json", tmpdir);
-	ck_assert_int_eq(rotate_state_open(path, &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(rotate_state_open(path, &st, &err), 0);
 	rotate_state_get(st, "a/b", &rot, &seen);
 	ck_assert(rot == 0 && seen == 0);
 	ck_assert_int_eq(rotate_state_set(st, "a/b", t, 0), 0);
 	ck_assert_int_eq(rotate_state_set(st, "c", 0, t + 1000), 0);
-	ck_assert_int_eq(rotate_state_save(st, err, sizeof(err)), 0);
+	ck_assert_int_eq(rotate_state_save(st, &err), 0);
 	rotate_state_close(st);
 
 	ck_assert_int_eq(stat(path, &sb), 0);
@@ -393,7 +394,7 @@ START_TEST(test_state_file)
 	ck_assert_int_eq(stat(text, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0700);
 
-	ck_assert_int_eq(rotate_state_open(path, &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(rotate_state_open(path, &st, &err), 0);
 	rotate_state_get(st, "a/b", &rot, &seen);
 	ck_assert(rot == t && seen == 0);
 	rotate_state_get(st, "c", &rot, &seen);
@@ -410,8 +411,8 @@ START_TEST(test_state_file)
 	fd = open(path, O_WRONLY | O_TRUNC);
 	ck_assert_int_eq(write(fd, "[1", 2), 2);
 	close(fd);
-	ck_assert_int_eq(rotate_state_open(path, &st, err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "is not a JSON object"));
+	ck_assert_int_eq(rotate_state_open(path, &st, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why_str(&err), "is not a JSON object"));
 }
 END_TEST
 

@@ -8,14 +8,15 @@
 
 #include "backends/vault/sjson.h"
 #include "lib/secbuf.h"
+#include "lib/why.h"
 #include "tests/unit/unit.h"
 
 static struct json_object *parse_ok(const char *text)
 {
 	struct json_object *o = NULL;
-	char msg[128] = "";
+	struct why msg = WHY_INIT;
 
-	ck_assert_msg(sjson_parse(text, strlen(text), &o, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_msg(sjson_parse(text, strlen(text), &o, &msg) == 0, "%s", why_str(&msg));
 	ck_assert_ptr_nonnull(o);
 	return o;
 }
@@ -23,24 +24,24 @@ static struct json_object *parse_ok(const char *text)
 START_TEST(test_parse_errors)
 {
 	struct json_object *o = (void *)1;
-	char msg[128];
+	struct why msg = WHY_INIT;
 
-	ck_assert_int_eq(sjson_parse("{\"a\": \"b", 8, &o, msg, sizeof(msg)), -EINVAL);
+	ck_assert_int_eq(sjson_parse("{\"a\": \"b", 8, &o, &msg), -EINVAL);
 	ck_assert_ptr_null(o);
-	ck_assert_str_eq(msg, "truncated JSON");
-	ck_assert_int_eq(sjson_parse("{} x", 4, &o, msg, sizeof(msg)), -EINVAL);
-	ck_assert(strstr(msg, "trailing") != NULL);
-	ck_assert_int_eq(sjson_parse("<html>", 6, &o, msg, sizeof(msg)), -EINVAL);
-	ck_assert_int_eq(sjson_parse("", 0, &o, msg, sizeof(msg)), -EINVAL);
+	ck_assert_str_eq(why_str(&msg), "truncated JSON");
+	ck_assert_int_eq(sjson_parse("{} x", 4, &o, &msg), -EINVAL);
+	ck_assert(strstr(why_str(&msg), "trailing") != NULL);
+	ck_assert_int_eq(sjson_parse("<html>", 6, &o, &msg), -EINVAL);
+	ck_assert_int_eq(sjson_parse("", 0, &o, &msg), -EINVAL);
 	/* Not JSON, though json-c alone takes them: a leading zero, an
 	 * exponent without digits, a trailing comma (fuzz_sjson found "04e"
 	 * written back as "04", which then read as 4). */
-	ck_assert_int_eq(sjson_parse("04", 2, &o, msg, sizeof(msg)), -EINVAL);
-	ck_assert_int_eq(sjson_parse("04e", 3, &o, msg, sizeof(msg)), -EINVAL);
-	ck_assert_int_eq(sjson_parse("{\"a\": 1e}", 10, &o, msg, sizeof(msg)), -EINVAL);
-	ck_assert_int_eq(sjson_parse("[1,]", 4, &o, msg, sizeof(msg)), -EINVAL);
-	ck_assert_int_eq(sjson_parse("NaN", 3, &o, msg, sizeof(msg)), -EINVAL);
-	ck_assert_int_eq(sjson_parse("{\"a\": [-Infinity]}", 18, &o, msg, sizeof(msg)), -EINVAL);
+	ck_assert_int_eq(sjson_parse("04", 2, &o, &msg), -EINVAL);
+	ck_assert_int_eq(sjson_parse("04e", 3, &o, &msg), -EINVAL);
+	ck_assert_int_eq(sjson_parse("{\"a\": 1e}", 10, &o, &msg), -EINVAL);
+	ck_assert_int_eq(sjson_parse("[1,]", 4, &o, &msg), -EINVAL);
+	ck_assert_int_eq(sjson_parse("NaN", 3, &o, &msg), -EINVAL);
+	ck_assert_int_eq(sjson_parse("{\"a\": [-Infinity]}", 18, &o, &msg), -EINVAL);
 	ck_assert_ptr_null(o);
 	o = parse_ok("  {\"a\": 1}\n");
 	sjson_put(o);
@@ -86,10 +87,10 @@ static void roundtrip(const unsigned char *p, size_t n)
 {
 	struct secbuf *sb = secbuf_new(16);
 	struct json_object *o;
-	char msg[128];
+	struct why msg = WHY_INIT;
 
 	ck_assert_int_eq(sjson_write_str(sb, p, n), 0);
-	ck_assert_int_eq(sjson_parse(secbuf_str(sb), secbuf_len(sb), &o, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(sjson_parse(secbuf_str(sb), secbuf_len(sb), &o, &msg), 0);
 	ck_assert(json_object_is_type(o, json_type_string));
 	ck_assert_int_eq(json_object_get_string_len(o), (int)n);
 	ck_assert(memcmp(json_object_get_string(o), p, n) == 0);

@@ -57,7 +57,7 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static int open_sops(const char *file, const char *key_file, char *err_out, size_t errlen)
+static int open_sops(const char *file, const char *key_file, struct why *why)
 {
 	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
@@ -71,20 +71,17 @@ static int open_sops(const char *file, const char *key_file, char *err_out, size
 	ctx.cfg = cfg;
 	ctx.source = "check";
 	r = backend_open(&ctx, &be, &err);
-	if (err_out)
-		snprintf(err_out, errlen, "%s", err.msg);
+	if (why)
+		*why = err;
 	return r;
 }
 
-static char *get(const char *key, int *rc, char *why_out)
+static char *get(const char *key, int *rc, struct why *why)
 {
-	struct why why = { "" };
 	struct secbuf *sb = NULL;
 	char *s = NULL;
 
-	*rc = backend_get(be, key, &sb, &why);
-	if (why_out)
-		strcpy(why_out, why.msg);
+	*rc = backend_get(be, key, &sb, why);
 	if (!*rc) {
 		s = strndup(secbuf_str(sb), secbuf_len(sb));
 		secbuf_free(sb);
@@ -94,11 +91,11 @@ static char *get(const char *key, int *rc, char *why_out)
 
 static void expect(const char *key, const char *want)
 {
-	char why[256];
+	struct why why = WHY_INIT;
 	int rc;
-	char *v = get(key, &rc, why);
+	char *v = get(key, &rc, &why);
 
-	ck_assert_msg(rc == 0, "get %s: %s (%s)", key, backend_strerror(rc), why);
+	ck_assert_msg(rc == 0, "get %s: %s (%s)", key, backend_strerror(rc), why_str(&why));
 	ck_assert_msg(!strcmp(v, want), "get %s: value differs", key);
 	free(v);
 }
@@ -153,11 +150,11 @@ static int compare_tree(struct json_object *o, char *path, size_t plen)
 		return n;
 	}
 	{
-		char why[256];
+		struct why why = WHY_INIT;
 		int rc;
-		char *v = get(path, &rc, why);
+		char *v = get(path, &rc, &why);
 
-		ck_assert_msg(rc == 0, "get %s: %s (%s)", path, backend_strerror(rc), why);
+		ck_assert_msg(rc == 0, "get %s: %s (%s)", path, backend_strerror(rc), why_str(&why));
 		if (json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int))
 			ck_assert_msg(strtod(v, NULL) == json_object_get_double(o), "%s: number differs", path);
 		else if (json_object_is_type(o, json_type_boolean))
@@ -176,7 +173,7 @@ static void check_fixture(const char *name, int want_leaves)
 
 	snprintf(file, sizeof(file), "%s/%s", FIX, name);
 	snprintf(exp, sizeof(exp), "%s/expected/%s.decrypted.json", FIX, name);
-	ck_assert_int_eq(open_sops(file, KEYS, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(file, KEYS, NULL), 0);
 	o = json_object_from_file(exp);
 	ck_assert_ptr_nonnull(o);
 	ck_assert_int_eq(compare_tree(o, path, 0), want_leaves);
@@ -213,7 +210,7 @@ START_TEST(test_fixture_binary)
 {
 	char *want = slurp(FIX "/expected/age-example.txt.decrypted");
 
-	ck_assert_int_eq(open_sops(FIX "/age-example.txt", KEYS, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.txt", KEYS, NULL), 0);
 	expect("data", want);
 	free(want);
 }
@@ -221,18 +218,19 @@ END_TEST
 
 static void expect_refused(const char *name, int want_rc, const char *reason)
 {
-	char file[256], why[sizeof(((struct why *)0)->msg)];
+	struct why why = WHY_INIT;
+	char file[256];
 	int rc;
 	char *v;
 
 	snprintf(file, sizeof(file), "%s/negative/%s", FIX, name);
-	ck_assert_int_eq(open_sops(file, KEYS, NULL, 0), 0);
-	v = get("lastName", &rc, why);
+	ck_assert_int_eq(open_sops(file, KEYS, NULL), 0);
+	v = get("lastName", &rc, &why);
 	ck_assert_ptr_null(v);
 	ck_assert_msg(rc == -want_rc, "%s: got %s, want %s", name, backend_strerror(rc), backend_strerror(want_rc));
-	ck_assert_msg(strstr(why, reason) != NULL, "%s: reason '%s' lacks '%s'", name, why, reason);
+	ck_assert_msg(strstr(why_str(&why), reason) != NULL, "%s: reason '%s' lacks '%s'", name, why_str(&why), reason);
 	/* The reason names no value. */
-	ck_assert_ptr_null(strstr(why, "Smith"));
+	ck_assert_ptr_null(strstr(why_str(&why), "Smith"));
 }
 
 START_TEST(test_negative_fixtures)
@@ -260,13 +258,13 @@ START_TEST(test_identity_sources)
 
 	/* SOPS_AGE_KEY: several keys on a line */
 	setenv("SOPS_AGE_KEY", K2 " AGE-SECRET-KEY-1NJT5YCS2LWU4V4QAJQ6R4JNU7LXPDX602DZ9NUFANVU5GDTGUWCQ5T59M6", 1);
-	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL), 0);
 	expect("firstName", "John");
 	/* taken out of the environment once read */
 	ck_assert_ptr_null(getenv("SOPS_AGE_KEY"));
 	backend_close(be), be = NULL, config_free(cfg), cfg = NULL;
 	/* ... and still used by a later open in the same process (SIGHUP) */
-	ck_assert_int_eq(open_sops(FIX "/age-example.yaml", NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.yaml", NULL, NULL), 0);
 	expect("myapp1", "t00m4nys3cr3tzupdated");
 	free(keys);
 	(void)kf;
@@ -281,13 +279,13 @@ START_TEST(test_identity_key_file_env_and_default)
 	char *v;
 
 	setenv("SOPS_AGE_KEY_FILE", KEYS, 1);
-	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL), 0);
 	expect("lastName", "Smith");
 	backend_close(be), be = NULL, config_free(cfg), cfg = NULL;
 	unsetenv("SOPS_AGE_KEY_FILE");
 
 	/* nothing: denied, with the recipients listed */
-	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL), 0);
 	v = get("lastName", &rc, NULL);
 	ck_assert_ptr_null(v);
 	ck_assert_int_eq(rc, -BACKEND_EDENIED);
@@ -299,7 +297,7 @@ START_TEST(test_identity_key_file_env_and_default)
 	ck_assert_int_eq(system(kf), 0);
 	snprintf(dir, sizeof(dir), "%s/xdg", tmpdir);
 	setenv("XDG_CONFIG_HOME", dir, 1);
-	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL), 0);
 	expect("address/city", "New York");
 	backend_close(be), be = NULL, config_free(cfg), cfg = NULL;
 	unsetenv("XDG_CONFIG_HOME");
@@ -308,26 +306,27 @@ START_TEST(test_identity_key_file_env_and_default)
 	snprintf(kf, sizeof(kf), "mkdir -p %s/.config/sops/age && cp %s %s/.config/sops/age/keys.txt",
 		 tmpdir, KEYS, tmpdir);
 	ck_assert_int_eq(system(kf), 0);
-	ck_assert_int_eq(open_sops(FIX "/age-example.json", "~/missing-keys.txt", NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.json", "~/missing-keys.txt", NULL), 0);
 	/* a configured key_file that is missing is an error, not skipped */
 	v = get("lastName", &rc, NULL);
 	ck_assert_int_eq(rc, -BACKEND_EUNAVAIL);
 	backend_close(be), be = NULL, config_free(cfg), cfg = NULL;
-	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.json", NULL, NULL), 0);
 	expect("lastName", "Smith");
 }
 END_TEST
 
 START_TEST(test_addressing)
 {
-	char file[256], why[sizeof(((struct why *)0)->msg)];
+	struct why why = WHY_INIT;
+	char file[256];
 	int rc;
 	char *v;
 
 	snprintf(file, sizeof(file), "%s/addr.json", tmpdir);
 	/* read once per process: set before the first open */
 	setenv("SOPS_AGE_KEY", K2, 1);
-	ck_assert_int_eq(open_sops(file, NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(file, NULL, NULL), 0);
 	{
 		const char *rcpt[] = { K2_PUB };
 		struct backend_ctx ctx = { .cfg = cfg };
@@ -337,7 +336,7 @@ START_TEST(test_addressing)
 		ck_assert_int_eq(backend_create(&ctx, file, rcpt, 1, &w), -BACKEND_EINVAL);
 	}
 	backend_close(be), be = NULL, config_free(cfg), cfg = NULL;
-	ck_assert_int_eq(open_sops(file, NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(file, NULL, NULL), 0);
 	/* flat keys as in the seed document */
 	ck_assert_int_eq(backend_set(be, "github/token", "flat-value", 10, NULL), 0);
 	expect("github/token", "flat-value");
@@ -345,9 +344,9 @@ START_TEST(test_addressing)
 	ck_assert_int_eq(backend_set(be, "db#password", "pw", 2, NULL), 0);
 	expect("db#password", "pw");
 	expect("db/password", "pw");
-	v = get("nope/nothing", &rc, why);
+	v = get("nope/nothing", &rc, &why);
 	ck_assert_int_eq(rc, -BACKEND_ENOTFOUND);
-	ck_assert_ptr_nonnull(strstr(why, "no key"));
+	ck_assert_ptr_nonnull(strstr(why_str(&why), "no key"));
 	ck_assert_ptr_null(v);
 }
 END_TEST
@@ -355,20 +354,20 @@ END_TEST
 START_TEST(test_nested_and_fields)
 {
 	/* The YAML fixture: app2 -> db -> {user, password} is a map. */
-	char why[256];
+	struct why why = WHY_INIT;
 	int rc;
 	char *v;
 
-	ck_assert_int_eq(open_sops(FIX "/age-example.yaml", KEYS, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.yaml", KEYS, NULL), 0);
 	expect("app2/db/password", "c4r1b0u");
 	expect("app2/db#password", "c4r1b0u");
-	v = get("app2/db", &rc, why);
+	v = get("app2/db", &rc, &why);
 	ck_assert_int_eq(rc, -BACKEND_EINVAL);
-	ck_assert_ptr_nonnull(strstr(why, "user, password"));
+	ck_assert_ptr_nonnull(strstr(why_str(&why), "user, password"));
 	free(v);
-	v = get("an_array", &rc, why);
+	v = get("an_array", &rc, &why);
 	ck_assert_int_eq(rc, -BACKEND_EINVAL);
-	ck_assert_ptr_nonnull(strstr(why, "list"));
+	ck_assert_ptr_nonnull(strstr(why_str(&why), "list"));
 	expect("an_array/3", "some other value");
 	expect("nested_unencrypted/this/is/all", "going to remain in clear text");
 }
@@ -405,7 +404,7 @@ static void roundtrip(const char *fixture, const char *newkey, const char *exist
 	snprintf(file, sizeof(file), "%s/rt%s", tmpdir, ext);
 	copy_file(fixture, file);
 	chmod(file, 0640);
-	ck_assert_int_eq(open_sops(file, KEYS, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(file, KEYS, NULL), 0);
 	before = enc_values(file);
 	ck_assert_int_eq(backend_set(be, newkey, tricky, strlen(tricky), NULL), 0);
 	expect(newkey, tricky);
@@ -484,7 +483,7 @@ START_TEST(test_unchanged_values_keep_ciphertext)
 
 	snprintf(file, sizeof(file), "%s/keep.json", tmpdir);
 	copy_file(FIX "/age-example.json", file);
-	ck_assert_int_eq(open_sops(file, KEYS, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(file, KEYS, NULL), 0);
 	before = slurp(file);
 	ck_assert_int_eq(backend_set(be, "lastName", "Smith", 5, NULL), 0);	/* same value */
 	ck_assert_int_eq(backend_set(be, "firstName", "Jane", 4, NULL), 0);	/* new value */
@@ -521,7 +520,7 @@ START_TEST(test_create_dotenv_and_yaml)
 		int rc;
 
 		snprintf(file, sizeof(file), "%s/new.%s", tmpdir, exts[i]);
-		ck_assert_int_eq(open_sops(file, NULL, NULL, 0), 0);
+		ck_assert_int_eq(open_sops(file, NULL, NULL), 0);
 		ctx.cfg = cfg;
 		ck_assert_msg(backend_create(&ctx, file, rcpt, 2, &w) == 0, "%s", w.msg);
 		ck_assert_int_eq(backend_set(be, "api/key", "s3cr3t=\n2", 9, NULL), 0);
@@ -535,7 +534,7 @@ START_TEST(test_create_dotenv_and_yaml)
 		free(text);
 		/* the other recipient reads it too */
 		backend_close(be), be = NULL, config_free(cfg), cfg = NULL;
-		ck_assert_int_eq(open_sops(file, KEYS, NULL, 0), 0);
+		ck_assert_int_eq(open_sops(file, KEYS, NULL), 0);
 		expect("api/key", "s3cr3t=\n2");
 		backend_close(be), be = NULL, config_free(cfg), cfg = NULL;
 		(void)rc;
@@ -554,7 +553,7 @@ START_TEST(test_reload_on_change)
 	snprintf(file, sizeof(file), "%s/live.json", tmpdir);
 	snprintf(other, sizeof(other), "%s/other.json", tmpdir);
 	copy_file(FIX "/age-example.json", file);
-	ck_assert_int_eq(open_sops(file, KEYS, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(file, KEYS, NULL), 0);
 	expect("firstName", "John");
 	/* an edit by another writer (atomic replace: new inode) */
 	copy_file(FIX "/age-example.json", other);
@@ -565,7 +564,7 @@ START_TEST(test_reload_on_change)
 
 		cfg = NULL;
 		be = NULL;
-		ck_assert_int_eq(open_sops(other, KEYS, NULL, 0), 0);
+		ck_assert_int_eq(open_sops(other, KEYS, NULL), 0);
 		ck_assert_int_eq(backend_set(be, "firstName", "Eve", 3, NULL), 0);
 		b2 = be;
 		backend_close(b2);
@@ -601,7 +600,7 @@ START_TEST(test_large_map_lookup)
 
 	setenv("SOPS_AGE_KEY", K2, 1);
 	snprintf(file, sizeof(file), "%s/big.yaml", tmpdir);
-	ck_assert_int_eq(open_sops(file, NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(file, NULL, NULL), 0);
 	{
 		const char *rcpt[] = { K2_PUB };
 		struct backend_ctx ctx = { .cfg = cfg };
@@ -642,7 +641,7 @@ START_TEST(test_rule_encrypted_regex)
 
 	setenv("SOPS_AGE_KEY", K2, 1);
 	snprintf(file, sizeof(file), "%s/rules.json", tmpdir);
-	ck_assert_int_eq(open_sops(file, NULL, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(file, NULL, NULL), 0);
 	{
 		struct backend_ctx ctx = { .cfg = cfg };
 
@@ -668,7 +667,7 @@ END_TEST
 
 START_TEST(test_list)
 {
-	ck_assert_int_eq(open_sops(FIX "/age-example.json", KEYS, NULL, 0), 0);
+	ck_assert_int_eq(open_sops(FIX "/age-example.json", KEYS, NULL), 0);
 	{
 		struct backend_meta m;
 
@@ -680,10 +679,10 @@ END_TEST
 
 START_TEST(test_bad_config)
 {
-	char err[700];
+	struct why err = WHY_INIT;
 
-	ck_assert_int_ne(open_sops("", NULL, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "secrets_file"));
+	ck_assert_int_ne(open_sops("", NULL, &err), 0);
+	ck_assert_ptr_nonnull(strstr(why_str(&err), "secrets_file"));
 }
 END_TEST
 
