@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -65,25 +66,6 @@ static int folder(const char *prefix, char *buf, size_t len)
 	if (snprintf(buf, len, "%s%s", prefix, prefix[n - 1] == '/' ? "" : "/") >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
-}
-
-static int read_all(int fd, struct secbuf *sb)
-{
-	unsigned char *p;
-	ssize_t n;
-
-	for (;;) {
-		if (!(p = secbuf_tail(sb, 65536)))
-			return -ENOMEM;
-		n = read(fd, p, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		secbuf_commit(sb, (size_t)n);
-	}
 }
 
 static int report_partial(const struct dotenv *d, char *const *keys, size_t done)
@@ -161,9 +143,9 @@ int cli_vault_import(struct cli *c, int argc, char **argv)
 		cli_error("cannot open '%s': %s", file, strerror(errno));
 		return EXIT_USAGE;
 	}
-	if (!(text = secbuf_new(4096)) || (r = read_all(fd, text)) != 0) {
-		cli_error("cannot read '%s': %s", file, text ? strerror(-r) : "out of locked memory");
-		r = text && r != -ENOMEM ? EXIT_USAGE : EXIT_BACKEND;
+	if ((r = secbuf_read_fd(fd, SIZE_MAX / 2, &text)) != 0) {
+		cli_error("cannot read '%s': %s", file, r == -ENOMEM ? "out of locked memory" : strerror(-r));
+		r = r != -ENOMEM ? EXIT_USAGE : EXIT_BACKEND;
 		goto out;
 	}
 	{

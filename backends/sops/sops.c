@@ -45,7 +45,7 @@
  *
  * This file is the backend over the document model of sops-internal.h:
  * identities, loading, key addressing, and the ops (reads and writes).
- * It is over 900 lines because the write path (write_atomic, insert_new,
+ * Length: over 900 lines because the write path (write_atomic, insert_new,
  * sops_set, sops_del, sops_create) shares the backend's lock, lookup()
  * and refresh() (load_doc()) with the read path; the parsing, crypto and
  * stores are already in their own files (tree.c, crypto.c, datakey.c,
