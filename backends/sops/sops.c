@@ -23,6 +23,8 @@
 #include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/fileio.h"
+#include "lib/trust.h"
+#include "lib/why.h"
 
 /*
  * provider: sops.  A SOPS file (JSON, YAML, dotenv, INI or binary) whose
@@ -110,9 +112,11 @@ static void take_env_key(void)
 /* ---- paths and files ---- */
 
 
-/* Read a whole file into locked memory (keys) or ordinary memory. */
+/* Read a whole file into locked memory (keys) or ordinary memory.  Keys
+ * (locked) come only from a file nobody else can write (lib/trust.h):
+ * -EPERM with the reason in trust. */
 static int read_file(const char *path, int locked, struct secbuf **sb_out, char **buf_out, size_t *len,
-		     struct stat *st)
+		     struct stat *st, struct why *trust)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
 	struct stat tmp;
@@ -121,6 +125,8 @@ static int read_file(const char *path, int locked, struct secbuf **sb_out, char 
 
 	if (fd < 0)
 		return -errno;
+	if (locked && (r = trust_check_fd(fd, path, "age key file", trust)) != 0)
+		goto out;
 	if (fstat(fd, st ? st : &tmp) != 0) {
 		r = -errno;
 		goto out;
@@ -180,11 +186,16 @@ static int add_keys_file(struct age_identities *ids, const char *what, const cha
 	struct secbuf *sb = NULL;
 	size_t len = 0, before = age_identities_count(ids), skipped = 0;
 	char err[128] = "";
-	int r = read_file(path, 1, &sb, NULL, &len, NULL);
+	struct why trust = WHY_INIT;
+	int r = read_file(path, 1, &sb, NULL, &len, NULL, &trust);
 
 	if (r == -ENOENT && optional) {
 		obuf_printf(info, "%s%s %s (absent)", info->len ? ", " : "", what, path);
 		return 0;
+	}
+	if (trust.msg[0]) {
+		say(why, whylen, "%s (%s)", why_str(&trust), what);
+		return -EPERM;
 	}
 	if (r) {
 		say(why, whylen, "cannot read the age keys file '%s' (%s): %s", path, what,
@@ -290,7 +301,7 @@ static int load_doc(struct sops_backend *sb, struct sops_doc *doc, struct stat *
 	int r;
 
 	sops_doc_init(doc, sb->fmt);
-	if ((r = read_file(sb->path, 0, NULL, &text, &len, st))) {
+	if ((r = read_file(sb->path, 0, NULL, &text, &len, st, NULL))) {
 		say(why, whylen, "cannot read '%s': %s", sb->path, strerror(-r));
 		return r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EUNAVAIL;
 	}
