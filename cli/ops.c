@@ -225,12 +225,19 @@ void cli_ops_release(struct cli *c)
 void cli_json_str(const char *s)
 {
 	unsigned char buf[6 * 64];	/* an escaped byte takes at most 6 */
+	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s), i, k;
+	uint32_t cp;
 
 	putchar('"');
 	for (i = 0; i < n; i += k) {
-		k = n - i < 64 ? n - i : 64;
-		fwrite(buf, 1, (size_t)(jsonw_escape(buf, (const unsigned char *)s + i, k) - buf), stdout);
+		/* Cut between UTF-8 sequences, never inside one. */
+		for (k = 0; i + k < n && k < 60;) {
+			size_t q = jsonw_utf8_next(u + i + k, n - i - k, &cp);
+
+			k += q ? q : 1;
+		}
+		fwrite(buf, 1, (size_t)(jsonw_text_escape(buf, u + i, k) - buf), stdout);
 	}
 	putchar('"');
 }
