@@ -116,10 +116,16 @@ void cli_forget(struct cli *c, const char *const *keys, size_t n)
 		log_debug("no harombefs listens on '%s'", path);
 		return;
 	}
-	if (r)
+	if (r == -EPERM) {
+		/* Not harombefs: nothing it said is believed, and the change
+		 * has not reached the daemon's cache. */
+		cli_error("control socket: %s; harombefs was NOT told to drop its cached copies", why_str(&why));
+		c->exit_floor = EXIT_BACKEND;
+	} else if (r) {
 		cli_error("warning: could not tell harombefs (%s) to drop its cached copies: %s; it serves "
 			  "the new value once its cache_ttl has passed",
 			  path, why.msg[0] ? why_str(&why) : strerror(-r));
+	}
 }
 
 void cli_changed(struct cli *c, enum audit_event ev, const char *key, int r, const char *why)
