@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <json-c/json.h>
@@ -323,6 +325,39 @@ START_TEST(test_denials_rate_limited_per_uid)
 }
 END_TEST
 
+/* A write cut short (RLIMIT_FSIZE stands in for a full disk: write()
+ * stores what fits and returns the count) leaves no part of the line. */
+START_TEST(test_short_write_rolled_back)
+{
+	struct audit_caller who = { 7, 1000, 1000, "reader" };
+	struct audit_record rec = { .event = AUDIT_SECRET_READ, .caller = &who, .result = "ok" };
+	struct rlimit rl;
+	struct audit *a;
+	struct why err = WHY_INIT;
+	struct stat st;
+	off_t first;
+
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(audit_open(path, 1, ~0u, &a, &err), 0);
+	ck_assert_int_eq(audit_write(a, &rec), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	first = st.st_size;
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = (rlim_t)first + 40;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_int_eq(audit_write(a, &rec), -ENOSPC);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, first);
+	rl.rlim_cur = rl.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_int_eq(audit_write(a, &rec), 0);
+	audit_close(a);
+	json_object_put(read_line(1));
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 2 * first);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -339,6 +374,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_partial_line_closed_at_open);
 	tcase_add_test(tc, test_untrusted_directories_refused);
 	tcase_add_test(tc, test_denials_rate_limited_per_uid);
+	tcase_add_test(tc, test_short_write_rolled_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
