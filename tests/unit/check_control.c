@@ -143,7 +143,7 @@ END_TEST
 
 /* A squatter: uid 1000 binds a socket at sq before any daemon and
  * answers "ok" to everything.  Its pid; it ends when killed. */
-static pid_t squat(const char *sq, int ready[2])
+static pid_t squat(const char *sq, int ready[2], int bind_as_root)
 {
 	pid_t pid = fork();
 
@@ -153,11 +153,14 @@ static pid_t squat(const char *sq, int ready[2])
 		char buf[256];
 		int fd, c;
 
-		if (setgid(1000) || setuid(1000))
-			_exit(10);
 		memcpy(sa.sun_path, sq, strlen(sq));
 		fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(sq, 0777) || listen(fd, 4))
+		/* bind_as_root: the file is root's, but the listener (whose
+		 * credentials SO_PEERCRED reports, taken at listen()) is not. */
+		if (fd < 0 || (bind_as_root && bind(fd, (struct sockaddr *)&sa, sizeof(sa))) ||
+		    setgid(1000) || setuid(1000))
+			_exit(10);
+		if ((!bind_as_root && bind(fd, (struct sockaddr *)&sa, sizeof(sa))) || listen(fd, 4))
 			_exit(11);
 		(void)!write(ready[1], "r", 1);
 		for (;;) {
@@ -186,7 +189,7 @@ START_TEST(test_impostor_detected_and_squatted_path_refused)
 	ck_assert_int_eq(chmod(dir, 01777), 0);
 	snprintf(sq, sizeof(sq), "%s/sq.ctl", dir);
 	ck_assert_int_eq(pipe(ready), 0);
-	pid = squat(sq, ready);
+	pid = squat(sq, ready, 0);
 	ck_assert_int_eq(read(ready[0], &r, 1), 1);
 	/* The client believes nothing from it ... */
 	ck_assert_int_eq(control_forget(sq, keys, 1, &why), -EPERM);
@@ -197,6 +200,16 @@ START_TEST(test_impostor_detected_and_squatted_path_refused)
 	ck_assert_ptr_nonnull(strstr(why.msg, "refusing to start"));
 	ck_assert_ptr_null(mine);
 	ck_assert_int_eq(nseen, 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	unlink(sq);
+
+	/* A socket file of root's with a listener that is not. */
+	pid = squat(sq, ready, 1);
+	ck_assert_int_eq(read(ready[0], &r, 1), 1);
+	ck_assert_int_eq(control_forget(sq, keys, 1, &why), -EPERM);
+	ck_assert_ptr_nonnull(strstr(why.msg, "runs as uid 1000"));
+	ck_assert_ptr_nonnull(strstr(why.msg, "not harombefs"));
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	unlink(sq);
