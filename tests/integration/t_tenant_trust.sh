@@ -177,6 +177,22 @@ assert len(summ) == 1 and summ[0]["suppressed"] == 290 and summ[0]["uid"] == 0, 
 PY
 ok "300 denied opens by one uid write 10 records and one summary (\"suppressed\": 290); the owner's reads go on"
 
+# ---- logrotate: rename, then SIGHUP reopens the log by its path ----
+start_fs "$HAROMBEFS" "$CFG" "$T_DIR/mnt"
+as_uid 1000 cat "$T_DIR/mnt/web/env" > /dev/null
+mv "$T_DIR/log/audit.jsonl" "$T_DIR/log/audit.jsonl.1"
+as_uid 1000 cat "$T_DIR/mnt/web/env" > /dev/null
+kill -HUP "$T_FS_PID"
+for _ in $(seq 100); do grep -q "reloaded '$CFG'" "$T_LOG" && break; sleep 0.05; done
+grep -q "reloaded '$CFG'" "$T_LOG" || fail "no reload: $(tail -n 3 "$T_LOG")"
+as_uid 1000 cat "$T_DIR/mnt/web/env" > /dev/null
+stop_fs "$T_FS_PID" "$T_DIR/mnt"
+[ "$(grep -c '"event":"secret_read"' "$T_DIR/log/audit.jsonl")" = 1 ] || fail "the read after SIGHUP is not in the new log"
+[ "$(stat -c %a "$T_DIR/log/audit.jsonl")" = 600 ] || fail "the new log is not 0600"
+tail -n 2 "$T_DIR/log/audit.jsonl.1" | grep -c '"event":"secret_read"' | grep -qx 2 ||
+	fail "the reads before SIGHUP are not at the end of the renamed log"
+ok "logrotate: after a rename, records go on in the renamed file until SIGHUP, then to a new 0600 log at the configured path"
+
 # ---- 5. the audit log: a full disk ----
 mkdir -p "$T_DIR/small"
 mount -t tmpfs -o size=64k,mode=0755 harombe-full "$T_DIR/small"
@@ -246,7 +262,10 @@ while True:
         c.send(b"ok")
     c.close()
 PY
-as_uid 1000 /usr/bin/python3 "$T_DIR/squat.py" "$T_DIR/pub/mnt.ctl" "$T_DIR/pub/ready" &
+# setpriv itself in the background (not the as_uid function's subshell), so
+# that $! is the squatter and killing it ends it.
+setpriv --reuid 1000 --regid 1000 --clear-groups -- /usr/bin/python3 "$T_DIR/squat.py" "$T_DIR/pub/mnt.ctl" \
+	"$T_DIR/pub/ready" < /dev/null > /dev/null 2>&1 &
 SQUAT=$!
 T_PIDS+=("$SQUAT")
 for _ in $(seq 100); do [ -e "$T_DIR/pub/ready" ] && break; sleep 0.05; done
@@ -264,4 +283,5 @@ YAML
 printf 'new' | expect 3 "harombe: control socket: '$T_DIR/pub/mnt.ctl' belongs to uid 1000, not root: it is not harombefs's socket (an impostor bound it first); harombefs was NOT told to drop its cached copies" \
 	"$HT" -c "$T_DIR/etc/m.yaml" vault set api/key -
 kill "$SQUAT"
+wait "$SQUAT" 2>/dev/null || true
 ok "a control socket squatted by uid 1000 stops harombefs from starting, and harombe vault set reports the impostor (exit 3) instead of believing its 'ok'"
