@@ -60,7 +60,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -I. -DHAROMBE_VERSION='"$(VE
 ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
-LIB_OBJS := lib/why.o lib/control.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
+LIB_OBJS := lib/why.o lib/trust.o lib/control.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
 BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/sops.o backends/sops/tree.o backends/sops/crypto.o backends/sops/datakey.o \
 	backends/sops/age.o backends/sops/bech32.o backends/sops/json.o backends/sops/yaml.o backends/sops/flat.o \
@@ -88,7 +88,7 @@ SCAN_CORE = $(addprefix $(BUILD)/,$(SCAN_OBJS))
 # objects it uses; only the scan_* API of scan/scan.h is exported.
 SCAN_SONAME := libharombe-scan.so.0
 SCAN_SO := $(BUILD)/libharombe-scan.so.$(VERSION)
-SCAN_PIC = $(addprefix $(BUILD)/pic/,$(SCAN_LIB_OBJS) lib/secbuf.o lib/log.o lib/config.o lib/credshape.o lib/why.o)
+SCAN_PIC = $(addprefix $(BUILD)/pic/,$(SCAN_LIB_OBJS) lib/secbuf.o lib/log.o lib/config.o lib/credshape.o lib/why.o lib/trust.o)
 SCAN_SO_LIBS = $(shell pkg-config --libs libhs libpcre2-8 yaml-0.1 libsodium 2>/dev/null) -lm -lpthread
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -153,7 +153,7 @@ $(BUILD)/pic/%.o: %.c | $(PKGS_OK)
 
 # The built-in prefilters, compiled at build time (see scan/tools/hsdb-gen.c).
 HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o lib/config.o lib/log.o \
-	lib/secbuf.o lib/credshape.o lib/why.o)
+	lib/secbuf.o lib/credshape.o lib/why.o lib/trust.o)
 $(BUILD)/scan/hsdb-gen: $(HSDB_GEN_OBJS)
 	$(LINK)
 

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "lib/config.h"
+#include "lib/jsonw.h"
 #include "lib/when.h"
 
 /*
@@ -211,6 +212,70 @@ static int tally(struct groups *gs, enum group_by by, const struct filter *f, js
 	return 0;
 }
 
+/* A record's string as the terminal may show it: a control character
+ * (ESC, newline, DEL, the C1 range), a byte that is not UTF-8 and '\\'
+ * are written as visible escapes (\x1b, \n, \u009b, \\), so that a
+ * process name set by a tenant cannot move the cursor, recolour or forge
+ * lines.  The result lives until the eighth call after this one. */
+static const char *vis(const char *s)
+{
+	static char ring[8][1024];
+	static unsigned int next;
+	char *out = ring[next++ % 8], *p = out, *end = out + sizeof(ring[0]) - 8;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
+	uint32_t c;
+
+	while (i < n && p < end) {
+		k = jsonw_utf8_next(u + i, n - i, &c);
+		if (!k || c < 0x20 || c == 0x7f || c == '\\') {
+			if (c == '\n' && k)
+				p += sprintf(p, "\\n");
+			else if (c == '\\' && k)
+				p += sprintf(p, "\\\\");
+			else
+				p += sprintf(p, "\\x%02x", u[i]);
+			i++;
+		} else if (c >= 0x80 && c <= 0x9f) {
+			p += sprintf(p, "\\u%04x", (unsigned)c);
+			i += k;
+		} else {
+			memcpy(p, u + i, k);
+			p += k;
+			i += k;
+		}
+	}
+	if (i < n)
+		p += sprintf(p, "...");
+	*p = 0;
+	return out;
+}
+
+/* json-c's rendering of a record, with what it leaves raw made safe: it
+ * escapes the C0 controls but passes DEL, C1 controls and invalid UTF-8
+ * through.  Those can only be inside strings, where \uXXXX is valid. */
+static void put_json_safe(const char *js)
+{
+	const unsigned char *u = (const unsigned char *)js;
+	size_t n = strlen(js), i = 0, k;
+	uint32_t c;
+
+	while (i < n) {
+		k = jsonw_utf8_next(u + i, n - i, &c);
+		if (!k) {
+			fputs("\\ufffd", stdout);
+			i++;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029)
+			printf("\\u%04x", (unsigned)c);
+		else
+			fwrite(u + i, 1, k, stdout);
+		i += k;
+	}
+	putchar('\n');
+}
+
 static void print_row(json_object *o, int64_t t)
 {
 	char when[40], by[96] = "";
@@ -223,27 +288,30 @@ static void print_row(json_object *o, int64_t t)
 		int64_t uid = json_object_object_get_ex(caller, "uid", &v) ? json_object_get_int64(v) : -1;
 		const char *cmd = str_of(caller, "command");
 
-		snprintf(by, sizeof(by), "uid %lld%s%s%s", (long long)uid, cmd ? " (" : "", cmd ? cmd : "",
+		snprintf(by, sizeof(by), "uid %lld%s%s%s", (long long)uid, cmd ? " (" : "", cmd ? vis(cmd) : "",
 			 cmd ? ")" : "");
 	} else if ((s = str_of(o, "source"))) {
-		snprintf(by, sizeof(by), "%s", s);
+		snprintf(by, sizeof(by), "%s", vis(s));
 	}
 	{
 		const char *ev = str_of(o, "event"), *ct = str_of(o, "container"), *res = str_of(o, "result");
 
-		printf("%-20s  %-20s  %-16s  %-6s  %-22s  ", when, ev ? ev : "?", ct ? ct : "-", res ? res : "?", by);
+		printf("%-20s  %-20s  %-16s  %-6s  %-22s  ", when, ev ? vis(ev) : "?", ct ? vis(ct) : "-",
+		       res ? vis(res) : "?", by);
 	}
 	if (json_object_object_get_ex(o, "keys", &keys) && json_object_is_type(keys, json_type_array) &&
 	    (n = json_object_array_length(keys))) {
 		for (i = 0; i < n; i++)
-			printf("%s%s", i ? "," : "", json_object_get_string(json_object_array_get_idx(keys, i)));
+			printf("%s%s", i ? "," : "", vis(json_object_get_string(json_object_array_get_idx(keys, i))));
 	} else {
 		putchar('-');
 	}
 	if ((s = str_of(o, "action")) || (s = str_of(o, "view")))
-		printf(" [%s]", s);
+		printf(" [%s]", vis(s));
 	if ((s = str_of(o, "reason")))
-		printf("  (%s)", s);
+		printf("  (%s)", vis(s));
+	if (json_object_object_get_ex(o, "suppressed", &v))
+		printf("  [%lld more not shown one by one]", (long long)json_object_get_int64(v));
 	putchar('\n');
 }
 
@@ -289,14 +357,14 @@ static void print_report(struct groups *gs, enum group_by by, int json, const st
 		puts("]}");
 	} else {
 		for (i = 0; i < n; i++)
-			if (strlen(list[i].name) > w)
-				w = strlen(list[i].name);
+			if (strlen(vis(list[i].name)) > w)
+				w = strlen(vis(list[i].name));
 		printf("%-*s  %8s  %8s  %8s  %8s  %-20s  %s\n", (int)w, by == BY_CONTAINER ? "CONTAINER" :
 		       by == BY_SECRET ? "SECRET" : "EVENT", "EVENTS", "OK", "ERROR", "DENIED", "FIRST", "LAST");
 		for (i = 0; i < n; i++) {
 			when_format(list[i].first, a, sizeof(a));
 			when_format(list[i].last, b, sizeof(b));
-			printf("%-*s  %8lu  %8lu  %8lu  %8lu  %-20s  %s\n", (int)w, list[i].name, list[i].events,
+			printf("%-*s  %8lu  %8lu  %8lu  %8lu  %-20s  %s\n", (int)w, vis(list[i].name), list[i].events,
 			       list[i].ok, list[i].error, list[i].denied, a, b);
 		}
 	}
@@ -461,8 +529,8 @@ int cli_audit_group(struct cli *c, int argc, char **argv)
 					r = EXIT_BACKEND;
 				}
 			} else if (c->json) {
-				puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-									JSON_C_TO_STRING_NOSLASHESCAPE));
+				put_json_safe(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+										     JSON_C_TO_STRING_NOSLASHESCAPE));
 			} else {
 				print_row(o, ms);
 			}

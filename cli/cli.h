@@ -26,6 +26,7 @@ struct cli {
 	struct backend *be;		/* opened on demand */
 	struct audit *audit;
 	struct cli_ops *ops;		/* cli/ops.c: views, rotation config, audit log */
+	int exit_floor;			/* the least exit status (an impostor on the control socket: 3) */
 };
 
 void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
@@ -82,7 +83,8 @@ int cli_audit_event(struct cli *c, enum audit_event ev, const char *container, c
 void cli_changed(struct cli *c, enum audit_event ev, const char *key, int r, const char *why);
 /* Tell a running harombefs (its control socket, next to the config's
  * mountpoint) to drop what its cache holds for these keys.  No daemon is
- * fine; a daemon that cannot be told is a warning. */
+ * fine; a daemon that cannot be told is a warning; an impostor on the
+ * socket (not root or our uid) is an error: exit_floor becomes 3. */
 void cli_forget(struct cli *c, const char *const *keys, size_t n);
 /* The views of the config (once), and one of them by name: an unknown
  * name prints the known ones and gives NULL. */

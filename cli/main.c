@@ -280,5 +280,5 @@ int main(int argc, char **argv)
 	backend_close(c.be);
 	audit_close(c.audit);
 	config_free(c.cfg);
-	return r;
+	return r > c.exit_floor ? r : c.exit_floor;
 }

@@ -116,10 +116,16 @@ void cli_forget(struct cli *c, const char *const *keys, size_t n)
 		log_debug("no harombefs listens on '%s'", path);
 		return;
 	}
-	if (r)
+	if (r == -EPERM) {
+		/* Not harombefs: nothing it said is believed, and the change
+		 * has not reached the daemon's cache. */
+		cli_error("control socket: %s; harombefs was NOT told to drop its cached copies", why_str(&why));
+		c->exit_floor = EXIT_BACKEND;
+	} else if (r) {
 		cli_error("warning: could not tell harombefs (%s) to drop its cached copies: %s; it serves "
 			  "the new value once its cache_ttl has passed",
 			  path, why.msg[0] ? why_str(&why) : strerror(-r));
+	}
 }
 
 void cli_changed(struct cli *c, enum audit_event ev, const char *key, int r, const char *why)
@@ -225,12 +231,19 @@ void cli_ops_release(struct cli *c)
 void cli_json_str(const char *s)
 {
 	unsigned char buf[6 * 64];	/* an escaped byte takes at most 6 */
+	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s), i, k;
+	uint32_t cp;
 
 	putchar('"');
 	for (i = 0; i < n; i += k) {
-		k = n - i < 64 ? n - i : 64;
-		fwrite(buf, 1, (size_t)(jsonw_escape(buf, (const unsigned char *)s + i, k) - buf), stdout);
+		/* Cut between UTF-8 sequences, never inside one. */
+		for (k = 0; i + k < n && k < 60;) {
+			size_t q = jsonw_utf8_next(u + i + k, n - i - k, &cp);
+
+			k += q ? q : 1;
+		}
+		fwrite(buf, 1, (size_t)(jsonw_text_escape(buf, u + i, k) - buf), stdout);
 	}
 	putchar('"');
 }

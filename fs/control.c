@@ -106,6 +106,8 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sa;
+	struct why lw = WHY_INIT;
+	struct stat st;
 	sigset_t all, old;
 	mode_t um;
 	int r, live;
@@ -122,20 +124,30 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 		why_set(why, "control socket path '%s' is too long", path);
 		goto fail;
 	}
-	/* Replace a socket nobody answers on; never one a live daemon uses. */
-	live = control_connect(path);
-	if (live >= 0) {
-		close(live);
-		why_set(why, "another harombefs listens on '%s'", path);
+	/* Replace a socket of ours nobody answers on; never one a live daemon
+	 * uses, and never one someone else made: whoever holds the path would
+	 * be told our rotations and could answer for us. */
+	if (lstat(path, &st) == 0 && st.st_uid != 0 && st.st_uid != geteuid()) {
+		why_set(why, "'%s' is taken by uid %u (a %s harombefs did not make); refusing to start: remove "
+			"it, and keep the mountpoint in a directory only root can write", path, (unsigned)st.st_uid,
+			S_ISSOCK(st.st_mode) ? "socket" : "file");
 		r = -EADDRINUSE;
 		goto fail;
 	}
-	if (live == -ECONNREFUSED) {
-		struct stat st;
-
-		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(path);
+	live = control_connect(path, &lw);
+	if (live >= 0) {
+		close(live);
+		why_set(why, "another harombefs listens on '%s'", path);
+		r = -EALREADY;
+		goto fail;
 	}
+	if (live == -EPERM) {
+		why_set(why, "%s; refusing to start", why_str(&lw));
+		r = -EADDRINUSE;
+		goto fail;
+	}
+	if (live == -ECONNREFUSED && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
 	ctl->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (ctl->fd < 0 || pipe2(ctl->stop, O_CLOEXEC) != 0) {
 		r = -errno;
@@ -145,6 +157,14 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 	um = umask(077);
 	r = bind(ctl->fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(um);
+	if (r != 0 && errno == EADDRINUSE) {
+		/* Taken between the check and the bind (or a file we could not
+		 * remove): someone else's. */
+		why_set(why, "'%s' is taken by a file harombefs did not make; refusing to start: remove it, and keep "
+			"the mountpoint in a directory only root can write", path);
+		r = -EADDRINUSE;
+		goto fail;
+	}
 	if (r != 0 || chmod(path, 0600) != 0 || listen(ctl->fd, 8) != 0) {
 		r = -errno;
 		why_set(why, "cannot listen on '%s': %s", path, strerror(errno));

@@ -13,8 +13,12 @@
 typedef void control_forget_fn(const char *key, void *arg);
 
 struct control;
-/* Listen at path (a stale socket there is replaced; a live one is not) and
- * serve requests on a thread of its own.  0 or -errno with why filled. */
+/* Listen at path (a stale socket of ours there is replaced) and serve
+ * requests on a thread of its own.  0 or -errno with why filled:
+ * -EALREADY when a harombefs of ours listens there already; -EADDRINUSE
+ * when the path is taken by someone else (a file or socket another uid
+ * owns, or a live peer that is not root or our uid): the daemon must not
+ * start, since clients would talk to the impostor. */
 int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, struct why *why);
 /* Stop the thread and remove the socket.  NULL-safe. */
 void control_stop(struct control *ctl);

@@ -376,11 +376,18 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 	/* The control socket comes before the mount, so that whoever sees the
 	 * mount can tell us about a rotation.  Without it harombefs still
 	 * works; a rotation then reaches it only through SIGUSR2 or once
-	 * cache_ttl has passed. */
-	if (control_path(mnt, ctlpath, sizeof(ctlpath)) != 0 ||
-	    control_start(ctlpath, control_forget_cb, h, &ctl, &ce) != 0)
-		log_warn("no control socket for %s: %s", mnt,
-			 ctlpath[0] ? ce.msg : "the path is too long");
+	 * cache_ttl has passed.  But a name taken by someone else stops the
+	 * start: that is an impostor waiting for our clients. */
+	if (control_path(mnt, ctlpath, sizeof(ctlpath)) != 0)
+		log_warn("no control socket for %s: the path is too long", mnt);
+	else if ((r = control_start(ctlpath, control_forget_cb, h, &ctl, &ce)) == -EADDRINUSE) {
+		/* Someone else holds our socket's name: `harombe vault rotate`
+		 * would tell them, not us, and believe their answer. */
+		log_err("control socket: %s", ce.msg);
+		goto out;
+	} else if (r != 0) {
+		log_warn("no control socket for %s: %s", mnt, ce.msg);
+	}
 	if (!passed && handover_mount(args, mnt, &ffd, &ifd, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out;

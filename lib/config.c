@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "credshape.h"
+#include "trust.h"
 #include "log.h"
 #include "secbuf.h"
 
@@ -617,6 +618,11 @@ int config_load(const char *path, struct harombe_config **out, struct why *err)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return cfg_fail(err, NULL, "config '%s' is not a regular file", path);
+	}
+	/* Whoever can write the config can give itself a view. */
+	if ((r = trust_check_fd(fd, path, "harombe.yaml", err)) != 0) {
+		close(fd);
+		return r;
 	}
 	if (st.st_size > (off_t)MAX_FILE) {
 		close(fd);

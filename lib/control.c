@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -38,21 +39,48 @@ int control_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
-int control_connect(const char *path)
+/* Whoever answers must be harombefs: root, or the uid we run as (a
+ * daemon of this same user).  The socket file's owner is checked too:
+ * a socket someone else bound in a directory they could write is not the
+ * daemon's, whoever holds it now. */
+static int check_peer(int fd, const char *path, struct why *why)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct stat st;
+	uid_t me = geteuid();
+
+	if (lstat(path, &st) == 0 && st.st_uid != 0 && st.st_uid != me)
+		return why_fail(why, -EPERM, "'%s' belongs to uid %u, not root%s: it is not harombefs's socket "
+				"(an impostor bound it first)", path, (unsigned)st.st_uid, me ? " or this user" : "");
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 || cl != sizeof(cred))
+		return why_fail(why, -EPERM, "cannot tell who listens on '%s': %s", path, strerror(errno));
+	if (cred.uid != 0 && cred.uid != me)
+		return why_fail(why, -EPERM, "the process answering on '%s' runs as uid %u (pid %d), not root%s: "
+				"it is not harombefs (an impostor holds the socket)", path, (unsigned)cred.uid,
+				(int)cred.pid, me ? " or this user" : "");
+	return 0;
+}
+
+int control_connect(const char *path, struct why *why)
 {
 	struct sockaddr_un sa;
 	struct timeval tv = { 5, 0 };
 	int fd, r;
 
 	if ((r = control_addr(path, &sa)))
-		return r;
+		return why_fail(why, r, "control socket path '%s' is too long", path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return why_fail(why, -errno, "%s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		r = -errno;
+		close(fd);
+		return why_fail(why, r, "%s", strerror(-r));
+	}
+	if ((r = check_peer(fd, path, why))) {
 		close(fd);
 		return r;
 	}
@@ -87,11 +115,9 @@ int control_forget(const char *path, const char *const *keys, size_t n, struct w
 	size_t i;
 	int fd, r = 0;
 
-	fd = control_connect(path);
-	if (fd < 0) {
-		why_set(why, "%s", strerror(-fd));
+	fd = control_connect(path, why);
+	if (fd < 0)
 		return fd;
-	}
 	if (!n)
 		r = request(fd, "forget-all", 10, why);
 	for (i = 0; i < n && !r; i++) {

@@ -14,8 +14,9 @@
  *   "forget-all"   drop everything                         -> "ok"
  *   "ping"                                                 -> "ok"
  * Anything else gets "error: ...".  Only root and the daemon's own user may
- * talk to it (SO_PEERCRED, besides the file mode).  No message ever carries
- * a value.
+ * talk to it (SO_PEERCRED, besides the file mode), and the client believes
+ * only a peer that is root or its own uid.  No message ever carries a
+ * value.
  *
  * This is the protocol and its client, which `harombe` links; the server
  * is the daemon's alone (fs/control.h).
@@ -33,11 +34,15 @@ int control_path(const char *mountpoint, char *buf, size_t len);
 /* The address of the socket at path.  0 or -ENAMETOOLONG. */
 int control_addr(const char *path, struct sockaddr_un *sa);
 /* Connect to the socket at path (5 s send and receive timeouts): the
- * descriptor, or -errno (-ENOENT, -ECONNREFUSED: nobody listens there). */
-int control_connect(const char *path);
+ * descriptor, or -errno with why (-ENOENT, -ECONNREFUSED: nobody listens
+ * there).  -EPERM: an impostor: the socket file or the process answering
+ * (SO_PEERCRED) is neither root's nor this euid's; nothing may be sent to
+ * it or believed from it. */
+int control_connect(const char *path, struct why *why);
 
 /* Client: forget each key (keys NULL and n 0: "forget-all").  0; -ENOENT or
- * -ECONNREFUSED when no daemon listens there; other -errno with why. */
+ * -ECONNREFUSED when no daemon listens there; -EPERM when an impostor
+ * does (see control_connect); other -errno with why. */
 int control_forget(const char *path, const char *const *keys, size_t n, struct why *why);
 
 #endif

@@ -49,3 +49,93 @@ unsigned char *jsonw_escape(unsigned char *p, const unsigned char *s, size_t len
 	}
 	return p;
 }
+
+size_t jsonw_utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	uint32_t c, min;
+	size_t n, i;
+
+	if (!len)
+		return 0;
+	c = s[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, c &= 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, c &= 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, c &= 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Code points written as \uXXXX: controls a terminal acts on, and the
+ * two separators JavaScript takes for line ends. */
+static int text_escape(uint32_t c)
+{
+	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029;
+}
+
+size_t jsonw_text_len(const unsigned char *s, size_t len)
+{
+	size_t i = 0, n = 0, k;
+	uint32_t c;
+
+	while (i < len) {
+		if (!(k = jsonw_utf8_next(s + i, len - i, &c)))
+			n += 6, k = 1;
+		else if (short_escape(s[i]))
+			n += 2;
+		else
+			n += text_escape(c) ? 6 : k;
+		i += k;
+	}
+	return n;
+}
+
+unsigned char *jsonw_text_escape(unsigned char *p, const unsigned char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, k;
+	uint32_t c;
+	int e;
+
+	while (i < len) {
+		if (!(k = jsonw_utf8_next(s + i, len - i, &c))) {
+			memcpy(p, "\\ufffd", 6);
+			p += 6;
+			i++;
+			continue;
+		}
+		if ((e = short_escape(s[i]))) {
+			*p++ = '\\';
+			*p++ = (unsigned char)e;
+		} else if (text_escape(c)) {
+			memcpy(p, "\\u", 2);
+			p[2] = (unsigned char)hex[(c >> 12) & 15];
+			p[3] = (unsigned char)hex[(c >> 8) & 15];
+			p[4] = (unsigned char)hex[(c >> 4) & 15];
+			p[5] = (unsigned char)hex[c & 15];
+			p += 6;
+		} else {
+			memcpy(p, s + i, k);
+			p += k;
+		}
+		i += k;
+	}
+	return p;
+}

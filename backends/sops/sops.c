@@ -22,6 +22,7 @@
 #include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/fileio.h"
+#include "lib/trust.h"
 #include "lib/why.h"
 
 /*
@@ -99,9 +100,11 @@ static void take_env_key(void)
 /* ---- paths and files ---- */
 
 
-/* Read a whole file into locked memory (keys) or ordinary memory. */
+/* Read a whole file into locked memory (keys) or ordinary memory.  Keys
+ * (locked) come only from a file nobody else can write (lib/trust.h):
+ * -EPERM with the reason in trust. */
 static int read_file(const char *path, int locked, struct secbuf **sb_out, char **buf_out, size_t *len,
-		     struct stat *st)
+		     struct stat *st, struct why *trust)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
 	struct stat tmp;
@@ -110,6 +113,8 @@ static int read_file(const char *path, int locked, struct secbuf **sb_out, char 
 
 	if (fd < 0)
 		return -errno;
+	if (locked && (r = trust_check_fd(fd, path, "age key file", trust)) != 0)
+		goto out;
 	if (fstat(fd, st ? st : &tmp) != 0) {
 		r = -errno;
 		goto out;
@@ -168,12 +173,16 @@ static int add_keys_file(struct age_identities *ids, const char *what, const cha
 {
 	struct secbuf *sb = NULL;
 	size_t len = 0, before = age_identities_count(ids), skipped = 0;
-	struct why err = WHY_INIT;
-	int r = read_file(path, 1, &sb, NULL, &len, NULL);
+	struct why err = WHY_INIT, trust = WHY_INIT;
+	int r = read_file(path, 1, &sb, NULL, &len, NULL, &trust);
 
 	if (r == -ENOENT && optional) {
 		obuf_printf(info, "%s%s %s (absent)", info->len ? ", " : "", what, path);
 		return 0;
+	}
+	if (trust.msg[0]) {
+		why_set(why, "%.500s (%s)", why_str(&trust), what);
+		return -EPERM;
 	}
 	if (r) {
 		why_set(why, "cannot read the age keys file '%s' (%s): %s", path, what,
@@ -279,7 +288,7 @@ static int load_doc(struct sops_backend *sb, struct sops_doc *doc, struct stat *
 	int r;
 
 	sops_doc_init(doc, sb->fmt);
-	if ((r = read_file(sb->path, 0, NULL, &text, &len, st))) {
+	if ((r = read_file(sb->path, 0, NULL, &text, &len, st, NULL))) {
 		why_set(why, "cannot read '%s': %s", sb->path, strerror(-r));
 		return r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EUNAVAIL;
 	}

@@ -15,6 +15,7 @@
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
+#include "lib/trust.h"
 
 /*
  * Where the Vault backend's credentials come from: VAULT_TOKEN and
@@ -81,7 +82,8 @@ out:
 }
 
 /* The whole file, whitespace-trimmed, into locked memory. */
-int vault_read_secret_file(const char *path, struct secbuf **out, int warn_mode, struct why *why)
+int vault_read_secret_file(const char *path, const char *what, struct secbuf **out, int warn_mode,
+			   struct why *why)
 {
 	struct secbuf *sb = NULL;
 	struct stat st;
@@ -100,6 +102,9 @@ int vault_read_secret_file(const char *path, struct secbuf **out, int warn_mode,
 		r = why_fail(why, -EINVAL, "'%s' is not a regular file of at most 64 KiB", path);
 		goto out;
 	}
+	/* A credential file someone else can write is theirs to swap. */
+	if ((r = trust_check_fd(fd, path, what, why)) != 0)
+		goto out;
 	if (warn_mode && (st.st_mode & 077))
 		log_warn("vault: '%s' is readable by group or others (mode %04o); make it 0600", path,
 			 (unsigned)(st.st_mode & 07777));
@@ -137,7 +142,7 @@ int vault_reread_token_file(struct vault_backend *vb, struct why *why)
 	struct why msg = WHY_INIT;
 	int r, same = 0;
 
-	if ((r = vault_read_secret_file(vb->tok_file, &t, 0, &msg)))
+	if ((r = vault_read_secret_file(vb->tok_file, "Vault token file", &t, 0, &msg)))
 		return why_fail(why, r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EDENIED, "token file: %s", msg.msg);
 	pthread_rwlock_rdlock(&vb->tok_lock);
 	if (vb->tok_hdr && secbuf_len(vb->tok_hdr) == strlen(HDR_TOKEN) + secbuf_len(t) &&
@@ -206,9 +211,11 @@ int vault_setup_token(struct vault_backend *vb, const struct cfg_node *opts, str
 	}
 	if (vb->tok_source == TOK_FILE) {
 		vb->tok_where = strdup(vb->tok_file);
-		r = vault_read_secret_file(vb->tok_file, &t, 1, &msg);
+		r = vault_read_secret_file(vb->tok_file, "Vault token file", &t, 1, &msg);
 		if (r == -ENOMEM)
 			return cfg_fail(err, NULL, "out of locked memory"), r;
+		if (r == -EPERM)
+			return why_fail(err, -EINVAL, "%s", why_str(&msg));
 		if (r)	/* a Vault Agent may write it later: re-read on use */
 			log_warn("vault: no token yet: %s", msg.msg);
 	}
@@ -257,6 +264,8 @@ int vault_setup_approle(struct vault_backend *vb, const struct cfg_node *opts, c
 			return -ENOMEM;
 		if (access(vb->secret_id_file, R_OK) != 0)
 			log_warn("vault: secret_id_file '%s': %s", vb->secret_id_file, strerror(errno));
+		else if ((r = trust_check_path(vb->secret_id_file, "Vault secret_id_file", err)) != 0)
+			return -EINVAL;
 	}
 	while (*mount == '/')
 		mount++;

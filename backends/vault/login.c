@@ -120,7 +120,7 @@ int vault_approle_login(struct vault_backend *vb, uint64_t deadline, const char 
 			goto out;
 		}
 	} else if (vb->secret_id_file) {
-		if ((r = vault_read_secret_file(vb->secret_id_file, &sid, 0, &msg))) {
+		if ((r = vault_read_secret_file(vb->secret_id_file, "Vault secret_id_file", &sid, 0, &msg))) {
 			r = why_fail(why, r == -ENOMEM ? -BACKEND_ENOMEM : -BACKEND_EDENIED, "AppRole secret_id: %s",
 				     msg.msg);
 			goto out;

@@ -105,7 +105,9 @@ static inline struct vault_backend *vault_downcast(struct backend *be)
 /* ---- creds.c: where credentials come from (VAULT_TOKEN, token files, secret_id) ---- */
 
 int vault_env_secret(const char *name, struct secbuf **out);
-int vault_read_secret_file(const char *path, struct secbuf **out, int warn_mode, struct why *why);
+/* what names the file in a refusal (lib/trust.h): -EPERM when others can write it. */
+int vault_read_secret_file(const char *path, const char *what, struct secbuf **out, int warn_mode,
+			   struct why *why);
 int vault_reread_token_file(struct vault_backend *vb, struct why *why);
 int vault_setup_token(struct vault_backend *vb, const struct cfg_node *opts, struct why *err);
 int vault_setup_approle(struct vault_backend *vb, const struct cfg_node *opts, const char *role_id,

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,9 +135,84 @@ START_TEST(test_live_socket_not_replaced)
 	struct control *second = NULL;
 	struct why err = WHY_INIT;
 
-	ck_assert_int_eq(control_start(path, record, NULL, &second, &err), -EADDRINUSE);
+	ck_assert_int_eq(control_start(path, record, NULL, &second, &err), -EALREADY);
 	ck_assert_ptr_nonnull(strstr(err.msg, "another harombefs listens on"));
 	ck_assert_ptr_null(second);
+}
+END_TEST
+
+/* A squatter: uid 1000 binds a socket at sq before any daemon and
+ * answers "ok" to everything.  Its pid; it ends when killed. */
+static pid_t squat(const char *sq, int ready[2], int bind_as_root)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		char buf[256];
+		int fd, c;
+
+		memcpy(sa.sun_path, sq, strlen(sq));
+		fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		/* bind_as_root: the file is root's, but the listener (whose
+		 * credentials SO_PEERCRED reports, taken at listen()) is not. */
+		if (fd < 0 || (bind_as_root && bind(fd, (struct sockaddr *)&sa, sizeof(sa))) ||
+		    setgid(1000) || setuid(1000))
+			_exit(10);
+		if ((!bind_as_root && bind(fd, (struct sockaddr *)&sa, sizeof(sa))) || listen(fd, 4))
+			_exit(11);
+		(void)!write(ready[1], "r", 1);
+		for (;;) {
+			if ((c = accept(fd, NULL, NULL)) < 0)
+				continue;
+			while (recv(c, buf, sizeof(buf), 0) > 0)
+				(void)!send(c, "ok", 2, MSG_NOSIGNAL);
+			close(c);
+		}
+	}
+	return pid;
+}
+
+START_TEST(test_impostor_detected_and_squatted_path_refused)
+{
+	const char *keys[] = { "a/b" };
+	struct control *mine = NULL;
+	struct why why = WHY_INIT;
+	char sq[160], r;
+	int ready[2], st;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		ck_abort_msg("this test needs root (the squatter is uid 1000)");
+	/* The squatter needs a directory it can write: the test's, opened up. */
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	snprintf(sq, sizeof(sq), "%s/sq.ctl", dir);
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = squat(sq, ready, 0);
+	ck_assert_int_eq(read(ready[0], &r, 1), 1);
+	/* The client believes nothing from it ... */
+	ck_assert_int_eq(control_forget(sq, keys, 1, &why), -EPERM);
+	ck_assert_ptr_nonnull(strstr(why.msg, "belongs to uid 1000"));
+	/* ... and a daemon will not start there. */
+	ck_assert_int_eq(control_start(sq, record, NULL, &mine, &why), -EADDRINUSE);
+	ck_assert_ptr_nonnull(strstr(why.msg, "taken by uid 1000"));
+	ck_assert_ptr_nonnull(strstr(why.msg, "refusing to start"));
+	ck_assert_ptr_null(mine);
+	ck_assert_int_eq(nseen, 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	unlink(sq);
+
+	/* A socket file of root's with a listener that is not. */
+	pid = squat(sq, ready, 1);
+	ck_assert_int_eq(read(ready[0], &r, 1), 1);
+	ck_assert_int_eq(control_forget(sq, keys, 1, &why), -EPERM);
+	ck_assert_ptr_nonnull(strstr(why.msg, "runs as uid 1000"));
+	ck_assert_ptr_nonnull(strstr(why.msg, "not harombefs"));
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	unlink(sq);
 }
 END_TEST
 
@@ -151,6 +227,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, test_unknown_request_and_no_daemon);
 	tcase_add_test(tc, test_other_uid_refused);
 	tcase_add_test(tc, test_live_socket_not_replaced);
+	tcase_add_test(tc, test_impostor_detected_and_squatted_path_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
