@@ -48,6 +48,7 @@ struct sops_node {
 	unsigned enc : 1;		/* text is ENC[...] and was decrypted into doc->plain */
 	unsigned dirty : 1;		/* plaintext set by a write: text is stale until sealed */
 	unsigned quoted : 1;		/* a quoted string in the source: never null/bool/number */
+	unsigned typed : 1;		/* dirty: encrypt with type (int, bool, ...), not as str */
 	size_t poff, plen;		/* enc or dirty: plaintext in doc->plain */
 	struct sops_item *items;	/* MAP, SEQ */
 	size_t n, cap;
@@ -98,13 +99,17 @@ struct sops_doc {
 	struct sops_meta m;
 	unsigned char *data_key;	/* locked; NULL until unlocked */
 	struct secbuf *plain;		/* every decrypted value */
+	int plaintext;			/* parse: a plain document (sops encrypt): no metadata */
 };
 
-/* A growable output buffer in ordinary memory: ciphertext and clear text only. */
+/* A growable output buffer in ordinary memory: ciphertext and clear text
+ * only.  With sec set, every append goes into that locked buffer instead
+ * (a decrypted document) and p stays NULL. */
 struct obuf {
 	char *p;
 	size_t len, cap;
 	int err;			/* -ENOMEM once an append failed */
+	struct secbuf *sec;		/* not owned */
 };
 
 void obuf_put(struct obuf *b, const void *p, size_t n);
@@ -164,6 +169,20 @@ extern const struct sops_store_ops sops_store_ini;	/* flat.c */
 /* Metadata flattening for dotenv and INI (sops' __map_ / __list_N keys). */
 int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, struct why *why);
 int sops_meta_flatten(const struct sops_node *meta, struct sops_node *flat, const char *prefix);
+
+/* ---- identities and writing (sops.c) ---- */
+
+/* The age identities sops would use: key_file (may be NULL), SOPS_AGE_KEY,
+ * SOPS_AGE_KEY_FILE and the default keys file; where they came from goes
+ * to ids_info.  0 or -errno with why. */
+int sops_identities_load(const char *key_file, char *ids_info, size_t info_cap, struct age_identities **out,
+			 struct why *why);
+/* Replace (or, with excl, create) path atomically with data: a 0600
+ * temporary file beside it, fsync, rename (link for excl), directory
+ * fsync; old's mode and owner when old is given.  Ciphertext only. */
+struct stat;
+int sops_write_atomic(const char *path, const char *data, size_t len, const struct stat *old, int excl,
+		      struct why *why);
 
 /* ---- the data key (datakey.c) ---- */
 

@@ -668,6 +668,8 @@ static int yaml_emit(const struct sops_doc *doc, struct obuf *out)
 		if (d)
 			obuf_puts(out, "---\n");
 		emit_node(out, doc->branches[d], 0);
+		if (!doc->meta)
+			continue;	/* a decrypted document */
 		obuf_puts(out, "sops:\n");
 		emit_node(out, doc->meta, INDENT);
 	}
