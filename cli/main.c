@@ -181,6 +181,7 @@ static const struct {
 	{ "run", cli_run, "run a command with secrets in its environment only" },
 	{ "rotate", cli_rotate, "rotate what security.rotation.policies says is due (--check)" },
 	{ "audit", cli_audit_group, "query the audit log, or count it by container, secret or event" },
+	{ "sops", cli_sops, "SOPS files as sops handles them: decrypt, encrypt, edit, updatekeys, rotate" },
 	{ "config", cmd_config, "check harombe.yaml" },
 };
 
