@@ -109,6 +109,9 @@ static int parse_opts(int argc, char **argv, struct sops_opts *o)
 	static const char *const rules[] = { "--encrypted-regex", "--unencrypted-regex", "--encrypted-suffix",
 					     "--unencrypted-suffix", "--encrypted-comment-regex",
 					     "--unencrypted-comment-regex" };
+	static const char *const meta_names[] = { "encrypted_regex", "unencrypted_regex", "encrypted_suffix",
+						  "unencrypted_suffix", "encrypted_comment_regex",
+						  "unencrypted_comment_regex" };
 	int i, r;
 	size_t k;
 
@@ -160,7 +163,7 @@ static int parse_opts(int argc, char **argv, struct sops_opts *o)
 			}
 			if ((r = need(argc, argv, &i, &o->rule_arg)))
 				return r;
-			o->rule_key = rules[k] + 2;
+			o->rule_key = meta_names[k];
 		} else if (!o->file) {
 			o->file = a;
 		} else {
