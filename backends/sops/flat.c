@@ -94,6 +94,9 @@ static int set_root(struct sops_doc *doc, struct sops_node *root, struct sops_no
 	if (!r && doc->plaintext && doc->meta->n) {
 		why_set(why, "the file has sops metadata: it is encrypted already");
 		r = -EINVAL;
+	} else if (!r && doc->plaintext) {
+		sops_node_free(doc->meta);	/* a plain document has none */
+		doc->meta = NULL;
 	} else if (!r && !doc->plaintext && !doc->meta->n) {
 		why_set(why, "no sops metadata: the file is not encrypted with sops");
 		r = -EINVAL;
