@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct sops_opts {
 	char *age[64];
 	size_t nage;
 	int in_place, mac_only, allow_editor_files;
+	int output_from_name;		/* decrypt: --output FILE's name may pick the output type */
 };
 
 static int need(int argc, char **argv, int *i, const char **val)
@@ -200,6 +202,8 @@ static int fail(const char *what, const char *file, int r, const struct why *why
 	}
 }
 
+/* The input and output formats; the output's name decides only for
+ * decrypt (encrypt writes the input's format). */
 static int types(const struct sops_opts *o, int *in, int *out)
 {
 	if (sopsfile_type(o->input_type, o->file, in)) {
@@ -208,7 +212,7 @@ static int types(const struct sops_opts *o, int *in, int *out)
 	}
 	if (!o->output_type) {
 		*out = *in;
-		if (o->output && !o->in_place)
+		if (o->output && !o->in_place && o->output_from_name)
 			sopsfile_type(NULL, o->output, out);
 		return 0;
 	}
@@ -249,6 +253,7 @@ static int cmd_decrypt(struct sops_opts *o)
 	size_t n = 0;
 	int in, outfmt, r;
 
+	o->output_from_name = 1;
 	if ((r = types(o, &in, &outfmt)))
 		return r;
 	if (o->extract && (r = sopsfile_extract_parse(o->extract, &steps, &n, &why)))
@@ -436,27 +441,42 @@ static void editor_name(const char *cmd, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", (int)(e - b), b);
 }
 
+/* Run the editor as system(3) would: SIGINT and SIGQUIT go to it, not to
+ * us, so that ^C in the editor does not leave it orphaned. */
 static int run_editor(const char *cmd, const char *path)
 {
+	struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
 	pid_t pid;
-	int st;
+	int st, r = 0;
 
 	fflush(NULL);
-	if ((pid = fork()) < 0)
-		return -errno;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGINT, &ign, &oint);
+	sigaction(SIGQUIT, &ign, &oquit);
+	if ((pid = fork()) < 0) {
+		r = -errno;
+		goto out;
+	}
 	if (pid == 0) {
 		char script[PATH_MAX + 64];
+
+		sigaction(SIGINT, &oint, NULL);
+		sigaction(SIGQUIT, &oquit, NULL);
 
 		snprintf(script, sizeof(script), "%s \"$1\"", cmd);
 		execl("/bin/sh", "sh", "-c", script, "sh", path, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		if (errno != EINTR) {
+			r = -errno;
+			goto out;
+		}
+	r = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+ out:
+	sigaction(SIGINT, &oint, NULL);
+	sigaction(SIGQUIT, &oquit, NULL);
+	return r;
 }
 
 static int cmd_edit(struct sops_opts *o)
@@ -520,6 +540,11 @@ static int cmd_edit(struct sops_opts *o)
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	st = run_editor(cmd, path);
+	if (st < 0) {
+		cli_error("cannot start the editor (%s): %s: '%s' is unchanged", name, strerror(-st), o->file);
+		r = EXIT_BACKEND;
+		goto out;
+	}
 	if (st != 0) {
 		cli_error("the editor (%s) exited with status %d: '%s' is unchanged", name, st, o->file);
 		r = EXIT_USAGE;

@@ -20,7 +20,8 @@
 
 static void vault_usage(FILE *f)
 {
-	fprintf(f, "usage: harombe vault get [-field NAME] [-format=json] [-mount PATH] KEY\n"
+	fprintf(f, "usage: harombe vault get KEY\n"
+		   "       harombe vault get [-field NAME] [-format=json] [-mount PATH] KEY\n"
 		   "       harombe vault set KEY [VALUE|-]     (no VALUE or '-': read it from stdin)\n"
 		   "       harombe vault set KEY FIELD=VALUE FIELD=VALUE...   (VALUE '-': from stdin)\n"
 		   "       harombe vault list [PREFIX]\n"

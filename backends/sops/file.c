@@ -137,10 +137,14 @@ static int read_text(const char *path, char **out, size_t *len, struct stat *st)
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-		r = S_ISREG(st->st_mode) ? -errno : -EINVAL;
+	if (fstat(fd, st) != 0) {
+		r = -errno;
 		close(fd);
 		return r;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -EINVAL;
 	}
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof(tmp));
@@ -848,7 +852,7 @@ int sopsfile_updatekeys(struct sopsfile *f, const char *const *age, size_t n, in
 {
 	struct sops_doc *doc = &f->doc;
 	size_t i, k;
-	int same = doc->m.nage == n && !doc->m.nother && doc->m.ngroups <= 1;
+	int r, same = doc->m.nage == n && !doc->m.nother && doc->m.ngroups <= 1;
 
 	*changed = 0;
 	for (i = 0; i < n && same; i++) {
@@ -859,8 +863,8 @@ int sopsfile_updatekeys(struct sopsfile *f, const char *const *age, size_t n, in
 	}
 	if (same)
 		return 0;
-	if ((i = (size_t)rewrap(doc, age, n, why)) != 0)
-		return (int)i;
+	if ((r = rewrap(doc, age, n, why)))
+		return r;
 	*changed = 1;
 	return write_back(f, doc, why);
 }

@@ -165,9 +165,15 @@ rc 2 "$H" sops encrypt --age age1nope plain.json
 cp plain.json inplace.json
 rc 0 "$H" sops encrypt --age "$R1" -i inplace.json
 grep -q '"sops"' inplace.json || fail "-i did not write the file"
+rc 0 "$H" sops encrypt --age "$R1" --output out.enc plain.json
+[ ! -s out ] || fail "encrypt --output also wrote stdout"
+[ "$(stat -c %a out.enc)" = 600 ] || fail "encrypt --output: a new file is not 0600"
+rc 0 "$H" sops decrypt --input-type json --output dec.json out.enc
+[ "$(stat -c %a dec.json)" = 600 ] || fail "decrypt --output is not 0600"
+same_json dec.json plain.json "encrypt --output, decrypt --output"
 rc 0 "$H" sops encrypt --age "$R1" --encrypted-regex '^pass' plain.ini
 grep -q '^user = admin$' out || fail "--encrypted-regex left user encrypted"
-ok "encrypt: no recipient (2), SOPS_AGE_RECIPIENTS, twice refused, a bad recipient, -i, --encrypted-regex"
+ok "encrypt: no recipient (2), SOPS_AGE_RECIPIENTS, twice refused, a bad recipient, -i, --output, --encrypted-regex"
 
 # ---- .sops.yaml ----
 mkdir -p proj/k8s proj/deep/er
