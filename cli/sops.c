@@ -517,8 +517,8 @@ static int cmd_edit(struct sops_opts *o)
 		goto out;
 	}
 	if (sopsfile_enc_comments(f)) {
-		cli_error("'%s' has %zu encrypted comments, which harombe cannot show or re-encrypt: edit it "
-			  "with sops", o->file, sopsfile_enc_comments(f));
+		cli_error("'%s' has %zu encrypted comments that do not open (damaged): harombe will not drop "
+			  "them", o->file, sopsfile_enc_comments(f));
 		r = EXIT_USAGE;
 		goto out;
 	}

@@ -825,3 +825,33 @@ int sops_doc_seal(struct sops_doc *doc, struct why *why)
 	doc->m.mac->type = SV_STR;
 	return 0;
 }
+
+int sops_text_open(struct sops_doc *doc, const char *text, size_t len, const char *aad, size_t aadlen,
+		   size_t *off, size_t *plen)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	enum sops_type t;
+	int r;
+
+	if (!ctx)
+		return -ENOMEM;
+	*off = secbuf_len(doc->plain);
+	r = enc_open(ctx, doc->data_key, text, len, aad, aadlen, doc->plain, plen, &t);
+	EVP_CIPHER_CTX_free(ctx);
+	if (!r)
+		secbuf_commit(doc->plain, *plen);
+	return r;
+}
+
+int sops_text_seal(const struct sops_doc *doc, const unsigned char *pt, size_t n, const char *aad, size_t aadlen,
+		   const char *type, char **out, size_t *outlen)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int r;
+
+	if (!ctx)
+		return -ENOMEM;
+	r = enc_seal(ctx, doc->data_key, pt, n, aad, aadlen, type, out, outlen);
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}

@@ -29,7 +29,9 @@
  * shape whose scalars borrow their text from doc->plain (locked) or from
  * the file's clear text, into an obuf that appends to locked memory.  A
  * plain document read for encryption is parsed by the same stores; each
- * value is moved into doc->plain at once and the parser's heap copy wiped.
+ * value (and comment) is moved into doc->plain at once and the parser's
+ * heap copy wiped.  Comments are opened and sealed here (crypto.c's walk
+ * leaves them, as they are not in the MAC).
  */
 
 struct sopsfile {
@@ -103,6 +105,188 @@ int sopsfile_extract_parse(const char *s, struct sopsfile_step **out, size_t *n,
  bad:
 	sopsfile_extract_free(st, k);
 	return why_fail(why, -EINVAL, "--extract wants a path like '[\"key\"][\"sub\"][0]'");
+}
+
+/* ---- comments ----
+ *
+ * sops encrypts comments too (type comment), with the path of the mapping
+ * that holds them as AAD (specs/sops.md §3).  They are not in the MAC, so
+ * the walk of crypto.c leaves them alone; here they are opened for the
+ * decrypted view and sealed when a document is written.  A comment that
+ * does not open stays as it is written (sops keeps it with a warning).
+ */
+
+enum cmode { C_OPEN, C_SEAL };
+
+struct cwalk {
+	struct sops_doc *doc;
+	enum cmode mode;
+	const char *comp[SOPS_MAX_DEPTH + 1];
+	size_t clen[SOPS_MAX_DEPTH + 1];
+	int depth;
+	struct obuf aad;
+	pcre2_match_data *md;
+};
+
+static const char *cw_aad(struct cwalk *w, size_t *len)
+{
+	int i;
+
+	w->aad.len = 0;
+	for (i = 0; i < w->depth; i++) {
+		obuf_put(&w->aad, w->comp[i], w->clen[i]);
+		obuf_putc(&w->aad, ':');
+	}
+	if (!w->depth)
+		obuf_putc(&w->aad, ':');
+	*len = w->aad.len;
+	return w->aad.err ? NULL : w->aad.p;
+}
+
+static int cw_match(struct cwalk *w, const char *s, size_t n)
+{
+	return w->md && pcre2_match(w->doc->m.re, (PCRE2_SPTR)s, n, 0, 0, w->md, NULL) >= 0;
+}
+
+static int ends_with(const char *s, size_t n, const char *suf)
+{
+	size_t k = strlen(suf);
+
+	return n >= k && !memcmp(s + n - k, suf, k);
+}
+
+/* Whether a comment with plaintext pt at the current path is encrypted:
+ * the file's rule applied to the path of its mapping; under the comment
+ * rules, a comment that matches stays clear (the walk of the values reads
+ * it). */
+static int cw_encrypt(struct cwalk *w, const char *pt, size_t n)
+{
+	const struct sops_meta *m = &w->doc->m;
+	int i, enc = 1;
+
+	switch (m->rule) {
+	case RULE_UNENC_SUFFIX:
+		for (i = 0; i < w->depth; i++)
+			if (ends_with(w->comp[i], w->clen[i], m->rule_arg))
+				enc = 0;
+		return enc;
+	case RULE_ENC_SUFFIX:
+		for (i = 0, enc = 0; i < w->depth; i++)
+			if (ends_with(w->comp[i], w->clen[i], m->rule_arg))
+				enc = 1;
+		return enc;
+	case RULE_UNENC_REGEX:
+		for (i = 0; i < w->depth; i++)
+			if (cw_match(w, w->comp[i], w->clen[i]))
+				enc = 0;
+		return enc;
+	case RULE_ENC_REGEX:
+		for (i = 0, enc = 0; i < w->depth; i++)
+			if (cw_match(w, w->comp[i], w->clen[i]))
+				enc = 1;
+		return enc;
+	default:
+		return !cw_match(w, pt, n);
+	}
+}
+
+static int cw_comment(struct cwalk *w, struct sops_node *c)
+{
+	size_t alen, i = 0, off, plen;
+	const char *aad = cw_aad(w, &alen);
+	int r;
+
+	if (!aad)
+		return -ENOMEM;
+	if (w->mode == C_OPEN) {
+		while (i < c->len && (c->text[i] == ' ' || c->text[i] == '\t'))
+			i++;
+		if (c->len - i < 4 || memcmp(c->text + i, "ENC[", 4))
+			return 0;
+		r = sops_text_open(w->doc, c->text + i, c->len - i, aad, alen, &off, &plen);
+		if (r == -ENOMEM)
+			return r;
+		if (!r) {
+			c->enc = 1;
+			c->poff = off;
+			c->plen = plen;
+		}
+		return 0;
+	}
+	if (c->dirty) {
+		const char *pt = (const char *)secbuf_data(w->doc->plain, NULL) + c->poff;
+		char *t = NULL;
+		size_t tl = 0;
+
+		if (c->plen && cw_encrypt(w, pt, c->plen)) {
+			if ((r = sops_text_seal(w->doc, (const unsigned char *)pt, c->plen, aad, alen, "comment", &t,
+						&tl)))
+				return r;
+			c->enc = 1;
+		} else {
+			if (!(t = malloc(c->plen + 1)))
+				return -ENOMEM;
+			memcpy(t, pt, c->plen);
+			t[c->plen] = 0;
+			tl = c->plen;
+			c->enc = 0;
+		}
+		free(c->text);
+		c->text = t;
+		c->len = tl;
+		c->dirty = 0;
+	}
+	return 0;
+}
+
+static int cw_node(struct cwalk *w, struct sops_node *n)
+{
+	size_t i;
+	int r;
+
+	if (!n || n->kind == SN_SCALAR)
+		return 0;
+	if (n->kind == SN_COMMENT)
+		return cw_comment(w, n);
+	if (w->depth >= SOPS_MAX_DEPTH)
+		return -EINVAL;
+	for (i = 0; i < n->n; i++) {
+		struct sops_node *v = n->items[i].val;
+
+		if (n->kind == SN_MAP && n->items[i].key && v && v->kind != SN_COMMENT) {
+			w->comp[w->depth] = n->items[i].key;
+			w->clen[w->depth] = n->items[i].klen;
+			w->depth++;
+			r = cw_node(w, v);
+			w->depth--;
+		} else {
+			r = cw_node(w, v);
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int comments(struct sops_doc *doc, enum cmode mode, struct why *why)
+{
+	struct cwalk w;
+	size_t b;
+	int r = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.doc = doc;
+	w.mode = mode;
+	if (doc->m.re && !(w.md = pcre2_match_data_create_from_pattern(doc->m.re, NULL)))
+		return why_fail(why, -ENOMEM, "out of memory");
+	for (b = 0; b < doc->nbranches && !r; b++)
+		r = cw_node(&w, doc->branches[b]);
+	if (w.md)
+		pcre2_match_data_free(w.md);
+	obuf_release(&w.aad);
+	if (r)
+		return why_fail(why, r, r == -ENOMEM ? "out of locked memory" : "cannot encrypt a comment");
+	return 0;
 }
 
 /* ---- files ---- */
@@ -218,6 +402,8 @@ int sopsfile_open(const char *path, int fmt, struct sopsfile **out, struct why *
 	}
 	if ((r = sops_doc_decrypt(&f->doc, &msg)))
 		why_set(why, "%s: %.399s", path, why_str(&msg));
+	else
+		r = comments(&f->doc, C_OPEN, why);
  out:
 	age_identities_free(ids);
 	free(text);
@@ -242,7 +428,7 @@ static int is_enc_comment(const struct sops_node *n)
 {
 	size_t i = 0;
 
-	if (!n || n->kind != SN_COMMENT)
+	if (!n || n->kind != SN_COMMENT || n->enc)
 		return 0;
 	while (i < n->len && (n->text[i] == ' ' || n->text[i] == '\t'))
 		i++;
@@ -301,7 +487,10 @@ static struct sops_node *view_of(const struct sops_doc *doc, const struct sops_n
 		const unsigned char *p;
 		size_t len;
 
-		if (n->kind == SN_COMMENT) {
+		if (n->kind == SN_COMMENT && n->enc) {
+			v->text = (char *)secbuf_data(doc->plain, NULL) + n->poff;
+			v->len = n->plen;
+		} else if (n->kind == SN_COMMENT) {
 			v->text = n->text;
 			v->len = n->len;
 		} else if (sops_node_value(doc, n, &p, &len) == 0) {
@@ -459,18 +648,17 @@ int sopsfile_plain(struct sopsfile *f, int out_fmt, const struct sopsfile_step *
 
 /* ---- encrypting ---- */
 
-/* Move every scalar's text into doc->plain (wiping the parser's copy) and
- * mark it for sealing with its type; drop comments (sops would encrypt
- * them; harombe does not write encrypted comments). */
+/* Move every scalar's and comment's text into doc->plain (wiping the
+ * parser's copy) and mark it for sealing, values with their type. */
 static int take_values(struct sops_doc *doc, struct sops_node *n, int depth)
 {
-	size_t i, o;
+	size_t i;
 	int r;
 
 	if (depth > SOPS_MAX_DEPTH)
 		return -EINVAL;
-	if (n->kind == SN_SCALAR) {
-		if (n->type == SV_NULL)
+	if (n->kind == SN_SCALAR || n->kind == SN_COMMENT) {
+		if (n->kind == SN_SCALAR && n->type == SV_NULL)
 			return 0;
 		n->poff = secbuf_len(doc->plain);
 		n->plen = n->len;
@@ -479,25 +667,13 @@ static int take_values(struct sops_doc *doc, struct sops_node *n, int depth)
 		if (n->text)
 			explicit_bzero(n->text, n->len);
 		n->dirty = 1;
-		n->typed = 1;
+		n->typed = n->kind == SN_SCALAR;
 		n->enc = 0;
 		return 0;
 	}
-	for (i = 0, o = 0; i < n->n; i++) {
-		struct sops_node *v = n->items[i].val;
-
-		if (v && v->kind == SN_COMMENT) {
-			free(n->items[i].key);
-			if (v->text)
-				explicit_bzero(v->text, v->len);
-			sops_node_free(v);
-			continue;
-		}
-		n->items[o++] = n->items[i];
-		if (v && (r = take_values(doc, v, depth + 1)))
+	for (i = 0; i < n->n; i++)
+		if (n->items[i].val && (r = take_values(doc, n->items[i].val, depth + 1)))
 			return r;
-	}
-	n->n = o;
 	free(n->hidx);
 	n->hidx = NULL;
 	n->hcap = 0;
@@ -654,6 +830,9 @@ static int emit_text(struct sops_doc *doc, char **out, size_t *outlen, struct wh
 	struct why msg = WHY_INIT;
 	int r;
 
+	/* Comments first: the comment rules of the values' walk read them. */
+	if ((r = comments(doc, C_SEAL, why)))
+		return r;
 	if ((r = sops_doc_seal(doc, &msg)))
 		return why_fail(why, r, "%.399s", msg.msg[0] ? msg.msg : "cannot encrypt");
 	if ((r = sops_emit(doc, &ob))) {
@@ -703,7 +882,8 @@ int sopsfile_replace(struct sopsfile *f, const struct secbuf *plain, struct why 
 	int r;
 
 	if (sopsfile_enc_comments(f))
-		return why_fail(why, -ENOTSUP, "%s has encrypted comments, which harombe cannot re-encrypt", f->path);
+		return why_fail(why, -ENOTSUP, "%s has encrypted comments that do not open: harombe will not drop them",
+				f->path);
 	sops_doc_init(&doc, f->doc.fmt);
 	if (!(r = parse_plain(&doc, plain, why))) {
 		/* The file's metadata and data key, moved over. */
@@ -727,10 +907,10 @@ static void mark_enc(struct sops_node *n, int depth)
 
 	if (!n || depth > SOPS_MAX_DEPTH)
 		return;
-	if (n->kind == SN_SCALAR) {
+	if (n->kind == SN_SCALAR || n->kind == SN_COMMENT) {
 		if (n->enc) {
 			n->dirty = 1;
-			n->typed = 1;
+			n->typed = n->kind == SN_SCALAR;
 		}
 		return;
 	}
@@ -830,7 +1010,8 @@ int sopsfile_rotate(struct sopsfile *f, struct why *why)
 	int r;
 
 	if (sopsfile_enc_comments(f))
-		return why_fail(why, -ENOTSUP, "%s has encrypted comments, which harombe cannot re-encrypt", f->path);
+		return why_fail(why, -ENOTSUP, "%s has encrypted comments that do not open: harombe will not drop them",
+				f->path);
 	if (doc->m.nother)
 		return why_fail(why, -ENOTSUP, "%s also has %s keys, which harombe cannot wrap a new data key for",
 				f->path, doc->m.other_kinds);

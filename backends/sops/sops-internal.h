@@ -205,6 +205,16 @@ int sops_doc_seal(struct sops_doc *doc, struct why *why);
 int sops_node_value(const struct sops_doc *doc, const struct sops_node *n, const unsigned char **p,
 		    size_t *len);
 
+/* One ENC[...] text (a comment's) opened with doc's data key and AAD aad,
+ * its plaintext appended to doc->plain at *off.  0, -EINVAL (not ENC),
+ * -EBADMSG (does not authenticate), -ENOMEM. */
+int sops_text_open(struct sops_doc *doc, const char *text, size_t len, const char *aad, size_t aadlen,
+		   size_t *off, size_t *plen);
+/* ENC[...,type:TYPE] of pt with doc's data key and AAD aad (fresh IV), a
+ * new malloc'd string.  0 or -errno. */
+int sops_text_seal(const struct sops_doc *doc, const unsigned char *pt, size_t n, const char *aad, size_t aadlen,
+		   const char *type, char **out, size_t *outlen);
+
 /* Go's strconv.FormatFloat(v, 'f', -1, 64).  buf >= 400 bytes. */
 void sops_format_float(double v, char *buf, size_t cap);
 /* The clear type a plain (unquoted) YAML scalar resolves to (yaml.v3). */

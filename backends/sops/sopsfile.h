@@ -75,15 +75,17 @@ int sopsfile_open(const char *path, int fmt, struct sopsfile **out, struct why *
 void sopsfile_close(struct sopsfile *f);	/* wipes; NULL-safe */
 /* The decrypted document in format out_fmt (-1: the file's own), or with
  * steps the value they lead to: a scalar raw, a subtree in out_fmt.
- * Encrypted comments are left out.  0 and *out (locked). */
+ * Encrypted comments are shown decrypted; one that does not open is left
+ * out.  0 and *out (locked). */
 int sopsfile_plain(struct sopsfile *f, int out_fmt, const struct sopsfile_step *steps, size_t n,
 		   struct secbuf **out, struct why *why);
-/* How many encrypted comments the file has (they cannot be shown, edited
- * or re-encrypted under a new data key). */
+/* How many encrypted comments of the file do not open (damaged): they
+ * cannot be shown, so edit and rotate refuse the file. */
 size_t sopsfile_enc_comments(const struct sopsfile *f);
 /* Replace the file's values with plain (text in the file's format, e.g.
  * after an edit): same data key, recipients and rules, fresh IVs, a new
- * MAC; written atomically over the file (mode and owner kept). */
+ * MAC; comments encrypted as sops does; written atomically over the file
+ * (mode and owner kept). */
 int sopsfile_replace(struct sopsfile *f, const struct secbuf *plain, struct why *why);
 /* A new data key, wrapped for the same recipients; every value
  * re-encrypted.  Written over the file. */
