@@ -64,7 +64,7 @@ LIB_OBJS := lib/why.o lib/control.o lib/fileio.o lib/secbuf.o lib/log.o lib/audi
 BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/sops.o backends/sops/tree.o backends/sops/crypto.o backends/sops/datakey.o \
 	backends/sops/age.o backends/sops/bech32.o backends/sops/json.o backends/sops/yaml.o backends/sops/flat.o \
-	backends/sops/file.o backends/sops/conf.o \
+	backends/sops/file.o backends/sops/conf.o backends/sops/comment.o \
 	backends/vault/vault.o backends/vault/creds.o backends/vault/login.o \
 	backends/vault/renew.o backends/vault/request.o backends/vault/kv.o backends/vault/parse.o \
 	backends/vault/sjson.o backends/vault/vhttp.o

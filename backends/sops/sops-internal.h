@@ -215,6 +215,13 @@ int sops_text_open(struct sops_doc *doc, const char *text, size_t len, const cha
 int sops_text_seal(const struct sops_doc *doc, const unsigned char *pt, size_t n, const char *aad, size_t aadlen,
 		   const char *type, char **out, size_t *outlen);
 
+/* Comments (comment.c): with seal 0, open every ENC[...] comment into
+ * doc->plain (enc, poff, plen; one that does not open stays as written);
+ * with seal 1, write every dirty comment's text: ENC[...,type:comment]
+ * with the path of its mapping as AAD, or clear where the file's rule
+ * says so.  0 or -errno with why. */
+int sops_comments(struct sops_doc *doc, int seal, struct why *why);
+
 /* Go's strconv.FormatFloat(v, 'f', -1, 64).  buf >= 400 bytes. */
 void sops_format_float(double v, char *buf, size_t cap);
 /* The clear type a plain (unquoted) YAML scalar resolves to (yaml.v3). */
