@@ -435,12 +435,23 @@ int sopsfile_plain(struct sopsfile *f, int out_fmt, const struct sopsfile_step *
 			size_t len;
 
 			sops_node_value(doc, at, &p, &len);
+			if (at->enc && at->type == SV_BOOL) {
+				/* as in the view: true/false, not sops' True/False */
+				int t = len == 4 && !strncasecmp((const char *)p, "true", 4);
+
+				p = (const unsigned char *)(t ? "true" : "false");
+				len = t ? 4 : 5;
+			}
 			if (secbuf_append(sb, p, len))
 				r = why_fail(why, -ENOMEM, "out of locked memory");
 			goto out;
 		}
 		if (!(views[0] = view_of(doc, at, 0))) {
 			r = why_fail(why, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if (views[0]->kind == SN_SEQ && (fmt == SOPS_FMT_DOTENV || fmt == SOPS_FMT_INI)) {
+			r = why_fail(why, -EINVAL, "--extract: a list cannot be written as %s", sops_format_name(fmt));
 			goto out;
 		}
 		r = emit_view(fmt == SOPS_FMT_BINARY ? SOPS_FMT_YAML : fmt, views, 1, sb, why);

@@ -73,6 +73,9 @@ python3 - out "$FX/expected/age-example.json.decrypted.json" <<'PY' || fail "--e
 import json, sys
 sys.exit(0 if json.load(open(sys.argv[1])) == json.load(open(sys.argv[2]))["phoneNumbers"][1] else 1)
 PY
+rc 0 "$H" sops decrypt --extract '["an_array"]' "$FX/age-example.yaml"
+grep -q '^- secretuser1$' out || fail "--extract a list as YAML"
+rc 2 "$H" sops decrypt --extract '["an_array"]' --output-type dotenv "$FX/age-example.yaml"
 rc 1 "$H" sops decrypt --extract '["nope"]' "$FX/age-example.json"
 rc 2 "$H" sops decrypt --extract 'app2.db' "$FX/age-example.yaml"
 ok "--extract '[\"a\"][\"b\"]' and [N], a missing path (1), a bad path (2)"
