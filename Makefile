@@ -64,6 +64,7 @@ LIB_OBJS := lib/why.o lib/trust.o lib/control.o lib/fileio.o lib/secbuf.o lib/lo
 BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/sops.o backends/sops/tree.o backends/sops/crypto.o backends/sops/datakey.o \
 	backends/sops/age.o backends/sops/bech32.o backends/sops/json.o backends/sops/yaml.o backends/sops/flat.o \
+	backends/sops/file.o backends/sops/conf.o backends/sops/comment.o \
 	backends/vault/vault.o backends/vault/creds.o backends/vault/login.o \
 	backends/vault/renew.o backends/vault/request.o backends/vault/kv.o backends/vault/parse.o \
 	backends/vault/sjson.o backends/vault/vhttp.o
@@ -73,7 +74,7 @@ LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/nodes.o fs/dir.o fs/open.o fs/inval.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \
 	cli/secrets-redact.o cli/secrets-rules.o
-CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o
+CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o
@@ -324,7 +325,7 @@ $(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini age config sjson vault names fs scan scan_rules dotenv when
+FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini sops_rules age config sjson vault names fs scan scan_rules dotenv when
 # Targets that run the real code over a stand-in for what lies beneath it.
 FUZZ_EXTRA_vault := tests/fuzz/vhttp-script.o
 FUZZ_EXTRA_fs := tests/fuzz/fuse-stub.o

@@ -20,6 +20,8 @@ struct backend;
 struct cli {
 	const char *config_path;	/* -c, $HAROMBE_CONFIG, ./harombe.yaml, /etc/harombe/harombe.yaml */
 	const char *provider;		/* --provider */
+	const char *mount;		/* vault -mount, with no config only */
+	int provider_from_env;		/* provider picked from VAULT_ADDR, not asked for */
 	int json;			/* --format json */
 	int sarif;			/* --format sarif (secrets scan, scan-git) */
 	struct harombe_config *cfg;	/* loaded on demand */
@@ -49,6 +51,7 @@ cli_group_fn cli_container;
 cli_group_fn cli_run;
 cli_group_fn cli_rotate;
 cli_group_fn cli_audit_group;
+cli_group_fn cli_sops;
 /* Commands of `harombe vault` that live in their own files; argv[0] is the
  * command name. */
 cli_group_fn cli_vault_import;

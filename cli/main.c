@@ -61,11 +61,26 @@ int cli_config(struct cli *c)
 		return 0;
 	path = cli_find_config(c);
 	if (!path) {
-		/* With --provider, the defaults of that provider are enough. */
-		if (c->provider && config_load_text("(defaults)", "", 0, &c->cfg, &err) == 0)
+		/* With --provider, the defaults of that provider are enough;
+		 * -mount (vault) is the one setting a command line gives. */
+		char text[320] = "";
+
+		if (c->mount)
+			snprintf(text, sizeof(text), "security:\n  credentials:\n    mount_point: \"%s\"\n",
+				 c->mount);
+		if (c->provider && config_load_text("(defaults)", text, strlen(text), &c->cfg, &err) == 0)
 			return 0;
+		if (c->provider) {
+			cli_error("%s", why_str(&err));
+			return EXIT_USAGE;
+		}
 		cli_error("no config: use -c FILE, $HAROMBE_CONFIG, ./harombe.yaml or "
-			  "/etc/harombe/harombe.yaml (or --provider env)");
+			  "/etc/harombe/harombe.yaml, or --provider vault|sops|env (the vault group "
+			  "uses Vault by itself when VAULT_ADDR is set)");
+		return EXIT_USAGE;
+	}
+	if (c->mount) {
+		cli_error("-mount is for use without a config: set mount_point in %s", path);
 		return EXIT_USAGE;
 	}
 	if (config_load(path, &c->cfg, &err) != 0) {
@@ -166,6 +181,7 @@ static const struct {
 	{ "run", cli_run, "run a command with secrets in its environment only" },
 	{ "rotate", cli_rotate, "rotate what security.rotation.policies says is due (--check)" },
 	{ "audit", cli_audit_group, "query the audit log, or count it by container, secret or event" },
+	{ "sops", cli_sops, "SOPS files as sops handles them: decrypt, encrypt, edit, updatekeys, rotate" },
 	{ "config", cmd_config, "check harombe.yaml" },
 };
 

@@ -8,16 +8,20 @@
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
+#include <time.h>
 
 #include "backends/backend.h"
 #include "lib/config.h"
 #include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/fileio.h"
+#include "lib/jsonw.h"
+#include "lib/why.h"
 
 static void vault_usage(FILE *f)
 {
 	fprintf(f, "usage: harombe vault get KEY\n"
+		   "       harombe vault get [-field NAME] [-format=json] [-mount PATH] KEY\n"
 		   "       harombe vault set KEY [VALUE|-]     (no VALUE or '-': read it from stdin)\n"
 		   "       harombe vault set KEY FIELD=VALUE FIELD=VALUE...   (VALUE '-': from stdin)\n"
 		   "       harombe vault list [PREFIX]\n"
@@ -34,7 +38,12 @@ static void vault_usage(FILE *f)
 		   "FIELD=VALUE pairs replace the secret with those fields.  list shows folders\n"
 		   "with a trailing '/'.  delete removes the current version (KEY@N: version N);\n"
 		   "--purge removes every version and the metadata.\n"
-		   "Options anywhere: -c FILE, --provider NAME, --format text|json.\n");
+		   "get of a secret with several fields prints them as a table (vault kv get);\n"
+		   "-field NAME prints one field raw; -format=json prints the secret as\n"
+		   "vault kv get -format=json does.  With no config and VAULT_ADDR (or\n"
+		   "VAULT_AGENT_ADDR) set, the group uses Vault (mount 'secret', or -mount).\n"
+		   "Options anywhere: -c FILE, --provider NAME, --format text|json; vault's\n"
+		   "-field/-format/-mount also as --field, --format, --mount.\n");
 }
 
 static int check_key(const char *key)
@@ -49,32 +58,272 @@ static int check_key(const char *key)
 }
 
 
-static int do_get(struct cli *c, const char *key)
+/* What vault's own options asked of get. */
+struct get_opts {
+	const char *field;	/* -field NAME */
+};
+
+/* All fields of one read, for the table and -format=json: names in
+ * ordinary memory (they are not secret), values in one locked buffer. */
+struct fieldset {
+	char **names;
+	size_t *off, *len;
+	size_t n, cap;
+	struct secbuf *vals;
+	int err;
+};
+
+static int collect(const char *field, const struct secbuf *value, void *arg)
 {
-	struct why why = { "" };
-	struct secbuf *v = NULL;
-	size_t len;
-	int r;
+	struct fieldset *fs = arg;
+	const unsigned char *d;
+	size_t l;
 
-	if ((r = check_key(key)) || (r = cli_backend(c)))
-		return r;
-	r = backend_get(c->be, key, &v, &why);
-	if (r) {
-		cli_error("cannot get '%s' from %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
-			  why_sep(&why), why_str(&why));
-		return cli_exit_for(r);
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? fs->cap * 2 : 8;
+		char **nn = realloc(fs->names, cap * sizeof(*nn));
+		size_t *no, *nl;
+
+		if (nn)
+			fs->names = nn;
+		no = nn ? realloc(fs->off, cap * sizeof(*no)) : NULL;
+		if (no)
+			fs->off = no;
+		nl = no ? realloc(fs->len, cap * sizeof(*nl)) : NULL;
+		if (!nl)
+			return fs->err = -ENOMEM;
+		fs->len = nl;
+		fs->cap = cap;
 	}
-	const unsigned char *d = secbuf_data(v, &len);
+	d = secbuf_data(value, &l);
+	if (!(fs->names[fs->n] = strdup(field)))
+		return fs->err = -ENOMEM;
+	fs->off[fs->n] = secbuf_len(fs->vals);
+	fs->len[fs->n] = l;
+	fs->n++;
+	if (secbuf_append(fs->vals, d, l))
+		return fs->err = -ENOMEM;
+	return 0;
+}
 
-	r = fd_write_all(1, d, len);
-	if (!r)
-		r = fd_write_all(1, "\n", 1);
-	secbuf_free(v);
+static void fieldset_release(struct fieldset *fs)
+{
+	size_t i;
+
+	for (i = 0; i < fs->n; i++)
+		free(fs->names[i]);
+	free(fs->names);
+	free(fs->off);
+	free(fs->len);
+	secbuf_free(fs->vals);
+}
+
+static int put_json_str(struct secbuf *out, const void *p, size_t n)
+{
+	size_t el = jsonw_escaped_len(p, n);
+	unsigned char *t;
+
+	if (secbuf_putc(out, '"') || !(t = secbuf_tail(out, el)))
+		return -ENOMEM;
+	jsonw_escape(t, p, n);
+	secbuf_commit(out, el);
+	return secbuf_putc(out, '"');
+}
+
+static int put_str(struct secbuf *out, const char *s)
+{
+	return secbuf_append(out, s, strlen(s));
+}
+
+static void rfc3339(long long t, char *buf, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	buf[0] = 0;
+	if (t > 0 && gmtime_r(&tt, &tm))
+		strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* vault kv get -format=json: the envelope, data.data and data.metadata
+ * (KV 2; KV 1 has the fields as data). */
+static int render_json(struct secbuf *out, const struct fieldset *fs, const struct backend_meta *m)
+{
+	const unsigned char *v = secbuf_data(fs->vals, NULL);
+	char num[64], t[40];
+	size_t i;
+	int r = 0;
+
+	r |= put_str(out, "{\n  \"request_id\": \"\",\n  \"lease_id\": \"\",\n  \"lease_duration\": 0,\n"
+			  "  \"renewable\": false,\n  \"data\": {\n");
+	if (m)
+		r |= put_str(out, "    \"data\": {\n");
+	for (i = 0; i < fs->n && !r; i++) {
+		r |= put_str(out, m ? "      " : "    ");
+		r |= put_json_str(out, fs->names[i], strlen(fs->names[i]));
+		r |= put_str(out, ": ");
+		r |= put_json_str(out, v + fs->off[i], fs->len[i]);
+		r |= put_str(out, i + 1 < fs->n ? ",\n" : "\n");
+	}
+	if (m) {
+		rfc3339(m->updated, t, sizeof(t));
+		snprintf(num, sizeof(num), "%lld", m->version);
+		r |= put_str(out, "    },\n    \"metadata\": {\n      \"created_time\": \"");
+		r |= put_str(out, t);
+		r |= put_str(out, "\",\n      \"custom_metadata\": null,\n      \"deletion_time\": \"\",\n"
+				  "      \"destroyed\": false,\n      \"version\": ");
+		r |= put_str(out, num);
+		r |= put_str(out, "\n    }\n");
+	}
+	r |= put_str(out, "  },\n  \"warnings\": null\n}\n");
+	return r ? -ENOMEM : 0;
+}
+
+/* vault kv get's table: "Key   Value" under "====== Data ======". */
+static int render_table(struct secbuf *out, const struct fieldset *fs)
+{
+	const unsigned char *v = secbuf_data(fs->vals, NULL);
+	size_t w = 5, i, k;
+	int r = 0;
+
+	for (i = 0; i < fs->n; i++)
+		if (strlen(fs->names[i]) > w)
+			w = strlen(fs->names[i]);
+	r |= put_str(out, "====== Data ======\nKey");
+	for (k = 3; k < w + 4; k++)
+		r |= secbuf_putc(out, ' ');
+	r |= put_str(out, "Value\n---");
+	for (k = 3; k < w + 4; k++)
+		r |= secbuf_putc(out, ' ');
+	r |= put_str(out, "-----\n");
+	for (i = 0; i < fs->n; i++) {
+		r |= put_str(out, fs->names[i]);
+		for (k = strlen(fs->names[i]); k < w + 4; k++)
+			r |= secbuf_putc(out, ' ');
+		r |= secbuf_append(out, v + fs->off[i], fs->len[i]);
+		r |= secbuf_putc(out, '\n');
+	}
+	return r ? -ENOMEM : 0;
+}
+
+static int write_out(struct secbuf *out)
+{
+	size_t len;
+	const unsigned char *d = secbuf_data(out, &len);
+	int r = fd_write_all(1, d, len);
+
 	if (r) {
 		cli_error("cannot write to stdout: %s", strerror(-r));
 		return EXIT_USAGE;
 	}
 	return 0;
+}
+
+/* The whole secret (every field): a table, or JSON. */
+static int get_whole(struct cli *c, const char *key, int json)
+{
+	struct why why = { "" };
+	struct fieldset fs = { 0 };
+	struct backend_meta meta = { 0 };
+	struct secbuf *out = NULL;
+	int r, have_meta = 0;
+
+	if (!(fs.vals = secbuf_new(256)) || !(out = secbuf_new(1024))) {
+		secbuf_free(fs.vals);
+		cli_error("out of locked memory");
+		return EXIT_BACKEND;
+	}
+	r = backend_fields(c->be, key, collect, &fs, &why);
+	if (!r && fs.err)
+		r = fs.err;
+	if (r) {
+		cli_error("cannot get '%s' from %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
+			  why_sep(&why), why_str(&why));
+		r = cli_exit_for(r);
+		goto out;
+	}
+	if (json && backend_meta(c->be, key, &meta, &why) == 0 && meta.version > 0)
+		have_meta = 1;
+	if (json ? render_json(out, &fs, have_meta ? &meta : NULL) : render_table(out, &fs)) {
+		cli_error("out of locked memory");
+		r = EXIT_BACKEND;
+		goto out;
+	}
+	r = write_out(out);
+ out:
+	fieldset_release(&fs);
+	secbuf_free(out);
+	return r;
+}
+
+static int do_get(struct cli *c, const char *key, const struct get_opts *o)
+{
+	struct why why = { "" };
+	struct secbuf *v = NULL, *out = NULL;
+	char *full = NULL;
+	size_t len;
+	int r;
+
+	if ((r = check_key(key)))
+		return r;
+	if (o->field) {
+		if (strchr(key, '#')) {
+			cli_error("'%s' names a field already: drop -field, or the '#'", key);
+			return EXIT_USAGE;
+		}
+		if (asprintf(&full, "%s#%s", key, o->field) < 0) {
+			cli_error("out of memory");
+			return EXIT_BACKEND;
+		}
+		if ((r = check_key(full))) {
+			free(full);
+			return r;
+		}
+		key = full;
+	}
+	if ((r = cli_backend(c)))
+		goto done;
+	if (c->json && !o->field && !strchr(key, '#') &&
+	    !strcmp(backend_name(c->be), "vault")) {
+		r = get_whole(c, key, 1);
+		goto done;
+	}
+	r = backend_get(c->be, key, &v, &why);
+	if (r == -BACKEND_EINVAL && !strchr(key, '#') && !strcmp(backend_name(c->be), "vault") &&
+	    strstr(why_str(&why), "several fields")) {
+		r = get_whole(c, key, c->json);
+		goto done;
+	}
+	if (r) {
+		cli_error("cannot get '%s' from %s: %s%s%s", key, backend_name(c->be), backend_strerror(r),
+			  why_sep(&why), why_str(&why));
+		r = cli_exit_for(r);
+		goto done;
+	}
+	const unsigned char *d = secbuf_data(v, &len);
+
+	if (c->json) {
+		/* -field NAME -format=json: the field as a JSON string. */
+		if (!(out = secbuf_new(len + 16)) || put_json_str(out, d, len) || secbuf_putc(out, '\n')) {
+			cli_error("out of locked memory");
+			r = EXIT_BACKEND;
+			goto done;
+		}
+		r = write_out(out);
+		goto done;
+	}
+	r = fd_write_all(1, d, len);
+	if (!r)
+		r = fd_write_all(1, "\n", 1);
+	if (r) {
+		cli_error("cannot write to stdout: %s", strerror(-r));
+		r = EXIT_USAGE;
+	}
+ done:
+	secbuf_free(v);
+	secbuf_free(out);
+	free(full);
+	return r;
 }
 
 /* The value from stdin, into locked memory; one trailing newline is
@@ -314,8 +563,92 @@ out:
 	return r;
 }
 
+/* vault's own spelling of options, -field NAME / -field=NAME /
+ * --field NAME and the like: taken out of argv.  0, or an exit status. */
+static int take_vault_opts(struct cli *c, int *argc, char **argv, struct get_opts *o)
+{
+	static const char *const names[] = { "field", "format", "mount" };
+	int i, k, out = 1;
+
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i], *val = NULL, *name;
+		size_t n;
+
+		if (!strcmp(a, "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		name = a[0] == '-' ? a + 1 + (a[1] == '-') : NULL;
+		for (k = 0; name && k < (int)ARRAY_SIZE(names); k++) {
+			n = strlen(names[k]);
+			if (!strncmp(name, names[k], n) && (name[n] == 0 || name[n] == '='))
+				break;
+		}
+		if (!name || k == (int)ARRAY_SIZE(names)) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		n = strlen(names[k]);
+		if (name[n] == '=')
+			val = name + n + 1;
+		else if (i + 1 < *argc)
+			val = argv[++i];
+		if (!val || !*val) {
+			cli_error("-%s needs a value", names[k]);
+			return EXIT_USAGE;
+		}
+		if (k == 0) {
+			o->field = val;
+		} else if (k == 1) {
+			if (strcmp(val, "json") && strcmp(val, "table") && strcmp(val, "text")) {
+				cli_error("-format must be table or json, not '%s'", val);
+				return EXIT_USAGE;
+			}
+			c->json = !strcmp(val, "json");
+		} else {
+			size_t j;
+
+			while (*val == '/')
+				val++;
+			for (j = 0; val[j]; j++)
+				if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./",
+					    val[j]))
+					break;
+			if (!*val || val[j] || j > 200 || strstr(val, "..")) {
+				cli_error("-mount '%s' is not a mount path", val);
+				return EXIT_USAGE;
+			}
+			c->mount = val;
+		}
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return 0;
+}
+
+/* With no config and no --provider, VAULT_ADDR (or VAULT_AGENT_ADDR) in
+ * the environment means Vault, as it does for the vault CLI. */
+static void provider_from_env(struct cli *c)
+{
+	const char *a = getenv("VAULT_ADDR"), *b = getenv("VAULT_AGENT_ADDR");
+
+	if (c->provider || cli_find_config(c))
+		return;
+	if ((a && *a) || (b && *b)) {
+		c->provider = "vault";
+		c->provider_from_env = 1;
+	}
+}
+
 int cli_vault(struct cli *c, int argc, char **argv)
 {
+	struct get_opts o = { NULL };
+	int r;
+
+	if ((r = take_vault_opts(c, &argc, argv, &o)))
+		return r;
+	provider_from_env(c);
 	/* cli/vault-io.c and cli/rotate.c */
 	if (argc >= 2 && !strcmp(argv[1], "import"))
 		return cli_vault_import(c, argc - 1, argv + 1);
@@ -331,8 +664,12 @@ int cli_vault(struct cli *c, int argc, char **argv)
 		vault_usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (o.field && strcmp(argv[1], "get")) {
+		cli_error("-field is for get");
+		return EXIT_USAGE;
+	}
 	if (!strcmp(argv[1], "get") && argc == 3)
-		return do_get(c, argv[2]);
+		return do_get(c, argv[2], &o);
 	if (!strcmp(argv[1], "set") && (argc == 3 || argc == 4))
 		return do_set(c, argv[2], argc == 4 ? argv[3] : NULL);
 	if (!strcmp(argv[1], "set") && argc > 4)

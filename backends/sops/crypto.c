@@ -387,6 +387,26 @@ static int canon(enum sops_type t, int yaml_clear, const char *s, size_t n, char
 	}
 }
 
+static const char *type_name(enum sops_type t)
+{
+	switch (t) {
+	case SV_INT:
+		return "int";
+	case SV_FLOAT:
+		return "float";
+	case SV_BOOL:
+		return "bool";
+	case SV_TIME:
+		return "time";
+	case SV_BYTES:
+		return "bytes";
+	case SV_COMMENT:
+		return "comment";
+	default:
+		return "str";
+	}
+}
+
 /* ---- the walk ---- */
 
 static int ends_with(const char *s, size_t n, const char *suf)
@@ -526,7 +546,7 @@ static int leaf_seal(struct walk *w, struct sops_node *n, int encrypt)
 	size_t alen;
 	const char *path = aad(w, &alen);
 	const unsigned char *p;
-	int r;
+	int r, yaml_typed = 0;
 
 	if (!path)
 		return -ENOMEM;
@@ -535,13 +555,28 @@ static int leaf_seal(struct walk *w, struct sops_node *n, int encrypt)
 		size_t tl = 0;
 
 		p = secbuf_data(doc->plain, NULL) + n->poff;
-		if (encrypt && n->plen) {
+		if (encrypt && n->plen && n->typed && n->type != SV_STR) {
+			/* sops encrypts a typed value's canonical text (ToBytes). */
+			char buf[CANON_MAX];
+			const char *c;
+			size_t cl;
+
+			if (canon(n->type, doc->fmt == SOPS_FMT_YAML, (const char *)p, n->plen, buf, &c, &cl))
+				return why_fail(w->why, -EINVAL, "the value at '%s' is not a valid %s", path,
+						type_name(n->type));
+			r = enc_seal(w->ctx, doc->data_key, (const unsigned char *)c, cl, path, alen,
+				     type_name(n->type), &t, &tl);
+			explicit_bzero(buf, sizeof(buf));
+			if (r)
+				return why_fail(w->why, r, "cannot encrypt the value at '%s'", path);
+			n->enc = 1;
+		} else if (encrypt && n->plen) {
 			if ((r = enc_seal(w->ctx, doc->data_key, p, n->plen, path, alen, "str", &t, &tl)))
 				return why_fail(w->why, r, "cannot encrypt the value at '%s'", path);
 			n->enc = 1;
 		} else {
 			/* Clear by the file's own rules (or empty): sops does the same. */
-			if (n->plen)
+			if (n->plen && !n->typed)
 				log_warn("sops: '%s' is stored in clear text (the file's %s rule)", path,
 					 doc->m.rule == RULE_UNENC_SUFFIX ? "unencrypted_suffix" : "encryption");
 			if (!(t = malloc(n->plen + 1)))
@@ -550,13 +585,16 @@ static int leaf_seal(struct walk *w, struct sops_node *n, int encrypt)
 			t[n->plen] = 0;
 			tl = n->plen;
 			n->enc = 0;
-			n->quoted = 1;
+			n->quoted = !n->typed || n->type == SV_STR;
 		}
 		free(n->text);
 		n->text = t;
 		n->len = tl;
-		n->type = SV_STR;
+		if (!n->typed)
+			n->type = SV_STR;
+		yaml_typed = n->typed && doc->fmt == SOPS_FMT_YAML;
 		n->dirty = 0;
+		n->typed = 0;
 	}
 	if (doc->m.mac_only_encrypted && !encrypt)
 		return 0;
@@ -564,7 +602,7 @@ static int leaf_seal(struct walk *w, struct sops_node *n, int encrypt)
 		if (n->type == SV_COMMENT)
 			return 0;
 		p = secbuf_data(doc->plain, NULL) + n->poff;
-		return hash_value(w, n->type, 0, (const char *)p, n->plen, path);
+		return hash_value(w, n->type, yaml_typed, (const char *)p, n->plen, path);
 	}
 	return hash_value(w, n->type, doc->fmt == SOPS_FMT_YAML && !n->quoted, n->text, n->len, path);
 }
@@ -786,4 +824,34 @@ int sops_doc_seal(struct sops_doc *doc, struct why *why)
 	doc->m.mac->len = tl;
 	doc->m.mac->type = SV_STR;
 	return 0;
+}
+
+int sops_text_open(struct sops_doc *doc, const char *text, size_t len, const char *aad, size_t aadlen,
+		   size_t *off, size_t *plen)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	enum sops_type t;
+	int r;
+
+	if (!ctx)
+		return -ENOMEM;
+	*off = secbuf_len(doc->plain);
+	r = enc_open(ctx, doc->data_key, text, len, aad, aadlen, doc->plain, plen, &t);
+	EVP_CIPHER_CTX_free(ctx);
+	if (!r)
+		secbuf_commit(doc->plain, *plen);
+	return r;
+}
+
+int sops_text_seal(const struct sops_doc *doc, const unsigned char *pt, size_t n, const char *aad, size_t aadlen,
+		   const char *type, char **out, size_t *outlen)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int r;
+
+	if (!ctx)
+		return -ENOMEM;
+	r = enc_seal(ctx, doc->data_key, pt, n, aad, aadlen, type, out, outlen);
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
 }

@@ -91,7 +91,13 @@ static int set_root(struct sops_doc *doc, struct sops_node *root, struct sops_no
 	doc->nbranches = 1;
 	r = sops_meta_unflatten(flatmeta, &doc->meta, why);
 	sops_node_free(flatmeta);
-	if (!r && !doc->meta->n) {
+	if (!r && doc->plaintext && doc->meta->n) {
+		why_set(why, "the file has sops metadata: it is encrypted already");
+		r = -EINVAL;
+	} else if (!r && doc->plaintext) {
+		sops_node_free(doc->meta);	/* a plain document has none */
+		doc->meta = NULL;
+	} else if (!r && !doc->plaintext && !doc->meta->n) {
 		why_set(why, "no sops metadata: the file is not encrypted with sops");
 		r = -EINVAL;
 	}
@@ -149,7 +155,7 @@ static int dotenv_emit(const struct sops_doc *doc, struct obuf *out)
 	const struct sops_node *root = doc->branches[0];
 	struct sops_node *flat = sops_node_new(SN_MAP);
 	size_t i;
-	int r;
+	int r = 0;
 
 	if (!flat)
 		return -ENOMEM;
@@ -173,7 +179,7 @@ static int dotenv_emit(const struct sops_doc *doc, struct obuf *out)
 		put_escaped_nl(out, v->text, v->len);
 		obuf_putc(out, '\n');
 	}
-	if ((r = sops_meta_flatten(doc->meta, flat, "sops_")) == 0)
+	if (doc->meta && (r = sops_meta_flatten(doc->meta, flat, "sops_")) == 0)
 		for (i = 0; i < flat->n; i++) {
 			obuf_put(out, flat->items[i].key, flat->items[i].klen);
 			obuf_putc(out, '=');
@@ -329,7 +335,7 @@ static int ini_emit(const struct sops_doc *doc, struct obuf *out)
 	const struct sops_node *root = doc->branches[0];
 	struct sops_node *flat = sops_node_new(SN_MAP);
 	size_t s, i;
-	int r;
+	int r = 0;
 
 	if (!flat)
 		return -ENOMEM;
@@ -374,8 +380,9 @@ static int ini_emit(const struct sops_doc *doc, struct obuf *out)
 		}
 		obuf_putc(out, '\n');
 	}
-	obuf_puts(out, "[sops]\n");
-	if ((r = sops_meta_flatten(doc->meta, flat, "")) == 0)
+	if (doc->meta)
+		obuf_puts(out, "[sops]\n");
+	if (doc->meta && (r = sops_meta_flatten(doc->meta, flat, "")) == 0)
 		for (i = 0; i < flat->n; i++) {
 			obuf_put(out, flat->items[i].key, flat->items[i].klen);
 			obuf_puts(out, " = ");

@@ -236,6 +236,12 @@ static int json_emit(const struct sops_doc *doc, struct obuf *out)
 	const struct sops_node *root = doc->branches[0];
 	size_t i;
 
+	/* Without metadata (a decrypted document), the root alone. */
+	if (!doc->meta) {
+		emit(out, root, 0);
+		obuf_putc(out, '\n');
+		return out->err;
+	}
 	obuf_puts(out, "{\n");
 	for (i = 0; i < root->n; i++) {
 		if (!root->items[i].val || root->items[i].val->kind == SN_COMMENT)

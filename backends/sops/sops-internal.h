@@ -48,6 +48,7 @@ struct sops_node {
 	unsigned enc : 1;		/* text is ENC[...] and was decrypted into doc->plain */
 	unsigned dirty : 1;		/* plaintext set by a write: text is stale until sealed */
 	unsigned quoted : 1;		/* a quoted string in the source: never null/bool/number */
+	unsigned typed : 1;		/* dirty: encrypt with type (int, bool, ...), not as str */
 	size_t poff, plen;		/* enc or dirty: plaintext in doc->plain */
 	struct sops_item *items;	/* MAP, SEQ */
 	size_t n, cap;
@@ -98,13 +99,17 @@ struct sops_doc {
 	struct sops_meta m;
 	unsigned char *data_key;	/* locked; NULL until unlocked */
 	struct secbuf *plain;		/* every decrypted value */
+	int plaintext;			/* parse: a plain document (sops encrypt): no metadata */
 };
 
-/* A growable output buffer in ordinary memory: ciphertext and clear text only. */
+/* A growable output buffer in ordinary memory: ciphertext and clear text
+ * only.  With sec set, every append goes into that locked buffer instead
+ * (a decrypted document) and p stays NULL. */
 struct obuf {
 	char *p;
 	size_t len, cap;
 	int err;			/* -ENOMEM once an append failed */
+	struct secbuf *sec;		/* not owned */
 };
 
 void obuf_put(struct obuf *b, const void *p, size_t n);
@@ -165,6 +170,20 @@ extern const struct sops_store_ops sops_store_ini;	/* flat.c */
 int sops_meta_unflatten(struct sops_node *flat, struct sops_node **out, struct why *why);
 int sops_meta_flatten(const struct sops_node *meta, struct sops_node *flat, const char *prefix);
 
+/* ---- identities and writing (sops.c) ---- */
+
+/* The age identities sops would use: key_file (may be NULL), SOPS_AGE_KEY,
+ * SOPS_AGE_KEY_FILE and the default keys file; where they came from goes
+ * to ids_info.  0 or -errno with why. */
+int sops_identities_load(const char *key_file, char *ids_info, size_t info_cap, struct age_identities **out,
+			 struct why *why);
+/* Replace (or, with excl, create) path atomically with data: a 0600
+ * temporary file beside it, fsync, rename (link for excl), directory
+ * fsync; old's mode and owner when old is given.  Ciphertext only. */
+struct stat;
+int sops_write_atomic(const char *path, const char *data, size_t len, const struct stat *old, int excl,
+		      struct why *why);
+
 /* ---- the data key (datakey.c) ---- */
 
 /* Unwrap the data key with ids.  0; -EACCES (no identity matches: why lists
@@ -185,6 +204,23 @@ int sops_doc_seal(struct sops_doc *doc, struct why *why);
 /* The value bytes a caller gets for a scalar (plaintext or clear text). */
 int sops_node_value(const struct sops_doc *doc, const struct sops_node *n, const unsigned char **p,
 		    size_t *len);
+
+/* One ENC[...] text (a comment's) opened with doc's data key and AAD aad,
+ * its plaintext appended to doc->plain at *off.  0, -EINVAL (not ENC),
+ * -EBADMSG (does not authenticate), -ENOMEM. */
+int sops_text_open(struct sops_doc *doc, const char *text, size_t len, const char *aad, size_t aadlen,
+		   size_t *off, size_t *plen);
+/* ENC[...,type:TYPE] of pt with doc's data key and AAD aad (fresh IV), a
+ * new malloc'd string.  0 or -errno. */
+int sops_text_seal(const struct sops_doc *doc, const unsigned char *pt, size_t n, const char *aad, size_t aadlen,
+		   const char *type, char **out, size_t *outlen);
+
+/* Comments (comment.c): with seal 0, open every ENC[...] comment into
+ * doc->plain (enc, poff, plen; one that does not open stays as written);
+ * with seal 1, write every dirty comment's text: ENC[...,type:comment]
+ * with the path of its mapping as AAD, or clear where the file's rule
+ * says so.  0 or -errno with why. */
+int sops_comments(struct sops_doc *doc, int seal, struct why *why);
 
 /* Go's strconv.FormatFloat(v, 'f', -1, 64).  buf >= 400 bytes. */
 void sops_format_float(double v, char *buf, size_t cap);

@@ -201,7 +201,8 @@ static int add_keys_file(struct age_identities *ids, const char *what, const cha
 	return 0;
 }
 
-static int load_identities(struct sops_backend *sb, struct age_identities **out, struct why *why)
+int sops_identities_load(const char *key_file, char *ids_info, size_t info_cap, struct age_identities **out,
+			 struct why *why)
 {
 	struct age_identities *ids = age_identities_new();
 	struct obuf info = { 0 };
@@ -212,8 +213,8 @@ static int load_identities(struct sops_backend *sb, struct age_identities **out,
 	*out = NULL;
 	if (!ids)
 		return -ENOMEM;
-	if (sb->key_file)
-		r = add_keys_file(ids, "key_file", sb->key_file, 0, &info, why);
+	if (key_file)
+		r = add_keys_file(ids, "key_file", key_file, 0, &info, why);
 	take_env_key();
 	if (!r && envkey.key) {
 		size_t before = age_identities_count(ids), skipped = 0;
@@ -236,9 +237,9 @@ static int load_identities(struct sops_backend *sb, struct age_identities **out,
 		else
 			def = path_expand_home("~/.config/sops/age/keys.txt"), r = def ? 0 : -ENOMEM;
 	}
-	if (!r && (!sb->key_file || strcmp(sb->key_file, def)) && (!kf || strcmp(kf, def)))
+	if (!r && (!key_file || strcmp(key_file, def)) && (!kf || strcmp(kf, def)))
 		r = add_keys_file(ids, "default", def, 1, &info, why);
-	snprintf(sb->ids_info, sizeof(sb->ids_info), "%s", info.p ? info.p : "no identity source");
+	snprintf(ids_info, info_cap, "%s", info.p ? info.p : "no identity source");
 	obuf_release(&info);
 	free(def);
 	if (r) {
@@ -296,7 +297,7 @@ static int load_doc(struct sops_backend *sb, struct sops_doc *doc, struct stat *
 		why_set(why, "%s: %.399s", sb->path, why_str(&msg));
 		goto out;
 	}
-	if ((r = load_identities(sb, &ids, &msg))) {
+	if ((r = sops_identities_load(sb->key_file, sb->ids_info, sizeof(sb->ids_info), &ids, &msg))) {
 		why_set(why, "%.399s", why_str(&msg));
 		goto out;
 	}
@@ -719,8 +720,8 @@ static int fsync_dir(const char *path)
  * excl) over the target, and the directory fsync()ed.  A crash leaves the
  * old file or the new one, whole.  Only ciphertext is ever written.
  */
-static int write_atomic(const char *path, const char *data, size_t len, const struct stat *old, int excl,
-			struct why *why)
+int sops_write_atomic(const char *path, const char *data, size_t len, const struct stat *old, int excl,
+		      struct why *why)
 {
 	char *dup = strdup(path), *tmp = NULL;
 	size_t off = 0;
@@ -796,7 +797,7 @@ static int save_doc(struct sops_backend *sb, struct why *why)
 		obuf_release(&out);
 		return r;
 	}
-	r = write_atomic(sb->path, out.p, out.len, &sb->st, 0, why);
+	r = sops_write_atomic(sb->path, out.p, out.len, &sb->st, 0, why);
 	obuf_release(&out);
 	return r;
 }
@@ -996,7 +997,7 @@ static int sops_create(const struct backend_ctx *ctx, const char *target, const 
 		r = sops_emit(&doc, &out);
 	sops_doc_release(&doc);
 	if (!r)
-		r = write_atomic(path, out.p, out.len, NULL, 1, &msg);
+		r = sops_write_atomic(path, out.p, out.len, NULL, 1, &msg);
 	if (r) {
 		why_set(why, "%.299s", msg.msg[0] ? msg.msg : strerror(-r));
 		r = r == -EEXIST ? -BACKEND_EINVAL : errno_to_backend(r);

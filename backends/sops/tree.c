@@ -20,6 +20,13 @@ void obuf_put(struct obuf *b, const void *p, size_t n)
 {
 	if (b->err)
 		return;
+	if (b->sec) {
+		if (secbuf_append(b->sec, p, n))
+			b->err = -ENOMEM;
+		else
+			b->len += n;
+		return;
+	}
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
 		char *np;
@@ -299,6 +306,8 @@ int sops_doc_take_meta(struct sops_doc *doc, struct why *why)
 		for (i = 0; i < br->n; i++) {
 			if (!br->items[i].key || strcmp(br->items[i].key, "sops") != 0)
 				continue;
+			if (doc->plaintext)
+				return why_fail(why, -EINVAL, "the file has a 'sops' key: it is encrypted already");
 			if (!doc->meta)
 				doc->meta = br->items[i].val;
 			else
@@ -309,6 +318,8 @@ int sops_doc_take_meta(struct sops_doc *doc, struct why *why)
 			break;
 		}
 	}
+	if (doc->plaintext)
+		return 0;
 	if (!doc->meta || doc->meta->kind != SN_MAP)
 		return why_fail(why, -EINVAL, "no 'sops' metadata: the file is not encrypted with sops");
 	return 0;

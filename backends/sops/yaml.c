@@ -336,6 +336,34 @@ static int place_comment(struct yp *y, struct sops_doc *doc, const struct ycomme
 			continue;
 		best = i;
 	}
+	/* A comment just above the first item of a block collection, at the
+	 * items' indentation, is that collection's (yaml.v3: a head comment of
+	 * its first key; sops encrypts it with the collection's path). */
+	{
+		/* the first scalar after the comment (spans are in document order) */
+		size_t lo = 0, hi = y->nspans;
+		uint64_t next = UINT64_MAX;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (y->spans[mid].a > cm->pos)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		if (lo < y->nspans)
+			next = y->spans[lo].a;
+		for (i = 0; i < y->ncolls; i++) {
+			const struct coll *c = &y->colls[i];
+
+			if (!c->n || c->doc != d || c->flow || c->start <= cm->pos || cm->col != c->col ||
+			    next < c->start || (best != SIZE_MAX && c->start >= y->colls[best].end))
+				continue;
+			best = i;
+			break;
+		}
+	}
 	return insert_comment(best == SIZE_MAX ? doc->branches[d] : y->colls[best].n, cm);
 }
 
@@ -668,6 +696,8 @@ static int yaml_emit(const struct sops_doc *doc, struct obuf *out)
 		if (d)
 			obuf_puts(out, "---\n");
 		emit_node(out, doc->branches[d], 0);
+		if (!doc->meta)
+			continue;	/* a decrypted document */
 		obuf_puts(out, "sops:\n");
 		emit_node(out, doc->meta, INDENT);
 	}

@@ -11,6 +11,11 @@ case "$t" in
 sops_json) cp tests/fixtures/sops/*.json tests/fixtures/sops/negative/*.json tests/fixtures/sops/age-example.txt "$d"/ ;;
 sops_yaml) cp tests/fixtures/sops/*.yaml tests/fixtures/seed/*.yaml "$d"/ ;;
 sops_ini) cp tests/fixtures/sops/*.ini "$d"/ ;;
+sops_rules)
+	cp tests/fixtures/sops/dot-sops.yaml "$d"/
+	printf 'creation_rules:\n  - path_regex: k8s/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      age1a,\n      age1b\n  - key_groups:\n      - age: [age1c]\n    mac_only_encrypted: true\n  - path_regex: x\n    pgp: ABC\n' > "$d/rules.yaml"
+	printf '["a"]["b"][0]' > "$d/extract"
+	printf "['k'][12]" > "$d/extract-single" ;;
 sops_dotenv) printf 'A=ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n#c\nsops_mac=\nsops_lastmodified=2022-03-15T22:11:15Z\nsops_age__list_0__map_recipient=x\nsops_age__list_0__map_enc=-----BEGIN\\n\n' > "$d/seed.env" ;;
 dotenv)
 	cat > "$d/mixed.env" <<'END'
