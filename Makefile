@@ -69,7 +69,7 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/vault/renew.o backends/vault/request.o backends/vault/kv.o backends/vault/parse.o \
 	backends/vault/sjson.o backends/vault/vhttp.o
 INJECT_OBJS := inject/view.o inject/render.o inject/fetch.o
-INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
+INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o inject/template.o
 LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/nodes.o fs/dir.o fs/open.o fs/inval.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \

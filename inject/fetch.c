@@ -13,6 +13,7 @@
 
 #include "backends/backend.h"
 #include "inject/run.h"
+#include "inject/template.h"
 #include "lib/audit.h"
 #include "lib/secbuf.h"
 
@@ -84,6 +85,16 @@ int inject_render(const struct inject_values *vals, enum render_kind kind, size_
 		  struct secbuf **out, struct why *why)
 {
 	return render_view(kind, vals->n, vals->names, vals->values, max, out, why);
+}
+
+int inject_render_template(const struct inject_values *vals, const struct template *t, size_t max,
+			   struct secbuf **out, struct why *why)
+{
+	if (vals->n != template_nkeys(t)) {
+		*out = NULL;
+		return why_fail(why, -EINVAL, "the values are not the template's keys");
+	}
+	return template_render(t, vals->values, max, out, why);
 }
 
 int inject_fill_env(struct inject_values *vals, struct run_env *env)

@@ -67,6 +67,12 @@ void inject_values_release(struct inject_values *vals);
 int inject_render(const struct inject_values *vals, enum render_kind kind, size_t max,
 		  struct secbuf **out, struct why *why);
 
+struct template;
+/* template_render() of the values: vals was fetched with template_keys(t)
+ * and template_names(t) (the template's keys, one batch). */
+int inject_render_template(const struct inject_values *vals, const struct template *t, size_t max,
+			   struct secbuf **out, struct why *why);
+
 /*
  * Set NAME=value in env for every value.  0, or run_env_set()'s -EINVAL (a
  * value with a NUL byte, which an environment cannot hold) or -ENOMEM, with
