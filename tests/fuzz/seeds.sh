@@ -102,5 +102,21 @@ scan_rules)
 	printf 'rules:\n  - id: slow\n    regex: '"'"'(a+)+$'"'"'\n' > "$d/backtrack.yaml"
 	printf 'rules:\n  - id: x\n    regex: '"'"'(?<secret>[^\\n]{4,})'"'"'\n    keywords: [password, "://"]\n' > "$d/wide.yaml"
 	printf 'disable: [github_token, aws_access_key, private_key]\n' > "$d/disable.yaml" ;;
+template)
+	# byte 0: 0 parse and render; 1-12 one filter (raw sh json yaml toml ini xml url base64 pgpass netrc dotenv)
+	printf '\000[db]\nuser = {{ secret "a/b" }}\npass = {{ secret "c/d#e" | pgpass }}\nx={{ "{{" }} {{ secret "a/b" | base64 | json }}\n' > "$d/parse"
+	printf '\000{{ secret "x/y" }}' > "$d/parse-unknown-key"
+	printf '\000{{ secret "a/b" | nope }}' > "$d/parse-bad-filter"
+	printf '\000a {{ secret "a/b"' > "$d/parse-unclosed"
+	printf '\000password = hunter2hunter2\n' > "$d/parse-credential"
+	v='a b\t"q" '"'"'s'"'"' \\ $x `y` %%25 :*# & < > \n\r \001 \177 \302\205 \342\200\250 caf\303\251 \360\237\224\221'
+	i=1
+	for f in raw sh json yaml toml ini xml url base64 pgpass netrc dotenv; do
+		printf "\\$(printf '%03o' $i)$v" > "$d/filter-$f"
+		printf "\\$(printf '%03o' $i)plainValue-42.x" > "$d/filter-$f-plain"
+		printf "\\$(printf '%03o' $i)" > "$d/filter-$f-empty"
+		printf "\\$(printf '%03o' $i) lead\\377" > "$d/filter-$f-bad"
+		i=$((i + 1))
+	done ;;
 *) echo "seeds.sh: unknown target $t" >&2; exit 2 ;;
 esac
