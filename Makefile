@@ -92,7 +92,8 @@ TEST_PROGS += $(BUILD)/tests/harombe-test
 
 .SECONDARY:
 .PHONY: all deps check check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
-	stress demo bench bench-sops bench-vault bench-scan fuzz install install-scan uninstall clean
+	stress demo bench bench-sops bench-vault bench-scan fuzz install install-scan uninstall clean \
+	regen-bigrams
 all: $(PROGS) $(SCAN_SO)
 
 deps:
@@ -127,6 +128,12 @@ $(BUILD)/pic/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+# scan/bigrams.h is generated and committed; not part of the build.  This
+# rebuilds it from the Python standard library it was made from.
+regen-bigrams:
+	python3 scan/tools/gen-bigrams.py /usr/lib/python3.11/*.py > scan/bigrams.h.tmp
+	mv scan/bigrams.h.tmp scan/bigrams.h
 
 # The built-in prefilters, compiled at build time (see scan/tools/hsdb-gen.c).
 HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o lib/config.o lib/log.o \
