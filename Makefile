@@ -136,7 +136,7 @@ regen-bigrams:
 	mv scan/bigrams.h.tmp scan/bigrams.h
 
 # The built-in prefilters, compiled at build time (see scan/tools/hsdb-gen.c).
-HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o lib/config.o lib/log.o \
+HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o scan/entropy.o lib/config.o lib/log.o \
 	lib/secbuf.o lib/credshape.o lib/why.o)
 $(BUILD)/scan/hsdb-gen: $(HSDB_GEN_OBJS)
 	@$(if $(Q),echo "  LD      $@")

@@ -54,6 +54,47 @@ static double wordiness(const unsigned char *p, size_t n, size_t *pairs)
 	return k ? (double)sum / 16.0 / (double)k : 0;
 }
 
+/* 1 when every word of p (split at non-letters and case changes, as
+ * getHTTPResponse -> get, HTTP, Response) with three letters or more
+ * scores like code or prose under the table: user_password, open_sesame,
+ * getPassword; not dbpjgliioqllsrvq or kehskooivpzouqCw.  Words score
+ * above -1 bit per pair, random letters near -2.8. */
+int entropy_reads_as_words(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t s, e, k;
+		long sum = 0;
+
+		while (i < n && !isalpha(p[i]))
+			i++;
+		s = i;
+		if (i < n && isupper(p[i])) {
+			while (i < n && isupper(p[i]))
+				i++;
+			/* XMLParser: the last capital starts the next word */
+			if (i < n && islower(p[i]) && i - s > 1)
+				i--;
+			else
+				while (i < n && islower(p[i]))
+					i++;
+		} else {
+			while (i < n && islower(p[i]))
+				i++;
+		}
+		e = i;
+		if (e - s < 3)
+			continue;
+		for (k = s + 1; k < e; k++)
+			sum += bigram[tolower(p[k - 1]) - 'a'][tolower(p[k]) - 'a'];
+		/* -1.3 bits per pair, in 1/16 bits */
+		if (sum * 10 < -13 * 16 * (long)(e - s - 1))
+			return 0;
+	}
+	return 1;
+}
+
 /* How the token's texture compares with randomness: the share of adjacent
  * letter pairs that change case, and the mean length of runs of one class
  * (upper, lower, digit, other). */
@@ -306,6 +347,8 @@ static const struct cword cwords[] = {
 	CW("define", 0, W_ID), CW("struct", 0, W_ID), CW("typedef", 0, W_ID), CW("return", 0, W_ID),
 	CW("def", 0, W_ID), CW("func", 0, W_ID), CW("function", 0, W_ID), CW("class", 0, W_ID),
 	CW("cipher", 1, W_ID), CW("signature", 1, W_ID), CW("algorithm", 0, W_ID),
+	/* Ghc-Package: abstract-deque-0.3-4tZp4N9gBesDuhExz1IhwM (apt's index) */
+	CW("package", 0, W_ID), CW("provides", 0, W_ID), CW("depends", 0, W_ID),
 };
 
 /* For each kind, the end of the last whole-word occurrence of one of its
@@ -358,6 +401,9 @@ static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS])
 			    !((cclass[line[k - 1]] & C_LO) && (cclass[line[k]] & C_UP)))
 				continue;
 			if (c->kind != W_ID && k < tail)
+				continue;
+			/* /etc/pam.d/passwd <md5sum>: a file's name, not a key */
+			if (c->kind != W_ID && j && line[j - 1] == '/')
 				continue;
 			if (k > at[c->kind])
 				at[c->kind] = k;
@@ -496,6 +542,14 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 		return -1;
 	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
 		return -1;	/* a hex number */
+	/* name-1.2.3-<hash>: a package id (GHC's, Nix's), the run starting
+	 * after the version's last dot */
+	if (start > 0 && buf[start - 1] == '.') {
+		for (i = 0; i < n && isdigit(p[i]); i++)
+			;
+		if (i && i < n && p[i] == '-')
+			return -1;
+	}
 	pthread_once(&once, init_tables);
 	/* The line in front of the token: the key it is assigned to, or the
 	 * words that introduce it.  Only words near the token count. */

@@ -32,7 +32,7 @@
 #define TBD "(?<![A-Za-z0-9_\\-])"
 #define TED "(?![A-Za-z0-9_\\-])"
 /* "key" [:=] value, with the usual spellings: = : := => and quotes. */
-#define SEP "[\"']?[ \\t]{0,8}(?::=|=>|=|:(?!:))[ \\t]{0,8}"
+#define SEP "[\"']?[ \\t]{0,8}(?::=|=>|=(?![=~])|:(?!:))[ \\t]{0,8}"
 #define HSSEP "[\"']?[ \\t]*[:=]"
 /* A token value, quoted or not; the span excludes the quotes. */
 #define TOKC "[A-Za-z0-9_\\-+/=.~]"
@@ -45,9 +45,9 @@
 #define QUOTED(q) q "(?<secret>(?:[^" q "\\\\\\r\\n]|\\\\.)++)" q
 /* unquoted: up to a delimiter; '&' only before a new query parameter */
 #define UNQ "(?:[^\\s\"'`,;&<>(){}\\[\\]|\\\\]|&(?![A-Za-z_][A-Za-z0-9_]{0,40}=))"
-#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|(?<secret>" UNQ "++))"
+#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|\\{(?<secret>[^}\\r\\n]{1,256})\\}|(?<secret>" UNQ "++))"
 /* A password value: the same, shorter. */
-#define PASSV "(?|" QUOTED("\"") "|" QUOTED("'") "|(?<secret>" UNQ "++))"
+#define PASSV SECV
 /* A key that ends with one of the words, after a key boundary. */
 #define KEY(words) "(?<![A-Za-z0-9_.\\-])(?<key>[A-Za-z0-9_.\\-]{0,40}?(?i:" words "))"
 
@@ -231,6 +231,11 @@ int scan_is_reference(const unsigned char *p, size_t n)
 
 /* ---- checks ---- */
 
+/* KEY_LITERAL: the value cannot be an expression (a header, a URL) */
+enum { KEY_STRONG, KEY_WEAK, KEY_LITERAL };
+static int judge_value(struct rule_hit *h, int kind);
+static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt);
+
 static int check_token(struct rule_hit *h)
 {
 	size_t n = h->s1 - h->s0;
@@ -238,6 +243,18 @@ static int check_token(struct rule_hit *h)
 
 	/* a token prefix followed by 36 x's is documentation */
 	return count_distinct(tail, n - n / 3) >= 4;
+}
+
+/* Slack tokens carry numeric ids (xoxb-1234-..., xapp-1-A01...); not
+ * xapp-sn-watcher, a package */
+static int check_slack(struct rule_hit *h)
+{
+	size_t i;
+
+	for (i = h->s0 + 5; i < h->s1; i++)
+		if (isdigit(h->buf[i]))
+			return check_token(h);
+	return 0;
 }
 
 static int check_github(struct rule_hit *h)
@@ -269,60 +286,283 @@ static int check_random(struct rule_hit *h)
 	return (dig || (up && lo)) && count_distinct(p, n) >= 8 && !scan_is_placeholder(p, n);
 }
 
-static int memchr_digit(const unsigned char *p, size_t n)
-{
-	while (n--)
-		if (isdigit(*p++))
-			return 1;
-	return 0;
-}
-
 static int is_quote(unsigned char c)
 {
 	return c == '"' || c == '\'' || c == '`';
 }
 
-static int check_password(struct rule_hit *h)
+/* ---- a value in a secret's place: context decides, shape only vetoes ----
+ *
+ * A value assigned to a secret's name (password=, "api_key":, -u user:pass,
+ * Authorization:) is redacted whatever its entropy or case: in front of a
+ * model a missed secret is a leak, an extra [REDACTED] costs a few
+ * characters.  Only these veto it: an empty value, a reference ($VAR,
+ * ${VAR}, %VAR%, {{ .x }}, os.environ[...], process.env.X, getenv(...),
+ * dotted or called expressions), a placeholder (<password>, ***, xxxx,
+ * REDACTED; but not a default password such as changeme or admin), a
+ * boolean or null, a number that is a length or a port, a path to the file
+ * that holds the secret, prose, and a bare identifier that reads as words
+ * and as code (password = user_password, token = getToken).  For the weak
+ * names (key, auth, command-line options) a bare value that reads as words
+ * is vetoed too: key: app is a label, --token TOKEN a help text.
+ */
+static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt)
+{
+	static const char *const words[] = {
+		"none", "null", "nil", "undefined", "true", "false", "yes", "no", "on", "off", "enabled",
+		"disabled", "string", "str", "int", "bool", "boolean", "object", "any", "required",
+		"optional", "empty", "example", "sample", "placeholder", "dummy", "notset", "not_set",
+		"unset", "hidden", "masked", "sensitive", "todo", "tbd", "fixme", "replace_me", "replaceme",
+		"default", "redacted", "value", "text", "bytes", "secretstr", "securestring", "n/a", "!0", "!1",
+	};
+	const char *rep = opt && opt->replacement ? opt->replacement : "[REDACTED]";
+	size_t i, rl = strcspn(rep, "{");
+
+	if (!n)
+		return 1;
+	/* what harombe wrote: [REDACTED], [REDACTED:password], a custom one */
+	if (rl >= 3 && n >= rl && !memcmp(v, rep, rl))
+		return 1;
+	if (lower_has(v, n, "redacted") || lower_has(v, n, "placeholder"))
+		return 1;
+	if (v[0] == '<' || (v[0] == '[' && v[n - 1] == ']') || (v[0] == '(' && v[n - 1] == ')'))
+		return 1;
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (lower_eq(v, n, words[i]))
+			return 1;
+	/* xxxxxxxx, ********, ........, ####, and UTF-8 bullets, whole */
+	for (i = 0; i < n; i++)
+		if (!strchr("xX*.#-_", v[i]) && v[i] != 0xe2 && v[i] != 0x80 && v[i] != 0xa2)
+			break;
+	if (i == n)
+		return 1;
+	/* your-api-key, YOUR_TOKEN_HERE, my-secret-here */
+	if ((lower_has(v, n, "your") || lower_has(v, n, "_here") || lower_has(v, n, "-here")) &&
+	    (lower_has(v, n, "key") || lower_has(v, n, "token") || lower_has(v, n, "secret") ||
+	     lower_has(v, n, "pass") || lower_has(v, n, "here")))
+		return 1;
+	return 0;
+}
+
+static int value_is_ref(const unsigned char *v, size_t n)
+{
+	static const char *const starts[] = {
+		"$", "{", "%(", "%s", "#{", "enc[", "vault:", "ref+", "op://", "sops:", "process.env",
+		"os.environ", "os.getenv", "getenv(", "env(", "env.", "env[", "secrets.", "!vault", "!ref",
+		"!sub", "!getatt", "!secret", "!env", "!!", "lookup(", "var.", "local.", "data.",
+		"module.", "sys.argv", "args.", "argv[", "params.", "props.", "this.", "self.",
+		"config.", "settings.", "options.", "opts.", "request.", "req.", "context.", "ctx.",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(starts); i++)
+		if (n >= strlen(starts[i]) && !strncasecmp((const char *)v, starts[i], strlen(starts[i])))
+			return 1;
+	/* %VAR% (cmd.exe), @VAR@ (autoconf) */
+	if (n >= 3 && ((v[0] == '%' && v[n - 1] == '%') || (v[0] == '@' && v[n - 1] == '@')))
+		return 1;
+	return 0;
+}
+
+/* A word in a bare identifier that makes it code: a variable, a field, an
+ * accessor, an environment variable's name. */
+static int code_words(const unsigned char *v, size_t n)
+{
+	static const char *const w[] = {
+		"pass", "pwd", "secret", "token", "key", "auth", "cred", "user", "name", "value",
+		"conf", "cfg", "env", "setting", "param", "arg", "opt", "self", "this", "input", "var",
+		"data", "hash", "field", "get", "new", "old", "default", "login", "account", "client",
+		"form", "str", "buf", "ptr", "len", "tmp",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		if (lower_has(v, n, w[i]))
+			return 1;
+	return 0;
+}
+
+/* await getToken(), new Buffer(), lambda: an expression, not a value */
+static int is_keyword(const unsigned char *v, size_t n)
+{
+	static const char *const w[] = {
+		"await", "new", "function", "lambda", "async", "yield", "return", "typeof", "require",
+		"import", "from", "static", "const", "let", "var", "self", "this", "super", "cls",
+		"not", "and", "or", "if", "else", "fn", "func", "def", "make", "read", "input", "prompt",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		if (lower_eq(v, n, w[i]))
+			return 1;
+	return 0;
+}
+
+/* kind: KEY_STRONG, KEY_WEAK or KEY_LITERAL.  1: keep, 0: vetoed. */
+static int judge_value(struct rule_hit *h, int kind)
 {
 	const unsigned char *v = h->buf + h->s0, *k = h->buf + h->k0;
 	size_t n = h->s1 - h->s0, kn = h->k1 - h->k0, i;
 	int quoted = h->s0 > 0 && is_quote(h->buf[h->s0 - 1]) && h->s1 < h->len &&
 		     h->buf[h->s1] == h->buf[h->s0 - 1];
+	int ident = 1, digits = 1, dots = 0, up = 0, lo = 0, camel = 0;
 
-	if (n < 4 || n > 256 || scan_is_placeholder(v, n))
+	if (!n || n > 4096 || value_is_placeholder(v, n, h->opt) || value_is_ref(v, n))
 		return 0;
-	if (kn) {
-		/* the shell's working directory */
-		if ((lower_eq(k, kn, "pwd") || lower_eq(k, kn, "oldpwd")) && (v[0] == '/' || v[0] == '~'))
+	for (i = 0; i < n; i++) {
+		unsigned char c = v[i];
+
+		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+			ident = 0;
+		if (!isdigit(c) && c != '.')
+			digits = 0;
+		dots += c == '.';
+		up |= !!isupper(c);
+		lo |= !!islower(c);
+		if (i && islower(v[i - 1]) && isupper(c))
+			camel = 1;
+	}
+	/* numbers: a length, a port, a count, a version; a PIN of 4+ digits
+	 * or a numeric password in a secret's place stays a secret */
+	if (digits) {
+		if (n <= 3 || dots)
 			return 0;
-		/* bypass=, compass: -- "pass" inside a word */
-		if (kn > 4 && !strncasecmp((const char *)k + kn - 4, "pass", 4) && k[kn - 4] == 'p' &&
-		    islower(k[kn - 5]))
+		if (kn && (lower_has(k, kn, "len") || lower_has(k, kn, "size") || lower_has(k, kn, "port") ||
+			   lower_has(k, kn, "count") || lower_has(k, kn, "max") || lower_has(k, kn, "min") ||
+			   lower_has(k, kn, "ttl") || lower_has(k, kn, "timeout") || lower_has(k, kn, "expir") ||
+			   lower_has(k, kn, "age") || lower_has(k, kn, "bits")))
+			return 0;
+		return 1;
+	}
+	/* 0x01: a constant; 0x and 64 hex digits may be a key */
+	if (n >= 3 && n <= 18 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+		for (i = 2; i < n && isxdigit(v[i]); i++)
+			;
+		if (i == n)
 			return 0;
 	}
-	for (i = 0; i < n && isdigit(v[i]); i++)
-		;
-	if (i == n && n < 6)
+	/* the shell's working directory; bypass=, compass: "pass" inside a word */
+	if (kn && (lower_eq(k, kn, "pwd") || lower_eq(k, kn, "oldpwd")) && (v[0] == '/' || v[0] == '~'))
+		return 0;
+	if (kn > 4 && !strncasecmp((const char *)k + kn - 4, "pass", 4) && k[kn - 4] == 'p' && islower(k[kn - 5]))
+		return 0;
+	/* a path: the file that holds the secret, not the secret */
+	if ((v[0] == '/' || (v[0] == '.' && n > 1 && (v[1] == '/' || v[1] == '.')) || v[0] == '~' ||
+	     (n > 2 && isalpha(v[0]) && v[1] == ':' && v[2] == '\\') || lower_has(v, n, "file://")) &&
+	    entropy_reads_as_words(v, n))
 		return 0;
 	/* "Password used to generate key": a description, not a passphrase */
-	if (memchr(v, ' ', n) && (lower_has(v, n, "password") || lower_has(v, n, "secret") ||
-				  lower_has(v, n, " key") || lower_has(v, n, "token") || lower_has(v, n, "your ") ||
-				  lower_has(v, n, "\\n") || lower_has(v, n, " the ")))
+	if ((memchr(v, ' ', n) || memchr(v, '\t', n)) &&
+	    (lower_has(v, n, "password") || lower_has(v, n, "secret") || lower_has(v, n, " key") ||
+	     lower_has(v, n, "token") || lower_has(v, n, "your ") || lower_has(v, n, "\\n") ||
+	     lower_has(v, n, " the ") || lower_has(v, n, "enter ") || lower_has(v, n, " to ")))
 		return 0;
+	/* secret: API_KEY=...: the inner assignment is its own finding */
+	if (!quoted)
+		for (i = 0; i + 1 < n; i++)
+			if (v[i] == '=' && v[i + 1] != '=')
+				return 0;
+	if ((quoted && kind != KEY_WEAK) || !ident || kind == KEY_LITERAL)
+		return 1;
+	if (!quoted && is_keyword(v, n))
+		return 0;
+	/* !0, !1: minified booleans */
+	if (n == 2 && v[0] == '!' && isdigit(v[1]))
+		return 0;
+	/* two runs of digits or more: Sumt220s5PqL, not a name (X509, utf8) */
+	for (i = 0, digits = 0; i < n; i++)
+		digits += isdigit(v[i]) && (i == 0 || !isdigit(v[i - 1]));
+	if (digits > 1)
+		return 1;
+	/* a bare identifier: a call, an index, a dotted expression */
+	if (h->s1 < h->len && (h->buf[h->s1] == '(' || h->buf[h->s1] == '['))
+		return 0;
+	if (!entropy_reads_as_words(v, n))
+		return 1;
+	if (kind == KEY_WEAK || dots)
+		return 0;
+	/* followed by an operator (passwd = acct = '', token = a || b) or by
+	 * more words ("- password:  The password for the server") */
 	if (!quoted) {
-		int classes = char_classes(v, n, NULL, NULL, NULL, NULL);
+		size_t j = h->s1;
 
-		if (n < 6 || (n < 8 && classes < 2))
-			return 0;
-		/* getpass.getpass(, self.password, PASSWORD; but Summer2024 is
-		 * a password */
-		if ((!memchr_digit(v, n) && scan_is_reference(v, n)) || (h->s1 < h->len && h->buf[h->s1] == '('))
-			return 0;
-		/* a path is a file holding the password, not the password */
-		if (v[0] == '/' || (v[0] == '.' && n > 1 && v[1] == '/') || v[0] == '~')
+		while (j < h->len && (h->buf[j] == ' ' || h->buf[j] == '\t'))
+			j++;
+		if (j < h->len && (strchr("=?+|&*/<>%^", h->buf[j]) ||
+				   (j > h->s1 && isalpha(h->buf[j]))))
 			return 0;
 	}
+	/* DB_PASSWORD, getPassword, user_password: code; open_sesame, changeme,
+	 * admin: a password */
+	if (camel || (up && !lo && (memchr(v, '_', n) || n >= 4)) || code_words(v, n))
+		return 0;
 	return 1;
+}
+
+static int key_kind(const struct rule_hit *h)
+{
+	const unsigned char *k = h->buf + h->k0;
+	size_t kn = h->k1 - h->k0;
+
+	if (!kn)
+		return KEY_STRONG;
+	if (lower_has(k, kn, "pass") || lower_has(k, kn, "pwd") || lower_has(k, kn, "secret") ||
+	    lower_has(k, kn, "token") || lower_has(k, kn, "cred") || lower_has(k, kn, "api") ||
+	    lower_has(k, kn, "private") || lower_has(k, kn, "access") || lower_has(k, kn, "bearer") ||
+	    lower_has(k, kn, "signing") || lower_has(k, kn, "encryption") || lower_has(k, kn, "master") ||
+	    lower_has(k, kn, "client") || lower_has(k, kn, "bundle_") || lower_has(k, kn, "_auth"))
+		return KEY_STRONG;
+	return KEY_WEAK;
+}
+
+static int check_assigned(struct rule_hit *h)
+{
+	return judge_value(h, key_kind(h));
+}
+
+/* IDENTIFIED BY, in a statement about a user, a role or a grant; not
+ * "the process identified by pid" */
+static int check_sql(struct rule_hit *h)
+{
+	size_t i = h->m0, lim = h->m0 > 512 ? h->m0 - 512 : 0;
+
+	while (i > lim && h->buf[i - 1] != '\n' && h->buf[i - 1] != ';')
+		i--;
+	if (!lower_has(h->buf + i, h->m0 - i, "user ") && !lower_has(h->buf + i, h->m0 - i, "role ") &&
+	    !lower_has(h->buf + i, h->m0 - i, "login ") && !lower_has(h->buf + i, h->m0 - i, "grant "))
+		return 0;
+	return judge_value(h, KEY_STRONG);
+}
+
+/* curl -u user:password; -u "token:" (an API token as the user, no
+ * password): then the user is the secret */
+static int check_user_pass(struct rule_hit *h)
+{
+	if (h->s1 == h->s0) {
+		size_t a = h->s0 - 1;	/* the colon */
+
+		while (a > h->m0 && !isspace(h->buf[a - 1]) && !is_quote(h->buf[a - 1]) && h->buf[a - 1] != '=')
+			a--;
+		h->s1 = h->s0 - 1;
+		h->s0 = a;
+		if (h->s1 - h->s0 < 4)
+			return 0;
+	}
+	return judge_value(h, KEY_STRONG);
+}
+
+/* Authorization: <scheme> <credentials>, X-Api-Key: <key> */
+static int check_header(struct rule_hit *h)
+{
+	const unsigned char *v = h->buf + h->s0;
+	size_t n = h->s1 - h->s0;
+
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+		n--;
+	h->s1 = h->s0 + n;
+	if (n < 4)
+		return 0;
+	return judge_value(h, KEY_LITERAL);
 }
 
 /* "the password is S3cr3t!": prose needs a value that does not read as a word. */
@@ -372,7 +612,8 @@ static int check_url(struct rule_hit *h)
 
 	/* ${DB_PASSWORD}, <password>, ****: documentation; but a URL's
 	 * "password" may well be the password */
-	if (n < 4 || strchr("$<{%", v[0]) || (count_distinct(v, n) == 1 && strchr("*xX.", v[0])))
+	if (n < 4 || strchr("$<{%", v[0]) || (count_distinct(v, n) == 1 && strchr("*xX.", v[0])) ||
+	    value_is_placeholder(v, n, h->opt))
 		return 0;
 	for (i = 0; i < n && isdigit(v[i]); i++)
 		;
@@ -452,16 +693,13 @@ static int check_azure_sas(struct rule_hit *h)
 	return line_has_before(h, "sv=") || line_has_before(h, "se=");
 }
 
+/* --password VALUE: help texts name the argument (--token TOKEN, --password
+ * string, --pass The password): a value that reads as words is one. */
 static int check_cmdline(struct rule_hit *h)
 {
-	const unsigned char *v = h->buf + h->s0;
-	size_t n = h->s1 - h->s0;
-
-	if (v[0] == '-' || scan_is_placeholder(v, n))
+	if (h->buf[h->s0] == '-')
 		return 0;
-	if (scan_is_reference(v, n) && (n < 8 || count_distinct(v, n) < 6))
-		return 0;
-	return check_password(h);
+	return judge_value(h, KEY_WEAK);
 }
 
 /* ---- the table ---- */
@@ -547,7 +785,7 @@ const struct rule scan_builtin_rules[] = {
 	{ "azure_secret", "azure_key", "value assigned to an Azure key, secret, password or token", 0.95,
 	  "azure", 1,
 	  "(?<![A-Za-z0-9])(?<key>(?i:azure[a-z0-9_.\\-]{0,40}?(?:key|secret|password|token)))" SEP
-	  TOKV, 5, NULL, RULE_GENERIC, check_value },
+	  TOKV, 5, NULL, 0, check_assigned },
 	SIMPLE("alibaba_access_key_id", "api_key", "Alibaba Cloud AccessKey ID", 0.85, "LTAI", "(?<![A-Za-z0-9])(?<secret>LTAI[A-Za-z0-9]{12,20})(?![A-Za-z0-9])", 4, m_ltai, check_random),
 	SIMPLE("digitalocean_token", "api_key", "DigitalOcean token", 0.95, "do[opr]_v1_",
 	       TB "(?<secret>do[opr]_v1_[a-f0-9]{64})" TE, 7, m_do, check_token),
@@ -563,8 +801,8 @@ const struct rule scan_builtin_rules[] = {
 	SIMPLE("npm_token", "npm_token", "npm access token", 0.95, "npm_",
 	       TB "(?<secret>npm_[A-Za-z0-9]{36})" TE, 4, m_npm, check_token),
 	{ "npmrc_auth", "npm_token", "_authToken / _auth in .npmrc", 0.9, "_auth(?:Token)?[ \\t]*=", 0,
-	  "(?<![A-Za-z0-9])(?<key>_auth(?:Token)?)[ \\t]*=[ \\t]*[\"']?(?<secret>[^\\s\"']{8,1024})", 12, NULL, 0,
-	  check_value },
+	  "(?<![A-Za-z0-9])(?<key>_auth(?:Token)?)[ \\t]*=[ \\t]*[\"']?(?<secret>[^\\s\"']{1,1024})", 12, NULL, 0,
+	  check_assigned },
 	SIMPLE("pypi_token", "pypi_token", "PyPI upload token", 0.95, "pypi-AgE",
 	       TBD "(?<secret>pypi-AgE[A-Za-z0-9_\\-]{50,1024})" TED, 8, m_pypi, check_token),
 	SIMPLE("rubygems_token", "api_key", "RubyGems API key", 0.95, "rubygems_",
@@ -577,7 +815,7 @@ const struct rule scan_builtin_rules[] = {
 
 	/* ---- chat, mail, payments ---- */
 	SIMPLE("slack_token", "slack_token", "Slack token (xoxb-, xoxp-, xapp-...)", 0.95, "xox[abposre]-|xapp-",
-	       TB "(?<secret>(?:xox[abposre]|xapp)-[0-9A-Za-z\\-]{10,250})" TED, 5, m_slack, check_token),
+	       TB "(?<secret>(?:xox[abposre]|xapp)-[0-9A-Za-z\\-]{10,250})" TED, 5, m_slack, check_slack),
 	{ "slack_webhook", "slack_webhook", "Slack incoming webhook URL", 0.95,
 	  "hooks\\.slack\\.com/(?:services|workflows|triggers)/", 0,
 	  "hooks\\.slack\\.com/(?:services|workflows|triggers)/(?<secret>[A-Za-z0-9_\\-]{6,20}/"
@@ -682,14 +920,42 @@ const struct rule scan_builtin_rules[] = {
 	{ "bearer_token", "bearer_token", "Bearer token", 0.85, "bearer[ \\t]+[A-Za-z0-9_\\-.~+/]{8}", 1,
 	  "(?<![A-Za-z0-9_])(?i:bearer)[ \\t]+(?<secret>[A-Za-z0-9_\\-.~+/]{16,4096}=*)(?![A-Za-z0-9_\\-.~+/=])",
 	  30, NULL, RULE_GENERIC, check_random },
-	{ "curl_user", "password", "user:password given to curl -u / --user", 0.8,
-	  "(?:-u|--user)[ \\t]+[\"']?[^\\s:\"']+:", 0,
-	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)[ \\t]+[\"']?[^\\s:\"']{1,64}:(?<secret>[^\\s\"']{4,128})",
-	  80, NULL, 0, check_password },
+	{ "auth_header", "http_auth", "credentials in an Authorization or Proxy-Authorization header, any scheme", 0.85,
+	  "authorization[\"']?[ \\t]*[:=]", 1,
+	  "(?<![A-Za-z0-9_\\-])(?<key>(?i:(?:proxy-)?authorization))[\"']?[ \\t]*(?::|=>?)[ \\t]*[\"']?"
+	  "(?:(?i:basic|bearer|token|digest|negotiate|ntlm|hoba|mutual|aws4-hmac-sha256|sso-key|apikey|"
+	  "key|otp|dpop|gnap|privatetoken|vapid|scram-sha-256|sharedkey|splunk|ssws|bot|klaviyo-api-key)[ \\t]+)?"
+	  "(?<secret>[^\\s\"'][^\\r\\n\"']{0,4095})", 40, NULL, 0, check_header },
+	{ "api_key_header", "api_key", "X-Api-Key, X-Auth-Token, Private-Token and other key headers", 0.85,
+	  "(?:api-key|apikey|auth-token|access-token|private-token|vault-token|subscription-key|"
+	  "x-[a-z0-9\\-]{0,30}-(?:key|token|secret))[ \\t]*:", 1,
+	  "(?<![A-Za-z0-9_\\-])(?<key>(?i:(?:x-[a-z0-9\\-]{0,30}-)?(?:api-?key|auth-token|access-token|"
+	  "private-token|vault-token|subscription-key|key|token|secret)))[ \\t]*:[ \\t]*"
+	  "(?<secret>[^\\s\"',;][^\\s\"',;]{0,4095})", 60, NULL, 0, check_header },
+	{ "bundler_credentials", "password", "bundler credentials: BUNDLE_HOST__NAME=user:password", 0.9,
+	  "BUNDLE_[A-Z0-9_]*__[A-Z0-9_]*" HSSEP, 0,
+	  "(?<![A-Za-z0-9_])(?<key>BUNDLE_[A-Z0-9_]{0,100}__[A-Z0-9_]{1,100})" SEP SECV, 230, NULL, 0,
+	  check_assigned },
+	{ "sql_password", "password", "SQL IDENTIFIED BY / PASSWORD '...'", 0.85,
+	  "identified[ \\t]+(?:with[ \\t]+[A-Za-z0-9_]+[ \\t]+)?by[ \\t]+", 1,
+	  "(?i:identified[ \\t]+(?:with[ \\t]+[A-Za-z0-9_]{1,40}[ \\t]+)?by)[ \\t]+(?:(?i:password)[ \\t]+)?"
+	  "(?|'(?<secret>(?:[^'\\\\\\r\\n]|''|\\\\.)++)'|\"(?<secret>[^\"\\r\\n]++)\"|(?<secret>[^\\s;'\"]++))",
+	  90, NULL, 0, check_sql },
+	{ "key_assignment", "generic_secret", "a random-looking value assigned to a key or auth name", 0.8,
+	  "(?:key|auth)" HSSEP, 1,
+	  KEY("key|auth") SEP SECV, 70, NULL, 0, check_assigned },
+	{ "netrc_line", "password", "a password line of a .netrc (or any 'password VALUE' line)", 0.8,
+	  "\\n[ \\t]*(?:password|passwd)[ \\t]+[^\\s]+[ \\t]*\\r?(?:\\n|\\z)", 1,
+	  "(?m:^)[ \\t]*(?<key>(?i:password|passwd))[ \\t]+(?<secret>[^\\s]{1,256})[ \\t]*\\r?$", 300, NULL, 0,
+	  check_assigned },
+	{ "curl_user", "password", "user:password given to curl -u / --user (or a token as the user)", 0.8,
+	  "(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']+:", 0,
+	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']{1,128}:(?<secret>[^\\s\"']{0,256})",
+	  140, NULL, 0, check_user_pass },
 	{ "netrc_password", "password", "password in a .netrc entry", 0.85,
 	  "login[ \\t]+[^\\s]+[ \\t]+password[ \\t]+", 0,
 	  "(?<![A-Za-z0-9])login[ \\t]+[^\\s]{1,128}[ \\t]+password[ \\t]+(?<secret>[^\\s]{1,256})", 160,
-	  NULL, 0, check_password },
+	  NULL, 0, check_assigned },
 	{ "cmdline_secret", "password", "--password / --token VALUE on a command line", 0.8,
 	  "--?(?:password|passwd|pass|token|secret|api-key|apikey)(?:=|[ \\t]+)", 1,
 	  "(?<![A-Za-z0-9_\\-])--?(?<key>(?i:password|passwd|pass|token|secret|api-key|apikey))(?:=|[ \\t]+)"
@@ -699,11 +965,11 @@ const struct rule scan_builtin_rules[] = {
 	/* ---- values assigned to secret-sounding keys ---- */
 	{ "password", "password", "password assigned in key=value, JSON, YAML, TOML or code", 0.8,
 	  "(?:pass(?:word|wd|phrase)?|pwd)" HSSEP, 1,
-	  KEY("passwor[dt]|passwd|passphrase|pwd|pass") SEP PASSV, 70, NULL, 0, check_password },
+	  KEY("passwor[dt]|passwd|passphrase|pwd|pass") SEP PASSV, 70, NULL, 0, check_assigned },
 	{ "xml_secret", "password", "password, secret or token element in XML", 0.8,
 	  "(?:passw(?:or)?d|secret|token|api[_\\-]?key)>", 1,
 	  "<(?<key>[A-Za-z0-9_:.\\-]{0,40}?(?i:passw(?:or)?d|secret|token|api[_\\-]?key))>"
-	  "(?<secret>[^<\\r\\n]{1,256})</", 52, NULL, 0, check_password },
+	  "(?<secret>[^<\\r\\n]{1,256})</", 52, NULL, 0, check_assigned },
 	{ "password_prose", "password", "\"the password is ...\" in prose", 0.8,
 	  "pass(?:word|phrase)[ \\t]+(?:is|was)[: \\t]", 1,
 	  "(?<![A-Za-z])(?i:pass(?:word|phrase)[ \\t]+(?:is|was))[: \\t]+[\"']?(?<secret>[^\\s\"'`]{6,64}?)"
@@ -712,13 +978,13 @@ const struct rule scan_builtin_rules[] = {
 	  "(?:api[_.\\-]?key|apikey|access[_.\\-]?token|auth[_.\\-]?token|access[_.\\-]?key|secret[_.\\-]?key)"
 	  HSSEP, 1,
 	  KEY("api[_.\\-]?key|apikey|access[_.\\-]?token|auth[_.\\-]?token|access[_.\\-]?key|secret[_.\\-]?key")
-	  SEP SECV, 70, NULL, RULE_GENERIC, check_value },
+	  SEP SECV, 70, NULL, 0, check_assigned },
 	{ "secret_assignment", "generic_secret", "value assigned to a secret, token or credential name", 0.8,
 	  "(?:secret|token|credentials?|private[_.\\-]?key|signing[_.\\-]?key|encryption[_.\\-]?key|"
 	  "master[_.\\-]?key|account[_.\\-]?key|bearer)" HSSEP, 1,
 	  KEY("secret|token|credentials?|private[_.\\-]?key|signing[_.\\-]?key|encryption[_.\\-]?key|"
 	      "master[_.\\-]?key|account[_.\\-]?key|bearer")
-	  SEP SECV, 70, NULL, RULE_GENERIC, check_value },
+	  SEP SECV, 70, NULL, 0, check_assigned },
 };
 
 const size_t scan_builtin_count = ARRAY_SIZE(scan_builtin_rules);

@@ -134,6 +134,9 @@ typedef int entropy_run_fn(void *arg, size_t start, size_t end);
 int entropy_runs(const unsigned char *buf, size_t from, size_t to, size_t minlen, entropy_run_fn *fn,
 		 void *arg);
 extern const unsigned char scan_tokchar[256];
+/* 1 when every word of p reads as code or prose under the letter-pair
+ * table (open_sesame, getPassword), 0 when one reads as random letters. */
+int entropy_reads_as_words(const unsigned char *p, size_t n);
 
 /* known.c */
 int known_add(struct known **k, const void *value, size_t len, const char *label);

@@ -505,9 +505,14 @@ static void record(struct scan_stream *st, const struct crule *c, size_t m0, siz
 	struct rule_hit h = { st->buf, st->len, m0, m1, s0, s1, k0, k1, c->r.confidence, c->r.type, &s->opt };
 	struct fnd *f;
 
-	if (s1 <= s0 || s0 < st->ctx)
+	if (s1 < s0 || s0 < st->ctx)
 		return;
+	/* a check may move the span (curl -u token: redacts the user) */
 	if (c->r.check && !c->r.check(&h))
+		return;
+	s0 = h.s0;
+	s1 = h.s1;
+	if (s1 <= s0 || s0 < st->ctx)
 		return;
 	if ((c->r.flags & RULE_GENERIC) && s1 - s0 < s->opt.min_length)
 		return;

@@ -290,15 +290,133 @@ static int eval_upstream(const char *path, int verbose)
 	return 0;
 }
 
+/* ---- benign text: every finding is a false positive ---- */
+
+struct benign {
+	const char *text;
+	size_t len;
+	size_t findings, hashlike;
+	int verbose;
+	const char *path;
+	char rules[64][32];
+	size_t rule_n[64];
+	size_t nr;
+};
+
+/* A finding on something that must pass: hex of a hash length, a UUID, an
+ * integrity string (sha256-, sha512-) or a digest (sha256:). */
+static int hash_like(const char *p, size_t n, const char *before)
+{
+	size_t i, hex = 0;
+
+	for (i = 0; i < n; i++)
+		hex += strchr("0123456789abcdefABCDEF", p[i]) != NULL;
+	if (hex == n && (n == 32 || n == 40 || n == 56 || n == 64 || n == 96 || n == 128))
+		return 1;
+	if (n == 36 && hex == 32 && p[8] == '-' && p[13] == '-' && p[18] == '-' && p[23] == '-')
+		return 1;
+	return strstr(before, "sha256-") || strstr(before, "sha384-") || strstr(before, "sha512-") ||
+	       strstr(before, "sha256:") || strstr(before, "sha1-");
+}
+
+static int on_benign(void *arg, const struct scan_finding *f)
+{
+	struct benign *b = arg;
+	size_t i, a = f->offset > 60 ? (size_t)f->offset - 60 : 0, e = (size_t)(f->offset + f->length);
+	char before[80];
+
+	b->findings++;
+	for (i = 0; i < b->nr; i++)
+		if (!strcmp(b->rules[i], f->rule))
+			break;
+	if (i == b->nr && b->nr < 64)
+		snprintf(b->rules[b->nr++], sizeof(b->rules[0]), "%s", f->rule);
+	if (i < 64)
+		b->rule_n[i]++;
+	snprintf(before, sizeof(before), "%.*s", (int)((size_t)f->offset - a), b->text + a);
+	if (e <= b->len && hash_like(b->text + f->offset, (size_t)f->length, before))
+		b->hashlike++;
+	if (b->verbose && e <= b->len) {
+		size_t ctx_end = e + 40 < b->len ? e + 40 : b->len;
+
+		printf("  %s %s:%llu: ", f->rule, b->path, (unsigned long long)f->offset);
+		for (i = a; i < ctx_end; i++)
+			putchar(b->text[i] == '\n' ? '|' : (b->text[i] < 32 ? '.' : b->text[i]));
+		putchar('\n');
+	}
+	return 0;
+}
+
+/* scaneval --benign [--max-per-10mb N] FILE...: findings per file and per
+ * 10 MB; exit 1 when over the bound or when any is on a hash, a digest, a
+ * UUID or an integrity string. */
+static int eval_benign(char **paths, int n, double max_per_10mb, int verbose)
+{
+	struct scan *s = make_scan(0.7, 16, 1);
+	size_t total = 0, found = 0, hashlike = 0;
+	int i, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct benign b = { 0 };
+		FILE *f = fopen(paths[i], "r");
+		char *text;
+		long sz;
+		size_t k;
+
+		if (!f || fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+			fprintf(stderr, "scaneval: cannot read %s\n", paths[i]);
+			return 2;
+		}
+		text = malloc((size_t)sz + 1);
+		if (!text || fread(text, 1, (size_t)sz, f) != (size_t)sz) {
+			fprintf(stderr, "scaneval: cannot read %s\n", paths[i]);
+			return 2;
+		}
+		fclose(f);
+		b.text = text;
+		b.len = (size_t)sz;
+		b.verbose = verbose;
+		b.path = paths[i];
+		if (scan_buffer(s, text, b.len, NULL, on_benign, &b)) {
+			fprintf(stderr, "scaneval: %s: scan failed\n", paths[i]);
+			return 2;
+		}
+		printf("  %-40s %10zu bytes %5zu findings", paths[i], b.len, b.findings);
+		for (k = 0; k < b.nr; k++)
+			printf(" %s:%zu", b.rules[k], b.rule_n[k]);
+		putchar('\n');
+		total += b.len;
+		found += b.findings;
+		hashlike += b.hashlike;
+		free(text);
+	}
+	scan_free(s);
+	printf("benign corpus: %zu bytes, %zu findings: %.2f per 10 MB (target <= %.2f); on hashes, digests, UUIDs, "
+	       "integrity strings: %zu (target 0)\n", total, found, total ? (double)found * 1e7 / (double)total : 0,
+	       max_per_10mb, hashlike);
+	if (total && (double)found * 1e7 / (double)total > max_per_10mb)
+		rc = 1;
+	if (hashlike)
+		rc = 1;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	double min_recall = 0.99, max_fp = 0.01;
 	const char *upstream = NULL, *corpus = NULL;
-	int i, verbose = 0;
+	int i, verbose = 0, benign = 0;
+	double max_per_10mb = 1;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-v"))
 			verbose = 1;
+		else if (!strcmp(argv[i], "--benign"))
+			benign = 1;
+		else if (!strcmp(argv[i], "--max-per-10mb") && i + 1 < argc)
+			max_per_10mb = atof(argv[++i]);
+		else if (benign)
+			break;
 		else if (!strcmp(argv[i], "--upstream") && i + 1 < argc)
 			upstream = argv[++i];
 		else if (!strcmp(argv[i], "--min-recall") && i + 1 < argc)
@@ -310,8 +428,11 @@ int main(int argc, char **argv)
 	}
 	if (upstream)
 		return eval_upstream(upstream, verbose);
+	if (benign)
+		return eval_benign(argv + i, argc - i, max_per_10mb, verbose);
 	if (!corpus) {
-		fprintf(stderr, "usage: scaneval [-v] [--min-recall R] [--max-fp F] CORPUS.jsonl | --upstream cases.json\n");
+		fprintf(stderr, "usage: scaneval [-v] [--min-recall R] [--max-fp F] CORPUS.jsonl | --upstream cases.json |\n"
+				"       --benign [--max-per-10mb N] FILE...\n");
 		return 2;
 	}
 	return eval_corpus(corpus, min_recall, max_fp, verbose);

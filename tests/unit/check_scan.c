@@ -279,7 +279,7 @@ START_TEST(test_rules_assignments)
 	expect("machine h login me password %s", pw, "machine h login me password %R", "netrc_password");
 	expect("the password is %s for prod", "S3cr3t!Pw", "the password is %R for prod", "password_prose");
 	expect("API_KEY=%s", tok("", 32, B62), "API_KEY=%R", "api_key");
-	expect("x-api-key: %s", tok("", 32, B62), "x-api-key: %R", "api_key");
+	expect("x-api-key: %s", tok("", 32, B62), "x-api-key: %R", "api_key_header");
 	expect("CLIENT_SECRET='%s'", tok("", 32, B62), "CLIENT_SECRET='%R'", NULL);
 	expect("secret=%s", "Zx9!Qw8@Er7#Ty6$Ui5%", "secret=%R", "secret_assignment");
 	/* URL passwords: only the password goes */
@@ -306,7 +306,6 @@ START_TEST(test_negatives)
 		"password: ${DB_PASSWORD}",
 		"api_key = os.environ.get(\"API_KEY\")",
 		"password = getpass.getpass(\"Password: \")",
-		"SECRET_KEY=changeme",
 		"token = request.headers.get(\"Authorization\")",
 		"max_tokens=4096",
 		"mask-1234567890abcdef",
@@ -359,11 +358,37 @@ START_TEST(test_entropy)
 	snprintf(in, sizeof(in), "SIGNING_SECRET=%s", tok("", 40, HEXL));
 	run(S, in, &o);
 	ck_assert_uint_eq(o.nf, 1);
-	/* min_length can go below 16 (the original's entropy words could not) */
+	/* min_length can go below 16 (the original's entropy words could not);
+	 * key_assignment off, since a value in auth's place is redacted
+	 * whatever its length */
+	scan_free(s12);
+	s12 = make(0.7, 12, 1, NULL);
+	{
+		struct scan *a16 = NULL, *a12 = NULL;
+		char err[256];
+		static const char dis[] = "disable: [key_assignment]\n";
+		struct scan_options so = SCAN_OPTIONS_INIT;
+
+		ck_assert_int_eq(scan_new(&so, &a16, err, sizeof(err)), 0);
+		so.min_length = 12;
+		ck_assert_int_eq(scan_new(&so, &a12, err, sizeof(err)), 0);
+		ck_assert_int_eq(scan_load_rules_text(a16, "d", dis, strlen(dis), err, sizeof(err)), 0);
+		ck_assert_int_eq(scan_load_rules_text(a12, "d", dis, strlen(dis), err, sizeof(err)), 0);
+		ck_assert_int_eq(scan_compile(a16, err, sizeof(err)), 0);
+		ck_assert_int_eq(scan_compile(a12, err, sizeof(err)), 0);
+		scan_free(s12);
+		s12 = a12;
+		scan_free(noent);
+		noent = a16;
+	}
 	snprintf(in, sizeof(in), "auth: %s", tok("", 13, B62));
 	run(S, in, &o);
+	run(noent, in, &o);
 	ck_assert_uint_eq(o.nf, 0);
 	run(s12, in, &o);
+	ck_assert_uint_eq(o.nf, 1);
+	/* with the rule on, the value in auth's place goes at any length */
+	run(S, in, &o);
 	ck_assert_uint_eq(o.nf, 1);
 	out_reset(&o);
 	scan_free(s12);
@@ -431,6 +456,69 @@ END_TEST
 
 /* Every strict case of the original's tests: detected / not_detected, and
  * the assertions that pin redaction. */
+/* Issue 12: a value in a secret's place is redacted whatever its shape;
+ * only references, placeholders, booleans, paths and names veto it. */
+START_TEST(test_context_decides)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "password=dbpjgliioqllsrvq", "password=%R" },
+		{ "PASSWORD=kehskooivpzouqCw", "PASSWORD=%R" },
+		{ "password = open_sesame", "password = %R" },
+		{ "access_token: tkn_icornkhnnrtAznyAqvsHvAIA", "access_token: %R" },
+		{ "apikey = \"key_leegeptlpkppyzAqvrFwBDBJ\"", "apikey = \"%R\"" },
+		{ "curl -u \"d2LkV78zLx!t:\" https://localhost:9200", "curl -u \"%R:\" https://localhost:9200" },
+		{ "Authorization: Bearer mF_9.B5f-4.1JqM", "Authorization: Bearer %R" },
+		{ "//registry.npmjs.org/:_authToken=npm_xxxxxxxxxxx", "//registry.npmjs.org/:_authToken=%R" },
+		{ "BUNDLE_ENTERPRISE__CONTRIBSYS__COM: cafebabe:deadbeef", "BUNDLE_ENTERPRISE__CONTRIBSYS__COM: %R" },
+		{ "SECRET_KEY=changeme", "SECRET_KEY=%R" },
+		{ "password: admin", "password: %R" },
+		{ "CREATE USER app IDENTIFIED BY 'Tr0ub4dor';", "CREATE USER app IDENTIFIED BY '%R';" },
+		{ "Proxy-Authorization: Negotiate YIIGhgYJKoZIhvcSAQICAQBuggZ1", "Proxy-Authorization: Negotiate %R" },
+		{ "X-Api-Key: abcd1234efgh", "X-Api-Key: %R" },
+		{ "Driver={ODBC};Server=db;Uid=sa;Pwd={s3cr3t;pw};", "Driver={ODBC};Server=db;Uid=sa;Pwd={%R};" },
+		{ "machine api.example.com\n  login me\n  password hunter22\n", "machine api.example.com\n  login me\n  password %R\n" },
+		{ "pin=73519", "pin=73519" },	/* not a secret's name */
+		/* vetoes */
+		{ "password = user_password", NULL },
+		{ "password: ${DB_PASSWORD}", NULL },
+		{ "password=%DB_PASSWORD%", NULL },
+		{ "password: \"{{ .Values.db.password }}\"", NULL },
+		{ "token = getToken()", NULL },
+		{ "token = os.environ[\"TOKEN\"]", NULL },
+		{ "apiKey: process.env.API_KEY", NULL },
+		{ "password: <password>", NULL },
+		{ "password: ********", NULL },
+		{ "password: xxxx", NULL },
+		{ "password: true", NULL },
+		{ "password_length: 16", NULL },
+		{ "password_file: /run/secrets/db_password", NULL },
+		{ "password = /run/secrets/db_password", NULL },
+		{ "key: app", NULL },
+		{ "--token TOKEN", NULL },
+		{ "--password string   Password for the registry", NULL },
+		{ "postgresql://app:[REDACTED]@db/prod", NULL },
+		{ "password=[REDACTED] token: [REDACTED]", NULL },
+	};
+	struct out o = { 0 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char want[512];
+		const char *r;
+
+		run(S, cases[i].in, &o);
+		if (!cases[i].want || !(r = strstr(cases[i].want, "%R"))) {
+			ck_assert_msg(o.nf == 0 && !strcmp(o.buf, cases[i].in), "vetoed '%s': got '%s' (%s)",
+				      cases[i].in, o.buf, o.nf ? o.f[0].rule : "-");
+			continue;
+		}
+		snprintf(want, sizeof(want), "%.*s[REDACTED]%s", (int)(r - cases[i].want), cases[i].want, r + 2);
+		ck_assert_msg(!strcmp(o.buf, want), "'%s': got '%s', want '%s'", cases[i].in, o.buf, want);
+	}
+	out_reset(&o);
+}
+END_TEST
+
 START_TEST(test_upstream_strict)
 {
 	json_object *doc = json_object_from_file("tests/fixtures/harombe-upstream/cases.json"), *v, *cfg;
@@ -476,6 +564,16 @@ START_TEST(test_upstream_strict)
 		run(s, text, &o);
 		if (!strcmp(expect_, "detected"))
 			ck_assert_msg(o.nf > 0, "%s: expected a finding", id);
+		else if (!strcmp(expect_, "not_detected") && !strcmp(id, "scanner-0021"))
+			/* "token=short123" with min_length 32: issue 12 reverses it
+			 * (a value in a secret's place is redacted at any length;
+			 * min_length bounds entropy findings only) */
+			ck_assert_msg(o.nf == 1 && !strcmp(o.buf, "token=[REDACTED]"), "%s: %s", id, o.buf);
+		else if (!strcmp(expect_, "not_detected") && !strcmp(id, "scanner-0029"))
+			/* "# api_key = 'sk-1234567890'  # BAD" in a comment: the
+			 * same reversal; the environment lookup above it passes */
+			ck_assert_msg(o.nf == 1 && strstr(o.buf, "os.environ.get('API_KEY')") &&
+				      strstr(o.buf, "api_key = '[REDACTED]'"), "%s: %s", id, o.buf);
 		else if (!strcmp(expect_, "not_detected"))
 			ck_assert_msg(o.nf == 0, "%s: expected nothing, found %s", id, o.nf ? o.f[0].rule : "");
 		if (!strcmp(id, "scanner-0013"))
@@ -953,6 +1051,7 @@ static Suite *scan_suite(void)
 	tcase_add_test(tc, test_entropy);
 	tcase_add_test(tc, test_upstream_fixes);
 	tcase_add_test(tc, test_upstream_strict);
+	tcase_add_test(tc, test_context_decides);
 	tcase_add_test(tc, test_options);
 	suite_add_tcase(s, tc);
 
