@@ -419,7 +419,8 @@ static int judge_value(struct rule_hit *h, int kind)
 		dots += c == '.';
 		up |= !!isupper(c);
 		lo |= !!islower(c);
-		if (i && islower(v[i - 1]) && isupper(c))
+		/* getPassword: a capitalised word of three letters or more */
+		if (i && i + 2 < n && islower(v[i - 1]) && isupper(c) && islower(v[i + 1]) && islower(v[i + 2]))
 			camel = 1;
 	}
 	/* numbers: a length, a port, a count, a version; a PIN of 4+ digits
@@ -469,9 +470,15 @@ static int judge_value(struct rule_hit *h, int kind)
 	/* !0, !1: minified booleans */
 	if (n == 2 && v[0] == '!' && isdigit(v[1]))
 		return 0;
-	/* two runs of digits or more: Sumt220s5PqL, not a name (X509, utf8) */
-	for (i = 0, digits = 0; i < n; i++)
+	/* two runs of digits or more (Sumt220s5PqL), or a long one
+	 * (pat_1234567890AbCd): not a name (X509, utf8, Pass1) */
+	for (i = 0, digits = 0, dots = 0; i < n; i++) {
 		digits += isdigit(v[i]) && (i == 0 || !isdigit(v[i - 1]));
+		dots = isdigit(v[i]) ? dots + 1 : 0;
+		if (dots >= 5)
+			return 1;
+	}
+	dots = memchr(v, '.', n) != NULL;
 	if (digits > 1)
 		return 1;
 	/* a bare identifier: a call, an index, a dotted expression */
