@@ -32,8 +32,10 @@
 #define TBD "(?<![A-Za-z0-9_\\-])"
 #define TED "(?![A-Za-z0-9_\\-])"
 /* "key" [:=] value, with the usual spellings: = : := => and quotes. */
-#define SEP "[\"']?[ \\t]{0,8}(?::=|=>|=(?![=~])|:(?!:))[ \\t]{0,8}"
-#define HSSEP "[\"']?[ \\t]*[:=]"
+#define SEP "[\"']?\\]?[ \\t]{0,8}(?::=|=>|=(?![=~])|:(?!:))[ \\t]{0,8}"
+/* secret_key_base, TOKEN_VALUE, client_secret_b64: still the secret */
+#define KSUF "(?:[_.\\-](?:base|value|data|b64|base64|hex|str|string|raw|plain|text))?"
+#define HSSEP KSUF "[\"']?\\]?[ \\t]*[:=]"
 /* A token value, quoted or not; the span excludes the quotes. */
 #define TOKC "[A-Za-z0-9_\\-+/=.~]"
 #define TOKV                                                                         \
@@ -45,11 +47,11 @@
 #define QUOTED(q) q "(?<secret>(?:[^" q "\\\\\\r\\n]|\\\\.)++)" q
 /* unquoted: up to a delimiter; '&' only before a new query parameter */
 #define UNQ "(?:[^\\s\"'`,;&<>(){}\\[\\]|\\\\]|&(?![A-Za-z_][A-Za-z0-9_]{0,40}=))"
-#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|\\{(?<secret>[^}\\r\\n]{1,256})\\}|(?<secret>" UNQ "++))"
+#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|\\{(?<secret>[^}\\r\\n]{1,4096})\\}|(?<secret>" UNQ "++))"
 /* A password value: the same, shorter. */
 #define PASSV SECV
 /* A key that ends with one of the words, after a key boundary. */
-#define KEY(words) "(?<![A-Za-z0-9_.\\-])(?<key>[A-Za-z0-9_.\\-]{0,40}?(?i:" words "))"
+#define KEY(words) "(?<![A-Za-z0-9_.\\-])(?<key>[A-Za-z0-9_.\\-]{0,40}?(?i:" words ")(?i:" KSUF "))"
 
 /* ---- value tests ---- */
 
@@ -232,7 +234,7 @@ int scan_is_reference(const unsigned char *p, size_t n)
 /* ---- checks ---- */
 
 /* KEY_LITERAL: the value cannot be an expression (a header, a URL) */
-enum { KEY_STRONG, KEY_WEAK, KEY_LITERAL };
+enum { KEY_STRONG, KEY_WEAK, KEY_LITERAL, KEY_CMDLINE };
 static int judge_value(struct rule_hit *h, int kind);
 static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt);
 
@@ -364,6 +366,56 @@ static int value_is_ref(const unsigned char *v, size_t n)
 	return 0;
 }
 
+/* A password people use that reads as a word: a default is still a
+ * password (POSTGRES_PASSWORD=changeme). */
+static int is_default_password(const unsigned char *v, size_t n)
+{
+	static const char *const w[] = {
+		"changeme", "change_me", "changeit", "admin", "administrator", "root", "toor", "password",
+		"password1", "password123", "passw0rd", "p@ssw0rd", "p@ssword", "secret", "secret123",
+		"letmein", "qwerty", "qwerty123", "guest", "test", "test123", "welcome", "welcome1",
+		"master", "postgres", "mysql", "oracle", "sa", "pass", "pass123", "abc123",
+		"iloveyou", "monkey", "dragon", "trustno1", "hunter2", "foobar", "mypassword", "s3cr3t",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		if (lower_eq(v, n, w[i]))
+			return 1;
+	return 0;
+}
+
+/* Most letters of a name are in words of three letters or more
+ * (getPassword, dbPass, DB_PASSWORD); random ones are not (NlS84SXAuXisP). */
+static int wordy_parts(const unsigned char *v, size_t n)
+{
+	size_t i = 0, letters = 0, inwords = 0;
+
+	while (i < n) {
+		size_t s;
+
+		while (i < n && !isalpha(v[i]))
+			i++;
+		s = i;
+		if (i < n && isupper(v[i])) {
+			while (i < n && isupper(v[i]))
+				i++;
+			if (i < n && islower(v[i]) && i - s > 1)
+				i--;
+			else
+				while (i < n && islower(v[i]))
+					i++;
+		} else {
+			while (i < n && islower(v[i]))
+				i++;
+		}
+		letters += i - s;
+		if (i - s >= 3)
+			inwords += i - s;
+	}
+	return letters && inwords * 10 >= letters * 6;
+}
+
 /* A word in a bare identifier that makes it code: a variable, a field, an
  * accessor, an environment variable's name. */
 static int code_words(const unsigned char *v, size_t n)
@@ -416,7 +468,7 @@ static int judge_value(struct rule_hit *h, int kind)
 			ident = 0;
 		if (!isdigit(c) && c != '.')
 			digits = 0;
-		dots += c == '.';
+		dots += c == '.' && i && i + 1 < n && isalnum(v[i - 1]) && isalnum(v[i + 1]);
 		up |= !!isupper(c);
 		lo |= !!islower(c);
 		/* getPassword: a capitalised word of three letters or more */
@@ -459,10 +511,16 @@ static int judge_value(struct rule_hit *h, int kind)
 	     lower_has(v, n, " the ") || lower_has(v, n, "enter ") || lower_has(v, n, " to ")))
 		return 0;
 	/* secret: API_KEY=...: the inner assignment is its own finding */
-	if (!quoted)
-		for (i = 0; i + 1 < n; i++)
-			if (v[i] == '=' && v[i + 1] != '=')
-				return 0;
+	if (!quoted && kind != KEY_LITERAL) {
+		for (i = 0; i < n && (isalnum(v[i]) || v[i] == '_'); i++)
+			;
+		if (i >= 2 && i + 1 < n && v[i] == '=' && v[i + 1] != '=' && isalpha(v[0]))
+			return 0;
+	}
+	/* a default password is a password, but password=password passes a
+	 * variable on */
+	if (is_default_password(v, n))
+		return !(!quoted && kn >= n && !strncasecmp((const char *)k + kn - n, (const char *)v, n));
 	if ((quoted && kind != KEY_WEAK) || !ident || kind == KEY_LITERAL)
 		return 1;
 	if (!quoted && is_keyword(v, n))
@@ -478,7 +536,8 @@ static int judge_value(struct rule_hit *h, int kind)
 		if (dots >= 5)
 			return 1;
 	}
-	dots = memchr(v, '.', n) != NULL;
+	for (i = 1, dots = 0; i + 1 < n; i++)
+		dots |= v[i] == '.' && isalnum(v[i - 1]) && isalnum(v[i + 1]);
 	if (digits > 1)
 		return 1;
 	/* a bare identifier: a call, an index, a dotted expression */
@@ -488,20 +547,22 @@ static int judge_value(struct rule_hit *h, int kind)
 		return 1;
 	if (kind == KEY_WEAK || dots)
 		return 0;
-	/* followed by an operator (passwd = acct = '', token = a || b) or by
-	 * more words ("- password:  The password for the server") */
-	if (!quoted) {
+	/* followed by an operator (passwd = acct = '', token = a || b) or, after
+	 * a colon, by more words ("- password:  The password for the server") */
+	if (!quoted && kind != KEY_CMDLINE) {
 		size_t j = h->s1;
 
 		while (j < h->len && (h->buf[j] == ' ' || h->buf[j] == '\t'))
 			j++;
-		if (j < h->len && (strchr("=?+|&*/<>%^", h->buf[j]) ||
-				   (j > h->s1 && isalpha(h->buf[j]))))
+		if (j < h->len && (strchr("=?+*/>%^", h->buf[j]) ||
+				   (j + 1 < h->len && h->buf[j] == '<' && h->buf[j + 1] != '/') ||
+				   (j + 1 < h->len && (h->buf[j] == '&' || h->buf[j] == '|') && h->buf[j + 1] == h->buf[j]) ||
+				   (j > h->s1 && isalpha(h->buf[j]) && kn && memchr(h->buf + h->k1, ':', h->s0 - h->k1))))
 			return 0;
 	}
 	/* DB_PASSWORD, getPassword, user_password: code; open_sesame, changeme,
 	 * admin: a password */
-	if (camel || (up && !lo && (memchr(v, '_', n) || n >= 4)) || code_words(v, n))
+	if ((camel || (up && !lo && (memchr(v, '_', n) || n >= 4)) || code_words(v, n)) && wordy_parts(v, n))
 		return 0;
 	return 1;
 }
@@ -522,9 +583,70 @@ static int key_kind(const struct rule_hit *h)
 	return KEY_WEAK;
 }
 
+/* An unquoted value runs to the delimiter of its syntax, not to the first
+ * character the regex stops at: a Django key (eu+w^pll=hb(j)...) in a
+ * dotenv file ends at the end of the line.  The delimiter comes from what
+ * is in front of the key: ',' ')' '}' ']' in a structure ({k: v, ...},
+ * f(k=v)), '&' in a query string (?k=v&...), ';' in a connection string
+ * (...;Password=v;...), else whitespace. */
+static void extend_value(struct rule_hit *h)
+{
+	const char *stop = " \t\r\n\"'`";
+	size_t j, b = h->k0 < h->k1 ? h->k0 : h->s0;
+
+	if (h->s0 > 0 && is_quote(h->buf[h->s0 - 1]))
+		return;
+	if (h->s0 > 0 && (h->buf[h->s0 - 1] == '{' || h->buf[h->s0 - 1] == '('))
+		return;		/* ODBC PWD={...} */
+	/* a call or an index: getToken(), os.environ["X"] */
+	if (h->s1 < h->len && (h->buf[h->s1] == '(' || h->buf[h->s1] == '[') && h->s1 - h->s0 >= 3 &&
+	    entropy_reads_as_words(h->buf + h->s0, h->s1 - h->s0))
+		return;
+	while (b > 0 && (h->buf[b - 1] == ' ' || h->buf[b - 1] == '\t' || h->buf[b - 1] == ':' ||
+			 h->buf[b - 1] == '$' || h->buf[b - 1] == '['))
+		b--;
+	if (b > 0) {
+		unsigned char c = h->buf[b - 1];
+
+		if (c == '{' || c == ',' || c == '(')
+			stop = " \t\r\n\"'`,;)}]";
+		else if (c == '?' || c == '&')
+			stop = " \t\r\n\"'`&#";
+		else if (c == ';')
+			stop = " \t\r\n\"'`;";
+		else if (c == '<' || c == '>')
+			return;
+	}
+	for (j = h->s1; j < h->len && h->buf[j] && !strchr(stop, h->buf[j]) && j - h->s0 < 4096; j++)
+		;
+	/* a sentence's full stop or a closing bracket of prose is not part of it */
+	while (j > h->s1 && strchr(".,)", h->buf[j - 1]) && (j == h->len || isspace(h->buf[j])))
+		j--;
+	if (j > h->s1) {
+		h->s1 = j;
+		if (h->m1 < j)
+			h->m1 = j;
+	}
+}
+
 static int check_assigned(struct rule_hit *h)
 {
+	extend_value(h);
 	return judge_value(h, key_kind(h));
+}
+
+/* host:port:database:user:password, the whole line; not a time
+ * (12:30:45:...) or an IPv6 address */
+static int check_pgpass(struct rule_hit *h)
+{
+	const unsigned char *k = h->buf + h->k0;
+	size_t kn = h->k1 - h->k0, i, alpha = 0;
+
+	for (i = 0; i < kn && k[i] != ':'; i++)
+		alpha += isalpha(k[i]) || k[i] == '*';
+	if (!alpha)
+		return 0;
+	return judge_value(h, KEY_LITERAL);
 }
 
 /* IDENTIFIED BY, in a statement about a user, a role or a grant; not
@@ -555,7 +677,7 @@ static int check_user_pass(struct rule_hit *h)
 		if (h->s1 - h->s0 < 4)
 			return 0;
 	}
-	return judge_value(h, KEY_STRONG);
+	return judge_value(h, KEY_CMDLINE);
 }
 
 /* Authorization: <scheme> <credentials>, X-Api-Key: <key> */
@@ -619,7 +741,8 @@ static int check_url(struct rule_hit *h)
 
 	/* ${DB_PASSWORD}, <password>, ****: documentation; but a URL's
 	 * "password" may well be the password */
-	if (n < 4 || strchr("$<{%", v[0]) || (count_distinct(v, n) == 1 && strchr("*xX.", v[0])) ||
+	if (n < 4 || strchr("$<{", v[0]) || (v[0] == '%' && (n < 3 || !isxdigit(v[1]) || !isxdigit(v[2]))) ||
+	    (count_distinct(v, n) == 1 && strchr("*xX.", v[0])) ||
 	    value_is_placeholder(v, n, h->opt))
 		return 0;
 	for (i = 0; i < n && isdigit(v[i]); i++)
@@ -701,12 +824,15 @@ static int check_azure_sas(struct rule_hit *h)
 }
 
 /* --password VALUE: help texts name the argument (--token TOKEN, --password
- * string, --pass The password): a value that reads as words is one. */
+ * string, --pass The password for...): the vetoes of a value that reads as
+ * code or prose catch them. */
+static void extend_value(struct rule_hit *h);
 static int check_cmdline(struct rule_hit *h)
 {
 	if (h->buf[h->s0] == '-')
 		return 0;
-	return judge_value(h, KEY_WEAK);
+	extend_value(h);
+	return judge_value(h, KEY_CMDLINE);
 }
 
 /* ---- the table ---- */
@@ -917,9 +1043,9 @@ const struct rule scan_builtin_rules[] = {
 	{ "url_credentials", "database_url", "password in a URL (scheme://user:password@host)", 0.95,
 	  "://[^\\s:/@]*:[^\\s/@]+@", 0,
 	  "(?<![A-Za-z0-9+.\\-])[A-Za-z][A-Za-z0-9+.\\-]{1,20}://[^\\s:/@\"'<>]{0,128}:"
-	  "(?<secret>[^\\s/\"'<>]{1,256}?)@(?:[A-Za-z0-9._\\-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}\\])(?::[0-9]{1,5})?"
+	  "(?<secret>[^\\s/\"'<>]{1,2048}?)@(?:[A-Za-z0-9._\\-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}\\])(?::[0-9]{1,5})?"
 	  "(?=[/?#\\s\"'<>,;)\\]]|\\z)",
-	  420, NULL, 0, check_url },
+	  2300, NULL, 0, check_url },
 	{ "http_basic_auth", "http_auth", "HTTP Basic credentials in an Authorization header", 0.9,
 	  "authorization:[ \\t]*basic[ \\t]+", 1,
 	  "(?i:authorization:[ \\t]*basic[ \\t]+)(?<secret>[A-Za-z0-9+/]{8,1024}={0,2})(?![A-Za-z0-9+/=])",
@@ -952,21 +1078,25 @@ const struct rule scan_builtin_rules[] = {
 	  "(?:key|auth)" HSSEP, 1,
 	  KEY("key|auth") SEP SECV, 70, NULL, 0, check_assigned },
 	{ "netrc_line", "password", "a password line of a .netrc (or any 'password VALUE' line)", 0.8,
-	  "\\n[ \\t]*(?:password|passwd)[ \\t]+[^\\s]+[ \\t]*\\r?(?:\\n|\\z)", 1,
-	  "(?m:^)[ \\t]*(?<key>(?i:password|passwd))[ \\t]+(?<secret>[^\\s]{1,256})[ \\t]*\\r?$", 300, NULL, 0,
+	  "(?:^|\\n)[ \\t]*(?:password|passwd)[ \\t]+[^\\s]+[ \\t]*\\r?(?:\\n|\\z)", 1,
+	  "(?m:^)[ \\t]*(?<key>(?i:password|passwd))[ \\t]+(?<secret>[^\\s]{1,4096})[ \\t]*\\r?$", 4400, NULL, 0,
 	  check_assigned },
+	{ "pgpass", "password", "password field of a .pgpass line (host:port:database:user:password)", 0.85,
+	  "(?:^|\\n)[A-Za-z0-9.\\-*\\[\\]:]{1,253}:(?:[0-9]{1,5}|\\*):[^:\\s]{1,64}:[^:\\s]{1,64}:[^\\s]", 0,
+	  "(?m:^)(?<key>[A-Za-z0-9.\\-*]{1,253}:(?:[0-9]{1,5}|\\*):[^:\\s]{1,64}:[^:\\s]{1,64}):"
+	  "(?<secret>[^\\s]{1,1024})[ \\t]*\\r?$", 400, NULL, 0, check_pgpass },
 	{ "curl_user", "password", "user:password given to curl -u / --user (or a token as the user)", 0.8,
 	  "(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']+:", 0,
-	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']{1,128}:(?<secret>[^\\s\"']{0,256})",
+	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']{1,128}:(?<secret>[^\\s\"']{0,4096})",
 	  140, NULL, 0, check_user_pass },
 	{ "netrc_password", "password", "password in a .netrc entry", 0.85,
 	  "login[ \\t]+[^\\s]+[ \\t]+password[ \\t]+", 0,
-	  "(?<![A-Za-z0-9])login[ \\t]+[^\\s]{1,128}[ \\t]+password[ \\t]+(?<secret>[^\\s]{1,256})", 160,
+	  "(?<![A-Za-z0-9])login[ \\t]+[^\\s]{1,128}[ \\t]+password[ \\t]+(?<secret>[^\\s]{1,4096})", 160,
 	  NULL, 0, check_assigned },
 	{ "cmdline_secret", "password", "--password / --token VALUE on a command line", 0.8,
 	  "--?(?:password|passwd|pass|token|secret|api-key|apikey)(?:=|[ \\t]+)", 1,
 	  "(?<![A-Za-z0-9_\\-])--?(?<key>(?i:password|passwd|pass|token|secret|api-key|apikey))(?:=|[ \\t]+)"
-	  "(?|\"(?<secret>[^\"\\r\\n]{4,256})\"|'(?<secret>[^'\\r\\n]{4,256})'|(?<secret>[^\\s\"'`;&|<>]{4,256}))",
+	  "(?|\"(?<secret>[^\"\\r\\n]{1,4096})\"|'(?<secret>[^'\\r\\n]{1,4096})'|(?<secret>[^\\s\"'`;&|<>]{1,4096}))",
 	  20, NULL, 0, check_cmdline },
 
 	/* ---- values assigned to secret-sounding keys ---- */
@@ -974,9 +1104,9 @@ const struct rule scan_builtin_rules[] = {
 	  "(?:pass(?:word|wd|phrase)?|pwd)" HSSEP, 1,
 	  KEY("passwor[dt]|passwd|passphrase|pwd|pass") SEP PASSV, 70, NULL, 0, check_assigned },
 	{ "xml_secret", "password", "password, secret or token element in XML", 0.8,
-	  "(?:passw(?:or)?d|secret|token|api[_\\-]?key)>", 1,
-	  "<(?<key>[A-Za-z0-9_:.\\-]{0,40}?(?i:passw(?:or)?d|secret|token|api[_\\-]?key))>"
-	  "(?<secret>[^<\\r\\n]{1,256})</", 52, NULL, 0, check_assigned },
+	  "(?:passw(?:or)?d|passphrase|secret|token|key|credentials?|auth)>", 1,
+	  "<(?<key>[A-Za-z0-9_:.\\-]{0,40}?(?i:passw(?:or)?d|passphrase|secret|token|key|credentials?|auth))>"
+	  "(?<secret>[^<\\r\\n]{1,4096})</", 52, NULL, 0, check_assigned },
 	{ "password_prose", "password", "\"the password is ...\" in prose", 0.8,
 	  "pass(?:word|phrase)[ \\t]+(?:is|was)[: \\t]", 1,
 	  "(?<![A-Za-z])(?i:pass(?:word|phrase)[ \\t]+(?:is|was))[: \\t]+[\"']?(?<secret>[^\\s\"'`]{6,64}?)"
