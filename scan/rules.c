@@ -47,7 +47,7 @@
 #define QUOTED(q) q "(?<secret>(?:[^" q "\\\\\\r\\n]|\\\\.)++)" q
 /* unquoted: up to a delimiter; '&' only before a new query parameter */
 #define UNQ "(?:[^\\s\"'`,;&<>(){}\\[\\]|\\\\]|&(?![A-Za-z_][A-Za-z0-9_]{0,40}=))"
-#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|\\{(?<secret>[^}\\r\\n]{1,4096})\\}|(?<secret>" UNQ "++))"
+#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|\\{(?<secret>[^}\\r\\n]{1,4096})\\}|(?<secret>[(\\[][^\\s\"'`]{7,4096})|(?<secret>" UNQ "++))"
 /* A password value: the same, shorter. */
 #define PASSV SECV
 /* A key that ends with one of the words, after a key boundary. */
@@ -461,6 +461,21 @@ static int judge_value(struct rule_hit *h, int kind)
 
 	if (!n || n > 4096 || value_is_placeholder(v, n, h->opt) || value_is_ref(v, n))
 		return 0;
+	/* (self.password.encode(...)), [a.b, c]: an expression in brackets */
+	if (!quoted && (v[0] == '(' || v[0] == '[')) {
+		if (value_is_ref(v + 1, n - 1))
+			return 0;
+		for (i = 1; i + 1 < n; i++) {
+			size_t w = i;
+
+			while (w > 0 && isalpha(v[w - 1]))
+				w--;
+			if (v[i] == '.' && i - w >= 2 && isalpha(v[i + 1]))
+				return 0;	/* self.password */
+			if (v[i] == '(' && i - w >= 4 && entropy_reads_as_words(v + w, i - w))
+				return 0;	/* encode( */
+		}
+	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = v[i];
 
@@ -633,6 +648,18 @@ static int check_assigned(struct rule_hit *h)
 {
 	extend_value(h);
 	return judge_value(h, key_kind(h));
+}
+
+/* "  password X" alone on its line, in a .netrc entry: a machine, default
+ * or login line comes before it; not a docstring's "password combination." */
+static int check_netrc_line(struct rule_hit *h)
+{
+	size_t a = h->m0 > 512 ? h->m0 - 512 : 0;
+
+	if (!memmem(h->buf + a, h->m0 - a, "machine ", 8) && !memmem(h->buf + a, h->m0 - a, "login ", 6) &&
+	    !memmem(h->buf + a, h->m0 - a, "default", 7))
+		return 0;
+	return judge_value(h, KEY_STRONG);
 }
 
 /* host:port:database:user:password, the whole line; not a time
@@ -1077,14 +1104,14 @@ const struct rule scan_builtin_rules[] = {
 	{ "key_assignment", "generic_secret", "a random-looking value assigned to a key or auth name", 0.8,
 	  "(?:key|auth)" HSSEP, 1,
 	  KEY("key|auth") SEP SECV, 70, NULL, 0, check_assigned },
-	{ "netrc_line", "password", "a password line of a .netrc (or any 'password VALUE' line)", 0.8,
-	  "(?:^|\\n)[ \\t]*(?:password|passwd)[ \\t]+[^\\s]+[ \\t]*\\r?(?:\\n|\\z)", 1,
-	  "(?m:^)[ \\t]*(?<key>(?i:password|passwd))[ \\t]+(?<secret>[^\\s]{1,4096})[ \\t]*\\r?$", 4400, NULL, 0,
-	  check_assigned },
+	{ "netrc_line", "password", "a password line of a multi-line .netrc entry", 0.8,
+	  "(?:password|passwd)[ \\t]+[^\\s]", 1,
+	  "(?m:^)[ \\t]*(?<key>(?i:password|passwd))[ \\t]+(?<secret>[^\\s]{1,4096})[ \\t]*(?=\\r?\\n|\\z)", 80, NULL, 0,
+	  check_netrc_line },
 	{ "pgpass", "password", "password field of a .pgpass line (host:port:database:user:password)", 0.85,
-	  "(?:^|\\n)[A-Za-z0-9.\\-*\\[\\]:]{1,253}:(?:[0-9]{1,5}|\\*):[^:\\s]{1,64}:[^:\\s]{1,64}:[^\\s]", 0,
+	  "[A-Za-z0-9.\\-*]:(?:[0-9]{1,5}|\\*):[^:\\s]{1,64}:[^:\\s]{1,64}:[^\\s]", 0,
 	  "(?m:^)(?<key>[A-Za-z0-9.\\-*]{1,253}:(?:[0-9]{1,5}|\\*):[^:\\s]{1,64}:[^:\\s]{1,64}):"
-	  "(?<secret>[^\\s]{1,1024})[ \\t]*\\r?$", 400, NULL, 0, check_pgpass },
+	  "(?<secret>[^\\s]{1,1024})[ \\t]*(?=\\r?\\n|\\z)", 400, NULL, 0, check_pgpass },
 	{ "curl_user", "password", "user:password given to curl -u / --user (or a token as the user)", 0.8,
 	  "(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']+:", 0,
 	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']{1,128}:(?<secret>[^\\s\"']{0,4096})",
