@@ -96,12 +96,14 @@ static int lower_eq(const unsigned char *p, size_t n, const char *w)
 	return strlen(w) == n && !strncasecmp((const char *)p, w, n);
 }
 
+/* w is lower case; the first byte is compared before strncasecmp runs */
 static int lower_has(const unsigned char *p, size_t n, const char *w)
 {
 	size_t m = strlen(w), i;
+	unsigned char c0 = (unsigned char)w[0];
 
 	for (i = 0; i + m <= n; i++)
-		if (!strncasecmp((const char *)p + i, w, m))
+		if ((p[i] | 0x20) == (c0 | 0x20) && !strncasecmp((const char *)p + i, w, m))
 			return 1;
 	return 0;
 }
@@ -358,7 +360,8 @@ static int value_is_ref(const unsigned char *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(starts); i++)
-		if (n >= strlen(starts[i]) && !strncasecmp((const char *)v, starts[i], strlen(starts[i])))
+		if ((v[0] | 0x20) == (starts[i][0] | 0x20) && n >= strlen(starts[i]) &&
+		    !strncasecmp((const char *)v, starts[i], strlen(starts[i])))
 			return 1;
 	/* %VAR% (cmd.exe), @VAR@ (autoconf) */
 	if (n >= 3 && ((v[0] == '%' && v[n - 1] == '%') || (v[0] == '@' && v[n - 1] == '@')))
@@ -862,6 +865,19 @@ static int check_cmdline(struct rule_hit *h)
 	return judge_value(h, KEY_CMDLINE);
 }
 
+/* %3D, \u0070, \x70, =3D: decode the run and scan the text */
+static int check_escaped(struct rule_hit *h)
+{
+	double conf = 0;
+	const char *type = NULL;
+
+	if (!h->unescape_scan || !h->unescape_scan(h->s, h->buf + h->s0, h->s1 - h->s0, &conf, &type))
+		return 0;
+	h->conf = conf;
+	h->type = type;
+	return 1;
+}
+
 /* ---- the table ---- */
 
 static const char *const m_aws[] = { "AKIA", "ASIA", "ABIA", "ACCA", NULL };
@@ -1070,9 +1086,9 @@ const struct rule scan_builtin_rules[] = {
 	{ "url_credentials", "database_url", "password in a URL (scheme://user:password@host)", 0.95,
 	  "://[^\\s:/@]*:[^\\s/@]+@", 0,
 	  "(?<![A-Za-z0-9+.\\-])[A-Za-z][A-Za-z0-9+.\\-]{1,20}://[^\\s:/@\"'<>]{0,128}:"
-	  "(?<secret>[^\\s/\"'<>]{1,2048}?)@(?:[A-Za-z0-9._\\-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}\\])(?::[0-9]{1,5})?"
+	  "(?<secret>[^\\s/\"'<>]{1,960}?)@(?:[A-Za-z0-9._\\-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}\\])(?::[0-9]{1,5})?"
 	  "(?=[/?#\\s\"'<>,;)\\]]|\\z)",
-	  2300, NULL, 0, check_url },
+	  1100, NULL, 0, check_url },
 	{ "http_basic_auth", "http_auth", "HTTP Basic credentials in an Authorization header", 0.9,
 	  "authorization:[ \\t]*basic[ \\t]+", 1,
 	  "(?i:authorization:[ \\t]*basic[ \\t]+)(?<secret>[A-Za-z0-9+/]{8,1024}={0,2})(?![A-Za-z0-9+/=])",
@@ -1105,13 +1121,17 @@ const struct rule scan_builtin_rules[] = {
 	  "(?:key|auth)" HSSEP, 1,
 	  KEY("key|auth") SEP SECV, 70, NULL, 0, check_assigned },
 	{ "netrc_line", "password", "a password line of a multi-line .netrc entry", 0.8,
-	  "(?:password|passwd)[ \\t]+[^\\s]", 1,
+	  "(?:^|\\n)[ \\t]*(?:password|passwd)[ \\t]+[^\\s]", 1,
 	  "(?m:^)[ \\t]*(?<key>(?i:password|passwd))[ \\t]+(?<secret>[^\\s]{1,4096})[ \\t]*(?=\\r?\\n|\\z)", 80, NULL, 0,
 	  check_netrc_line },
-	{ "pgpass", "password", "password field of a .pgpass line (host:port:database:user:password)", 0.85,
-	  "[A-Za-z0-9.\\-*]:(?:[0-9]{1,5}|\\*):[^:\\s]{1,64}:[^:\\s]{1,64}:[^\\s]", 0,
+	{ "pgpass", "password", "password field of a .pgpass line (host:543x|6432|*:database:user:password)", 0.85,
+	  ":(?:543[0-9]|6432|\\*):[^:\\s\"',{}]{1,64}:[^:\\s\"',{}]{1,64}:[^\\s]", 0,
 	  "(?m:^)(?<key>[A-Za-z0-9.\\-*]{1,253}:(?:[0-9]{1,5}|\\*):[^:\\s]{1,64}:[^:\\s]{1,64}):"
 	  "(?<secret>[^\\s]{1,1024})[ \\t]*(?=\\r?\\n|\\z)", 400, NULL, 0, check_pgpass },
+	{ "escaped_secret", "generic_secret", "a secret in percent-encoding, \\u or \\x escapes or quoted-printable", 0.8,
+	  "%3[AaDd]|=3D|\\\\u00[0-9A-Fa-f]{2}\\\\u00|\\\\x[0-9A-Fa-f]{2}\\\\x", 0,
+	  "(?<![^\\s\"'<>`])(?<secret>[^\\s\"'<>`]{0,2048}?(?:%3[AaDd]|=3D|\\\\u00[0-9A-Fa-f]{2}|\\\\x[0-9A-Fa-f]{2})"
+	  "[^\\s\"'<>`]{0,4096})", 2060, NULL, 0, check_escaped },
 	{ "curl_user", "password", "user:password given to curl -u / --user (or a token as the user)", 0.8,
 	  "(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']+:", 0,
 	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']{1,128}:(?<secret>[^\\s\"']{0,4096})",
