@@ -388,11 +388,12 @@ static int is_default_password(const unsigned char *v, size_t n)
 	return 0;
 }
 
-/* Most letters of a name are in words of three letters or more
- * (getPassword, dbPass, DB_PASSWORD); random ones are not (NlS84SXAuXisP). */
+/* Most letters of a name are in words of three letters or more, with one
+ * shorter word at most (getPassword, dbPass, DB_PASSWORD, userId); random
+ * ones are not (NlS84SXAuXisP, HsVT31nGfitYsec). */
 static int wordy_parts(const unsigned char *v, size_t n)
 {
-	size_t i = 0, letters = 0, inwords = 0;
+	size_t i = 0, letters = 0, inwords = 0, shorts = 0;
 
 	while (i < n) {
 		size_t s;
@@ -415,8 +416,10 @@ static int wordy_parts(const unsigned char *v, size_t n)
 		letters += i - s;
 		if (i - s >= 3)
 			inwords += i - s;
+		else if (i > s)
+			shorts++;
 	}
-	return letters && inwords * 10 >= letters * 6;
+	return letters && inwords * 10 >= letters * 6 && shorts <= 1;
 }
 
 /* A word in a bare identifier that makes it code: a variable, a field, an
@@ -532,7 +535,8 @@ static int judge_value(struct rule_hit *h, int kind)
 	if (!quoted && kind != KEY_LITERAL) {
 		for (i = 0; i < n && (isalnum(v[i]) || v[i] == '_'); i++)
 			;
-		if (i >= 2 && i + 1 < n && v[i] == '=' && v[i + 1] != '=' && isalpha(v[0]))
+		if (i >= 2 && i + 1 < n && v[i] == '=' && v[i + 1] != '=' && isalpha(v[0]) &&
+		    entropy_reads_as_words(v, i) && wordy_parts(v, i))
 			return 0;
 	}
 	/* a default password is a password, but password=password passes a
@@ -563,7 +567,7 @@ static int judge_value(struct rule_hit *h, int kind)
 		return 0;
 	if (!entropy_reads_as_words(v, n))
 		return 1;
-	if (kind == KEY_WEAK || dots)
+	if (kind == KEY_WEAK || (dots && wordy_parts(v, n)))
 		return 0;
 	/* followed by an operator (passwd = acct = '', token = a || b) or, after
 	 * a colon, by more words ("- password:  The password for the server") */
@@ -607,6 +611,16 @@ static int key_kind(const struct rule_hit *h)
  * is in front of the key: ',' ')' '}' ']' in a structure ({k: v, ...},
  * f(k=v)), '&' in a query string (?k=v&...), ';' in a connection string
  * (...;Password=v;...), else whitespace. */
+static int is_ident(const unsigned char *p, size_t n)
+{
+	while (n--) {
+		if (!isalnum(*p) && *p != '_' && *p != '.' && *p != '$')
+			return 0;
+		p++;
+	}
+	return 1;
+}
+
 static void extend_value(struct rule_hit *h)
 {
 	const char *stop = " \t\r\n\"'`";
@@ -618,7 +632,7 @@ static void extend_value(struct rule_hit *h)
 		return;		/* ODBC PWD={...} */
 	/* a call or an index: getToken(), os.environ["X"] */
 	if (h->s1 < h->len && (h->buf[h->s1] == '(' || h->buf[h->s1] == '[') && h->s1 - h->s0 >= 3 &&
-	    entropy_reads_as_words(h->buf + h->s0, h->s1 - h->s0))
+	    is_ident(h->buf + h->s0, h->s1 - h->s0) && entropy_reads_as_words(h->buf + h->s0, h->s1 - h->s0))
 		return;
 	while (b > 0 && (h->buf[b - 1] == ' ' || h->buf[b - 1] == '\t' || h->buf[b - 1] == ':' ||
 			 h->buf[b - 1] == '$' || h->buf[b - 1] == '['))

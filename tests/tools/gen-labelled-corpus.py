@@ -3,6 +3,7 @@
 syntax a tool prints them in, and what must pass untouched.
 
     tests/tools/gen-labelled-corpus.py > tests/fixtures/scan/labelled.jsonl
+    tests/tools/gen-labelled-corpus.py --seed N      (other draws, not committed)
 
 Deterministic (seed 12): the committed file is exactly what this prints.
 Every item is one JSON line:
@@ -240,6 +241,13 @@ SYNTAXES = [
     ("pgpass", lambda n, v: (f"db.example.com:5432:app:app:{v}", [v])),
     ("docker_config_auth", lambda n, v: ((lambda a: (json.dumps({"auths": {"registry.example.com": {"auth": a}}}), [a]))(base64.b64encode(f"ci:{v}".encode()).decode()))),
     ("bundler", lambda n, v: (f"BUNDLE_GEMS__EXAMPLE__COM: \"ci:{v}\"", [v])),
+    # decode before judging: the assignment itself, encoded
+    ("base64_dotenv", lambda n, v: (lambda e: (f"ENV_FILE={e}", [e]))(base64.b64encode(f"{n}={v}\nDEBUG=0\n".encode()).decode())),
+    ("base64url_nopad", lambda n, v: (lambda e: (f"  config: {e}", [e]))(base64.urlsafe_b64encode(f"{low(n)}: {v}".encode()).decode().rstrip("="))),
+    ("hex_dotenv", lambda n, v: (lambda e: (f"payload {e}", [e]))(f"{n}={v}".encode().hex())),
+    ("percent_query", lambda n, v: (lambda e: (f"GET /cb?state={e} HTTP/1.1", [e]))(url_enc(f"{low(n)}={v}"))),
+    ("json_unicode", lambda n, v: (lambda e: (json.dumps({"env": "x"})[:-1] + f', "raw": "{e}"}}', [e]))("".join(f"\\u{ord(c):04x}" for c in f"{n}={v}"))),
+    ("quoted_printable", lambda n, v: (lambda e: (f"Content-Transfer-Encoding: quoted-printable\n\n{e}\n", [e]))(f"{n}=3D{v}".replace("=3D=", "=3D=3D") if "=" not in v else f"{n}=3D" + v.replace("=", "=3D"))),
 ]
 
 
@@ -350,6 +358,8 @@ def negatives(dirs):
 
 
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--seed":
+        R.seed(int(sys.argv[2]))   # other draws, for checking; the committed file is seed 12
     top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "scan")
     items = positives() + hashes(600) + near_misses() + negatives([os.path.join(top, "tool-output"),
                                                                     os.path.join(top, "negatives")])
