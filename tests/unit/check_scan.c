@@ -519,6 +519,47 @@ START_TEST(test_context_decides)
 }
 END_TEST
 
+/* Issue 12: decode before judging; the whole encoded span goes. */
+START_TEST(test_decode)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		/* base64 of "password=hunter2xyz\nuser=bob" */
+		{ "data: cGFzc3dvcmQ9aHVudGVyMnh5egp1c2VyPWJvYg==", "data: %R" },
+		/* the same, URL alphabet, no padding */
+		{ "cfg=cGFzc3dvcmQ9aHVudGVyMnh5egp1c2VyPWJvYg", "cfg=%R" },
+		/* hex of "DATABASE_URL=postgres://a:Sup3rS3cret@db/x" */
+		{ "blob 44415441424153455f55524c3d706f7374677265733a2f2f613a53757033725333637265744064622f78 end", "blob %R end" },
+		{ "GET /cb?q=password%3DS3cr3tPa55 HTTP/1.1", "GET %R HTTP/1.1" },
+		{ "{\"raw\": \"\\u0070\\u0061\\u0073\\u0073\\u0077\\u006f\\u0072\\u0064\\u003dS3cr3tXyz\"}",
+		  "{\"raw\": \"%R\"}" },
+		{ "Content-Transfer-Encoding: quoted-printable\n\nPASSWORD=3DS3cr3tXyz42\n",
+		  "Content-Transfer-Encoding: quoted-printable\n\n%R\n" },
+		/* text without a secret, an image, an integrity string: untouched */
+		{ "note: aGVsbG8gd29ybGQsIG5vdGhpbmcgaGVyZSBhdCBhbGw=", NULL },
+		{ "src=\"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\"", NULL },
+		{ "GET /search?q=hello%20world%3Dfoo HTTP/1.1", NULL },
+	};
+	struct out o = { 0 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char want[512];
+		const char *r;
+
+		run(S, cases[i].in, &o);
+		if (!cases[i].want) {
+			ck_assert_msg(o.nf == 0 && !strcmp(o.buf, cases[i].in), "'%s': got '%s' (%s)", cases[i].in,
+				      o.buf, o.nf ? o.f[0].rule : "-");
+			continue;
+		}
+		r = strstr(cases[i].want, "%R");
+		snprintf(want, sizeof(want), "%.*s[REDACTED]%s", (int)(r - cases[i].want), cases[i].want, r + 2);
+		ck_assert_msg(!strcmp(o.buf, want), "'%s': got '%s', want '%s'", cases[i].in, o.buf, want);
+	}
+	out_reset(&o);
+}
+END_TEST
+
 START_TEST(test_upstream_strict)
 {
 	json_object *doc = json_object_from_file("tests/fixtures/harombe-upstream/cases.json"), *v, *cfg;
@@ -1052,6 +1093,7 @@ static Suite *scan_suite(void)
 	tcase_add_test(tc, test_upstream_fixes);
 	tcase_add_test(tc, test_upstream_strict);
 	tcase_add_test(tc, test_context_decides);
+	tcase_add_test(tc, test_decode);
 	tcase_add_test(tc, test_options);
 	suite_add_tcase(s, tc);
 
