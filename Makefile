@@ -266,7 +266,7 @@ $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
 
 # The scanner's benchmark alone: filter beside cat and ripgrep, line latency.
-bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat
+bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat $(BUILD)/tests/tools/scaneval
 	BUILD=$(BUILD) tests/bench/bench_scan.sh
 
 $(BUILD)/tests/bench/linelat: $(BUILD)/tests/bench/linelat.o
