@@ -456,7 +456,15 @@ static int is_keyword(const unsigned char *v, size_t n)
 	return 0;
 }
 
-/* kind: KEY_STRONG, KEY_WEAK or KEY_LITERAL.  1: keep, 0: vetoed. */
+static int memchr_any_digit(const unsigned char *p, size_t n)
+{
+	while (n--)
+		if (isdigit(*p++))
+			return 1;
+	return 0;
+}
+
+/* kind: KEY_STRONG, KEY_WEAK, KEY_LITERAL or KEY_CMDLINE.  1: keep, 0: vetoed. */
 static int judge_value(struct rule_hit *h, int kind)
 {
 	const unsigned char *v = h->buf + h->s0, *k = h->buf + h->k0;
@@ -566,6 +574,10 @@ static int judge_value(struct rule_hit *h, int kind)
 	if (h->s1 < h->len && (h->buf[h->s1] == '(' || h->buf[h->s1] == '['))
 		return 0;
 	if (!entropy_reads_as_words(v, n))
+		return 1;
+	/* on a command line a word with a digit is a literal (-pR3disPass),
+	 * an ALL_CAPS one a help text's metavariable (--token TOKEN) */
+	if (kind == KEY_CMDLINE && lo && memchr_any_digit(v, n))
 		return 1;
 	if (kind == KEY_WEAK || (dots && wordy_parts(v, n)))
 		return 0;
@@ -1146,6 +1158,13 @@ const struct rule scan_builtin_rules[] = {
 	  "%3[AaDd]|=3D|\\\\u00[0-9A-Fa-f]{2}\\\\u00|\\\\x[0-9A-Fa-f]{2}\\\\x", 0,
 	  "(?<![^\\s\"'<>`])(?<secret>[^\\s\"'<>`]{0,2048}?(?:%3[AaDd]|=3D|\\\\u00[0-9A-Fa-f]{2}|\\\\x[0-9A-Fa-f]{2})"
 	  "[^\\s\"'<>`]{0,4096})", 2060, NULL, 0, check_escaped },
+	{ "cmdline_short_password", "password", "-p VALUE / -pVALUE of mysql, sshpass, mongo, docker login...; redis-cli -a", 0.8,
+	  "[ \\t]-[pa](?:[ \\t]+)?[^\\s\\-]", 0,
+	  "(?<![A-Za-z0-9_\\-])(?<key>(?:mysql[a-z_]*|mariadb[a-z\\-]*|sshpass|mongo(?:sh|dump|restore|import|export)?|"
+	  "(?:docker|podman|nerdctl|buildah|skopeo|oc|cf|helm[ \\t]+registry)[ \\t]+login)(?=[ \\t])[^\\n|;&]{0,200}?[ \\t]-p"
+	  "|redis-cli(?=[ \\t])[^\\n|;&]{0,200}?[ \\t]-a)(?:[ \\t]+)?"
+	  "(?|\"(?<secret>[^\"\\r\\n]{1,1024})\"|'(?<secret>[^'\\r\\n]{1,1024})'|(?<secret>[^\\s\"'`;&|<>-][^\\s\"'`;&|<>]{0,1023}))",
+	  260, NULL, 0, check_cmdline },
 	{ "curl_user", "password", "user:password given to curl -u / --user (or a token as the user)", 0.8,
 	  "(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']+:", 0,
 	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']{1,128}:(?<secret>[^\\s\"']{0,4096})",

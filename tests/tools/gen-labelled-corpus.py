@@ -226,6 +226,9 @@ SYNTAXES = [
     ("cli_flag", lambda n, v: (f"$ deploy --region eu --token {v} --verbose", [v])),
     ("cli_flag_equals", lambda n, v: (f"tool login --api-key={v}", [v])),
     ("cli_password", lambda n, v: (f"mysql -h db -u app --password={v} app", [v])),
+    ("cli_mysql_p", lambda n, v: (f"$ mysql -h db.internal -u app -p{v} app < dump.sql", [v])),
+    ("cli_docker_login_p", lambda n, v: (f"docker login -u ci -p {v} registry.example.com", [v])),
+    ("cli_redis_a", lambda n, v: (f"redis-cli -h cache -a '{v}' ping", [v])),
     ("header_bearer", lambda n, v: (f"> Authorization: Bearer {v}\n> Accept: */*", [v])),
     ("header_token", lambda n, v: (f"curl -sS -H \"Authorization: token {v}\" https://api.example.com/user", [v])),
     ("header_x_api_key", lambda n, v: (f"curl -H 'X-Api-Key: {v}' https://api.example.com/v1", [v])),
@@ -258,7 +261,8 @@ def positives():
     for fmt, name, gen in FORMATS:
         for syn, make in SYNTAXES:
             v = gen()
-            if syn in ("netrc", "netrc_one_line", "pgpass", "cli_flag", "cli_password", "curl_user_pass") and " " in v:
+            if syn in ("netrc", "netrc_one_line", "pgpass", "cli_flag", "cli_password", "curl_user_pass",
+                       "cli_mysql_p", "cli_docker_login_p") and " " in v:
                 v = v.replace(" ", "-")
             text, secrets = make(name, v)
             out.append({"id": f"pos-{fmt}-{syn}", "label": "positive", "format": fmt, "syntax": syn,

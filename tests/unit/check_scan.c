@@ -477,6 +477,9 @@ START_TEST(test_context_decides)
 		{ "X-Api-Key: abcd1234efgh", "X-Api-Key: %R" },
 		{ "Driver={ODBC};Server=db;Uid=sa;Pwd={s3cr3t;pw};", "Driver={ODBC};Server=db;Uid=sa;Pwd={%R};" },
 		{ "machine api.example.com\n  login me\n  password hunter22\n", "machine api.example.com\n  login me\n  password %R\n" },
+		{ "mysql -h db -u root -pR3disPass app", "mysql -h db -u root -p%R app" },
+		{ "docker login -u ci -p dckrSecret123 registry.example.com", "docker login -u ci -p %R registry.example.com" },
+		{ "mkdir -p /tmp/build/out", NULL },
 		{ "pin=73519", "pin=73519" },	/* not a secret's name */
 		/* vetoes */
 		{ "password = user_password", NULL },
