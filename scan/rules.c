@@ -32,7 +32,7 @@
 #define TBD "(?<![A-Za-z0-9_\\-])"
 #define TED "(?![A-Za-z0-9_\\-])"
 /* "key" [:=] value, with the usual spellings: = : := => and quotes. */
-#define SEP "[\"']?\\]?[ \\t]{0,8}(?::=|=>|=(?![=~])|:(?!:))[ \\t]{0,8}"
+#define SEP "[\"']?\\]?[ \\t]{0,8}(?::=|=>|=(?!~)(?!=[\\s=])|:(?!:))[ \\t]{0,8}"
 /* secret_key_base, TOKEN_VALUE, client_secret_b64: still the secret */
 #define KSUF "(?:[_.\\-](?:base|value|data|b64|base64|hex|str|string|raw|plain|text))?"
 #define HSSEP KSUF "[\"']?\\]?[ \\t]*[:=]"
@@ -388,6 +388,16 @@ static int is_default_password(const unsigned char *v, size_t n)
 	return 0;
 }
 
+static int is_ident(const unsigned char *p, size_t n)
+{
+	while (n--) {
+		if (!isalnum(*p) && *p != '_' && *p != '.' && *p != '$')
+			return 0;
+		p++;
+	}
+	return 1;
+}
+
 /* Most letters of a name are in words of three letters or more, with one
  * shorter word at most (getPassword, dbPass, DB_PASSWORD, userId); random
  * ones are not (NlS84SXAuXisP, HsVT31nGfitYsec). */
@@ -474,6 +484,10 @@ static int judge_value(struct rule_hit *h, int kind)
 	int ident = 1, digits = 1, dots = 0, up = 0, lo = 0, camel = 0;
 
 	if (!n || n > 4096 || value_is_placeholder(v, n, h->opt) || value_is_ref(v, n))
+		return 0;
+	/* key==value: a comparison (key==null), unless what follows is long
+	 * and no name (a Django key that starts with '=') */
+	if (v[0] == '=' && (n < 12 || is_ident(v + 1, n - 1)))
 		return 0;
 	/* (self.password.encode(...)), [a.b, c]: an expression in brackets */
 	if (!quoted && (v[0] == '(' || v[0] == '[')) {
@@ -571,7 +585,7 @@ static int judge_value(struct rule_hit *h, int kind)
 	if (digits > 1)
 		return 1;
 	/* a bare identifier: a call, an index, a dotted expression */
-	if (h->s1 < h->len && (h->buf[h->s1] == '(' || h->buf[h->s1] == '['))
+	if (h->s1 < h->len && (h->buf[h->s1] == '(' || h->buf[h->s1] == '[') && wordy_parts(v, n))
 		return 0;
 	if (!entropy_reads_as_words(v, n))
 		return 1;
@@ -596,7 +610,8 @@ static int judge_value(struct rule_hit *h, int kind)
 	}
 	/* DB_PASSWORD, getPassword, user_password: code; open_sesame, changeme,
 	 * admin: a password */
-	if ((camel || (up && !lo && (memchr(v, '_', n) || n >= 4)) || code_words(v, n)) && wordy_parts(v, n))
+	if ((camel || (up && !lo && (memchr(v, '_', n) || n >= 4) && !memchr_any_digit(v, n)) || code_words(v, n)) &&
+	    wordy_parts(v, n))
 		return 0;
 	return 1;
 }
@@ -623,16 +638,6 @@ static int key_kind(const struct rule_hit *h)
  * is in front of the key: ',' ')' '}' ']' in a structure ({k: v, ...},
  * f(k=v)), '&' in a query string (?k=v&...), ';' in a connection string
  * (...;Password=v;...), else whitespace. */
-static int is_ident(const unsigned char *p, size_t n)
-{
-	while (n--) {
-		if (!isalnum(*p) && *p != '_' && *p != '.' && *p != '$')
-			return 0;
-		p++;
-	}
-	return 1;
-}
-
 static void extend_value(struct rule_hit *h)
 {
 	const char *stop = " \t\r\n\"'`";
@@ -644,7 +649,8 @@ static void extend_value(struct rule_hit *h)
 		return;		/* ODBC PWD={...} */
 	/* a call or an index: getToken(), os.environ["X"] */
 	if (h->s1 < h->len && (h->buf[h->s1] == '(' || h->buf[h->s1] == '[') && h->s1 - h->s0 >= 3 &&
-	    is_ident(h->buf + h->s0, h->s1 - h->s0) && entropy_reads_as_words(h->buf + h->s0, h->s1 - h->s0))
+	    is_ident(h->buf + h->s0, h->s1 - h->s0) && entropy_reads_as_words(h->buf + h->s0, h->s1 - h->s0) &&
+	    wordy_parts(h->buf + h->s0, h->s1 - h->s0))
 		return;
 	while (b > 0 && (h->buf[b - 1] == ' ' || h->buf[b - 1] == '\t' || h->buf[b - 1] == ':' ||
 			 h->buf[b - 1] == '$' || h->buf[b - 1] == '['))

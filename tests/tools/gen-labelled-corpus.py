@@ -250,9 +250,10 @@ SYNTAXES = [
     ("base64_dotenv", lambda n, v: (lambda e: (f"ENV_FILE={e}", [e]))(base64.b64encode(f"{n}={v}\nDEBUG=0\n".encode()).decode())),
     ("base64url_nopad", lambda n, v: (lambda e: (f"  config: {e}", [e]))(base64.urlsafe_b64encode(f"{low(n)}: {v}".encode()).decode().rstrip("="))),
     ("hex_dotenv", lambda n, v: (lambda e: (f"payload {e}", [e]))(f"{n}={v}".encode().hex())),
-    ("percent_query", lambda n, v: (lambda e: (f"GET /cb?state={e} HTTP/1.1", [e]))(url_enc(f"{low(n)}={v}"))),
-    ("json_unicode", lambda n, v: (lambda e: (json.dumps({"env": "x"})[:-1] + f', "raw": "{e}"}}', [e]))("".join(f"\\u{ord(c):04x}" for c in f"{n}={v}"))),
-    ("quoted_printable", lambda n, v: (lambda e: (f"Content-Transfer-Encoding: quoted-printable\n\n{e}\n", [e]))(f"{n}=3D{v}".replace("=3D=", "=3D=3D") if "=" not in v else f"{n}=3D" + v.replace("=", "=3D"))),
+    # the secret is the encoded value: the encoded name may stay
+    ("percent_query", lambda n, v: (f"GET /cb?state={url_enc(low(n) + '=')}{url_enc(v)} HTTP/1.1", [url_enc(v)])),
+    ("json_unicode", lambda n, v: (lambda u: (json.dumps({"env": "x"})[:-1] + f', "raw": "{u(n + "=")}{u(v)}"}}', [u(v)]))(lambda t: "".join(f"\\u{ord(c):04x}" for c in t))),
+    ("quoted_printable", lambda n, v: (lambda e: (f"Content-Transfer-Encoding: quoted-printable\n\n{n}=3D{e}\n", [e]))(v.replace("=", "=3D"))),
 ]
 
 
