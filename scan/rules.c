@@ -336,7 +336,7 @@ static int value_is_placeholder(const unsigned char *v, size_t n, const struct s
 			return 1;
 	/* xxxxxxxx, ********, ........, ####, and UTF-8 bullets, whole */
 	for (i = 0; i < n; i++)
-		if (!strchr("xX*.#-_", v[i]) && v[i] != 0xe2 && v[i] != 0x80 && v[i] != 0xa2)
+		if (!v[i] || (!strchr("xX*.#-_", v[i]) && v[i] != 0xe2 && v[i] != 0x80 && v[i] != 0xa2))
 			break;
 	if (i == n)
 		return 1;
@@ -602,7 +602,7 @@ static int judge_value(struct rule_hit *h, int kind)
 
 		while (j < h->len && (h->buf[j] == ' ' || h->buf[j] == '\t'))
 			j++;
-		if (j < h->len && (strchr("=?+*/>%^", h->buf[j]) ||
+		if (j < h->len && h->buf[j] && (strchr("=?+*/>%^", h->buf[j]) ||
 				   (j + 1 < h->len && h->buf[j] == '<' && h->buf[j + 1] != '/') ||
 				   (j + 1 < h->len && (h->buf[j] == '&' || h->buf[j] == '|') && h->buf[j + 1] == h->buf[j]) ||
 				   (j > h->s1 && isalpha(h->buf[j]) && kn && memchr(h->buf + h->k1, ':', h->s0 - h->k1))))
@@ -670,7 +670,7 @@ static void extend_value(struct rule_hit *h)
 	for (j = h->s1; j < h->len && h->buf[j] && !strchr(stop, h->buf[j]) && j - h->s0 < 4096; j++)
 		;
 	/* a sentence's full stop or a closing bracket of prose is not part of it */
-	while (j > h->s1 && strchr(".,)", h->buf[j - 1]) && (j == h->len || isspace(h->buf[j])))
+	while (j > h->s1 && h->buf[j - 1] && strchr(".,)", h->buf[j - 1]) && (j == h->len || isspace(h->buf[j])))
 		j--;
 	if (j > h->s1) {
 		h->s1 = j;

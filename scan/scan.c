@@ -819,7 +819,14 @@ static int scan_decoded(const struct scan *s, const unsigned char *p, size_t n, 
 	if (n < 8 || decode_depth >= 2 || !decoded_worth(p, n))
 		return 0;
 	decode_depth++;
-	(void)scan_buffer(s, p, n, NULL, on_decoded, d);
+	if (scan_buffer(s, p, n, NULL, on_decoded, d) < 0 && !d->found) {
+		/* no stream for the decoded text (locked memory is short): text
+		 * with a secret word that cannot be checked is redacted */
+		d->found = 1;
+		d->conf = s->opt.min_confidence > 0.8 ? s->opt.min_confidence : 0.8;
+		d->rule = "encoded_secret";
+		d->type = "generic_secret";
+	}
 	decode_depth--;
 	return d->found && d->conf >= s->opt.min_confidence;
 }
