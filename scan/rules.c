@@ -885,10 +885,8 @@ static int check_azure_sas(struct rule_hit *h)
 	return line_has_before(h, "sv=") || line_has_before(h, "se=");
 }
 
-/* --password VALUE: help texts name the argument (--token TOKEN, --password
- * string, --pass The password for...): the vetoes of a value that reads as
- * code or prose catch them. */
-static void extend_value(struct rule_hit *h);
+/* --password VALUE, -pVALUE: help texts name the argument (--token TOKEN,
+ * --password string): the placeholder and metavariable vetoes catch them. */
 static int check_cmdline(struct rule_hit *h)
 {
 	if (h->buf[h->s0] == '-')
