@@ -47,7 +47,7 @@
 #define QUOTED(q) q "(?<secret>(?:[^" q "\\\\\\r\\n]|\\\\.)++)" q
 /* unquoted: up to a delimiter; '&' only before a new query parameter */
 #define UNQ "(?:[^\\s\"'`,;&<>(){}\\[\\]|\\\\]|&(?![A-Za-z_][A-Za-z0-9_]{0,40}=))"
-#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|\\{(?<secret>[^}\\r\\n]{1,4096})\\}|(?<secret>[(\\[][^\\s\"'`]{7,4096})|(?<secret>" UNQ "++))"
+#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|\\{(?<secret>[^}\\s]{1,4096})\\}|(?<secret>[(\\[][^\\s\"'`]{7,4096})|(?<secret>" UNQ "++))"
 /* A password value: the same, shorter. */
 #define PASSV SECV
 /* A key that ends with one of the words, after a key boundary. */
@@ -485,6 +485,9 @@ static int judge_value(struct rule_hit *h, int kind)
 
 	if (!n || n > 4096 || value_is_placeholder(v, n, h->opt) || value_is_ref(v, n))
 		return 0;
+	/* {"type":"string"}: a structure (a JSON schema), not a value */
+	if (!quoted && (memmem(v, n, "\":", 2) || memmem(v, n, "':", 2)))
+		return 0;
 	/* key==value: a comparison (key==null), unless what follows is long
 	 * and no name (a Django key that starts with '=') */
 	if (v[0] == '=' && (n < 12 || is_ident(v + 1, n - 1)))
@@ -565,6 +568,9 @@ static int judge_value(struct rule_hit *h, int kind)
 	 * variable on */
 	if (is_default_password(v, n))
 		return !(!quoted && kn >= n && !strncasecmp((const char *)k + kn - n, (const char *)v, n));
+	/* key: node-role.kubernetes.io/master, auth: oauth2-proxy: names */
+	if (kind == KEY_WEAK && entropy_reads_as_words(v, n) && wordy_parts(v, n))
+		return 0;
 	if ((quoted && kind != KEY_WEAK) || !ident || kind == KEY_LITERAL)
 		return 1;
 	if (!quoted && is_keyword(v, n))
@@ -1136,7 +1142,7 @@ const struct rule scan_builtin_rules[] = {
 	  "(?:api-key|apikey|auth-token|access-token|private-token|vault-token|subscription-key|"
 	  "x-[a-z0-9\\-]{0,30}-(?:key|token|secret))[ \\t]*:", 1,
 	  "(?<![A-Za-z0-9_\\-])(?<key>(?i:(?:x-[a-z0-9\\-]{0,30}-)?(?:api-?key|auth-token|access-token|"
-	  "private-token|vault-token|subscription-key|key|token|secret)))[ \\t]*:[ \\t]*"
+	  "private-token|vault-token|subscription-key)|x-[a-z0-9\\-]{0,30}-(?:key|token|secret)))[ \\t]*:[ \\t]*"
 	  "(?<secret>[^\\s\"',;][^\\s\"',;]{0,4095})", 60, NULL, 0, check_header },
 	{ "bundler_credentials", "password", "bundler credentials: BUNDLE_HOST__NAME=user:password", 0.9,
 	  "BUNDLE_[A-Z0-9_]*__[A-Z0-9_]*" HSSEP, 0,
