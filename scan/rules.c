@@ -238,7 +238,7 @@ int scan_is_reference(const unsigned char *p, size_t n)
 /* KEY_LITERAL: the value cannot be an expression (a header, a URL) */
 enum { KEY_STRONG, KEY_WEAK, KEY_LITERAL, KEY_CMDLINE };
 static int judge_value(struct rule_hit *h, int kind);
-static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt);
+static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt, int names);
 
 static int check_token(struct rule_hit *h)
 {
@@ -310,14 +310,21 @@ static int is_quote(unsigned char c)
  * names (key, auth, command-line options) a bare value that reads as words
  * is vetoed too: key: app is a label, --token TOKEN a help text.
  */
-static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt)
+/* names: the thing's own name (password, secret, token) is documentation
+ * too; not in a URL, where user:password@ is as often the password */
+static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt, int names)
 {
+	static const char *const own[] = { "password", "passwd", "pass", "pwd", "passphrase", "secret", "token",
+					   "apikey", "api_key", "key" };
 	static const char *const words[] = {
 		"none", "null", "nil", "undefined", "true", "false", "yes", "no", "on", "off", "enabled",
 		"disabled", "string", "str", "int", "bool", "boolean", "object", "any", "required",
 		"optional", "empty", "example", "sample", "placeholder", "dummy", "notset", "not_set",
 		"unset", "hidden", "masked", "sensitive", "todo", "tbd", "fixme", "replace_me", "replaceme",
 		"default", "redacted", "value", "text", "bytes", "secretstr", "securestring", "n/a", "!0", "!1",
+		/* permissions (id-token: write), fetch's credentials modes, metavariables */
+		"read", "write", "read-write", "readonly", "include", "omit", "same-origin", "file", "path",
+		"filename",
 	};
 	const char *rep = opt && opt->replacement ? opt->replacement : "[REDACTED]";
 	size_t i, rl = strcspn(rep, "{");
@@ -334,6 +341,14 @@ static int value_is_placeholder(const unsigned char *v, size_t n, const struct s
 	for (i = 0; i < ARRAY_SIZE(words); i++)
 		if (lower_eq(v, n, words[i]))
 			return 1;
+	for (i = 0; names && i < ARRAY_SIZE(own); i++)
+		if (lower_eq(v, n, own[i]))
+			return 1;
+	/* :****, (****): masks with punctuation around */
+	for (i = 0; i < n && !isalnum(v[i]); i++)
+		;
+	if (i == n && memchr(v, '*', n))
+		return 1;
 	/* xxxxxxxx, ********, ........, ####, and UTF-8 bullets, whole */
 	for (i = 0; i < n; i++)
 		if (!v[i] || (!strchr("xX*.#-_", v[i]) && v[i] != 0xe2 && v[i] != 0x80 && v[i] != 0xa2))
@@ -363,6 +378,10 @@ static int value_is_ref(const unsigned char *v, size_t n)
 		if ((v[0] | 0x20) == (starts[i][0] | 0x20) && n >= strlen(starts[i]) &&
 		    !strncasecmp((const char *)v, starts[i], strlen(starts[i])))
 			return 1;
+	/* `Basic ${auth}`, "x-{{ .token }}": a template */
+	for (i = 0; i + 1 < n; i++)
+		if ((v[i] == '$' && v[i + 1] == '{') || (v[i] == '{' && v[i + 1] == '{'))
+			return 1;
 	/* %VAR% (cmd.exe), @VAR@ (autoconf) */
 	if (n >= 3 && ((v[0] == '%' && v[n - 1] == '%') || (v[0] == '@' && v[n - 1] == '@')))
 		return 1;
@@ -374,10 +393,10 @@ static int value_is_ref(const unsigned char *v, size_t n)
 static int is_default_password(const unsigned char *v, size_t n)
 {
 	static const char *const w[] = {
-		"changeme", "change_me", "changeit", "admin", "administrator", "root", "toor", "password",
-		"password1", "password123", "passw0rd", "p@ssw0rd", "p@ssword", "secret", "secret123",
+		"changeme", "change_me", "changeit", "admin", "administrator", "root", "toor",
+		"password1", "password123", "passw0rd", "p@ssw0rd", "p@ssword", "secret123",
 		"letmein", "qwerty", "qwerty123", "guest", "test", "test123", "welcome", "welcome1",
-		"master", "postgres", "mysql", "oracle", "sa", "pass", "pass123", "abc123",
+		"master", "postgres", "mysql", "oracle", "sa", "pass123", "abc123",
 		"iloveyou", "monkey", "dragon", "trustno1", "hunter2", "foobar", "mypassword", "s3cr3t",
 	};
 	size_t i;
@@ -396,6 +415,44 @@ static int is_ident(const unsigned char *p, size_t n)
 		p++;
 	}
 	return 1;
+}
+
+static int wordy_parts(const unsigned char *v, size_t n);
+
+/* a.b.c where every part is a name of words: code, not a token
+ * (QkVAXCs.w7Wq is not) */
+static int code_dotted(const unsigned char *v, size_t n)
+{
+	size_t i, a = 0, parts = 0;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && v[i] != '.')
+			continue;
+		if (i == a || !(isalpha(v[a]) || v[a] == '_') || !wordy_parts(v + a, i - a))
+			return 0;
+		parts++;
+		a = i + 1;
+	}
+	return parts >= 2;
+}
+
+/* The value so far is a name and a call or an index follows it:
+ * getToken(), token.replace(/x/), d["Auth"]; not kvxk(_7=vt (a key). */
+static int call_or_index(const struct rule_hit *h)
+{
+	const unsigned char *v = h->buf + h->s0;
+	size_t n = h->s1 - h->s0;
+	unsigned char b, c;
+
+	if (h->s1 + 1 >= h->len || !n || !is_ident(v, n))
+		return 0;
+	b = h->buf[h->s1];
+	c = h->buf[h->s1 + 1];
+	if (b == '[' && is_quote(c))
+		return 1;
+	if (b != '(' && b != '[')
+		return 0;
+	return entropy_reads_as_words(v, n) && (wordy_parts(v, n) || n <= 2);
 }
 
 /* Most letters of a name are in words of three letters or more, with one
@@ -483,18 +540,65 @@ static int judge_value(struct rule_hit *h, int kind)
 		     h->buf[h->s1] == h->buf[h->s0 - 1];
 	int ident = 1, digits = 1, dots = 0, up = 0, lo = 0, camel = 0;
 
-	if (!n || n > 4096 || value_is_placeholder(v, n, h->opt) || value_is_ref(v, n))
+	if (!n || n > 4096 || value_is_placeholder(v, n, h->opt, 1) || value_is_ref(v, n))
 		return 0;
 	/* {"type":"string"}: a structure (a JSON schema), not a value */
 	if (!quoted && (memmem(v, n, "\":", 2) || memmem(v, n, "':", 2)))
 		return 0;
+	/* expressions of code, whatever their letters: a dotted name
+	 * (ExtendedKeyUsageOID.CLIENT_AUTH, pkgContents.name, cfg.get), a name
+	 * that is the key's own tail (self._evp_pkey = evp_pkey), a format
+	 * string ('unknown key: %r', "VS%0.f0COMNTOOLS" % v), a colour (#dcdccc) */
+	if (!quoted && is_ident(v, n) && code_dotted(v, n))
+		return 0;
+	if (!quoted && is_ident(v, n) && kn > n && !strncasecmp((const char *)k + kn - n, (const char *)v, n) &&
+	    !isalnum(k[kn - n - 1]))
+		return 0;
+	if (v[0] == '%' && n > 1 && (n <= 3 || v[1] == '('))
+		return 0;
+	if (v[0] == '#' && (n == 4 || n == 7 || n == 9)) {
+		for (i = 1; i < n && isxdigit(v[i]); i++)
+			;
+		if (i == n)
+			return 0;
+	}
+	if (quoted) {
+		size_t j = h->s1 + 1;
+
+		while (j < h->len && (h->buf[j] == ' ' || h->buf[j] == '\t'))
+			j++;
+		/* 'username:' + 'password'*10, "..." % args, "...".format() */
+		if (j < h->len && (h->buf[j] == '%' || (h->buf[j] == '+' && entropy_reads_as_words(v, n)) ||
+				   (h->buf[j] == '.' && j + 1 < h->len && isalpha(h->buf[j + 1]))))
+			return 0;
+	}
+	/* "passwd:gecos": one string that holds a name and a word */
+	if (!quoted && kind != KEY_LITERAL && h->k0 > 0 && is_quote(h->buf[h->k0 - 1]) && h->s1 < h->len &&
+	    h->buf[h->s1] == h->buf[h->k0 - 1] && is_ident(v, n) && entropy_reads_as_words(v, n) &&
+	    wordy_parts(v, n) && !memchr_any_digit(v, n))
+		return 0;
+	/* username, password = split: tuple unpacking */
+	if (!quoted && is_ident(v, n) && h->k0 > 0 && entropy_reads_as_words(v, n)) {
+		size_t j = h->k0;
+
+		while (j > 0 && h->buf[j - 1] == ' ')
+			j--;
+		if (j > 0 && h->buf[j - 1] == ',' && memchr(h->buf + h->k1, '=', h->s0 - h->k1))
+			return 0;
+	}
 	/* key==value: a comparison (key==null), unless what follows is long
 	 * and no name (a Django key that starts with '=') */
 	if (v[0] == '=' && (n < 12 || is_ident(v + 1, n - 1)))
 		return 0;
-	/* (self.password.encode(...)), [a.b, c]: an expression in brackets */
+	/* (self.password.encode(...)), [a.b, c], (password, readonly): an
+	 * expression or a parameter list in brackets */
 	if (!quoted && (v[0] == '(' || v[0] == '[')) {
 		if (value_is_ref(v + 1, n - 1))
+			return 0;
+		for (i = 1; i < n && (isalnum(v[i]) || v[i] == '_'); i++)
+			;
+		if (i > 1 && (i == n || v[i] == ',' || v[i] == ')' || v[i] == ']') &&
+		    entropy_reads_as_words(v + 1, i - 1) && wordy_parts(v + 1, i - 1))
 			return 0;
 		for (i = 1; i + 1 < n; i++) {
 			size_t w = i;
@@ -543,8 +647,9 @@ static int judge_value(struct rule_hit *h, int kind)
 	/* the shell's working directory; bypass=, compass: "pass" inside a word */
 	if (kn && (lower_eq(k, kn, "pwd") || lower_eq(k, kn, "oldpwd")) && (v[0] == '/' || v[0] == '~'))
 		return 0;
-	if (kn > 4 && !strncasecmp((const char *)k + kn - 4, "pass", 4) && k[kn - 4] == 'p' && islower(k[kn - 5]))
-		return 0;
+	if (kn > 4 && !strncasecmp((const char *)k + kn - 4, "pass", 4) && isalpha(k[kn - 5]) &&
+	    (islower(k[kn - 5]) == islower(k[kn - 4])))
+		return 0;	/* GIT_ASKPASS, bypass, compass; not dbPass */
 	/* a path: the file that holds the secret, not the secret */
 	if ((v[0] == '/' || (v[0] == '.' && n > 1 && (v[1] == '/' || v[1] == '.')) || v[0] == '~' ||
 	     (n > 2 && isalpha(v[0]) && v[1] == ':' && v[2] == '\\') || lower_has(v, n, "file://")) &&
@@ -571,6 +676,21 @@ static int judge_value(struct rule_hit *h, int kind)
 	/* key: node-role.kubernetes.io/master, auth: oauth2-proxy: names */
 	if (kind == KEY_WEAK && entropy_reads_as_words(v, n) && wordy_parts(v, n))
 		return 0;
+	/* 'use-credentials', "passwd:dir", INVALID_HEADER_TOKEN: names made of
+	 * the secret's own words */
+	if (ident && entropy_reads_as_words(v, n) && wordy_parts(v, n) &&
+	    (lower_has(v, n, "pass") || lower_has(v, n, "secret") || lower_has(v, n, "token") ||
+	     lower_has(v, n, "cred") || lower_has(v, n, "auth") || lower_has(v, n, "key")) &&
+	    !memchr_any_digit(v, n))
+		return 0;
+	/* a bare word of three characters or fewer is a variable (token = k,
+	 * { token: otp }, --pass is provided, "key": "v.."), a capitalised one
+	 * a class or an enum (token = Error) */
+	if ((!quoted || kind == KEY_WEAK) && kind != KEY_LITERAL && !memchr_any_digit(v, n) && n <= 3)
+		return 0;
+	if (!quoted && ident && kind != KEY_LITERAL && !memchr_any_digit(v, n) && isupper(v[0]) && lo && !camel &&
+	    entropy_reads_as_words(v, n) && wordy_parts(v, n))
+		return 0;
 	if ((quoted && kind != KEY_WEAK) || !ident || kind == KEY_LITERAL)
 		return 1;
 	if (!quoted && is_keyword(v, n))
@@ -590,8 +710,8 @@ static int judge_value(struct rule_hit *h, int kind)
 		dots |= v[i] == '.' && isalnum(v[i - 1]) && isalnum(v[i + 1]);
 	if (digits > 1)
 		return 1;
-	/* a bare identifier: a call, an index, a dotted expression */
-	if (h->s1 < h->len && (h->buf[h->s1] == '(' || h->buf[h->s1] == '[') && wordy_parts(v, n))
+	/* a bare identifier: a call, an index (getToken(), d["Auth"]) */
+	if (call_or_index(h))
 		return 0;
 	if (!entropy_reads_as_words(v, n))
 		return 1;
@@ -654,9 +774,7 @@ static void extend_value(struct rule_hit *h)
 	if (h->s0 > 0 && (h->buf[h->s0 - 1] == '{' || h->buf[h->s0 - 1] == '('))
 		return;		/* ODBC PWD={...} */
 	/* a call or an index: getToken(), os.environ["X"] */
-	if (h->s1 < h->len && (h->buf[h->s1] == '(' || h->buf[h->s1] == '[') && h->s1 - h->s0 >= 3 &&
-	    is_ident(h->buf + h->s0, h->s1 - h->s0) && entropy_reads_as_words(h->buf + h->s0, h->s1 - h->s0) &&
-	    wordy_parts(h->buf + h->s0, h->s1 - h->s0))
+	if (call_or_index(h))
 		return;
 	while (b > 0 && (h->buf[b - 1] == ' ' || h->buf[b - 1] == '\t' || h->buf[b - 1] == ':' ||
 			 h->buf[b - 1] == '$' || h->buf[b - 1] == '['))
@@ -675,8 +793,10 @@ static void extend_value(struct rule_hit *h)
 	}
 	for (j = h->s1; j < h->len && h->buf[j] && !strchr(stop, h->buf[j]) && j - h->s0 < 4096; j++)
 		;
-	/* a sentence's full stop or a closing bracket of prose is not part of it */
-	while (j > h->s1 && h->buf[j - 1] && strchr(".,)", h->buf[j - 1]) && (j == h->len || isspace(h->buf[j])))
+	/* a sentence's full stop, a statement's ';' or a closing bracket is
+	 * not part of it (false;  2];) */
+	while (j > h->s1 && h->buf[j - 1] && strchr(".,;)]}", h->buf[j - 1]) && (j == h->len || isspace(h->buf[j]) ||
+									     strchr(".,;)]}", h->buf[j])))
 		j--;
 	if (j > h->s1) {
 		h->s1 = j;
@@ -687,6 +807,10 @@ static void extend_value(struct rule_hit *h)
 
 static int check_assigned(struct rule_hit *h)
 {
+	/* config[:token] = v, opts["token"] = v; not styles[token] = v */
+	if (h->k1 < h->len && (h->buf[h->k1] == ']' || (h->k1 + 1 < h->len && h->buf[h->k1 + 1] == ']')) &&
+	    (h->k0 < 2 || !strchr(":\"'", h->buf[h->k0 - 1])))
+		return 0;
 	extend_value(h);
 	return judge_value(h, key_kind(h));
 }
@@ -735,6 +859,9 @@ static int check_sql(struct rule_hit *h)
  * password): then the user is the secret */
 static int check_user_pass(struct rule_hit *h)
 {
+	if (h->buf[h->m0] == '<' || memchr(h->buf + h->m0, '<', h->s0 - h->m0) ||
+	    (h->s1 > h->s0 && h->buf[h->s1 - 1] == '>'))
+		return 0;	/* -u <user:password> */
 	if (h->s1 == h->s0) {
 		size_t a = h->s0 - 1;	/* the colon */
 
@@ -754,10 +881,18 @@ static int check_header(struct rule_hit *h)
 	const unsigned char *v = h->buf + h->s0;
 	size_t n = h->s1 - h->s0;
 
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == ',' || v[n - 1] == ';' ||
+		     v[n - 1] == '`'))
 		n--;
 	h->s1 = h->s0 + n;
 	if (n < 4)
+		return 0;
+	/* "Authorization: Basic " + ..., "Keep Authorization: headers on a
+	 * redirect": a scheme alone, or words */
+	if (lower_eq(v, n, "basic") || lower_eq(v, n, "bearer") || lower_eq(v, n, "token") ||
+	    lower_eq(v, n, "digest") || lower_eq(v, n, "negotiate"))
+		return 0;
+	if (memchr(v, ' ', n) && !memchr(v, '=', n))
 		return 0;
 	return judge_value(h, KEY_LITERAL);
 }
@@ -811,7 +946,7 @@ static int check_url(struct rule_hit *h)
 	 * "password" may well be the password */
 	if (n < 4 || strchr("$<{", v[0]) || (v[0] == '%' && (n < 3 || !isxdigit(v[1]) || !isxdigit(v[2]))) ||
 	    (count_distinct(v, n) == 1 && strchr("*xX.", v[0])) ||
-	    value_is_placeholder(v, n, h->opt))
+	    value_is_placeholder(v, n, h->opt, 0))
 		return 0;
 	for (i = 0; i < n && isdigit(v[i]); i++)
 		;
@@ -1134,7 +1269,7 @@ const struct rule scan_builtin_rules[] = {
 	  30, NULL, RULE_GENERIC, check_random },
 	{ "auth_header", "http_auth", "credentials in an Authorization or Proxy-Authorization header, any scheme", 0.85,
 	  "authorization[\"']?[ \\t]*[:=]", 1,
-	  "(?<![A-Za-z0-9_\\-])(?<key>(?i:(?:proxy-)?authorization))[\"']?[ \\t]*(?::|=>?)[ \\t]*[\"']?"
+	  "(?<![A-Za-z0-9_\\-])(?<key>(?i:(?:proxy-)?authorization))[\"']?[ \\t]*(?::|=>?)[ \\t]*[\"'`]?"
 	  "(?:(?i:basic|bearer|token|digest|negotiate|ntlm|hoba|mutual|aws4-hmac-sha256|sso-key|apikey|"
 	  "key|otp|dpop|gnap|privatetoken|vapid|scram-sha-256|sharedkey|splunk|ssws|bot|klaviyo-api-key)[ \\t]+)?"
 	  "(?<secret>[^\\s\"'][^\\r\\n\"']{0,4095})", 40, NULL, 0, check_header },

@@ -179,7 +179,7 @@ FORMATS = [
     ("random_lower_password", "PASSWORD", lambda: rnd(LO, R.randint(12, 16))),
     ("random_mixed_password", "ADMIN_PASSWORD", lambda: mixed(R.randint(12, 20))),
     ("passphrase_words", "KEY_PASSPHRASE", lambda: "-".join(R.choice(["correct", "horse", "battery", "staple", "orbit", "lantern", "meadow", "quartz", "velvet", "harbor"]) for _ in range(4))),
-    ("default_password", "POSTGRES_PASSWORD", lambda: R.choice(["changeme", "admin", "letmein", "P@ssw0rd", "password1", "qwerty123", "root", "secret"])),
+    ("default_password", "POSTGRES_PASSWORD", lambda: R.choice(["changeme", "admin", "letmein", "P@ssw0rd", "password1", "qwerty123", "root", "toor"])),
     ("numeric_pin", "SMTP_PASSWORD", lambda: rnd(DIG, R.randint(6, 8))),
     ("short_token", "API_TOKEN", lambda: mixed(R.randint(10, 15), URLSAFE + ".")),
 ]
