@@ -324,7 +324,7 @@ static int value_is_placeholder(const unsigned char *v, size_t n, const struct s
 		"default", "redacted", "value", "text", "bytes", "secretstr", "securestring", "n/a", "!0", "!1",
 		/* permissions (id-token: write), fetch's credentials modes, metavariables */
 		"read", "write", "read-write", "readonly", "include", "omit", "same-origin", "file", "path",
-		"filename",
+		"filename", "bearer", "basic", "digest", "oauth", "mac",
 	};
 	const char *rep = opt && opt->replacement ? opt->replacement : "[REDACTED]";
 	size_t i, rl = strcspn(rep, "{");
@@ -452,6 +452,10 @@ static int call_or_index(const struct rule_hit *h)
 		return 1;
 	if (b != '(' && b != '[')
 		return 0;
+	/* obj.method(x), fn(arg), fn(): code; kvxk(_7=... may be a key too,
+	 * and is taken for a call only when it reads as a name */
+	if (b == '(' && (memchr(v, '.', n) || isalpha(c) || c == ')' || is_quote(c)) && n >= 2)
+		return 1;
 	return entropy_reads_as_words(v, n) && (wordy_parts(v, n) || n <= 2);
 }
 
@@ -541,6 +545,27 @@ static int judge_value(struct rule_hit *h, int kind)
 	int ident = 1, digits = 1, dots = 0, up = 0, lo = 0, camel = 0;
 
 	if (!n || n > 4096 || value_is_placeholder(v, n, h->opt, 1) || value_is_ref(v, n))
+		return 0;
+	/* no letter or digit at all (an emoji, "...."): not a credential of a
+	 * weak name, nor a short one of any */
+	for (i = 0; i < n && !isalnum(v[i]); i++)
+		;
+	if (i == n && (kind == KEY_WEAK || n < 6))
+		return 0;
+	/* :meth:`peek`, :password (a Ruby symbol), f"{password!r}" */
+	if (v[0] == ':' || (h->s0 > 0 && h->buf[h->s0 - 1] == '{' && h->s1 < h->len && h->buf[h->s1] == '}' &&
+			    (memchr(v, '!', n) || memchr(v, ':', n) || is_ident(v, n)) && entropy_reads_as_words(v, n) &&
+			    wordy_parts(v, n) && !memchr_any_digit(v, n) && !is_default_password(v, n)))
+		return 0;
+	/* three characters or fewer: a variable (token = k), a test value
+	 * (password='bar'), not a credential */
+	if (kind != KEY_LITERAL && n <= 3 && !(n == 3 && memchr_any_digit(v, n) && !is_ident(v, n)))
+		return 0;
+	/* self.token = nextchar, pkcs12._pkey = pykey: an attribute set from a
+	 * variable */
+	if (!quoted && is_ident(v, n) && kn > 5 &&
+	    (!strncmp((const char *)k, "self.", 5) || !strncmp((const char *)k, "this.", 5) ||
+	     (kind == KEY_WEAK && memchr(k, '.', kn))))
 		return 0;
 	/* {"type":"string"}: a structure (a JSON schema), not a value */
 	if (!quoted && (memmem(v, n, "\":", 2) || memmem(v, n, "':", 2)))
@@ -695,6 +720,10 @@ static int judge_value(struct rule_hit *h, int kind)
 		return 1;
 	if (!quoted && is_keyword(v, n))
 		return 0;
+	/* a bare identifier: a call, an index (getToken(), d["Auth"],
+	 * ed25519.hexToDER(x)) */
+	if (!quoted && call_or_index(h))
+		return 0;
 	/* !0, !1: minified booleans */
 	if (n == 2 && v[0] == '!' && isdigit(v[1]))
 		return 0;
@@ -710,9 +739,6 @@ static int judge_value(struct rule_hit *h, int kind)
 		dots |= v[i] == '.' && isalnum(v[i - 1]) && isalnum(v[i + 1]);
 	if (digits > 1)
 		return 1;
-	/* a bare identifier: a call, an index (getToken(), d["Auth"]) */
-	if (call_or_index(h))
-		return 0;
 	if (!entropy_reads_as_words(v, n))
 		return 1;
 	/* on a command line a word with a digit is a literal (-pR3disPass),
@@ -795,8 +821,8 @@ static void extend_value(struct rule_hit *h)
 		;
 	/* a sentence's full stop, a statement's ';' or a closing bracket is
 	 * not part of it (false;  2];) */
-	while (j > h->s1 && h->buf[j - 1] && strchr(".,;)]}", h->buf[j - 1]) && (j == h->len || isspace(h->buf[j]) ||
-									     strchr(".,;)]}", h->buf[j])))
+	while (j > h->s1 && h->buf[j - 1] && strchr(".,;:)]}", h->buf[j - 1]) && (j == h->len || isspace(h->buf[j]) ||
+									      strchr(".,;:)]}", h->buf[j])))
 		j--;
 	if (j > h->s1) {
 		h->s1 = j;
@@ -807,6 +833,10 @@ static void extend_value(struct rule_hit *h)
 
 static int check_assigned(struct rule_hit *h)
 {
+	/* urn:ietf:params:oauth:grant-type, /v1/auth: a path, not a key */
+	if (h->k0 > 1 && h->k0 < h->k1 && (h->buf[h->k0 - 1] == ':' || h->buf[h->k0 - 1] == '/') &&
+	    isalnum(h->buf[h->k0 - 2]) && key_kind(h) == KEY_WEAK)
+		return 0;
 	/* config[:token] = v, opts["token"] = v; not styles[token] = v */
 	if (h->k1 < h->len && (h->buf[h->k1] == ']' || (h->k1 + 1 < h->len && h->buf[h->k1 + 1] == ']')) &&
 	    (h->k0 < 2 || !strchr(":\"'", h->buf[h->k0 - 1])))
