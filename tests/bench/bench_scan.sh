@@ -65,6 +65,9 @@ SCANEVAL="$BUILD/tests/tools/scaneval"
 BENIGN_MIB=${SCAN_BENIGN_MIB:-50}
 "$TOP/tests/bench/gen-benign-corpus.sh" "$D/benign" "$BENIGN_MIB" 2> "$D/benign.log"
 "$SCANEVAL" --benign "$D"/benign/*.txt > "$D/benign.report" || true
+"$TOP/tests/bench/gen-code-corpus.sh" "$D/code" 2> /dev/null
+"$SCANEVAL" --benign "$D"/code/*.txt > "$D/code.report" || true
+code10=$(sed -n 's/.*findings: \([0-9.]*\) per 10 MB.*/\1/p' "$D/code.report")
 python3 "$TOP/tests/tools/gen-labelled-corpus.py" > "$D/labelled.jsonl" 2> /dev/null
 "$SCANEVAL" --min-recall 0.995 "$D/labelled.jsonl" > "$D/labelled.report" || true
 bbytes=$(stat -c %s "$D/benign/corpus")
@@ -103,11 +106,14 @@ hashfp=$(sed -n 's/.*integrity strings: \([0-9]*\) (target 0)/\1/p' "$D/benign.r
 	echo "(target 0), near misses redacted $near% (reported). Benign corpus: $BENIGN_MIB MiB of this machine's tool"
 	echo "output, $per10 findings per 10 MB (target <= 1), $hashfp on hashes, digests, UUIDs and integrity strings"
 	echo "(target 0); through a pipe, filter $(bmbs "$t_bfilter") MB/s beside \`cat | cat\` $(bmbs "$t_bcat") MB/s in the same run."
+	echo "Source code and manual pages (\`tests/bench/gen-code-corpus.sh\`, reported, no target): $code10 findings per 10 MB."
 	echo
 	echo '```'
 	cat "$D/labelled.report"
 	echo
 	cat "$D/benign.report"
+	echo
+	cat "$D/code.report"
 	echo '```'
 }
 
