@@ -60,8 +60,9 @@ src kube-docker 'for c in "" run build compose image container network volume bu
 src cloud 'aws help; for s in s3 ec2 iam sts lambda rds ecr kms secretsmanager; do aws $s help; done; gcloud help 2>/dev/null; for s in compute storage iam auth container secrets; do gcloud $s --help 2>/dev/null; done' 
 # test runners: Python unittest and the harombe unit tests' verbose output
 src tests 'cd /usr/lib/python3.11 && python3 -m unittest -v test.test_json test.test_base64 test.test_hashlib test.test_uuid test.test_urllib test.test_netrc test.test_configparser 2>&1'
-# processes, sockets, system state, logs
-src system 'ps auxww; ps -eo pid,ppid,user,etime,args; ip -d addr; ip route; ss -tanpe; df -h; mount; lsblk 2>/dev/null; uname -a; journalctl --no-pager -n 50000 2>/dev/null; ls -laR /usr/share/doc /etc 2>/dev/null; find /usr/lib -maxdepth 3 -printf "%M %u %g %s %TY-%Tm-%Td %p\n"'
+# processes (names only: the command lines of a shared machine hold other
+# sessions' tokens, which are no benign text), sockets, system state, logs
+src system 'ps -eo pid,ppid,user,etime,stat,comm; ip -d addr; ip route; ss -tanpe; df -h; mount; lsblk 2>/dev/null; uname -a; journalctl --no-pager -n 50000 2>/dev/null; ls -laR /usr/share/doc /etc 2>/dev/null; find /usr/lib -maxdepth 3 -printf "%M %u %g %s %TY-%Tm-%Td %p\n"'
 # certificates as openssl prints them, and PEM bundles
 src certs 'for f in /etc/ssl/certs/*.pem; do openssl x509 -in "$f" -noout -text -fingerprint -sha256; done; cat /etc/ssl/certs/ca-certificates.crt'
 # Python: pip, pydoc of the standard library
