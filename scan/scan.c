@@ -980,7 +980,9 @@ static void continuation(struct scan_stream *st)
 
 	st->cont_idx = -1;
 	if (st->cont == CONT_TOKEN) {
-		while (e < st->len && scan_tokchar[st->buf[e]])
+		/* to the next delimiter, not only over token characters: a
+		 * password cut by a pause (d2LkV78z | Lx!t:) goes on after '!' */
+		while (e < st->len && !strchr(" \t\r\n\"'`,;<>", st->buf[e]) && st->buf[e])
 			e++;
 	} else if (st->cont == CONT_PEM) {
 		while (p < st->len) {
@@ -1082,7 +1084,8 @@ static int detect(struct scan_stream *st)
 static void partial_tail(struct scan_stream *st)
 {
 	static const char *const keys[] = { "password", "passwd", "pwd", "secret", "token", "apikey",
-					    "api_key", "api-key", "auth", "credential", "private_key" };
+					    "api_key", "api-key", "auth", "credential", "private_key", "key",
+					    "bearer", "basic", "-u", "--user", "authorization" };
 	const struct scan *s = st->s;
 	size_t e = st->len, b = e, i, a;
 	const char *type = NULL, *marker = "";
