@@ -714,6 +714,27 @@ START_TEST(test_stream_pause)
 		ck_assert(nf >= 1);
 		free(got);
 	}
+	/* a value in a secret's place, symbols and all, cut anywhere by a
+	 * pause: no 8-character run of it goes out */
+	{
+		static const char *const lines[] = {
+			"curl -u \"d2LkV78zLx!t:\" https://localhost:9200\n",
+			"Authorization: Bearer mF_9.B5f-4.1JqMxyz\n",
+			"PASSWORD=kehskooivpzouqCw!x\n",
+		};
+		static const char *const secrets[] = { "d2LkV78zLx!t", "mF_9.B5f-4.1JqMxyz", "kehskooivpzouqCw!x" };
+		size_t l;
+
+		for (l = 0; l < ARRAY_SIZE(lines); l++) {
+			const char *at = strstr(lines[l], secrets[l]);
+
+			for (i = (size_t)(at - lines[l]) + 2; i < (size_t)(at - lines[l]) + strlen(secrets[l]) - 1; i++) {
+				got = stream_split(S, lines[l], i, SCAN_FLUSH_ALL, &nf);
+				ck_assert_msg(!survives(got, secrets[l]), "'%s' cut at %zu: %s", lines[l], i, got);
+				free(got);
+			}
+		}
+	}
 	for (i = 0; i < 6; i++)
 		o += (size_t)snprintf(body + o, sizeof(body) - o, "%s\n", tok("", 64, B62 "+/"));
 	snprintf(pem, sizeof(pem), "-----BEGIN RSA PRIVATE" " KEY-----\n%s-----END RSA PRIVATE" " KEY-----\nafter\n", body);
