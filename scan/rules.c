@@ -552,6 +552,13 @@ static int judge_value(struct rule_hit *h, int kind)
 		;
 	if (i == n && (kind == KEY_WEAK || n < 6))
 		return 0;
+	/* password={url_enc(v)}: an f-string's expression */
+	if (h->s0 > 0 && h->buf[h->s0 - 1] == '{' && h->s1 < h->len && h->buf[h->s1] == '}' && isalpha(v[0])) {
+		for (i = 0; i < n && v[i] != '(' && v[i] != '['; i++)
+			;
+		if (i < n && is_ident(v, i) && wordy_parts(v, i))
+			return 0;
+	}
 	/* :meth:`peek`, :password (a Ruby symbol), f"{password!r}" */
 	if (v[0] == ':' || (h->s0 > 0 && h->buf[h->s0 - 1] == '{' && h->s1 < h->len && h->buf[h->s1] == '}' &&
 			    (memchr(v, '!', n) || memchr(v, ':', n) || is_ident(v, n)) && entropy_reads_as_words(v, n) &&
@@ -792,7 +799,7 @@ static int key_kind(const struct rule_hit *h)
  * (...;Password=v;...), else whitespace. */
 static void extend_value(struct rule_hit *h)
 {
-	const char *stop = " \t\r\n\"'`";
+	const char *stop = " \t\r\n\"'`\\";
 	size_t j, b = h->k0 < h->k1 ? h->k0 : h->s0;
 
 	if (h->s0 > 0 && is_quote(h->buf[h->s0 - 1]))
@@ -809,11 +816,11 @@ static void extend_value(struct rule_hit *h)
 		unsigned char c = h->buf[b - 1];
 
 		if (c == '{' || c == ',' || c == '(')
-			stop = " \t\r\n\"'`,;)}]";
+			stop = " \t\r\n\"'`\\,;)}]";
 		else if (c == '?' || c == '&')
-			stop = " \t\r\n\"'`&#";
+			stop = " \t\r\n\"'`\\&#";
 		else if (c == ';')
-			stop = " \t\r\n\"'`;";
+			stop = " \t\r\n\"'`\\;";
 		else if (c == '<' || c == '>')
 			return;
 	}
