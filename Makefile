@@ -152,8 +152,14 @@ $(BUILD)/pic/%.o: %.c | $(PKGS_OK)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
+# scan/bigrams.h is generated and committed; not part of the build.  This
+# rebuilds it from the Python standard library it was made from.
+regen-bigrams:
+	python3 scan/tools/gen-bigrams.py /usr/lib/python3.11/*.py > scan/bigrams.h.tmp
+	mv scan/bigrams.h.tmp scan/bigrams.h
+
 # The built-in prefilters, compiled at build time (see scan/tools/hsdb-gen.c).
-HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o lib/config.o lib/log.o \
+HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o scan/entropy.o lib/config.o lib/log.o \
 	lib/secbuf.o lib/credshape.o lib/why.o lib/trust.o)
 $(BUILD)/scan/hsdb-gen: $(HSDB_GEN_OBJS)
 	$(LINK)
@@ -296,7 +302,7 @@ $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
 	$(LINK)
 
 # The scanner's benchmark alone: filter beside cat and ripgrep, line latency.
-bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat
+bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat $(BUILD)/tests/tools/scaneval
 	BUILD=$(BUILD) tests/bench/bench_scan.sh
 
 $(BUILD)/tests/bench/linelat: $(BUILD)/tests/bench/linelat.o
