@@ -66,7 +66,7 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/age.o backends/sops/bech32.o backends/sops/json.o backends/sops/yaml.o backends/sops/flat.o \
 	backends/vault/vault.o backends/vault/creds.o backends/vault/login.o \
 	backends/vault/renew.o backends/vault/request.o backends/vault/kv.o backends/vault/parse.o \
-	backends/vault/sjson.o backends/vault/vhttp.o
+	backends/vault/sjson.o backends/vault/vhttp.o backends/vault/auth.o
 INJECT_OBJS := inject/view.o inject/render.o inject/fetch.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
 LIB_OBJS += lib/when.o

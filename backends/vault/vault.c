@@ -32,7 +32,8 @@
  * This file: the options, open() and close(), and the ops table.  The
  * rest of the backend, one job a file: creds.c (where credentials come
  * from), login.c (the token, AppRole login), renew.c (the renewal
- * thread), request.c (the request engine), kv.c (KV operations) and
+ * thread), auth.c (cert, jwt and kubernetes logins, wrapped secret_ids),
+ * request.c (the request engine), kv.c (KV operations) and
  * parse.c (pure helpers); vault-internal.h is what they share.
  */
 
@@ -40,7 +41,8 @@ static const char *const vault_keys[] = {
 	"provider", "vault_url", "vault_namespace", "mount_point", "kv_version", "auto_renew", "token",
 	"token_file", "role_id", "secret_id", "secret_id_file", "approle_mount", "ca_cert", "ca_path",
 	"client_cert", "client_key", "tls_skip_verify", "tls_server_name", "timeout", "max_retries",
-	"disable_redirects", "max_connections", NULL,
+	"disable_redirects", "max_connections", "auth_method", "auth_mount", "auth_role", "jwt_file",
+	"secret_id_wrapped", "secret_id_wrap_path", NULL,
 };
 
 /* A string option, else the first non-empty environment variable. */
@@ -110,7 +112,7 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 	struct vault_backend *vb = calloc(1, sizeof(*vb));
 	struct vhttp_opts ho = { 0 };
 	const char *addr = NULL, *ns = NULL, *mount = DEFAULT_MOUNT, *kvs = NULL, *role_id = NULL,
-		   *timeout = NULL, *retries = NULL;
+		   *timeout = NULL, *retries = NULL, *method = NULL;
 	struct why msg = WHY_INIT;	/* its reasons were cut at 511 bytes: kept so */
 	char *url = NULL;
 	uint64_t tmo = DEFAULT_TIMEOUT_MS;
@@ -231,10 +233,24 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 		goto fail;
 	}
 
-	if (role_id && *role_id)
+	if ((r = cfg_get_str(opts, "auth_method", &method, err)))
+		goto fail;
+	if (!method || !*method)
+		method = role_id && *role_id ? "approle" : "token";
+	if (!strcmp(method, "approle") && !(role_id && *role_id)) {
+		r = cfg_fail(err, cfg_get(opts, "auth_method"), "'auth_method: approle' needs 'role_id'");
+		goto fail;
+	}
+	if (strcmp(method, "approle") && role_id && *role_id) {
+		r = cfg_fail(err, cfg_get(opts, "role_id"), "'role_id' is for AppRole, not 'auth_method: %s'", method);
+		goto fail;
+	}
+	if (!strcmp(method, "approle"))
 		r = vault_setup_approle(vb, opts, role_id, err);
-	else
+	else if (!strcmp(method, "token"))
 		r = vault_setup_token(vb, opts, err);
+	if (!r && strcmp(method, "token"))
+		r = vault_setup_login(vb, opts, method, ho.client_cert, ho.client_key, err);
 	if (r)
 		goto fail;
 
@@ -293,6 +309,13 @@ static void vault_close(struct backend *be)
 	free(vb->secret_id_env);
 	free(vb->secret_id_file);
 	free(vb->login_path);
+	free(vb->auth_mount);
+	free(vb->auth_role);
+	free(vb->jwt_file);
+	free(vb->wrap_path);
+	secbuf_free(vb->unwrapped);
+	free(vb->cert_file);
+	free(vb->key_file);
 	free(vb->source);
 	pthread_mutex_destroy(&vb->kv_lock);
 	pthread_mutex_destroy(&vb->login_lock);
