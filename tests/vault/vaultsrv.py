@@ -11,7 +11,10 @@ certificate of the TLS handshake), JWT role login (auth/jwt: config with
 jwt_validation_pubkeys, role/NAME, login; RS256 verified with openssl),
 Kubernetes login (auth/kubernetes: config with pem_keys, role/NAME, login),
 response wrapping (X-Vault-Wrap-TTL, sys/wrapping/lookup, sys/wrapping/unwrap),
-sys/auth/PATH to enable a method at another mount, namespaces (X-Vault-Namespace and path prefixes), sys/health,
+sys/auth/PATH to enable a method at another mount, the database engine's
+roles and credentials with leases (database/roles/NAME, database/creds/NAME)
+and the lease API (sys/leases/renew, revoke, lookup; sys/renew and
+sys/revoke), namespaces (X-Vault-Namespace and path prefixes), sys/health,
 sys/internal/ui/mounts, a sealed state and HA-standby 307 redirects.
 
 Test-only control endpoints live under /_test/ on the same port and bypass
@@ -32,6 +35,7 @@ everything else (faults, seal, tokens):
   POST /_test/revoke    {"token": ID} or {"path": "auth/approle/login"}
   GET  /_test/stats     {"total": N, "connections": N, "requests": {"GET secret/data/x": N}}
   POST /_test/stats/reset
+  GET  /_test/leases    {"leases": [{"id", "path", "ttl", "renewals"}]}: the live leases
   POST /_test/age       {"mount": "secret", "path": "a/b", "seconds": N}: every time of
                         that secret (its versions' too) N seconds earlier
 
@@ -130,6 +134,8 @@ class State:
         self.policies = {}      # name -> {glob: [caps]}
         self.auth = {}          # "ns|mount" -> {"type": "jwt", "config": {}, "roles": {}}
         self.wraps = {}         # wrapping token -> {"resp", "path", "created", "ttl"}
+        self.db = {"|database": {"roles": {}}}   # "ns|mount" -> database engine
+        self.leases = {}        # lease id -> {"path", "issue", "expire", "max_expire", ...}
         self.cluster_id = str(uuid.uuid4())
         if args.state and os.path.exists(args.state):
             self.load()
@@ -155,7 +161,7 @@ class State:
         with open(tmp, "w") as f:
             json.dump({"mounts": self.mounts, "tokens": self.tokens, "roles": self.roles,
                        "policies": self.policies, "namespaces": sorted(self.namespaces),
-                       "auth": self.auth, "wraps": self.wraps}, f)
+                       "auth": self.auth, "wraps": self.wraps, "db": self.db, "leases": self.leases}, f)
         os.replace(tmp, self.args.state)
 
     def load(self):
@@ -168,6 +174,8 @@ class State:
         self.namespaces = set(d["namespaces"])
         self.auth = d.get("auth", {})
         self.wraps = d.get("wraps", {})
+        self.db = d.get("db", self.db)
+        self.leases = d.get("leases", {})
 
     # ---- tokens ----
 
@@ -811,6 +819,11 @@ class Handler(BaseHTTPRequestHandler):
                 return 204, None, None
             if am:
                 return self.method_admin(tok, am[1], am[2], method, body)
+            if rest.startswith(("sys/leases/", "sys/renew", "sys/revoke")):
+                return self.lease_api(tok, ns, method, rest, body)
+            dm = self.db_mount(ns, rest)
+            if dm:
+                return self.database(tok, ns, dm[0], dm[1], method, rest[len(dm[0]) + 1:].strip("/"), body)
             if rest == "sys/wrapping/unwrap" and method in ("POST", "PUT"):
                 return self.unwrap((body or {}).get("token", ""))
             if rest.startswith("auth/token/"):
@@ -1116,6 +1129,108 @@ class Handler(BaseHTTPRequestHandler):
         st.save()
         return 200, w["resp"], None
 
+    # ---- the database engine and leases ----
+
+    def db_mount(self, ns, rest):
+        for key, m in self.server.state.db.items():
+            mns, _, mount = key.partition("|")
+            if mns == ns and rest.startswith(mount + "/"):
+                return mount, m
+        return None
+
+    def database(self, tok, ns, mount, m, method, op, body):
+        st = self.server.state
+        kind, _, name = op.partition("/")
+        if not st.allowed(tok, mount + "/" + op, ["read", "update", "create"]):
+            raise denied()
+        if kind == "roles" and name and method in ("POST", "PUT"):
+            body = body or {}
+            if not body.get("db_name"):
+                raise HTTPError(400, ["empty database name attribute"])
+            m["roles"][name] = {"default_ttl": parse_duration(body.get("default_ttl"), 3600),
+                                "max_ttl": parse_duration(body.get("max_ttl"), 86400),
+                                "db_name": body["db_name"]}
+            st.save()
+            return 204, None, None
+        if kind == "creds" and name and method == "GET":
+            role = m["roles"].get(name)
+            if not role:
+                raise HTTPError(400, ["unknown role: %s" % name])
+            t = now()
+            lid = "%s/creds/%s/%s" % (mount, name, uuid.uuid4().hex[:24])
+            user = "v-token-%s-%s-%d" % (name[:8], uuid.uuid4().hex[:20], int(t))
+            pw = uuid.uuid4().hex + "-A1a"
+            ttl = role["default_ttl"]
+            if role["max_ttl"]:
+                ttl = min(ttl, role["max_ttl"])
+            st.leases[lid] = {"path": mount + "/creds/" + name, "ns": ns, "issue": t, "expire": t + ttl,
+                              "max_expire": t + role["max_ttl"] if role["max_ttl"] else 0,
+                              "last_renewal": 0, "default_ttl": role["default_ttl"], "renewals": 0,
+                              "username": user}
+            st.save()
+            env = envelope({"username": user, "password": pw})
+            env.update({"lease_id": lid, "lease_duration": ttl, "renewable": True, "mount_type": "database"})
+            return 200, env, None
+        raise HTTPError(405, ["unsupported operation"])
+
+    def live_lease(self, lid):
+        st = self.server.state
+        lease = st.leases.get(lid or "")
+        if lease and now() >= lease["expire"]:
+            del st.leases[lid]
+            st.save()
+            lease = None
+        return lease
+
+    def lease_api(self, tok, ns, method, rest, body):
+        st = self.server.state
+        body = body or {}
+        op = rest[len("sys/leases/"):] if rest.startswith("sys/leases/") else rest[len("sys/"):]
+        op, _, suffix = op.partition("/")
+        lid = body.get("lease_id") or suffix
+        if method not in ("POST", "PUT"):
+            raise HTTPError(405, ["unsupported operation"])
+        if op == "lookup":
+            lease = self.live_lease(lid)
+            if not lease:
+                raise HTTPError(400, ["invalid lease"])
+            return 200, envelope({"id": lid, "issue_time": rfc3339(lease["issue"]),
+                                  "expire_time": rfc3339(lease["expire"]),
+                                  "last_renewal_time": rfc3339(lease["last_renewal"]) or None,
+                                  "renewable": True, "ttl": int(round(lease["expire"] - now()))}), None
+        if op == "renew":
+            if not lid:
+                raise HTTPError(400, ["lease_id must be specified"])
+            lease = self.live_lease(lid)
+            if not lease:
+                raise HTTPError(400, ["lease not found"])
+            if not st.allowed(tok, "sys/leases/renew", ["update"]):
+                raise denied()
+            t = now()
+            inc = parse_duration(body.get("increment"), 0) or lease["default_ttl"]
+            exp = t + inc
+            warnings = None
+            if lease["max_expire"] and exp > lease["max_expire"]:
+                exp = lease["max_expire"]
+                warnings = ["TTL of \"%ds\" exceeded the effective max_ttl of \"%ds\"; TTL value is capped "
+                            "accordingly" % (inc, int(round(exp - t)))]
+            lease["expire"] = exp
+            lease["last_renewal"] = t
+            lease["renewals"] += 1
+            st.save()
+            env = envelope(warnings=warnings)
+            env.update({"lease_id": lid, "renewable": True, "lease_duration": int(round(exp - t))})
+            return 200, env, None
+        if op == "revoke":
+            if not lid:
+                raise HTTPError(400, ["lease_id must be specified"])
+            if not st.allowed(tok, "sys/leases/revoke", ["update"]):
+                raise denied()
+            st.leases.pop(lid, None)
+            st.save()
+            return 204, None, None
+        raise HTTPError(405, ["unsupported operation"])
+
     # ---- test control ----
 
     def control(self, method, op):
@@ -1125,6 +1240,11 @@ class Handler(BaseHTTPRequestHandler):
             if op == "stats" and method == "GET":
                 return self.reply(200, {"total": st.total, "connections": st.connections,
                                         "requests": dict(st.stats)})
+            if op == "leases" and method == "GET":
+                t = now()
+                return self.reply(200, {"leases": [
+                    {"id": k, "path": v["path"], "ttl": int(round(v["expire"] - t)), "renewals": v["renewals"]}
+                    for k, v in sorted(st.leases.items()) if v["expire"] > t]})
             if op == "stats/reset":
                 st.stats = {}
                 st.total = 0
