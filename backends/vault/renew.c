@@ -189,6 +189,12 @@ void *vault_renewer_main(void *arg)
 		vb->kicked = 0;
 		pthread_mutex_unlock(&vb->r_lock);
 		wait = renew_step(vb, &failures);
+		{
+			uint64_t lw = vault_lease_step(vb);
+
+			if (lw < wait)
+				wait = lw;
+		}
 		pthread_mutex_lock(&vb->r_lock);
 		if (wait == NO_WORK) {
 			/* nothing to do until a new token arrives (or unmount) */

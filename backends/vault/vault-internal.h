@@ -18,6 +18,8 @@
 
 struct audit;
 struct cfg_node;
+struct vlease;
+struct vault_key;
 struct json_object;
 struct secbuf;
 
@@ -89,6 +91,16 @@ struct vault_backend {
 
 	struct audit *audit;
 	char *source;
+
+	/* lease.c: dynamic secrets */
+	char **dyn;			/* dynamic_paths: prefixes of leased paths */
+	size_t n_dyn;
+	uint64_t lease_idle_ms;		/* lease_idle */
+	int revoke_on_exit;
+	int lease_daemon;		/* harombefs: leases are renewed and revoked */
+	pthread_mutex_t lease_lock;
+	pthread_cond_t lease_cond;
+	struct vlease *leases;
 };
 
 struct vcall {
@@ -190,6 +202,22 @@ int vault_list(struct backend *be, const char *prefix, backend_list_fn *fn, void
 	       struct why *why);
 int vault_meta(struct backend *be, const char *key, struct backend_meta *out,
 	       struct why *why);
+
+int vault_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+		       struct secbuf **outs, int *rcs, struct why *whys);
+int vault_pick_field(struct json_object *data, const struct vault_key *k, struct secbuf **out,
+		     struct why *why);
+
+/* ---- lease.c: dynamic secrets ---- */
+
+typedef void vault_lease_fn(const char *scope, const char *path, long long ttl_left, unsigned int renewals,
+			    long long idle_s, void *arg);
+int vault_is_dynamic(const struct vault_backend *vb, const char *path);
+int vault_lease_get(struct vault_backend *vb, const char *scope, const struct vault_key *k,
+		    uint64_t deadline, struct secbuf **out, struct why *why);
+uint64_t vault_lease_step(struct vault_backend *vb);
+void vault_leases_close(struct vault_backend *vb);
+void vault_leases_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg);
 
 /* ---- renew.c: the renewal thread ---- */
 

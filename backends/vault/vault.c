@@ -42,7 +42,7 @@ static const char *const vault_keys[] = {
 	"token_file", "role_id", "secret_id", "secret_id_file", "approle_mount", "ca_cert", "ca_path",
 	"client_cert", "client_key", "tls_skip_verify", "tls_server_name", "timeout", "max_retries",
 	"disable_redirects", "max_connections", "auth_method", "auth_mount", "auth_role", "jwt_file",
-	"secret_id_wrapped", "secret_id_wrap_path", NULL,
+	"secret_id_wrapped", "secret_id_wrap_path", "dynamic_paths", "lease_idle", "revoke_on_exit", NULL,
 };
 
 /* A string option, else the first non-empty environment variable. */
@@ -105,6 +105,53 @@ static int set_mount(struct vault_backend *vb, const char *m, const struct cfg_n
 	return 0;
 }
 
+/* dynamic_paths: a list of Vault path prefixes (or one string); each
+ * ends with '/' so that "database/creds/" never matches "database/credsx". */
+static int set_dynamic(struct vault_backend *vb, const struct cfg_node *opts, struct why *err)
+{
+	static const char *const defaults[] = { "database/creds/" };
+	const struct cfg_node *dn = cfg_get(opts, "dynamic_paths");
+	const char *one[1];
+	const char *const *list = defaults;
+	size_t n = ARRAY_SIZE(defaults), i;
+
+	if (dn && !cfg_is_null(dn)) {
+		if (dn->kind == CFG_SCALAR) {
+			one[0] = dn->text;
+			list = one;
+			n = 1;
+		} else if (dn->kind == CFG_SEQ) {
+			n = dn->n;
+			list = NULL;
+		} else {
+			return cfg_fail(err, dn, "'dynamic_paths' must be a list of Vault paths");
+		}
+	}
+	if (!(vb->dyn = calloc(n + 1, sizeof(*vb->dyn))))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const struct cfg_node *item = list ? dn : dn->items[i];
+		const char *p = list ? list[i] : item->text;
+		size_t len;
+
+		if (!list && item->kind != CFG_SCALAR)
+			return cfg_fail(err, item, "'dynamic_paths' must be a list of Vault paths");
+		while (*p == '/')
+			p++;
+		len = strlen(p);
+		while (len && p[len - 1] == '/')
+			len--;
+		if (!len || strstr(p, "..") || strpbrk(p, "#?@ \t"))
+			return cfg_fail(err, item, "'dynamic_paths': '%s' is not a Vault path", p);
+		if (asprintf(&vb->dyn[i], "%.*s/", (int)len, p) < 0) {
+			vb->dyn[i] = NULL;
+			return -ENOMEM;
+		}
+		vb->n_dyn = i + 1;
+	}
+	return 0;
+}
+
 static void vault_close(struct backend *be);
 static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
 		      struct why *err)
@@ -127,6 +174,11 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 	pthread_mutex_init(&vb->login_lock, NULL);
 	pthread_rwlock_init(&vb->tok_lock, NULL);
 	pthread_mutex_init(&vb->r_lock, NULL);
+	pthread_mutex_init(&vb->lease_lock, NULL);
+	pthread_cond_init(&vb->lease_cond, NULL);
+	vb->revoke_on_exit = 1;
+	vb->lease_idle_ms = 300000;
+	vb->lease_daemon = ctx->daemon;
 	{
 		pthread_condattr_t ca;
 
@@ -193,6 +245,13 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 	}
 	if ((r = set_mount(vb, mount, cfg_get(opts, "mount_point"), err)))
 		goto fail;
+	if ((r = set_dynamic(vb, opts, err)) || (r = cfg_get_bool(opts, "revoke_on_exit", &vb->revoke_on_exit, err)) ||
+	    (r = cfg_get_duration_ms(opts, "lease_idle", &vb->lease_idle_ms, err)))
+		goto fail;
+	if (vb->lease_idle_ms < 1000) {
+		r = cfg_fail(err, cfg_get(opts, "lease_idle"), "'lease_idle' must be at least 1s");
+		goto fail;
+	}
 
 	if (!addr)
 		addr = DEFAULT_ADDR;
@@ -289,6 +348,8 @@ static void vault_close(struct backend *be)
 {
 	struct vault_backend *vb = vault_downcast(be);
 
+	size_t i;
+
 	if (vb->renewer_started) {
 		pthread_mutex_lock(&vb->r_lock);
 		vb->stopping = 1;
@@ -296,6 +357,13 @@ static void vault_close(struct backend *be)
 		pthread_mutex_unlock(&vb->r_lock);
 		pthread_join(vb->renewer, NULL);
 	}
+	if (vb->http)
+		vault_leases_close(vb);
+	for (i = 0; i < vb->n_dyn; i++)
+		free(vb->dyn[i]);
+	free(vb->dyn);
+	pthread_mutex_destroy(&vb->lease_lock);
+	pthread_cond_destroy(&vb->lease_cond);
 	vhttp_free(vb->http);
 	secbuf_free(vb->tok_hdr);
 	secbuf_free(vb->secret_id);
@@ -325,6 +393,18 @@ static void vault_close(struct backend *be)
 	free(vb);
 }
 
+static int vault_scoped(struct backend *be, const char *key)
+{
+	struct vault_key k;
+
+	return !vault_key_parse(key, &k, NULL) && vault_is_dynamic(vault_downcast(be), k.path);
+}
+
+static void vault_leases(struct backend *be, backend_lease_fn *fn, void *arg)
+{
+	vault_leases_each(vault_downcast(be), fn, arg);
+}
+
 const struct backend_ops backend_vault = {
 	.name = "vault",
 	.caps = BACKEND_CAN_LIST | BACKEND_CAN_WRITE | BACKEND_PERSISTENT,
@@ -339,4 +419,7 @@ const struct backend_ops backend_vault = {
 	.purge = vault_purge,
 	.meta = vault_meta,
 	.fields = vault_fields,
+	.get_many_for = vault_get_many_for,
+	.scoped = vault_scoped,
+	.leases = vault_leases,
 };
