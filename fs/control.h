@@ -1,6 +1,7 @@
 #ifndef CONTROL_H
 #define CONTROL_H
 
+#include "backends/backend.h"
 #include "lib/control.h"
 
 /*
@@ -16,6 +17,10 @@ struct control;
 /* Listen at path (a stale socket there is replaced; a live one is not) and
  * serve requests on a thread of its own.  0 or -errno with why filled. */
 int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, struct why *why);
+/* Called from the control thread for "leases": each() once per live lease. */
+typedef void control_leases_fn(backend_lease_fn *each, void *each_arg, void *arg);
+/* Answer "leases" with fn from now on (before: no leases). */
+void control_set_leases(struct control *ctl, control_leases_fn *fn, void *arg);
 /* Stop the thread and remove the socket.  NULL-safe. */
 void control_stop(struct control *ctl);
 
