@@ -7,7 +7,8 @@
  * arbitrary bytes: KV v1 and v2 reads and their 404 bodies, fields and
  * versions, LIST, metadata, the mount's KV version, AppRole, cert, jwt and
  * kubernetes logins (and the re-login after a 403), the wrapping lookup
- * and unwrap of a wrapped secret_id, errors[] texts, writes that read first.
+ * and unwrap of a wrapped secret_id, dynamic secrets' leases (a key under
+ * database/creds/), errors[] texts, writes that read first.
  *
  * Input: byte 0 = configuration (bits 0-1 KV version auto/1/2, bit 2
  * AppRole instead of a token, bit 3 a namespace, bit 4 no retries, bits

@@ -68,6 +68,10 @@ vault)
 	printf '\x26\x00400 {"errors":["wrapping token is not valid or does not exist"]}' > "$d/get-wrapped-used"
 	printf '\x22\x00%s\n--\n%s\n--\n%s\n--\n%s' "$login" "$kv2" "$kv2" "$kv2" > "$d/get-jwt"
 	printf '\x42\x00400 {"errors":["invalid role name \\"fuzz\\""]}' > "$d/get-k8s-denied"
+	# dynamic secrets (dynamic_paths: database/creds/): a lease minted, none, a refusal
+	printf '\x12\x07database/creds/r#username\n200 {"lease_id":"database/creds/r/abc","lease_duration":60,"renewable":true,"data":{"username":"u","password":"p"}}' > "$d/get-lease"
+	printf '\x12\x07database/creds/r\n200 {"lease_id":"","data":{"username":"u"}}' > "$d/get-lease-none"
+	printf '\x12\x07database/creds/r#password\n400 {"errors":["unknown role: r"]}' > "$d/get-lease-denied"
 	printf '\x62\x00%s\n--\n403 {"errors":["permission denied"]}\n--\n%s\n--\n%s' "$login" "$login" "$kv2" > "$d/get-cert-relogin" ;;
 names)
 	printf '\000browser' > "$d/container"

@@ -35,7 +35,8 @@ everything else (faults, seal, tokens):
   POST /_test/revoke    {"token": ID} or {"path": "auth/approle/login"}
   GET  /_test/stats     {"total": N, "connections": N, "requests": {"GET secret/data/x": N}}
   POST /_test/stats/reset
-  GET  /_test/leases    {"leases": [{"id", "path", "ttl", "renewals"}]}: the live leases
+  GET  /_test/leases    {"leases": [{"id", "path", "ttl", "renewals", "username", "password"}]}:
+                        the live leases
   POST /_test/age       {"mount": "secret", "path": "a/b", "seconds": N}: every time of
                         that secret (its versions' too) N seconds earlier
 
@@ -1166,7 +1167,7 @@ class Handler(BaseHTTPRequestHandler):
             st.leases[lid] = {"path": mount + "/creds/" + name, "ns": ns, "issue": t, "expire": t + ttl,
                               "max_expire": t + role["max_ttl"] if role["max_ttl"] else 0,
                               "last_renewal": 0, "default_ttl": role["default_ttl"], "renewals": 0,
-                              "username": user}
+                              "username": user, "password": pw}
             st.save()
             env = envelope({"username": user, "password": pw})
             env.update({"lease_id": lid, "lease_duration": ttl, "renewable": True, "mount_type": "database"})
@@ -1243,7 +1244,8 @@ class Handler(BaseHTTPRequestHandler):
             if op == "leases" and method == "GET":
                 t = now()
                 return self.reply(200, {"leases": [
-                    {"id": k, "path": v["path"], "ttl": int(round(v["expire"] - t)), "renewals": v["renewals"]}
+                    {"id": k, "path": v["path"], "ttl": int(round(v["expire"] - t)), "renewals": v["renewals"],
+                     "username": v["username"], "password": v["password"]}
                     for k, v in sorted(st.leases.items()) if v["expire"] > t]})
             if op == "stats/reset":
                 st.stats = {}
