@@ -323,6 +323,8 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 				break;
 			}
 			due = l->used_at + vb->lease_idle_ms;
+			if (l->ttl > 0 && l->capped && l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3 < due)
+				due = l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3;
 			if (l->ttl > 0 && l->renewable && !l->capped) {
 				uint64_t rd = l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3;
 

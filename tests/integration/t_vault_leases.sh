@@ -133,6 +133,28 @@ stop_fs "$T_FS_PID" "$MNT"
 [ "$(nleases)" = 1 ] || fail "revoke_on_exit: false: $(nleases) leases left, expected 1"
 ok "revoke_on_exit: false leaves the lease to its TTL"
 
+# max_ttl: renewals get capped; the lease is dropped before it runs out and the next open
+# mints a new one, so reads never see expired credentials
+vapi "$V_URL" POST database/roles/short '{"db_name": "pg", "default_ttl": "3s", "max_ttl": "5s"}' > /dev/null
+[ "$VAPI_STATUS" = 204 ] || fail "cannot create the short role (HTTP $VAPI_STATUS)"
+sed -i 's#database/creds/readonly#database/creds/short#' "$T_DIR/harombe.yaml"
+sed -i 's#revoke_on_exit: false#revoke_on_exit: true#' "$T_DIR/harombe.yaml"
+vstats_reset "$V_URL"
+start_fs "$HAROMBEFS" "$T_DIR/harombe.yaml" "$MNT"
+: > "$T_DIR/short-users"
+end=$(( $(now_ms) + 8000 ))
+while [ "$(now_ms)" -lt "$end" ]; do
+	u=$(cat "$MNT/c1/secrets/DB_USER") || fail "read across the max_ttl rollover"
+	leases | python3 -c 'import json,sys; u=sys.argv[1]; sys.exit(0 if any(l["username"] == u for l in json.load(sys.stdin)["leases"]) else 1)' "$u" ||
+		fail "served credentials whose lease is gone"
+	echo "$u" >> "$T_DIR/short-users"
+	sleep 0.4
+done
+stop_fs "$T_FS_PID" "$MNT"
+[ "$(sort -u "$T_DIR/short-users" | wc -l)" -ge 2 ] || fail "no new credentials after max_ttl"
+grep -q '"event":"vault_lease".*"action":"expiring"' "$AUDIT" || fail "the max_ttl drop is not audited"
+ok "max_ttl 5 s: renewals capped, the lease dropped before it ran out, $(sort -u "$T_DIR/short-users" | wc -l) leases over 8 s of reads, never an expired one"
+
 config "dynamic_paths: [database/creds/, '#bad']"
 expect_rc 2 "$H" -c "$T_DIR/harombe.yaml" vault get app/key
 assert_contains "$T_DIR/err" "harombe.yaml:7:.*'dynamic_paths': '#bad' is not a Vault path" "bad dynamic path"
