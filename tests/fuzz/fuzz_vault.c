@@ -40,6 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int warming;
 static char jwt_file[64];
 
+static void remove_jwt_file(void)
+{
+	unlink(jwt_file);
+}
+
 /* The first use of an env: token or secret_id moves it into a process-wide
  * locked stash (as the vault CLI's environment is read once): do that here,
  * so that the locked-memory balance of every input starts from it. */
@@ -58,6 +63,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		if (fd < 0 || write(fd, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n", 30) != 30)
 			abort();
 		close(fd);
+		atexit(remove_jwt_file);
 	}
 	warming = 1;
 	LLVMFuzzerTestOneInput((const uint8_t *)"\x00\x00", 2);
