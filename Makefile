@@ -67,14 +67,14 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/file.o backends/sops/conf.o backends/sops/comment.o \
 	backends/vault/vault.o backends/vault/creds.o backends/vault/login.o \
 	backends/vault/renew.o backends/vault/request.o backends/vault/kv.o backends/vault/parse.o \
-	backends/vault/sjson.o backends/vault/vhttp.o
+	backends/vault/sjson.o backends/vault/vhttp.o backends/vault/auth.o backends/vault/lease.o
 INJECT_OBJS := inject/view.o inject/render.o inject/fetch.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
 LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/nodes.o fs/dir.o fs/open.o fs/inval.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \
 	cli/secrets-redact.o cli/secrets-rules.o
-CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
+CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o

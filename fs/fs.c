@@ -274,6 +274,14 @@ void fs_forget(struct harombefs *h, const char *key)
 	gen_put(g);
 }
 
+void fs_leases(struct harombefs *h, backend_lease_fn *fn, void *arg)
+{
+	struct gen *g = gen_get(h);
+
+	backend_leases(g->be, fn, arg);
+	gen_put(g);
+}
+
 void fs_log_stats(struct harombefs *h)
 {
 	struct secmem_stats st;

@@ -170,7 +170,7 @@ static void open_serve(void *arg)
 		snprintf(why, sizeof(why), "out of memory");
 		goto fail;
 	}
-	if ((r = inject_fetch(j->g->be, j->names, j->keys, j->cnt, &vals)) != 0) {
+	if ((r = inject_fetch_for(j->g->be, j->v ? j->v->container : NULL, j->names, j->keys, j->cnt, &vals)) != 0) {
 		if (vals.failed == vals.n) {
 			r = -ENOMEM;
 			snprintf(why, sizeof(why), "out of memory");

@@ -25,6 +25,7 @@ const char *const audit_event_names[AUDIT_EVENT_COUNT] = {
 	"secret_read",		"secret_write",	     "secret_delete",
 	"secret_rotation",	"vault_authentication", "injection_start",
 	"injection_complete",	"access_denied",	     "leak_detected",
+	"vault_lease",
 };
 
 int cfg_fail(struct why *err, const struct cfg_node *n, const char *fmt, ...)
@@ -574,7 +575,7 @@ static int parse_settings(struct harombe_config *c, struct why *err)
 						"unknown audit event '%s' (known: secret_read, secret_write, "
 						"secret_delete, secret_rotation, vault_authentication, "
 						"injection_start, injection_complete, access_denied, "
-						"leak_detected)",
+						"leak_detected, vault_lease)",
 						e->kind == CFG_SCALAR ? e->text : "?");
 			c->audit.events |= 1u << k;
 		}

@@ -77,6 +77,7 @@ enum audit_event {
 	AUDIT_INJECTION_COMPLETE,
 	AUDIT_ACCESS_DENIED,
 	AUDIT_LEAK_DETECTED,
+	AUDIT_VAULT_LEASE,
 	AUDIT_EVENT_COUNT
 };
 extern const char *const audit_event_names[AUDIT_EVENT_COUNT];
