@@ -226,7 +226,8 @@ static int quota_take(struct open_job *j, struct why *why)
 	return r;
 }
 
-/* Charge content to j's view; -ENOMEM when it would pass its locked bytes. */
+/* Charge locked bytes (values being rendered, or the content) to j's view;
+ * -ENOMEM when they would pass its limit. */
 static int quota_charge(struct open_job *j, size_t charge, struct why *why)
 {
 	struct tenant *t = &j->n->view->t;
@@ -240,6 +241,13 @@ static int quota_charge(struct open_job *j, size_t charge, struct why *why)
 		t->locked += charge;
 	pthread_mutex_unlock(&j->h->open_lock);
 	return r;
+}
+
+static void quota_put_bytes(struct open_job *j, size_t charge)
+{
+	pthread_mutex_lock(&j->h->open_lock);
+	j->n->view->t.locked -= charge;
+	pthread_mutex_unlock(&j->h->open_lock);
 }
 
 static void quota_put(struct open_job *j, size_t charge)
@@ -316,7 +324,7 @@ static void open_serve(void *arg)
 	struct inject_values vals = INJECT_VALUES_INIT;
 	struct secbuf *content = NULL;
 	struct why why = WHY_INIT;
-	size_t charge = 0;
+	size_t charge = 0, fetched = 0, i;
 	int r, audit_rc = 0;
 
 	inject_values_init(&vals, j->names, j->keys, j->cnt);
@@ -335,12 +343,23 @@ static void open_serve(void *arg)
 		r = -errno_for(vals.rc);
 		goto fail;
 	}
+	/* The values count against the view while it renders them: a view
+	 * with large values cannot fill the arena with opens in flight. */
+	for (i = 0; i < vals.n; i++)
+		fetched += secbuf_footprint(vals.values[i]);
+	if ((r = quota_charge(j, fetched, &why)) != 0) {
+		quota_refused(j, &why);
+		goto fail_quiet;
+	}
+	charge = fetched;
 	r = inject_render(&vals, j->kind, FS_VIEW_MAX, &content, &why);
 	if (r) {
 		r = r == -ENOMEM ? -ENOMEM : -EIO;
 		goto fail;
 	}
 	inject_values_wipe(&vals);
+	quota_put_bytes(j, charge);
+	charge = 0;
 
 	if (j->adopt && secbuf_len(content) != (size_t)(j->fi.fh & FH_SIZE_MASK)) {
 		/* The reader knows the size of the old content (fstat, bash's
