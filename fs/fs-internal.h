@@ -87,6 +87,8 @@ struct node {
 	struct handle *open;	/* open handles, for per-caller st_size */
 	struct node *view;	/* the N_VIEW node of its container (itself for a
 				 * view), NULL for the root */
+	size_t fetch_bytes;	/* what its last open fetched (open_lock): reserved
+				 * against its view's locked bytes before a fetch */
 	struct tenant t;	/* N_VIEW only */
 };
 

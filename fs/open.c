@@ -202,26 +202,39 @@ struct open_job {
 	int adopt;
 	size_t read_size;
 	struct open_job *next;	/* its view's queue past its share of workers */
+	size_t reserved;	/* locked bytes quota_take() set aside for it */
 };
 
 /* ---- quotas ---- */
 
 /* Count one more open against j's view: -EMFILE past its open files,
- * -ENOMEM when its open files already hold its locked bytes. */
-static int quota_take(struct open_job *j, struct why *why)
+ * -ENOMEM when its open files already hold its locked bytes, or would with
+ * what the last open of this file fetched, which is reserved (*reserved)
+ * until the fetch says what it really took. */
+static int quota_take(struct open_job *j, size_t *reserved, struct why *why)
 {
 	struct tenant *t = &j->n->view->t;
+	size_t est;
 	int r = 0;
 
+	*reserved = 0;
 	pthread_mutex_lock(&j->h->open_lock);
-	if (t->handles >= j->v->max_open)
+	est = j->n->fetch_bytes;
+	/* With nothing held, the fetch itself decides: a value that shrank
+	 * in the store must not stay refused on an old size. */
+	if (!t->locked && est > j->v->max_locked)
+		est = j->v->max_locked;
+	if (t->handles >= j->v->max_open) {
 		r = why_fail(why, -EMFILE, "quota: view '%s' has %lu files open (limits.open_files %lu)",
 			     j->v->container, t->handles, j->v->max_open);
-	else if (t->locked >= j->v->max_locked)
-		r = why_fail(why, -ENOMEM, "quota: view '%s' holds %zu locked bytes (limits.locked_memory %zu)",
-			     j->v->container, t->locked, j->v->max_locked);
-	else
+	} else if (t->locked >= j->v->max_locked || est > j->v->max_locked - t->locked) {
+		r = why_fail(why, -ENOMEM, "quota: view '%s' holds %zu locked bytes, %zu more would pass "
+			     "limits.locked_memory %zu", j->v->container, t->locked, est, j->v->max_locked);
+	} else {
 		t->handles++;
+		t->locked += est;
+		*reserved = est;
+	}
 	pthread_mutex_unlock(&j->h->open_lock);
 	return r;
 }
@@ -328,6 +341,7 @@ static void open_serve(void *arg)
 	int r, audit_rc = 0;
 
 	inject_values_init(&vals, j->names, j->keys, j->cnt);
+	charge = j->reserved;
 	hd = calloc(1, sizeof(*hd));
 	if (!hd) {
 		r = why_fail(&why, -ENOMEM, "out of memory");
@@ -343,13 +357,22 @@ static void open_serve(void *arg)
 		r = -errno_for(vals.rc);
 		goto fail;
 	}
-	/* The values count against the view while it renders them: a view
-	 * with large values cannot fill the arena with opens in flight. */
+	/* The values count against the view while it renders them, and
+	 * what this file's last open fetched was set aside before the fetch:
+	 * a view with large values cannot fill the arena with opens in
+	 * flight. */
 	for (i = 0; i < vals.n; i++)
 		fetched += secbuf_footprint(vals.values[i]);
-	if ((r = quota_charge(j, fetched, &why)) != 0) {
-		quota_refused(j, &why);
-		goto fail_quiet;
+	pthread_mutex_lock(&h->open_lock);
+	j->n->fetch_bytes = fetched;
+	pthread_mutex_unlock(&h->open_lock);
+	if (fetched > charge) {
+		if ((r = quota_charge(j, fetched - charge, &why)) != 0) {
+			quota_refused(j, &why);
+			goto fail_quiet;
+		}
+	} else {
+		quota_put_bytes(j, charge - fetched);
 	}
 	charge = fetched;
 	r = inject_render(&vals, j->kind, FS_VIEW_MAX, &content, &why);
@@ -546,7 +569,7 @@ static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		free(j);
 		return (void)fuse_reply_err(req, EACCES);
 	}
-	if ((r = quota_take(j, &why)) != 0) {
+	if ((r = quota_take(j, &j->reserved, &why)) != 0) {
 		quota_refused(j, &why);
 		gen_put(j->g);
 		free(j);
