@@ -67,14 +67,14 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/file.o backends/sops/conf.o backends/sops/comment.o \
 	backends/vault/vault.o backends/vault/creds.o backends/vault/login.o \
 	backends/vault/renew.o backends/vault/request.o backends/vault/kv.o backends/vault/parse.o \
-	backends/vault/sjson.o backends/vault/vhttp.o
+	backends/vault/sjson.o backends/vault/vhttp.o backends/vault/auth.o backends/vault/lease.o
 INJECT_OBJS := inject/view.o inject/render.o inject/fetch.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o inject/template.o
 LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/nodes.o fs/dir.o fs/open.o fs/inval.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \
 	cli/secrets-redact.o cli/secrets-rules.o
-CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
+CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o
@@ -152,8 +152,14 @@ $(BUILD)/pic/%.o: %.c | $(PKGS_OK)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
+# scan/bigrams.h is generated and committed; not part of the build.  This
+# rebuilds it from the Python standard library it was made from.
+regen-bigrams:
+	python3 scan/tools/gen-bigrams.py /usr/lib/python3.11/*.py > scan/bigrams.h.tmp
+	mv scan/bigrams.h.tmp scan/bigrams.h
+
 # The built-in prefilters, compiled at build time (see scan/tools/hsdb-gen.c).
-HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o lib/config.o lib/log.o \
+HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o scan/entropy.o lib/config.o lib/log.o \
 	lib/secbuf.o lib/credshape.o lib/why.o lib/trust.o)
 $(BUILD)/scan/hsdb-gen: $(HSDB_GEN_OBJS)
 	$(LINK)
@@ -296,7 +302,7 @@ $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
 	$(LINK)
 
 # The scanner's benchmark alone: filter beside cat and ripgrep, line latency.
-bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat
+bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat $(BUILD)/tests/tools/scaneval
 	BUILD=$(BUILD) tests/bench/bench_scan.sh
 
 $(BUILD)/tests/bench/linelat: $(BUILD)/tests/bench/linelat.o

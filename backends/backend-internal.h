@@ -43,6 +43,15 @@ struct backend_ops {
 		      struct why *why);
 	/* Optional: drop cached copies (backends/cache.c).  NULL = nothing cached. */
 	void (*forget)(struct backend *be, const char *key);
+	/* Optional: get_many on behalf of a scope (a container), for stores
+	 * that keep something per consumer (Vault leases).  NULL = get_many. */
+	int (*get_many_for)(struct backend *be, const char *scope, size_t n, const char *const *keys,
+			    struct secbuf **outs, int *rcs, struct why *whys);
+	/* Optional: is key's value per scope (never shared, never cached)?
+	 * NULL = no key is. */
+	int (*scoped)(struct backend *be, const char *key);
+	/* Optional: the live leases.  NULL = none. */
+	void (*leases)(struct backend *be, backend_lease_fn *fn, void *arg);
 };
 
 /* Every backend struct embeds this first. */

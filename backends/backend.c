@@ -125,6 +125,23 @@ int backend_get(struct backend *be, const char *key, struct secbuf **out, struct
 int backend_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
 		     int *rcs, struct why *whys)
 {
+	return backend_get_many_for(be, NULL, n, keys, outs, rcs, whys);
+}
+
+int backend_scoped(struct backend *be, const char *key)
+{
+	return be->ops->scoped ? be->ops->scoped(be, key) != 0 : 0;
+}
+
+void backend_leases(struct backend *be, backend_lease_fn *fn, void *arg)
+{
+	if (be->ops->leases)
+		be->ops->leases(be, fn, arg);
+}
+
+int backend_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+			 struct secbuf **outs, int *rcs, struct why *whys)
+{
 	size_t i;
 	int first = 0;
 
@@ -134,7 +151,11 @@ int backend_get_many(struct backend *be, size_t n, const char *const *keys, stru
 		if (whys)
 			whys[i].msg[0] = 0;
 	}
-	if (be->ops->get_many) {
+	if (be->ops->get_many_for) {
+		be->ops->get_many_for(be, scope, n, keys, outs, rcs, whys);
+		for (i = 0; i < n; i++)
+			rcs[i] = normalize(be, rcs[i]);
+	} else if (be->ops->get_many) {
 		be->ops->get_many(be, n, keys, outs, rcs, whys);
 		for (i = 0; i < n; i++)
 			rcs[i] = normalize(be, rcs[i]);

@@ -68,6 +68,19 @@ int backend_get(struct backend *be, const char *key, struct secbuf **out, struct
  * when all succeeded, else the first failing rcs[i]. */
 int backend_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
 		     int *rcs, struct why *whys);
+/* backend_get_many() on behalf of scope (a container name, or NULL): a
+ * store that mints something per consumer (a Vault lease: dynamic_paths)
+ * keeps one per scope and path, shared by every call for that scope. */
+int backend_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+			 struct secbuf **outs, int *rcs, struct why *whys);
+/* Is key's value per scope (a leased, dynamic secret)?  1 or 0. */
+int backend_scoped(struct backend *be, const char *key);
+/* Called once per live lease by backend_leases(): scope ("" for none),
+ * path, seconds left, renewals so far, seconds since last use.  Never a
+ * value or a lease id. */
+typedef void backend_lease_fn(const char *scope, const char *path, long long ttl_left,
+			      unsigned int renewals, long long idle_s, void *arg);
+void backend_leases(struct backend *be, backend_lease_fn *fn, void *arg);
 /* Keys under prefix ("" for all); folders end with '/' where the store has them. */
 int backend_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
 		 struct why *why);

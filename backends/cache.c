@@ -338,11 +338,90 @@ out:
 #undef W
 }
 
+/* Keys whose value is per scope (Vault leases) pass through to the store
+ * with their scope, never cached or shared; the rest as cache_get_many(). */
+static int cache_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+			      struct secbuf **outs, int *rcs, struct why *whys)
+{
+	struct cache_backend *cb = cache_downcast(be);
+	const char **sk = NULL, **ck = NULL;
+	struct secbuf **so = NULL, **co = NULL;
+	int *sr = NULL, *cr = NULL;
+	struct why *sw = NULL, *cw = NULL;
+	size_t *si = NULL, *ci = NULL, ns = 0, nc = 0, i;
+
+	for (i = 0; i < n && !backend_scoped(cb->inner, keys[i]); i++)
+		;
+	if (i == n)
+		return cache_get_many(be, n, keys, outs, rcs, whys);
+	sk = calloc(n + 1, sizeof(*sk));
+	ck = calloc(n + 1, sizeof(*ck));
+	so = calloc(n + 1, sizeof(*so));
+	co = calloc(n + 1, sizeof(*co));
+	sr = calloc(n + 1, sizeof(*sr));
+	cr = calloc(n + 1, sizeof(*cr));
+	sw = calloc(n + 1, sizeof(*sw));
+	cw = calloc(n + 1, sizeof(*cw));
+	si = calloc(n + 1, sizeof(*si));
+	ci = calloc(n + 1, sizeof(*ci));
+	if (!sk || !ck || !so || !co || !sr || !cr || !sw || !cw || !si || !ci) {
+		for (i = 0; i < n; i++)
+			rcs[i] = -BACKEND_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (backend_scoped(cb->inner, keys[i])) {
+			sk[ns] = keys[i];
+			si[ns++] = i;
+		} else {
+			ck[nc] = keys[i];
+			ci[nc++] = i;
+		}
+	}
+	backend_get_many_for(cb->inner, scope, ns, sk, so, sr, sw);
+	if (nc)
+		cache_get_many(be, nc, ck, co, cr, cw);
+	for (i = 0; i < ns; i++) {
+		outs[si[i]] = so[i];
+		rcs[si[i]] = sr[i];
+		if (whys)
+			whys[si[i]] = sw[i];
+	}
+	for (i = 0; i < nc; i++) {
+		outs[ci[i]] = co[i];
+		rcs[ci[i]] = cr[i];
+		if (whys)
+			whys[ci[i]] = cw[i];
+	}
+out:
+	free(sk);
+	free(ck);
+	free(so);
+	free(co);
+	free(sr);
+	free(cr);
+	free(sw);
+	free(cw);
+	free(si);
+	free(ci);
+	return 0;
+}
+
+static int cache_scoped(struct backend *be, const char *key)
+{
+	return backend_scoped(cache_downcast(be)->inner, key);
+}
+
+static void cache_leases(struct backend *be, backend_lease_fn *fn, void *arg)
+{
+	backend_leases(cache_downcast(be)->inner, fn, arg);
+}
+
 static int cache_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
 	int rc = 0;
 
-	cache_get_many(be, 1, &key, out, &rc, why);
+	cache_get_many_for(be, NULL, 1, &key, out, &rc, why);
 	return rc;
 }
 
@@ -465,6 +544,9 @@ const struct backend_ops backend_cache = {
 	.set_fields = cache_set_fields,
 	.purge = cache_purge,
 	.forget = cache_forget,
+	.get_many_for = cache_get_many_for,
+	.scoped = cache_scoped,
+	.leases = cache_leases,
 };
 
 int cache_wrap(struct backend *inner, uint64_t ttl_ms, uint64_t stale_ms, struct backend **out)

@@ -57,6 +57,7 @@ cli_group_fn cli_sops;
 cli_group_fn cli_vault_import;
 cli_group_fn cli_vault_export;
 cli_group_fn cli_vault_rotate;
+cli_group_fn cli_vault_leases;
 
 /* ---- cli/ops.c: what the commands that change or hand out secrets share ---- */
 

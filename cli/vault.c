@@ -31,6 +31,7 @@ static void vault_usage(FILE *f)
 		   "       harombe vault rotate KEY [--generator G] [--length N]   (see rotate --help)\n"
 		   "       harombe vault import [--prefix PATH] FILE.env\n"
 		   "       harombe vault export [--prefix PATH] [--force] FILE\n"
+		   "       harombe vault leases                (harombefs's live leases of dynamic secrets)\n"
 		   "\n"
 		   "KEY is path or path#field; with Vault KV 2 also path@VERSION.  get prints the\n"
 		   "value and a newline, nothing else.  set KEY VALUE writes the field 'value',\n"
@@ -656,6 +657,8 @@ int cli_vault(struct cli *c, int argc, char **argv)
 		return cli_vault_export(c, argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "rotate"))
 		return cli_vault_rotate(c, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "leases"))	/* cli/vault-leases.c */
+		return cli_vault_leases(c, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
 		vault_usage(stdout);
 		return 0;

@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "inject/view.h"
+#include "lib/why.h"
 
 /* /proc opened once: openat() from it skips a path walk per caller. */
 static int proc_fd(void)
@@ -132,38 +134,107 @@ void access_command_of(pid_t pid, char *buf, size_t len)
 		buf[n - 1] = 0;
 }
 
-int access_check(const struct view *v, const struct caller *c, char *why, size_t whylen)
+int access_status_parse(const char *text, pid_t *tracer, int *sys_admin)
 {
-	if (c->uid != v->uid) {
-		snprintf(why, whylen, "uid %u is not the owner (uid %u) of view '%s'", (unsigned)c->uid,
-			 (unsigned)v->uid, v->container);
-		return -EACCES;
-	}
+	const char *t = strstr(text, "\nTracerPid:"), *c = strstr(text, "\nCapEff:");
+	unsigned long long caps;
+	long tp;
+	char *end;
+
+	if (!t || !c)
+		return -EINVAL;
+	errno = 0;
+	tp = strtol(t + strlen("\nTracerPid:"), &end, 10);
+	if (errno || end == t + strlen("\nTracerPid:") || tp < 0)
+		return -EINVAL;
+	caps = strtoull(c + strlen("\nCapEff:"), &end, 16);
+	if (errno || end == c + strlen("\nCapEff:"))
+		return -EINVAL;
+	*tracer = (pid_t)tp;
+	*sys_admin = (int)((caps >> 21) & 1);	/* CAP_SYS_ADMIN */
+	return 0;
+}
+
+int access_status_of(pid_t pid, pid_t *tracer, int *sys_admin)
+{
+	char path[64], text[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%d/status", (int)pid);
+	n = read_small(path, text, sizeof(text));
+	if (n < 0)
+		return (int)n;
+	return access_status_parse(text, tracer, sys_admin);
+}
+
+int access_may_mount(pid_t pid)
+{
+	char path[64], mine[64], theirs[64];
+	pid_t tracer;
+	int admin = 0;
+	ssize_t a, b;
+
+	if (pid <= 0 || access_status_of(pid, &tracer, &admin) != 0 || !admin)
+		return 0;
+	/* Capabilities count in the caller's own user namespace: a root in
+	 * a container's namespace holds them too, and must not pass. */
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	a = readlink("/proc/self/ns/user", mine, sizeof(mine) - 1);
+	b = readlink(path, theirs, sizeof(theirs) - 1);
+	if (a <= 0 || b <= 0 || a != b)
+		return 0;
+	return !memcmp(mine, theirs, (size_t)a);
+}
+
+/* A view with a cgroup rule: a tracer outside the rule could drive an
+ * allowed process (ptrace can make it open and read), so a traced caller
+ * passes only when its tracer matches too. */
+static int check_tracer(const struct view *v, const struct caller *c, struct why *why)
+{
+	char cg[4096];
+	pid_t tracer = 0;
+	int admin, r;
+
+	if ((r = access_status_of(c->pid, &tracer, &admin)) != 0)
+		return why_fail(why, -EACCES, "status of pid %d cannot be read (%s); view '%s' requires %s",
+				(int)c->pid, strerror(-r), v->container, v->cgroup);
+	if (!tracer)
+		return 0;
+	if ((r = access_cgroup_of(tracer, cg, sizeof(cg))) != 0)
+		return why_fail(why, -EACCES, "pid %d is traced by pid %d whose cgroup cannot be read (%s); "
+				"view '%s' requires %s", (int)c->pid, (int)tracer, strerror(-r),
+				v->container, v->cgroup);
+	if (!access_cgroup_match(v->cgroup, cg))
+		return why_fail(why, -EACCES, "pid %d is traced by pid %d in cgroup %s, outside %s of view '%s'",
+				(int)c->pid, (int)tracer, cg, v->cgroup, v->container);
+	return 0;
+}
+
+int access_check(const struct view *v, const struct caller *c, struct why *why)
+{
+	if (c->uid != v->uid)
+		return why_fail(why, -EACCES, "uid %u is not the owner (uid %u) of view '%s'",
+				(unsigned)c->uid, (unsigned)v->uid, v->container);
 	if (v->gid_set && c->gid != v->gid) {
 		int i, found = 0;
 
 		for (i = 0; c->groups && i < c->ngroups; i++)
 			found |= c->groups[i] == v->gid;
-		if (!found) {
-			snprintf(why, whylen, "gid %u is not group %u of view '%s'", (unsigned)c->gid,
-				 (unsigned)v->gid, v->container);
-			return -EACCES;
-		}
+		if (!found)
+			return why_fail(why, -EACCES, "gid %u is not group %u of view '%s'", (unsigned)c->gid,
+					(unsigned)v->gid, v->container);
 	}
 	if (v->cgroup) {
 		char cg[4096];
 		int r = c->pid > 0 ? access_cgroup_of(c->pid, cg, sizeof(cg)) : -ESRCH;
 
-		if (r) {
-			snprintf(why, whylen, "cgroup of pid %d cannot be read (%s); view '%s' requires %s",
-				 (int)c->pid, strerror(-r), v->container, v->cgroup);
-			return -EACCES;
-		}
-		if (!access_cgroup_match(v->cgroup, cg)) {
-			snprintf(why, whylen, "cgroup %s of pid %d does not match %s of view '%s'", cg,
-				 (int)c->pid, v->cgroup, v->container);
-			return -EACCES;
-		}
+		if (r)
+			return why_fail(why, -EACCES, "cgroup of pid %d cannot be read (%s); view '%s' requires %s",
+					(int)c->pid, strerror(-r), v->container, v->cgroup);
+		if (!access_cgroup_match(v->cgroup, cg))
+			return why_fail(why, -EACCES, "cgroup %s of pid %d does not match %s of view '%s'", cg,
+					(int)c->pid, v->cgroup, v->container);
+		return check_tracer(v, c, why);
 	}
 	return 0;
 }

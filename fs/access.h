@@ -12,6 +12,7 @@
  */
 
 struct view;
+struct why;
 
 struct caller {
 	pid_t pid;		/* thread id of the caller, 0 if not visible to us */
@@ -21,8 +22,20 @@ struct caller {
 	int ngroups;
 };
 
-/* 0 when c may read v; -EACCES with why (no secrets, only ids and paths). */
-int access_check(const struct view *v, const struct caller *c, char *why, size_t whylen);
+/* 0 when c may read v; -EACCES with why (no secrets, only ids and paths).
+ * For a view with a cgroup rule the caller must also not be traced by a
+ * process outside that rule (TracerPid in /proc/PID/status): a debugger
+ * attached from outside could otherwise make an allowed process read. */
+int access_check(const struct view *v, const struct caller *c, struct why *why);
+
+/* From /proc/PID/status: the TracerPid (0 when not traced) and whether
+ * CapEff holds CAP_SYS_ADMIN.  0 or -errno. */
+int access_status_of(pid_t pid, pid_t *tracer, int *sys_admin);
+/* Parse /proc/PID/status text the same way (exposed for tests). */
+int access_status_parse(const char *text, pid_t *tracer, int *sys_admin);
+/* True when pid holds CAP_SYS_ADMIN in the daemon's user namespace: what
+ * it takes to bind-mount a view (docker -v, harombe-bind). */
+int access_may_mount(pid_t pid);
 
 /* The caller's cgroup path: the cgroup v2 ("0::") line of /proc/PID/cgroup,
  * or the v1 name=systemd line when there is no v2 line or the v2 path is

@@ -23,9 +23,67 @@ struct control {
 	char *path;
 	control_forget_fn *fn;
 	void *arg;
+	pthread_mutex_t lock;		/* leases_fn, leases_arg */
+	control_leases_fn *leases_fn;
+	void *leases_arg;
 	pthread_t thread;
 	int started;
 };
+
+struct lease_text {
+	char *buf;
+	size_t len;
+};
+
+static void lease_line(const char *scope, const char *path, long long ttl_left, unsigned int renewals,
+		       long long idle_s, void *arg)
+{
+	struct lease_text *t = arg;
+	int n;
+
+	if (t->len >= CONTROL_REPLY_MAX)
+		return;
+	n = snprintf(t->buf + t->len, CONTROL_REPLY_MAX + 1 - t->len, "%s\t%s\t%lld\t%u\t%lld\n",
+		     scope, path, ttl_left, renewals, idle_s);
+	if (n > 0 && t->len + (size_t)n <= CONTROL_REPLY_MAX)
+		t->len += (size_t)n;
+	else
+		t->len = CONTROL_REPLY_MAX;	/* full: the rest is left out */
+}
+
+/* "leases": one reply, "ok\n" and a line per lease. */
+static void serve_leases(struct control *ctl, int fd)
+{
+	struct lease_text t = { malloc(CONTROL_REPLY_MAX + 1), 3 };
+	control_leases_fn *fn;
+	void *arg;
+
+	if (!t.buf) {
+		(void)send(fd, "error: out of memory", 20, MSG_NOSIGNAL);
+		return;
+	}
+	memcpy(t.buf, "ok\n", 3);
+	pthread_mutex_lock(&ctl->lock);
+	fn = ctl->leases_fn;
+	arg = ctl->leases_arg;
+	pthread_mutex_unlock(&ctl->lock);
+	if (fn)
+		fn(lease_line, &t, arg);
+	while (t.len > 3 && t.len == CONTROL_REPLY_MAX && t.buf[t.len - 1] != '\n')
+		t.len--;	/* never a cut line */
+	(void)send(fd, t.buf, t.len, MSG_NOSIGNAL);
+	free(t.buf);
+}
+
+void control_set_leases(struct control *ctl, control_leases_fn *fn, void *arg)
+{
+	if (!ctl)
+		return;
+	pthread_mutex_lock(&ctl->lock);
+	ctl->leases_fn = fn;
+	ctl->leases_arg = arg;
+	pthread_mutex_unlock(&ctl->lock);
+}
 
 /* One request on a connection; the reply goes back on it. */
 static void serve_one(struct control *ctl, int fd, const char *msg, size_t len)
@@ -33,7 +91,10 @@ static void serve_one(struct control *ctl, int fd, const char *msg, size_t len)
 	const char *reply = "ok";
 	char key[CONTROL_MSG_MAX];
 
-	if (len == 4 && !memcmp(msg, "ping", 4)) {
+	if (len == 6 && !memcmp(msg, "leases", 6)) {
+		serve_leases(ctl, fd);
+		return;
+	} else if (len == 4 && !memcmp(msg, "ping", 4)) {
 		/* nothing to do */
 	} else if (len == 10 && !memcmp(msg, "forget-all", 10)) {
 		log_info("control: dropping every cached value");
@@ -44,7 +105,7 @@ static void serve_one(struct control *ctl, int fd, const char *msg, size_t len)
 		log_info("control: dropping cached copies of '%s'", key);
 		ctl->fn(key, ctl->arg);
 	} else {
-		reply = "error: unknown request (forget KEY, forget-all, ping)";
+		reply = "error: unknown request (forget KEY, forget-all, leases, ping)";
 	}
 	(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL);
 }
@@ -118,6 +179,7 @@ int control_start(const char *path, control_forget_fn *fn, void *arg, struct con
 		return -ENOMEM;
 	}
 	ctl->fd = ctl->stop[0] = ctl->stop[1] = -1;
+	pthread_mutex_init(&ctl->lock, NULL);
 	ctl->fn = fn;
 	ctl->arg = arg;
 	if ((r = control_addr(path, &sa))) {
@@ -205,5 +267,6 @@ void control_stop(struct control *ctl)
 	if (ctl->stop[1] >= 0)
 		close(ctl->stop[1]);
 	free(ctl->path);
+	pthread_mutex_destroy(&ctl->lock);
 	free(ctl);
 }

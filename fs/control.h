@@ -1,6 +1,7 @@
 #ifndef CONTROL_H
 #define CONTROL_H
 
+#include "backends/backend.h"
 #include "lib/control.h"
 
 /*
@@ -20,6 +21,10 @@ struct control;
  * owns, or a live peer that is not root or our uid): the daemon must not
  * start, since clients would talk to the impostor. */
 int control_start(const char *path, control_forget_fn *fn, void *arg, struct control **out, struct why *why);
+/* Called from the control thread for "leases": each() once per live lease. */
+typedef void control_leases_fn(backend_lease_fn *each, void *each_arg, void *arg);
+/* Answer "leases" with fn from now on (before: no leases). */
+void control_set_leases(struct control *ctl, control_leases_fn *fn, void *arg);
 /* Stop the thread and remove the socket.  NULL-safe. */
 void control_stop(struct control *ctl);
 

@@ -163,6 +163,11 @@ static void control_forget_cb(const char *key, void *arg)
 	fs_forget(arg, key);
 }
 
+static void control_leases_cb(backend_lease_fn *each, void *each_arg, void *arg)
+{
+	fs_leases(arg, each, each_arg);
+}
+
 /* SIGHUP reloads, SIGUSR1 logs the memory figures and SIGUSR2 empties the
  * cache; all are handled here, outside the signal handler. */
 static void *reload_thread(void *arg)
@@ -388,6 +393,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 	} else if (r != 0) {
 		log_warn("no control socket for %s: %s", mnt, ce.msg);
 	}
+	control_set_leases(ctl, control_leases_cb, h);
 	if (!passed && handover_mount(args, mnt, &ffd, &ifd, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out;

@@ -14,6 +14,7 @@
 
 #include "fs/access.h"
 #include "inject/view.h"
+#include "lib/why.h"
 
 void dirlist_free(struct dirlist *d)
 {
@@ -50,7 +51,7 @@ static int dirlist_build(fuse_req_t req, struct harombefs *h, struct node *n, st
 	struct gen *g;
 	const struct view *v;
 	struct caller who;
-	char why[256];
+	struct why why = WHY_INIT;
 	int secret, r = 0;
 	size_t i;
 
@@ -64,6 +65,10 @@ static int dirlist_build(fuse_req_t req, struct harombefs *h, struct node *n, st
 	if ((r = node_resolve(g, n, &v, &secret)) != 0)
 		goto out;
 	fs_caller_of(req, &who);
+	/* Inside a view, a listing is a read of its names: the full caller
+	 * check, root included. */
+	if (v && (r = fs_check_caller(req, v, &who, &why)) != 0)
+		goto out;
 	r = dirlist_add(d, ".", n->ino, S_IFDIR);
 	if (!r)
 		r = dirlist_add(d, "..", FUSE_ROOT_ID, S_IFDIR);
@@ -73,7 +78,7 @@ static int dirlist_build(fuse_req_t req, struct harombefs *h, struct node *n, st
 		for (i = 0; !r && i < g->views->n; i++) {
 			const struct view *cv = &g->views->views[i];
 
-			if (fs_check_caller(req, cv, &who, why, sizeof(why)) != 0)
+			if (fs_check_caller(req, cv, &who, &why) != 0)
 				continue;
 			if (!(c = node_intern(h, N_VIEW, cv->container, NULL)))
 				r = -ENOMEM;

@@ -28,7 +28,9 @@
 #include "inject/render.h"
 
 struct caller;
+struct open_job;
 struct view;
+struct why;
 
 enum node_kind { N_ROOT, N_VIEW, N_ENV, N_DOCKER_ENV, N_JSON, N_SECRETS, N_SECRET };
 
@@ -53,6 +55,29 @@ extern const struct fs_view_file fs_view_files[FS_VIEW_FILES];
  * view's file.  The table only grows: it holds names, which are not secret,
  * and config is small.
  */
+/*
+ * What one view's opens hold and wait for, against its limits (the view's
+ * max_open and max_locked) and its share of the open workers.  Kept on the
+ * view's node, not the view, so that it outlives reloads with the handles
+ * it counts.  open_lock.
+ */
+/* Refusals of one kind for one caller uid: recorded once per FS_QUIET_S. */
+struct burst {
+	uid_t uid;
+	time_t quiet;			/* no record before (monotonic s) */
+	unsigned long refused;		/* refusals since the last record */
+};
+#define FS_BURST_SLOTS 4
+
+struct tenant {
+	unsigned long handles;		/* open files, and opens in flight */
+	size_t locked;			/* arena bytes its open files hold */
+	unsigned int running;		/* its opens in the workers */
+	struct open_job *wait_head, *wait_tail;	/* its opens past its share */
+	struct burst quota[FS_BURST_SLOTS];	/* quota refusals, by uid */
+	struct burst hide[FS_BURST_SLOTS];	/* hidden lookups, by uid */
+};
+
 struct node {
 	fuse_ino_t ino;
 	enum node_kind kind;
@@ -60,6 +85,11 @@ struct node {
 	char *name;		/* secret name for N_SECRET */
 	struct node *hnext;	/* hash chain, by ino */
 	struct handle *open;	/* open handles, for per-caller st_size */
+	struct node *view;	/* the N_VIEW node of its container (itself for a
+				 * view), NULL for the root */
+	size_t fetch_bytes;	/* what its last open fetched (open_lock): reserved
+				 * against its view's locked bytes before a fetch */
+	struct tenant t;	/* N_VIEW only */
 };
 
 /*
@@ -84,6 +114,7 @@ struct handle {
 	struct node *node;
 	struct secbuf *content;
 	size_t size;
+	size_t charge;		/* what it counts against its view's locked bytes */
 	pid_t tid;		/* the thread that opened it */
 	struct handle *next, *prev;
 };
@@ -110,6 +141,7 @@ struct harombefs {
 	struct fhref *fhs[FH_BUCKETS];		/* open handles by token; open_lock */
 
 	struct workq *workers;		/* opens that wait on a store; NULL: inline */
+	unsigned int share;		/* workers one view may hold at once */
 	struct invalq *inval;		/* page-cache drops after close */
 	pthread_mutex_t open_lock;	/* node->open lists */
 	unsigned long handles;		/* open file handles */
@@ -176,7 +208,16 @@ void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 void fs_caller_of(fuse_req_t req, struct caller *c);
 /* 0, or -EACCES with why: access_check() with the caller's groups. */
-int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, char *why, size_t whylen);
+int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, struct why *why);
+/* May the caller of req learn that node n of view v exists (lookup,
+ * getattr)?  Those who may read the view; for the view's own directory
+ * also those who may bind-mount it (access_may_mount).  A refusal is
+ * audited, once per view per FS_QUIET_S.  0 or -ENOENT. */
+int fs_may_see(fuse_req_t req, struct gen *g, const struct view *v, const struct node *n);
+/* A view may hold 1/FS_SHARE_DIV of the open workers (rounded up). */
+#define FS_SHARE_DIV 2
+/* Seconds between two records of one view's refusals of one kind. */
+#define FS_QUIET_S 10
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 

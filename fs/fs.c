@@ -28,11 +28,14 @@
 #include "lib/secbuf.h"
 #include "lib/workq.h"
 
-/* Directories change only on reload, which invalidates them explicitly.
- * Files report a per-open size, so their attributes are never cached. */
-#define DIR_TIMEOUT 1.0
-#define ENTRY_TIMEOUT 1.0
-#define FILE_ATTR_TIMEOUT 0.0
+/* The root changes only on reload, which invalidates it explicitly, and
+ * looks the same to everyone.  Everything in it is cached for nobody: the
+ * kernel's dentry and attribute caches are shared by all callers, so an
+ * entry cached for the owner of a view would answer a stranger's stat()
+ * without asking us (hidden means hidden); and files report a per-open
+ * size.  Negative entries are never cached (lookup replies ENOENT). */
+#define ROOT_TIMEOUT 1.0
+#define VIEW_TIMEOUT 0.0
 
 /* st_size for a file: the caller's own open handle when it has one (so that
  * fstat() right after open() is exact, as bash `source` needs), else the
@@ -67,7 +70,7 @@ static void fill_attr(struct harombefs *h, const struct gen *g, const struct vie
 	st->st_blksize = 4096;
 	if (n->kind == N_ROOT) {
 		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2 + (nlink_t)g->views->n;
+		st->st_nlink = 2;	/* not 2 + views: their number is no stranger's business */
 		return;
 	}
 	st->st_uid = v->uid;
@@ -129,12 +132,16 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out;
 	if ((r = node_resolve(g, n, &v, &secret)) != 0)
 		goto out;
+	/* As /proc with hidepid=2: what the caller may not read does not
+	 * exist for it, not even as a name. */
+	if ((r = fs_may_see(req, g, v, n)) != 0)
+		goto out;
 	memset(&e, 0, sizeof(e));
 	e.ino = n->ino;
 	e.generation = 1;
 	fill_attr(h, g, v, n, fuse_req_ctx(req)->pid, NULL, &e.attr);
-	e.attr_timeout = is_dir(n->kind) ? DIR_TIMEOUT : FILE_ATTR_TIMEOUT;
-	e.entry_timeout = ENTRY_TIMEOUT;
+	e.attr_timeout = VIEW_TIMEOUT;
+	e.entry_timeout = VIEW_TIMEOUT;
 	gen_put(g);
 	fuse_reply_entry(req, &e);
 	return;
@@ -171,11 +178,15 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			st.st_nlink = 1;
 			st.st_size = (off_t)size_for(h, n, 0, fi);
 		}
+	} else if (!(fi && fi->fh) && fs_may_see(req, g, v, n) != 0) {
+		/* (An open file's holder got past open already.) */
+		gen_put(g);
+		return (void)fuse_reply_err(req, ENOENT);
 	} else {
 		fill_attr(h, g, v, n, fuse_req_ctx(req)->pid, fi, &st);
 	}
 	gen_put(g);
-	fuse_reply_attr(req, &st, is_dir(n->kind) ? DIR_TIMEOUT : FILE_ATTR_TIMEOUT);
+	fuse_reply_attr(req, &st, n->kind == N_ROOT ? ROOT_TIMEOUT : VIEW_TIMEOUT);
 }
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -256,6 +267,11 @@ int fs_attach(struct harombefs *h, struct fuse_session *se, struct workq *worker
 {
 	h->se = se;
 	h->workers = workers;
+	/* A view whose store is slow may hold half the workers (at least
+	 * one): an open of any other view still finds one free.  Half, not
+	 * less, because concurrent opens of one view share their fetches
+	 * only while they run at the same time. */
+	h->share = (workq_threads(workers) + FS_SHARE_DIV - 1) / FS_SHARE_DIV;
 	return inval_start(h);
 }
 
@@ -271,6 +287,14 @@ void fs_forget(struct harombefs *h, const char *key)
 	/* The current generation only: an older one ends with the opens
 	 * that still hold it, and its cache with it. */
 	backend_forget(g->be, key);
+	gen_put(g);
+}
+
+void fs_leases(struct harombefs *h, backend_lease_fn *fn, void *arg)
+{
+	struct gen *g = gen_get(h);
+
+	backend_leases(g->be, fn, arg);
 	gen_put(g);
 }
 
@@ -330,6 +354,32 @@ void fs_free(struct harombefs *h)
 	free(h->config_path);
 	free(h);
 }
+/* A file that parses to no views, or that keeps none of the running ones,
+ * is far more likely an empty, truncated or mangled file (an editor's
+ * half-written save, a full disk) than an intent to stop serving every
+ * container: it is refused.  A restart loads it if it is meant. */
+static int reload_refused(const struct gen *old, const struct gen *new, char *err, size_t errlen)
+{
+	size_t i, kept = 0;
+
+	if (!old->views->n)
+		return 0;
+	if (!new->views->n) {
+		snprintf(err, errlen, "it has no views (empty or truncated?) where %zu are served; restart "
+			 "harombefs to load it anyway", old->views->n);
+		return -EINVAL;
+	}
+	for (i = 0; i < old->views->n; i++)
+		kept += viewset_find(new->views, old->views->views[i].container) != NULL;
+	if (!kept) {
+		snprintf(err, errlen, "it would drop every view served now ('%s' and %zu more) and add %zu "
+			 "new ones; restart harombefs to load it anyway", old->views->views[0].container,
+			 old->views->n - 1, new->views->n);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int fs_reload(struct harombefs *h)
 {
 	struct gen *g, *old;
@@ -339,6 +389,11 @@ int fs_reload(struct harombefs *h)
 	r = gen_load(h->config_path, &g, err, sizeof(err));
 	if (r) {
 		log_err("reload of '%s' failed, keeping the running configuration: %s", h->config_path, err);
+		return r;
+	}
+	if ((r = reload_refused(h->cur, g, err, sizeof(err))) != 0) {
+		log_err("reload of '%s' refused, keeping the running configuration: %s", h->config_path, err);
+		gen_put(g);
 		return r;
 	}
 	if (g->cfg->fs.locked_memory != h->cur->cfg->fs.locked_memory)

@@ -1,6 +1,8 @@
 #ifndef FS_H
 #define FS_H
 
+#include "backends/backend.h"
+
 #include <stddef.h>
 
 /*
@@ -34,6 +36,8 @@ int fs_reload(struct harombefs *h);
 /* Drop what the backend's cache holds for key (NULL: everything), so that
  * the next open fetches: the control socket and SIGUSR2 call it. */
 void fs_forget(struct harombefs *h, const char *key);
+/* Each live Vault lease of the current configuration (harombe vault leases). */
+void fs_leases(struct harombefs *h, backend_lease_fn *fn, void *arg);
 /* Log locked-memory use and open handles (SIGUSR1). */
 void fs_log_stats(struct harombefs *h);
 /* The mountpoint the loaded config names (security.fs.mountpoint). */

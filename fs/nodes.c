@@ -161,9 +161,13 @@ struct node *node_intern(struct harombefs *h, enum node_kind kind, const char *c
 				const char *name)
 {
 	fuse_ino_t ino = node_ino(kind, container, name);
-	struct node *n;
+	struct node *n, *view = NULL;
 
 	if (!ino)
+		return NULL;
+	/* Every node of a view points at the view's node, whose struct
+	 * tenant its opens count against. */
+	if (kind != N_ROOT && kind != N_VIEW && !(view = node_intern(h, N_VIEW, container, NULL)))
 		return NULL;
 	pthread_rwlock_rdlock(&h->node_lock);
 	n = node_by_ino_locked(h, ino);
@@ -182,6 +186,7 @@ struct node *node_intern(struct harombefs *h, enum node_kind kind, const char *c
 		goto out;
 	n->ino = ino;
 	n->kind = kind;
+	n->view = kind == N_VIEW ? n : view;
 	n->container = container ? strdup(container) : NULL;
 	n->name = name ? strdup(name) : NULL;
 	if ((container && !n->container) || (name && !n->name)) {
@@ -306,6 +311,8 @@ void handle_drop(struct harombefs *h, struct handle *hd)
 	if (hd->next)
 		hd->next->prev = hd->prev;
 	h->handles--;
+	hd->node->view->t.handles--;
+	hd->node->view->t.locked -= hd->charge;
 	pthread_mutex_unlock(&h->open_lock);
 	secbuf_free(hd->content);
 	free(hd);

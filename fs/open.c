@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backends/backend.h"
 #include "fs/access.h"
@@ -40,8 +41,7 @@ void fs_caller_of(fuse_req_t req, struct caller *c)
 
 /* Supplementary groups are read only when a view names a gid the caller
  * does not have as its primary group. */
-int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, char *why,
-			size_t whylen)
+int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, struct why *why)
 {
 	gid_t groups[128];
 
@@ -53,7 +53,7 @@ int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, char
 			c->ngroups = n < (int)ARRAY_SIZE(groups) ? n : (int)ARRAY_SIZE(groups);
 		}
 	}
-	int r = access_check(v, c, why, whylen);
+	int r = access_check(v, c, why);
 
 	c->groups = NULL;
 	return r;
@@ -82,6 +82,92 @@ static void audit_event(struct gen *g, enum audit_event ev, const struct view *v
 	r = inject_audit(g->audit, &ia, vals, result, reason);
 	if (audit_rc)
 		*audit_rc = r;
+}
+
+static time_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* One record per view and caller uid per FS_QUIET_S for a kind of
+ * refusal: the first of a burst, then at most one each FS_QUIET_S with the
+ * count of those between, so that a tenant cannot fill the log by repeating
+ * itself, nor hide another uid's refusal behind its own.  Past
+ * FS_BURST_SLOTS uids refused at once, the others are counted, not
+ * recorded.  Returns 1 to record, with *between the ones not recorded. */
+static int burst_record(struct harombefs *h, struct burst *slots, uid_t uid, unsigned long *between)
+{
+	time_t now = now_s();
+	struct burst *b = NULL, *oldest = &slots[0];
+	int i, record = 0;
+
+	pthread_mutex_lock(&h->open_lock);
+	for (i = 0; i < FS_BURST_SLOTS && !b; i++) {
+		if (slots[i].quiet && slots[i].uid == uid)
+			b = &slots[i];
+		else if (slots[i].quiet < oldest->quiet)
+			oldest = &slots[i];
+	}
+	if (!b && oldest->quiet <= now) {
+		b = oldest;
+		b->uid = uid;
+		b->quiet = 0;
+		b->refused = 0;
+	}
+	if (!b) {
+		oldest->refused++;
+	} else if (now >= b->quiet) {
+		record = 1;
+		*between = b->refused;
+		b->refused = 0;
+		b->quiet = now + FS_QUIET_S;
+	} else {
+		b->refused++;
+	}
+	pthread_mutex_unlock(&h->open_lock);
+	return record;
+}
+
+int fs_may_see(fuse_req_t req, struct gen *g, const struct view *v, const struct node *n)
+{
+	struct harombefs *h = H(req);
+	struct why why = WHY_INIT;
+	struct caller who;
+	unsigned long between;
+	struct node *vn = n->view;
+
+	if (n->kind == N_ROOT || !v)
+		return 0;
+	fs_caller_of(req, &who);
+	if (fs_check_caller(req, v, &who, &why) == 0)
+		return 0;
+	/* A bind mount of the view (docker run -v, harombe-bind) is made by
+	 * a process that could read harombe.yaml anyway: it may see the
+	 * view's directory, and nothing in it. */
+	if (n->kind == N_VIEW && access_may_mount(who.pid))
+		return 0;
+	if (burst_record(h, vn->t.hide, who.uid, &between)) {
+		struct inject_values none = INJECT_VALUES_INIT;
+		char reason[sizeof(why.msg) + 96], file[300] = "";
+		size_t i;
+
+		if (n->kind == N_SECRET)
+			snprintf(file, sizeof(file), "secrets/%s", n->name);
+		else if (n->kind == N_SECRETS)
+			snprintf(file, sizeof(file), "secrets");
+		for (i = 0; i < ARRAY_SIZE(fs_view_files); i++)
+			if (fs_view_files[i].kind == n->kind)
+				snprintf(file, sizeof(file), "%s", fs_view_files[i].name);
+		snprintf(reason, sizeof(reason), "hidden: %s (%lu more in the last %d s)", why.msg,
+			 between, FS_QUIET_S);
+		audit_event(g, AUDIT_ACCESS_DENIED, v, file, &none, &who, "denied", reason, NULL);
+		log_info("hid %s/%s from pid %d uid %u: %s", v->container, file, (int)who.pid,
+			 (unsigned)who.uid, why.msg);
+	}
+	return -ENOENT;
 }
 
 static int errno_for(int backend_err)
@@ -115,7 +201,96 @@ struct open_job {
 	 * again, and serve it under the old token if it has the old size. */
 	int adopt;
 	size_t read_size;
+	struct open_job *next;	/* its view's queue past its share of workers */
+	size_t reserved;	/* locked bytes quota_take() set aside for it */
 };
+
+/* ---- quotas ---- */
+
+/* Count one more open against j's view: -EMFILE past its open files,
+ * -ENOMEM when its open files already hold its locked bytes, or would with
+ * what the last open of this file fetched, which is reserved (*reserved)
+ * until the fetch says what it really took. */
+static int quota_take(struct open_job *j, size_t *reserved, struct why *why)
+{
+	struct tenant *t = &j->n->view->t;
+	size_t est;
+	int r = 0;
+
+	*reserved = 0;
+	pthread_mutex_lock(&j->h->open_lock);
+	est = j->n->fetch_bytes;
+	/* With nothing held, the fetch itself decides: a value that shrank
+	 * in the store must not stay refused on an old size. */
+	if (!t->locked && est > j->v->max_locked)
+		est = j->v->max_locked;
+	if (t->handles >= j->v->max_open) {
+		r = why_fail(why, -EMFILE, "quota: view '%s' has %lu files open (limits.open_files %lu)",
+			     j->v->container, t->handles, j->v->max_open);
+	} else if (t->locked >= j->v->max_locked || est > j->v->max_locked - t->locked) {
+		r = why_fail(why, -ENOMEM, "quota: view '%s' holds %zu locked bytes, %zu more would pass "
+			     "limits.locked_memory %zu", j->v->container, t->locked, est, j->v->max_locked);
+	} else {
+		t->handles++;
+		t->locked += est;
+		*reserved = est;
+	}
+	pthread_mutex_unlock(&j->h->open_lock);
+	return r;
+}
+
+/* Charge locked bytes (values being rendered, or the content) to j's view;
+ * -ENOMEM when they would pass its limit. */
+static int quota_charge(struct open_job *j, size_t charge, struct why *why)
+{
+	struct tenant *t = &j->n->view->t;
+	int r = 0;
+
+	pthread_mutex_lock(&j->h->open_lock);
+	if (t->locked + charge > j->v->max_locked)
+		r = why_fail(why, -ENOMEM, "quota: view '%s' holds %zu locked bytes, %zu more would pass "
+			     "limits.locked_memory %zu", j->v->container, t->locked, charge, j->v->max_locked);
+	else
+		t->locked += charge;
+	pthread_mutex_unlock(&j->h->open_lock);
+	return r;
+}
+
+static void quota_put_bytes(struct open_job *j, size_t charge)
+{
+	pthread_mutex_lock(&j->h->open_lock);
+	j->n->view->t.locked -= charge;
+	pthread_mutex_unlock(&j->h->open_lock);
+}
+
+static void quota_put(struct open_job *j, size_t charge)
+{
+	struct tenant *t = &j->n->view->t;
+
+	pthread_mutex_lock(&j->h->open_lock);
+	t->handles--;
+	t->locked -= charge;
+	pthread_mutex_unlock(&j->h->open_lock);
+}
+
+/* A refusal for quota: audited and logged once per burst. */
+static void quota_refused(struct open_job *j, const struct why *why)
+{
+	struct tenant *t = &j->n->view->t;
+	struct inject_values asked;
+	unsigned long between;
+	char reason[sizeof(why->msg) + 96];
+
+	if (!burst_record(j->h, t->quota, j->who.uid, &between))
+		return;
+	snprintf(reason, sizeof(reason), "%s (%lu more refused in the last %d s)", why->msg, between,
+		 FS_QUIET_S);
+	inject_values_init(&asked, j->names, j->keys, j->cnt);
+	audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, &asked, &j->who, "denied", reason, NULL);
+	log_warn("refused %s/%s to pid %d uid %u: %s", j->v->container, j->file, (int)j->who.pid,
+		 (unsigned)j->who.uid, reason);
+}
+
 /* Serve the first read of an adopted handle and keep it under the old
  * token until the kernel releases the file.  Takes hd. */
 static void adopt_serve(struct open_job *j, struct handle *hd)
@@ -144,6 +319,7 @@ static void adopt_serve(struct open_job *j, struct handle *hd)
 	if (dup) {
 		/* Two reads adopted the same file at once: the first one's
 		 * handle stays, this copy goes. */
+		quota_put(j, hd->charge);
 		secbuf_free(hd->content);
 		free(hd);
 	}
@@ -151,7 +327,8 @@ static void adopt_serve(struct open_job *j, struct handle *hd)
 
 /* Fetch, render, audit and reply: in the FUSE loop when the store answers
  * from memory, else in the open workers, so that a slow store holds one
- * caller and never the loop. */
+ * caller and never the loop.  j holds one of its view's open files
+ * (quota_take); the handle keeps it, a failure gives it back. */
 static void open_serve(void *arg)
 {
 	struct open_job *j = arg;
@@ -159,56 +336,78 @@ static void open_serve(void *arg)
 	struct handle *hd = NULL;
 	struct inject_values vals = INJECT_VALUES_INIT;
 	struct secbuf *content = NULL;
-	struct why rwhy = WHY_INIT;
+	struct why why = WHY_INIT;
+	size_t charge = 0, fetched = 0, i;
 	int r, audit_rc = 0;
-	char why[512] = "";
 
 	inject_values_init(&vals, j->names, j->keys, j->cnt);
+	charge = j->reserved;
 	hd = calloc(1, sizeof(*hd));
 	if (!hd) {
-		r = -ENOMEM;
-		snprintf(why, sizeof(why), "out of memory");
+		r = why_fail(&why, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((r = inject_fetch(j->g->be, j->names, j->keys, j->cnt, &vals)) != 0) {
+	if ((r = inject_fetch_for(j->g->be, j->v ? j->v->container : NULL, j->names, j->keys, j->cnt, &vals)) != 0) {
 		if (vals.failed == vals.n) {
-			r = -ENOMEM;
-			snprintf(why, sizeof(why), "out of memory");
+			r = why_fail(&why, -ENOMEM, "out of memory");
 			goto fail;
 		}
-		snprintf(why, sizeof(why), "%s (%s): %s%s%.400s", j->names[vals.failed], j->keys[vals.failed],
-			 backend_strerror(vals.rc), why_sep(&vals.why), vals.why.msg);
+		why_set(&why, "%s (%s): %s%s%.400s", j->names[vals.failed], j->keys[vals.failed],
+			backend_strerror(vals.rc), why_sep(&vals.why), vals.why.msg);
 		r = -errno_for(vals.rc);
 		goto fail;
 	}
-	r = inject_render(&vals, j->kind, FS_VIEW_MAX, &content, &rwhy);
+	/* The values count against the view while it renders them, and
+	 * what this file's last open fetched was set aside before the fetch:
+	 * a view with large values cannot fill the arena with opens in
+	 * flight. */
+	for (i = 0; i < vals.n; i++)
+		fetched += secbuf_footprint(vals.values[i]);
+	pthread_mutex_lock(&h->open_lock);
+	j->n->fetch_bytes = fetched;
+	pthread_mutex_unlock(&h->open_lock);
+	if (fetched > charge) {
+		if ((r = quota_charge(j, fetched - charge, &why)) != 0) {
+			quota_refused(j, &why);
+			goto fail_quiet;
+		}
+	} else {
+		quota_put_bytes(j, charge - fetched);
+	}
+	charge = fetched;
+	r = inject_render(&vals, j->kind, FS_VIEW_MAX, &content, &why);
 	if (r) {
-		snprintf(why, sizeof(why), "%.511s", rwhy.msg);
 		r = r == -ENOMEM ? -ENOMEM : -EIO;
 		goto fail;
 	}
 	inject_values_wipe(&vals);
+	quota_put_bytes(j, charge);
+	charge = 0;
 
 	if (j->adopt && secbuf_len(content) != (size_t)(j->fi.fh & FH_SIZE_MASK)) {
 		/* The reader knows the size of the old content (fstat, bash's
 		 * source); different content under that size would be torn. */
-		r = -ESTALE;
-		snprintf(why, sizeof(why), "opened before a daemon restart and changed since");
+		r = why_fail(&why, -ESTALE, "opened before a daemon restart and changed since");
 		goto fail;
 	}
+	if ((r = quota_charge(j, secbuf_footprint(content), &why)) != 0) {
+		quota_refused(j, &why);
+		goto fail_quiet;
+	}
+	charge = secbuf_footprint(content);
 
 	/* Audit before serving: like Vault's audit devices, a read that
 	 * cannot be recorded is refused. */
 	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "ok", NULL, &audit_rc);
 	if (audit_rc) {
-		r = -EIO;
-		snprintf(why, sizeof(why), "audit log unwritable");
+		r = why_fail(&why, -EIO, "audit log unwritable");
 		goto fail_noaudit;
 	}
 
 	hd->node = j->n;
 	hd->content = content;
 	hd->size = secbuf_len(content);
+	hd->charge = charge;
 	hd->tid = j->who.pid;
 	content = NULL;
 	if (j->adopt) {
@@ -220,7 +419,7 @@ static void open_serve(void *arg)
 	if ((r = fh_add_locked(h, &hd->ref, 0, hd->size)) != 0) {
 		pthread_mutex_unlock(&h->open_lock);
 		content = hd->content;
-		snprintf(why, sizeof(why), "no random token: %s", strerror(-r));
+		why_set(&why, "no random token: %s", strerror(-r));
 		goto fail_noaudit;
 	}
 	hd->next = j->n->open;
@@ -242,9 +441,11 @@ static void open_serve(void *arg)
 	hd = NULL;
 	goto out;
 fail:
-	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "error", why, NULL);
+	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "error", why.msg, NULL);
 fail_noaudit:
-	log_info("cannot serve %s/%s to pid %d: %s", j->v->container, j->file, (int)j->who.pid, why);
+	log_info("cannot serve %s/%s to pid %d: %s", j->v->container, j->file, (int)j->who.pid, why.msg);
+fail_quiet:
+	quota_put(j, charge);
 	fuse_reply_err(j->req, -r);
 out:
 	inject_values_release(&vals);
@@ -252,6 +453,63 @@ out:
 	free(hd);
 	gen_put(j->g);
 	free(j);
+}
+
+/* ---- the open workers, shared fairly ---- */
+
+/* A worker serves j, then the opens of the same view that waited for a
+ * worker, in order, and gives its place back when none are left. */
+static void open_work(void *arg)
+{
+	struct open_job *j = arg;
+	struct harombefs *h = j->h;
+	struct tenant *t = &j->n->view->t;
+
+	while (j) {
+		open_serve(j);
+		pthread_mutex_lock(&h->open_lock);
+		j = t->wait_head;
+		if (j) {
+			t->wait_head = j->next;
+			if (!t->wait_head)
+				t->wait_tail = NULL;
+		} else {
+			t->running--;
+		}
+		pthread_mutex_unlock(&h->open_lock);
+	}
+}
+
+/* A view holds at most h->share workers: its other opens wait in its own
+ * queue, so that opens of a view whose store is slow never stand between
+ * another view's open and a free worker. */
+static void open_dispatch(struct open_job *j)
+{
+	struct harombefs *h = j->h;
+	struct tenant *t = &j->n->view->t;
+	int run;
+
+	if (!h->workers || (backend_caps(j->g->be) & BACKEND_INSTANT))
+		return open_serve(j);
+	pthread_mutex_lock(&h->open_lock);
+	run = t->running < h->share;
+	if (run) {
+		t->running++;
+	} else {
+		j->next = NULL;
+		if (t->wait_tail)
+			t->wait_tail->next = j;
+		else
+			t->wait_head = j;
+		t->wait_tail = j;
+	}
+	pthread_mutex_unlock(&h->open_lock);
+	if (run && workq_push(h->workers, open_work, j) != 0) {
+		pthread_mutex_lock(&h->open_lock);
+		t->running--;
+		pthread_mutex_unlock(&h->open_lock);
+		open_serve(j);
+	}
 }
 
 /* Check the caller of req against the file's view, then serve: an open, or
@@ -262,7 +520,7 @@ static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct harombefs *h = H(req);
 	struct node *n = node_by_ino(h, ino);
 	struct open_job *j;
-	char why[512] = "";
+	struct why why = WHY_INIT;
 	int secret, r;
 	size_t i;
 
@@ -300,20 +558,24 @@ static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	j->keys = secret >= 0 ? &j->v->keys[secret] : j->v->keys;
 	j->cnt = secret >= 0 ? 1 : j->v->n;
 
-	if (fs_check_caller(req, j->v, &j->who, why, sizeof(why)) != 0) {
+	if (fs_check_caller(req, j->v, &j->who, &why) != 0) {
 		struct inject_values asked;
 
 		inject_values_init(&asked, j->names, j->keys, j->cnt);
-		audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, &asked, &j->who, "denied", why, NULL);
+		audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, &asked, &j->who, "denied", why.msg, NULL);
 		log_info("refused %s/%s to pid %d uid %u: %s", j->v->container, j->file, (int)j->who.pid,
-			 (unsigned)j->who.uid, why);
+			 (unsigned)j->who.uid, why.msg);
 		gen_put(j->g);
 		free(j);
 		return (void)fuse_reply_err(req, EACCES);
 	}
-	if (!h->workers || (backend_caps(j->g->be) & BACKEND_INSTANT) ||
-	    workq_push(h->workers, open_serve, j) != 0)
-		open_serve(j);
+	if ((r = quota_take(j, &j->reserved, &why)) != 0) {
+		quota_refused(j, &why);
+		gen_put(j->g);
+		free(j);
+		return (void)fuse_reply_err(req, -r);
+	}
+	open_dispatch(j);
 }
 
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

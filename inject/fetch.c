@@ -32,6 +32,12 @@ void inject_values_init(struct inject_values *vals, const char *const *names,
 int inject_fetch(struct backend *be, const char *const *names, const char *const *keys, size_t n,
 		 struct inject_values *vals)
 {
+	return inject_fetch_for(be, NULL, names, keys, n, vals);
+}
+
+int inject_fetch_for(struct backend *be, const char *scope, const char *const *names,
+		     const char *const *keys, size_t n, struct inject_values *vals)
+{
 	size_t i;
 	int r;
 
@@ -44,7 +50,7 @@ int inject_fetch(struct backend *be, const char *const *names, const char *const
 		why_set(&vals->why, "out of memory");
 		return -ENOMEM;
 	}
-	r = backend_get_many(be, n, keys, vals->values, vals->rcs, vals->whys);
+	r = backend_get_many_for(be, scope, n, keys, vals->values, vals->rcs, vals->whys);
 	if (r) {
 		for (i = 0; i < n && !vals->rcs[i]; i++)
 			;

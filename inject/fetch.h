@@ -57,6 +57,11 @@ void inject_values_init(struct inject_values *vals, const char *const *names,
 int inject_fetch(struct backend *be, const char *const *names, const char *const *keys, size_t n,
 		 struct inject_values *vals);
 
+/* inject_fetch() on behalf of a container (scope): dynamic secrets (Vault
+ * leases) are kept one per container and path (backend_get_many_for). */
+int inject_fetch_for(struct backend *be, const char *scope, const char *const *names,
+		     const char *const *keys, size_t n, struct inject_values *vals);
+
 /* Wipe and free every value now; the result (rcs, whys, failed, rc, why)
  * stays for the report and the audit record.  NULL-safe. */
 void inject_values_wipe(struct inject_values *vals);

@@ -12,7 +12,7 @@
 
 static const char *const container_keys[] = {
 	"image", "enabled", "secrets", "uid", "gid", "cgroup", "environment", "resources",
-	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", NULL,
+	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", "limits", NULL,
 };
 
 /* uid: 1000 or uid: www-data. */
@@ -58,9 +58,10 @@ static int get_id(const struct cfg_node *c, const char *key, int is_user, unsign
 	return 0;
 }
 
-static int load_view(const struct cfg_node *name, const struct cfg_node *c, struct view *v,
-		     struct why *err)
+static int load_view(const struct harombe_config *cfg, const struct cfg_node *name,
+		     const struct cfg_node *c, struct view *v, struct why *err)
 {
+	struct harombe_limits lim = cfg->fs.limits;
 	const struct cfg_node *secrets, *cg;
 	const char *why;
 	unsigned long id = 0, pgid = 0;
@@ -95,6 +96,10 @@ static int load_view(const struct cfg_node *name, const struct cfg_node *c, stru
 		if (!(v->cgroup = strdup(cg->text)))
 			return -ENOMEM;
 	}
+	if ((r = config_get_limits(c, cfg->fs.locked_memory, &lim, err)))
+		return r;
+	v->max_open = lim.open_files;
+	v->max_locked = lim.locked_memory;
 
 	secrets = cfg_get(c, "secrets");
 	if (!secrets || cfg_is_null(secrets))
@@ -164,7 +169,7 @@ int viewset_load(const struct harombe_config *cfg, struct viewset **out, struct 
 			break;
 		if (!enabled)
 			continue;
-		r = load_view(cs->keys[i], cs->items[i], &vs->views[vs->n], err);
+		r = load_view(cfg, cs->keys[i], cs->items[i], &vs->views[vs->n], err);
 		vs->n++;
 		if (r)
 			break;

@@ -24,6 +24,8 @@ struct view {
 	gid_t gid;
 	int gid_set;		/* gid given in config: callers must hold it */
 	char *cgroup;		/* fnmatch(3) pattern on the caller's cgroup, or NULL */
+	unsigned long max_open;	/* open files at once (limits.open_files) */
+	size_t max_locked;	/* locked bytes its open files hold (limits.locked_memory) */
 	struct view_secret *secrets;
 	size_t n;
 	const char **names;	/* secrets[i].name, for audit records */

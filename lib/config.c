@@ -25,6 +25,7 @@ const char *const audit_event_names[AUDIT_EVENT_COUNT] = {
 	"secret_read",		"secret_write",	     "secret_delete",
 	"secret_rotation",	"vault_authentication", "injection_start",
 	"injection_complete",	"access_denied",	     "leak_detected",
+	"vault_lease",
 };
 
 int cfg_fail(struct why *err, const struct cfg_node *n, const char *fmt, ...)
@@ -494,8 +495,9 @@ static const char *const security_keys[] = {
 	"container_engine", "isolation", NULL,
 };
 static const char *const fs_keys[] = {
-	"mountpoint", "cache_ttl", "stale_if_error", "locked_memory", "audit_log", NULL,
+	"mountpoint", "cache_ttl", "stale_if_error", "locked_memory", "audit_log", "limits", NULL,
 };
+static const char *const limits_keys[] = { "open_files", "locked_memory", NULL };
 static const char *const audit_keys[] = {
 	"enabled", "database", "retention_days", "redact_sensitive", "log_level", "log_events", NULL,
 };
@@ -504,6 +506,35 @@ static int need_map(const struct cfg_node *n, const char *what, struct why *err)
 {
 	if (n && n->kind != CFG_MAP && !cfg_is_null(n))
 		return cfg_fail(err, n, "'%s' must be a mapping", what);
+	return 0;
+}
+
+int config_get_limits(const struct cfg_node *map, size_t arena, struct harombe_limits *lim,
+		      struct why *err)
+{
+	const struct cfg_node *l = cfg_get(map, "limits");
+	unsigned long files = lim->open_files;
+	size_t bytes = lim->locked_memory;
+	int r;
+
+	if (!l || cfg_is_null(l))
+		return 0;
+	if (l->kind != CFG_MAP)
+		return cfg_fail(err, l, "'limits' must be a mapping such as { open_files: 64, locked_memory: 1MiB }");
+	cfg_warn_unknown(l, "limits", limits_keys);
+	if ((r = cfg_get_uint(l, "open_files", HAROMBE_MAX_OPEN_FILES + 1, &files, err)) ||
+	    (r = cfg_get_size(l, "locked_memory", &bytes, err)))
+		return r;
+	if (!files)
+		return cfg_fail(err, cfg_get(l, "open_files"), "'open_files' must be at least 1");
+	if (bytes < HAROMBE_MIN_VIEW_LOCKED)
+		return cfg_fail(err, cfg_get(l, "locked_memory"), "'locked_memory' must be at least 4KiB");
+	if (bytes > arena)
+		return cfg_fail(err, cfg_get(l, "locked_memory"),
+				"'locked_memory' (%zu bytes) exceeds security.fs.locked_memory (%zu bytes)",
+				bytes, arena);
+	lim->open_files = files;
+	lim->locked_memory = bytes;
 	return 0;
 }
 
@@ -546,6 +577,13 @@ static int parse_settings(struct harombe_config *c, struct why *err)
 	if (c->fs.locked_memory < SECMEM_MIN_SIZE)
 		return cfg_fail(err, cfg_get(fs, "locked_memory"),
 				"'locked_memory' must be at least 64KiB");
+	/* One view may hold a quarter of the arena: whatever one tenant
+	 * does, three quarters stay for the others, the cache and the
+	 * fetches in flight. */
+	c->fs.limits.open_files = HAROMBE_DEFAULT_OPEN_FILES;
+	c->fs.limits.locked_memory = c->fs.locked_memory / HAROMBE_LOCKED_SHARE;
+	if ((r = config_get_limits(fs, c->fs.locked_memory, &c->fs.limits, err)))
+		return r;
 	if (c->fs.mountpoint[0] != '/')
 		return cfg_fail(err, cfg_get(fs, "mountpoint"), "'mountpoint' must be an absolute path");
 	if (c->fs.audit_log[0] != '/')
@@ -574,7 +612,7 @@ static int parse_settings(struct harombe_config *c, struct why *err)
 						"unknown audit event '%s' (known: secret_read, secret_write, "
 						"secret_delete, secret_rotation, vault_authentication, "
 						"injection_start, injection_complete, access_denied, "
-						"leak_detected)",
+						"leak_detected, vault_lease)",
 						e->kind == CFG_SCALAR ? e->text : "?");
 			c->audit.events |= 1u << k;
 		}

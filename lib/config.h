@@ -77,9 +77,30 @@ enum audit_event {
 	AUDIT_INJECTION_COMPLETE,
 	AUDIT_ACCESS_DENIED,
 	AUDIT_LEAK_DETECTED,
+	AUDIT_VAULT_LEASE,
 	AUDIT_EVENT_COUNT
 };
 extern const char *const audit_event_names[AUDIT_EVENT_COUNT];
+
+/*
+ * What one view's open files may hold at once (security.fs.limits, and
+ * security.containers.NAME.limits over it).  Past open_files an open fails
+ * with EMFILE, past locked_memory with ENOMEM: for that view alone.
+ */
+struct harombe_limits {
+	unsigned long open_files;	/* HAROMBE_DEFAULT_OPEN_FILES */
+	size_t locked_memory;		/* bytes; default fs.locked_memory / HAROMBE_LOCKED_SHARE */
+};
+#define HAROMBE_DEFAULT_OPEN_FILES 1024
+#define HAROMBE_MAX_OPEN_FILES 1048576
+#define HAROMBE_LOCKED_SHARE 4
+#define HAROMBE_MIN_VIEW_LOCKED 4096
+
+/* Parse the 'limits' key of map (absent or null: lim unchanged) on top of
+ * what lim holds.  A view's locked_memory cannot exceed arena.  0, or
+ * -EINVAL with err at file:line:col. */
+int config_get_limits(const struct cfg_node *map, size_t arena, struct harombe_limits *lim,
+		      struct why *err);
 
 struct harombe_config {
 	char *path;
@@ -94,6 +115,7 @@ struct harombe_config {
 		uint64_t stale_if_error_ms;
 		size_t locked_memory;		/* bytes; SECMEM_DEFAULT_SIZE */
 		const char *audit_log;		/* path; default below */
+		struct harombe_limits limits;	/* every view's, unless it sets its own */
 	} fs;
 	struct {
 		int enabled;			/* security.audit.enabled, default 1 */

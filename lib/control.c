@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -131,5 +132,41 @@ int control_forget(const char *path, const char *const *keys, size_t n, struct w
 		r = request(fd, msg, (size_t)len, why);
 	}
 	close(fd);
+	return r;
+}
+
+int control_leases(const char *path, char **out, struct why *why)
+{
+	char *reply = malloc(CONTROL_REPLY_MAX + 1);
+	ssize_t n;
+	int fd, r = 0;
+
+	*out = NULL;
+	if (!reply)
+		return -ENOMEM;
+	fd = control_connect(path, why);
+	if (fd < 0) {
+		free(reply);
+		return fd;
+	}
+	if (send(fd, "leases", 6, MSG_NOSIGNAL) != 6) {
+		r = -EIO;
+		why_set(why, "cannot send: %s", strerror(errno));
+	} else if ((n = recv(fd, reply, CONTROL_REPLY_MAX, 0)) <= 0) {
+		r = -EIO;
+		why_set(why, "%s", n < 0 ? strerror(errno) : "no answer");
+	} else {
+		reply[n] = 0;
+		if (strncmp(reply, "ok\n", 3)) {
+			why_set(why, "harombefs answered '%.200s'", reply);
+			r = !strcmp(reply, "error: denied") ? -EACCES : -EPROTO;
+		} else {
+			memmove(reply, reply + 3, (size_t)n - 2);
+			*out = reply;
+			reply = NULL;
+		}
+	}
+	close(fd);
+	free(reply);
 	return r;
 }

@@ -13,6 +13,10 @@
  *   "forget KEY"   drop every cached copy of KEY's path    -> "ok"
  *   "forget-all"   drop everything                         -> "ok"
  *   "ping"                                                 -> "ok"
+ *   "leases"       the live Vault leases                   -> "ok\n" and one
+ *                  line per lease: SCOPE TAB PATH TAB TTL-LEFT TAB RENEWALS
+ *                  TAB IDLE-SECONDS (no lease id, no value), in one reply of
+ *                  at most CONTROL_REPLY_MAX bytes
  * Anything else gets "error: ...".  Only root and the daemon's own user may
  * talk to it (SO_PEERCRED, besides the file mode), and the client believes
  * only a peer that is root or its own uid.  No message ever carries a
@@ -24,6 +28,7 @@
 
 #define CONTROL_PATH_MAX 108	/* sizeof(sockaddr_un.sun_path) */
 #define CONTROL_MSG_MAX 1024
+#define CONTROL_REPLY_MAX 65536
 
 struct sockaddr_un;
 struct why;
@@ -44,5 +49,9 @@ int control_connect(const char *path, struct why *why);
  * -ECONNREFUSED when no daemon listens there; -EPERM when an impostor
  * does (see control_connect); other -errno with why. */
 int control_forget(const char *path, const char *const *keys, size_t n, struct why *why);
+
+/* Client: the "leases" lines (after "ok\n") in *out (malloc()ed, "" when
+ * none).  0; -ENOENT or -ECONNREFUSED when no daemon listens; -errno. */
+int control_leases(const char *path, char **out, struct why *why);
 
 #endif

@@ -337,6 +337,16 @@ size_t secbuf_len(const struct secbuf *sb)
 	return sb->len;
 }
 
+size_t secbuf_footprint(const struct secbuf *sb)
+{
+	size_t need;
+
+	if (!sb)
+		return 0;
+	need = (sb->cap + 1 + ALIGN - 1) / ALIGN * ALIGN + 2 * TAG;
+	return need < MIN_BLOCK ? MIN_BLOCK : need;
+}
+
 int secbuf_reserve(struct secbuf *sb, size_t cap)
 {
 	unsigned char *n;

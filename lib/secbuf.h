@@ -52,6 +52,9 @@ void secbuf_free(struct secbuf *sb);			/* wipes; NULL-safe */
 const unsigned char *secbuf_data(const struct secbuf *sb, size_t *len);
 const char *secbuf_str(const struct secbuf *sb);
 size_t secbuf_len(const struct secbuf *sb);
+/* Bytes of the arena the buffer holds (its capacity, the block's tags and
+ * rounding): what it costs a quota.  0 for NULL. */
+size_t secbuf_footprint(const struct secbuf *sb);
 
 /* Growing copies into new locked memory and wipes the old block (never
  * realloc).  0 or -ENOMEM; on failure the buffer is unchanged. */

@@ -74,6 +74,11 @@ int workq_new(unsigned int threads, struct workq **out)
 	return 0;
 }
 
+unsigned int workq_threads(const struct workq *q)
+{
+	return q ? q->n : 0;
+}
+
 int workq_push(struct workq *q, workq_fn *fn, void *arg)
 {
 	struct job *j = malloc(sizeof(*j));

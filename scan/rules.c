@@ -32,8 +32,10 @@
 #define TBD "(?<![A-Za-z0-9_\\-])"
 #define TED "(?![A-Za-z0-9_\\-])"
 /* "key" [:=] value, with the usual spellings: = : := => and quotes. */
-#define SEP "[\"']?[ \\t]{0,8}(?::=|=>|=|:(?!:))[ \\t]{0,8}"
-#define HSSEP "[\"']?[ \\t]*[:=]"
+#define SEP "[\"']?\\]?[ \\t]{0,8}(?::=|=>|=(?!~)(?!=[\\s=])|:(?!:))[ \\t]{0,8}"
+/* secret_key_base, TOKEN_VALUE, client_secret_b64: still the secret */
+#define KSUF "(?:[_.\\-](?:base|value|data|b64|base64|hex|str|string|raw|plain|text))?"
+#define HSSEP KSUF "[\"']?\\]?[ \\t]*[:=]"
 /* A token value, quoted or not; the span excludes the quotes. */
 #define TOKC "[A-Za-z0-9_\\-+/=.~]"
 #define TOKV                                                                         \
@@ -45,11 +47,11 @@
 #define QUOTED(q) q "(?<secret>(?:[^" q "\\\\\\r\\n]|\\\\.)++)" q
 /* unquoted: up to a delimiter; '&' only before a new query parameter */
 #define UNQ "(?:[^\\s\"'`,;&<>(){}\\[\\]|\\\\]|&(?![A-Za-z_][A-Za-z0-9_]{0,40}=))"
-#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|(?<secret>" UNQ "++))"
+#define SECV "(?|" QUOTED("\"") "|" QUOTED("'") "|\\{(?<secret>[^}\\s]{1,4096})\\}|(?<secret>[(\\[][^\\s\"'`]{7,4096})|(?<secret>" UNQ "++))"
 /* A password value: the same, shorter. */
-#define PASSV "(?|" QUOTED("\"") "|" QUOTED("'") "|(?<secret>" UNQ "++))"
+#define PASSV SECV
 /* A key that ends with one of the words, after a key boundary. */
-#define KEY(words) "(?<![A-Za-z0-9_.\\-])(?<key>[A-Za-z0-9_.\\-]{0,40}?(?i:" words "))"
+#define KEY(words) "(?<![A-Za-z0-9_.\\-])(?<key>[A-Za-z0-9_.\\-]{0,40}?(?i:" words ")(?i:" KSUF "))"
 
 /* ---- value tests ---- */
 
@@ -94,12 +96,14 @@ static int lower_eq(const unsigned char *p, size_t n, const char *w)
 	return strlen(w) == n && !strncasecmp((const char *)p, w, n);
 }
 
+/* w is lower case; the first byte is compared before strncasecmp runs */
 static int lower_has(const unsigned char *p, size_t n, const char *w)
 {
 	size_t m = strlen(w), i;
+	unsigned char c0 = (unsigned char)w[0];
 
 	for (i = 0; i + m <= n; i++)
-		if (!strncasecmp((const char *)p + i, w, m))
+		if ((p[i] | 0x20) == (c0 | 0x20) && !strncasecmp((const char *)p + i, w, m))
 			return 1;
 	return 0;
 }
@@ -231,6 +235,11 @@ int scan_is_reference(const unsigned char *p, size_t n)
 
 /* ---- checks ---- */
 
+/* KEY_LITERAL: the value cannot be an expression (a header, a URL) */
+enum { KEY_STRONG, KEY_WEAK, KEY_LITERAL, KEY_CMDLINE };
+static int judge_value(struct rule_hit *h, int kind);
+static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt, int names);
+
 static int check_token(struct rule_hit *h)
 {
 	size_t n = h->s1 - h->s0;
@@ -238,6 +247,18 @@ static int check_token(struct rule_hit *h)
 
 	/* a token prefix followed by 36 x's is documentation */
 	return count_distinct(tail, n - n / 3) >= 4;
+}
+
+/* Slack tokens carry numeric ids (xoxb-1234-..., xapp-1-A01...); not
+ * xapp-sn-watcher, a package */
+static int check_slack(struct rule_hit *h)
+{
+	size_t i;
+
+	for (i = h->s0 + 5; i < h->s1; i++)
+		if (isdigit(h->buf[i]))
+			return check_token(h);
+	return 0;
 }
 
 static int check_github(struct rule_hit *h)
@@ -269,7 +290,244 @@ static int check_random(struct rule_hit *h)
 	return (dig || (up && lo)) && count_distinct(p, n) >= 8 && !scan_is_placeholder(p, n);
 }
 
-static int memchr_digit(const unsigned char *p, size_t n)
+static int is_quote(unsigned char c)
+{
+	return c == '"' || c == '\'' || c == '`';
+}
+
+/* ---- a value in a secret's place: context decides, shape only vetoes ----
+ *
+ * A value assigned to a secret's name (password=, "api_key":, -u user:pass,
+ * Authorization:) is redacted whatever its entropy or case: in front of a
+ * model a missed secret is a leak, an extra [REDACTED] costs a few
+ * characters.  Only these veto it: an empty value, a reference ($VAR,
+ * ${VAR}, %VAR%, {{ .x }}, os.environ[...], process.env.X, getenv(...),
+ * dotted or called expressions), a placeholder (<password>, ***, xxxx,
+ * REDACTED; but not a default password such as changeme or admin), a
+ * boolean or null, a number that is a length or a port, a path to the file
+ * that holds the secret, prose, and a bare identifier that reads as words
+ * and as code (password = user_password, token = getToken).  For the weak
+ * names (key, auth, command-line options) a bare value that reads as words
+ * is vetoed too: key: app is a label, --token TOKEN a help text.
+ */
+/* names: the thing's own name (password, secret, token) is documentation
+ * too; not in a URL, where user:password@ is as often the password */
+static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt, int names)
+{
+	static const char *const own[] = { "password", "passwd", "pass", "pwd", "passphrase", "secret", "token",
+					   "apikey", "api_key", "key" };
+	static const char *const words[] = {
+		"none", "null", "nil", "undefined", "true", "false", "yes", "no", "on", "off", "enabled",
+		"disabled", "string", "str", "int", "bool", "boolean", "object", "any", "required",
+		"optional", "empty", "example", "sample", "placeholder", "dummy", "notset", "not_set",
+		"unset", "hidden", "masked", "sensitive", "todo", "tbd", "fixme", "replace_me", "replaceme",
+		"default", "redacted", "value", "text", "bytes", "secretstr", "securestring", "n/a", "!0", "!1",
+		/* permissions (id-token: write), fetch's credentials modes, metavariables */
+		"read", "write", "read-write", "readonly", "include", "omit", "same-origin", "file", "path",
+		"filename", "bearer", "basic", "digest", "oauth", "mac",
+	};
+	const char *rep = opt && opt->replacement ? opt->replacement : "[REDACTED]";
+	size_t i, rl = strcspn(rep, "{");
+
+	if (!n)
+		return 1;
+	/* what harombe wrote: [REDACTED], [REDACTED:password], a custom one */
+	if (rl >= 3 && n >= rl && !memcmp(v, rep, rl))
+		return 1;
+	if (lower_has(v, n, "redacted") || lower_has(v, n, "placeholder"))
+		return 1;
+	if (v[0] == '<' || (v[0] == '[' && v[n - 1] == ']') || (v[0] == '(' && v[n - 1] == ')'))
+		return 1;
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (lower_eq(v, n, words[i]))
+			return 1;
+	for (i = 0; names && i < ARRAY_SIZE(own); i++)
+		if (lower_eq(v, n, own[i]))
+			return 1;
+	/* :****, (****): masks with punctuation around */
+	for (i = 0; i < n && !isalnum(v[i]); i++)
+		;
+	if (i == n && memchr(v, '*', n))
+		return 1;
+	/* xxxxxxxx, ********, ........, ####, and UTF-8 bullets, whole */
+	for (i = 0; i < n; i++)
+		if (!v[i] || (!strchr("xX*.#-_", v[i]) && v[i] != 0xe2 && v[i] != 0x80 && v[i] != 0xa2))
+			break;
+	if (i == n)
+		return 1;
+	/* your-api-key, YOUR_TOKEN_HERE, my-secret-here */
+	if ((lower_has(v, n, "your") || lower_has(v, n, "_here") || lower_has(v, n, "-here")) &&
+	    (lower_has(v, n, "key") || lower_has(v, n, "token") || lower_has(v, n, "secret") ||
+	     lower_has(v, n, "pass") || lower_has(v, n, "here")))
+		return 1;
+	return 0;
+}
+
+static int value_is_ref(const unsigned char *v, size_t n)
+{
+	static const char *const starts[] = {
+		"$", "{", "%(", "%s", "#{", "enc[", "vault:", "ref+", "op://", "sops:", "process.env",
+		"os.environ", "os.getenv", "getenv(", "env(", "env.", "env[", "secrets.", "!vault", "!ref",
+		"!sub", "!getatt", "!secret", "!env", "!!", "lookup(", "var.", "local.", "data.",
+		"module.", "sys.argv", "args.", "argv[", "params.", "props.", "this.", "self.",
+		"config.", "settings.", "options.", "opts.", "request.", "req.", "context.", "ctx.",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(starts); i++)
+		if ((v[0] | 0x20) == (starts[i][0] | 0x20) && n >= strlen(starts[i]) &&
+		    !strncasecmp((const char *)v, starts[i], strlen(starts[i])))
+			return 1;
+	/* `Basic ${auth}`, "x-{{ .token }}": a template */
+	for (i = 0; i + 1 < n; i++)
+		if ((v[i] == '$' && v[i + 1] == '{') || (v[i] == '{' && v[i + 1] == '{'))
+			return 1;
+	/* %VAR% (cmd.exe), @VAR@ (autoconf) */
+	if (n >= 3 && ((v[0] == '%' && v[n - 1] == '%') || (v[0] == '@' && v[n - 1] == '@')))
+		return 1;
+	return 0;
+}
+
+/* A password people use that reads as a word: a default is still a
+ * password (POSTGRES_PASSWORD=changeme). */
+static int is_default_password(const unsigned char *v, size_t n)
+{
+	static const char *const w[] = {
+		"changeme", "change_me", "changeit", "admin", "administrator", "root", "toor",
+		"password1", "password123", "passw0rd", "p@ssw0rd", "p@ssword", "secret123",
+		"letmein", "qwerty", "qwerty123", "guest", "test", "test123", "welcome", "welcome1",
+		"master", "postgres", "mysql", "oracle", "sa", "pass123", "abc123",
+		"iloveyou", "monkey", "dragon", "trustno1", "hunter2", "foobar", "mypassword", "s3cr3t",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		if (lower_eq(v, n, w[i]))
+			return 1;
+	return 0;
+}
+
+static int is_ident(const unsigned char *p, size_t n)
+{
+	while (n--) {
+		if (!isalnum(*p) && *p != '_' && *p != '.' && *p != '$')
+			return 0;
+		p++;
+	}
+	return 1;
+}
+
+static int wordy_parts(const unsigned char *v, size_t n);
+
+/* a.b.c where every part is a name of words: code, not a token
+ * (QkVAXCs.w7Wq is not) */
+static int code_dotted(const unsigned char *v, size_t n)
+{
+	size_t i, a = 0, parts = 0;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && v[i] != '.')
+			continue;
+		if (i == a || !(isalpha(v[a]) || v[a] == '_') || !wordy_parts(v + a, i - a))
+			return 0;
+		parts++;
+		a = i + 1;
+	}
+	return parts >= 2;
+}
+
+/* The value so far is a name and a call or an index follows it:
+ * getToken(), token.replace(/x/), d["Auth"]; not kvxk(_7=vt (a key). */
+static int call_or_index(const struct rule_hit *h)
+{
+	const unsigned char *v = h->buf + h->s0;
+	size_t n = h->s1 - h->s0;
+	unsigned char b, c;
+
+	if (h->s1 + 1 >= h->len || !n || !is_ident(v, n))
+		return 0;
+	b = h->buf[h->s1];
+	c = h->buf[h->s1 + 1];
+	if (b == '[' && is_quote(c))
+		return 1;
+	if (b != '(' && b != '[')
+		return 0;
+	/* obj.method(x), fn(arg), fn(): code; kvxk(_7=... may be a key too,
+	 * and is taken for a call only when it reads as a name */
+	if (b == '(' && (memchr(v, '.', n) || isalpha(c) || c == ')' || is_quote(c)) && n >= 2)
+		return 1;
+	return entropy_reads_as_words(v, n) && (wordy_parts(v, n) || n <= 2);
+}
+
+/* Most letters of a name are in words of three letters or more, with one
+ * shorter word at most (getPassword, dbPass, DB_PASSWORD, userId); random
+ * ones are not (NlS84SXAuXisP, HsVT31nGfitYsec). */
+static int wordy_parts(const unsigned char *v, size_t n)
+{
+	size_t i = 0, letters = 0, inwords = 0, shorts = 0;
+
+	while (i < n) {
+		size_t s;
+
+		while (i < n && !isalpha(v[i]))
+			i++;
+		s = i;
+		if (i < n && isupper(v[i])) {
+			while (i < n && isupper(v[i]))
+				i++;
+			if (i < n && islower(v[i]) && i - s > 1)
+				i--;
+			else
+				while (i < n && islower(v[i]))
+					i++;
+		} else {
+			while (i < n && islower(v[i]))
+				i++;
+		}
+		letters += i - s;
+		if (i - s >= 3)
+			inwords += i - s;
+		else if (i > s)
+			shorts++;
+	}
+	return letters && inwords * 10 >= letters * 6 && shorts <= 1;
+}
+
+/* A word in a bare identifier that makes it code: a variable, a field, an
+ * accessor, an environment variable's name. */
+static int code_words(const unsigned char *v, size_t n)
+{
+	static const char *const w[] = {
+		"pass", "pwd", "secret", "token", "key", "auth", "cred", "user", "name", "value",
+		"conf", "cfg", "env", "setting", "param", "arg", "opt", "self", "this", "input", "var",
+		"data", "hash", "field", "get", "new", "old", "default", "login", "account", "client",
+		"form", "str", "buf", "ptr", "len", "tmp",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		if (lower_has(v, n, w[i]))
+			return 1;
+	return 0;
+}
+
+/* await getToken(), new Buffer(), lambda: an expression, not a value */
+static int is_keyword(const unsigned char *v, size_t n)
+{
+	static const char *const w[] = {
+		"await", "new", "function", "lambda", "async", "yield", "return", "typeof", "require",
+		"import", "from", "static", "const", "let", "var", "self", "this", "super", "cls",
+		"not", "and", "or", "if", "else", "fn", "func", "def", "make", "read", "input", "prompt",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		if (lower_eq(v, n, w[i]))
+			return 1;
+	return 0;
+}
+
+static int memchr_any_digit(const unsigned char *p, size_t n)
 {
 	while (n--)
 		if (isdigit(*p++))
@@ -277,52 +535,403 @@ static int memchr_digit(const unsigned char *p, size_t n)
 	return 0;
 }
 
-static int is_quote(unsigned char c)
-{
-	return c == '"' || c == '\'' || c == '`';
-}
-
-static int check_password(struct rule_hit *h)
+/* kind: KEY_STRONG, KEY_WEAK, KEY_LITERAL or KEY_CMDLINE.  1: keep, 0: vetoed. */
+static int judge_value(struct rule_hit *h, int kind)
 {
 	const unsigned char *v = h->buf + h->s0, *k = h->buf + h->k0;
 	size_t n = h->s1 - h->s0, kn = h->k1 - h->k0, i;
 	int quoted = h->s0 > 0 && is_quote(h->buf[h->s0 - 1]) && h->s1 < h->len &&
 		     h->buf[h->s1] == h->buf[h->s0 - 1];
+	int ident = 1, digits = 1, dots = 0, up = 0, lo = 0, camel = 0;
 
-	if (n < 4 || n > 256 || scan_is_placeholder(v, n))
+	if (!n || n > 4096 || value_is_placeholder(v, n, h->opt, 1) || value_is_ref(v, n))
 		return 0;
-	if (kn) {
-		/* the shell's working directory */
-		if ((lower_eq(k, kn, "pwd") || lower_eq(k, kn, "oldpwd")) && (v[0] == '/' || v[0] == '~'))
-			return 0;
-		/* bypass=, compass: -- "pass" inside a word */
-		if (kn > 4 && !strncasecmp((const char *)k + kn - 4, "pass", 4) && k[kn - 4] == 'p' &&
-		    islower(k[kn - 5]))
+	/* no letter or digit at all (an emoji, "...."): not a credential of a
+	 * weak name, nor a short one of any */
+	for (i = 0; i < n && !isalnum(v[i]); i++)
+		;
+	if (i == n && (kind == KEY_WEAK || n < 6))
+		return 0;
+	/* password={url_enc(v)}: an f-string's expression */
+	if (h->s0 > 0 && h->buf[h->s0 - 1] == '{' && h->s1 < h->len && h->buf[h->s1] == '}' && isalpha(v[0])) {
+		for (i = 0; i < n && v[i] != '(' && v[i] != '['; i++)
+			;
+		if (i < n && is_ident(v, i) && wordy_parts(v, i))
 			return 0;
 	}
-	for (i = 0; i < n && isdigit(v[i]); i++)
-		;
-	if (i == n && n < 6)
+	/* :meth:`peek`, :password (a Ruby symbol), f"{password!r}" */
+	if (v[0] == ':' || (h->s0 > 0 && h->buf[h->s0 - 1] == '{' && h->s1 < h->len && h->buf[h->s1] == '}' &&
+			    (memchr(v, '!', n) || memchr(v, ':', n) || is_ident(v, n)) && entropy_reads_as_words(v, n) &&
+			    wordy_parts(v, n) && !memchr_any_digit(v, n) && !is_default_password(v, n)))
+		return 0;
+	/* three characters or fewer: a variable (token = k), a test value
+	 * (password='bar'), not a credential */
+	if (kind != KEY_LITERAL && n <= 3 && !(n == 3 && memchr_any_digit(v, n) && !is_ident(v, n)))
+		return 0;
+	/* self.token = nextchar, pkcs12._pkey = pykey: an attribute set from a
+	 * variable */
+	if (!quoted && is_ident(v, n) && kn > 5 &&
+	    (!strncmp((const char *)k, "self.", 5) || !strncmp((const char *)k, "this.", 5) ||
+	     (kind == KEY_WEAK && memchr(k, '.', kn))))
+		return 0;
+	/* {"type":"string"}: a structure (a JSON schema), not a value */
+	if (!quoted && (memmem(v, n, "\":", 2) || memmem(v, n, "':", 2)))
+		return 0;
+	/* expressions of code, whatever their letters: a dotted name
+	 * (ExtendedKeyUsageOID.CLIENT_AUTH, pkgContents.name, cfg.get), a name
+	 * that is the key's own tail (self._evp_pkey = evp_pkey), a format
+	 * string ('unknown key: %r', "VS%0.f0COMNTOOLS" % v), a colour (#dcdccc) */
+	if (!quoted && is_ident(v, n) && code_dotted(v, n))
+		return 0;
+	if (!quoted && is_ident(v, n) && kn > n && !strncasecmp((const char *)k + kn - n, (const char *)v, n) &&
+	    !isalnum(k[kn - n - 1]))
+		return 0;
+	if (v[0] == '%' && n > 1 && (n <= 3 || v[1] == '('))
+		return 0;
+	if (v[0] == '#' && (n == 4 || n == 7 || n == 9)) {
+		for (i = 1; i < n && isxdigit(v[i]); i++)
+			;
+		if (i == n)
+			return 0;
+	}
+	if (quoted) {
+		size_t j = h->s1 + 1;
+
+		while (j < h->len && (h->buf[j] == ' ' || h->buf[j] == '\t'))
+			j++;
+		/* 'username:' + 'password'*10, "..." % args, "...".format() */
+		if (j < h->len && (h->buf[j] == '%' || (h->buf[j] == '+' && entropy_reads_as_words(v, n)) ||
+				   (h->buf[j] == '.' && j + 1 < h->len && isalpha(h->buf[j + 1]))))
+			return 0;
+	}
+	/* "passwd:gecos": one string that holds a name and a word */
+	if (!quoted && kind != KEY_LITERAL && h->k0 > 0 && is_quote(h->buf[h->k0 - 1]) && h->s1 < h->len &&
+	    h->buf[h->s1] == h->buf[h->k0 - 1] && is_ident(v, n) && entropy_reads_as_words(v, n) &&
+	    wordy_parts(v, n) && !memchr_any_digit(v, n))
+		return 0;
+	/* username, password = split: tuple unpacking */
+	if (!quoted && is_ident(v, n) && h->k0 > 0 && entropy_reads_as_words(v, n)) {
+		size_t j = h->k0;
+
+		while (j > 0 && h->buf[j - 1] == ' ')
+			j--;
+		if (j > 0 && h->buf[j - 1] == ',' && memchr(h->buf + h->k1, '=', h->s0 - h->k1))
+			return 0;
+	}
+	/* key==value: a comparison (key==null), unless what follows is long
+	 * and no name (a Django key that starts with '=') */
+	if (v[0] == '=' && (n < 12 || is_ident(v + 1, n - 1)))
+		return 0;
+	/* (self.password.encode(...)), [a.b, c], (password, readonly): an
+	 * expression or a parameter list in brackets */
+	if (!quoted && (v[0] == '(' || v[0] == '[')) {
+		if (value_is_ref(v + 1, n - 1))
+			return 0;
+		for (i = 1; i < n && (isalnum(v[i]) || v[i] == '_'); i++)
+			;
+		if (i > 1 && (i == n || v[i] == ',' || v[i] == ')' || v[i] == ']') &&
+		    entropy_reads_as_words(v + 1, i - 1) && wordy_parts(v + 1, i - 1))
+			return 0;
+		for (i = 1; i + 1 < n; i++) {
+			size_t w = i;
+
+			while (w > 0 && isalpha(v[w - 1]))
+				w--;
+			if (v[i] == '.' && i - w >= 2 && isalpha(v[i + 1]))
+				return 0;	/* self.password */
+			if (v[i] == '(' && i - w >= 4 && entropy_reads_as_words(v + w, i - w))
+				return 0;	/* encode( */
+		}
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = v[i];
+
+		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+			ident = 0;
+		if (!isdigit(c) && c != '.')
+			digits = 0;
+		dots += c == '.' && i && i + 1 < n && isalnum(v[i - 1]) && isalnum(v[i + 1]);
+		up |= !!isupper(c);
+		lo |= !!islower(c);
+		/* getPassword: a capitalised word of three letters or more */
+		if (i && i + 2 < n && islower(v[i - 1]) && isupper(c) && islower(v[i + 1]) && islower(v[i + 2]))
+			camel = 1;
+	}
+	/* numbers: a length, a port, a count, a version; a PIN of 4+ digits
+	 * or a numeric password in a secret's place stays a secret */
+	if (digits) {
+		if (n <= 3 || dots)
+			return 0;
+		if (kn && (lower_has(k, kn, "len") || lower_has(k, kn, "size") || lower_has(k, kn, "port") ||
+			   lower_has(k, kn, "count") || lower_has(k, kn, "max") || lower_has(k, kn, "min") ||
+			   lower_has(k, kn, "ttl") || lower_has(k, kn, "timeout") || lower_has(k, kn, "expir") ||
+			   lower_has(k, kn, "age") || lower_has(k, kn, "bits")))
+			return 0;
+		return 1;
+	}
+	/* 0x01: a constant; 0x and 64 hex digits may be a key */
+	if (n >= 3 && n <= 18 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+		for (i = 2; i < n && isxdigit(v[i]); i++)
+			;
+		if (i == n)
+			return 0;
+	}
+	/* the shell's working directory; bypass=, compass: "pass" inside a word */
+	if (kn && (lower_eq(k, kn, "pwd") || lower_eq(k, kn, "oldpwd")) && (v[0] == '/' || v[0] == '~'))
+		return 0;
+	if (kn > 4 && !strncasecmp((const char *)k + kn - 4, "pass", 4) && isalpha(k[kn - 5]) &&
+	    (islower(k[kn - 5]) == islower(k[kn - 4])))
+		return 0;	/* GIT_ASKPASS, bypass, compass; not dbPass */
+	/* a path: the file that holds the secret, not the secret */
+	if ((v[0] == '/' || (v[0] == '.' && n > 1 && (v[1] == '/' || v[1] == '.')) || v[0] == '~' ||
+	     (n > 2 && isalpha(v[0]) && v[1] == ':' && v[2] == '\\') || lower_has(v, n, "file://")) &&
+	    entropy_reads_as_words(v, n))
 		return 0;
 	/* "Password used to generate key": a description, not a passphrase */
-	if (memchr(v, ' ', n) && (lower_has(v, n, "password") || lower_has(v, n, "secret") ||
-				  lower_has(v, n, " key") || lower_has(v, n, "token") || lower_has(v, n, "your ") ||
-				  lower_has(v, n, "\\n") || lower_has(v, n, " the ")))
+	if ((memchr(v, ' ', n) || memchr(v, '\t', n)) &&
+	    (lower_has(v, n, "password") || lower_has(v, n, "secret") || lower_has(v, n, " key") ||
+	     lower_has(v, n, "token") || lower_has(v, n, "your ") || lower_has(v, n, "\\n") ||
+	     lower_has(v, n, " the ") || lower_has(v, n, "enter ") || lower_has(v, n, " to ")))
 		return 0;
-	if (!quoted) {
-		int classes = char_classes(v, n, NULL, NULL, NULL, NULL);
-
-		if (n < 6 || (n < 8 && classes < 2))
-			return 0;
-		/* getpass.getpass(, self.password, PASSWORD; but Summer2024 is
-		 * a password */
-		if ((!memchr_digit(v, n) && scan_is_reference(v, n)) || (h->s1 < h->len && h->buf[h->s1] == '('))
-			return 0;
-		/* a path is a file holding the password, not the password */
-		if (v[0] == '/' || (v[0] == '.' && n > 1 && v[1] == '/') || v[0] == '~')
+	/* secret: API_KEY=...: the inner assignment is its own finding */
+	if (!quoted && kind != KEY_LITERAL) {
+		for (i = 0; i < n && (isalnum(v[i]) || v[i] == '_'); i++)
+			;
+		if (i >= 2 && i + 1 < n && v[i] == '=' && v[i + 1] != '=' && isalpha(v[0]) &&
+		    entropy_reads_as_words(v, i) && wordy_parts(v, i))
 			return 0;
 	}
+	/* a default password is a password, but password=password passes a
+	 * variable on */
+	if (is_default_password(v, n))
+		return !(!quoted && kn >= n && !strncasecmp((const char *)k + kn - n, (const char *)v, n));
+	/* key: node-role.kubernetes.io/master, auth: oauth2-proxy: names */
+	if (kind == KEY_WEAK && entropy_reads_as_words(v, n) && wordy_parts(v, n))
+		return 0;
+	/* 'use-credentials', "passwd:dir", INVALID_HEADER_TOKEN: names made of
+	 * the secret's own words */
+	if (ident && entropy_reads_as_words(v, n) && wordy_parts(v, n) &&
+	    (lower_has(v, n, "pass") || lower_has(v, n, "secret") || lower_has(v, n, "token") ||
+	     lower_has(v, n, "cred") || lower_has(v, n, "auth") || lower_has(v, n, "key")) &&
+	    !memchr_any_digit(v, n))
+		return 0;
+	/* a bare word of three characters or fewer is a variable (token = k,
+	 * { token: otp }, --pass is provided, "key": "v.."), a capitalised one
+	 * a class or an enum (token = Error) */
+	if ((!quoted || kind == KEY_WEAK) && kind != KEY_LITERAL && !memchr_any_digit(v, n) && n <= 3)
+		return 0;
+	if (!quoted && ident && kind != KEY_LITERAL && !memchr_any_digit(v, n) && isupper(v[0]) && lo && !camel &&
+	    entropy_reads_as_words(v, n) && wordy_parts(v, n))
+		return 0;
+	if ((quoted && kind != KEY_WEAK) || !ident || kind == KEY_LITERAL)
+		return 1;
+	if (!quoted && is_keyword(v, n))
+		return 0;
+	/* a bare identifier: a call, an index (getToken(), d["Auth"],
+	 * ed25519.hexToDER(x)) */
+	if (!quoted && call_or_index(h))
+		return 0;
+	/* !0, !1: minified booleans */
+	if (n == 2 && v[0] == '!' && isdigit(v[1]))
+		return 0;
+	/* two runs of digits or more (Sumt220s5PqL), or a long one
+	 * (pat_1234567890AbCd): not a name (X509, utf8, Pass1) */
+	for (i = 0, digits = 0, dots = 0; i < n; i++) {
+		digits += isdigit(v[i]) && (i == 0 || !isdigit(v[i - 1]));
+		dots = isdigit(v[i]) ? dots + 1 : 0;
+		if (dots >= 5)
+			return 1;
+	}
+	for (i = 1, dots = 0; i + 1 < n; i++)
+		dots |= v[i] == '.' && isalnum(v[i - 1]) && isalnum(v[i + 1]);
+	if (digits > 1)
+		return 1;
+	if (!entropy_reads_as_words(v, n))
+		return 1;
+	/* on a command line a word with a digit is a literal (-pR3disPass),
+	 * an ALL_CAPS one a help text's metavariable (--token TOKEN) */
+	if (kind == KEY_CMDLINE && lo && memchr_any_digit(v, n))
+		return 1;
+	if (kind == KEY_WEAK || (dots && wordy_parts(v, n)))
+		return 0;
+	/* followed by an operator (passwd = acct = '', token = a || b) or, after
+	 * a colon, by more words ("- password:  The password for the server") */
+	if (!quoted && kind != KEY_CMDLINE) {
+		size_t j = h->s1;
+
+		while (j < h->len && (h->buf[j] == ' ' || h->buf[j] == '\t'))
+			j++;
+		if (j < h->len && h->buf[j] && (strchr("=?+*/>%^", h->buf[j]) ||
+				   (j + 1 < h->len && h->buf[j] == '<' && h->buf[j + 1] != '/') ||
+				   (j + 1 < h->len && (h->buf[j] == '&' || h->buf[j] == '|') && h->buf[j + 1] == h->buf[j]) ||
+				   (j > h->s1 && isalpha(h->buf[j]) && kn && memchr(h->buf + h->k1, ':', h->s0 - h->k1))))
+			return 0;
+	}
+	/* DB_PASSWORD, getPassword, user_password: code; open_sesame, changeme,
+	 * admin: a password */
+	if ((camel || (up && !lo && (memchr(v, '_', n) || n >= 4) && !memchr_any_digit(v, n)) || code_words(v, n)) &&
+	    wordy_parts(v, n))
+		return 0;
 	return 1;
+}
+
+static int key_kind(const struct rule_hit *h)
+{
+	const unsigned char *k = h->buf + h->k0;
+	size_t kn = h->k1 - h->k0;
+
+	if (!kn)
+		return KEY_STRONG;
+	if (lower_has(k, kn, "pass") || lower_has(k, kn, "pwd") || lower_has(k, kn, "secret") ||
+	    lower_has(k, kn, "token") || lower_has(k, kn, "cred") || lower_has(k, kn, "api") ||
+	    lower_has(k, kn, "private") || lower_has(k, kn, "access") || lower_has(k, kn, "bearer") ||
+	    lower_has(k, kn, "signing") || lower_has(k, kn, "encryption") || lower_has(k, kn, "master") ||
+	    lower_has(k, kn, "client") || lower_has(k, kn, "bundle_") || lower_has(k, kn, "_auth"))
+		return KEY_STRONG;
+	return KEY_WEAK;
+}
+
+/* An unquoted value runs to the delimiter of its syntax, not to the first
+ * character the regex stops at: a Django key (eu+w^pll=hb(j)...) in a
+ * dotenv file ends at the end of the line.  The delimiter comes from what
+ * is in front of the key: ',' ')' '}' ']' in a structure ({k: v, ...},
+ * f(k=v)), '&' in a query string (?k=v&...), ';' in a connection string
+ * (...;Password=v;...), else whitespace. */
+static void extend_value(struct rule_hit *h)
+{
+	const char *stop = " \t\r\n\"'`\\";
+	size_t j, b = h->k0 < h->k1 ? h->k0 : h->s0;
+
+	if (h->s0 > 0 && is_quote(h->buf[h->s0 - 1]))
+		return;
+	if (h->s0 > 0 && (h->buf[h->s0 - 1] == '{' || h->buf[h->s0 - 1] == '('))
+		return;		/* ODBC PWD={...} */
+	/* a call or an index: getToken(), os.environ["X"] */
+	if (call_or_index(h))
+		return;
+	while (b > 0 && (h->buf[b - 1] == ' ' || h->buf[b - 1] == '\t' || h->buf[b - 1] == ':' ||
+			 h->buf[b - 1] == '$' || h->buf[b - 1] == '['))
+		b--;
+	if (b > 0) {
+		unsigned char c = h->buf[b - 1];
+
+		if (c == '{' || c == ',' || c == '(')
+			stop = " \t\r\n\"'`\\,;)}]";
+		else if (c == '?' || c == '&')
+			stop = " \t\r\n\"'`\\&#";
+		else if (c == ';')
+			stop = " \t\r\n\"'`\\;";
+		else if (c == '<' || c == '>')
+			return;
+	}
+	for (j = h->s1; j < h->len && h->buf[j] && !strchr(stop, h->buf[j]) && j - h->s0 < 4096; j++)
+		;
+	/* a sentence's full stop, a statement's ';' or a closing bracket is
+	 * not part of it (false;  2];) */
+	while (j > h->s1 && h->buf[j - 1] && strchr(".,;:)]}", h->buf[j - 1]) && (j == h->len || isspace(h->buf[j]) ||
+									      strchr(".,;:)]}", h->buf[j])))
+		j--;
+	if (j > h->s1) {
+		h->s1 = j;
+		if (h->m1 < j)
+			h->m1 = j;
+	}
+}
+
+static int check_assigned(struct rule_hit *h)
+{
+	/* urn:ietf:params:oauth:grant-type, /v1/auth: a path, not a key */
+	if (h->k0 > 1 && h->k0 < h->k1 && (h->buf[h->k0 - 1] == ':' || h->buf[h->k0 - 1] == '/') &&
+	    isalnum(h->buf[h->k0 - 2]) && key_kind(h) == KEY_WEAK)
+		return 0;
+	/* config[:token] = v, opts["token"] = v; not styles[token] = v */
+	if (h->k1 < h->len && (h->buf[h->k1] == ']' || (h->k1 + 1 < h->len && h->buf[h->k1 + 1] == ']')) &&
+	    (h->k0 < 2 || !strchr(":\"'", h->buf[h->k0 - 1])))
+		return 0;
+	extend_value(h);
+	return judge_value(h, key_kind(h));
+}
+
+/* "  password X" alone on its line, in a .netrc entry: a machine, default
+ * or login line comes before it; not a docstring's "password combination." */
+static int check_netrc_line(struct rule_hit *h)
+{
+	size_t a = h->m0 > 512 ? h->m0 - 512 : 0;
+
+	if (!memmem(h->buf + a, h->m0 - a, "machine ", 8) && !memmem(h->buf + a, h->m0 - a, "login ", 6) &&
+	    !memmem(h->buf + a, h->m0 - a, "default", 7))
+		return 0;
+	return judge_value(h, KEY_STRONG);
+}
+
+/* host:port:database:user:password, the whole line; not a time
+ * (12:30:45:...) or an IPv6 address */
+static int check_pgpass(struct rule_hit *h)
+{
+	const unsigned char *k = h->buf + h->k0;
+	size_t kn = h->k1 - h->k0, i, alpha = 0;
+
+	for (i = 0; i < kn && k[i] != ':'; i++)
+		alpha += isalpha(k[i]) || k[i] == '*';
+	if (!alpha)
+		return 0;
+	return judge_value(h, KEY_LITERAL);
+}
+
+/* IDENTIFIED BY, in a statement about a user, a role or a grant; not
+ * "the process identified by pid" */
+static int check_sql(struct rule_hit *h)
+{
+	size_t i = h->m0, lim = h->m0 > 512 ? h->m0 - 512 : 0;
+
+	while (i > lim && h->buf[i - 1] != '\n' && h->buf[i - 1] != ';')
+		i--;
+	if (!lower_has(h->buf + i, h->m0 - i, "user ") && !lower_has(h->buf + i, h->m0 - i, "role ") &&
+	    !lower_has(h->buf + i, h->m0 - i, "login ") && !lower_has(h->buf + i, h->m0 - i, "grant "))
+		return 0;
+	return judge_value(h, KEY_STRONG);
+}
+
+/* curl -u user:password; -u "token:" (an API token as the user, no
+ * password): then the user is the secret */
+static int check_user_pass(struct rule_hit *h)
+{
+	if (h->buf[h->m0] == '<' || memchr(h->buf + h->m0, '<', h->s0 - h->m0) ||
+	    (h->s1 > h->s0 && h->buf[h->s1 - 1] == '>'))
+		return 0;	/* -u <user:password> */
+	if (h->s1 == h->s0) {
+		size_t a = h->s0 - 1;	/* the colon */
+
+		while (a > h->m0 && !isspace(h->buf[a - 1]) && !is_quote(h->buf[a - 1]) && h->buf[a - 1] != '=')
+			a--;
+		h->s1 = h->s0 - 1;
+		h->s0 = a;
+		if (h->s1 - h->s0 < 4)
+			return 0;
+	}
+	return judge_value(h, KEY_CMDLINE);
+}
+
+/* Authorization: <scheme> <credentials>, X-Api-Key: <key> */
+static int check_header(struct rule_hit *h)
+{
+	const unsigned char *v = h->buf + h->s0;
+	size_t n = h->s1 - h->s0;
+
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == ',' || v[n - 1] == ';' ||
+		     v[n - 1] == '`'))
+		n--;
+	h->s1 = h->s0 + n;
+	if (n < 4)
+		return 0;
+	/* "Authorization: Basic " + ..., "Keep Authorization: headers on a
+	 * redirect": a scheme alone, or words */
+	if (lower_eq(v, n, "basic") || lower_eq(v, n, "bearer") || lower_eq(v, n, "token") ||
+	    lower_eq(v, n, "digest") || lower_eq(v, n, "negotiate"))
+		return 0;
+	if (memchr(v, ' ', n) && !memchr(v, '=', n))
+		return 0;
+	return judge_value(h, KEY_LITERAL);
 }
 
 /* "the password is S3cr3t!": prose needs a value that does not read as a word. */
@@ -372,7 +981,9 @@ static int check_url(struct rule_hit *h)
 
 	/* ${DB_PASSWORD}, <password>, ****: documentation; but a URL's
 	 * "password" may well be the password */
-	if (n < 4 || strchr("$<{%", v[0]) || (count_distinct(v, n) == 1 && strchr("*xX.", v[0])))
+	if (n < 4 || strchr("$<{", v[0]) || (v[0] == '%' && (n < 3 || !isxdigit(v[1]) || !isxdigit(v[2]))) ||
+	    (count_distinct(v, n) == 1 && strchr("*xX.", v[0])) ||
+	    value_is_placeholder(v, n, h->opt, 0))
 		return 0;
 	for (i = 0; i < n && isdigit(v[i]); i++)
 		;
@@ -452,16 +1063,27 @@ static int check_azure_sas(struct rule_hit *h)
 	return line_has_before(h, "sv=") || line_has_before(h, "se=");
 }
 
+/* --password VALUE, -pVALUE: help texts name the argument (--token TOKEN,
+ * --password string): the placeholder and metavariable vetoes catch them. */
 static int check_cmdline(struct rule_hit *h)
 {
-	const unsigned char *v = h->buf + h->s0;
-	size_t n = h->s1 - h->s0;
+	if (h->buf[h->s0] == '-')
+		return 0;
+	extend_value(h);
+	return judge_value(h, KEY_CMDLINE);
+}
 
-	if (v[0] == '-' || scan_is_placeholder(v, n))
+/* %3D, \u0070, \x70, =3D: decode the run and scan the text */
+static int check_escaped(struct rule_hit *h)
+{
+	double conf = 0;
+	const char *type = NULL;
+
+	if (!h->unescape_scan || !h->unescape_scan(h->s, h->buf + h->s0, h->s1 - h->s0, &conf, &type))
 		return 0;
-	if (scan_is_reference(v, n) && (n < 8 || count_distinct(v, n) < 6))
-		return 0;
-	return check_password(h);
+	h->conf = conf;
+	h->type = type;
+	return 1;
 }
 
 /* ---- the table ---- */
@@ -547,7 +1169,7 @@ const struct rule scan_builtin_rules[] = {
 	{ "azure_secret", "azure_key", "value assigned to an Azure key, secret, password or token", 0.95,
 	  "azure", 1,
 	  "(?<![A-Za-z0-9])(?<key>(?i:azure[a-z0-9_.\\-]{0,40}?(?:key|secret|password|token)))" SEP
-	  TOKV, 5, NULL, RULE_GENERIC, check_value },
+	  TOKV, 5, NULL, 0, check_assigned },
 	SIMPLE("alibaba_access_key_id", "api_key", "Alibaba Cloud AccessKey ID", 0.85, "LTAI", "(?<![A-Za-z0-9])(?<secret>LTAI[A-Za-z0-9]{12,20})(?![A-Za-z0-9])", 4, m_ltai, check_random),
 	SIMPLE("digitalocean_token", "api_key", "DigitalOcean token", 0.95, "do[opr]_v1_",
 	       TB "(?<secret>do[opr]_v1_[a-f0-9]{64})" TE, 7, m_do, check_token),
@@ -563,8 +1185,8 @@ const struct rule scan_builtin_rules[] = {
 	SIMPLE("npm_token", "npm_token", "npm access token", 0.95, "npm_",
 	       TB "(?<secret>npm_[A-Za-z0-9]{36})" TE, 4, m_npm, check_token),
 	{ "npmrc_auth", "npm_token", "_authToken / _auth in .npmrc", 0.9, "_auth(?:Token)?[ \\t]*=", 0,
-	  "(?<![A-Za-z0-9])(?<key>_auth(?:Token)?)[ \\t]*=[ \\t]*[\"']?(?<secret>[^\\s\"']{8,1024})", 12, NULL, 0,
-	  check_value },
+	  "(?<![A-Za-z0-9])(?<key>_auth(?:Token)?)[ \\t]*=[ \\t]*[\"']?(?<secret>[^\\s\"']{1,1024})", 12, NULL, 0,
+	  check_assigned },
 	SIMPLE("pypi_token", "pypi_token", "PyPI upload token", 0.95, "pypi-AgE",
 	       TBD "(?<secret>pypi-AgE[A-Za-z0-9_\\-]{50,1024})" TED, 8, m_pypi, check_token),
 	SIMPLE("rubygems_token", "api_key", "RubyGems API key", 0.95, "rubygems_",
@@ -577,7 +1199,7 @@ const struct rule scan_builtin_rules[] = {
 
 	/* ---- chat, mail, payments ---- */
 	SIMPLE("slack_token", "slack_token", "Slack token (xoxb-, xoxp-, xapp-...)", 0.95, "xox[abposre]-|xapp-",
-	       TB "(?<secret>(?:xox[abposre]|xapp)-[0-9A-Za-z\\-]{10,250})" TED, 5, m_slack, check_token),
+	       TB "(?<secret>(?:xox[abposre]|xapp)-[0-9A-Za-z\\-]{10,250})" TED, 5, m_slack, check_slack),
 	{ "slack_webhook", "slack_webhook", "Slack incoming webhook URL", 0.95,
 	  "hooks\\.slack\\.com/(?:services|workflows|triggers)/", 0,
 	  "hooks\\.slack\\.com/(?:services|workflows|triggers)/(?<secret>[A-Za-z0-9_\\-]{6,20}/"
@@ -672,9 +1294,9 @@ const struct rule scan_builtin_rules[] = {
 	{ "url_credentials", "database_url", "password in a URL (scheme://user:password@host)", 0.95,
 	  "://[^\\s:/@]*:[^\\s/@]+@", 0,
 	  "(?<![A-Za-z0-9+.\\-])[A-Za-z][A-Za-z0-9+.\\-]{1,20}://[^\\s:/@\"'<>]{0,128}:"
-	  "(?<secret>[^\\s/\"'<>]{1,256}?)@(?:[A-Za-z0-9._\\-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}\\])(?::[0-9]{1,5})?"
+	  "(?<secret>[^\\s/\"'<>]{1,960}?)@(?:[A-Za-z0-9._\\-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}\\])(?::[0-9]{1,5})?"
 	  "(?=[/?#\\s\"'<>,;)\\]]|\\z)",
-	  420, NULL, 0, check_url },
+	  1100, NULL, 0, check_url },
 	{ "http_basic_auth", "http_auth", "HTTP Basic credentials in an Authorization header", 0.9,
 	  "authorization:[ \\t]*basic[ \\t]+", 1,
 	  "(?i:authorization:[ \\t]*basic[ \\t]+)(?<secret>[A-Za-z0-9+/]{8,1024}={0,2})(?![A-Za-z0-9+/=])",
@@ -682,28 +1304,71 @@ const struct rule scan_builtin_rules[] = {
 	{ "bearer_token", "bearer_token", "Bearer token", 0.85, "bearer[ \\t]+[A-Za-z0-9_\\-.~+/]{8}", 1,
 	  "(?<![A-Za-z0-9_])(?i:bearer)[ \\t]+(?<secret>[A-Za-z0-9_\\-.~+/]{16,4096}=*)(?![A-Za-z0-9_\\-.~+/=])",
 	  30, NULL, RULE_GENERIC, check_random },
-	{ "curl_user", "password", "user:password given to curl -u / --user", 0.8,
-	  "(?:-u|--user)[ \\t]+[\"']?[^\\s:\"']+:", 0,
-	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)[ \\t]+[\"']?[^\\s:\"']{1,64}:(?<secret>[^\\s\"']{4,128})",
-	  80, NULL, 0, check_password },
+	{ "auth_header", "http_auth", "credentials in an Authorization or Proxy-Authorization header, any scheme", 0.85,
+	  "authorization[\"']?[ \\t]*[:=]", 1,
+	  "(?<![A-Za-z0-9_\\-])(?<key>(?i:(?:proxy-)?authorization))[\"']?[ \\t]*(?::|=>?)[ \\t]*[\"'`]?"
+	  "(?:(?i:basic|bearer|token|digest|negotiate|ntlm|hoba|mutual|aws4-hmac-sha256|sso-key|apikey|"
+	  "key|otp|dpop|gnap|privatetoken|vapid|scram-sha-256|sharedkey|splunk|ssws|bot|klaviyo-api-key)[ \\t]+)?"
+	  "(?<secret>[^\\s\"'][^\\r\\n\"']{0,4095})", 40, NULL, 0, check_header },
+	{ "api_key_header", "api_key", "X-Api-Key, X-Auth-Token, Private-Token and other key headers", 0.85,
+	  "(?:api-key|apikey|auth-token|access-token|private-token|vault-token|subscription-key|"
+	  "x-[a-z0-9\\-]{0,30}-(?:key|token|secret))[ \\t]*:", 1,
+	  "(?<![A-Za-z0-9_\\-])(?<key>(?i:(?:x-[a-z0-9\\-]{0,30}-)?(?:api-?key|auth-token|access-token|"
+	  "private-token|vault-token|subscription-key)|x-[a-z0-9\\-]{0,30}-(?:key|token|secret)))[ \\t]*:[ \\t]*"
+	  "(?<secret>[^\\s\"',;][^\\s\"',;]{0,4095})", 60, NULL, 0, check_header },
+	{ "bundler_credentials", "password", "bundler credentials: BUNDLE_HOST__NAME=user:password", 0.9,
+	  "BUNDLE_[A-Z0-9_]*__[A-Z0-9_]*" HSSEP, 0,
+	  "(?<![A-Za-z0-9_])(?<key>BUNDLE_[A-Z0-9_]{0,100}__[A-Z0-9_]{1,100})" SEP SECV, 230, NULL, 0,
+	  check_assigned },
+	{ "sql_password", "password", "SQL IDENTIFIED BY / PASSWORD '...'", 0.85,
+	  "identified[ \\t]+(?:with[ \\t]+[A-Za-z0-9_]+[ \\t]+)?by[ \\t]+", 1,
+	  "(?i:identified[ \\t]+(?:with[ \\t]+[A-Za-z0-9_]{1,40}[ \\t]+)?by)[ \\t]+(?:(?i:password)[ \\t]+)?"
+	  "(?|'(?<secret>(?:[^'\\\\\\r\\n]|''|\\\\.)++)'|\"(?<secret>[^\"\\r\\n]++)\"|(?<secret>[^\\s;'\"]++))",
+	  90, NULL, 0, check_sql },
+	{ "key_assignment", "generic_secret", "a random-looking value assigned to a key or auth name", 0.8,
+	  "(?:key|auth)" HSSEP, 1,
+	  KEY("key|auth") SEP SECV, 70, NULL, 0, check_assigned },
+	{ "netrc_line", "password", "a password line of a multi-line .netrc entry", 0.8,
+	  "(?:^|\\n)[ \\t]*(?:password|passwd)[ \\t]+[^\\s]", 1,
+	  "(?m:^)[ \\t]*(?<key>(?i:password|passwd))[ \\t]+(?<secret>[^\\s]{1,4096})[ \\t]*(?=\\r?\\n|\\z)", 80, NULL, 0,
+	  check_netrc_line },
+	{ "pgpass", "password", "password field of a .pgpass line (host:543x|6432|*:database:user:password)", 0.85,
+	  ":(?:543[0-9]|6432|\\*):[^:\\s\"',{}]{1,64}:[^:\\s\"',{}]{1,64}:[^\\s]", 0,
+	  "(?m:^)(?<key>[A-Za-z0-9.\\-*]{1,253}:(?:[0-9]{1,5}|\\*):[^:\\s]{1,64}:[^:\\s]{1,64}):"
+	  "(?<secret>[^\\s]{1,1024})[ \\t]*(?=\\r?\\n|\\z)", 400, NULL, 0, check_pgpass },
+	{ "escaped_secret", "generic_secret", "a secret in percent-encoding, \\u or \\x escapes or quoted-printable", 0.8,
+	  "%3[AaDd]|=3D|\\\\u00[0-9A-Fa-f]{2}\\\\u00|\\\\x[0-9A-Fa-f]{2}\\\\x", 0,
+	  "(?<![^\\s\"'<>`])(?<secret>[^\\s\"'<>`]{0,2048}?(?:%3[AaDd]|=3D|\\\\u00[0-9A-Fa-f]{2}|\\\\x[0-9A-Fa-f]{2})"
+	  "[^\\s\"'<>`]{0,4096})", 2060, NULL, 0, check_escaped },
+	{ "cmdline_short_password", "password", "-p VALUE / -pVALUE of mysql, sshpass, mongo, docker login...; redis-cli -a", 0.8,
+	  "[ \\t]-[pa](?:[ \\t]+)?[^\\s\\-]", 0,
+	  "(?<![A-Za-z0-9_\\-])(?<key>(?:mysql[a-z_]*|mariadb[a-z\\-]*|sshpass|mongo(?:sh|dump|restore|import|export)?|"
+	  "(?:docker|podman|nerdctl|buildah|skopeo|oc|cf|helm[ \\t]+registry)[ \\t]+login)(?=[ \\t])[^\\n|;&]{0,200}?[ \\t]-p"
+	  "|redis-cli(?=[ \\t])[^\\n|;&]{0,200}?[ \\t]-a)(?:[ \\t]+)?"
+	  "(?|\"(?<secret>[^\"\\r\\n]{1,1024})\"|'(?<secret>[^'\\r\\n]{1,1024})'|(?<secret>[^\\s\"'`;&|<>-][^\\s\"'`;&|<>]{0,1023}))",
+	  260, NULL, 0, check_cmdline },
+	{ "curl_user", "password", "user:password given to curl -u / --user (or a token as the user)", 0.8,
+	  "(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']+:", 0,
+	  "(?<![A-Za-z0-9_\\-])(?:-u|--user)(?:[ \\t]+|=)[\"']?[^\\s:\"']{1,128}:(?<secret>[^\\s\"']{0,4096})",
+	  140, NULL, 0, check_user_pass },
 	{ "netrc_password", "password", "password in a .netrc entry", 0.85,
 	  "login[ \\t]+[^\\s]+[ \\t]+password[ \\t]+", 0,
-	  "(?<![A-Za-z0-9])login[ \\t]+[^\\s]{1,128}[ \\t]+password[ \\t]+(?<secret>[^\\s]{1,256})", 160,
-	  NULL, 0, check_password },
+	  "(?<![A-Za-z0-9])login[ \\t]+[^\\s]{1,128}[ \\t]+password[ \\t]+(?<secret>[^\\s]{1,4096})", 160,
+	  NULL, 0, check_assigned },
 	{ "cmdline_secret", "password", "--password / --token VALUE on a command line", 0.8,
 	  "--?(?:password|passwd|pass|token|secret|api-key|apikey)(?:=|[ \\t]+)", 1,
 	  "(?<![A-Za-z0-9_\\-])--?(?<key>(?i:password|passwd|pass|token|secret|api-key|apikey))(?:=|[ \\t]+)"
-	  "(?|\"(?<secret>[^\"\\r\\n]{4,256})\"|'(?<secret>[^'\\r\\n]{4,256})'|(?<secret>[^\\s\"'`;&|<>]{4,256}))",
+	  "(?|\"(?<secret>[^\"\\r\\n]{1,4096})\"|'(?<secret>[^'\\r\\n]{1,4096})'|(?<secret>[^\\s\"'`;&|<>]{1,4096}))",
 	  20, NULL, 0, check_cmdline },
 
 	/* ---- values assigned to secret-sounding keys ---- */
 	{ "password", "password", "password assigned in key=value, JSON, YAML, TOML or code", 0.8,
 	  "(?:pass(?:word|wd|phrase)?|pwd)" HSSEP, 1,
-	  KEY("passwor[dt]|passwd|passphrase|pwd|pass") SEP PASSV, 70, NULL, 0, check_password },
+	  KEY("passwor[dt]|passwd|passphrase|pwd|pass") SEP PASSV, 70, NULL, 0, check_assigned },
 	{ "xml_secret", "password", "password, secret or token element in XML", 0.8,
-	  "(?:passw(?:or)?d|secret|token|api[_\\-]?key)>", 1,
-	  "<(?<key>[A-Za-z0-9_:.\\-]{0,40}?(?i:passw(?:or)?d|secret|token|api[_\\-]?key))>"
-	  "(?<secret>[^<\\r\\n]{1,256})</", 52, NULL, 0, check_password },
+	  "(?:passw(?:or)?d|passphrase|secret|token|key|credentials?|auth)>", 1,
+	  "<(?<key>[A-Za-z0-9_:.\\-]{0,40}?(?i:passw(?:or)?d|passphrase|secret|token|key|credentials?|auth))>"
+	  "(?<secret>[^<\\r\\n]{1,4096})</", 52, NULL, 0, check_assigned },
 	{ "password_prose", "password", "\"the password is ...\" in prose", 0.8,
 	  "pass(?:word|phrase)[ \\t]+(?:is|was)[: \\t]", 1,
 	  "(?<![A-Za-z])(?i:pass(?:word|phrase)[ \\t]+(?:is|was))[: \\t]+[\"']?(?<secret>[^\\s\"'`]{6,64}?)"
@@ -712,13 +1377,13 @@ const struct rule scan_builtin_rules[] = {
 	  "(?:api[_.\\-]?key|apikey|access[_.\\-]?token|auth[_.\\-]?token|access[_.\\-]?key|secret[_.\\-]?key)"
 	  HSSEP, 1,
 	  KEY("api[_.\\-]?key|apikey|access[_.\\-]?token|auth[_.\\-]?token|access[_.\\-]?key|secret[_.\\-]?key")
-	  SEP SECV, 70, NULL, RULE_GENERIC, check_value },
+	  SEP SECV, 70, NULL, 0, check_assigned },
 	{ "secret_assignment", "generic_secret", "value assigned to a secret, token or credential name", 0.8,
 	  "(?:secret|token|credentials?|private[_.\\-]?key|signing[_.\\-]?key|encryption[_.\\-]?key|"
 	  "master[_.\\-]?key|account[_.\\-]?key|bearer)" HSSEP, 1,
 	  KEY("secret|token|credentials?|private[_.\\-]?key|signing[_.\\-]?key|encryption[_.\\-]?key|"
 	      "master[_.\\-]?key|account[_.\\-]?key|bearer")
-	  SEP SECV, 70, NULL, RULE_GENERIC, check_value },
+	  SEP SECV, 70, NULL, 0, check_assigned },
 };
 
 const size_t scan_builtin_count = ARRAY_SIZE(scan_builtin_rules);

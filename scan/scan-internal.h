@@ -34,6 +34,12 @@ struct rule_hit {
 	double conf;			/* the rule's confidence; a check may change it */
 	const char *type;		/* the rule's type; a check may change it */
 	const struct scan_options *opt;
+	/* Decode escapes (%3D, \u0070, \x70, =3D) in p[0, n) and scan the
+	 * text with every rule: 1 and *conf, *type of the best finding, or 0.
+	 * Set by scan.c (rules.c links without it, for hsdb-gen). */
+	int (*unescape_scan)(const struct scan *s, const unsigned char *p, size_t n, double *conf,
+			     const char **type);
+	const struct scan *s;
 };
 
 /* 1: keep the match, 0: it is not a secret (placeholder, reference...). */
@@ -134,6 +140,9 @@ typedef int entropy_run_fn(void *arg, size_t start, size_t end);
 int entropy_runs(const unsigned char *buf, size_t from, size_t to, size_t minlen, entropy_run_fn *fn,
 		 void *arg);
 extern const unsigned char scan_tokchar[256];
+/* 1 when every word of p reads as code or prose under the letter-pair
+ * table (open_sesame, getPassword), 0 when one reads as random letters. */
+int entropy_reads_as_words(const unsigned char *p, size_t n);
 
 /* known.c */
 int known_add(struct known **k, const void *value, size_t len, const char *label);

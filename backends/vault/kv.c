@@ -119,7 +119,7 @@ static int not_found(struct vault_backend *vb, int kv, const struct vcall *c, co
 }
 
 /* The value a key names in a secret's fields (DESIGN.md "Backends"). */
-static int pick_field(struct json_object *data, const struct vault_key *k, struct secbuf **out,
+int vault_pick_field(struct json_object *data, const struct vault_key *k, struct secbuf **out,
 		      struct why *why)
 {
 	struct json_object *v = NULL;
@@ -240,7 +240,7 @@ int vault_get_many(struct backend *be, size_t n, const char *const *keys, struct
 			data = sjson_obj(roots[j], "data");
 			if (kv == 2)
 				data = sjson_obj(data, "data");
-			rcs[i] = pick_field(data, &ks[i], &outs[i], W(i));
+			rcs[i] = vault_pick_field(data, &ks[i], &outs[i], W(i));
 		}
 	}
 out:
@@ -262,7 +262,7 @@ int vault_get(struct backend *be, const char *key, struct secbuf **out, struct w
 {
 	int rc = 0;
 
-	vault_get_many(be, 1, &key, out, &rc, why);
+	vault_get_many_for(be, NULL, 1, &key, out, &rc, why);
 	return rc;
 }
 

@@ -10,7 +10,7 @@
 
 /*
  * The renewal thread: renews a renewable token before it expires,
- * logs in again when an AppRole token cannot be renewed, and never spins
+ * logs in again (AppRole, cert, jwt, kubernetes) when a token cannot be renewed, and never spins
  * on a token that does not renew or does not expire.
  */
 
@@ -105,11 +105,11 @@ static uint64_t renew_step(struct vault_backend *vb, unsigned int *failures)
 	pthread_rwlock_unlock(&vb->tok_lock);
 
 	if (!have) {
-		if (vb->method != AUTH_APPROLE && vb->tok_source != TOK_FILE)
+		if (!vault_logs_in(vb) && vb->tok_source != TOK_FILE)
 			return NO_WORK;
 		pthread_mutex_lock(&vb->login_lock);
-		r = vb->method == AUTH_APPROLE ? vault_approle_login(vb, now + vb->timeout_ms, "login", &why)
-					       : vault_reread_token_file(vb, &why);
+		r = vault_logs_in(vb) ? vault_login(vb, now + vb->timeout_ms, "login", &why)
+				      : vault_reread_token_file(vb, &why);
 		pthread_mutex_unlock(&vb->login_lock);
 		if (r)
 			return retry_wait(vb, failures);
@@ -136,9 +136,9 @@ static uint64_t renew_step(struct vault_backend *vb, unsigned int *failures)
 	if (now < due)
 		return due - now < RENEW_MIN_WAIT_MS ? RENEW_MIN_WAIT_MS : due - now;
 	if (!renewable || capped) {
-		if (vb->method == AUTH_APPROLE) {
+		if (vault_logs_in(vb)) {
 			pthread_mutex_lock(&vb->login_lock);
-			r = vault_approle_login(vb, now + vb->timeout_ms, "relogin", &why);
+			r = vault_login(vb, now + vb->timeout_ms, "relogin", &why);
 			pthread_mutex_unlock(&vb->login_lock);
 			if (r)
 				return retry_wait(vb, failures);
@@ -158,9 +158,9 @@ static uint64_t renew_step(struct vault_backend *vb, unsigned int *failures)
 		return 0;
 	}
 	log_warn("vault: token renewal at %s failed: %s", vb->addr, why.msg);
-	if (vb->method == AUTH_APPROLE) {
+	if (vault_logs_in(vb)) {
 		pthread_mutex_lock(&vb->login_lock);
-		r = vault_approle_login(vb, vhttp_now_ms() + vb->timeout_ms, "relogin", &why);
+		r = vault_login(vb, vhttp_now_ms() + vb->timeout_ms, "relogin", &why);
 		pthread_mutex_unlock(&vb->login_lock);
 		if (!r) {
 			*failures = 0;
@@ -189,6 +189,12 @@ void *vault_renewer_main(void *arg)
 		vb->kicked = 0;
 		pthread_mutex_unlock(&vb->r_lock);
 		wait = renew_step(vb, &failures);
+		{
+			uint64_t lw = vault_lease_step(vb);
+
+			if (lw < wait)
+				wait = lw;
+		}
 		pthread_mutex_lock(&vb->r_lock);
 		if (wait == NO_WORK) {
 			/* nothing to do until a new token arrives (or unmount) */

@@ -134,7 +134,8 @@ void vault_run(struct vault_backend *vb, struct vcall *calls, size_t n, uint64_t
 
 			c->req.method = c->method;
 			c->req.path = c->path;
-			c->req.token = c->auth ? tok : NULL;
+			c->req.token = c->token ? c->token : c->auth ? tok : NULL;
+			c->req.fresh = c->fresh;
 			c->req.ns_header = vb->ns_header;
 			c->req.content_type = c->ctype;
 			c->req.body = c->body;
@@ -159,7 +160,7 @@ void vault_run(struct vault_backend *vb, struct vcall *calls, size_t n, uint64_t
 			} else if (transient_status(c->req.status) && c->tries <= vb->max_retries) {
 				c->retry_kind = RETRY_TRANSIENT;
 			} else if (c->req.status == 403 && c->auth && !reauthed &&
-				   (vb->method == AUTH_APPROLE || vb->tok_source == TOK_FILE)) {
+				   (vault_logs_in(vb) || vb->tok_source == TOK_FILE)) {
 				c->retry_kind = RETRY_REAUTH;
 			}
 			if (c->retry_kind != RETRY_NONE)

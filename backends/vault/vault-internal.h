@@ -18,6 +18,8 @@
 
 struct audit;
 struct cfg_node;
+struct vlease;
+struct vault_key;
 struct json_object;
 struct secbuf;
 
@@ -34,7 +36,8 @@ struct secbuf;
 #define HDR_TOKEN "X-Vault-Token: "
 #define NO_WORK UINT64_MAX
 
-enum auth_method { AUTH_TOKEN, AUTH_APPROLE };
+enum auth_method { AUTH_TOKEN, AUTH_APPROLE, AUTH_CERT, AUTH_JWT, AUTH_KUBERNETES };
+#define K8S_TOKEN_FILE "/var/run/secrets/kubernetes.io/serviceaccount/token"
 enum tok_source { TOK_NONE, TOK_LITERAL, TOK_ENV, TOK_FILE };
 
 struct vault_backend {
@@ -59,6 +62,15 @@ struct vault_backend {
 	char *secret_id_file;
 	struct secbuf *secret_id;	/* a literal secret_id */
 	char *login_path;		/* "/v1/auth/approle/login" */
+	char *auth_mount;		/* "approle", "jwt", "team/k8s": the login's mount */
+	char *auth_role;		/* jwt, kubernetes: role; cert: the certificate role's name */
+	char *jwt_file;			/* jwt, kubernetes: read at every login */
+	int secret_id_wrapped;		/* the secret_id source holds a wrapping token */
+	char *wrap_path;		/* creation_path the wrapping token must have (glob) */
+	unsigned char wrap_seen[32];	/* hash of the wrapping token last unwrapped */
+	struct secbuf *unwrapped;	/* its secret_id (under login_lock) */
+	char *cert_file, *key_file;	/* cert: client_cert, client_key */
+	char cert_stamp[160];		/* cert: what the files were at the last login */
 
 	pthread_rwlock_t tok_lock;
 	struct secbuf *tok_hdr;		/* NULL = no token yet */
@@ -79,6 +91,16 @@ struct vault_backend {
 
 	struct audit *audit;
 	char *source;
+
+	/* lease.c: dynamic secrets */
+	char **dyn;			/* dynamic_paths: prefixes of leased paths */
+	size_t n_dyn;
+	uint64_t lease_idle_ms;		/* lease_idle */
+	int revoke_on_exit;
+	int lease_daemon;		/* harombefs: leases are renewed and revoked */
+	pthread_mutex_t lease_lock;
+	pthread_cond_t lease_cond;
+	struct vlease *leases;
 };
 
 struct vcall {
@@ -87,6 +109,8 @@ struct vcall {
 	struct secbuf *body;		/* owned; NULL = none */
 	const char *ctype;		/* header line; NULL = JSON */
 	int auth;			/* send the token */
+	const struct secbuf *token;	/* send this header line instead (unwrap) */
+	int fresh;			/* a new connection, no TLS session reuse */
 	size_t max_resp;
 	struct vhttp_req req;
 	int rc;				/* 0: req.status and req.resp are the answer */
@@ -115,6 +139,18 @@ int vault_setup_approle(struct vault_backend *vb, const struct cfg_node *opts, c
 
 /* ---- login.c: the token, AppRole login and re-login ---- */
 
+/* Does this method log in (rather than take a token as given)? */
+static inline int vault_logs_in(const struct vault_backend *vb)
+{
+	return vb->method != AUTH_TOKEN;
+}
+const char *vault_method_name(enum auth_method m);
+/* Log in by the configured method (login_lock held or not needed). */
+int vault_login(struct vault_backend *vb, uint64_t deadline, const char *action, struct why *why);
+/* POST body to login_path without a token; take auth.client_token. */
+int vault_login_post(struct vault_backend *vb, struct secbuf *body, int fresh, uint64_t deadline,
+		     struct why *why);
+
 int vault_token_set(struct vault_backend *vb, const unsigned char *tok, size_t len, long long ttl,
 		    int renewable);
 int vault_token_copy(struct vault_backend *vb, struct secbuf **out, unsigned long *gen);
@@ -124,6 +160,16 @@ int vault_approle_login(struct vault_backend *vb, uint64_t deadline, const char 
 int vault_ensure_token(struct vault_backend *vb, uint64_t deadline, struct why *why);
 int vault_reauth(struct vault_backend *vb, unsigned long gen_used, uint64_t deadline,
 		 struct why *why);
+
+/* ---- auth.c: cert, jwt and kubernetes logins, wrapped secret_ids ---- */
+
+int vault_setup_login(struct vault_backend *vb, const struct cfg_node *opts, const char *method,
+		      const char *client_cert, const char *client_key, struct why *err);
+int vault_cert_login(struct vault_backend *vb, uint64_t deadline, struct why *why);
+int vault_jwt_login(struct vault_backend *vb, uint64_t deadline, struct why *why);
+/* A wrapping token to the secret_id it wraps (cached per wrapping token). */
+int vault_unwrap_secret_id(struct vault_backend *vb, const struct secbuf *wrap, uint64_t deadline,
+			   struct secbuf **out, struct why *why);
 
 /* ---- request.c: the request engine ---- */
 
@@ -158,6 +204,22 @@ int vault_list(struct backend *be, const char *prefix, backend_list_fn *fn, void
 	       struct why *why);
 int vault_meta(struct backend *be, const char *key, struct backend_meta *out,
 	       struct why *why);
+
+int vault_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+		       struct secbuf **outs, int *rcs, struct why *whys);
+int vault_pick_field(struct json_object *data, const struct vault_key *k, struct secbuf **out,
+		     struct why *why);
+
+/* ---- lease.c: dynamic secrets ---- */
+
+typedef void vault_lease_fn(const char *scope, const char *path, long long ttl_left, unsigned int renewals,
+			    long long idle_s, void *arg);
+int vault_is_dynamic(const struct vault_backend *vb, const char *path);
+int vault_lease_get(struct vault_backend *vb, const char *scope, const struct vault_key *k,
+		    uint64_t deadline, struct secbuf **out, struct why *why);
+uint64_t vault_lease_step(struct vault_backend *vb);
+void vault_leases_close(struct vault_backend *vb);
+void vault_leases_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg);
 
 /* ---- renew.c: the renewal thread ---- */
 

@@ -32,7 +32,8 @@
  * This file: the options, open() and close(), and the ops table.  The
  * rest of the backend, one job a file: creds.c (where credentials come
  * from), login.c (the token, AppRole login), renew.c (the renewal
- * thread), request.c (the request engine), kv.c (KV operations) and
+ * thread), auth.c (cert, jwt and kubernetes logins, wrapped secret_ids),
+ * request.c (the request engine), kv.c (KV operations) and
  * parse.c (pure helpers); vault-internal.h is what they share.
  */
 
@@ -40,7 +41,8 @@ static const char *const vault_keys[] = {
 	"provider", "vault_url", "vault_namespace", "mount_point", "kv_version", "auto_renew", "token",
 	"token_file", "role_id", "secret_id", "secret_id_file", "approle_mount", "ca_cert", "ca_path",
 	"client_cert", "client_key", "tls_skip_verify", "tls_server_name", "timeout", "max_retries",
-	"disable_redirects", "max_connections", NULL,
+	"disable_redirects", "max_connections", "auth_method", "auth_mount", "auth_role", "jwt_file",
+	"secret_id_wrapped", "secret_id_wrap_path", "dynamic_paths", "lease_idle", "revoke_on_exit", NULL,
 };
 
 /* A string option, else the first non-empty environment variable. */
@@ -103,6 +105,53 @@ static int set_mount(struct vault_backend *vb, const char *m, const struct cfg_n
 	return 0;
 }
 
+/* dynamic_paths: a list of Vault path prefixes (or one string); each
+ * ends with '/' so that "database/creds/" never matches "database/credsx". */
+static int set_dynamic(struct vault_backend *vb, const struct cfg_node *opts, struct why *err)
+{
+	static const char *const defaults[] = { "database/creds/" };
+	const struct cfg_node *dn = cfg_get(opts, "dynamic_paths");
+	const char *one[1];
+	const char *const *list = defaults;
+	size_t n = ARRAY_SIZE(defaults), i;
+
+	if (dn && !cfg_is_null(dn)) {
+		if (dn->kind == CFG_SCALAR) {
+			one[0] = dn->text;
+			list = one;
+			n = 1;
+		} else if (dn->kind == CFG_SEQ) {
+			n = dn->n;
+			list = NULL;
+		} else {
+			return cfg_fail(err, dn, "'dynamic_paths' must be a list of Vault paths");
+		}
+	}
+	if (!(vb->dyn = calloc(n + 1, sizeof(*vb->dyn))))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const struct cfg_node *item = list ? dn : dn->items[i];
+		const char *p = list ? list[i] : item->text;
+		size_t len;
+
+		if (!list && item->kind != CFG_SCALAR)
+			return cfg_fail(err, item, "'dynamic_paths' must be a list of Vault paths");
+		while (*p == '/')
+			p++;
+		len = strlen(p);
+		while (len && p[len - 1] == '/')
+			len--;
+		if (!len || strstr(p, "..") || strpbrk(p, "#?@ \t"))
+			return cfg_fail(err, item, "'dynamic_paths': '%s' is not a Vault path", p);
+		if (asprintf(&vb->dyn[i], "%.*s/", (int)len, p) < 0) {
+			vb->dyn[i] = NULL;
+			return -ENOMEM;
+		}
+		vb->n_dyn = i + 1;
+	}
+	return 0;
+}
+
 static void vault_close(struct backend *be);
 static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts, struct backend **out,
 		      struct why *err)
@@ -110,7 +159,7 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 	struct vault_backend *vb = calloc(1, sizeof(*vb));
 	struct vhttp_opts ho = { 0 };
 	const char *addr = NULL, *ns = NULL, *mount = DEFAULT_MOUNT, *kvs = NULL, *role_id = NULL,
-		   *timeout = NULL, *retries = NULL;
+		   *timeout = NULL, *retries = NULL, *method = NULL;
 	struct why msg = WHY_INIT;	/* its reasons were cut at 511 bytes: kept so */
 	char *url = NULL;
 	uint64_t tmo = DEFAULT_TIMEOUT_MS;
@@ -125,6 +174,11 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 	pthread_mutex_init(&vb->login_lock, NULL);
 	pthread_rwlock_init(&vb->tok_lock, NULL);
 	pthread_mutex_init(&vb->r_lock, NULL);
+	pthread_mutex_init(&vb->lease_lock, NULL);
+	pthread_cond_init(&vb->lease_cond, NULL);
+	vb->revoke_on_exit = 1;
+	vb->lease_idle_ms = 300000;
+	vb->lease_daemon = ctx->daemon;
 	{
 		pthread_condattr_t ca;
 
@@ -191,6 +245,13 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 	}
 	if ((r = set_mount(vb, mount, cfg_get(opts, "mount_point"), err)))
 		goto fail;
+	if ((r = set_dynamic(vb, opts, err)) || (r = cfg_get_bool(opts, "revoke_on_exit", &vb->revoke_on_exit, err)) ||
+	    (r = cfg_get_duration_ms(opts, "lease_idle", &vb->lease_idle_ms, err)))
+		goto fail;
+	if (vb->lease_idle_ms < 1000) {
+		r = cfg_fail(err, cfg_get(opts, "lease_idle"), "'lease_idle' must be at least 1s");
+		goto fail;
+	}
 
 	if (!addr)
 		addr = DEFAULT_ADDR;
@@ -231,10 +292,24 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 		goto fail;
 	}
 
-	if (role_id && *role_id)
+	if ((r = cfg_get_str(opts, "auth_method", &method, err)))
+		goto fail;
+	if (!method || !*method)
+		method = role_id && *role_id ? "approle" : "token";
+	if (!strcmp(method, "approle") && !(role_id && *role_id)) {
+		r = cfg_fail(err, cfg_get(opts, "auth_method"), "'auth_method: approle' needs 'role_id'");
+		goto fail;
+	}
+	if (strcmp(method, "approle") && role_id && *role_id) {
+		r = cfg_fail(err, cfg_get(opts, "role_id"), "'role_id' is for AppRole, not 'auth_method: %s'", method);
+		goto fail;
+	}
+	if (!strcmp(method, "approle"))
 		r = vault_setup_approle(vb, opts, role_id, err);
-	else
+	else if (!strcmp(method, "token"))
 		r = vault_setup_token(vb, opts, err);
+	if (!r && strcmp(method, "token"))
+		r = vault_setup_login(vb, opts, method, ho.client_cert, ho.client_key, err);
 	if (r)
 		goto fail;
 
@@ -273,6 +348,8 @@ static void vault_close(struct backend *be)
 {
 	struct vault_backend *vb = vault_downcast(be);
 
+	size_t i;
+
 	if (vb->renewer_started) {
 		pthread_mutex_lock(&vb->r_lock);
 		vb->stopping = 1;
@@ -280,6 +357,13 @@ static void vault_close(struct backend *be)
 		pthread_mutex_unlock(&vb->r_lock);
 		pthread_join(vb->renewer, NULL);
 	}
+	if (vb->http)
+		vault_leases_close(vb);
+	for (i = 0; i < vb->n_dyn; i++)
+		free(vb->dyn[i]);
+	free(vb->dyn);
+	pthread_mutex_destroy(&vb->lease_lock);
+	pthread_cond_destroy(&vb->lease_cond);
 	vhttp_free(vb->http);
 	secbuf_free(vb->tok_hdr);
 	secbuf_free(vb->secret_id);
@@ -293,6 +377,13 @@ static void vault_close(struct backend *be)
 	free(vb->secret_id_env);
 	free(vb->secret_id_file);
 	free(vb->login_path);
+	free(vb->auth_mount);
+	free(vb->auth_role);
+	free(vb->jwt_file);
+	free(vb->wrap_path);
+	secbuf_free(vb->unwrapped);
+	free(vb->cert_file);
+	free(vb->key_file);
 	free(vb->source);
 	pthread_mutex_destroy(&vb->kv_lock);
 	pthread_mutex_destroy(&vb->login_lock);
@@ -300,6 +391,18 @@ static void vault_close(struct backend *be)
 	pthread_mutex_destroy(&vb->r_lock);
 	pthread_cond_destroy(&vb->r_cond);
 	free(vb);
+}
+
+static int vault_scoped(struct backend *be, const char *key)
+{
+	struct vault_key k;
+
+	return !vault_key_parse(key, &k, NULL) && vault_is_dynamic(vault_downcast(be), k.path);
+}
+
+static void vault_leases(struct backend *be, backend_lease_fn *fn, void *arg)
+{
+	vault_leases_each(vault_downcast(be), fn, arg);
 }
 
 const struct backend_ops backend_vault = {
@@ -316,4 +419,7 @@ const struct backend_ops backend_vault = {
 	.purge = vault_purge,
 	.meta = vault_meta,
 	.fields = vault_fields,
+	.get_many_for = vault_get_many_for,
+	.scoped = vault_scoped,
+	.leases = vault_leases,
 };

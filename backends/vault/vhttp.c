@@ -465,6 +465,11 @@ static void start(struct vhttp *c, struct pending *pd)
 		curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, c->redir_protocols);
 	}
 	set_method(h, req);
+	if (req->fresh) {
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+	}
 
 	if (c->skip_verify) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);

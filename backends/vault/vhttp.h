@@ -64,6 +64,8 @@ struct vhttp_req {
 	const struct secbuf *body;	/* NULL: none */
 	size_t max_resp;		/* 0 = 1 MiB */
 	uint64_t deadline_ms;		/* vhttp_now_ms() clock */
+	int fresh;			/* a new connection, closed after, no TLS session
+					 * resumed: client certificate files are read anew */
 	/* out */
 	enum vhttp_fail fail;
 	long status;

@@ -5,11 +5,15 @@
  * operation, and then holds the HTTP answers (status and body) to every
  * request the backend makes, in order.  So every response parser is fed
  * arbitrary bytes: KV v1 and v2 reads and their 404 bodies, fields and
- * versions, LIST, metadata, the mount's KV version, AppRole logins (and
- * the re-login after a 403), errors[] texts, writes that read first.
+ * versions, LIST, metadata, the mount's KV version, AppRole, cert, jwt and
+ * kubernetes logins (and the re-login after a 403), the wrapping lookup
+ * and unwrap of a wrapped secret_id, dynamic secrets' leases (a key under
+ * database/creds/), errors[] texts, writes that read first.
  *
  * Input: byte 0 = configuration (bits 0-1 KV version auto/1/2, bit 2
- * AppRole instead of a token, bit 3 a namespace, bit 4 no retries),
+ * AppRole instead of a token, bit 3 a namespace, bit 4 no retries, bits
+ * 5-6 with AppRole: bit 5 a wrapped secret_id; without: 1 jwt, 2
+ * kubernetes, 3 cert),
  * byte 1 = operation, then for operation 7 a key up to '\n', then the
  * script (vhttp-script.h).  Oracles: the transport checks every request;
  * a get that succeeds returns a value and one that fails returns none;
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backends/backend.h"
 #include "lib/config.h"
@@ -33,6 +38,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int warming;
+static char jwt_file[64];
+
+static void remove_jwt_file(void)
+{
+	unlink(jwt_file);
+}
 
 /* The first use of an env: token or secret_id moves it into a process-wide
  * locked stash (as the vault CLI's environment is read once): do that here,
@@ -44,6 +55,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_setup("fuzz", 0, LOG_ERROR);
 	setenv("FUZZ_TOKEN", "s.fuzztoken", 1);
 	setenv("FUZZ_SECRET_ID", "fuzz-secret-id", 1);
+	{
+		int fd;
+
+		snprintf(jwt_file, sizeof(jwt_file), "/tmp/harombe-fuzz-jwt.XXXXXX");
+		fd = mkstemp(jwt_file);
+		if (fd < 0 || write(fd, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n", 30) != 30)
+			abort();
+		close(fd);
+		atexit(remove_jwt_file);
+	}
 	warming = 1;
 	LLVMFuzzerTestOneInput((const uint8_t *)"\x00\x00", 2);
 	LLVMFuzzerTestOneInput((const uint8_t *)"\x04\x00", 2);
@@ -128,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct backend *be = NULL;
 	struct why err = WHY_INIT;
 	struct backend_ctx ctx = { 0 };
-	char yaml[768], key[600] = "a";
+	char yaml[1024], key[600] = "a", login[256];
 	unsigned int conf, op;
 	size_t at = 2;
 
@@ -148,11 +169,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;	/* keys reach a backend only once checked */
 		at = 2 + klen + (nl ? 1 : 0);
 	}
+	if (conf & 4)
+		snprintf(login, sizeof(login), "    role_id: fuzz-role\n    secret_id: env:FUZZ_SECRET_ID\n%s",
+			 conf & 32 ? "    secret_id_wrapped: true\n" : "");
+	else if ((conf & 0x60) == 0x20 || (conf & 0x60) == 0x40)
+		snprintf(login, sizeof(login), "    auth_method: %s\n    auth_role: fuzz\n    jwt_file: %s\n",
+			 conf & 0x20 ? "jwt" : "kubernetes", jwt_file);
+	else if (conf & 0x60)
+		snprintf(login, sizeof(login), "    auth_method: cert\n    auth_role: fuzz\n"
+					       "    client_cert: /nonexistent/c.pem\n    client_key: /nonexistent/c.key\n");
+	else
+		snprintf(login, sizeof(login), "    token: env:FUZZ_TOKEN\n");
 	snprintf(yaml, sizeof(yaml),
 		 "security:\n  credentials:\n    provider: vault\n    vault_url: http://127.0.0.1:1\n"
 		 "    timeout: 1ms\n    auto_renew: false\n%s%s%s%s",
-		 (conf & 3) == 1 ? "    kv_version: 1\n" : (conf & 3) == 2 ? "    kv_version: 2\n" : "",
-		 conf & 4 ? "    role_id: fuzz-role\n    secret_id: env:FUZZ_SECRET_ID\n" : "    token: env:FUZZ_TOKEN\n",
+		 (conf & 3) == 1 ? "    kv_version: 1\n" : (conf & 3) == 2 ? "    kv_version: 2\n" : "", login,
 		 conf & 8 ? "    vault_namespace: team/a\n" : "", conf & 16 ? "    max_retries: 0\n" : "");
 	secmem_get_stats(&before);
 	if (config_load_text("fuzz.yaml", yaml, strlen(yaml), &cfg, &err) != 0)

@@ -66,7 +66,18 @@ vault)
 	printf '\x02\x04%s\n--\n200 {"data":{"version":3}}' "$kv2" > "$d/set-fields"
 	printf '\x02\x05204 \n--\n204 ' > "$d/delete"
 	printf '\x12\x07db/main@3#user\n%s' "$kv2" > "$d/get-key"
-	printf '\x02\x00T\n--\nI\n--\n429 {"errors":["rate"]}' > "$d/transport" ;;
+	printf '\x02\x00T\n--\nI\n--\n429 {"errors":["rate"]}' > "$d/transport"
+	# bits 5-6: wrapped secret_id (with AppRole), jwt, kubernetes, cert
+	printf '\x26\x00200 {"data":{"creation_path":"auth/approle/role/r/secret-id","creation_ttl":60}}\n--\n200 {"data":{"secret_id":"sid","secret_id_accessor":"a"}}\n--\n%s\n--\n%s\n--\n%s\n--\n%s' "$login" "$kv2" "$kv2" "$kv2" > "$d/get-wrapped"
+	printf '\x26\x00200 {"data":{"creation_path":"secret/data/x"}}' > "$d/get-wrapped-elsewhere"
+	printf '\x26\x00400 {"errors":["wrapping token is not valid or does not exist"]}' > "$d/get-wrapped-used"
+	printf '\x22\x00%s\n--\n%s\n--\n%s\n--\n%s' "$login" "$kv2" "$kv2" "$kv2" > "$d/get-jwt"
+	printf '\x42\x00400 {"errors":["invalid role name \\"fuzz\\""]}' > "$d/get-k8s-denied"
+	# dynamic secrets (dynamic_paths: database/creds/): a lease minted, none, a refusal
+	printf '\x12\x07database/creds/r#username\n200 {"lease_id":"database/creds/r/abc","lease_duration":60,"renewable":true,"data":{"username":"u","password":"p"}}' > "$d/get-lease"
+	printf '\x12\x07database/creds/r\n200 {"lease_id":"","data":{"username":"u"}}' > "$d/get-lease-none"
+	printf '\x12\x07database/creds/r#password\n400 {"errors":["unknown role: r"]}' > "$d/get-lease-denied"
+	printf '\x62\x00%s\n--\n403 {"errors":["permission denied"]}\n--\n%s\n--\n%s' "$login" "$login" "$kv2" > "$d/get-cert-relogin" ;;
 names)
 	printf '\000browser' > "$d/container"
 	printf '\001GITHUB_TOKEN' > "$d/env"

@@ -45,8 +45,8 @@ for f in env docker.env env.json secrets/A; do
 	as_uid 1000 cat "$MNT/alice/$f" >/dev/null || fail "owner cannot read alice/$f"
 done
 ok "the owner (uid 1000) reads every file of its view"
-[ "$(stat -c '%u:%a' "$MNT/alice" "$MNT/alice/env" "$MNT/alice/secrets" | tr '\n' ' ')" = "1000:500 1000:400 1000:500 " ] ||
-	fail "owner and modes: $(stat -c '%u:%a' "$MNT/alice" "$MNT/alice/env")"
+[ "$(as_uid 1000 stat -c '%u:%a' "$MNT/alice" "$MNT/alice/env" "$MNT/alice/secrets" | tr '\n' ' ')" = "1000:500 1000:400 1000:500 " ] ||
+	fail "owner and modes: $(as_uid 1000 stat -c '%u:%a' "$MNT/alice" "$MNT/alice/env")"
 ok "views are 0500 directories and 0400 files owned by the configured uid"
 
 # another uid: refused on every file, cannot list, does not see it

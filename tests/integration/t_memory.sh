@@ -25,6 +25,9 @@ security:
     ten:
       secrets: { ${names10%,} }
     big:
+      # the whole arena, so that its opens exhaust it (t_tenant_quota
+      # proves the default quarter)
+      limits: { locked_memory: 4MiB }
       secrets: { A: big/a, B: big/b }
     change:
       secrets: { V: ch/v }

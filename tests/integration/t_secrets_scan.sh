@@ -41,7 +41,7 @@ rc=$RC
 ok "scan - reads stdin; a missing file is exit 2"
 
 # ---- options ----
-printf 'auth=%s\nPASSWORD=%s\n' "$ENT" "$PW" > opts.txt
+printf 'credential %s\nPASSWORD=%s\n' "$ENT" "$PW" > opts.txt
 [ "$("$HAROMBE" secrets scan opts.txt | grep -c .)" -eq 2 ] || fail "options baseline"
 [ "$("$HAROMBE" secrets scan --no-entropy opts.txt | grep -c .)" -eq 1 ] || fail "--no-entropy"
 [ "$("$HAROMBE" secrets scan --min-confidence 0.9 opts.txt | grep -c .)" -eq 0 ] || fail "--min-confidence"

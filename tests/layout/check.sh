@@ -71,7 +71,7 @@ while IFS= read -r hit; do
 	inject/fetch.c|backends/backend.c|backends/backend.h|backends/cache.c) ;;
 	*) say "$hit: fetches a view's keys itself (use inject_fetch)" ;;
 	esac
-done < <(grep -rn 'backend_get_many(' --include='*.[ch]' lib backends inject fs cli scan)
+done < <(grep -rnE 'backend_get_many(_for)?\(' --include='*.[ch]' lib backends inject fs cli scan)
 while IFS= read -r hit; do
 	say "$hit: a private copy (lib/fileio.h has it)"
 done < <(grep -rnE '^static [a-z *]*\b(write_all|expand_home|read_all)\(' --include='*.c' lib backends inject fs cli scan)

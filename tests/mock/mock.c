@@ -98,7 +98,9 @@ static int read_err(const char *path)
 	return -BACKEND_EUNAVAIL;
 }
 
-static void mock_sleep(const struct mock_backend *m)
+/* mock_delay_ms, else the number in _delay_ms, else (for one key) in
+ * KEY.delay_ms: a store that is slow for everyone or for one view. */
+static void mock_sleep(const struct mock_backend *m, const char *key)
 {
 	char path[4096], text[32];
 	unsigned long ms = m->delay_ms;
@@ -106,6 +108,10 @@ static void mock_sleep(const struct mock_backend *m)
 
 	snprintf(path, sizeof(path), "%s/_delay_ms", m->dir);
 	f = fopen(path, "re");
+	if (!f) {
+		file_name(m, key, ".delay_ms", path, sizeof(path));
+		f = fopen(path, "re");
+	}
 	if (f) {
 		if (fgets(text, sizeof(text), f))
 			ms = strtoul(text, NULL, 10);
@@ -127,7 +133,7 @@ static int mock_get(struct backend *be, const char *key, struct secbuf **out, st
 	ssize_t n;
 	int fd, r;
 
-	mock_sleep(m);
+	mock_sleep(m, key);
 	/* Count fetches when asked (key names only), so tests can prove
 	 * that lookup, getattr and readdir never reach the store. */
 	snprintf(path, sizeof(path), "%s/_gets", m->dir);

@@ -8,7 +8,11 @@
 #     denying and flapping, and its big views exhaust the locked arena;
 #   - both configs are reloaded (SIGHUP) every STRESS_RELOAD seconds,
 #     alternating between two configs (caches on and off, a view added and
-#     removed).
+#     removed);
+#   - a hostile tenant (uid 1000, its own view on the mock mount) holds as
+#     many files of its view as it can and keeps asking for more: it must
+#     stop at its cap (EMFILE at limits.open_files) while every other open
+#     goes on succeeding.
 # Reports errors by kind and phase, open latency (p50, p99, max), peak
 # locked memory (SIGUSR1 stats) and peak RSS; asserts zero crashes, zero
 # wrong content, no error but ENOMEM while the stores are healthy, locked
@@ -56,6 +60,7 @@ done
 # Big views: five 60 KiB values each (a docker.env line must stay under
 # 64 KiB), so that concurrent opens of them exhaust the 2 MiB locked arena
 # of the mock mount (ENOMEM, by design).
+put_mock stress/hog/k0 "$CANARY-hog-$(rand_token 20)"
 for b in 0 1; do
 	for k in 0 1 2 3 4; do
 		put_mock "stress/big$b/k$k" "$CANARY-$(head -c 45000 /dev/urandom | base64 -w 0)"
@@ -96,6 +101,8 @@ config() {
 					"$b" "$b" "$b" "$b" "$b" "$b"
 			done
 		fi
+		# the hostile tenant: root's clients do not see its view
+		[ "$d" = mock ] && printf '    hog:\n      uid: 1000\n      secrets: { H: stress/hog/k0 }\n'
 		[ "$var" = b ] && printf '    extra:\n      secrets: { X: stress/%s00/k0 }\n' "${d:0:1}"
 	} > "$T_DIR/$d.yaml.new"
 	mv "$T_DIR/$d.yaml.new" "$T_DIR/$d.yaml"
@@ -251,6 +258,17 @@ sampler() {
 	done
 }
 
+# The hostile tenant fills its quota while the store is healthy, then holds it.
+HOG_IO="$T_DIR/hog"
+mkdir -p "$HOG_IO" && chmod 0777 "$HOG_IO"
+( ulimit -n 8192; exec setpriv --reuid 1000 --regid 1000 --clear-groups -- /usr/bin/python3 \
+	"$TOP/tests/integration/helpers/hold.py" "$T_DIR/mnt-mock/hog/secrets/H" 5000 20 \
+	"$HOG_IO/out" "$HOG_IO/stop" 20 ) > "$T_DIR/hog.log" 2>&1 &
+HOG=$!
+T_PIDS+=("$HOG")
+for _ in $(seq 600); do [ -s "$HOG_IO/out" ] && break; sleep 0.05; done
+[ -s "$HOG_IO/out" ] || fail "the hostile tenant did not start: $(cat "$T_DIR/hog.log")"
+
 echo "# stress: $SECS s, $N threads on each of 2 mounts, $VIEWS views each (+2 big views on the mock mount)" >&2
 SAMPLES_DIR="$SAMPLES" READY_FILE="$T_DIR/client-ready" "$CLIENT" "$SECS" "$N" \
 	"vault=$T_DIR/mnt-vault:$PH_V" "mock=$T_DIR/mnt-mock:$PH_M" > "$T_DIR/client.out" 2> "$T_DIR/client.err" &
@@ -280,6 +298,10 @@ wait "$FV" "$FM" "$RL" "$SP" 2>/dev/null
 set -e
 [ -s "$T_DIR/vault-pids" ] && while read -r p; do T_PIDS+=("$p"); done < "$T_DIR/vault-pids"
 alive
+HOG_OUT=$(cat "$HOG_IO/out" 2>/dev/null || echo "no report: $(cat "$T_DIR/hog.log")")
+touch "$HOG_IO/stop"
+set +e; wait "$HOG"; set -e
+HOG_FINAL=$(cat "$HOG_IO/out.final" 2>/dev/null || echo "no report: $(cat "$T_DIR/hog.log")")
 [ "$client_rc" -ne 2 ] || fail "stressclient could not start: $(tail -n 3 "$T_DIR/client.err")"
 
 # ---- back to health and to the baseline config ----
@@ -335,8 +357,12 @@ REPORT="$OUT_DIR/stress.md"
 	echo "| harombefs-test, mock | $(kib "$BASE_M") | $(kib "$(echo "$END_M" | field locked_in_use)") | $(kib "$(echo "$END_M" | field locked_peak)") | $(kib "$(echo "$END_M" | field locked_capacity)") | $(echo "$END_M" | field locked_failures) | $(echo "$END_M" | field open_handles) | $HWM_M KiB | $RSS_M KiB |"
 	echo
 	echo "Vault timeout 2 s (retries within it); the Vault test server is Python, so its own CPU time shows in"
-	echo "the latencies. ENOMEM on the mock mount is the locked arena (2 MiB) refusing opens of the big views"
+	echo "the latencies. ENOMEM on the mock mount is each big view's quota (a quarter of the 2 MiB arena) or the"
+	echo "arena itself (two big views at their quota and the cache's copies) refusing opens of the big views"
 	echo "(5 values of 60 KiB each) when several are open at once: by design, never a fallback to unlocked memory."
+	echo
+	echo "A hostile tenant (uid 1000, its own view \`hog\` on the mock mount) opened its file as often as it could:"
+	echo "\`$HOG_OUT\`; then, holding those, it asked for one more every 20 ms for the whole run: \`$HOG_FINAL\`."
 } > "$REPORT.tmp"
 # Open latency by phase, one plot per mount, when gnuplot is there (make
 # bench installs it; the stress itself does not need it).
@@ -365,6 +391,9 @@ while read -r line; do
 	[ -z "$errs" ] || fail "errors while the store was healthy: $line"
 done < <(grep ' phase=normal ' "$T_DIR/client.out")
 ok "while the stores were healthy, every open succeeded (or was refused ENOMEM by the full arena)"
+case "$HOG_OUT" in "opened=1024 errno=EMFILE extra_failed=20") ;; *) fail "the hostile tenant: $HOG_OUT" ;; esac
+case "$HOG_FINAL" in "retries="*" ok=0 errors=EMFILE:"*) ;; *) fail "the hostile tenant's retries: $HOG_FINAL" ;; esac
+ok "a tenant holding 1024 files of its view got EMFILE for every further open ($HOG_FINAL) while the others' opens went on"
 for d in V M; do
 	base=BASE_$d end=END_$d
 	[ "$(echo "${!end}" | field locked_in_use)" = "${!base}" ] || fail "locked memory of $d: ${!base} at the start, ${!end} at the end"

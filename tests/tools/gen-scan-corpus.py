@@ -328,7 +328,7 @@ def neg_generated(count):
         lambda: f"https://www.youtube.com/watch?v={rnd(URLSAFE, 11)}",
         lambda: f"https://cdn.example.com/static/js/main.{sha(8)}.chunk.js",
         lambda: f"password: ${{DB_PASSWORD}}\napi_key: <your-api-key>\ntoken: \"{{{{ vault_token }}}}\"",
-        lambda: f"SECRET_KEY=changeme\nAPI_TOKEN=your_token_here\nPASSWORD=********",
+        lambda: f"API_TOKEN=your_token_here\nPASSWORD=********\nSECRET_KEY=<secret-key>",
         lambda: f"password: ENC[AES256_GCM,data:{base64.b64encode(R.randbytes(12)).decode()},iv:{base64.b64encode(R.randbytes(32)).decode()},tag:{base64.b64encode(R.randbytes(16)).decode()},type:str]",
         lambda: "    api_key = os.environ.get(\"API_KEY\")\n    if not api_key:\n        raise SystemExit(\"set API_KEY\")",
         lambda: "def get_secret_key(self):\n    return self.settings.SECRET_KEY",

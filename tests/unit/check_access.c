@@ -7,6 +7,7 @@
 
 #include "fs/access.h"
 #include "inject/view.h"
+#include "lib/why.h"
 #include "tests/unit/unit.h"
 
 START_TEST(test_cgroup_parse_v2)
@@ -61,36 +62,56 @@ START_TEST(test_check_uid_gid)
 	struct view v = { .container = "b", .uid = 1000, .gid = 1000 };
 	struct caller c = { .pid = getpid(), .uid = 1000, .gid = 50 };
 	gid_t groups[2] = { 7, 1000 };
-	char why[256];
+	struct why why = WHY_INIT;
 
-	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), 0);	/* gid not configured */
+	ck_assert_int_eq(access_check(&v, &c, &why), 0);	/* gid not configured */
 	v.gid_set = 1;
-	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), -EACCES);
-	ck_assert_ptr_nonnull(strstr(why, "gid 50 is not group 1000"));
+	ck_assert_int_eq(access_check(&v, &c, &why), -EACCES);
+	ck_assert_ptr_nonnull(strstr(why.msg, "gid 50 is not group 1000"));
 	c.groups = groups;
 	c.ngroups = 2;
-	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), 0);	/* supplementary */
+	ck_assert_int_eq(access_check(&v, &c, &why), 0);	/* supplementary */
 	c.uid = 0;
-	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), -EACCES);	/* root is not the owner */
-	ck_assert_ptr_nonnull(strstr(why, "uid 0 is not the owner (uid 1000)"));
+	ck_assert_int_eq(access_check(&v, &c, &why), -EACCES);	/* root is not the owner */
+	ck_assert_ptr_nonnull(strstr(why.msg, "uid 0 is not the owner (uid 1000)"));
 }
 END_TEST
 
 START_TEST(test_check_cgroup)
 {
-	char mine[4096], pat[4200], why[512];
+	char mine[4096], pat[4200];
+	struct why why = WHY_INIT;
 	struct view v = { .container = "b", .uid = 0 };
 	struct caller c = { .pid = getpid(), .uid = 0 };
 
 	ck_assert_int_eq(access_cgroup_of(getpid(), mine, sizeof(mine)), 0);
 	snprintf(pat, sizeof(pat), "%s", mine);
 	v.cgroup = pat;
-	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), 0);
+	ck_assert_int_eq(access_check(&v, &c, &why), 0);
 	v.cgroup = "/no/such/cgroup-*";
-	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), -EACCES);
-	ck_assert_ptr_nonnull(strstr(why, "does not match /no/such/cgroup-*"));
+	ck_assert_int_eq(access_check(&v, &c, &why), -EACCES);
+	ck_assert_ptr_nonnull(strstr(why.msg, "does not match /no/such/cgroup-*"));
 	c.pid = 0;	/* not visible from our pid namespace */
-	ck_assert_int_eq(access_check(&v, &c, why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(access_check(&v, &c, &why), -EACCES);
+}
+END_TEST
+
+START_TEST(test_status_parse)
+{
+	pid_t tracer = -1;
+	int admin = -1;
+
+	ck_assert_int_eq(access_status_parse("Name:\tx\nTracerPid:\t0\nCapEff:\t0000000000000000\n",
+					     &tracer, &admin), 0);
+	ck_assert_int_eq(tracer, 0);
+	ck_assert_int_eq(admin, 0);
+	ck_assert_int_eq(access_status_parse("Name:\tx\nTracerPid:\t4242\nCapEff:\t000001ffffffffff\n",
+					     &tracer, &admin), 0);
+	ck_assert_int_eq(tracer, 4242);
+	ck_assert_int_eq(admin, 1);
+	ck_assert_int_eq(access_status_parse("Name:\tx\nCapEff:\t0\n", &tracer, &admin), -EINVAL);
+	ck_assert_int_eq(access_status_of(getpid(), &tracer, &admin), 0);
+	ck_assert_int_eq(tracer, 0);
 }
 END_TEST
 
@@ -116,6 +137,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_cgroup_of_self);
 	tcase_add_test(tc, test_check_uid_gid);
 	tcase_add_test(tc, test_check_cgroup);
+	tcase_add_test(tc, test_status_parse);
 	tcase_add_test(tc, test_command_of);
 	suite_add_tcase(s, tc);
 	return s;

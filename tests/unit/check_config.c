@@ -194,6 +194,57 @@ START_TEST(test_view_validation)
 }
 END_TEST
 
+START_TEST(test_limits)
+{
+	struct why err;
+	struct harombe_config *c;
+	struct viewset *vs = NULL;
+	const struct view *v;
+
+	c = load("security:\n  fs:\n    locked_memory: 4MiB\n  containers:\n    a: {}\n"
+		 "    b:\n      limits: { open_files: 7, locked_memory: 64KiB }\n"
+		 "    c:\n      limits: { open_files: 9 }\n", &err);
+	ck_assert_msg(c != NULL, "%s", err.msg);
+	ck_assert_uint_eq(c->fs.limits.open_files, HAROMBE_DEFAULT_OPEN_FILES);
+	ck_assert_uint_eq(c->fs.limits.locked_memory, (4u << 20) / 4);
+	ck_assert_int_eq(viewset_load(c, &vs, &err), 0);
+	v = viewset_find(vs, "a");
+	ck_assert_uint_eq(v->max_open, 1024);
+	ck_assert_uint_eq(v->max_locked, 1u << 20);
+	v = viewset_find(vs, "b");
+	ck_assert_uint_eq(v->max_open, 7);
+	ck_assert_uint_eq(v->max_locked, 64u << 10);
+	v = viewset_find(vs, "c");
+	ck_assert_uint_eq(v->max_open, 9);
+	ck_assert_uint_eq(v->max_locked, 1u << 20);	/* the default stays */
+	viewset_free(vs);
+	config_free(c);
+
+	/* security.fs.limits are every view's defaults */
+	c = load("security:\n  fs:\n    limits: { open_files: 5, locked_memory: 1MiB }\n  containers:\n    a: {}\n",
+		 &err);
+	ck_assert_msg(c != NULL, "%s", err.msg);
+	ck_assert_int_eq(viewset_load(c, &vs, &err), 0);
+	ck_assert_uint_eq(viewset_find(vs, "a")->max_open, 5);
+	ck_assert_uint_eq(viewset_find(vs, "a")->max_locked, 1u << 20);
+	viewset_free(vs);
+	config_free(c);
+
+	expect_error("security:\n  containers:\n    b:\n      limits: { open_files: 0 }\n", "t.yaml:4:29:",
+		     "'open_files' must be at least 1");
+	expect_error("security:\n  containers:\n    b:\n      limits: { open_files: lots }\n", "t.yaml:4:29:",
+		     "'open_files' must be a whole number");
+	expect_error("security:\n  containers:\n    b:\n      limits: { locked_memory: 1KiB }\n", "t.yaml:4:32:",
+		     "at least 4KiB");
+	expect_error("security:\n  containers:\n    b:\n      limits: { locked_memory: 9MiB }\n", "t.yaml:4:32:",
+		     "exceeds security.fs.locked_memory");
+	expect_error("security:\n  containers:\n    b:\n      limits: 5\n", "t.yaml:4:15:",
+		     "'limits' must be a mapping");
+	expect_error("security:\n  fs:\n    limits: { locked_memory: 9MiB }\n", "t.yaml:3:30:",
+		     "exceeds security.fs.locked_memory");
+}
+END_TEST
+
 START_TEST(test_credentials_refused_anywhere)
 {
 	/* built from pieces so that this source holds no complete token */
@@ -316,6 +367,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_design_additions);
 	tcase_add_test(tc, test_errors_name_file_line_column);
 	tcase_add_test(tc, test_view_validation);
+	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_credentials_refused_anywhere);
 	tcase_add_test(tc, test_references_accepted);
 	tcase_add_test(tc, test_durations_and_sizes);

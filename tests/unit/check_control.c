@@ -93,7 +93,7 @@ START_TEST(test_unknown_request_and_no_daemon)
 	ck_assert_int_eq(send(fd, "reveal x", 8, 0), 8);
 	n = recv(fd, reply, sizeof(reply) - 1, 0);
 	ck_assert_int_gt(n, 0);
-	ck_assert_str_eq(reply, "error: unknown request (forget KEY, forget-all, ping)");
+	ck_assert_str_eq(reply, "error: unknown request (forget KEY, forget-all, leases, ping)");
 	close(fd);
 	ck_assert_int_eq(nseen, 0);
 
@@ -101,6 +101,32 @@ START_TEST(test_unknown_request_and_no_daemon)
 	ctl = NULL;
 	ck_assert_int_eq(access(path, F_OK), -1);	/* removed on stop */
 	ck_assert_int_eq(control_forget(path, NULL, 0, &why), -ENOENT);
+}
+END_TEST
+
+static void two_leases(backend_lease_fn *each, void *each_arg, void *arg)
+{
+	(void)arg;
+	each("web", "database/creds/readonly", 42, 3, 1, each_arg);
+	each("", "aws/creds/deploy", 7, 0, 12, each_arg);
+}
+
+START_TEST(test_leases)
+{
+	struct why why = WHY_INIT;
+	char *text = NULL;
+
+	ck_assert_int_eq(control_leases(path, &text, &why), 0);
+	ck_assert_str_eq(text, "");	/* no lease source yet */
+	free(text);
+	control_set_leases(ctl, two_leases, NULL);
+	ck_assert_int_eq(control_leases(path, &text, &why), 0);
+	ck_assert_str_eq(text, "web\tdatabase/creds/readonly\t42\t3\t1\n\taws/creds/deploy\t7\t0\t12\n");
+	free(text);
+	control_stop(ctl);
+	ctl = NULL;
+	ck_assert_int_eq(control_leases(path, &text, &why), -ENOENT);
+	ck_assert_ptr_null(text);
 }
 END_TEST
 
@@ -225,6 +251,7 @@ static Suite *control_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_forget_keys_and_all);
 	tcase_add_test(tc, test_unknown_request_and_no_daemon);
+	tcase_add_test(tc, test_leases);
 	tcase_add_test(tc, test_other_uid_refused);
 	tcase_add_test(tc, test_live_socket_not_replaced);
 	tcase_add_test(tc, test_impostor_detected_and_squatted_path_refused);

@@ -280,7 +280,7 @@ START_TEST(test_rules_assignments)
 	expect("machine h login me password %s", pw, "machine h login me password %R", "netrc_password");
 	expect("the password is %s for prod", "S3cr3t!Pw", "the password is %R for prod", "password_prose");
 	expect("API_KEY=%s", tok("", 32, B62), "API_KEY=%R", "api_key");
-	expect("x-api-key: %s", tok("", 32, B62), "x-api-key: %R", "api_key");
+	expect("x-api-key: %s", tok("", 32, B62), "x-api-key: %R", "api_key_header");
 	expect("CLIENT_SECRET='%s'", tok("", 32, B62), "CLIENT_SECRET='%R'", NULL);
 	expect("secret=%s", "Zx9!Qw8@Er7#Ty6$Ui5%", "secret=%R", "secret_assignment");
 	/* URL passwords: only the password goes */
@@ -307,7 +307,6 @@ START_TEST(test_negatives)
 		"password: ${DB_PASSWORD}",
 		"api_key = os.environ.get(\"API_KEY\")",
 		"password = getpass.getpass(\"Password: \")",
-		"SECRET_KEY=changeme",
 		"token = request.headers.get(\"Authorization\")",
 		"max_tokens=4096",
 		"mask-1234567890abcdef",
@@ -360,11 +359,37 @@ START_TEST(test_entropy)
 	snprintf(in, sizeof(in), "SIGNING_SECRET=%s", tok("", 40, HEXL));
 	run(S, in, &o);
 	ck_assert_uint_eq(o.nf, 1);
-	/* min_length can go below 16 (the original's entropy words could not) */
+	/* min_length can go below 16 (the original's entropy words could not);
+	 * key_assignment off, since a value in auth's place is redacted
+	 * whatever its length */
+	scan_free(s12);
+	s12 = make(0.7, 12, 1, NULL);
+	{
+		struct scan *a16 = NULL, *a12 = NULL;
+		char err[256];
+		static const char dis[] = "disable: [key_assignment]\n";
+		struct scan_options so = SCAN_OPTIONS_INIT;
+
+		ck_assert_int_eq(scan_new(&so, &a16, err, sizeof(err)), 0);
+		so.min_length = 12;
+		ck_assert_int_eq(scan_new(&so, &a12, err, sizeof(err)), 0);
+		ck_assert_int_eq(scan_load_rules_text(a16, "d", dis, strlen(dis), err, sizeof(err)), 0);
+		ck_assert_int_eq(scan_load_rules_text(a12, "d", dis, strlen(dis), err, sizeof(err)), 0);
+		ck_assert_int_eq(scan_compile(a16, err, sizeof(err)), 0);
+		ck_assert_int_eq(scan_compile(a12, err, sizeof(err)), 0);
+		scan_free(s12);
+		s12 = a12;
+		scan_free(noent);
+		noent = a16;
+	}
 	snprintf(in, sizeof(in), "auth: %s", tok("", 13, B62));
 	run(S, in, &o);
+	run(noent, in, &o);
 	ck_assert_uint_eq(o.nf, 0);
 	run(s12, in, &o);
+	ck_assert_uint_eq(o.nf, 1);
+	/* with the rule on, the value in auth's place goes at any length */
+	run(S, in, &o);
 	ck_assert_uint_eq(o.nf, 1);
 	out_reset(&o);
 	scan_free(s12);
@@ -432,6 +457,124 @@ END_TEST
 
 /* Every strict case of the original's tests: detected / not_detected, and
  * the assertions that pin redaction. */
+/* Issue 12: a value in a secret's place is redacted whatever its shape;
+ * only references, placeholders, booleans, paths and names veto it. */
+START_TEST(test_context_decides)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "password=dbpjgliioqllsrvq", "password=%R" },
+		{ "PASSWORD=kehskooivpzouqCw", "PASSWORD=%R" },
+		{ "password = open_sesame", "password = %R" },
+		{ "access_token: tkn_icornkhnnrtAznyAqvsHvAIA", "access_token: %R" },
+		{ "apikey = \"key_leegeptlpkppyzAqvrFwBDBJ\"", "apikey = \"%R\"" },
+		{ "curl -u \"d2LkV78zLx!t:\" https://localhost:9200", "curl -u \"%R:\" https://localhost:9200" },
+		{ "Authorization: Bearer mF_9.B5f-4.1JqM", "Authorization: Bearer %R" },
+		{ "//registry.npmjs.org/:_authToken=npm_xxxxxxxxxxx", "//registry.npmjs.org/:_authToken=%R" },
+		{ "BUNDLE_ENTERPRISE__CONTRIBSYS__COM: cafebabe:deadbeef", "BUNDLE_ENTERPRISE__CONTRIBSYS__COM: %R" },
+		{ "SECRET_KEY=changeme", "SECRET_KEY=%R" },
+		{ "password: admin", "password: %R" },
+		{ "CREATE USER app IDENTIFIED BY 'Tr0ub4dor';", "CREATE USER app IDENTIFIED BY '%R';" },
+		{ "Proxy-Authorization: Negotiate YIIGhgYJKoZIhvcSAQICAQBuggZ1", "Proxy-Authorization: Negotiate %R" },
+		{ "X-Api-Key: abcd1234efgh", "X-Api-Key: %R" },
+		{ "Driver={ODBC};Server=db;Uid=sa;Pwd={s3cr3t;pw};", "Driver={ODBC};Server=db;Uid=sa;Pwd={%R};" },
+		{ "machine api.example.com\n  login me\n  password hunter22\n", "machine api.example.com\n  login me\n  password %R\n" },
+		{ "mysql -h db -u root -pR3disPass app", "mysql -h db -u root -p%R app" },
+		{ "docker login -u ci -p dckrSecret123 registry.example.com", "docker login -u ci -p %R registry.example.com" },
+		{ "mkdir -p /tmp/build/out", NULL },
+		{ "pin=73519", "pin=73519" },	/* not a secret's name */
+		/* vetoes */
+		{ "password = user_password", NULL },
+		{ "password: ${DB_PASSWORD}", NULL },
+		{ "password=%DB_PASSWORD%", NULL },
+		{ "password: \"{{ .Values.db.password }}\"", NULL },
+		{ "token = getToken()", NULL },
+		{ "token = os.environ[\"TOKEN\"]", NULL },
+		{ "apiKey: process.env.API_KEY", NULL },
+		{ "password: <password>", NULL },
+		{ "password: ********", NULL },
+		{ "password: xxxx", NULL },
+		{ "password: true", NULL },
+		{ "password_length: 16", NULL },
+		{ "password_file: /run/secrets/db_password", NULL },
+		{ "password = /run/secrets/db_password", NULL },
+		{ "key: app", NULL },
+		{ "--token TOKEN", NULL },
+		{ "--password string   Password for the registry", NULL },
+		{ "{\"password\": {\"type\": \"string\", \"minLength\": 8}}", NULL },
+		{ "{\"password\":{\"type\":\"string\"}}", NULL },
+		{ "  password: { type: String, required: true },", NULL },
+		{ "  - key: node-role.kubernetes.io/master", NULL },
+		{ "\"auth\": {\"type\": \"oauth2\"}", NULL },
+		{ "auth: basic", NULL },
+		{ "docker login --password-stdin -u ci registry", NULL },
+		{ "token: ${{ secrets.GITHUB_TOKEN }}", NULL },
+		{ "password = kwargs.get(\"password\")", NULL },
+		{ "if (password == null) return;", NULL },
+		{ "  -p, --password=PASSWORD  password to use", NULL },
+		{ "postgresql://app:[REDACTED]@db/prod", NULL },
+		{ "password=[REDACTED] token: [REDACTED]", NULL },
+	};
+	struct out o = { 0 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char want[512];
+		const char *r;
+
+		run(S, cases[i].in, &o);
+		if (!cases[i].want || !(r = strstr(cases[i].want, "%R"))) {
+			ck_assert_msg(o.nf == 0 && !strcmp(o.buf, cases[i].in), "vetoed '%s': got '%s' (%s)",
+				      cases[i].in, o.buf, o.nf ? o.f[0].rule : "-");
+			continue;
+		}
+		snprintf(want, sizeof(want), "%.*s[REDACTED]%s", (int)(r - cases[i].want), cases[i].want, r + 2);
+		ck_assert_msg(!strcmp(o.buf, want), "'%s': got '%s', want '%s'", cases[i].in, o.buf, want);
+	}
+	out_reset(&o);
+}
+END_TEST
+
+/* Issue 12: decode before judging; the whole encoded span goes. */
+START_TEST(test_decode)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		/* base64 of "password=hunter2xyz\nuser=bob" */
+		{ "data: cGFzc3dvcmQ9aHVudGVyMnh5egp1c2VyPWJvYg==", "data: %R" },
+		/* the same, URL alphabet, no padding */
+		{ "cfg=cGFzc3dvcmQ9aHVudGVyMnh5egp1c2VyPWJvYg", "cfg=%R" },
+		/* hex of "DATABASE_URL=postgres://a:Sup3rS3cret@db/x" */
+		{ "blob 44415441424153455f55524c3d706f7374677265733a2f2f613a53757033725333637265744064622f78 end", "blob %R end" },
+		{ "GET /cb?q=password%3DS3cr3tPa55 HTTP/1.1", "GET %R HTTP/1.1" },
+		{ "{\"raw\": \"\\u0070\\u0061\\u0073\\u0073\\u0077\\u006f\\u0072\\u0064\\u003dS3cr3tXyz\"}",
+		  "{\"raw\": \"%R\"}" },
+		{ "Content-Transfer-Encoding: quoted-printable\n\nPASSWORD=3DS3cr3tXyz42\n",
+		  "Content-Transfer-Encoding: quoted-printable\n\n%R\n" },
+		/* text without a secret, an image, an integrity string: untouched */
+		{ "note: aGVsbG8gd29ybGQsIG5vdGhpbmcgaGVyZSBhdCBhbGw=", NULL },
+		{ "src=\"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\"", NULL },
+		{ "GET /search?q=hello%20world%3Dfoo HTTP/1.1", NULL },
+	};
+	struct out o = { 0 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char want[512];
+		const char *r;
+
+		run(S, cases[i].in, &o);
+		if (!cases[i].want) {
+			ck_assert_msg(o.nf == 0 && !strcmp(o.buf, cases[i].in), "'%s': got '%s' (%s)", cases[i].in,
+				      o.buf, o.nf ? o.f[0].rule : "-");
+			continue;
+		}
+		r = strstr(cases[i].want, "%R");
+		snprintf(want, sizeof(want), "%.*s[REDACTED]%s", (int)(r - cases[i].want), cases[i].want, r + 2);
+		ck_assert_msg(!strcmp(o.buf, want), "'%s': got '%s', want '%s'", cases[i].in, o.buf, want);
+	}
+	out_reset(&o);
+}
+END_TEST
+
 START_TEST(test_upstream_strict)
 {
 	json_object *doc = json_object_from_file("tests/fixtures/harombe-upstream/cases.json"), *v, *cfg;
@@ -477,6 +620,16 @@ START_TEST(test_upstream_strict)
 		run(s, text, &o);
 		if (!strcmp(expect_, "detected"))
 			ck_assert_msg(o.nf > 0, "%s: expected a finding", id);
+		else if (!strcmp(expect_, "not_detected") && !strcmp(id, "scanner-0021"))
+			/* "token=short123" with min_length 32: issue 12 reverses it
+			 * (a value in a secret's place is redacted at any length;
+			 * min_length bounds entropy findings only) */
+			ck_assert_msg(o.nf == 1 && !strcmp(o.buf, "token=[REDACTED]"), "%s: %s", id, o.buf);
+		else if (!strcmp(expect_, "not_detected") && !strcmp(id, "scanner-0029"))
+			/* "# api_key = 'sk-1234567890'  # BAD" in a comment: the
+			 * same reversal; the environment lookup above it passes */
+			ck_assert_msg(o.nf == 1 && strstr(o.buf, "os.environ.get('API_KEY')") &&
+				      strstr(o.buf, "api_key = '[REDACTED]'"), "%s: %s", id, o.buf);
 		else if (!strcmp(expect_, "not_detected"))
 			ck_assert_msg(o.nf == 0, "%s: expected nothing, found %s", id, o.nf ? o.f[0].rule : "");
 		if (!strcmp(id, "scanner-0013"))
@@ -561,6 +714,27 @@ START_TEST(test_stream_pause)
 		ck_assert_msg(!survives(got, gh), "token survives a pause at %zu: %s", i, got);
 		ck_assert(nf >= 1);
 		free(got);
+	}
+	/* a value in a secret's place, symbols and all, cut anywhere by a
+	 * pause: no 8-character run of it goes out */
+	{
+		static const char *const lines[] = {
+			"curl -u \"d2LkV78zLx!t:\" https://localhost:9200\n",
+			"Authorization: Bearer mF_9.B5f-4.1JqMxyz\n",
+			"PASSWORD=kehskooivpzouqCw!x\n",
+		};
+		static const char *const secrets[] = { "d2LkV78zLx!t", "mF_9.B5f-4.1JqMxyz", "kehskooivpzouqCw!x" };
+		size_t l;
+
+		for (l = 0; l < ARRAY_SIZE(lines); l++) {
+			const char *at = strstr(lines[l], secrets[l]);
+
+			for (i = (size_t)(at - lines[l]) + 2; i < (size_t)(at - lines[l]) + strlen(secrets[l]) - 1; i++) {
+				got = stream_split(S, lines[l], i, SCAN_FLUSH_ALL, &nf);
+				ck_assert_msg(!survives(got, secrets[l]), "'%s' cut at %zu: %s", lines[l], i, got);
+				free(got);
+			}
+		}
 	}
 	for (i = 0; i < 6; i++)
 		o += (size_t)snprintf(body + o, sizeof(body) - o, "%s\n", tok("", 64, B62 "+/"));
@@ -954,6 +1128,8 @@ static Suite *scan_suite(void)
 	tcase_add_test(tc, test_entropy);
 	tcase_add_test(tc, test_upstream_fixes);
 	tcase_add_test(tc, test_upstream_strict);
+	tcase_add_test(tc, test_context_decides);
+	tcase_add_test(tc, test_decode);
 	tcase_add_test(tc, test_options);
 	suite_add_tcase(s, tc);
 

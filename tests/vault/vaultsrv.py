@@ -6,7 +6,15 @@ in the harombe design notes, from Vault's api-docs): KV version 1 and 2 (read,
 versions, write with check-and-set, merge PATCH, soft delete, undelete,
 destroy, metadata, LIST), token lookup-self / renew-self / revoke-self /
 create with TTLs that really expire, AppRole (role, role-id, secret-id,
-login), namespaces (X-Vault-Namespace and path prefixes), sys/health,
+login), TLS certificate login (auth/cert: certs/NAME, login; the client
+certificate of the TLS handshake), JWT role login (auth/jwt: config with
+jwt_validation_pubkeys, role/NAME, login; RS256 verified with openssl),
+Kubernetes login (auth/kubernetes: config with pem_keys, role/NAME, login),
+response wrapping (X-Vault-Wrap-TTL, sys/wrapping/lookup, sys/wrapping/unwrap),
+sys/auth/PATH to enable a method at another mount, the database engine's
+roles and credentials with leases (database/roles/NAME, database/creds/NAME)
+and the lease API (sys/leases/renew, revoke, lookup; sys/renew and
+sys/revoke), namespaces (X-Vault-Namespace and path prefixes), sys/health,
 sys/internal/ui/mounts, a sealed state and HA-standby 307 redirects.
 
 Test-only control endpoints live under /_test/ on the same port and bypass
@@ -27,18 +35,21 @@ everything else (faults, seal, tokens):
   POST /_test/revoke    {"token": ID} or {"path": "auth/approle/login"}
   GET  /_test/stats     {"total": N, "connections": N, "requests": {"GET secret/data/x": N}}
   POST /_test/stats/reset
+  GET  /_test/leases    {"leases": [{"id", "path", "ttl", "renewals", "username", "password"}]}:
+                        the live leases
   POST /_test/age       {"mount": "secret", "path": "a/b", "seconds": N}: every time of
                         that secret (its versions' too) N seconds earlier
 
 Usage: vaultsrv.py --port-file FILE [--port N] [--root-token ID] [--state FILE]
        [--kv MOUNT=VERSION ...] [--namespace NS ...] [--sealed]
-       [--standby-of URL] [--tls-cert C --tls-key K [--tls-client-ca CA]]
+       [--standby-of URL] [--tls-cert C --tls-key K [--tls-client-ca CA [--tls-client-optional]]]
        [--unix PATH]
 It listens on 127.0.0.1 (a random port unless --port) and writes the port to
 --port-file once it accepts connections.
 """
 
 import argparse
+import base64
 import copy
 import fnmatch
 import json
@@ -48,7 +59,9 @@ import socket
 import socketserver
 import ssl
 import struct
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -120,6 +133,10 @@ class State:
         self.tokens = {}
         self.roles = {}         # "ns|name" -> role
         self.policies = {}      # name -> {glob: [caps]}
+        self.auth = {}          # "ns|mount" -> {"type": "jwt", "config": {}, "roles": {}}
+        self.wraps = {}         # wrapping token -> {"resp", "path", "created", "ttl"}
+        self.db = {"|database": {"roles": {}}}   # "ns|mount" -> database engine
+        self.leases = {}        # lease id -> {"path", "issue", "expire", "max_expire", ...}
         self.cluster_id = str(uuid.uuid4())
         if args.state and os.path.exists(args.state):
             self.load()
@@ -131,6 +148,8 @@ class State:
                 ns = ns.strip("/") + "/"
                 self.namespaces.add(ns)
                 self.mounts[ns + "|secret"] = {"version": 2, "data": {}}
+            for t in ("cert", "jwt", "kubernetes"):
+                self.auth["|" + t] = {"type": t, "config": {}, "roles": {}}
             self.new_token(args.root_token, ["root"], 0, False, "", path="auth/token/root")
             self.save()
 
@@ -142,7 +161,8 @@ class State:
         tmp = self.args.state + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"mounts": self.mounts, "tokens": self.tokens, "roles": self.roles,
-                       "policies": self.policies, "namespaces": sorted(self.namespaces)}, f)
+                       "policies": self.policies, "namespaces": sorted(self.namespaces),
+                       "auth": self.auth, "wraps": self.wraps, "db": self.db, "leases": self.leases}, f)
         os.replace(tmp, self.args.state)
 
     def load(self):
@@ -153,6 +173,10 @@ class State:
         self.roles = d["roles"]
         self.policies = d["policies"]
         self.namespaces = set(d["namespaces"])
+        self.auth = d.get("auth", {})
+        self.wraps = d.get("wraps", {})
+        self.db = d.get("db", self.db)
+        self.leases = d.get("leases", {})
 
     # ---- tokens ----
 
@@ -221,6 +245,70 @@ class State:
                 if fnmatch.fnmatchcase(path, glob) and (set(have) & set(caps) or "sudo" in have):
                     return True
         return False
+
+
+# ---- JWTs and certificates (auth/jwt, auth/kubernetes, auth/cert) ----
+
+def b64u(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def listish(v):
+    """Vault takes lists as JSON arrays or comma-separated strings."""
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [x.strip() for x in v.split(",") if x.strip()]
+    return list(v)
+
+
+def jwt_verify(token, pems):
+    """The claims of an RS256 JWT signed by one of pems (keys or
+    certificates), checked with openssl; ValueError otherwise."""
+    parts = (token or "").split(".")
+    if len(parts) != 3:
+        raise ValueError("error validating token: malformed token")
+    try:
+        hdr = json.loads(b64u(parts[0]))
+        claims = json.loads(b64u(parts[1]))
+        sig = b64u(parts[2])
+    except (ValueError, TypeError):
+        raise ValueError("error validating token: malformed token")
+    if hdr.get("alg") != "RS256":
+        raise ValueError("error validating token: unsupported signing algorithm")
+    with tempfile.TemporaryDirectory() as d:
+        with open(d + "/data", "wb") as f:
+            f.write((parts[0] + "." + parts[1]).encode())
+        with open(d + "/sig", "wb") as f:
+            f.write(sig)
+        for pem in pems:
+            key = d + "/key.pem"
+            if "CERTIFICATE" in pem:
+                r = subprocess.run(["openssl", "x509", "-pubkey", "-noout"], input=pem.encode(),
+                                   capture_output=True)
+                pem = r.stdout.decode()
+            with open(key, "w") as f:
+                f.write(pem)
+            r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", key, "-signature", d + "/sig",
+                                d + "/data"], capture_output=True)
+            if r.returncode == 0:
+                return claims
+    raise ValueError("error validating token: failed to verify id token signature")
+
+
+def jwt_times(claims, leeway):
+    t = now()
+    if "exp" in claims and t > float(claims["exp"]) + leeway:
+        raise ValueError("error validating claims: validation failed, token is expired (exp)")
+    if "nbf" in claims and t < float(claims["nbf"]) - leeway:
+        raise ValueError("error validating claims: validation failed, token not valid yet (nbf)")
+
+
+def cert_subject(pem):
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as f:
+        f.write(pem)
+        f.flush()
+        return ssl._ssl._test_decode_cert(f.name)["subject"]
 
 
 def envelope(data=None, auth=None, lease=0, warnings=None):
@@ -637,6 +725,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         st = self.server.state
+        self.rest = ""
         try:
             u = urlsplit(self.path)
             query = parse_qs(u.query)
@@ -653,6 +742,9 @@ class Handler(BaseHTTPRequestHandler):
             if self.apply_faults(path):
                 return
             status, out, headers = self.route(method, path, query, body)
+            if (status == 200 and out is not None and self.headers.get("X-Vault-Wrap-TTL")
+                    and not path.startswith("/v1/sys/wrapping/")):
+                out = self.wrap(status, out)
             self.reply(status, out, headers, head=method == "HEAD")
         except HTTPError as e:
             self.reply(e.status, e.body, e.headers, head=method == "HEAD")
@@ -704,9 +796,37 @@ class Handler(BaseHTTPRequestHandler):
             rest = "/".join(segs)
             if ns not in st.namespaces:
                 raise HTTPError(404, ["namespace not found"])
+            self.rest = rest
             if method in ("POST", "PUT") and rest.startswith("auth/approle/login"):
                 return self.approle_login(ns, rest, body)
+            if method in ("POST", "PUT") and rest == "sys/wrapping/lookup":
+                return self.wrap_lookup(body)
+            if (method in ("POST", "PUT") and rest == "sys/wrapping/unwrap"
+                    and self.headers.get("X-Vault-Token", "") in st.wraps):
+                return self.unwrap(self.headers["X-Vault-Token"])
+            am = self.auth_mount(ns, rest)
+            if am and am[2] == "login" and method in ("POST", "PUT"):
+                return self.method_login(ns, am[0], am[1], body)
             tok = st.token_of(self.headers, ns)
+            if rest.startswith("sys/auth/") and method in ("POST", "PUT"):
+                if "root" not in tok["policies"]:
+                    raise denied()
+                typ = (body or {}).get("type")
+                if typ not in ("cert", "jwt", "kubernetes", "oidc"):
+                    raise HTTPError(400, ["unknown auth method type: %s" % typ])
+                st.auth[ns + "|" + rest[9:].strip("/")] = {"type": "jwt" if typ == "oidc" else typ,
+                                                           "config": {}, "roles": {}}
+                st.save()
+                return 204, None, None
+            if am:
+                return self.method_admin(tok, am[1], am[2], method, body)
+            if rest.startswith(("sys/leases/", "sys/renew", "sys/revoke")):
+                return self.lease_api(tok, ns, method, rest, body)
+            dm = self.db_mount(ns, rest)
+            if dm:
+                return self.database(tok, ns, dm[0], dm[1], method, rest[len(dm[0]) + 1:].strip("/"), body)
+            if rest == "sys/wrapping/unwrap" and method in ("POST", "PUT"):
+                return self.unwrap((body or {}).get("token", ""))
             if rest.startswith("auth/token/"):
                 return self.token_api(tok, ns, method, rest[11:], body)
             if rest.startswith("auth/approle/role/"):
@@ -836,6 +956,282 @@ class Handler(BaseHTTPRequestHandler):
         st.save()
         return 200, envelope(auth=st.auth_block(t)), None
 
+    # ---- cert, jwt and kubernetes auth methods ----
+
+    def auth_mount(self, ns, rest):
+        """(mount, entry, op) when rest is under an enabled auth method."""
+        st = self.server.state
+        best = None
+        for key, m in st.auth.items():
+            mns, _, mount = key.partition("|")
+            if mns == ns and rest.startswith("auth/" + mount + "/"):
+                if not best or len(mount) > len(best[0]):
+                    best = (mount, m, rest[len(mount) + 6:].strip("/"))
+        return best
+
+    def method_admin(self, tok, entry, op, method, body):
+        st = self.server.state
+        if "root" not in tok["policies"]:
+            raise denied()
+        body = body or {}
+        if method not in ("POST", "PUT"):
+            raise HTTPError(405, ["unsupported operation"])
+        if op == "config" and entry["type"] in ("jwt", "kubernetes"):
+            entry["config"] = body
+            st.save()
+            return 204, None, None
+        kind, _, name = op.partition("/")
+        if name and kind == ("certs" if entry["type"] == "cert" else "role"):
+            role = dict(body)
+            role["token_ttl"] = parse_duration(body.get("token_ttl"), 0)
+            role["token_max_ttl"] = parse_duration(body.get("token_max_ttl"), 0)
+            role["token_policies"] = listish(body.get("token_policies") or ["default"])
+            if entry["type"] == "cert" and not body.get("certificate"):
+                raise HTTPError(400, ["must specify certificate"])
+            if entry["type"] == "jwt" and not body.get("user_claim"):
+                raise HTTPError(400, ["a user claim must be defined on the role"])
+            entry["roles"][name] = role
+            st.save()
+            return 204, None, None
+        raise HTTPError(405, ["unsupported operation"])
+
+    def method_login(self, ns, mount, entry, body):
+        st = self.server.state
+        body = body or {}
+        typ = entry["type"]
+        if typ == "cert":
+            name, role, meta = self.cert_match(entry, body.get("name"))
+        else:
+            rname = body.get("role") or ""
+            role = entry["roles"].get(rname)
+            if typ == "kubernetes":
+                if not rname:
+                    raise HTTPError(400, ["missing role"])
+                if not body.get("jwt"):
+                    raise HTTPError(400, ["missing jwt"])
+                if not role:
+                    raise HTTPError(400, ["invalid role name \"%s\"" % rname])
+                meta = self.k8s_check(entry, role, body["jwt"], rname)
+            else:
+                if not body.get("jwt"):
+                    raise HTTPError(400, ["missing token"])
+                if not role:
+                    raise HTTPError(400, ["role \"%s\" could not be found" % rname])
+                meta = self.jwt_check(entry, role, body["jwt"], rname)
+        ttl = role["token_ttl"] or 2764800
+        t = st.new_token(None, role["token_policies"], ttl, True, ns, max_ttl=role["token_max_ttl"],
+                         path="auth/%s/login" % mount, meta=meta)
+        st.save()
+        return 200, envelope(auth=st.auth_block(t)), None
+
+    def cert_match(self, entry, want):
+        bad = HTTPError(400, ["invalid certificate or no client certificate supplied"])
+        if not isinstance(self.request, ssl.SSLSocket):
+            raise bad
+        peer = self.request.getpeercert()
+        der = self.request.getpeercert(True)
+        if not peer or not der:
+            raise bad
+        for name, role in sorted(entry["roles"].items()):
+            if want and name != want:
+                continue
+            pem = role["certificate"]
+            if ssl.PEM_cert_to_DER_cert(pem) == der or cert_subject(pem) == peer.get("issuer"):
+                cn = [v for rdn in peer.get("subject", ()) for k, v in rdn if k == "commonName"]
+                return name, role, {"cert_name": name, "common_name": cn[0] if cn else ""}
+        raise bad
+
+    def jwt_check(self, entry, role, jwt, rname):
+        cfg = entry["config"]
+        if not cfg.get("jwt_validation_pubkeys"):
+            raise HTTPError(400, ["could not load configuration"])
+        if role.get("role_type", "oidc") != "jwt":
+            raise HTTPError(400, ["role with oidc role_type is not allowed"])
+        leeway = int(role.get("expiration_leeway", 0) or 0)
+        leeway = 150 if leeway == 0 else max(leeway, 0)
+        try:
+            claims = jwt_verify(jwt, listish(cfg["jwt_validation_pubkeys"]))
+            jwt_times(claims, leeway)
+        except ValueError as e:
+            raise HTTPError(400, [str(e)])
+        if cfg.get("bound_issuer") and claims.get("iss") != cfg["bound_issuer"]:
+            raise HTTPError(400, ["error validating claims: validation failed, invalid issuer claim (iss)"])
+        aud = claims.get("aud")
+        aud = [aud] if isinstance(aud, str) else (aud or [])
+        bound = listish(role.get("bound_audiences"))
+        if bound and not set(aud) & set(bound):
+            raise HTTPError(400, ["error validating claims: validation failed, invalid audience (aud) claim: "
+                                  "audience claim does not match any expected audience"])
+        if aud and not bound:
+            raise HTTPError(400, ["audience claim found in JWT but no audiences bound to the role"])
+        if role.get("bound_subject") and claims.get("sub") != role["bound_subject"]:
+            raise HTTPError(400, ["sub claim does not match bound subject"])
+        user = claims.get(role["user_claim"])
+        if user is None:
+            raise HTTPError(400, ["claim \"%s\" not found in token" % role["user_claim"]])
+        return {"role": rname}
+
+    def k8s_check(self, entry, role, jwt, rname):
+        cfg = entry["config"]
+        try:
+            claims = jwt_verify(jwt, listish(cfg.get("pem_keys")))
+            jwt_times(claims, 0)
+        except ValueError:
+            raise HTTPError(403, ["permission denied"])
+        sub = str(claims.get("sub", ""))
+        ns = claims.get("kubernetes.io/serviceaccount/namespace")
+        name = claims.get("kubernetes.io/serviceaccount/service-account.name")
+        if sub.startswith("system:serviceaccount:") and sub.count(":") == 3:
+            ns, name = sub.split(":")[2:4]
+        names = listish(role.get("bound_service_account_names"))
+        nss = listish(role.get("bound_service_account_namespaces"))
+        if "*" not in names and name not in names:
+            raise HTTPError(403, ["service account name not authorized"])
+        if "*" not in nss and ns not in nss:
+            raise HTTPError(403, ["namespace not authorized"])
+        return {"role": rname, "service_account_name": name, "service_account_namespace": ns}
+
+    # ---- response wrapping ----
+
+    def wrap(self, status, out):
+        st = self.server.state
+        ttl = parse_duration(self.headers.get("X-Vault-Wrap-TTL"), 0)
+        wtok = "hvs." + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+        path = getattr(self, "rest", "")
+        with LOCK:
+            st.wraps[wtok] = {"resp": out, "path": path, "created": now(), "ttl": ttl}
+            st.save()
+        env = envelope()
+        env["wrap_info"] = {"token": wtok, "accessor": uuid.uuid4().hex[:24], "ttl": ttl,
+                            "creation_time": rfc3339(now()), "creation_path": path,
+                            "wrapped_accessor": ""}
+        return env
+
+    def live_wrap(self, wtok):
+        st = self.server.state
+        w = st.wraps.get(wtok or "")
+        if w and w["ttl"] and now() > w["created"] + w["ttl"]:
+            del st.wraps[wtok]
+            st.save()
+            w = None
+        if not w:
+            raise HTTPError(400, ["wrapping token is not valid or does not exist"])
+        return w
+
+    def wrap_lookup(self, body):
+        w = self.live_wrap((body or {}).get("token"))
+        return 200, envelope({"creation_path": w["path"], "creation_time": rfc3339(w["created"]),
+                              "creation_ttl": w["ttl"]}), None
+
+    def unwrap(self, wtok):
+        st = self.server.state
+        w = self.live_wrap(wtok)
+        del st.wraps[wtok]
+        st.save()
+        return 200, w["resp"], None
+
+    # ---- the database engine and leases ----
+
+    def db_mount(self, ns, rest):
+        for key, m in self.server.state.db.items():
+            mns, _, mount = key.partition("|")
+            if mns == ns and rest.startswith(mount + "/"):
+                return mount, m
+        return None
+
+    def database(self, tok, ns, mount, m, method, op, body):
+        st = self.server.state
+        kind, _, name = op.partition("/")
+        if not st.allowed(tok, mount + "/" + op, ["read", "update", "create"]):
+            raise denied()
+        if kind == "roles" and name and method in ("POST", "PUT"):
+            body = body or {}
+            if not body.get("db_name"):
+                raise HTTPError(400, ["empty database name attribute"])
+            m["roles"][name] = {"default_ttl": parse_duration(body.get("default_ttl"), 3600),
+                                "max_ttl": parse_duration(body.get("max_ttl"), 86400),
+                                "db_name": body["db_name"]}
+            st.save()
+            return 204, None, None
+        if kind == "creds" and name and method == "GET":
+            role = m["roles"].get(name)
+            if not role:
+                raise HTTPError(400, ["unknown role: %s" % name])
+            t = now()
+            lid = "%s/creds/%s/%s" % (mount, name, uuid.uuid4().hex[:24])
+            user = "v-token-%s-%s-%d" % (name[:8], uuid.uuid4().hex[:20], int(t))
+            pw = uuid.uuid4().hex + "-A1a"
+            ttl = role["default_ttl"]
+            if role["max_ttl"]:
+                ttl = min(ttl, role["max_ttl"])
+            st.leases[lid] = {"path": mount + "/creds/" + name, "ns": ns, "issue": t, "expire": t + ttl,
+                              "max_expire": t + role["max_ttl"] if role["max_ttl"] else 0,
+                              "last_renewal": 0, "default_ttl": role["default_ttl"], "renewals": 0,
+                              "username": user, "password": pw}
+            st.save()
+            env = envelope({"username": user, "password": pw})
+            env.update({"lease_id": lid, "lease_duration": ttl, "renewable": True, "mount_type": "database"})
+            return 200, env, None
+        raise HTTPError(405, ["unsupported operation"])
+
+    def live_lease(self, lid):
+        st = self.server.state
+        lease = st.leases.get(lid or "")
+        if lease and now() >= lease["expire"]:
+            del st.leases[lid]
+            st.save()
+            lease = None
+        return lease
+
+    def lease_api(self, tok, ns, method, rest, body):
+        st = self.server.state
+        body = body or {}
+        op = rest[len("sys/leases/"):] if rest.startswith("sys/leases/") else rest[len("sys/"):]
+        op, _, suffix = op.partition("/")
+        lid = body.get("lease_id") or suffix
+        if method not in ("POST", "PUT"):
+            raise HTTPError(405, ["unsupported operation"])
+        if op == "lookup":
+            lease = self.live_lease(lid)
+            if not lease:
+                raise HTTPError(400, ["invalid lease"])
+            return 200, envelope({"id": lid, "issue_time": rfc3339(lease["issue"]),
+                                  "expire_time": rfc3339(lease["expire"]),
+                                  "last_renewal_time": rfc3339(lease["last_renewal"]) or None,
+                                  "renewable": True, "ttl": int(round(lease["expire"] - now()))}), None
+        if op == "renew":
+            if not lid:
+                raise HTTPError(400, ["lease_id must be specified"])
+            lease = self.live_lease(lid)
+            if not lease:
+                raise HTTPError(400, ["lease not found"])
+            if not st.allowed(tok, "sys/leases/renew", ["update"]):
+                raise denied()
+            t = now()
+            inc = parse_duration(body.get("increment"), 0) or lease["default_ttl"]
+            exp = t + inc
+            warnings = None
+            if lease["max_expire"] and exp > lease["max_expire"]:
+                exp = lease["max_expire"]
+                warnings = ["TTL of \"%ds\" exceeded the effective max_ttl of \"%ds\"; TTL value is capped "
+                            "accordingly" % (inc, int(round(exp - t)))]
+            lease["expire"] = exp
+            lease["last_renewal"] = t
+            lease["renewals"] += 1
+            st.save()
+            env = envelope(warnings=warnings)
+            env.update({"lease_id": lid, "renewable": True, "lease_duration": int(round(exp - t))})
+            return 200, env, None
+        if op == "revoke":
+            if not lid:
+                raise HTTPError(400, ["lease_id must be specified"])
+            if not st.allowed(tok, "sys/leases/revoke", ["update"]):
+                raise denied()
+            st.leases.pop(lid, None)
+            st.save()
+            return 204, None, None
+        raise HTTPError(405, ["unsupported operation"])
+
     # ---- test control ----
 
     def control(self, method, op):
@@ -845,6 +1241,12 @@ class Handler(BaseHTTPRequestHandler):
             if op == "stats" and method == "GET":
                 return self.reply(200, {"total": st.total, "connections": st.connections,
                                         "requests": dict(st.stats)})
+            if op == "leases" and method == "GET":
+                t = now()
+                return self.reply(200, {"leases": [
+                    {"id": k, "path": v["path"], "ttl": int(round(v["expire"] - t)), "renewals": v["renewals"],
+                     "username": v["username"], "password": v["password"]}
+                    for k, v in sorted(st.leases.items()) if v["expire"] > t]})
             if op == "stats/reset":
                 st.stats = {}
                 st.total = 0
@@ -922,6 +1324,7 @@ def main():
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--tls-client-ca")
+    ap.add_argument("--tls-client-optional", action="store_true")
     ap.add_argument("--unix")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
@@ -940,7 +1343,7 @@ def main():
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
         if args.tls_client_ca:
-            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.verify_mode = ssl.CERT_OPTIONAL if args.tls_client_optional else ssl.CERT_REQUIRED
             ctx.load_verify_locations(args.tls_client_ca)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     tmp = args.port_file + ".tmp"

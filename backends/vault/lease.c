@@ -1,0 +1,466 @@
+#include "lib/compat.h"
+#include "backends/vault/vault-internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "backends/vault/sjson.h"
+#include "lib/audit.h"
+#include "lib/log.h"
+#include "lib/secbuf.h"
+
+/*
+ * Dynamic secrets: paths under dynamic_paths (database/creds/ROLE, ...)
+ * answer with a lease.  One lease per scope (the container) and path,
+ * shared by every open and every field of it: minted on first use, renewed
+ * (sys/leases/renew) at 2/3 of its TTL while in use, dropped when a renewal
+ * is capped by max_ttl (the next open mints a new one), and revoked
+ * (sys/leases/revoke) when idle past lease_idle and at close unless
+ * revoke_on_exit is false.
+ *
+ * "In use" means fetched (opened, or read by `harombe run`) within
+ * lease_idle: harombefs renders a file at open, so an open is a use.
+ *
+ * The lease's data (the credentials) is kept as JSON text in locked memory
+ * for as long as the lease lives; lease ids are kept in ordinary memory
+ * (they are no credential without a token) but never logged: audit records
+ * carry their BLAKE2b hash.  lease_lock guards the table; the renewal
+ * thread marks a lease busy while it talks to Vault about it unlocked.
+ */
+
+struct vlease {
+	struct vlease *next;
+	char *scope;
+	char *path;
+	char *id;
+	struct secbuf *data;	/* the answer's data object, as JSON */
+	long long ttl;		/* seconds, as last granted */
+	long long full_ttl;	/* as first granted */
+	int renewable;
+	int capped;		/* a renewal granted less: max_ttl is near */
+	int minting;		/* being minted: wait on lease_cond */
+	int busy;		/* the renewal thread is using it unlocked */
+	uint64_t got_at;	/* when ttl was granted (vhttp_now_ms) */
+	uint64_t used_at;
+	unsigned int renewals;
+};
+
+/* The first dynamic_paths prefix path starts with, or NULL. */
+int vault_is_dynamic(const struct vault_backend *vb, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < vb->n_dyn; i++)
+		if (!strncmp(path, vb->dyn[i], strlen(vb->dyn[i])))
+			return 1;
+	return 0;
+}
+
+static void lease_hash(const char *id, char out[33])
+{
+	unsigned char h[16];
+	size_t i;
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)id, strlen(id), NULL, 0);
+	for (i = 0; i < sizeof(h); i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static void audit_lease(struct vault_backend *vb, const struct vlease *l, const char *action, int rc,
+			const char *reason)
+{
+	char hash[33] = "";
+	struct audit_kv extra[5] = {
+		{ "action", action, 0 },
+		{ "path", l->path, 0 },
+		{ "lease", hash, 0 },
+		{ "ttl", NULL, (double)l->ttl },
+		{ "vault", vb->addr, 0 },
+	};
+	struct audit_record rec = {
+		.event = AUDIT_VAULT_LEASE,
+		.source = vb->source,
+		.container = l->scope[0] ? l->scope : NULL,
+		.result = rc ? "error" : "ok",
+		.reason = rc ? reason : NULL,
+		.extra = extra,
+		.n_extra = ARRAY_SIZE(extra),
+	};
+
+	if (!vb->audit || !audit_wants(vb->audit, AUDIT_VAULT_LEASE))
+		return;
+	if (l->id)
+		lease_hash(l->id, hash);
+	audit_write(vb->audit, &rec);
+}
+
+static void lease_free(struct vlease *l)
+{
+	if (!l)
+		return;
+	free(l->scope);
+	free(l->path);
+	if (l->id)
+		sodium_memzero(l->id, strlen(l->id));
+	free(l->id);
+	secbuf_free(l->data);
+	free(l);
+}
+
+static void unlink_lease(struct vault_backend *vb, struct vlease *l)
+{
+	struct vlease **p;
+
+	for (p = &vb->leases; *p; p = &(*p)->next)
+		if (*p == l) {
+			*p = l->next;
+			return;
+		}
+}
+
+static void kick_renewer(struct vault_backend *vb)
+{
+	pthread_mutex_lock(&vb->r_lock);
+	vb->kicked = 1;
+	pthread_cond_broadcast(&vb->r_cond);
+	pthread_mutex_unlock(&vb->r_lock);
+}
+
+/* GET the path; fill l (unlocked: l is ours while minting). */
+static int mint(struct vault_backend *vb, struct vlease *l, uint64_t deadline, struct why *why)
+{
+	struct json_object *root = NULL, *data;
+	struct vcall c;
+	char *enc = vault_encode_segments(l->path), *path = NULL;
+	const char *id;
+	int r;
+
+	if (!enc || asprintf(&path, "/v1/%s", enc) < 0)
+		path = NULL;
+	free(enc);
+	if ((r = vcall_init(&c, "GET", path, NULL, MAX_SECRET_RESP)))
+		return why_fail(why, r, "out of memory");
+	if (!(r = vault_run_ok(vb, &c, deadline, why)) && !(r = vault_parse_resp(vb, &c, &root, why))) {
+		id = sjson_str(root, "lease_id");
+		data = sjson_obj(root, "data");
+		if (!id || !*id) {
+			r = why_fail(why, -BACKEND_EINVAL, "'%s' answered without a lease: not a dynamic secret "
+				     "(remove it from dynamic_paths)", l->path);
+		} else if (!data || !json_object_is_type(data, json_type_object)) {
+			r = why_fail(why, -BACKEND_EINVAL, "'%s' answered without data", l->path);
+		} else if (!(l->id = strdup(id)) || !(l->data = secbuf_new(secbuf_len(c.req.resp))) ||
+			   sjson_write(l->data, data)) {
+			r = why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+		} else {
+			l->ttl = l->full_ttl = sjson_int(root, "lease_duration", 0);
+			l->renewable = sjson_bool(root, "renewable", 0);
+			l->got_at = vhttp_now_ms();
+		}
+	}
+	sjson_put(root);
+	vcall_release(&c);
+	return r;
+}
+
+static int lease_call(struct vault_backend *vb, const char *op, const char *id, long long increment,
+		      struct json_object **root, struct why *why)
+{
+	struct secbuf *body = secbuf_new(strlen(id) * 6 + 64);
+	char path[64], inc[48] = "";
+	struct vcall c;
+	int r;
+
+	if (root)
+		*root = NULL;
+	snprintf(path, sizeof(path), "/v1/sys/leases/%s", op);
+	if (increment > 0)
+		snprintf(inc, sizeof(inc), ",\"increment\":%lld", increment);
+	if (!body || sjson_raw(body, "{\"lease_id\":") || sjson_write_str(body, id, strlen(id)) ||
+	    sjson_raw(body, inc) || sjson_raw(body, "}")) {
+		secbuf_free(body);
+		return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+	}
+	if ((r = vcall_init(&c, "PUT", strdup(path), body, MAX_SECRET_RESP)))
+		return why_fail(why, r, "out of memory");
+	if (!(r = vault_run_ok(vb, &c, vhttp_now_ms() + vb->timeout_ms, why)) && root)
+		r = vault_parse_resp(vb, &c, root, why);
+	vcall_release(&c);
+	return r;
+}
+
+static void revoke(struct vault_backend *vb, struct vlease *l, const char *why_text)
+{
+	struct why why = WHY_INIT;
+	int r = lease_call(vb, "revoke", l->id, 0, NULL, &why);
+
+	if (r)
+		log_warn("vault: cannot revoke the lease of '%s' (%s): %s", l->path, why_text, why.msg);
+	else
+		log_info("vault: revoked the lease of '%s' for '%s' (%s)", l->path, l->scope, why_text);
+	audit_lease(vb, l, "revoked", r, why.msg);
+}
+
+/* The value of one dynamic key for scope: from its lease, minted if need be. */
+int vault_lease_get(struct vault_backend *vb, const char *scope, const struct vault_key *k,
+		    uint64_t deadline, struct secbuf **out, struct why *why)
+{
+	struct json_object *data = NULL;
+	struct vlease *l;
+	uint64_t now;
+	int r, minted = 0;
+
+	*out = NULL;
+	if (!scope)
+		scope = "";
+	if (k->version)
+		return why_fail(why, -BACKEND_EINVAL, "'%s' is a dynamic secret: it has no versions", k->path);
+	pthread_mutex_lock(&vb->lease_lock);
+again:
+	now = vhttp_now_ms();
+	for (l = vb->leases; l; l = l->next)
+		if (!strcmp(l->scope, scope) && !strcmp(l->path, k->path))
+			break;
+	if (l && (l->minting || l->busy)) {
+		pthread_cond_wait(&vb->lease_cond, &vb->lease_lock);
+		goto again;
+	}
+	if (l && l->ttl > 0 && now + 200 >= l->got_at + (uint64_t)l->ttl * 1000u) {
+		/* run out (the renewal thread could not keep it): a new one */
+		unlink_lease(vb, l);
+		lease_free(l);
+		l = NULL;
+	}
+	if (!l) {
+		l = calloc(1, sizeof(*l));
+		if (!l || !(l->scope = strdup(scope)) || !(l->path = strdup(k->path))) {
+			lease_free(l);
+			pthread_mutex_unlock(&vb->lease_lock);
+			return why_fail(why, -BACKEND_ENOMEM, "out of memory");
+		}
+		l->minting = 1;
+		l->next = vb->leases;
+		vb->leases = l;
+		pthread_mutex_unlock(&vb->lease_lock);
+		r = mint(vb, l, deadline, why);
+		pthread_mutex_lock(&vb->lease_lock);
+		l->minting = 0;
+		pthread_cond_broadcast(&vb->lease_cond);
+		audit_lease(vb, l, "minted", r, why ? why->msg : NULL);
+		if (r) {
+			unlink_lease(vb, l);
+			lease_free(l);
+			pthread_mutex_unlock(&vb->lease_lock);
+			return r;
+		}
+		minted = 1;
+		log_info("vault: minted a lease of '%s' for '%s' (TTL %lld s)", l->path, scope, l->ttl);
+	}
+	l->used_at = vhttp_now_ms();
+	r = sjson_parse(secbuf_str(l->data), secbuf_len(l->data), &data, why);
+	pthread_mutex_unlock(&vb->lease_lock);
+	if (minted)
+		kick_renewer(vb);
+	if (r)
+		return why_fail(why, -BACKEND_EINVAL, "the lease data of '%s' is not JSON", k->path);
+	r = vault_pick_field(data, k, out, why);
+	sjson_put(data);
+	return r;
+}
+
+/* Renew one lease (busy, unlocked). */
+static int renew(struct vault_backend *vb, struct vlease *l, struct why *why)
+{
+	struct json_object *root = NULL;
+	long long ttl;
+	int r = lease_call(vb, "renew", l->id, l->full_ttl, &root, why);
+
+	if (!r) {
+		ttl = sjson_int(root, "lease_duration", -1);
+		if (ttl < 0) {
+			r = why_fail(why, -BACKEND_EUNAVAIL, "sys/leases/renew: no lease_duration");
+		} else {
+			pthread_mutex_lock(&vb->lease_lock);
+			l->capped = ttl * 10 < l->full_ttl * 9;
+			l->ttl = ttl;
+			l->got_at = vhttp_now_ms();
+			l->renewals++;
+			pthread_mutex_unlock(&vb->lease_lock);
+		}
+	}
+	sjson_put(root);
+	return r;
+}
+
+/*
+ * One pass over the leases for the renewal thread: revoke the idle ones,
+ * drop the ones max_ttl caps, renew the ones at 2/3 of their TTL.  How long
+ * until the next is due (NO_WORK: no lease).
+ */
+uint64_t vault_lease_step(struct vault_backend *vb)
+{
+	struct vlease *l, *work;
+	struct why why;
+	uint64_t now, due, next = NO_WORK;
+	int r;
+
+	for (;;) {
+		work = NULL;
+		next = NO_WORK;
+		pthread_mutex_lock(&vb->lease_lock);
+		now = vhttp_now_ms();
+		for (l = vb->leases; l && !work; l = l->next) {
+			if (l->minting || l->busy)
+				continue;
+			if (now - l->used_at >= vb->lease_idle_ms || (l->ttl > 0 && l->capped &&
+			    now >= l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3)) {
+				work = l;
+				unlink_lease(vb, l);
+				break;
+			}
+			due = l->used_at + vb->lease_idle_ms;
+			if (l->ttl > 0 && l->capped && l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3 < due)
+				due = l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3;
+			if (l->ttl > 0 && l->renewable && !l->capped) {
+				uint64_t rd = l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3;
+
+				if (now >= rd) {
+					work = l;
+					l->busy = 1;
+					break;
+				}
+				if (rd < due)
+					due = rd;
+			}
+			if (due < next)
+				next = due;
+		}
+		pthread_mutex_unlock(&vb->lease_lock);
+		if (!work)
+			break;
+		if (!work->busy) {	/* unlinked: idle, or capped by max_ttl */
+			if (now - work->used_at >= vb->lease_idle_ms) {
+				revoke(vb, work, "idle");
+			} else {
+				log_info("vault: the lease of '%s' for '%s' reaches its max_ttl: the next open "
+					 "mints a new one", work->path, work->scope);
+				audit_lease(vb, work, "expiring", 0, NULL);
+			}
+			lease_free(work);
+			continue;
+		}
+		why.msg[0] = 0;
+		r = renew(vb, work, &why);
+		audit_lease(vb, work, "renewed", r, why.msg);
+		pthread_mutex_lock(&vb->lease_lock);
+		work->busy = 0;
+		if (r) {
+			/* Refused (revoked, expired) or Vault is down: forget it; the
+			 * next open mints a new one. */
+			log_warn("vault: cannot renew the lease of '%s' for '%s': %s", work->path, work->scope,
+				 why.msg);
+			unlink_lease(vb, work);
+			lease_free(work);
+		}
+		pthread_cond_broadcast(&vb->lease_cond);
+		pthread_mutex_unlock(&vb->lease_lock);
+	}
+	if (next == NO_WORK)
+		return NO_WORK;
+	return next > now ? (next - now < RENEW_MIN_WAIT_MS ? RENEW_MIN_WAIT_MS : next - now) : RENEW_MIN_WAIT_MS;
+}
+
+/* At close (the renewal thread is stopped): revoke every lease unless
+ * revoke_on_exit is false, and free them. */
+void vault_leases_close(struct vault_backend *vb)
+{
+	struct vlease *l;
+
+	while ((l = vb->leases)) {
+		vb->leases = l->next;
+		if (vb->revoke_on_exit && vb->lease_daemon && l->id)
+			revoke(vb, l, "shutdown");
+		lease_free(l);
+	}
+}
+
+/* Call fn for each live lease: scope, path, seconds left, renewals. */
+void vault_leases_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg)
+{
+	struct vlease *l;
+	uint64_t now = vhttp_now_ms();
+
+	pthread_mutex_lock(&vb->lease_lock);
+	for (l = vb->leases; l; l = l->next) {
+		long long left;
+
+		if (l->minting)
+			continue;
+		left = l->ttl > 0 ? l->ttl - (long long)((now - l->got_at) / 1000) : 0;
+		fn(l->scope, l->path, left, l->renewals, (long long)((now - l->used_at) / 1000), arg);
+	}
+	pthread_mutex_unlock(&vb->lease_lock);
+}
+
+/* get_many with a scope: dynamic keys from their scope's leases, the rest
+ * through KV in one batch.  Without dynamic keys this is vault_get_many(). */
+int vault_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+		       struct secbuf **outs, int *rcs, struct why *whys)
+{
+	struct vault_backend *vb = vault_downcast(be);
+	uint64_t deadline = vhttp_now_ms() + vb->timeout_ms;
+	const char **kk = NULL;
+	struct secbuf **ko = NULL;
+	int *kr = NULL;
+	struct why *kw = NULL;
+	size_t *ki = NULL, nk = 0, i;
+	struct vault_key k;
+	int first = 0;
+
+	for (i = 0; i < n; i++)
+		if (!vault_key_parse(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path))
+			break;
+	if (i == n)
+		return vault_get_many(be, n, keys, outs, rcs, whys);
+	kk = calloc(n + 1, sizeof(*kk));
+	ko = calloc(n + 1, sizeof(*ko));
+	kr = calloc(n + 1, sizeof(*kr));
+	kw = calloc(n + 1, sizeof(*kw));
+	ki = calloc(n + 1, sizeof(*ki));
+	if (!kk || !ko || !kr || !kw || !ki) {
+		for (i = 0; i < n; i++)
+			rcs[i] = why_fail(whys ? &whys[i] : NULL, -BACKEND_ENOMEM, "out of memory");
+		first = -BACKEND_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!vault_key_parse(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path)) {
+			rcs[i] = vault_lease_get(vb, scope, &k, deadline, &outs[i], whys ? &whys[i] : NULL);
+		} else {
+			kk[nk] = keys[i];
+			ki[nk++] = i;
+		}
+	}
+	if (nk) {
+		vault_get_many(be, nk, kk, ko, kr, kw);
+		for (i = 0; i < nk; i++) {
+			outs[ki[i]] = ko[i];
+			rcs[ki[i]] = kr[i];
+			if (whys)
+				whys[ki[i]] = kw[i];
+		}
+	}
+	for (i = 0; i < n && !first; i++)
+		first = rcs[i];
+out:
+	free(kk);
+	free(ko);
+	free(kr);
+	free(kw);
+	free(ki);
+	return first;
+}
