@@ -67,7 +67,7 @@ static int dirlist_build(fuse_req_t req, struct harombefs *h, struct node *n, st
 	fs_caller_of(req, &who);
 	/* Inside a view, a listing is a read of its names: the full caller
 	 * check, root included. */
-	if (v && (r = fs_check_caller(req, v, &who, &why)) != 0)
+	if (v && (r = fs_check_node(req, v, n, &who, &why)) != 0)
 		goto out;
 	r = dirlist_add(d, ".", n->ino, S_IFDIR);
 	if (!r)
@@ -78,13 +78,14 @@ static int dirlist_build(fuse_req_t req, struct harombefs *h, struct node *n, st
 		for (i = 0; !r && i < g->views->n; i++) {
 			const struct view *cv = &g->views->views[i];
 
-			if (fs_check_caller(req, cv, &who, &why) != 0)
-				continue;
 			if (!(c = node_intern(h, N_VIEW, cv->container, NULL)))
 				r = -ENOMEM;
-			else
+			else if (fs_check_node(req, cv, c, &who, &why) == 0)
 				r = dirlist_add(d, cv->container, c->ino, S_IFDIR);
 		}
+		/* self, when it leads somewhere for this caller (as lookup). */
+		if (!r && (c = node_intern(h, N_SELF, NULL, FS_SELF_NAME)) && self_resolve(req, g, 0) >= 0)
+			r = dirlist_add(d, FS_SELF_NAME, c->ino, S_IFLNK);
 		break;
 	case N_VIEW:
 		for (i = 0; !r && i < ARRAY_SIZE(fs_view_files); i++) {
@@ -97,6 +98,16 @@ static int dirlist_build(fuse_req_t req, struct harombefs *h, struct node *n, st
 			r = -ENOMEM;
 		else if (!r)
 			r = dirlist_add(d, "secrets", c->ino, S_IFDIR);
+		if (!r && !(c = node_intern(h, N_GENERATION, n->container, NULL)))
+			r = -ENOMEM;
+		else if (!r)
+			r = dirlist_add(d, "generation", c->ino, S_IFREG);
+		for (i = 0; !r && i < v->n_templates; i++) {
+			if (!(c = node_intern(h, N_TEMPLATE, n->container, v->templates[i].name)))
+				r = -ENOMEM;
+			else
+				r = dirlist_add(d, v->templates[i].name, c->ino, S_IFREG);
+		}
 		break;
 	case N_SECRETS:
 		for (i = 0; !r && i < v->n; i++) {

@@ -14,6 +14,8 @@
  *            render, audit, reply (open, read)
  *   inval.c  telling the kernel to forget: page cache after close, and
  *            what a reload changed
+ *   notify.c change notification: generations of views, poll() on open
+ *            files, the generation file; MOUNT/self
  */
 
 #define FUSE_USE_VERSION 314
@@ -26,13 +28,23 @@
 
 #include "fs/fs.h"
 #include "inject/render.h"
+#include "lib/config.h"
 
 struct caller;
 struct open_job;
 struct view;
 struct why;
 
-enum node_kind { N_ROOT, N_VIEW, N_ENV, N_DOCKER_ENV, N_JSON, N_SECRETS, N_SECRET };
+/* Append only: a node's inode number hashes its kind's value. */
+enum node_kind {
+	N_ROOT, N_VIEW, N_ENV, N_DOCKER_ENV, N_JSON, N_SECRETS, N_SECRET,
+	N_TEMPLATE,		/* name: the template's file name */
+	N_GENERATION,		/* the view's change counter */
+	N_SELF,			/* MOUNT/self: a link to the caller's one view */
+};
+
+/* The root's link to the caller's own view. */
+#define FS_SELF_NAME "self"
 
 #define NODE_BUCKETS 1024
 
@@ -89,6 +101,7 @@ struct node {
 				 * view), NULL for the root */
 	size_t fetch_bytes;	/* what its last open fetched (open_lock): reserved
 				 * against its view's locked bytes before a fetch */
+	unsigned long changes;	/* N_VIEW: values of the view changed so far (open_lock) */
 	struct tenant t;	/* N_VIEW only */
 };
 
@@ -117,6 +130,8 @@ struct handle {
 	size_t charge;		/* what it counts against its view's locked bytes */
 	pid_t tid;		/* the thread that opened it */
 	struct handle *next, *prev;
+	struct fuse_pollhandle *ph;	/* a poll() waiting for a change, or NULL */
+	int changed;		/* a value it holds changed since the open */
 };
 
 struct gen {
@@ -183,7 +198,8 @@ struct node *node_find_locked(struct harombefs *h, enum node_kind kind, const ch
  * or an inode number collision. */
 struct node *node_intern(struct harombefs *h, enum node_kind kind, const char *container,
 			 const char *name);
-/* Does n exist in generation g?  Sets *view and *secret (index or -1). */
+/* Does n exist in generation g?  Sets *view and *secret (index or -1; for
+ * N_TEMPLATE the template's index). */
 int node_resolve(const struct gen *g, const struct node *n, const struct view **view, int *secret);
 /* Every node of generation g, now.  0 or -ENOMEM. */
 int node_intern_all(struct harombefs *h, const struct gen *g);
@@ -214,12 +230,44 @@ int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, stru
  * also those who may bind-mount it (access_may_mount).  A refusal is
  * audited, once per view per FS_QUIET_S.  0 or -ENOENT. */
 int fs_may_see(fuse_req_t req, struct gen *g, const struct view *v, const struct node *n);
+/* The permission bits of n (of view v): 0400/0500, or 0440/0550 where the
+ * view shares the file with its group. */
+unsigned int fs_node_mode(const struct view *v, const struct node *n);
+/* fs_check_caller(), and for a file (or directory) whose mode lets the
+ * view's group read it, also a caller of another uid that holds the view's
+ * gid and meets its cgroup rule.  0 or -EACCES with why. */
+int fs_check_node(fuse_req_t req, const struct view *v, const struct node *n, struct caller *c,
+		  struct why *why);
+/* Audit one event of harombefs about file of view v (vals: names and keys,
+ * never a value); *audit_rc, when given, gets audit_write()'s result. */
+struct inject_values;
+void fs_audit_event(struct gen *g, enum audit_event ev, const struct view *v, const char *file,
+		    const struct inject_values *vals, const struct caller *c, const char *result,
+		    const char *reason, int *audit_rc);
+/* One record per caller uid per FS_QUIET_S in slots: 1 to record now, with
+ * *between the refusals not recorded since. */
+int fs_burst_record(struct harombefs *h, struct burst *slots, uid_t uid, unsigned long *between);
 /* A view may hold 1/FS_SHARE_DIV of the open workers (rounded up). */
 #define FS_SHARE_DIV 2
 /* Seconds between two records of one view's refusals of one kind. */
 #define FS_QUIET_S 10
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+
+/* ---- notify.c ---- */
+
+/* A value under key's path changed in the store (NULL: any value): count a
+ * change on every view that maps it, and wake the poll() of every open file
+ * that holds it. */
+void notify_changed(struct harombefs *h, const char *key);
+/* The content of a view's generation file ("N\n"), in locked memory. */
+struct secbuf *notify_generation_content(struct harombefs *h, struct node *view);
+void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
+/* The one view the caller of req may read, for MOUNT/self: its index in
+ * g's views, or -ENOENT (none or several; with audit, recorded once per
+ * FS_QUIET_S per uid). */
+int self_resolve(fuse_req_t req, struct gen *g, int audit);
+void fs_readlink(fuse_req_t req, fuse_ino_t ino);
 
 /* ---- inval.c ---- */
 

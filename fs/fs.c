@@ -73,13 +73,20 @@ static void fill_attr(struct harombefs *h, const struct gen *g, const struct vie
 		st->st_nlink = 2;	/* not 2 + views: their number is no stranger's business */
 		return;
 	}
+	if (n->kind == N_SELF) {
+		/* a link to the caller's own view, as /proc/self */
+		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		st->st_size = v ? (off_t)strlen(v->container) : 0;
+		return;
+	}
 	st->st_uid = v->uid;
 	st->st_gid = v->gid;
 	if (is_dir(n->kind)) {
-		st->st_mode = S_IFDIR | 0500;
+		st->st_mode = S_IFDIR | fs_node_mode(v, n);
 		st->st_nlink = n->kind == N_VIEW ? 3 : 2;
 	} else {
-		st->st_mode = S_IFREG | 0400;
+		st->st_mode = S_IFREG | fs_node_mode(v, n);
 		st->st_nlink = 1;
 		st->st_size = (off_t)size_for(h, n, tid, fi);
 	}
@@ -110,12 +117,34 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out;
 	switch (p->kind) {
 	case N_ROOT:
+		if (!strcmp(name, FS_SELF_NAME)) {
+			int k = self_resolve(req, g, 1);
+
+			if (k < 0) {
+				r = k;
+				goto out;
+			}
+			n = node_intern(h, N_SELF, NULL, FS_SELF_NAME);
+			memset(&e, 0, sizeof(e));
+			if (!n)
+				goto out;
+			e.ino = n->ino;
+			e.generation = 1;
+			fill_attr(h, g, &g->views->views[k], n, 0, NULL, &e.attr);
+			gen_put(g);
+			fuse_reply_entry(req, &e);
+			return;
+		}
 		if (viewset_find(g->views, name))
 			n = node_intern(h, N_VIEW, name, NULL);
 		break;
 	case N_VIEW:
 		if (!strcmp(name, "secrets"))
 			n = node_intern(h, N_SECRETS, p->container, NULL);
+		else if (!strcmp(name, "generation"))
+			n = node_intern(h, N_GENERATION, p->container, NULL);
+		else if (view_find_template(v, name) >= 0)
+			n = node_intern(h, N_TEMPLATE, p->container, name);
 		for (i = 0; i < ARRAY_SIZE(fs_view_files); i++)
 			if (!strcmp(name, fs_view_files[i].name))
 				n = node_intern(h, fs_view_files[i].kind, p->container, NULL);
@@ -166,7 +195,15 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		gen_put(g);
 		return (void)fuse_reply_err(req, ENOENT);
 	}
-	if (!v) {
+	if (n->kind == N_SELF) {
+		int k = self_resolve(req, g, 1);
+
+		if (k < 0) {
+			gen_put(g);
+			return (void)fuse_reply_err(req, -k);
+		}
+		fill_attr(h, g, &g->views->views[k], n, 0, NULL, &st);
+	} else if (!v) {
 		/* An open handle on a view removed by a reload: describe it
 		 * from the handle alone. */
 		memset(&st, 0, sizeof(st));
@@ -224,6 +261,8 @@ static const struct fuse_lowlevel_ops ops = {
 	.read = fs_read,
 	.release = fs_release,
 	.statfs = fs_statfs,
+	.readlink = fs_readlink,
+	.poll = fs_poll,
 };
 
 const struct fuse_lowlevel_ops *fs_operations(void)
@@ -288,6 +327,7 @@ void fs_forget(struct harombefs *h, const char *key)
 	 * that still hold it, and its cache with it. */
 	backend_forget(g->be, key);
 	gen_put(g);
+	notify_changed(h, key);
 }
 
 void fs_leases(struct harombefs *h, backend_lease_fn *fn, void *arg)
@@ -336,6 +376,8 @@ void fs_free(struct harombefs *h)
 			if (r->dir) {
 				dirlist_free((struct dirlist *)r);
 			} else {
+				if (((struct handle *)r)->ph)
+					fuse_pollhandle_destroy(((struct handle *)r)->ph);
 				secbuf_free(((struct handle *)r)->content);
 				free(r);
 			}

@@ -167,7 +167,8 @@ struct node *node_intern(struct harombefs *h, enum node_kind kind, const char *c
 		return NULL;
 	/* Every node of a view points at the view's node, whose struct
 	 * tenant its opens count against. */
-	if (kind != N_ROOT && kind != N_VIEW && !(view = node_intern(h, N_VIEW, container, NULL)))
+	if (kind != N_ROOT && kind != N_VIEW && kind != N_SELF &&
+	    !(view = node_intern(h, N_VIEW, container, NULL)))
 		return NULL;
 	pthread_rwlock_rdlock(&h->node_lock);
 	n = node_by_ino_locked(h, ino);
@@ -288,13 +289,17 @@ int node_resolve(const struct gen *g, const struct node *n, const struct view **
 {
 	*view = NULL;
 	*secret = -1;
-	if (n->kind == N_ROOT)
+	if (n->kind == N_ROOT || n->kind == N_SELF)
 		return 0;
 	*view = viewset_find(g->views, n->container);
 	if (!*view)
 		return -ENOENT;
 	if (n->kind == N_SECRET) {
 		*secret = view_find_secret(*view, n->name);
+		return *secret < 0 ? -ENOENT : 0;
+	}
+	if (n->kind == N_TEMPLATE) {
+		*secret = view_find_template(*view, n->name);
 		return *secret < 0 ? -ENOENT : 0;
 	}
 	return 0;
@@ -311,6 +316,9 @@ void handle_drop(struct harombefs *h, struct handle *hd)
 	if (hd->next)
 		hd->next->prev = hd->prev;
 	h->handles--;
+	if (hd->ph)
+		fuse_pollhandle_destroy(hd->ph);
+	hd->ph = NULL;
 	hd->node->view->t.handles--;
 	hd->node->view->t.locked -= hd->charge;
 	pthread_mutex_unlock(&h->open_lock);
@@ -324,12 +332,18 @@ int node_intern_all(struct harombefs *h, const struct gen *g)
 {
 	size_t i, k;
 
+	if (!node_intern(h, N_SELF, NULL, FS_SELF_NAME))
+		return -ENOMEM;
 	for (i = 0; i < g->views->n; i++) {
 		const struct view *v = &g->views->views[i];
 
 		if (!node_intern(h, N_VIEW, v->container, NULL) ||
-		    !node_intern(h, N_SECRETS, v->container, NULL))
+		    !node_intern(h, N_SECRETS, v->container, NULL) ||
+		    !node_intern(h, N_GENERATION, v->container, NULL))
 			return -ENOMEM;
+		for (k = 0; k < v->n_templates; k++)
+			if (!node_intern(h, N_TEMPLATE, v->container, v->templates[k].name))
+				return -ENOMEM;
 		for (k = 0; k < ARRAY_SIZE(fs_view_files); k++)
 			if (!node_intern(h, fs_view_files[k].kind, v->container, NULL))
 				return -ENOMEM;

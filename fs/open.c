@@ -19,6 +19,7 @@
 #include "fs/access.h"
 #include "inject/fetch.h"
 #include "inject/render.h"
+#include "inject/template.h"
 #include "inject/view.h"
 #include "lib/audit.h"
 #include "lib/log.h"
@@ -59,11 +60,57 @@ int fs_check_caller(fuse_req_t req, const struct view *v, struct caller *c, stru
 	return r;
 }
 
+unsigned int fs_node_mode(const struct view *v, const struct node *n)
+{
+	int t;
+
+	switch (n->kind) {
+	case N_ROOT:
+		return 0555;
+	case N_VIEW:
+		return view_group_reads(v) ? 0550 : 0500;
+	case N_SECRETS:
+		return v->mode & 040 ? 0550 : 0500;
+	case N_TEMPLATE:
+		t = view_find_template(v, n->name);
+		return t >= 0 ? v->templates[t].mode : 0400;
+	case N_GENERATION:
+		return view_group_reads(v) ? 0440 : 0400;
+	case N_SELF:
+		return 0777;
+	default:
+		return v->mode ? v->mode : 0400;
+	}
+}
+
+int fs_check_node(fuse_req_t req, const struct view *v, const struct node *n, struct caller *c,
+		  struct why *why)
+{
+	struct view as_member;
+	gid_t groups[128];
+	int r = fs_check_caller(req, v, c, why), k;
+
+	if (r == 0 || c->uid == v->uid || !v->gid_set || !(fs_node_mode(v, n) & 040))
+		return r;
+	/* The file is the group's to read: the same rules with the caller's
+	 * uid in the owner's place (the gid, the cgroup, no outside tracer). */
+	as_member = *v;
+	as_member.uid = c->uid;
+	if (c->gid != v->gid && (k = fuse_req_getgroups(req, (int)ARRAY_SIZE(groups), groups)) > 0) {
+		c->groups = groups;
+		c->ngroups = k < (int)ARRAY_SIZE(groups) ? k : (int)ARRAY_SIZE(groups);
+	}
+	r = access_check(&as_member, c, why);
+	c->groups = NULL;
+	c->ngroups = 0;
+	return r;
+}
+
 /* A record of what the caller of this open asked for (vals: its names and
  * keys, never a value), from harombefs. */
-static void audit_event(struct gen *g, enum audit_event ev, const struct view *v, const char *file,
-			const struct inject_values *vals, const struct caller *c, const char *result,
-			const char *reason, int *audit_rc)
+void fs_audit_event(struct gen *g, enum audit_event ev, const struct view *v, const char *file,
+		    const struct inject_values *vals, const struct caller *c, const char *result,
+		    const char *reason, int *audit_rc)
 {
 	char comm[64];
 	struct audit_caller ac = { c->pid, c->uid, c->gid, comm };
@@ -98,7 +145,7 @@ static time_t now_s(void)
  * itself, nor hide another uid's refusal behind its own.  Past
  * FS_BURST_SLOTS uids refused at once, the others are counted, not
  * recorded.  Returns 1 to record, with *between the ones not recorded. */
-static int burst_record(struct harombefs *h, struct burst *slots, uid_t uid, unsigned long *between)
+int fs_burst_record(struct harombefs *h, struct burst *slots, uid_t uid, unsigned long *between)
 {
 	time_t now = now_s();
 	struct burst *b = NULL, *oldest = &slots[0];
@@ -142,14 +189,14 @@ int fs_may_see(fuse_req_t req, struct gen *g, const struct view *v, const struct
 	if (n->kind == N_ROOT || !v)
 		return 0;
 	fs_caller_of(req, &who);
-	if (fs_check_caller(req, v, &who, &why) == 0)
+	if (fs_check_node(req, v, n, &who, &why) == 0)
 		return 0;
 	/* A bind mount of the view (docker run -v, harombe-bind) is made by
 	 * a process that could read harombe.yaml anyway: it may see the
 	 * view's directory, and nothing in it. */
 	if (n->kind == N_VIEW && access_may_mount(who.pid))
 		return 0;
-	if (burst_record(h, vn->t.hide, who.uid, &between)) {
+	if (fs_burst_record(h, vn->t.hide, who.uid, &between)) {
 		struct inject_values none = INJECT_VALUES_INIT;
 		char reason[sizeof(why.msg) + 96], file[300] = "";
 		size_t i;
@@ -158,12 +205,16 @@ int fs_may_see(fuse_req_t req, struct gen *g, const struct view *v, const struct
 			snprintf(file, sizeof(file), "secrets/%s", n->name);
 		else if (n->kind == N_SECRETS)
 			snprintf(file, sizeof(file), "secrets");
+		else if (n->kind == N_TEMPLATE)
+			snprintf(file, sizeof(file), "%s", n->name);
+		else if (n->kind == N_GENERATION)
+			snprintf(file, sizeof(file), "generation");
 		for (i = 0; i < ARRAY_SIZE(fs_view_files); i++)
 			if (fs_view_files[i].kind == n->kind)
 				snprintf(file, sizeof(file), "%s", fs_view_files[i].name);
 		snprintf(reason, sizeof(reason), "hidden: %s (%lu more in the last %d s)", why.msg,
 			 between, FS_QUIET_S);
-		audit_event(g, AUDIT_ACCESS_DENIED, v, file, &none, &who, "denied", reason, NULL);
+		fs_audit_event(g, AUDIT_ACCESS_DENIED, v, file, &none, &who, "denied", reason, NULL);
 		log_info("hid %s/%s from pid %d uid %u: %s", v->container, file, (int)who.pid,
 			 (unsigned)who.uid, why.msg);
 	}
@@ -195,6 +246,7 @@ struct open_job {
 	struct caller who;
 	char file[300];
 	enum render_kind kind;
+	const struct template *tmpl;	/* N_TEMPLATE: what renders it */
 	const char *const *names, *const *keys;
 	size_t cnt;
 	/* A read at offset 0 on a file opened before a restart: render it
@@ -281,12 +333,12 @@ static void quota_refused(struct open_job *j, const struct why *why)
 	unsigned long between;
 	char reason[sizeof(why->msg) + 96];
 
-	if (!burst_record(j->h, t->quota, j->who.uid, &between))
+	if (!fs_burst_record(j->h, t->quota, j->who.uid, &between))
 		return;
 	snprintf(reason, sizeof(reason), "%s (%lu more refused in the last %d s)", why->msg, between,
 		 FS_QUIET_S);
 	inject_values_init(&asked, j->names, j->keys, j->cnt);
-	audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, &asked, &j->who, "denied", reason, NULL);
+	fs_audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, &asked, &j->who, "denied", reason, NULL);
 	log_warn("refused %s/%s to pid %d uid %u: %s", j->v->container, j->file, (int)j->who.pid,
 		 (unsigned)j->who.uid, reason);
 }
@@ -347,6 +399,16 @@ static void open_serve(void *arg)
 		r = why_fail(&why, -ENOMEM, "out of memory");
 		goto fail;
 	}
+	if (j->n->kind == N_GENERATION) {
+		/* A count, not a secret: no fetch, no secret_read record. */
+		if (!(content = notify_generation_content(h, j->n->view))) {
+			r = why_fail(&why, -ENOMEM, "locked memory exhausted");
+			goto fail_noaudit;
+		}
+		quota_put_bytes(j, charge);
+		charge = 0;
+		goto charged;
+	}
 	if ((r = inject_fetch_for(j->g->be, j->v ? j->v->container : NULL, j->names, j->keys, j->cnt, &vals)) != 0) {
 		if (vals.failed == vals.n) {
 			r = why_fail(&why, -ENOMEM, "out of memory");
@@ -375,7 +437,10 @@ static void open_serve(void *arg)
 		quota_put_bytes(j, charge - fetched);
 	}
 	charge = fetched;
-	r = inject_render(&vals, j->kind, FS_VIEW_MAX, &content, &why);
+	if (j->tmpl)
+		r = inject_render_template(&vals, j->tmpl, FS_VIEW_MAX, &content, &why);
+	else
+		r = inject_render(&vals, j->kind, FS_VIEW_MAX, &content, &why);
 	if (r) {
 		r = r == -ENOMEM ? -ENOMEM : -EIO;
 		goto fail;
@@ -384,6 +449,7 @@ static void open_serve(void *arg)
 	quota_put_bytes(j, charge);
 	charge = 0;
 
+charged:
 	if (j->adopt && secbuf_len(content) != (size_t)(j->fi.fh & FH_SIZE_MASK)) {
 		/* The reader knows the size of the old content (fstat, bash's
 		 * source); different content under that size would be torn. */
@@ -398,7 +464,8 @@ static void open_serve(void *arg)
 
 	/* Audit before serving: like Vault's audit devices, a read that
 	 * cannot be recorded is refused. */
-	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "ok", NULL, &audit_rc);
+	if (j->n->kind != N_GENERATION)
+		fs_audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "ok", NULL, &audit_rc);
 	if (audit_rc) {
 		r = why_fail(&why, -EIO, "audit log unwritable");
 		goto fail_noaudit;
@@ -441,7 +508,7 @@ static void open_serve(void *arg)
 	hd = NULL;
 	goto out;
 fail:
-	audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "error", why.msg, NULL);
+	fs_audit_event(j->g, AUDIT_SECRET_READ, j->v, j->file, &vals, &j->who, "error", why.msg, NULL);
 fail_noaudit:
 	log_info("cannot serve %s/%s to pid %d: %s", j->v->container, j->file, (int)j->who.pid, why.msg);
 fail_quiet:
@@ -554,15 +621,27 @@ static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			snprintf(j->file, sizeof(j->file), "%s", fs_view_files[i].name);
 			j->kind = fs_view_files[i].render;
 		}
-	j->names = secret >= 0 ? &j->v->names[secret] : j->v->names;
-	j->keys = secret >= 0 ? &j->v->keys[secret] : j->v->keys;
-	j->cnt = secret >= 0 ? 1 : j->v->n;
+	if (n->kind == N_TEMPLATE) {
+		j->tmpl = j->v->templates[secret].tmpl;
+		snprintf(j->file, sizeof(j->file), "%s", n->name);
+		j->names = template_names(j->tmpl);
+		j->keys = template_keys(j->tmpl);
+		j->cnt = template_nkeys(j->tmpl);
+	} else if (n->kind == N_GENERATION) {
+		snprintf(j->file, sizeof(j->file), "generation");
+		j->names = j->keys = NULL;
+		j->cnt = 0;
+	} else {
+		j->names = secret >= 0 ? &j->v->names[secret] : j->v->names;
+		j->keys = secret >= 0 ? &j->v->keys[secret] : j->v->keys;
+		j->cnt = secret >= 0 ? 1 : j->v->n;
+	}
 
-	if (fs_check_caller(req, j->v, &j->who, &why) != 0) {
+	if (fs_check_node(req, j->v, n, &j->who, &why) != 0) {
 		struct inject_values asked;
 
 		inject_values_init(&asked, j->names, j->keys, j->cnt);
-		audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, &asked, &j->who, "denied", why.msg, NULL);
+		fs_audit_event(j->g, AUDIT_ACCESS_DENIED, j->v, j->file, &asked, &j->who, "denied", why.msg, NULL);
 		log_info("refused %s/%s to pid %d uid %u: %s", j->v->container, j->file, (int)j->who.pid,
 			 (unsigned)j->who.uid, why.msg);
 		gen_put(j->g);

@@ -2,17 +2,24 @@
 #include "inject/view.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "inject/template.h"
 #include "lib/config.h"
+#include "lib/fileio.h"
 #include "lib/names.h"
+#include "lib/trust.h"
 
 static const char *const container_keys[] = {
 	"image", "enabled", "secrets", "uid", "gid", "cgroup", "environment", "resources",
-	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", "limits", NULL,
+	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", "limits", "mode", "templates", NULL,
 };
 
 /* uid: 1000 or uid: www-data. */
@@ -58,6 +65,154 @@ static int get_id(const struct cfg_node *c, const char *key, int is_user, unsign
 	return 0;
 }
 
+/* mode: "0400" (the default) or "0440", which needs the view's gid. */
+static int get_mode(const struct cfg_node *map, const struct view *v, unsigned int *mode, struct why *err)
+{
+	const struct cfg_node *n = cfg_get(map, "mode");
+
+	*mode = 0400;
+	if (!n || cfg_is_null(n))
+		return 0;
+	if (n->kind != CFG_SCALAR || (strcmp(n->text, "0400") && strcmp(n->text, "0440") &&
+				      strcmp(n->text, "400") && strcmp(n->text, "440")))
+		return cfg_fail(err, n, "'mode' must be \"0400\" or \"0440\"");
+	*mode = strstr(n->text, "440") ? 0440 : 0400;
+	if (*mode == 0440 && !v->gid_set)
+		return cfg_fail(err, n, "mode 0440 shares the file with the view's group: set 'gid' too");
+	return 0;
+}
+
+static int check_file_name(const struct cfg_node *k, const struct view *v, struct why *err)
+{
+	static const char *const reserved[] = { VIEW_RESERVED_NAMES };
+	const char *s = k->text;
+	size_t i;
+
+	if (!k->text_len || k->text_len > NAMES_ENV_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+		return cfg_fail(err, k, "template file name '%s' must be 1 to %d bytes, not . or ..", s,
+				NAMES_ENV_MAX);
+	for (i = 0; i < k->text_len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '/')
+			return cfg_fail(err, k, "template file name '%s' holds '/' or a control character", s);
+	for (i = 0; i < ARRAY_SIZE(reserved); i++)
+		if (!strcmp(s, reserved[i]))
+			return cfg_fail(err, k, "'%s' is a file every view has; name the template otherwise", s);
+	if (view_find_template(v, s) >= 0)
+		return cfg_fail(err, k, "template '%s' is given twice", s);
+	return 0;
+}
+
+/* A template's source file: absolute, or relative to the config's
+ * directory; held to the config's own strict modes (lib/trust.h). */
+static int read_source(const struct harombe_config *cfg, const struct cfg_node *src, char **text,
+		       size_t *len, char **path, struct why *err)
+{
+	const char *slash = strrchr(cfg->path, '/');
+	struct why tw = WHY_INIT;
+	struct stat st;
+	ssize_t got;
+	int fd, r;
+
+	*text = NULL;
+	if (src->kind != CFG_SCALAR || !src->text_len)
+		return cfg_fail(err, src, "'source' must be a file name");
+	if (src->text[0] == '/' || !slash) {
+		*path = strdup(src->text);
+	} else if (asprintf(path, "%.*s/%s", (int)(slash - cfg->path), cfg->path, src->text) < 0) {
+		*path = NULL;
+	}
+	if (!*path)
+		return -ENOMEM;
+	fd = open(*path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return cfg_fail(err, src, "cannot open template '%s': %s", *path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)TEMPLATE_MAX_TEXT) {
+		close(fd);
+		return cfg_fail(err, src, "template '%s' is not a regular file of at most 1 MiB", *path);
+	}
+	/* Whoever can write a template can make it name any key of the view. */
+	if ((r = trust_check_fd(fd, *path, "template", &tw)) != 0) {
+		close(fd);
+		return cfg_fail(err, src, "%s", tw.msg);
+	}
+	if (!(*text = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	*len = 0;
+	while (*len < (size_t)st.st_size && (got = read(fd, *text + *len, (size_t)st.st_size - *len)) > 0)
+		*len += (size_t)got;
+	close(fd);
+	(*text)[*len] = 0;
+	return 0;
+}
+
+static int load_template(const struct harombe_config *cfg, const struct cfg_node *k,
+			 const struct cfg_node *t, struct view *v, struct why *err)
+{
+	struct view_template *vt = &v->templates[v->n_templates];
+	const struct cfg_node *src = cfg_get(t, "source"), *inl = cfg_get(t, "inline");
+	static const char *const keys[] = { "source", "inline", "mode", NULL };
+	char what[NAMES_ENV_MAX + NAMES_CONTAINER_MAX + 64], *text = NULL, *path = NULL;
+	struct template_origin o = { 0 };
+	size_t len = 0;
+	int r;
+
+	if ((r = check_file_name(k, v, err)))
+		return r;
+	if (t->kind != CFG_MAP)
+		return cfg_fail(err, t, "template '%s' must be a mapping: {source: FILE} or {inline: TEXT}",
+				k->text);
+	cfg_warn_unknown(t, "a template", keys);
+	if (!!(src && !cfg_is_null(src)) == !!(inl && !cfg_is_null(inl)))
+		return cfg_fail(err, t, "template '%s' needs exactly one of 'source' and 'inline'", k->text);
+	if (!(vt->name = strdup(k->text)))
+		return -ENOMEM;
+	v->n_templates++;
+	if ((r = get_mode(t, v, &vt->mode, err)))
+		return r;
+	snprintf(what, sizeof(what), "template '%s' of container '%s'", k->text, v->container);
+	if (src && !cfg_is_null(src)) {
+		if ((r = read_source(cfg, src, &text, &len, &path, err)) == 0) {
+			o.file = path;
+			o.what = what;
+			r = template_parse(&o, text, len, v->keys, v->names, v->n, &vt->tmpl, err);
+		}
+		free(text);
+		free(path);
+		return r;
+	}
+	if (inl->kind != CFG_SCALAR)
+		return cfg_fail(err, inl, "'inline' must be the template's text");
+	o.file = inl->file;
+	o.line = inl->line;
+	o.col = inl->col;
+	o.what = what;
+	return template_parse(&o, inl->text, inl->text_len, v->keys, v->names, v->n, &vt->tmpl, err);
+}
+
+/* The container's file mode and its templates, once its secrets are known. */
+static int load_files(const struct harombe_config *cfg, const struct cfg_node *c, struct view *v,
+		      struct why *err)
+{
+	const struct cfg_node *ts = cfg_get(c, "templates");
+	size_t i;
+	int r;
+
+	if ((r = get_mode(c, v, &v->mode, err)))
+		return r;
+	if (!ts || cfg_is_null(ts))
+		return 0;
+	if (ts->kind != CFG_MAP)
+		return cfg_fail(err, ts, "'templates' must map FILE: {source: PATH} or {inline: TEXT}");
+	if (!(v->templates = calloc(ts->n + 1, sizeof(*v->templates))))
+		return -ENOMEM;
+	for (i = 0; i < ts->n; i++)
+		if ((r = load_template(cfg, ts->keys[i], ts->items[i], v, err)))
+			return r;
+	return 0;
+}
+
 static int load_view(const struct harombe_config *cfg, const struct cfg_node *name,
 		     const struct cfg_node *c, struct view *v, struct why *err)
 {
@@ -70,6 +225,9 @@ static int load_view(const struct harombe_config *cfg, const struct cfg_node *na
 
 	if ((why = names_check_container(name->text)))
 		return cfg_fail(err, name, "container name '%s' %s", name->text, why);
+	if (!strcmp(name->text, "self"))
+		return cfg_fail(err, name, "'self' is the mount's link to each caller's own view; name the "
+				"container otherwise");
 	if (c->kind != CFG_MAP && !cfg_is_null(c))
 		return cfg_fail(err, c, "container '%s' must be a mapping", name->text);
 	cfg_warn_unknown(c, "a container", container_keys);
@@ -103,7 +261,7 @@ static int load_view(const struct harombe_config *cfg, const struct cfg_node *na
 
 	secrets = cfg_get(c, "secrets");
 	if (!secrets || cfg_is_null(secrets))
-		return 0;
+		return load_files(cfg, c, v, err);
 	if (secrets->kind != CFG_MAP)
 		return cfg_fail(err, secrets, "'secrets' must map NAME: vault/key");
 	v->secrets = calloc(secrets->n + 1, sizeof(*v->secrets));
@@ -127,7 +285,7 @@ static int load_view(const struct harombe_config *cfg, const struct cfg_node *na
 		v->keys[v->n] = s->key;
 		v->n++;
 	}
-	return 0;
+	return load_files(cfg, c, v, err);
 }
 
 static void view_release(struct view *v)
@@ -138,6 +296,11 @@ static void view_release(struct view *v)
 		free(v->secrets[i].name);
 		free(v->secrets[i].key);
 	}
+	for (i = 0; v->templates && i < v->n_templates; i++) {
+		free(v->templates[i].name);
+		template_free(v->templates[i].tmpl);
+	}
+	free(v->templates);
 	free(v->secrets);
 	free(v->names);
 	free(v->keys);
@@ -227,5 +390,34 @@ int view_equal(const struct view *a, const struct view *b)
 	for (i = 0; i < a->n; i++)
 		if (strcmp(a->secrets[i].name, b->secrets[i].name) || strcmp(a->secrets[i].key, b->secrets[i].key))
 			return 0;
+	if (a->mode != b->mode || a->n_templates != b->n_templates)
+		return 0;
+	for (i = 0; i < a->n_templates; i++)
+		if (strcmp(a->templates[i].name, b->templates[i].name) ||
+		    a->templates[i].mode != b->templates[i].mode ||
+		    !template_equal(a->templates[i].tmpl, b->templates[i].tmpl))
+			return 0;
 	return 1;
+}
+
+int view_find_template(const struct view *v, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_templates; i++)
+		if (v->templates[i].name && !strcmp(v->templates[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int view_group_reads(const struct view *v)
+{
+	size_t i;
+
+	if (v->mode & 040)
+		return 1;
+	for (i = 0; i < v->n_templates; i++)
+		if (v->templates[i].mode & 040)
+			return 1;
+	return 0;
 }

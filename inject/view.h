@@ -11,7 +11,18 @@
  */
 
 struct harombe_config;
+struct template;
 struct why;
+
+/* A file of the view rendered from a template (inject/template.h). */
+struct view_template {
+	char *name;		/* the file's name in the view: "app.ini", ".pgpass" */
+	unsigned int mode;	/* 0400, or 0440 (the view has a gid) */
+	struct template *tmpl;
+};
+
+/* What a template file may not be called: the view's own files. */
+#define VIEW_RESERVED_NAMES "env", "docker.env", "env.json", "secrets", "generation"
 
 struct view_secret {
 	char *name;		/* environment variable name, also secrets/<name> */
@@ -30,6 +41,9 @@ struct view {
 	size_t n;
 	const char **names;	/* secrets[i].name, for audit records */
 	const char **keys;	/* secrets[i].key */
+	unsigned int mode;	/* of env, docker.env, env.json, secrets/: 0400 or 0440 */
+	struct view_template *templates;
+	size_t n_templates;
 };
 
 struct viewset {
@@ -42,7 +56,11 @@ void viewset_free(struct viewset *vs);
 const struct view *viewset_find(const struct viewset *vs, const char *container);
 /* Index of name in v->secrets, or -1. */
 int view_find_secret(const struct view *v, const char *name);
-/* Same owner, cgroup and mapping. */
+/* Index of the template file called name, or -1. */
+int view_find_template(const struct view *v, const char *name);
+/* Does any file of v grant its group read (mode 0440)? */
+int view_group_reads(const struct view *v);
+/* Same owner, cgroup, mapping, modes and templates. */
 int view_equal(const struct view *a, const struct view *b);
 
 #endif

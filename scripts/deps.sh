@@ -8,7 +8,7 @@ set -eu
 BUILD="gcc make pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjson-c-dev
 libsodium-dev libpcre2-dev libyaml-dev check libssl-dev zlib1g-dev libvectorscan-dev"
 # Tests: real consumers and tools the integration tests drive.
-TEST="bash dash util-linux procps findutils bubblewrap age python3 python3-yaml python3-cryptography curl systemd openssl git groff-base man-db"
+TEST="bash dash util-linux procps findutils bubblewrap age python3 python3-yaml python3-cryptography curl systemd openssl git groff-base man-db postgresql-client"
 # Benchmarks: the scanner is measured beside ripgrep.
 BENCH="ripgrep"
 # make fuzz (FUZZ=1 scripts/deps.sh): clang with libFuzzer and the sanitizers.
