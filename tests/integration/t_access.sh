@@ -110,7 +110,7 @@ out=$(EXP="$VA" bwrap --ro-bind /usr /usr --ro-bind /etc /etc --symlink usr/bin 
 		set -a; . /run/secrets/env; set +a
 		[ "$A" = "$EXP" ] || { echo "env differs"; exit 1; }
 		[ "$(cat /run/secrets/secrets/A)" = "$EXP" ] || { echo "raw differs"; exit 1; }
-		[ "$(ls /run/secrets | tr "\n" " ")" = "docker.env env env.json secrets " ] || { echo "listing"; exit 1; }
+		[ "$(ls /run/secrets | tr "\n" " ")" = "docker.env env env.json generation secrets " ] || { echo "listing"; exit 1; }
 		if touch /run/secrets/x 2>/dev/null; then echo "writable"; exit 1; fi
 		echo good') || fail "sandbox: $out"
 [ "$out" = good ] || fail "sandbox: $out"

@@ -144,7 +144,7 @@ ok "# SKIP npm is not installed"
 fi
 
 # Python's parsers
-as_uid 1000 env PW="$PW" TOKEN="$TOKEN" USER_="$USER_" V="$V" python3 - <<'PY' || fail "python parsers"
+as_uid 1000 env PW="$PW" TOKEN="$TOKEN" USER_="$USER_" V="$V" /usr/bin/python3 - <<'PY' || fail "python parsers"
 import configparser, json, os, sys, tomllib, xml.etree.ElementTree as ET
 import yaml
 V, PW, TOKEN = os.environ["V"], os.environ["PW"], os.environ["TOKEN"]
