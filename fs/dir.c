@@ -83,9 +83,8 @@ static int dirlist_build(fuse_req_t req, struct harombefs *h, struct node *n, st
 			else if (fs_check_node(req, cv, c, &who, &why) == 0)
 				r = dirlist_add(d, cv->container, c->ino, S_IFDIR);
 		}
-		/* self, when it leads somewhere for this caller (as lookup). */
-		if (!r && (c = node_intern(h, N_SELF, NULL, FS_SELF_NAME)) && self_resolve(req, g, 0) >= 0)
-			r = dirlist_add(d, FS_SELF_NAME, c->ino, S_IFLNK);
+		/* Not self: a listing shows views, and self is found by name
+		 * (lookup), as a view's own tools look for it. */
 		break;
 	case N_VIEW:
 		for (i = 0; !r && i < ARRAY_SIZE(fs_view_files); i++) {

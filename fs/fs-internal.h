@@ -265,7 +265,7 @@ struct secbuf *notify_generation_content(struct harombefs *h, struct node *view)
 void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
 /* The one view the caller of req may read, for MOUNT/self: its index in
  * g's views, or -ENOENT (none or several; with audit, recorded once per
- * FS_QUIET_S per uid). */
+ * FS_QUIET_S per uid).  self is found by name, never listed. */
 int self_resolve(fuse_req_t req, struct gen *g, int audit);
 void fs_readlink(fuse_req_t req, fuse_ino_t ino);
 

@@ -123,7 +123,8 @@ PY
 start_fs "$HAROMBEFS" "$CFG" "$T_DIR/mnt"
 [ "$(stat -c %a "$T_DIR/log")" = 700 ] || fail "the audit log's new directory is not 0700"
 as_uid 1000 /usr/bin/python3 "$T_DIR/rename.py" "$T_DIR/mnt/web/env"
-[ "$(python3 "$T_DIR/rename.py" "$T_DIR/mnt/web/env")" = 13 ] || fail "root read uid 1000's view"
+# ENOENT since views are hidden from those who may not read them (issue 13), EACCES before
+r=$(python3 "$T_DIR/rename.py" "$T_DIR/mnt/web/env" 2>&1); case "$r" in 2|13) ;; *) fail "root read uid 1000's view: $r" ;; esac
 stop_fs "$T_FS_PID" "$T_DIR/mnt"
 python3 - "$T_DIR/log/audit.jsonl" <<'PY' || fail "audit lines are not strict UTF-8 JSON: $(cat -v "$T_DIR/log/audit.jsonl")"
 import json, sys
@@ -160,7 +161,7 @@ import sys
 for _ in range(300):
     try:
         open(sys.argv[1], "rb").close()
-    except PermissionError:
+    except (PermissionError, FileNotFoundError):
         pass
 PY
 assert_eq "$(as_uid 1000 cat "$T_DIR/mnt/web/secrets/TOKEN")" "$HAROMBE_SECRET_WEB_TOKEN" "the owner reads while denials flood"
@@ -168,14 +169,21 @@ stop_fs "$T_FS_PID" "$T_DIR/mnt"
 python3 - "$T_DIR/log/audit.jsonl" <<'PY' || fail "denials were not rate-limited: $(grep -c access_denied "$T_DIR/log/audit.jsonl")"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-# the one denial of section 3 and 300 here, all of uid 0, in one daemon's life each
+# the one denial of section 3 and 300 here, all of uid 0, in one daemon's life each.
+# Since views are hidden (issue 13) root's lookups of web/env are refused
+# (ENOENT) and recorded once per 10 s with a count; opens refused with
+# EACCES are limited by the audit log (10 records and a summary).
 den = [r for r in recs if r["event"] == "access_denied"]
 single = [r for r in den if "suppressed" not in r]
 summ = [r for r in den if "suppressed" in r]
-assert len(single) == 1 + 10, len(single)
-assert len(summ) == 1 and summ[0]["suppressed"] == 290 and summ[0]["uid"] == 0, summ
+hidden = [r for r in single if r.get("reason", "").startswith("hidden:")]
+if hidden:
+    assert len(single) <= 2 and len(summ) == 0, (len(single), summ)
+else:
+    assert len(single) == 1 + 10, len(single)
+    assert len(summ) == 1 and summ[0]["suppressed"] == 290 and summ[0]["uid"] == 0, summ
 PY
-ok "300 denied opens by one uid write 10 records and one summary (\"suppressed\": 290); the owner's reads go on"
+ok "300 refused opens by one uid are rate-limited in the audit log (hidden lookups: one record per 10 s; denied opens: 10 records and a summary); the owner's reads go on"
 
 # ---- logrotate: rename, then SIGHUP reopens the log by its path ----
 start_fs "$HAROMBEFS" "$CFG" "$T_DIR/mnt"

@@ -75,14 +75,14 @@ box() {
 }
 command -v bwrap >/dev/null || fail "bwrap missing (Debian package bubblewrap)"
 out=$(box 1000 'ls /run/harombe | tr "\n" " "; echo; readlink /run/harombe/self; cat /run/harombe/self/secrets/A')
-assert_eq "$out" "alice self 
+assert_eq "$out" "alice 
 alice
 $VA" "what uid 1000 sees in its container"
 out=$(box 1001 'ls /run/harombe | tr "\n" " "; echo; readlink /run/harombe/self; ls /run/harombe/alice 2>&1 | grep -c "No such file"')
-assert_eq "$out" "bob self 
+assert_eq "$out" "bob 
 bob
 1" "what uid 1001 sees in its container"
-ok "the whole mount in bubblewrap containers: uid 1000 and uid 1001 each list only their view and self, and self/ leads to their own secrets"
+ok "the whole mount in bubblewrap containers: uid 1000 and uid 1001 each list only their own view, and self/ leads to their own secrets"
 
 out=$(box 1004 'ls /run/harombe | tr "\n" " "; echo; ls /run/harombe/self/ 2>&1 | grep -c "No such file"')
 assert_eq "$out" "m1 m2 
