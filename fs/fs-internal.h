@@ -16,6 +16,8 @@
  *            what a reload changed
  *   notify.c change notification: generations of views, poll() on open
  *            files, the generation file; MOUNT/self
+ *   watch.c  changes nobody tells harombefs about: a SOPS file edited
+ *            underneath, Vault secrets of containers with `watch:`
  */
 
 #define FUSE_USE_VERSION 314
@@ -158,6 +160,7 @@ struct harombefs {
 	struct workq *workers;		/* opens that wait on a store; NULL: inline */
 	unsigned int share;		/* workers one view may hold at once */
 	struct invalq *inval;		/* page-cache drops after close */
+	struct watcher *watch;		/* SOPS file and Vault watch: changes (watch.c) */
 	pthread_mutex_t open_lock;	/* node->open lists */
 	unsigned long handles;		/* open file handles */
 };
@@ -268,6 +271,13 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct f
  * FS_QUIET_S per uid).  self is found by name, never listed. */
 int self_resolve(fuse_req_t req, struct gen *g, int audit);
 void fs_readlink(fuse_req_t req, fuse_ino_t ino);
+
+/* ---- watch.c ---- */
+
+/* Start and stop the thread that watches the SOPS file and polls Vault
+ * metadata for views with watch:.  0 or -errno. */
+int watch_start(struct harombefs *h);
+void watch_stop(struct harombefs *h);
 
 /* ---- inval.c ---- */
 

@@ -304,6 +304,8 @@ int fs_new(const char *config_path, struct harombefs **out, char *err, size_t er
 }
 int fs_attach(struct harombefs *h, struct fuse_session *se, struct workq *workers)
 {
+	int r;
+
 	h->se = se;
 	h->workers = workers;
 	/* A view whose store is slow may hold half the workers (at least
@@ -311,11 +313,18 @@ int fs_attach(struct harombefs *h, struct fuse_session *se, struct workq *worker
 	 * less, because concurrent opens of one view share their fetches
 	 * only while they run at the same time. */
 	h->share = (workq_threads(workers) + FS_SHARE_DIV - 1) / FS_SHARE_DIV;
-	return inval_start(h);
+	if ((r = inval_start(h)) != 0)
+		return r;
+	if ((r = watch_start(h)) != 0) {
+		inval_stop(h);
+		return r;
+	}
+	return 0;
 }
 
 void fs_detach(struct harombefs *h)
 {
+	watch_stop(h);
 	inval_stop(h);
 }
 

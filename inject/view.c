@@ -19,7 +19,7 @@
 
 static const char *const container_keys[] = {
 	"image", "enabled", "secrets", "uid", "gid", "cgroup", "environment", "resources",
-	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", "limits", "mode", "templates", NULL,
+	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", "limits", "mode", "templates", "watch", NULL,
 };
 
 /* uid: 1000 or uid: www-data. */
@@ -199,8 +199,10 @@ static int load_files(const struct harombe_config *cfg, const struct cfg_node *c
 	size_t i;
 	int r;
 
-	if ((r = get_mode(c, v, &v->mode, err)))
+	if ((r = get_mode(c, v, &v->mode, err)) || (r = cfg_get_duration_ms(c, "watch", &v->watch_ms, err)))
 		return r;
+	if (v->watch_ms && v->watch_ms < 1000)
+		return cfg_fail(err, cfg_get(c, "watch"), "'watch' must be at least 1s");
 	if (!ts || cfg_is_null(ts))
 		return 0;
 	if (ts->kind != CFG_MAP)
@@ -390,7 +392,7 @@ int view_equal(const struct view *a, const struct view *b)
 	for (i = 0; i < a->n; i++)
 		if (strcmp(a->secrets[i].name, b->secrets[i].name) || strcmp(a->secrets[i].key, b->secrets[i].key))
 			return 0;
-	if (a->mode != b->mode || a->n_templates != b->n_templates)
+	if (a->mode != b->mode || a->n_templates != b->n_templates || a->watch_ms != b->watch_ms)
 		return 0;
 	for (i = 0; i < a->n_templates; i++)
 		if (strcmp(a->templates[i].name, b->templates[i].name) ||

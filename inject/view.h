@@ -1,6 +1,7 @@
 #ifndef VIEW_H
 #define VIEW_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -42,6 +43,7 @@ struct view {
 	const char **names;	/* secrets[i].name, for audit records */
 	const char **keys;	/* secrets[i].key */
 	unsigned int mode;	/* of env, docker.env, env.json, secrets/: 0400 or 0440 */
+	uint64_t watch_ms;	/* watch: ask the store for new versions this often; 0: never */
 	struct view_template *templates;
 	size_t n_templates;
 };
