@@ -18,6 +18,7 @@
  *            files, the generation file; MOUNT/self
  *   watch.c  changes nobody tells harombefs about: a SOPS file edited
  *            underneath, Vault secrets of containers with `watch:`
+ *   onchange.c  on_change: a signal to a view's cgroup, or a command
  */
 
 #define FUSE_USE_VERSION 314
@@ -104,6 +105,8 @@ struct node {
 	size_t fetch_bytes;	/* what its last open fetched (open_lock): reserved
 				 * against its view's locked bytes before a fetch */
 	unsigned long changes;	/* N_VIEW: values of the view changed so far (open_lock) */
+	unsigned long hook_seen;	/* N_VIEW: changes its on_change last ran for (open_lock) */
+	uint64_t hook_last_ms;	/* N_VIEW: when it last ran (monotonic ms; 0: never) */
 	struct tenant t;	/* N_VIEW only */
 };
 
@@ -278,6 +281,15 @@ void fs_readlink(fuse_req_t req, fuse_ino_t ino);
  * metadata for views with watch:.  0 or -errno. */
 int watch_start(struct harombefs *h);
 void watch_stop(struct harombefs *h);
+/* Wake the thread now: a view changed (its on_change may be due). */
+void watch_kick(struct harombefs *h);
+
+/* ---- onchange.c ---- */
+
+/* Run the on_change of every view of g that changed and whose
+ * min_interval has passed; the time (monotonic ms) the next one falls due,
+ * or UINT64_MAX. */
+uint64_t onchange_run_due(struct harombefs *h, struct gen *g);
 
 /* ---- inval.c ---- */
 

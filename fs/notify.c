@@ -107,6 +107,8 @@ void notify_changed(struct harombefs *h, const char *key)
 	pthread_rwlock_unlock(&h->node_lock);
 	gen_put(g);
 	if (views)
+		watch_kick(h);
+	if (views)
 		log_info("changed: '%s' in %zu view%s, %zu poll%s woken", key ? key : "(every key)", views,
 			 views == 1 ? "" : "s", woken, woken == 1 ? "" : "s");
 }

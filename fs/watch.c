@@ -10,7 +10,8 @@
  * that map it).  Either drops the cached copies and counts a change
  * (fs_forget), which wakes poll()s.  One thread; it re-reads the current
  * generation each time it wakes, so a reload takes effect within
- * WATCH_IDLE_MS.
+ * WATCH_IDLE_MS.  It also runs the views' on_change (onchange.c), woken by
+ * watch_kick() when a view changed.
  */
 
 #include <errno.h>
@@ -234,6 +235,7 @@ static void *watch_main(void *arg)
 		sops_follow(w, g);
 		vault_follow(w, g);
 		vault_check(w, g);
+		next = onchange_run_due(w->h, g);
 		gen_put(g);
 		now = now_ms();
 		for (i = 0; i < w->n; i++)
@@ -244,8 +246,13 @@ static void *watch_main(void *arg)
 		n = poll(pf, w->ino >= 0 ? 2 : 1, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
-		if (n > 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			break;
+		if (n > 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			char b[64];
+			ssize_t got = read(w->stop[0], b, sizeof(b));
+
+			if (got == 0 || (got > 0 && memchr(b, 'q', (size_t)got)))
+				break;	/* stop; else a kick: look again */
+		}
 		if (n > 0 && (pf[1].revents & POLLIN)) {
 			char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 			ssize_t len = read(w->ino, buf, sizeof(buf));
@@ -268,7 +275,7 @@ int watch_start(struct harombefs *h)
 	w->h = h;
 	w->wd = -1;
 	w->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (pipe2(w->stop, O_CLOEXEC) != 0) {
+	if (pipe2(w->stop, O_CLOEXEC | O_NONBLOCK) != 0) {
 		if (w->ino >= 0)
 			close(w->ino);
 		free(w);
@@ -284,6 +291,15 @@ int watch_start(struct harombefs *h)
 	}
 	h->watch = w;
 	return 0;
+}
+
+void watch_kick(struct harombefs *h)
+{
+	struct watcher *w = h->watch;
+
+	if (w && write(w->stop[1], "k", 1) < 0) {
+		/* full: the thread is awake already */
+	}
 }
 
 void watch_stop(struct harombefs *h)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,7 @@
 
 static const char *const container_keys[] = {
 	"image", "enabled", "secrets", "uid", "gid", "cgroup", "environment", "resources",
-	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", "limits", "mode", "templates", "watch", NULL,
+	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", "limits", "mode", "templates", "watch", "on_change", NULL,
 };
 
 /* uid: 1000 or uid: www-data. */
@@ -191,6 +192,102 @@ static int load_template(const struct harombe_config *cfg, const struct cfg_node
 	return template_parse(&o, inl->text, inl->text_len, v->keys, v->names, v->n, &vt->tmpl, err);
 }
 
+static const struct {
+	const char *name;
+	int sig;
+} change_signals[] = {
+	{ "HUP", SIGHUP }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM },
+	{ "INT", SIGINT }, { "QUIT", SIGQUIT }, { "WINCH", SIGWINCH }, { "CONT", SIGCONT },
+};
+
+/* on_change: {signal: HUP, command: CMD, user: U, min_interval: 10s} */
+static int load_on_change(const struct cfg_node *c, struct view *v, struct why *err)
+{
+	static const char *const keys[] = { "signal", "command", "user", "min_interval", NULL };
+	const struct cfg_node *oc = cfg_get(c, "on_change"), *sig, *cmd;
+	struct view_on_change *h;
+	unsigned long id = 0, pgid = 0;
+	size_t i;
+	int r;
+
+	if (!oc || cfg_is_null(oc))
+		return 0;
+	if (oc->kind != CFG_MAP)
+		return cfg_fail(err, oc, "'on_change' must be a mapping: {signal: HUP} and/or {command: ...}");
+	cfg_warn_unknown(oc, "on_change", keys);
+	if (!(h = v->on_change = calloc(1, sizeof(*h))))
+		return -ENOMEM;
+	h->uid = v->uid;
+	h->gid = v->gid;
+	h->min_interval_ms = VIEW_ON_CHANGE_INTERVAL_MS;
+	sig = cfg_get(oc, "signal");
+	if (sig && !cfg_is_null(sig)) {
+		const char *name = sig->kind == CFG_SCALAR ? sig->text : "";
+
+		if (!strncmp(name, "SIG", 3))
+			name += 3;
+		for (i = 0; i < ARRAY_SIZE(change_signals); i++)
+			if (!strcmp(name, change_signals[i].name))
+				h->signal = change_signals[i].sig;
+		if (!h->signal)
+			return cfg_fail(err, sig, "'signal' must be one of HUP, USR1, USR2, TERM, INT, QUIT, "
+					"WINCH, CONT");
+		if (!v->cgroup)
+			return cfg_fail(err, sig, "on_change 'signal' goes to the processes of the container's "
+					"cgroup: set 'cgroup' too");
+	}
+	cmd = cfg_get(oc, "command");
+	if (cmd && !cfg_is_null(cmd)) {
+		if (cmd->kind == CFG_SCALAR && cmd->text_len) {
+			h->argc = 3;
+			if (!(h->argv = calloc(4, sizeof(*h->argv))) || !(h->argv[0] = strdup("/bin/sh")) ||
+			    !(h->argv[1] = strdup("-c")) || !(h->argv[2] = strdup(cmd->text)))
+				return -ENOMEM;
+		} else if (cmd->kind == CFG_SEQ && cmd->n) {
+			if (!(h->argv = calloc(cmd->n + 1, sizeof(*h->argv))))
+				return -ENOMEM;
+			for (i = 0; i < cmd->n; i++) {
+				if (cmd->items[i]->kind != CFG_SCALAR || !cmd->items[i]->text_len)
+					return cfg_fail(err, cmd->items[i], "'command' arguments must be non-empty strings");
+				if (!(h->argv[i] = strdup(cmd->items[i]->text)))
+					return -ENOMEM;
+				h->argc++;
+			}
+			if (h->argv[0][0] != '/')
+				return cfg_fail(err, cmd->items[0], "the command's program must be an absolute path");
+		} else {
+			return cfg_fail(err, cmd, "'command' must be a string (run by /bin/sh -c) or a list");
+		}
+	}
+	if (!h->signal && !h->argv)
+		return cfg_fail(err, oc, "'on_change' needs 'signal' or 'command'");
+	r = get_id(oc, "user", 1, &id, &pgid, err);
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		h->uid = (uid_t)id;
+		h->gid = (gid_t)pgid;
+	}
+	if ((r = cfg_get_duration_ms(oc, "min_interval", &h->min_interval_ms, err)))
+		return r;
+	return 0;
+}
+
+static int on_change_equal(const struct view_on_change *a, const struct view_on_change *b)
+{
+	size_t i;
+
+	if (!a || !b)
+		return a == b;
+	if (a->signal != b->signal || a->uid != b->uid || a->gid != b->gid || a->argc != b->argc ||
+	    a->min_interval_ms != b->min_interval_ms)
+		return 0;
+	for (i = 0; i < a->argc; i++)
+		if (strcmp(a->argv[i], b->argv[i]))
+			return 0;
+	return 1;
+}
+
 /* The container's file mode and its templates, once its secrets are known. */
 static int load_files(const struct harombe_config *cfg, const struct cfg_node *c, struct view *v,
 		      struct why *err)
@@ -203,6 +300,8 @@ static int load_files(const struct harombe_config *cfg, const struct cfg_node *c
 		return r;
 	if (v->watch_ms && v->watch_ms < 1000)
 		return cfg_fail(err, cfg_get(c, "watch"), "'watch' must be at least 1s");
+	if ((r = load_on_change(c, v, err)))
+		return r;
 	if (!ts || cfg_is_null(ts))
 		return 0;
 	if (ts->kind != CFG_MAP)
@@ -303,6 +402,12 @@ static void view_release(struct view *v)
 		template_free(v->templates[i].tmpl);
 	}
 	free(v->templates);
+	if (v->on_change) {
+		for (i = 0; v->on_change->argv && i < v->on_change->argc; i++)
+			free(v->on_change->argv[i]);
+		free(v->on_change->argv);
+		free(v->on_change);
+	}
 	free(v->secrets);
 	free(v->names);
 	free(v->keys);
@@ -392,7 +497,8 @@ int view_equal(const struct view *a, const struct view *b)
 	for (i = 0; i < a->n; i++)
 		if (strcmp(a->secrets[i].name, b->secrets[i].name) || strcmp(a->secrets[i].key, b->secrets[i].key))
 			return 0;
-	if (a->mode != b->mode || a->n_templates != b->n_templates || a->watch_ms != b->watch_ms)
+	if (a->mode != b->mode || a->n_templates != b->n_templates || a->watch_ms != b->watch_ms ||
+	    !on_change_equal(a->on_change, b->on_change))
 		return 0;
 	for (i = 0; i < a->n_templates; i++)
 		if (strcmp(a->templates[i].name, b->templates[i].name) ||

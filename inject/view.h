@@ -22,6 +22,17 @@ struct view_template {
 	struct template *tmpl;
 };
 
+/* on_change: what to do when a value of the view changed in the store. */
+struct view_on_change {
+	int signal;		/* 0, or a signal for every process of the view's cgroup */
+	char **argv;		/* NULL, or a command (a string runs as /bin/sh -c STRING) */
+	size_t argc;
+	uid_t uid;		/* the command runs as this user (default: the view's owner) */
+	gid_t gid;
+	uint64_t min_interval_ms;	/* at most one run per interval; changes between coalesce */
+};
+#define VIEW_ON_CHANGE_INTERVAL_MS 10000
+
 /* What a template file may not be called: the view's own files. */
 #define VIEW_RESERVED_NAMES "env", "docker.env", "env.json", "secrets", "generation"
 
@@ -44,6 +55,7 @@ struct view {
 	const char **keys;	/* secrets[i].key */
 	unsigned int mode;	/* of env, docker.env, env.json, secrets/: 0400 or 0440 */
 	uint64_t watch_ms;	/* watch: ask the store for new versions this often; 0: never */
+	struct view_on_change *on_change;	/* NULL when none */
 	struct view_template *templates;
 	size_t n_templates;
 };

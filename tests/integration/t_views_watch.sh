@@ -4,7 +4,9 @@
 # (inotify on the file), and a Vault KV v2 secret written straight to Vault
 # for a container with `watch: 1s` (its metadata's version).  Each waiter
 # wakes with POLLIN|POLLPRI within a second of the change (plus one watch
-# period for Vault), and the view's generation counts it.
+# period for Vault), and the view's generation counts it.  And on_change:
+# a change signals the processes of the container's cgroup and runs a
+# command as the view's uid, at most once per min_interval, audited.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vault-lib.sh"
 
@@ -117,3 +119,58 @@ assert_eq "$(as_uid 1000 cat "$VM/web/secrets/API")" "$V2" "the new value despit
 assert_eq "$(as_uid 1000 cat "$VM/web/generation")" 1 "web's generation"
 ok "watch: 1s: a KV v2 secret written straight to Vault wakes poll() in ${WOKE_MS} ms and drops the cached copy (cache_ttl 1h)"
 stop_fs "$T_FS_PID" "$VM"
+
+# ---- on_change: a signal to the container's cgroup, a command as its user ----
+CG2=$(cgroup2_root)
+[ -n "$CG2" ] || fail "no cgroup2 mount on this host"
+ID="harombe-onchange-$$"
+mkdir -p "$CG2/$ID/app"
+T_CGROUPS+=("$CG2/$ID/app" "$CG2/$ID")
+STORE="$T_DIR/store"
+mkdir -p "$STORE"
+printf 'h1' > "$STORE/t%2Fh"
+printf 'o1' > "$STORE/t%2Fo"
+OM="$T_DIR/omnt"
+cat > "$T_DIR/o.yaml" <<YAML
+security:
+  credentials: { provider: mock, mock_dir: $STORE }
+  fs: { audit_log: $T_DIR/audit.jsonl, mountpoint: $OM }
+  containers:
+    hooked:
+      uid: 1000
+      cgroup: "/$ID/app"
+      secrets: { H: t/h }
+      on_change:
+        signal: USR1
+        command: "echo \"\$HAROMBE_CONTAINER \$(id -u)\" >> $W/hook.log"
+        min_interval: 2s
+    quiet:
+      uid: 1000
+      secrets: { O: t/o }
+YAML
+start_fs "$HAROMBEFS_TEST" "$T_DIR/o.yaml" "$OM"
+# a process of the container: counts the USR1 it gets
+sh -c 'echo $$ > "$0/cgroup.procs" && exec setpriv --reuid 1000 --regid 1000 --clear-groups \
+	bash -c "trap \"echo usr1 >> $1/sig.log\" USR1; while :; do sleep 0.05; done"' "$CG2/$ID/app" "$W" &
+T_PIDS+=("$!")
+sleep 0.3
+set_h() { "$BUILD/tests/harombe-test" -c "$T_DIR/o.yaml" vault set t/h "$1" 2>>"$T_DIR/set.err" || fail "vault set: $(cat "$T_DIR/set.err")"; }
+set_h h2
+for _ in $(seq 40); do [ -s "$W/sig.log" ] && [ -s "$W/hook.log" ] && break; sleep 0.05; done
+[ "$(cat "$W/sig.log" 2>/dev/null)" = usr1 ] || fail "the container's process got no SIGUSR1"
+[ "$(cat "$W/hook.log" 2>/dev/null)" = "hooked 1000" ] || fail "the command did not run as uid 1000: $(cat "$W/hook.log" 2>/dev/null)"
+ok "on_change: a change sent SIGUSR1 to the processes of the container's cgroup and ran the command as the view's uid, within 2 s"
+# three more changes within min_interval: coalesced into one run at its end
+set_h h3
+set_h h4
+set_h h5
+sleep 3
+runs=$(wc -l < "$W/hook.log")
+[ "$runs" -eq 2 ] || fail "four changes within min_interval ran the hook $runs times, not 2"
+"$BUILD/tests/harombe-test" -c "$T_DIR/o.yaml" vault set t/o o2 2>>"$T_DIR/set.err"
+sleep 0.5
+[ "$(wc -l < "$W/hook.log")" -eq 2 ] || fail "a change of another view ran hooked's on_change"
+grep '"event":"secret_rotation"' "$T_DIR/audit.jsonl" | grep '"container":"hooked"' |
+	grep -q 'on_change: SIGUSR1 to [0-9]* process\(es\)\? of' || fail "on_change not audited"
+ok "on_change is rate-limited (changes within min_interval coalesce into one run at its end), only for its own view, and audited"
+stop_fs "$T_FS_PID" "$OM"
