@@ -45,6 +45,8 @@ static const char *const cfg_text[2] = {
 	"  audit:\n    enabled: false\n"
 	"  containers:\n"
 	"    a:\n      secrets: { A1: k/a1, A2: k/a2, BIN: k/bin }\n"
+	"      templates:\n        t.ini: { inline: \"x = {{ secret \\\"k/a1\\\" | ini }}\\n\" }\n"
+	"        t.sh: { inline: \"B={{ secret \\\"k/bin\\\" | sh }} {{ secret \\\"k/a2\\\" | json }}\" }\n"
 	"    b:\n      uid: 1000\n      secrets: { B1: k/b1 }\n"
 	"    c:\n      gid: 1000\n      secrets: { A1: k/a1 }\n"
 	"    d:\n      cgroup: \"/nonexistent/*\"\n      secrets: { D: k/missing }\n",
@@ -52,7 +54,8 @@ static const char *const cfg_text[2] = {
 	"  fs:\n    audit_log: AUDIT\n"
 	"  containers:\n"
 	"    a:\n      secrets: { A1: k/a1, A2: k/a2, BIN: k/bin }\n"
-	"    c:\n      uid: 1000\n      gid: 1000\n      secrets: { A1: k/a1, E: k/e }\n"
+	"    c:\n      uid: 1000\n      gid: 1000\n      mode: \"0440\"\n      secrets: { A1: k/a1, E: k/e }\n"
+	"      templates: { t.ini: { inline: \"e={{ secret \\\"k/e\\\" | yaml }}\", mode: \"0440\" } }\n"
 	"    d:\n      cgroup: \"/nonexistent/*\"\n      secrets: { D: k/missing }\n"
 	"    e:\n      secrets: { E: k/e }\n",
 };
@@ -67,7 +70,7 @@ static const struct {
 };
 static const char *const pool[] = {
 	"a", "b", "c", "d", "e", "env", "docker.env", "env.json", "secrets", "A1", "A2", "BIN", "B1", "D", "E",
-	".", "..", "", "zz", "a/b", "secrets/A1",
+	".", "..", "", "zz", "a/b", "secrets/A1", "generation", "self", "t.ini", "t.sh",
 };
 
 struct handle {
