@@ -595,6 +595,8 @@ static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return (void)fuse_reply_err(req, adopt ? ESTALE : ENOENT);
 	if (is_dir(n->kind))
 		return (void)fuse_reply_err(req, EISDIR);
+	if (n->kind == N_SELF)
+		return (void)fuse_reply_err(req, ELOOP);	/* a link: the kernel follows it */
 	if (!adopt && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)))
 		return (void)fuse_reply_err(req, EROFS);
 	j = calloc(1, sizeof(*j));

@@ -151,7 +151,7 @@ YAML
 start_fs "$HAROMBEFS_TEST" "$T_DIR/o.yaml" "$OM"
 # a process of the container: counts the USR1 it gets
 sh -c 'echo $$ > "$0/cgroup.procs" && exec setpriv --reuid 1000 --regid 1000 --clear-groups \
-	bash -c "trap \"echo usr1 >> $1/sig.log\" USR1; while :; do sleep 0.05; done"' "$CG2/$ID/app" "$W" &
+	bash -c "trap \"echo usr1 >> $1/sig.log\" USR1; while :; do sleep 0.05; done" 2>/dev/null' "$CG2/$ID/app" "$W" &
 T_PIDS+=("$!")
 sleep 0.3
 set_h() { "$BUILD/tests/harombe-test" -c "$T_DIR/o.yaml" vault set t/h "$1" 2>>"$T_DIR/set.err" || fail "vault set: $(cat "$T_DIR/set.err")"; }

@@ -1,9 +1,12 @@
 #include "lib/compat.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "inject/template.h"
+#include "inject/view.h"
+#include "lib/config.h"
 #include "lib/secbuf.h"
 #include "lib/why.h"
 #include "tests/unit/unit.h"
@@ -193,6 +196,104 @@ START_TEST(test_equal)
 }
 END_TEST
 
+/* viewset_load() of a config text: 0, or the error in why. */
+static int load(const char *text, struct viewset **vs, struct why *why)
+{
+	struct harombe_config *cfg = NULL;
+	int r;
+
+	*vs = NULL;
+	r = config_load_text("h.yaml", text, strlen(text), &cfg, why);
+	if (!r)
+		r = viewset_load(cfg, vs, why);
+	if (r || !*vs) {
+		config_free(cfg);
+		return r;
+	}
+	/* the views keep no pointer into the config */
+	config_free(cfg);
+	return 0;
+}
+
+START_TEST(test_view_templates)
+{
+	struct viewset *vs, *vs2;
+	struct why why = WHY_INIT;
+	static const char cfg[] =
+		"security:\n"
+		"  containers:\n"
+		"    app:\n"
+		"      uid: 1000\n"
+		"      gid: 3000\n"
+		"      mode: \"0440\"\n"
+		"      watch: 5m\n"
+		"      cgroup: /x/*\n"
+		"      on_change: { signal: HUP, command: [/bin/true, x], min_interval: 1s }\n"
+		"      secrets: { P: \"db/creds#password\" }\n"
+		"      templates:\n"
+		"        .pgpass: { inline: \"*:*:*:app:{{ secret \\\"db/creds#password\\\" | pgpass }}\" }\n"
+		"        shared.ini: { inline: \"p = {{ secret \\\"db/creds#password\\\" | ini }}\", mode: \"0440\" }\n";
+	const struct view *v;
+
+	ck_assert_int_eq(load(cfg, &vs, &why), 0);
+	v = viewset_find(vs, "app");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(v->mode, 0440);
+	ck_assert_uint_eq(v->watch_ms, 300000);
+	ck_assert_uint_eq(v->n_templates, 2);
+	ck_assert_int_eq(view_find_template(v, ".pgpass"), 0);
+	ck_assert_uint_eq(v->templates[0].mode, 0400);
+	ck_assert_uint_eq(v->templates[1].mode, 0440);
+	ck_assert_str_eq(template_names(v->templates[0].tmpl)[0], "P");
+	ck_assert_ptr_nonnull(v->on_change);
+	ck_assert_uint_eq(v->on_change->argc, 2);
+	ck_assert_uint_eq(v->on_change->min_interval_ms, 1000);
+	ck_assert(view_group_reads(v));
+	ck_assert_int_eq(load(cfg, &vs2, &why), 0);
+	ck_assert(view_equal(v, viewset_find(vs2, "app")));
+	viewset_free(vs2);
+	viewset_free(vs);
+}
+END_TEST
+
+START_TEST(test_view_template_refusals)
+{
+	struct viewset *vs;
+	struct why why = WHY_INIT;
+	static const char head[] = "security:\n  containers:\n    app:\n      uid: 1000\n      secrets: { P: a/b }\n";
+	static const struct {
+		const char *tail, *want;
+	} cases[] = {
+		{ "      templates: { x: { inline: \"{{ secret \\\"c/d\\\" }}\" } }\n",
+		  "h.yaml:6:33: template 'x' of container 'app', line 1 column 11 of the text: key 'c/d'" },
+		{ "      templates: { x: { inline: a, source: b } }\n", "needs exactly one of 'source' and 'inline'" },
+		{ "      templates: { x: { inline: a, mode: \"0440\" } }\n", "set 'gid' too" },
+		{ "      templates: { x: { inline: a, mode: \"0644\" } }\n", "'mode' must be \"0400\" or \"0440\"" },
+		{ "      templates: { secrets: { inline: a } }\n", "'secrets' is a file every view has" },
+		{ "      templates: { a/b: { inline: a } }\n", "holds '/'" },
+		{ "      templates: { x: { source: /nonexistent/t } }\n", "cannot open template '/nonexistent/t'" },
+		{ "      on_change: { signal: HUP }\n", "set 'cgroup' too" },
+		{ "      on_change: { signal: KILL }\n", "'signal' must be one of" },
+		{ "      on_change: { command: [rel, x] }\n", "must be an absolute path" },
+		{ "      on_change: {}\n", "needs 'signal' or 'command'" },
+		{ "      watch: 10ms\n", "'watch' must be at least 1s" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char text[1024];
+
+		snprintf(text, sizeof(text), "%s%s", head, cases[i].tail);
+		why.msg[0] = 0;
+		ck_assert_int_eq(load(text, &vs, &why), -EINVAL);
+		if (!strstr(why.msg, cases[i].want))
+			ck_abort_msg("case %zu: '%s' not in '%s'", i, cases[i].want, why.msg);
+	}
+	ck_assert_int_eq(load("security:\n  containers:\n    self:\n      uid: 1\n", &vs, &why), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why.msg, "'self' is the mount's link"));
+}
+END_TEST
+
 static Suite *template_suite(void)
 {
 	Suite *s = suite_create("template");
@@ -206,6 +307,8 @@ static Suite *template_suite(void)
 	tcase_add_test(tc, test_filter_outputs);
 	tcase_add_test(tc, test_refusal_names_key_not_value);
 	tcase_add_test(tc, test_equal);
+	tcase_add_test(tc, test_view_templates);
+	tcase_add_test(tc, test_view_template_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }
