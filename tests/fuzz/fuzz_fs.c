@@ -153,21 +153,35 @@ static const char *expected_value(const char *path)
 	return NULL;
 }
 
+/* What inode ino is ("/a/secrets/A1"), once seen; NULL before.  Inode
+ * numbers are hashes (fs/nodes.c), so they are looked up, not indexed. */
+static const char *path_of(fuse_ino_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < S.nknown; i++)
+		if (S.known[i] == ino)
+			return S.path[i];
+	return NULL;
+}
+
 static void learn(fuse_ino_t parent, const char *name, fuse_ino_t ino)
 {
 	char buf[1024];
+	const char *was = path_of(ino), *pp = path_of(parent);
 
-	if (!ino || ino >= MAX_INOS || !strcmp(name, ".") || !strcmp(name, ".."))
+	if (!ino || !strcmp(name, ".") || !strcmp(name, ".."))
 		return;
-	snprintf(buf, sizeof(buf), "%s/%s", parent < MAX_INOS && S.path[parent] ? S.path[parent] : "?", name);
-	if (S.path[ino]) {
-		if (strcmp(S.path[ino], buf))
+	snprintf(buf, sizeof(buf), "%s/%s", pp ? pp : "?", name);
+	if (was) {
+		if (strcmp(was, buf))
 			abort();	/* one inode, two meanings */
 		return;
 	}
-	S.path[ino] = strdup(buf);
-	if (S.nknown < MAX_INOS)
+	if (S.nknown < MAX_INOS) {
+		S.path[S.nknown] = strdup(buf);
 		S.known[S.nknown++] = ino;
+	}
 }
 
 static void req_init(struct fuse_req *r, size_t want)
@@ -375,7 +389,7 @@ static void op_read(const uint8_t **p, const uint8_t *end)
 		req_done(&r);
 		return;
 	}
-	want = hd->ino < MAX_INOS && S.path[hd->ino] ? expected_value(S.path[hd->ino]) : NULL;
+	want = path_of(hd->ino) ? expected_value(path_of(hd->ino)) : NULL;
 	if (want) {
 		size_t wl = strlen(want), from = (size_t)off < wl ? (size_t)off : wl;
 		size_t n = wl - from < size ? wl - from : size;
@@ -429,7 +443,7 @@ static void run_input(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_fs: %s\n", err);
 		abort();
 	}
-	S.path[FUSE_ROOT_ID] = strdup("");
+	S.path[S.nknown] = strdup("");
 	S.known[S.nknown++] = FUSE_ROOT_ID;
 	while (p < end && ops++ < MAX_OPS) {
 		struct fuse_req r;
