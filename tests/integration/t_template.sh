@@ -173,6 +173,23 @@ grep -qF "$USER_$PW" "$T_DIR/audit.jsonl" && fail "a value in the audit log"
 for v in "$PW" "$TOKEN" "$NPM"; do grep -qF -- "$v" "$T_DIR/audit.jsonl" "$T_LOG" && fail "a value in the audit log or the daemon's log"; done
 ok "each template read is audited with its names and keys, and no value reaches a log"
 
+# the cost of a template file's open beside env's (same keys, same store)
+cost=$(as_uid 1000 /usr/bin/python3 - "$V" <<'PY'
+import sys, time
+v = sys.argv[1]
+def per(path, n=400):
+    t = time.perf_counter()
+    for _ in range(n):
+        with open(path, "rb") as f:
+            f.read()
+    return (time.perf_counter() - t) / n * 1e6
+per(v + "/env", 20)
+print("%d us for env, %d us for app.ini (two keys), %d us for creds.json (three)" %
+      (per(v + "/env"), per(v + "/app.ini"), per(v + "/creds.json")))
+PY
+)
+ok "open+read+close, mock store: $cost"
+
 # refusals at start, with file:line:column
 bad() {	# bad NAME TEMPLATE-YAML PATTERN
 	sed "/^      templates:/q" "$T_DIR/h.yaml" > "$T_DIR/bad-$1.yaml"
