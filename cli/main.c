@@ -10,6 +10,7 @@
 
 #include "backends/backend.h"
 #include "inject/rotate.h"
+#include "inject/template.h"
 #include "inject/view.h"
 #include "lib/audit.h"
 #include "lib/config.h"
@@ -165,6 +166,15 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 		       v->cgroup ? ", cgroup " : "", v->cgroup ? v->cgroup : "");
 		for (k = 0; k < v->n; k++)
 			printf("    %s: %s\n", v->secrets[k].name, v->secrets[k].key);
+		for (k = 0; k < v->n_templates; k++) {
+			const struct template *t = v->templates[k].tmpl;
+			size_t j;
+
+			printf("    file %s (mode %04o):", v->templates[k].name, v->templates[k].mode);
+			for (j = 0; j < template_nkeys(t); j++)
+				printf("%s %s", j ? "," : "", template_names(t)[j]);
+			printf("\n");
+		}
 	}
 	viewset_free(vs);
 	return 0;
