@@ -22,6 +22,9 @@ put db/creds#password "$PW"
 put db/creds#user "$USER_"
 put api/token "$TOKEN"
 put npm/token "$NPM"
+CA=$'-----BEGIN CERTIFICATE-----\nMIIB\x01\xff\n-----END CERTIFICATE-----\n'
+put k8s/deployer#ca "$CA"
+put k8s/deployer#token "eyK8s.$(rand_token 20)"
 
 mkdir -p "$T_DIR/tmpl"
 cat > "$T_DIR/tmpl/app.ini.tmpl" <<'T'
@@ -33,6 +36,9 @@ cat > "$T_DIR/tmpl/creds.json.tmpl" <<'T'
 {"user": {{ secret "db/creds#user" | json }}, "password": {{ secret "db/creds#password" | json }},
  "token": {{ secret "api/token" | json }}}
 T
+# docs/templates.md's kubeconfig, as written there
+sed -n '/^`kubeconfig.tmpl`/,/^```$/p' "$TOP/docs/templates.md" | sed '1,2d;$d' > "$T_DIR/tmpl/kubeconfig.tmpl"
+grep -q 'certificate-authority-data' "$T_DIR/tmpl/kubeconfig.tmpl" || fail "no kubeconfig template in docs/templates.md"
 cat > "$T_DIR/h.yaml" <<YAML
 security:
   credentials:
@@ -49,7 +55,10 @@ security:
         DB_USER: "db/creds#user"
         API_TOKEN: api/token
         NPM_TOKEN: npm/token
+        K8S_TOKEN: k8s/deployer#token
+        K8S_CA: k8s/deployer#ca
       templates:
+        kubeconfig: { source: tmpl/kubeconfig.tmpl }
         app.ini: { source: $T_DIR/tmpl/app.ini.tmpl }
         creds.json: { source: tmpl/creds.json.tmpl }
         .pgpass: { inline: "*:*:*:app:{{ secret \"db/creds#password\" | pgpass }}\n" }
@@ -144,7 +153,8 @@ ok "# SKIP npm is not installed"
 fi
 
 # Python's parsers
-as_uid 1000 env PW="$PW" TOKEN="$TOKEN" USER_="$USER_" V="$V" /usr/bin/python3 - <<'PY' || fail "python parsers"
+chmod 0755 "$STORE"
+as_uid 1000 env PW="$PW" TOKEN="$TOKEN" USER_="$USER_" V="$V" STORE="$STORE" /usr/bin/python3 - <<'PY' || fail "python parsers"
 import configparser, json, os, sys, tomllib, xml.etree.ElementTree as ET
 import yaml
 V, PW, TOKEN = os.environ["V"], os.environ["PW"], os.environ["TOKEN"]
@@ -156,8 +166,13 @@ assert tomllib.load(open(V + "/conf.toml", "rb"))["db"]["password"] == PW, "toml
 assert yaml.safe_load(open(V + "/conf.yaml", encoding="utf-8"))["db"]["password"] == PW, "yaml"
 e = ET.parse(V + "/conf.xml").getroot()
 assert e.get("p") == PW and e.text == TOKEN, "xml"
+import base64
+k = yaml.safe_load(open(V + "/kubeconfig", encoding="utf-8"))
+ca = base64.b64decode(k["clusters"][0]["cluster"]["certificate-authority-data"])
+assert ca == open(os.environ["STORE"] + "/k8s%2Fdeployer%23ca", "rb").read(), "kubeconfig ca"
+assert k["users"][0]["user"]["token"] == open(os.environ["STORE"] + "/k8s%2Fdeployer%23token").read(), "kubeconfig token"
 PY
-ok "app.ini | ini, creds.json | json, conf.toml | toml, conf.yaml | yaml, conf.xml | xml: Python's parsers read every value back"
+ok "app.ini | ini, creds.json | json, conf.toml | toml, conf.yaml | yaml, conf.xml | xml, docs' kubeconfig (base64 | yaml): Python's parsers read every value back"
 
 # sh: sourcing assigns and runs nothing
 got=$(as_uid 1000 sh -c '. "$1"; printf "%s|%s" "$PW" "$T"' sh "$V/env.sh")
