@@ -110,6 +110,65 @@ struct scan {
 	int compiled;
 };
 
+/* A stream (scan.c), and the findings in its window. */
+enum { F_TOKEN = 1, F_MULTI = 2, F_OPEN = 4, F_SILENT = 8 };
+enum cont { CONT_NONE, CONT_TOKEN, CONT_PEM };
+
+struct fnd {
+	size_t m0, m1;		/* the whole match: commits never cut it */
+	size_t s0, s1;		/* what is redacted */
+	double conf;
+	const char *rule, *type, *label, *marker;
+	unsigned int flags;
+};
+
+struct group {
+	size_t s0, s1;
+	size_t best;		/* index into f */
+	int silent;
+};
+
+struct scan_stream {
+	const struct scan *s;
+	scan_output_fn *out;
+	scan_finding_fn *found;
+	void *arg;
+	unsigned char *buf;	/* locked */
+	size_t cap, len, ctx;
+	size_t checked;		/* LINES: no newline before this, nothing to do */
+	uint64_t base;		/* stream offset of buf[ctx] */
+	uint64_t line;		/* 1-based line of buf[ctx] */
+	uint64_t col;		/* 0-based column of buf[ctx] */
+	enum cont cont;
+	const char *cont_rule, *cont_type;
+	long cont_idx;		/* index of the continuation finding, -1 */
+	hs_scratch_t *scratch;
+	pcre2_match_data *md, *md_allow;
+	pcre2_match_context *mc;
+	pcre2_jit_stack *js;
+	size_t *covered;	/* per rule: end of its last match */
+	struct fnd *f;
+	size_t nf, capf;
+	struct group *g;
+	size_t ng, capg;
+	size_t *ivl;		/* covered intervals for the entropy pass: pairs */
+	size_t nivl, ivl_pos;
+	struct scan_stream_stats st;
+	uint64_t match_errors;
+	int err;
+};
+/* scan.c */
+/* A new finding in st->f, zeroed: NULL and st->err set when out of memory. */
+struct fnd *scan_add_fnd(struct scan_stream *st);
+
+/* decode.c */
+/* entropy_run_fn for a stream (arg): judge the token run buf[start, end)
+ * by entropy, else decode it and scan the text; record what is found. */
+int scan_on_run(void *arg, size_t start, size_t end);
+/* rule_hit's unescape_scan. */
+int scan_unescape_scan(const struct scan *s, const unsigned char *p, size_t n, double *conf,
+		       const char **type);
+
 /* rules.c */
 extern const struct rule scan_builtin_rules[];
 extern const size_t scan_builtin_count;
