@@ -6,6 +6,8 @@
 #include "scan/scan.h"
 
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -178,13 +180,44 @@ uint64_t scan_builtin_sig(void);
 extern const uint64_t scan_hsdb_sig;
 extern const size_t scan_hsdb_len;
 extern const unsigned char scan_hsdb[];
+
+/* rulefile.c */
 int scan_rules_add(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
 		   size_t errlen);
 int scan_allowed_secret(const struct scan *s, const unsigned char *p, size_t n,
 			pcre2_match_data *md);
+
+/* veto.c */
 /* Shared value tests, also used by entropy.c. */
 int scan_is_placeholder(const unsigned char *p, size_t n);
 int scan_is_reference(const unsigned char *p, size_t n);
+/* Value tests the rules' checks share. */
+int scan_count_distinct(const unsigned char *p, size_t n);
+/* How many of upper, lower, digit, other p has; each pointer may be NULL. */
+int scan_char_classes(const unsigned char *p, size_t n, int *up, int *lo, int *dig, int *sym);
+/* w is lower case: 1 when p holds it, in any case. */
+int scan_lower_has(const unsigned char *p, size_t n, const char *w);
+static inline int scan_lower_eq(const unsigned char *p, size_t n, const char *w)
+{
+	return strlen(w) == n && !strncasecmp((const char *)p, w, n);
+}
+
+static inline int scan_is_quote(unsigned char c)
+{
+	return c == '"' || c == '\'' || c == '`';
+}
+
+/* A value in a secret's place.  The kind of key it is assigned to;
+ * SCAN_KEY_LITERAL: the value cannot be an expression (a header, a URL) */
+enum { SCAN_KEY_STRONG, SCAN_KEY_WEAK, SCAN_KEY_LITERAL, SCAN_KEY_CMDLINE };
+/* SCAN_KEY_STRONG or SCAN_KEY_WEAK, by the key h->buf[k0, k1) */
+int scan_key_kind(const struct rule_hit *h);
+/* Extend an unquoted value h->buf[s0, s1) to the delimiter of its syntax. */
+void scan_extend_value(struct rule_hit *h);
+/* kind: SCAN_KEY_*.  1: keep, 0: vetoed. */
+int scan_judge_value(struct rule_hit *h, int kind);
+/* names: the thing's own name (password, secret, token) is a placeholder too */
+int scan_value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt, int names);
 
 /* entropy.c */
 double entropy_shannon(const unsigned char *p, size_t n);
