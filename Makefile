@@ -77,7 +77,7 @@ CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secret
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
-SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o
+SCAN_LIB_OBJS := scan/scan.o scan/build.o scan/decode.o scan/rules.o scan/veto.o scan/rulefile.o scan/entropy.o scan/known.o scan/hsdb.o
 SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o
 
 # CLI_CORE_OBJS: what the harombe command links; CORE_OBJS adds the daemon (fs/, FUSE).
@@ -159,7 +159,7 @@ regen-bigrams:
 	mv scan/bigrams.h.tmp scan/bigrams.h
 
 # The built-in prefilters, compiled at build time (see scan/tools/hsdb-gen.c).
-HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o scan/entropy.o lib/config.o lib/log.o \
+HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o scan/veto.o scan/entropy.o lib/config.o lib/log.o \
 	lib/secbuf.o lib/credshape.o lib/why.o lib/trust.o)
 $(BUILD)/scan/hsdb-gen: $(HSDB_GEN_OBJS)
 	$(LINK)
