@@ -28,21 +28,6 @@
 /* base64 in base64 is decoded twice at most: each level is a stream */
 static _Thread_local int decode_depth;
 
-static int b64v(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
 static int hexv(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -86,7 +71,7 @@ static size_t decode_text(const unsigned char *p, size_t n, unsigned char *out, 
 		o = 0;
 	}
 	for (i = 0; i < n && o < DECODE_MAX; i++) {
-		if ((a = b64v(p[i])) < 0)
+		if ((a = scan_b64_value(p[i])) < 0)
 			return 0;
 		std |= p[i] == '+' || p[i] == '/';
 		url |= p[i] == '-' || p[i] == '_';

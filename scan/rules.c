@@ -267,21 +267,6 @@ static int check_url(struct rule_hit *h)
 	return 1;
 }
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
 /* base64 of "-----BEGIN ... PRIVATE KEY-----" (kubeconfig client-key-data) */
 static int check_b64_pem(struct rule_hit *h)
 {
@@ -293,7 +278,7 @@ static int check_b64_pem(struct rule_hit *h)
 	if (n > 128)
 		n = 128;
 	for (i = 0; i < n && o < sizeof(out); i++) {
-		int v = b64val(h->buf[h->s0 + i]);
+		int v = scan_b64_value(h->buf[h->s0 + i]);
 
 		if (v < 0)
 			break;

@@ -246,4 +246,21 @@ typedef int known_hit_fn(void *arg, size_t start, size_t end, const char *label)
 int known_find(const struct known *k, const unsigned char *buf, size_t from, size_t to,
 	       known_hit_fn *fn, void *arg);
 
+/* The value of a base64 digit in either alphabet (standard and URL-safe),
+ * or -1. */
+static inline int scan_b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
 #endif
