@@ -89,7 +89,7 @@ SCAN_CORE = $(addprefix $(BUILD)/,$(SCAN_OBJS))
 # objects it uses; only the scan_* API of scan/scan.h is exported.
 SCAN_SONAME := libharombe-scan.so.0
 SCAN_SO := $(BUILD)/libharombe-scan.so.$(VERSION)
-SCAN_PIC = $(addprefix $(BUILD)/pic/,$(SCAN_LIB_OBJS) lib/secbuf.o lib/log.o lib/config.o lib/credshape.o lib/why.o lib/trust.o)
+SCAN_PIC = $(addprefix $(BUILD)/pic/,$(SCAN_LIB_OBJS) lib/secbuf.o lib/log.o lib/config.o lib/credshape.o lib/why.o lib/trust.o lib/fileio.o)
 SCAN_SO_LIBS = $(shell pkg-config --libs libhs libpcre2-8 yaml-0.1 libsodium 2>/dev/null) -lm -lpthread
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -160,7 +160,7 @@ regen-bigrams:
 
 # The built-in prefilters, compiled at build time (see scan/tools/hsdb-gen.c).
 HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o scan/veto.o scan/entropy.o lib/config.o lib/log.o \
-	lib/secbuf.o lib/credshape.o lib/why.o lib/trust.o)
+	lib/secbuf.o lib/credshape.o lib/why.o lib/trust.o lib/fileio.o)
 $(BUILD)/scan/hsdb-gen: $(HSDB_GEN_OBJS)
 	$(LINK)
 
