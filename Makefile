@@ -77,7 +77,7 @@ CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secret
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o fs/notify.o fs/watch.o fs/onchange.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
-SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o
+SCAN_LIB_OBJS := scan/scan.o scan/build.o scan/decode.o scan/rules.o scan/veto.o scan/rulefile.o scan/entropy.o scan/known.o scan/hsdb.o
 SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o
 
 # CLI_CORE_OBJS: what the harombe command links; CORE_OBJS adds the daemon (fs/, FUSE).
@@ -89,7 +89,7 @@ SCAN_CORE = $(addprefix $(BUILD)/,$(SCAN_OBJS))
 # objects it uses; only the scan_* API of scan/scan.h is exported.
 SCAN_SONAME := libharombe-scan.so.0
 SCAN_SO := $(BUILD)/libharombe-scan.so.$(VERSION)
-SCAN_PIC = $(addprefix $(BUILD)/pic/,$(SCAN_LIB_OBJS) lib/secbuf.o lib/log.o lib/config.o lib/credshape.o lib/why.o lib/trust.o)
+SCAN_PIC = $(addprefix $(BUILD)/pic/,$(SCAN_LIB_OBJS) lib/secbuf.o lib/log.o lib/config.o lib/credshape.o lib/why.o lib/trust.o lib/fileio.o)
 SCAN_SO_LIBS = $(shell pkg-config --libs libhs libpcre2-8 yaml-0.1 libsodium 2>/dev/null) -lm -lpthread
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -159,8 +159,8 @@ regen-bigrams:
 	mv scan/bigrams.h.tmp scan/bigrams.h
 
 # The built-in prefilters, compiled at build time (see scan/tools/hsdb-gen.c).
-HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o scan/entropy.o lib/config.o lib/log.o \
-	lib/secbuf.o lib/credshape.o lib/why.o lib/trust.o)
+HSDB_GEN_OBJS = $(addprefix $(BUILD)/,scan/tools/hsdb-gen.o scan/rules.o scan/veto.o scan/entropy.o lib/config.o lib/log.o \
+	lib/secbuf.o lib/credshape.o lib/why.o lib/trust.o lib/fileio.o)
 $(BUILD)/scan/hsdb-gen: $(HSDB_GEN_OBJS)
 	$(LINK)
 
@@ -252,7 +252,7 @@ check-asan:
 # are left out: TSan handles a signal only when the FUSE thread leaves its
 # blocking read.  setarch -R: old TSan runtimes reject high-entropy ASLR
 # layouts.  Reports from every process land in build-tsan/reports/.
-TSAN_IT := t_vault_fs t_vault_resilience t_vault_auth t_views t_access
+TSAN_IT := t_vault_fs t_vault_resilience t_vault_auth t_vault_leases t_views t_access t_tenant_slow
 TSAN_STRESS_SECONDS ?= 36
 check-tsan:
 	@rm -rf build-tsan/reports && mkdir -p build-tsan/reports

@@ -273,7 +273,7 @@ static int cleanup(const char *mnt)
  * connection in systemd's fd store, which passes it to the daemon. */
 static int mount_only(struct fuse_args *args, const char *mnt)
 {
-	char err[768];
+	struct why err = WHY_INIT;
 	int ffd, ifd, r;
 
 	if (!getenv("NOTIFY_SOCKET")) {
@@ -285,8 +285,8 @@ static int mount_only(struct fuse_args *args, const char *mnt)
 		log_info("'%s' is mounted already: the daemon resumes the stored connection", mnt);
 		return 0;
 	}
-	if ((r = handover_mount(args, mnt, &ffd, &ifd, err, sizeof(err))) != 0) {
-		log_err("%s", err);
+	if ((r = handover_mount(args, mnt, &ffd, &ifd, &err)) != 0) {
+		log_err("%s", err.msg);
 		return 1;
 	}
 	r = handover_store(ffd, ifd);
@@ -305,16 +305,16 @@ static int mount_only(struct fuse_args *args, const char *mnt)
 static int background(struct fuse_args *args, char **argv, const char *config, const char *mnt)
 {
 	struct keeper k = { .argv = argv, .config = config, .mountpoint = mnt };
-	char err[768];
+	struct why err = WHY_INIT;
 	int ready_fd = -1, r;
 
 	if (daemon_fork(&ready_fd) != 0) {
 		fprintf(stderr, "harombefs: cannot fork: %s\n", strerror(errno));
 		return 1;
 	}
-	if (harden_process(err, sizeof(err)) != 0 ||
-	    handover_mount(args, mnt, &k.fuse_fd, &k.init_fd, err, sizeof(err)) != 0) {
-		fprintf(stderr, "harombefs: %s\n", err);
+	if (harden_process(&err) != 0 ||
+	    handover_mount(args, mnt, &k.fuse_fd, &k.init_fd, &err) != 0) {
+		fprintf(stderr, "harombefs: %s\n", err.msg);
 		close(ready_fd);
 		return 1;
 	}
@@ -338,14 +338,15 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 	sigset_t all, old;
 	const char *keeper = getenv("HAROMBEFS_KEEPER");
 	int under_keeper = keeper != NULL, reloader_started = 0, ffd = -1, ifd = -1, passed, ret = 1, r;
-	char err[768], devfd[32];
+	struct why err = WHY_INIT;
+	char devfd[32];
 
 	if (keeper && !strcmp(keeper, "respawn"))
 		log_setup("harombefs", 1, opts->debug ? LOG_DEBUG : LOG_INFO);
 	unsetenv("HAROMBEFS_KEEPER");
-	passed = handover_listen(&ffd, &ifd, err, sizeof(err));
+	passed = handover_listen(&ffd, &ifd, &err);
 	if (passed < 0) {
-		log_err("%s", err);
+		log_err("%s", err.msg);
 		return 1;
 	}
 	if (!passed && resume_only) {
@@ -353,8 +354,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 			"and is unmounted by ExecStopPost=", mnt);
 		return HAROMBEFS_EXIT_NO_CONNECTION;
 	}
-	if (harden_process(err, sizeof(err)) != 0) {
-		log_err("%s", err);
+	if (harden_process(&err) != 0) {
+		log_err("%s", err.msg);
 		goto out;
 	}
 	/* Size the locked arena before anything allocates from it. */
@@ -373,8 +374,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 			goto out;
 		}
 	}
-	if ((r = fs_new(config, &h, err, sizeof(err))) != 0) {
-		log_err("%s", err);
+	if ((r = fs_new(config, &h, &err)) != 0) {
+		log_err("%s", err.msg);
 		ret = r == -EINVAL ? 2 : 1;
 		goto out;
 	}
@@ -394,8 +395,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 		log_warn("no control socket for %s: %s", mnt, ce.msg);
 	}
 	control_set_leases(ctl, control_leases_cb, h);
-	if (!passed && handover_mount(args, mnt, &ffd, &ifd, err, sizeof(err)) != 0) {
-		log_err("%s", err);
+	if (!passed && handover_mount(args, mnt, &ffd, &ifd, &err) != 0) {
+		log_err("%s", err.msg);
 		goto out;
 	}
 	se = fuse_session_new(args, fs_operations(), sizeof(struct fuse_lowlevel_ops), h);
@@ -444,8 +445,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 		goto out;
 	}
 	ffd = -1;	/* the session owns it now */
-	if ((r = handover_resume(se, ifd, err, sizeof(err))) != 0) {
-		log_err("%s", err);
+	if ((r = handover_resume(se, ifd, &err)) != 0) {
+		log_err("%s", err.msg);
 		goto out;
 	}
 	/* A passed connection is in its store already: storing it again

@@ -195,7 +195,7 @@ struct gen *gen_get(struct harombefs *h);
 void gen_put(struct gen *g);
 void gen_free(struct gen *g);
 /* Load config, views, audit sink and backend.  0 or -errno with err. */
-int gen_load(const char *path, struct gen **out, char *err, size_t errlen);
+int gen_load(const char *path, struct gen **out, struct why *why);
 struct node *node_by_ino(struct harombefs *h, fuse_ino_t ino);
 /* node_lock held. */
 struct node *node_find_locked(struct harombefs *h, enum node_kind kind, const char *container,

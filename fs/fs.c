@@ -271,7 +271,7 @@ const struct fuse_lowlevel_ops *fs_operations(void)
 }
 /* ---- lifecycle ---- */
 
-int fs_new(const char *config_path, struct harombefs **out, char *err, size_t errlen)
+int fs_new(const char *config_path, struct harombefs **out, struct why *why)
 {
 	struct harombefs *h = calloc(1, sizeof(*h));
 	struct node *root;
@@ -290,12 +290,12 @@ int fs_new(const char *config_path, struct harombefs **out, char *err, size_t er
 		fs_free(h);
 		return -ENOMEM;
 	}
-	if ((r = gen_load(config_path, &h->cur, err, errlen)) != 0) {
+	if ((r = gen_load(config_path, &h->cur, why)) != 0) {
 		fs_free(h);
 		return r;
 	}
 	if (node_intern_all(h, h->cur) != 0) {
-		snprintf(err, errlen, "out of memory for the inode table");
+		why_set(why, "out of memory for the inode table");
 		fs_free(h);
 		return -ENOMEM;
 	}
@@ -409,21 +409,21 @@ void fs_free(struct harombefs *h)
  * is far more likely an empty, truncated or mangled file (an editor's
  * half-written save, a full disk) than an intent to stop serving every
  * container: it is refused.  A restart loads it if it is meant. */
-static int reload_refused(const struct gen *old, const struct gen *new, char *err, size_t errlen)
+static int reload_refused(const struct gen *old, const struct gen *new, struct why *why)
 {
 	size_t i, kept = 0;
 
 	if (!old->views->n)
 		return 0;
 	if (!new->views->n) {
-		snprintf(err, errlen, "it has no views (empty or truncated?) where %zu are served; restart "
+		why_set(why, "it has no views (empty or truncated?) where %zu are served; restart "
 			 "harombefs to load it anyway", old->views->n);
 		return -EINVAL;
 	}
 	for (i = 0; i < old->views->n; i++)
 		kept += viewset_find(new->views, old->views->views[i].container) != NULL;
 	if (!kept) {
-		snprintf(err, errlen, "it would drop every view served now ('%s' and %zu more) and add %zu "
+		why_set(why, "it would drop every view served now ('%s' and %zu more) and add %zu "
 			 "new ones; restart harombefs to load it anyway", old->views->views[0].container,
 			 old->views->n - 1, new->views->n);
 		return -EINVAL;
@@ -434,16 +434,16 @@ static int reload_refused(const struct gen *old, const struct gen *new, char *er
 int fs_reload(struct harombefs *h)
 {
 	struct gen *g, *old;
-	char err[768];
+	struct why err = WHY_INIT;
 	int r;
 
-	r = gen_load(h->config_path, &g, err, sizeof(err));
+	r = gen_load(h->config_path, &g, &err);
 	if (r) {
-		log_err("reload of '%s' failed, keeping the running configuration: %s", h->config_path, err);
+		log_err("reload of '%s' failed, keeping the running configuration: %s", h->config_path, err.msg);
 		return r;
 	}
-	if ((r = reload_refused(h->cur, g, err, sizeof(err))) != 0) {
-		log_err("reload of '%s' refused, keeping the running configuration: %s", h->config_path, err);
+	if ((r = reload_refused(h->cur, g, &err)) != 0) {
+		log_err("reload of '%s' refused, keeping the running configuration: %s", h->config_path, err.msg);
 		gen_put(g);
 		return r;
 	}

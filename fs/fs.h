@@ -1,6 +1,8 @@
 #ifndef FS_H
 #define FS_H
 
+struct why;
+
 #include "backends/backend.h"
 
 #include <stddef.h>
@@ -21,7 +23,7 @@ struct fuse_lowlevel_ops;
 #define FS_VIEW_MAX (1u << 20)
 
 /* Load config_path and open everything it names.  0 or -errno with err. */
-int fs_new(const char *config_path, struct harombefs **out, char *err, size_t errlen);
+int fs_new(const char *config_path, struct harombefs **out, struct why *why);
 void fs_free(struct harombefs *h);
 const struct fuse_lowlevel_ops *fs_operations(void);
 struct workq;

@@ -1,4 +1,5 @@
 #include "lib/compat.h"
+#include "lib/why.h"
 #include "fs/handover.h"
 
 #define FUSE_USE_VERSION 314
@@ -40,7 +41,7 @@ static int init_check(const void *p, size_t n)
 }
 
 int handover_mount(struct fuse_args *args, const char *mountpoint, int *fuse_fd, int *init_fd,
-		   char *err, size_t errlen)
+		   struct why *why)
 {
 	static const struct fuse_lowlevel_ops none;
 	struct fuse_session *se;
@@ -50,18 +51,18 @@ int handover_mount(struct fuse_args *args, const char *mountpoint, int *fuse_fd,
 	*fuse_fd = *init_fd = -1;
 	se = fuse_session_new(args, &none, sizeof(none), NULL);
 	if (!se) {
-		snprintf(err, errlen, "cannot start a FUSE session (see the message above)");
+		why_set(why, "cannot start a FUSE session (see the message above)");
 		return -EINVAL;
 	}
 	if (fuse_session_mount(se, mountpoint) != 0) {
-		snprintf(err, errlen, "cannot mount on '%s'", mountpoint);
+		why_set(why, "cannot mount on '%s'", mountpoint);
 		goto out;
 	}
 	mounted = 1;
 	/* The kernel queues INIT as the first request of a new mount. */
 	res = fuse_session_receive_buf(se, &buf);
 	if (res <= 0 || (buf.flags & FUSE_BUF_IS_FD) || init_check(buf.mem, (size_t)res) != 0) {
-		snprintf(err, errlen, "no INIT request from the kernel on '%s' (%s)", mountpoint,
+		why_set(why, "no INIT request from the kernel on '%s' (%s)", mountpoint,
 			 res < 0 ? strerror(-res) : "unexpected request");
 		goto out;
 	}
@@ -69,7 +70,7 @@ int handover_mount(struct fuse_args *args, const char *mountpoint, int *fuse_fd,
 	if (mfd < 0 || write(mfd, buf.mem, (size_t)res) != res ||
 	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot keep the INIT request in a memfd: %s", strerror(errno));
+		why_set(why, "cannot keep the INIT request in a memfd: %s", strerror(errno));
 		goto out;
 	}
 	/* Success: the caller owns the descriptor.  The session is kept,
@@ -93,7 +94,7 @@ out:
 	return r;
 }
 
-int handover_resume(struct fuse_session *se, int init_fd, char *err, size_t errlen)
+int handover_resume(struct fuse_session *se, int init_fd, struct why *why)
 {
 	struct fuse_out_header resend = { .len = sizeof(resend), .error = HANDOVER_NOTIFY_RESEND };
 	struct fuse_buf buf = { 0 };
@@ -104,7 +105,7 @@ int handover_resume(struct fuse_session *se, int init_fd, char *err, size_t errl
 	if (fstat(init_fd, &st) != 0 || st.st_size <= 0 || st.st_size > INIT_MAX ||
 	    !(p = malloc((size_t)st.st_size)) || pread(init_fd, p, (size_t)st.st_size, 0) != st.st_size ||
 	    init_check(p, (size_t)st.st_size) != 0) {
-		snprintf(err, errlen, "the saved INIT request is unreadable or not an INIT request");
+		why_set(why, "the saved INIT request is unreadable or not an INIT request");
 		r = -EINVAL;
 		goto out;
 	}
@@ -117,7 +118,7 @@ int handover_resume(struct fuse_session *se, int init_fd, char *err, size_t errl
 	if (write(fuse_session_fd(se), &resend, sizeof(resend)) != (ssize_t)sizeof(resend)) {
 		if (errno != EINVAL) {
 			r = -errno;
-			snprintf(err, errlen, "cannot ask the kernel to resend requests: %s", strerror(errno));
+			why_set(why, "cannot ask the kernel to resend requests: %s", strerror(errno));
 			goto out;
 		}
 		log_warn("this kernel cannot resend the requests a dead daemon left unanswered "
@@ -128,7 +129,7 @@ out:
 	return r;
 }
 
-int handover_listen(int *fuse_fd, int *init_fd, char *err, size_t errlen)
+int handover_listen(int *fuse_fd, int *init_fd, struct why *why)
 {
 	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
 	const char *names = getenv("LISTEN_FDNAMES");
@@ -159,7 +160,7 @@ int handover_listen(int *fuse_fd, int *init_fd, char *err, size_t errlen)
 		if (slot && *slot < 0)
 			*slot = fd;
 		else if (slot) {
-			snprintf(err, errlen, "more than one '%s' descriptor passed in LISTEN_FDS", name);
+			why_set(why, "more than one '%s' descriptor passed in LISTEN_FDS", name);
 			r = -EINVAL;
 		} else {
 			close(fd);	/* not ours */
@@ -167,7 +168,7 @@ int handover_listen(int *fuse_fd, int *init_fd, char *err, size_t errlen)
 		name = strtok_r(NULL, ":", &save);
 	}
 	if (!r && (*fuse_fd < 0) != (*init_fd < 0)) {
-		snprintf(err, errlen, "LISTEN_FDS passed '%s' without '%s'",
+		why_set(why, "LISTEN_FDS passed '%s' without '%s'",
 			 *fuse_fd >= 0 ? HANDOVER_FUSE : HANDOVER_INIT,
 			 *fuse_fd >= 0 ? HANDOVER_INIT : HANDOVER_FUSE);
 		r = -EINVAL;

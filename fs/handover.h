@@ -1,6 +1,8 @@
 #ifndef HANDOVER_H
 #define HANDOVER_H
 
+struct why;
+
 #include <stddef.h>
 
 /*
@@ -37,17 +39,17 @@ struct fuse_session;
  * and read the kernel's INIT request from it without answering it.
  * 0 with *fuse_fd and *init_fd (both close-on-exec), or -errno with err. */
 int handover_mount(struct fuse_args *args, const char *mountpoint, int *fuse_fd, int *init_fd,
-		   char *err, size_t errlen);
+		   struct why *why);
 
 /* Make se, whose descriptor is an existing connection (fuse_session_mount
  * on "/dev/fd/N"), serve it: process the saved INIT, then have the kernel
  * resend what a dead daemon left unanswered.  0 or -errno with err. */
-int handover_resume(struct fuse_session *se, int init_fd, char *err, size_t errlen);
+int handover_resume(struct fuse_session *se, int init_fd, struct why *why);
 
 /* The connection passed by systemd or the keeper in LISTEN_FDS, if any:
  * 1 with both descriptors, 0 when none was passed (*fuse_fd = *init_fd =
  * -1), -errno with err when the passed set is unusable.  Unsets LISTEN_*. */
-int handover_listen(int *fuse_fd, int *init_fd, char *err, size_t errlen);
+int handover_listen(int *fuse_fd, int *init_fd, struct why *why);
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET, with
  * nfds descriptors attached.  0, -ENOENT when $NOTIFY_SOCKET is unset, or

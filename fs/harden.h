@@ -1,10 +1,12 @@
 #ifndef HARDEN_H
 #define HARDEN_H
 
+struct why;
+
 #include <stddef.h>
 
 /* Make the process undumpable (no core files, no ptrace by peers, /proc/PID
  * files owned by root) and set the core size limit to 0.  0 or -errno. */
-int harden_process(char *err, size_t errlen);
+int harden_process(struct why *why);
 
 #endif

@@ -58,7 +58,7 @@ void gen_put(struct gen *g)
 		gen_free(g);
 }
 
-int gen_load(const char *path, struct gen **out, char *err, size_t errlen)
+int gen_load(const char *path, struct gen **out, struct why *why)
 {
 	struct why ce = WHY_INIT;
 	struct gen *g = calloc(1, sizeof(*g));
@@ -82,13 +82,13 @@ int gen_load(const char *path, struct gen **out, char *err, size_t errlen)
 	if ((r = backend_open(&ctx, &g->be, &ce)))
 		goto cfg_fail;
 	if ((r = backend_wrap_cache(&g->be, g->cfg->fs.cache_ttl_ms, g->cfg->fs.stale_if_error_ms))) {
-		snprintf(err, errlen, "out of memory");
+		why_set(why, "out of memory");
 		goto fail;
 	}
 	*out = g;
 	return 0;
 cfg_fail:
-	snprintf(err, errlen, "%s", ce.msg);
+	why_set(why, "%s", ce.msg);
 fail:
 	gen_free(g);
 	return r ? r : -EINVAL;

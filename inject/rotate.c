@@ -15,6 +15,7 @@
 
 #include "inject/run.h"
 #include "lib/config.h"
+#include "lib/fileio.h"
 #include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/when.h"
@@ -548,7 +549,6 @@ static int read_state(struct rotate_state *st, struct why *why)
 	enum json_tokener_error je;
 	struct stat sb;
 	char *text = NULL;
-	ssize_t got;
 	size_t len = 0;
 	int fd, r = 0;
 
@@ -565,14 +565,10 @@ static int read_state(struct rotate_state *st, struct why *why)
 		close(fd);
 		return why_fail(why, -EINVAL, "rotation state '%s' is not a regular file under 16 MiB", st->path);
 	}
-	if (!(text = malloc((size_t)sb.st_size + 1))) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (len < (size_t)sb.st_size && (got = read(fd, text + len, (size_t)sb.st_size - len)) > 0)
-		len += (size_t)got;
+	r = fd_read_all(fd, 1 << 24, &text, &len);
 	close(fd);
-	text[len] = 0;
+	if (r)
+		return why_fail(why, r, "cannot read rotation state '%s': %s", st->path, strerror(-r));
 	st->root = json_tokener_parse_verbose(text, &je);
 	free(text);
 	if (!st->root || !json_object_is_type(st->root, json_type_object)) {

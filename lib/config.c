@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "credshape.h"
+#include "fileio.h"
 #include "trust.h"
 #include "log.h"
 #include "secbuf.h"
@@ -645,7 +646,6 @@ int config_load(const char *path, struct harombe_config **out, struct why *err)
 {
 	struct stat st;
 	char *text;
-	ssize_t got;
 	size_t len = 0;
 	int fd, r;
 
@@ -666,22 +666,14 @@ int config_load(const char *path, struct harombe_config **out, struct why *err)
 		close(fd);
 		return cfg_fail(err, NULL, "config '%s' is larger than 1 MiB", path);
 	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		close(fd);
-		return cfg_fail(err, NULL, "%s: out of memory", path), -ENOMEM;
-	}
-	while ((got = read(fd, text + len, (size_t)st.st_size - len)) > 0 && len < (size_t)st.st_size)
-		len += (size_t)got;
-	if (got < 0) {
-		r = -errno;
-		cfg_fail(err, NULL, "cannot read config '%s': %s", path, strerror(errno));
-		free(text);
-		close(fd);
-		return r;
-	}
+	r = fd_read_all(fd, MAX_FILE, &text, &len);
 	close(fd);
-	text[len] = 0;
+	if (r == -ENOMEM)
+		return cfg_fail(err, NULL, "%s: out of memory", path), -ENOMEM;
+	if (r == -EFBIG)
+		return cfg_fail(err, NULL, "config '%s' is larger than 1 MiB", path);
+	if (r)
+		return cfg_fail(err, NULL, "cannot read config '%s': %s", path, strerror(-r)), r;
 	r = config_load_text(path, text, len, out, err);
 	free(text);
 	return r;

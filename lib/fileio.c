@@ -52,6 +52,50 @@ int secbuf_read_fd(int fd, size_t max, struct secbuf **out)
 	return 0;
 }
 
+int fd_read_all(int fd, size_t max, char **out, size_t *len)
+{
+	size_t got = 0, cap = READ_STEP;
+	char *buf = malloc(cap + 1), *nb;
+	ssize_t n;
+
+	*out = NULL;
+	*len = 0;
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (got == cap) {
+			if (cap > max) {
+				free(buf);
+				return -EFBIG;
+			}
+			if (!(nb = realloc(buf, (cap *= 2) + 1))) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			n = -errno;
+			free(buf);
+			return (int)n;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > max) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
 int fd_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;

@@ -16,6 +16,11 @@ struct secbuf;
  * memory exhausted) and *out = NULL.  fd is left open. */
 int secbuf_read_fd(int fd, size_t max, struct secbuf **out);
 
+/* The same into ordinary memory, for what is not secret (a config,
+ * ciphertext, a state file): a malloc()ed copy of the whole file with a
+ * NUL after its len bytes.  0, -EFBIG past max bytes, or -errno. */
+int fd_read_all(int fd, size_t max, char **out, size_t *len);
+
 /* write(2) all n bytes, retrying EINTR and short writes, and waiting in
  * poll(2) on EAGAIN (a descriptor made non-blocking by whoever shares it).  0 or -errno. */
 int fd_write_all(int fd, const void *p, size_t n);

@@ -2,16 +2,8 @@
 #include "scan/scan-internal.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include "lib/config.h"
 
 /*
  * The built-in rules.  Each has a Vectorscan prefilter ("hs") that finds
@@ -24,6 +16,9 @@
  * "back" bounds how far before the end of a prefilter hit the match may
  * start.  Every regex is bounded (no unbounded repeat crosses a line,
  * except a PEM body, bounded by SCAN_MAX_MATCH), so work per hit is bounded.
+ *
+ * The rules' checks are here too; the veto of a value in a secret's place,
+ * which most of them end with, is in veto.c.
  */
 
 /* Token boundaries. */
@@ -53,192 +48,7 @@
 /* A key that ends with one of the words, after a key boundary. */
 #define KEY(words) "(?<![A-Za-z0-9_.\\-])(?<key>[A-Za-z0-9_.\\-]{0,40}?(?i:" words ")(?i:" KSUF "))"
 
-/* ---- value tests ---- */
-
-static int count_distinct(const unsigned char *p, size_t n)
-{
-	unsigned char seen[256] = { 0 };
-	int d = 0;
-
-	while (n--)
-		if (!seen[*p++]++)
-			d++;
-	return d;
-}
-
-static int char_classes(const unsigned char *p, size_t n, int *up, int *lo, int *dig, int *sym)
-{
-	int u = 0, l = 0, d = 0, s = 0;
-
-	for (; n; n--, p++) {
-		if (isupper(*p))
-			u = 1;
-		else if (islower(*p))
-			l = 1;
-		else if (isdigit(*p))
-			d = 1;
-		else
-			s = 1;
-	}
-	if (up)
-		*up = u;
-	if (lo)
-		*lo = l;
-	if (dig)
-		*dig = d;
-	if (sym)
-		*sym = s;
-	return u + l + d + s;
-}
-
-static int lower_eq(const unsigned char *p, size_t n, const char *w)
-{
-	return strlen(w) == n && !strncasecmp((const char *)p, w, n);
-}
-
-/* w is lower case; the first byte is compared before strncasecmp runs */
-static int lower_has(const unsigned char *p, size_t n, const char *w)
-{
-	size_t m = strlen(w), i;
-	unsigned char c0 = (unsigned char)w[0];
-
-	for (i = 0; i + m <= n; i++)
-		if ((p[i] | 0x20) == (c0 | 0x20) && !strncasecmp((const char *)p + i, w, m))
-			return 1;
-	return 0;
-}
-
-int scan_is_placeholder(const unsigned char *p, size_t n)
-{
-	static const char *const words[] = {
-		"password", "passwd", "secret", "changeme", "change_me", "change-me", "placeholder",
-		"redacted", "dummy", "none", "null", "nil", "undefined", "true", "false", "string",
-		"str", "required", "optional", "empty", "example", "sample", "mypassword",
-		"yourpassword", "pass", "token", "apikey", "api_key", "notset", "unset", "default",
-		"hidden", "masked", "todo", "tbd", "fixme", "replace_me", "replaceme", "foobar",
-		"<redacted>", "secret123", "password123",
-	};
-	static const char *const starts[] = { "$", "{{", "${", "<", "%(", "%s", "#{", "!", "enc[",
-					      "vault:", "ref+", "@", "process.env", "os.environ",
-					      "env(", "env.", "secrets." };
-	size_t i;
-
-	if (!n)
-		return 1;
-	for (i = 0; i < ARRAY_SIZE(starts); i++)
-		if (n >= strlen(starts[i]) && !strncasecmp((const char *)p, starts[i], strlen(starts[i])))
-			return 1;
-	for (i = 0; i < ARRAY_SIZE(words); i++)
-		if (lower_eq(p, n, words[i]))
-			return 1;
-	if (p[0] == '[' && p[n - 1] == ']')
-		return 1;
-	if (lower_has(p, n, "redacted") || lower_has(p, n, "placeholder"))
-		return 1;
-	if (lower_has(p, n, "your") && (lower_has(p, n, "key") || lower_has(p, n, "token") ||
-					lower_has(p, n, "secret") || lower_has(p, n, "pass") ||
-					lower_has(p, n, "here")))
-		return 1;
-	/* xxxxxxxx, ********, ........, 00000000 */
-	for (i = 0; i < n; i++)
-		if (!strchr("xX*.#-_0", p[i]))
-			break;
-	if (i == n)
-		return 1;
-	return count_distinct(p, n) <= 2;
-}
-
-/* One part of a name between separators: all one case (find, MAX, d2i,
- * X509), or words that each start with a capital (checkIframeFilter,
- * RSAPublicKey, xmlSAX2GetPublicId) with at most one short one. */
-static int name_part(const unsigned char *p, size_t n)
-{
-	size_t i = 0, words = 0, shorts = 0;
-	int up = 0, lo = 0;
-
-	for (i = 0; i < n; i++) {
-		up |= !!isupper(p[i]);
-		lo |= !!islower(p[i]);
-	}
-	if (!up || !lo)
-		return 1;
-	for (i = 0; i < n;) {
-		size_t s = i, ups = 0, los = 0;
-
-		while (i < n && isupper(p[i]))
-			i++, ups++;
-		if (ups > 15)
-			return 0;	/* ABCDEFGHIJKLMNOPQRSTUVWXYZab: not a word */
-		/* XMLParser: the last capital of a run starts the next word */
-		if (ups > 1 && i < n && islower(p[i])) {
-			i--;
-			ups--;
-			if (ups)
-				words++;
-			s = i;
-			i++;
-			ups = 1;
-		}
-		while (i < n && (islower(p[i]) || isdigit(p[i])))
-			i++, los++;
-		if (i == s)
-			i++;
-		words++;
-		if (los && ups + los <= 2)
-			shorts++;
-		if (ups + los > 15)
-			return 0;	/* ABCDEFGHIJKLMNOPQRSTUVWXYZab: not a word */
-	}
-	return shorts <= 1 && (shorts == 0 || words >= 2);
-}
-
-/* A reference to a value rather than a value: config.api_key, os.environ,
- * API_TOKEN, getSecretKey, ossl_check_PKCS7_SIGNER_INFO_type,
- * test_benign_not_a_real_key. */
-int scan_is_reference(const unsigned char *p, size_t n)
-{
-	size_t i, a, digit_runs = 0;
-	int dots = 0;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
-
-		if (c == '.')
-			dots++;
-		else if (!isalnum(c) && c != '_' && c != '-')
-			return 0;
-		if (isdigit(c) && (i == 0 || !isdigit(p[i - 1])))
-			digit_runs++;
-	}
-	/* a number or two is part of a name (X509, utf8, Pass1); more, or a
-	 * long one, are not */
-	if (digit_runs > 2)
-		return 0;
-	for (i = 0, a = 0; i < n; i++) {
-		a = isdigit(p[i]) ? a + 1 : 0;
-		if (a >= 5)
-			return 0;
-	}
-	if (dots)
-		for (i = 0; i < n; i++)
-			if (p[i] == '.' && (i == 0 || i + 1 == n || p[i + 1] == '.' || isdigit(p[i + 1])))
-				return 0;
-	for (a = i = 0; i <= n; i++) {
-		if (i == n || p[i] == '_' || p[i] == '-' || p[i] == '.') {
-			if (i > a && !name_part(p + a, i - a))
-				return 0;
-			a = i + 1;
-		}
-	}
-	return 1;
-}
-
 /* ---- checks ---- */
-
-/* KEY_LITERAL: the value cannot be an expression (a header, a URL) */
-enum { KEY_STRONG, KEY_WEAK, KEY_LITERAL, KEY_CMDLINE };
-static int judge_value(struct rule_hit *h, int kind);
-static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt, int names);
 
 static int check_token(struct rule_hit *h)
 {
@@ -246,7 +56,7 @@ static int check_token(struct rule_hit *h)
 	const unsigned char *tail = h->buf + h->s0 + n / 3;
 
 	/* a token prefix followed by 36 x's is documentation */
-	return count_distinct(tail, n - n / 3) >= 4;
+	return scan_count_distinct(tail, n - n / 3) >= 4;
 }
 
 /* Slack tokens carry numeric ids (xoxb-1234-..., xapp-1-A01...); not
@@ -276,8 +86,8 @@ static int check_sk(struct rule_hit *h)
 	size_t n = h->s1 - h->s0 - 3;
 	int dig;
 
-	char_classes(p, n, NULL, NULL, &dig, NULL);
-	return dig && count_distinct(p, n) >= 6;
+	scan_char_classes(p, n, NULL, NULL, &dig, NULL);
+	return dig && scan_count_distinct(p, n) >= 6;
 }
 
 static int check_random(struct rule_hit *h)
@@ -286,570 +96,22 @@ static int check_random(struct rule_hit *h)
 	size_t n = h->s1 - h->s0;
 	int up, lo, dig;
 
-	char_classes(p, n, &up, &lo, &dig, NULL);
-	return (dig || (up && lo)) && count_distinct(p, n) >= 8 && !scan_is_placeholder(p, n);
-}
-
-static int is_quote(unsigned char c)
-{
-	return c == '"' || c == '\'' || c == '`';
-}
-
-/* ---- a value in a secret's place: context decides, shape only vetoes ----
- *
- * A value assigned to a secret's name (password=, "api_key":, -u user:pass,
- * Authorization:) is redacted whatever its entropy or case: in front of a
- * model a missed secret is a leak, an extra [REDACTED] costs a few
- * characters.  Only these veto it: an empty value, a reference ($VAR,
- * ${VAR}, %VAR%, {{ .x }}, os.environ[...], process.env.X, getenv(...),
- * dotted or called expressions), a placeholder (<password>, ***, xxxx,
- * REDACTED; but not a default password such as changeme or admin), a
- * boolean or null, a number that is a length or a port, a path to the file
- * that holds the secret, prose, and a bare identifier that reads as words
- * and as code (password = user_password, token = getToken).  For the weak
- * names (key, auth, command-line options) a bare value that reads as words
- * is vetoed too: key: app is a label, --token TOKEN a help text.
- */
-/* names: the thing's own name (password, secret, token) is documentation
- * too; not in a URL, where user:password@ is as often the password */
-static int value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt, int names)
-{
-	static const char *const own[] = { "password", "passwd", "pass", "pwd", "passphrase", "secret", "token",
-					   "apikey", "api_key", "key" };
-	static const char *const words[] = {
-		"none", "null", "nil", "undefined", "true", "false", "yes", "no", "on", "off", "enabled",
-		"disabled", "string", "str", "int", "bool", "boolean", "object", "any", "required",
-		"optional", "empty", "example", "sample", "placeholder", "dummy", "notset", "not_set",
-		"unset", "hidden", "masked", "sensitive", "todo", "tbd", "fixme", "replace_me", "replaceme",
-		"default", "redacted", "value", "text", "bytes", "secretstr", "securestring", "n/a", "!0", "!1",
-		/* permissions (id-token: write), fetch's credentials modes, metavariables */
-		"read", "write", "read-write", "readonly", "include", "omit", "same-origin", "file", "path",
-		"filename", "bearer", "basic", "digest", "oauth", "mac",
-	};
-	const char *rep = opt && opt->replacement ? opt->replacement : "[REDACTED]";
-	size_t i, rl = strcspn(rep, "{");
-
-	if (!n)
-		return 1;
-	/* what harombe wrote: [REDACTED], [REDACTED:password], a custom one */
-	if (rl >= 3 && n >= rl && !memcmp(v, rep, rl))
-		return 1;
-	if (lower_has(v, n, "redacted") || lower_has(v, n, "placeholder"))
-		return 1;
-	if (v[0] == '<' || (v[0] == '[' && v[n - 1] == ']') || (v[0] == '(' && v[n - 1] == ')'))
-		return 1;
-	for (i = 0; i < ARRAY_SIZE(words); i++)
-		if (lower_eq(v, n, words[i]))
-			return 1;
-	for (i = 0; names && i < ARRAY_SIZE(own); i++)
-		if (lower_eq(v, n, own[i]))
-			return 1;
-	/* :****, (****): masks with punctuation around */
-	for (i = 0; i < n && !isalnum(v[i]); i++)
-		;
-	if (i == n && memchr(v, '*', n))
-		return 1;
-	/* xxxxxxxx, ********, ........, ####, and UTF-8 bullets, whole */
-	for (i = 0; i < n; i++)
-		if (!v[i] || (!strchr("xX*.#-_", v[i]) && v[i] != 0xe2 && v[i] != 0x80 && v[i] != 0xa2))
-			break;
-	if (i == n)
-		return 1;
-	/* your-api-key, YOUR_TOKEN_HERE, my-secret-here */
-	if ((lower_has(v, n, "your") || lower_has(v, n, "_here") || lower_has(v, n, "-here")) &&
-	    (lower_has(v, n, "key") || lower_has(v, n, "token") || lower_has(v, n, "secret") ||
-	     lower_has(v, n, "pass") || lower_has(v, n, "here")))
-		return 1;
-	return 0;
-}
-
-static int value_is_ref(const unsigned char *v, size_t n)
-{
-	static const char *const starts[] = {
-		"$", "{", "%(", "%s", "#{", "enc[", "vault:", "ref+", "op://", "sops:", "process.env",
-		"os.environ", "os.getenv", "getenv(", "env(", "env.", "env[", "secrets.", "!vault", "!ref",
-		"!sub", "!getatt", "!secret", "!env", "!!", "lookup(", "var.", "local.", "data.",
-		"module.", "sys.argv", "args.", "argv[", "params.", "props.", "this.", "self.",
-		"config.", "settings.", "options.", "opts.", "request.", "req.", "context.", "ctx.",
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(starts); i++)
-		if ((v[0] | 0x20) == (starts[i][0] | 0x20) && n >= strlen(starts[i]) &&
-		    !strncasecmp((const char *)v, starts[i], strlen(starts[i])))
-			return 1;
-	/* `Basic ${auth}`, "x-{{ .token }}": a template */
-	for (i = 0; i + 1 < n; i++)
-		if ((v[i] == '$' && v[i + 1] == '{') || (v[i] == '{' && v[i + 1] == '{'))
-			return 1;
-	/* %VAR% (cmd.exe), @VAR@ (autoconf) */
-	if (n >= 3 && ((v[0] == '%' && v[n - 1] == '%') || (v[0] == '@' && v[n - 1] == '@')))
-		return 1;
-	return 0;
-}
-
-/* A password people use that reads as a word: a default is still a
- * password (POSTGRES_PASSWORD=changeme). */
-static int is_default_password(const unsigned char *v, size_t n)
-{
-	static const char *const w[] = {
-		"changeme", "change_me", "changeit", "admin", "administrator", "root", "toor",
-		"password1", "password123", "passw0rd", "p@ssw0rd", "p@ssword", "secret123",
-		"letmein", "qwerty", "qwerty123", "guest", "test", "test123", "welcome", "welcome1",
-		"master", "postgres", "mysql", "oracle", "sa", "pass123", "abc123",
-		"iloveyou", "monkey", "dragon", "trustno1", "hunter2", "foobar", "mypassword", "s3cr3t",
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(w); i++)
-		if (lower_eq(v, n, w[i]))
-			return 1;
-	return 0;
-}
-
-static int is_ident(const unsigned char *p, size_t n)
-{
-	while (n--) {
-		if (!isalnum(*p) && *p != '_' && *p != '.' && *p != '$')
-			return 0;
-		p++;
-	}
-	return 1;
-}
-
-static int wordy_parts(const unsigned char *v, size_t n);
-
-/* a.b.c where every part is a name of words: code, not a token
- * (QkVAXCs.w7Wq is not) */
-static int code_dotted(const unsigned char *v, size_t n)
-{
-	size_t i, a = 0, parts = 0;
-
-	for (i = 0; i <= n; i++) {
-		if (i < n && v[i] != '.')
-			continue;
-		if (i == a || !(isalpha(v[a]) || v[a] == '_') || !wordy_parts(v + a, i - a))
-			return 0;
-		parts++;
-		a = i + 1;
-	}
-	return parts >= 2;
-}
-
-/* The value so far is a name and a call or an index follows it:
- * getToken(), token.replace(/x/), d["Auth"]; not kvxk(_7=vt (a key). */
-static int call_or_index(const struct rule_hit *h)
-{
-	const unsigned char *v = h->buf + h->s0;
-	size_t n = h->s1 - h->s0;
-	unsigned char b, c;
-
-	if (h->s1 + 1 >= h->len || !n || !is_ident(v, n))
-		return 0;
-	b = h->buf[h->s1];
-	c = h->buf[h->s1 + 1];
-	if (b == '[' && is_quote(c))
-		return 1;
-	if (b != '(' && b != '[')
-		return 0;
-	/* obj.method(x), fn(arg), fn(): code; kvxk(_7=... may be a key too,
-	 * and is taken for a call only when it reads as a name */
-	if (b == '(' && (memchr(v, '.', n) || isalpha(c) || c == ')' || is_quote(c)) && n >= 2)
-		return 1;
-	return entropy_reads_as_words(v, n) && (wordy_parts(v, n) || n <= 2);
-}
-
-/* Most letters of a name are in words of three letters or more, with one
- * shorter word at most (getPassword, dbPass, DB_PASSWORD, userId); random
- * ones are not (NlS84SXAuXisP, HsVT31nGfitYsec). */
-static int wordy_parts(const unsigned char *v, size_t n)
-{
-	size_t i = 0, letters = 0, inwords = 0, shorts = 0;
-
-	while (i < n) {
-		size_t s;
-
-		while (i < n && !isalpha(v[i]))
-			i++;
-		s = i;
-		if (i < n && isupper(v[i])) {
-			while (i < n && isupper(v[i]))
-				i++;
-			if (i < n && islower(v[i]) && i - s > 1)
-				i--;
-			else
-				while (i < n && islower(v[i]))
-					i++;
-		} else {
-			while (i < n && islower(v[i]))
-				i++;
-		}
-		letters += i - s;
-		if (i - s >= 3)
-			inwords += i - s;
-		else if (i > s)
-			shorts++;
-	}
-	return letters && inwords * 10 >= letters * 6 && shorts <= 1;
-}
-
-/* A word in a bare identifier that makes it code: a variable, a field, an
- * accessor, an environment variable's name. */
-static int code_words(const unsigned char *v, size_t n)
-{
-	static const char *const w[] = {
-		"pass", "pwd", "secret", "token", "key", "auth", "cred", "user", "name", "value",
-		"conf", "cfg", "env", "setting", "param", "arg", "opt", "self", "this", "input", "var",
-		"data", "hash", "field", "get", "new", "old", "default", "login", "account", "client",
-		"form", "str", "buf", "ptr", "len", "tmp",
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(w); i++)
-		if (lower_has(v, n, w[i]))
-			return 1;
-	return 0;
-}
-
-/* await getToken(), new Buffer(), lambda: an expression, not a value */
-static int is_keyword(const unsigned char *v, size_t n)
-{
-	static const char *const w[] = {
-		"await", "new", "function", "lambda", "async", "yield", "return", "typeof", "require",
-		"import", "from", "static", "const", "let", "var", "self", "this", "super", "cls",
-		"not", "and", "or", "if", "else", "fn", "func", "def", "make", "read", "input", "prompt",
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(w); i++)
-		if (lower_eq(v, n, w[i]))
-			return 1;
-	return 0;
-}
-
-static int memchr_any_digit(const unsigned char *p, size_t n)
-{
-	while (n--)
-		if (isdigit(*p++))
-			return 1;
-	return 0;
-}
-
-/* kind: KEY_STRONG, KEY_WEAK, KEY_LITERAL or KEY_CMDLINE.  1: keep, 0: vetoed. */
-static int judge_value(struct rule_hit *h, int kind)
-{
-	const unsigned char *v = h->buf + h->s0, *k = h->buf + h->k0;
-	size_t n = h->s1 - h->s0, kn = h->k1 - h->k0, i;
-	int quoted = h->s0 > 0 && is_quote(h->buf[h->s0 - 1]) && h->s1 < h->len &&
-		     h->buf[h->s1] == h->buf[h->s0 - 1];
-	int ident = 1, digits = 1, dots = 0, up = 0, lo = 0, camel = 0;
-
-	if (!n || n > 4096 || value_is_placeholder(v, n, h->opt, 1) || value_is_ref(v, n))
-		return 0;
-	/* no letter or digit at all (an emoji, "...."): not a credential of a
-	 * weak name, nor a short one of any */
-	for (i = 0; i < n && !isalnum(v[i]); i++)
-		;
-	if (i == n && (kind == KEY_WEAK || n < 6))
-		return 0;
-	/* password={url_enc(v)}: an f-string's expression */
-	if (h->s0 > 0 && h->buf[h->s0 - 1] == '{' && h->s1 < h->len && h->buf[h->s1] == '}' && isalpha(v[0])) {
-		for (i = 0; i < n && v[i] != '(' && v[i] != '['; i++)
-			;
-		if (i < n && is_ident(v, i) && wordy_parts(v, i))
-			return 0;
-	}
-	/* :meth:`peek`, :password (a Ruby symbol), f"{password!r}" */
-	if (v[0] == ':' || (h->s0 > 0 && h->buf[h->s0 - 1] == '{' && h->s1 < h->len && h->buf[h->s1] == '}' &&
-			    (memchr(v, '!', n) || memchr(v, ':', n) || is_ident(v, n)) && entropy_reads_as_words(v, n) &&
-			    wordy_parts(v, n) && !memchr_any_digit(v, n) && !is_default_password(v, n)))
-		return 0;
-	/* three characters or fewer: a variable (token = k), a test value
-	 * (password='bar'), not a credential */
-	if (kind != KEY_LITERAL && n <= 3 && !(n == 3 && memchr_any_digit(v, n) && !is_ident(v, n)))
-		return 0;
-	/* self.token = nextchar, pkcs12._pkey = pykey: an attribute set from a
-	 * variable */
-	if (!quoted && is_ident(v, n) && kn > 5 &&
-	    (!strncmp((const char *)k, "self.", 5) || !strncmp((const char *)k, "this.", 5) ||
-	     (kind == KEY_WEAK && memchr(k, '.', kn))))
-		return 0;
-	/* {"type":"string"}: a structure (a JSON schema), not a value */
-	if (!quoted && (memmem(v, n, "\":", 2) || memmem(v, n, "':", 2)))
-		return 0;
-	/* expressions of code, whatever their letters: a dotted name
-	 * (ExtendedKeyUsageOID.CLIENT_AUTH, pkgContents.name, cfg.get), a name
-	 * that is the key's own tail (self._evp_pkey = evp_pkey), a format
-	 * string ('unknown key: %r', "VS%0.f0COMNTOOLS" % v), a colour (#dcdccc) */
-	if (!quoted && is_ident(v, n) && code_dotted(v, n))
-		return 0;
-	if (!quoted && is_ident(v, n) && kn > n && !strncasecmp((const char *)k + kn - n, (const char *)v, n) &&
-	    !isalnum(k[kn - n - 1]))
-		return 0;
-	if (v[0] == '%' && n > 1 && (n <= 3 || v[1] == '('))
-		return 0;
-	if (v[0] == '#' && (n == 4 || n == 7 || n == 9)) {
-		for (i = 1; i < n && isxdigit(v[i]); i++)
-			;
-		if (i == n)
-			return 0;
-	}
-	if (quoted) {
-		size_t j = h->s1 + 1;
-
-		while (j < h->len && (h->buf[j] == ' ' || h->buf[j] == '\t'))
-			j++;
-		/* 'username:' + 'password'*10, "..." % args, "...".format() */
-		if (j < h->len && (h->buf[j] == '%' || (h->buf[j] == '+' && entropy_reads_as_words(v, n)) ||
-				   (h->buf[j] == '.' && j + 1 < h->len && isalpha(h->buf[j + 1]))))
-			return 0;
-	}
-	/* "passwd:gecos": one string that holds a name and a word */
-	if (!quoted && kind != KEY_LITERAL && h->k0 > 0 && is_quote(h->buf[h->k0 - 1]) && h->s1 < h->len &&
-	    h->buf[h->s1] == h->buf[h->k0 - 1] && is_ident(v, n) && entropy_reads_as_words(v, n) &&
-	    wordy_parts(v, n) && !memchr_any_digit(v, n))
-		return 0;
-	/* username, password = split: tuple unpacking */
-	if (!quoted && is_ident(v, n) && h->k0 > 0 && entropy_reads_as_words(v, n)) {
-		size_t j = h->k0;
-
-		while (j > 0 && h->buf[j - 1] == ' ')
-			j--;
-		if (j > 0 && h->buf[j - 1] == ',' && memchr(h->buf + h->k1, '=', h->s0 - h->k1))
-			return 0;
-	}
-	/* key==value: a comparison (key==null), unless what follows is long
-	 * and no name (a Django key that starts with '=') */
-	if (v[0] == '=' && (n < 12 || is_ident(v + 1, n - 1)))
-		return 0;
-	/* (self.password.encode(...)), [a.b, c], (password, readonly): an
-	 * expression or a parameter list in brackets */
-	if (!quoted && (v[0] == '(' || v[0] == '[')) {
-		if (value_is_ref(v + 1, n - 1))
-			return 0;
-		for (i = 1; i < n && (isalnum(v[i]) || v[i] == '_'); i++)
-			;
-		if (i > 1 && (i == n || v[i] == ',' || v[i] == ')' || v[i] == ']') &&
-		    entropy_reads_as_words(v + 1, i - 1) && wordy_parts(v + 1, i - 1))
-			return 0;
-		for (i = 1; i + 1 < n; i++) {
-			size_t w = i;
-
-			while (w > 0 && isalpha(v[w - 1]))
-				w--;
-			if (v[i] == '.' && i - w >= 2 && isalpha(v[i + 1]))
-				return 0;	/* self.password */
-			if (v[i] == '(' && i - w >= 4 && entropy_reads_as_words(v + w, i - w))
-				return 0;	/* encode( */
-		}
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = v[i];
-
-		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
-			ident = 0;
-		if (!isdigit(c) && c != '.')
-			digits = 0;
-		dots += c == '.' && i && i + 1 < n && isalnum(v[i - 1]) && isalnum(v[i + 1]);
-		up |= !!isupper(c);
-		lo |= !!islower(c);
-		/* getPassword: a capitalised word of three letters or more */
-		if (i && i + 2 < n && islower(v[i - 1]) && isupper(c) && islower(v[i + 1]) && islower(v[i + 2]))
-			camel = 1;
-	}
-	/* numbers: a length, a port, a count, a version; a PIN of 4+ digits
-	 * or a numeric password in a secret's place stays a secret */
-	if (digits) {
-		if (n <= 3 || dots)
-			return 0;
-		if (kn && (lower_has(k, kn, "len") || lower_has(k, kn, "size") || lower_has(k, kn, "port") ||
-			   lower_has(k, kn, "count") || lower_has(k, kn, "max") || lower_has(k, kn, "min") ||
-			   lower_has(k, kn, "ttl") || lower_has(k, kn, "timeout") || lower_has(k, kn, "expir") ||
-			   lower_has(k, kn, "age") || lower_has(k, kn, "bits")))
-			return 0;
-		return 1;
-	}
-	/* 0x01: a constant; 0x and 64 hex digits may be a key */
-	if (n >= 3 && n <= 18 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-		for (i = 2; i < n && isxdigit(v[i]); i++)
-			;
-		if (i == n)
-			return 0;
-	}
-	/* the shell's working directory; bypass=, compass: "pass" inside a word */
-	if (kn && (lower_eq(k, kn, "pwd") || lower_eq(k, kn, "oldpwd")) && (v[0] == '/' || v[0] == '~'))
-		return 0;
-	if (kn > 4 && !strncasecmp((const char *)k + kn - 4, "pass", 4) && isalpha(k[kn - 5]) &&
-	    (islower(k[kn - 5]) == islower(k[kn - 4])))
-		return 0;	/* GIT_ASKPASS, bypass, compass; not dbPass */
-	/* a path: the file that holds the secret, not the secret */
-	if ((v[0] == '/' || (v[0] == '.' && n > 1 && (v[1] == '/' || v[1] == '.')) || v[0] == '~' ||
-	     (n > 2 && isalpha(v[0]) && v[1] == ':' && v[2] == '\\') || lower_has(v, n, "file://")) &&
-	    entropy_reads_as_words(v, n))
-		return 0;
-	/* "Password used to generate key": a description, not a passphrase */
-	if ((memchr(v, ' ', n) || memchr(v, '\t', n)) &&
-	    (lower_has(v, n, "password") || lower_has(v, n, "secret") || lower_has(v, n, " key") ||
-	     lower_has(v, n, "token") || lower_has(v, n, "your ") || lower_has(v, n, "\\n") ||
-	     lower_has(v, n, " the ") || lower_has(v, n, "enter ") || lower_has(v, n, " to ")))
-		return 0;
-	/* secret: API_KEY=...: the inner assignment is its own finding */
-	if (!quoted && kind != KEY_LITERAL) {
-		for (i = 0; i < n && (isalnum(v[i]) || v[i] == '_'); i++)
-			;
-		if (i >= 2 && i + 1 < n && v[i] == '=' && v[i + 1] != '=' && isalpha(v[0]) &&
-		    entropy_reads_as_words(v, i) && wordy_parts(v, i))
-			return 0;
-	}
-	/* a default password is a password, but password=password passes a
-	 * variable on */
-	if (is_default_password(v, n))
-		return !(!quoted && kn >= n && !strncasecmp((const char *)k + kn - n, (const char *)v, n));
-	/* key: node-role.kubernetes.io/master, auth: oauth2-proxy: names */
-	if (kind == KEY_WEAK && entropy_reads_as_words(v, n) && wordy_parts(v, n))
-		return 0;
-	/* 'use-credentials', "passwd:dir", INVALID_HEADER_TOKEN: names made of
-	 * the secret's own words */
-	if (ident && entropy_reads_as_words(v, n) && wordy_parts(v, n) &&
-	    (lower_has(v, n, "pass") || lower_has(v, n, "secret") || lower_has(v, n, "token") ||
-	     lower_has(v, n, "cred") || lower_has(v, n, "auth") || lower_has(v, n, "key")) &&
-	    !memchr_any_digit(v, n))
-		return 0;
-	/* a bare word of three characters or fewer is a variable (token = k,
-	 * { token: otp }, --pass is provided, "key": "v.."), a capitalised one
-	 * a class or an enum (token = Error) */
-	if ((!quoted || kind == KEY_WEAK) && kind != KEY_LITERAL && !memchr_any_digit(v, n) && n <= 3)
-		return 0;
-	if (!quoted && ident && kind != KEY_LITERAL && !memchr_any_digit(v, n) && isupper(v[0]) && lo && !camel &&
-	    entropy_reads_as_words(v, n) && wordy_parts(v, n))
-		return 0;
-	if ((quoted && kind != KEY_WEAK) || !ident || kind == KEY_LITERAL)
-		return 1;
-	if (!quoted && is_keyword(v, n))
-		return 0;
-	/* a bare identifier: a call, an index (getToken(), d["Auth"],
-	 * ed25519.hexToDER(x)) */
-	if (!quoted && call_or_index(h))
-		return 0;
-	/* !0, !1: minified booleans */
-	if (n == 2 && v[0] == '!' && isdigit(v[1]))
-		return 0;
-	/* two runs of digits or more (Sumt220s5PqL), or a long one
-	 * (pat_1234567890AbCd): not a name (X509, utf8, Pass1) */
-	for (i = 0, digits = 0, dots = 0; i < n; i++) {
-		digits += isdigit(v[i]) && (i == 0 || !isdigit(v[i - 1]));
-		dots = isdigit(v[i]) ? dots + 1 : 0;
-		if (dots >= 5)
-			return 1;
-	}
-	for (i = 1, dots = 0; i + 1 < n; i++)
-		dots |= v[i] == '.' && isalnum(v[i - 1]) && isalnum(v[i + 1]);
-	if (digits > 1)
-		return 1;
-	if (!entropy_reads_as_words(v, n))
-		return 1;
-	/* on a command line a word with a digit is a literal (-pR3disPass),
-	 * an ALL_CAPS one a help text's metavariable (--token TOKEN) */
-	if (kind == KEY_CMDLINE && lo && memchr_any_digit(v, n))
-		return 1;
-	if (kind == KEY_WEAK || (dots && wordy_parts(v, n)))
-		return 0;
-	/* followed by an operator (passwd = acct = '', token = a || b) or, after
-	 * a colon, by more words ("- password:  The password for the server") */
-	if (!quoted && kind != KEY_CMDLINE) {
-		size_t j = h->s1;
-
-		while (j < h->len && (h->buf[j] == ' ' || h->buf[j] == '\t'))
-			j++;
-		if (j < h->len && h->buf[j] && (strchr("=?+*/>%^", h->buf[j]) ||
-				   (j + 1 < h->len && h->buf[j] == '<' && h->buf[j + 1] != '/') ||
-				   (j + 1 < h->len && (h->buf[j] == '&' || h->buf[j] == '|') && h->buf[j + 1] == h->buf[j]) ||
-				   (j > h->s1 && isalpha(h->buf[j]) && kn && memchr(h->buf + h->k1, ':', h->s0 - h->k1))))
-			return 0;
-	}
-	/* DB_PASSWORD, getPassword, user_password: code; open_sesame, changeme,
-	 * admin: a password */
-	if ((camel || (up && !lo && (memchr(v, '_', n) || n >= 4) && !memchr_any_digit(v, n)) || code_words(v, n)) &&
-	    wordy_parts(v, n))
-		return 0;
-	return 1;
-}
-
-static int key_kind(const struct rule_hit *h)
-{
-	const unsigned char *k = h->buf + h->k0;
-	size_t kn = h->k1 - h->k0;
-
-	if (!kn)
-		return KEY_STRONG;
-	if (lower_has(k, kn, "pass") || lower_has(k, kn, "pwd") || lower_has(k, kn, "secret") ||
-	    lower_has(k, kn, "token") || lower_has(k, kn, "cred") || lower_has(k, kn, "api") ||
-	    lower_has(k, kn, "private") || lower_has(k, kn, "access") || lower_has(k, kn, "bearer") ||
-	    lower_has(k, kn, "signing") || lower_has(k, kn, "encryption") || lower_has(k, kn, "master") ||
-	    lower_has(k, kn, "client") || lower_has(k, kn, "bundle_") || lower_has(k, kn, "_auth"))
-		return KEY_STRONG;
-	return KEY_WEAK;
-}
-
-/* An unquoted value runs to the delimiter of its syntax, not to the first
- * character the regex stops at: a Django key (eu+w^pll=hb(j)...) in a
- * dotenv file ends at the end of the line.  The delimiter comes from what
- * is in front of the key: ',' ')' '}' ']' in a structure ({k: v, ...},
- * f(k=v)), '&' in a query string (?k=v&...), ';' in a connection string
- * (...;Password=v;...), else whitespace. */
-static void extend_value(struct rule_hit *h)
-{
-	const char *stop = " \t\r\n\"'`\\";
-	size_t j, b = h->k0 < h->k1 ? h->k0 : h->s0;
-
-	if (h->s0 > 0 && is_quote(h->buf[h->s0 - 1]))
-		return;
-	if (h->s0 > 0 && (h->buf[h->s0 - 1] == '{' || h->buf[h->s0 - 1] == '('))
-		return;		/* ODBC PWD={...} */
-	/* a call or an index: getToken(), os.environ["X"] */
-	if (call_or_index(h))
-		return;
-	while (b > 0 && (h->buf[b - 1] == ' ' || h->buf[b - 1] == '\t' || h->buf[b - 1] == ':' ||
-			 h->buf[b - 1] == '$' || h->buf[b - 1] == '['))
-		b--;
-	if (b > 0) {
-		unsigned char c = h->buf[b - 1];
-
-		if (c == '{' || c == ',' || c == '(')
-			stop = " \t\r\n\"'`\\,;)}]";
-		else if (c == '?' || c == '&')
-			stop = " \t\r\n\"'`\\&#";
-		else if (c == ';')
-			stop = " \t\r\n\"'`\\;";
-		else if (c == '<' || c == '>')
-			return;
-	}
-	for (j = h->s1; j < h->len && h->buf[j] && !strchr(stop, h->buf[j]) && j - h->s0 < 4096; j++)
-		;
-	/* a sentence's full stop, a statement's ';' or a closing bracket is
-	 * not part of it (false;  2];) */
-	while (j > h->s1 && h->buf[j - 1] && strchr(".,;:)]}", h->buf[j - 1]) && (j == h->len || isspace(h->buf[j]) ||
-									      strchr(".,;:)]}", h->buf[j])))
-		j--;
-	if (j > h->s1) {
-		h->s1 = j;
-		if (h->m1 < j)
-			h->m1 = j;
-	}
+	scan_char_classes(p, n, &up, &lo, &dig, NULL);
+	return (dig || (up && lo)) && scan_count_distinct(p, n) >= 8 && !scan_is_placeholder(p, n);
 }
 
 static int check_assigned(struct rule_hit *h)
 {
 	/* urn:ietf:params:oauth:grant-type, /v1/auth: a path, not a key */
 	if (h->k0 > 1 && h->k0 < h->k1 && (h->buf[h->k0 - 1] == ':' || h->buf[h->k0 - 1] == '/') &&
-	    isalnum(h->buf[h->k0 - 2]) && key_kind(h) == KEY_WEAK)
+	    isalnum(h->buf[h->k0 - 2]) && scan_key_kind(h) == SCAN_KEY_WEAK)
 		return 0;
 	/* config[:token] = v, opts["token"] = v; not styles[token] = v */
 	if (h->k1 < h->len && (h->buf[h->k1] == ']' || (h->k1 + 1 < h->len && h->buf[h->k1 + 1] == ']')) &&
 	    (h->k0 < 2 || !strchr(":\"'", h->buf[h->k0 - 1])))
 		return 0;
-	extend_value(h);
-	return judge_value(h, key_kind(h));
+	scan_extend_value(h);
+	return scan_judge_value(h, scan_key_kind(h));
 }
 
 /* "  password X" alone on its line, in a .netrc entry: a machine, default
@@ -861,7 +123,7 @@ static int check_netrc_line(struct rule_hit *h)
 	if (!memmem(h->buf + a, h->m0 - a, "machine ", 8) && !memmem(h->buf + a, h->m0 - a, "login ", 6) &&
 	    !memmem(h->buf + a, h->m0 - a, "default", 7))
 		return 0;
-	return judge_value(h, KEY_STRONG);
+	return scan_judge_value(h, SCAN_KEY_STRONG);
 }
 
 /* host:port:database:user:password, the whole line; not a time
@@ -875,7 +137,7 @@ static int check_pgpass(struct rule_hit *h)
 		alpha += isalpha(k[i]) || k[i] == '*';
 	if (!alpha)
 		return 0;
-	return judge_value(h, KEY_LITERAL);
+	return scan_judge_value(h, SCAN_KEY_LITERAL);
 }
 
 /* IDENTIFIED BY, in a statement about a user, a role or a grant; not
@@ -886,10 +148,10 @@ static int check_sql(struct rule_hit *h)
 
 	while (i > lim && h->buf[i - 1] != '\n' && h->buf[i - 1] != ';')
 		i--;
-	if (!lower_has(h->buf + i, h->m0 - i, "user ") && !lower_has(h->buf + i, h->m0 - i, "role ") &&
-	    !lower_has(h->buf + i, h->m0 - i, "login ") && !lower_has(h->buf + i, h->m0 - i, "grant "))
+	if (!scan_lower_has(h->buf + i, h->m0 - i, "user ") && !scan_lower_has(h->buf + i, h->m0 - i, "role ") &&
+	    !scan_lower_has(h->buf + i, h->m0 - i, "login ") && !scan_lower_has(h->buf + i, h->m0 - i, "grant "))
 		return 0;
-	return judge_value(h, KEY_STRONG);
+	return scan_judge_value(h, SCAN_KEY_STRONG);
 }
 
 /* curl -u user:password; -u "token:" (an API token as the user, no
@@ -902,14 +164,14 @@ static int check_user_pass(struct rule_hit *h)
 	if (h->s1 == h->s0) {
 		size_t a = h->s0 - 1;	/* the colon */
 
-		while (a > h->m0 && !isspace(h->buf[a - 1]) && !is_quote(h->buf[a - 1]) && h->buf[a - 1] != '=')
+		while (a > h->m0 && !isspace(h->buf[a - 1]) && !scan_is_quote(h->buf[a - 1]) && h->buf[a - 1] != '=')
 			a--;
 		h->s1 = h->s0 - 1;
 		h->s0 = a;
 		if (h->s1 - h->s0 < 4)
 			return 0;
 	}
-	return judge_value(h, KEY_CMDLINE);
+	return scan_judge_value(h, SCAN_KEY_CMDLINE);
 }
 
 /* Authorization: <scheme> <credentials>, X-Api-Key: <key> */
@@ -926,12 +188,12 @@ static int check_header(struct rule_hit *h)
 		return 0;
 	/* "Authorization: Basic " + ..., "Keep Authorization: headers on a
 	 * redirect": a scheme alone, or words */
-	if (lower_eq(v, n, "basic") || lower_eq(v, n, "bearer") || lower_eq(v, n, "token") ||
-	    lower_eq(v, n, "digest") || lower_eq(v, n, "negotiate"))
+	if (scan_lower_eq(v, n, "basic") || scan_lower_eq(v, n, "bearer") || scan_lower_eq(v, n, "token") ||
+	    scan_lower_eq(v, n, "digest") || scan_lower_eq(v, n, "negotiate"))
 		return 0;
 	if (memchr(v, ' ', n) && !memchr(v, '=', n))
 		return 0;
-	return judge_value(h, KEY_LITERAL);
+	return scan_judge_value(h, SCAN_KEY_LITERAL);
 }
 
 /* "the password is S3cr3t!": prose needs a value that does not read as a word. */
@@ -940,7 +202,7 @@ static int check_prose_password(struct rule_hit *h)
 	const unsigned char *v = h->buf + h->s0;
 	size_t n = h->s1 - h->s0;
 
-	return char_classes(v, n, NULL, NULL, NULL, NULL) >= 3 && !scan_is_placeholder(v, n);
+	return scan_char_classes(v, n, NULL, NULL, NULL, NULL) >= 3 && !scan_is_placeholder(v, n);
 }
 
 static int check_value(struct rule_hit *h)
@@ -948,7 +210,7 @@ static int check_value(struct rule_hit *h)
 	const unsigned char *v = h->buf + h->s0;
 	size_t n = h->s1 - h->s0, i;
 
-	if (n > 1024 || scan_is_placeholder(v, n) || scan_is_reference(v, n) || count_distinct(v, n) < 5)
+	if (n > 1024 || scan_is_placeholder(v, n) || scan_is_reference(v, n) || scan_count_distinct(v, n) < 5)
 		return 0;
 	if (h->s1 < h->len && h->buf[h->s1] == '(')
 		return 0;	/* a call: get_token() */
@@ -982,8 +244,8 @@ static int check_url(struct rule_hit *h)
 	/* ${DB_PASSWORD}, <password>, ****: documentation; but a URL's
 	 * "password" may well be the password */
 	if (n < 4 || strchr("$<{", v[0]) || (v[0] == '%' && (n < 3 || !isxdigit(v[1]) || !isxdigit(v[2]))) ||
-	    (count_distinct(v, n) == 1 && strchr("*xX.", v[0])) ||
-	    value_is_placeholder(v, n, h->opt, 0))
+	    (scan_count_distinct(v, n) == 1 && strchr("*xX.", v[0])) ||
+	    scan_value_is_placeholder(v, n, h->opt, 0))
 		return 0;
 	for (i = 0; i < n && isdigit(v[i]); i++)
 		;
@@ -994,7 +256,7 @@ static int check_url(struct rule_hit *h)
 	h->type = "url_credentials";
 	h->conf = 0.9;
 	for (i = 0; i < ARRAY_SIZE(db); i++) {
-		if (lower_eq(scheme, sn, db[i]) ||
+		if (scan_lower_eq(scheme, sn, db[i]) ||
 		    (sn > strlen(db[i]) && !strncasecmp((const char *)scheme, db[i], strlen(db[i])) &&
 		     scheme[strlen(db[i])] == '+')) {
 			h->type = "database_url";
@@ -1003,21 +265,6 @@ static int check_url(struct rule_hit *h)
 		}
 	}
 	return 1;
-}
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
 }
 
 /* base64 of "-----BEGIN ... PRIVATE KEY-----" (kubeconfig client-key-data) */
@@ -1031,7 +278,7 @@ static int check_b64_pem(struct rule_hit *h)
 	if (n > 128)
 		n = 128;
 	for (i = 0; i < n && o < sizeof(out); i++) {
-		int v = b64val(h->buf[h->s0 + i]);
+		int v = scan_b64_value(h->buf[h->s0 + i]);
 
 		if (v < 0)
 			break;
@@ -1069,8 +316,8 @@ static int check_cmdline(struct rule_hit *h)
 {
 	if (h->buf[h->s0] == '-')
 		return 0;
-	extend_value(h);
-	return judge_value(h, KEY_CMDLINE);
+	scan_extend_value(h);
+	return scan_judge_value(h, SCAN_KEY_CMDLINE);
 }
 
 /* %3D, \u0070, \x70, =3D: decode the run and scan the text */
@@ -1085,6 +332,7 @@ static int check_escaped(struct rule_hit *h)
 	h->type = type;
 	return 1;
 }
+
 
 /* ---- the table ---- */
 
@@ -1402,342 +650,4 @@ uint64_t scan_builtin_sig(void)
 		h = (h ^ (0x100u + scan_builtin_rules[i].hs_caseless)) * 1099511628211ull;
 	}
 	return h;
-}
-
-/* ---- compiling and loading ---- */
-
-static void rule_fail(char *err, size_t errlen, const char *where, const char *id, const char *what,
-		      const char *re, int code, size_t off)
-{
-	PCRE2_UCHAR msg[256];
-
-	pcre2_get_error_message(code, msg, sizeof(msg));
-	snprintf(err, errlen, "%srule '%s': %s: %s at offset %zu of /%s/", where ? where : "", id, what,
-		 (const char *)msg, off, re);
-}
-
-/* Compile r into s->rules.  err gets the reason on failure. */
-static int add_rule(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
-		    size_t errlen, const char *where)
-{
-	struct crule *c;
-	int ecode, n;
-	PCRE2_SIZE eoff;
-
-	if (s->n_rules >= SCAN_MAX_RULES) {
-		snprintf(err, errlen, "%stoo many rules (at most %u)", where ? where : "", SCAN_MAX_RULES);
-		return -E2BIG;
-	}
-	if (s->n_rules == s->cap_rules) {
-		size_t cap = s->cap_rules ? s->cap_rules * 2 : 64;
-		struct crule *nr = realloc(s->rules, cap * sizeof(*nr));
-
-		if (!nr)
-			return -ENOMEM;
-		s->rules = nr;
-		s->cap_rules = cap;
-	}
-	c = &s->rules[s->n_rules];
-	memset(c, 0, sizeof(*c));
-	c->r = *r;
-	c->builtin = builtin;
-	c->code = pcre2_compile((PCRE2_SPTR)r->re, PCRE2_ZERO_TERMINATED, PCRE2_USE_OFFSET_LIMIT, &ecode,
-				&eoff, NULL);
-	if (!c->code) {
-		rule_fail(err, errlen, where, r->id, "regex does not compile", r->re, ecode, eoff);
-		return -EINVAL;
-	}
-	/* JIT is an optimisation: without it (no executable memory) the
-	 * interpreter gives the same answers. */
-	(void)pcre2_jit_compile(c->code, PCRE2_JIT_COMPLETE);
-	n = pcre2_substring_number_from_name(c->code, (PCRE2_SPTR) "secret");
-	c->g_secret = n > 0 ? (uint32_t)n : 0;
-	n = pcre2_substring_number_from_name(c->code, (PCRE2_SPTR) "key");
-	c->g_key = n > 0 ? (uint32_t)n : 0;
-	s->n_rules++;
-	if (out)
-		*out = c;
-	return 0;
-}
-
-int scan_rules_add(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
-		   size_t errlen)
-{
-	return add_rule(s, r, builtin, out, err, errlen, NULL);
-}
-
-int scan_allowed_secret(const struct scan *s, const unsigned char *p, size_t n, pcre2_match_data *md)
-{
-	size_t i;
-
-	for (i = 0; i < s->n_allow_re; i++)
-		if (pcre2_match(s->allow_re[i], p, n, 0, 0, md, NULL) >= 0)
-			return 1;
-	return 0;
-}
-
-int scan_path_allowed(const struct scan *s, const char *path)
-{
-	pcre2_match_data *md;
-	size_t i;
-	int hit = 0;
-
-	if (!s->n_allow_path)
-		return 0;
-	md = pcre2_match_data_create(1, NULL);
-	if (!md)
-		return 0;
-	for (i = 0; i < s->n_allow_path && !hit; i++)
-		hit = pcre2_match(s->allow_path[i], (PCRE2_SPTR)path, strlen(path), 0, 0, md, NULL) >= 0;
-	pcre2_match_data_free(md);
-	return hit;
-}
-
-/* ---- the rules file ---- */
-
-static int valid_id(const char *id)
-{
-	size_t i;
-
-	if (!*id || strlen(id) > 64)
-		return 0;
-	for (i = 0; id[i]; i++)
-		if (!islower((unsigned char)id[i]) && !isdigit((unsigned char)id[i]) && id[i] != '_' &&
-		    id[i] != '-')
-			return 0;
-	return 1;
-}
-
-static int compile_list(const struct cfg_node *seq, const char *what, pcre2_code ***out, size_t *n,
-			struct why *cerr)
-{
-	size_t i;
-
-	if (!seq || cfg_is_null(seq))
-		return 0;
-	if (seq->kind != CFG_SEQ)
-		return cfg_fail(cerr, seq, "'%s' must be a list of regular expressions", what), -EINVAL;
-	for (i = 0; i < seq->n; i++) {
-		const struct cfg_node *it = seq->items[i];
-		pcre2_code **arr, *re;
-		PCRE2_UCHAR msg[256];
-		PCRE2_SIZE eoff;
-		int ecode;
-
-		if (it->kind != CFG_SCALAR)
-			return cfg_fail(cerr, it, "'%s' entries must be strings", what), -EINVAL;
-		re = pcre2_compile((PCRE2_SPTR)it->text, it->text_len, 0, &ecode, &eoff, NULL);
-		if (!re) {
-			pcre2_get_error_message(ecode, msg, sizeof(msg));
-			return cfg_fail(cerr, it, "%s regex does not compile: %s at offset %zu", what,
-					(const char *)msg, (size_t)eoff), -EINVAL;
-		}
-		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-		arr = realloc(*out, (*n + 1) * sizeof(*arr));
-		if (!arr) {
-			pcre2_code_free(re);
-			return -ENOMEM;
-		}
-		arr[(*n)++] = re;
-		*out = arr;
-	}
-	return 0;
-}
-
-static int load_rule(struct scan *s, const struct cfg_node *m, struct why *cerr)
-{
-	static const char *const known[] = { "id", "regex", "type", "description", "confidence",
-					     "keywords", "secret_group", NULL };
-	const char *id = NULL, *re = NULL, *type = NULL, *desc = NULL;
-	const struct cfg_node *kw, *conf, *grp;
-	struct rule r = { 0 };
-	struct crule *c;
-	char where[320], err[512];
-	double confidence = 0.8;
-	unsigned long group = 0;
-	size_t i;
-	int rc;
-
-	if (m->kind != CFG_MAP)
-		return cfg_fail(cerr, m, "each rule must be a mapping with id and regex"), -EINVAL;
-	cfg_warn_unknown(m, "rule", known);
-	if (cfg_get_str(m, "id", &id, cerr) || cfg_get_str(m, "regex", &re, cerr) ||
-	    cfg_get_str(m, "type", &type, cerr) || cfg_get_str(m, "description", &desc, cerr))
-		return -EINVAL;
-	if (!id)
-		return cfg_fail(cerr, m, "rule without 'id'"), -EINVAL;
-	if (!valid_id(id))
-		return cfg_fail(cerr, cfg_get(m, "id"), "rule id '%s' must be lower case letters, digits, _ and -",
-				id), -EINVAL;
-	if (!re || !*re)
-		return cfg_fail(cerr, m, "rule '%s' has no 'regex'", id), -EINVAL;
-	for (i = 0; i < s->n_rules; i++)
-		if (!strcmp(s->rules[i].r.id, id))
-			return cfg_fail(cerr, cfg_get(m, "id"), "rule id '%s' is already used", id), -EINVAL;
-	if ((conf = cfg_get(m, "confidence")) && !cfg_is_null(conf)) {
-		char *end;
-
-		if (conf->kind != CFG_SCALAR)
-			return cfg_fail(cerr, conf, "confidence must be a number"), -EINVAL;
-		confidence = strtod(conf->text, &end);
-		if (end == conf->text || *end || confidence < 0 || confidence > 1)
-			return cfg_fail(cerr, conf, "confidence must be a number from 0 to 1, not '%s'",
-					conf->text), -EINVAL;
-	}
-	if ((grp = cfg_get(m, "secret_group")) && cfg_get_uint(m, "secret_group", 100, &group, cerr))
-		return -EINVAL;
-	r.id = id;
-	r.type = type ? type : id;
-	r.desc = desc ? desc : "custom rule";
-	r.confidence = confidence;
-	r.re = re;
-	r.back = 0;
-	snprintf(where, sizeof(where), "%s:%d:%d: ", m->file, m->line, m->col);
-	if ((rc = add_rule(s, &r, 0, &c, err, sizeof(err), where))) {
-		snprintf(cerr->msg, sizeof(cerr->msg), "%s", err);
-		return rc;
-	}
-	/* the table's strings belong to the config tree: copy them */
-	c->own_id = strdup(id);
-	c->own_type = strdup(r.type);
-	c->own_desc = strdup(r.desc);
-	c->own_re = strdup(re);
-	if (!c->own_id || !c->own_type || !c->own_desc || !c->own_re)
-		return -ENOMEM;
-	c->r.id = c->own_id;
-	c->r.type = c->own_type;
-	c->r.desc = c->own_desc;
-	c->r.re = c->own_re;
-	if (group) {
-		uint32_t count;
-
-		pcre2_pattern_info(c->code, PCRE2_INFO_CAPTURECOUNT, &count);
-		if (group > count)
-			return cfg_fail(cerr, grp, "rule '%s': secret_group %lu, but the regex has %u groups", id,
-					group, count), -EINVAL;
-		c->g_secret = (uint32_t)group;
-	}
-	kw = cfg_get(m, "keywords");
-	if (kw && !cfg_is_null(kw)) {
-		if (kw->kind != CFG_SEQ)
-			return cfg_fail(cerr, kw, "keywords must be a list of strings"), -EINVAL;
-		c->keywords = calloc(kw->n ? kw->n : 1, sizeof(char *));
-		if (!c->keywords)
-			return -ENOMEM;
-		for (i = 0; i < kw->n; i++) {
-			if (kw->items[i]->kind != CFG_SCALAR || !kw->items[i]->text_len)
-				return cfg_fail(cerr, kw->items[i], "keywords must be non-empty strings"), -EINVAL;
-			if (!(c->keywords[i] = strdup(kw->items[i]->text)))
-				return -ENOMEM;
-			c->n_keywords++;
-		}
-	}
-	c->fullscan = c->n_keywords == 0;
-	return 0;
-}
-
-static int load_tree(struct scan *s, const struct cfg_node *root, struct why *cerr)
-{
-	static const char *const known[] = { "rules", "allowlist", "disable", NULL };
-	static const char *const aknown[] = { "regexes", "paths", NULL };
-	const struct cfg_node *rules, *allow, *dis;
-	size_t i, j;
-	int r;
-
-	if (root->kind != CFG_MAP)
-		return cfg_fail(cerr, root, "a rules file is a mapping (rules:, allowlist:, disable:)"), -EINVAL;
-	cfg_warn_unknown(root, "rules file", known);
-	rules = cfg_get(root, "rules");
-	if (rules && !cfg_is_null(rules)) {
-		if (rules->kind != CFG_SEQ)
-			return cfg_fail(cerr, rules, "'rules' must be a list"), -EINVAL;
-		for (i = 0; i < rules->n; i++)
-			if ((r = load_rule(s, rules->items[i], cerr)))
-				return r;
-	}
-	allow = cfg_get(root, "allowlist");
-	if (allow && !cfg_is_null(allow)) {
-		if (allow->kind != CFG_MAP)
-			return cfg_fail(cerr, allow, "'allowlist' must be a mapping (regexes:, paths:)"), -EINVAL;
-		cfg_warn_unknown(allow, "allowlist", aknown);
-		if ((r = compile_list(cfg_get(allow, "regexes"), "allowlist", &s->allow_re, &s->n_allow_re, cerr)) ||
-		    (r = compile_list(cfg_get(allow, "paths"), "path", &s->allow_path, &s->n_allow_path, cerr)))
-			return r;
-	}
-	dis = cfg_get(root, "disable");
-	if (dis && !cfg_is_null(dis)) {
-		if (dis->kind != CFG_SEQ)
-			return cfg_fail(cerr, dis, "'disable' must be a list of rule ids"), -EINVAL;
-		for (i = 0; i < dis->n; i++) {
-			const struct cfg_node *it = dis->items[i];
-			int found = 0;
-
-			if (it->kind != CFG_SCALAR)
-				return cfg_fail(cerr, it, "'disable' entries must be rule ids"), -EINVAL;
-			for (j = 0; j < s->n_rules; j++) {
-				if (!strcmp(s->rules[j].r.id, it->text)) {
-					s->rules[j].disabled = 1;
-					found = 1;
-				}
-			}
-			if (!found && strcmp(it->text, "high_entropy"))
-				return cfg_fail(cerr, it, "no rule named '%s' to disable (harombe secrets rules lists them)",
-						it->text), -EINVAL;
-			if (!strcmp(it->text, "high_entropy"))
-				s->opt.entropy = 0;
-		}
-	}
-	return 0;
-}
-
-int scan_load_rules_text(struct scan *s, const char *name, const char *text, size_t len, char *err,
-			 size_t errlen)
-{
-	struct why cerr = WHY_INIT;
-	struct cfg_node *root = NULL;
-	int r;
-
-	if (s->compiled) {
-		snprintf(err, errlen, "%s: rules must be loaded before the scanner is compiled", name);
-		return -EBUSY;
-	}
-	if ((r = cfg_parse(name, text, len, &root, &cerr)) == 0)
-		r = load_tree(s, root, &cerr);
-	if (r)
-		snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
-	cfg_node_free(root);
-	return r;
-}
-
-int scan_load_rules(struct scan *s, const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	char *text = NULL;
-	size_t got = 0;
-	ssize_t n;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot open rules file '%s': %s", path, strerror(errno));
-		return r;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20)) {
-		close(fd);
-		snprintf(err, errlen, "rules file '%s' is not a regular file of at most 16 MiB", path);
-		return -EINVAL;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size && (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	text[got] = 0;
-	r = scan_load_rules_text(s, path, text, got, err, errlen);
-	free(text);
-	return r;
 }

@@ -6,6 +6,8 @@
 #include "scan/scan.h"
 
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -110,6 +112,65 @@ struct scan {
 	int compiled;
 };
 
+/* A stream (scan.c), and the findings in its window. */
+enum { F_TOKEN = 1, F_MULTI = 2, F_OPEN = 4, F_SILENT = 8 };
+enum cont { CONT_NONE, CONT_TOKEN, CONT_PEM };
+
+struct fnd {
+	size_t m0, m1;		/* the whole match: commits never cut it */
+	size_t s0, s1;		/* what is redacted */
+	double conf;
+	const char *rule, *type, *label, *marker;
+	unsigned int flags;
+};
+
+struct group {
+	size_t s0, s1;
+	size_t best;		/* index into f */
+	int silent;
+};
+
+struct scan_stream {
+	const struct scan *s;
+	scan_output_fn *out;
+	scan_finding_fn *found;
+	void *arg;
+	unsigned char *buf;	/* locked */
+	size_t cap, len, ctx;
+	size_t checked;		/* LINES: no newline before this, nothing to do */
+	uint64_t base;		/* stream offset of buf[ctx] */
+	uint64_t line;		/* 1-based line of buf[ctx] */
+	uint64_t col;		/* 0-based column of buf[ctx] */
+	enum cont cont;
+	const char *cont_rule, *cont_type;
+	long cont_idx;		/* index of the continuation finding, -1 */
+	hs_scratch_t *scratch;
+	pcre2_match_data *md, *md_allow;
+	pcre2_match_context *mc;
+	pcre2_jit_stack *js;
+	size_t *covered;	/* per rule: end of its last match */
+	struct fnd *f;
+	size_t nf, capf;
+	struct group *g;
+	size_t ng, capg;
+	size_t *ivl;		/* covered intervals for the entropy pass: pairs */
+	size_t nivl, ivl_pos;
+	struct scan_stream_stats st;
+	uint64_t match_errors;
+	int err;
+};
+/* scan.c */
+/* A new finding in st->f, zeroed: NULL and st->err set when out of memory. */
+struct fnd *scan_add_fnd(struct scan_stream *st);
+
+/* decode.c */
+/* entropy_run_fn for a stream (arg): judge the token run buf[start, end)
+ * by entropy, else decode it and scan the text; record what is found. */
+int scan_on_run(void *arg, size_t start, size_t end);
+/* rule_hit's unescape_scan. */
+int scan_unescape_scan(const struct scan *s, const unsigned char *p, size_t n, double *conf,
+		       const char **type);
+
 /* rules.c */
 extern const struct rule scan_builtin_rules[];
 extern const size_t scan_builtin_count;
@@ -119,13 +180,44 @@ uint64_t scan_builtin_sig(void);
 extern const uint64_t scan_hsdb_sig;
 extern const size_t scan_hsdb_len;
 extern const unsigned char scan_hsdb[];
+
+/* rulefile.c */
 int scan_rules_add(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
 		   size_t errlen);
 int scan_allowed_secret(const struct scan *s, const unsigned char *p, size_t n,
 			pcre2_match_data *md);
+
+/* veto.c */
 /* Shared value tests, also used by entropy.c. */
 int scan_is_placeholder(const unsigned char *p, size_t n);
 int scan_is_reference(const unsigned char *p, size_t n);
+/* Value tests the rules' checks share. */
+int scan_count_distinct(const unsigned char *p, size_t n);
+/* How many of upper, lower, digit, other p has; each pointer may be NULL. */
+int scan_char_classes(const unsigned char *p, size_t n, int *up, int *lo, int *dig, int *sym);
+/* w is lower case: 1 when p holds it, in any case. */
+int scan_lower_has(const unsigned char *p, size_t n, const char *w);
+static inline int scan_lower_eq(const unsigned char *p, size_t n, const char *w)
+{
+	return strlen(w) == n && !strncasecmp((const char *)p, w, n);
+}
+
+static inline int scan_is_quote(unsigned char c)
+{
+	return c == '"' || c == '\'' || c == '`';
+}
+
+/* A value in a secret's place.  The kind of key it is assigned to;
+ * SCAN_KEY_LITERAL: the value cannot be an expression (a header, a URL) */
+enum { SCAN_KEY_STRONG, SCAN_KEY_WEAK, SCAN_KEY_LITERAL, SCAN_KEY_CMDLINE };
+/* SCAN_KEY_STRONG or SCAN_KEY_WEAK, by the key h->buf[k0, k1) */
+int scan_key_kind(const struct rule_hit *h);
+/* Extend an unquoted value h->buf[s0, s1) to the delimiter of its syntax. */
+void scan_extend_value(struct rule_hit *h);
+/* kind: SCAN_KEY_*.  1: keep, 0: vetoed. */
+int scan_judge_value(struct rule_hit *h, int kind);
+/* names: the thing's own name (password, secret, token) is a placeholder too */
+int scan_value_is_placeholder(const unsigned char *v, size_t n, const struct scan_options *opt, int names);
 
 /* entropy.c */
 double entropy_shannon(const unsigned char *p, size_t n);
@@ -153,5 +245,22 @@ typedef int known_hit_fn(void *arg, size_t start, size_t end, const char *label)
  * begin before 'from' only if it ends after it). */
 int known_find(const struct known *k, const unsigned char *buf, size_t from, size_t to,
 	       known_hit_fn *fn, void *arg);
+
+/* The value of a base64 digit in either alphabet (standard and URL-safe),
+ * or -1. */
+static inline int scan_b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
 
 #endif

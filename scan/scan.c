@@ -35,369 +35,7 @@
  * arrives.
  */
 
-enum { F_TOKEN = 1, F_MULTI = 2, F_OPEN = 4, F_SILENT = 8 };
-enum cont { CONT_NONE, CONT_TOKEN, CONT_PEM };
 enum mode { MODE_FULL, MODE_LINES, MODE_ALL, MODE_END };
-
-struct fnd {
-	size_t m0, m1;		/* the whole match: commits never cut it */
-	size_t s0, s1;		/* what is redacted */
-	double conf;
-	const char *rule, *type, *label, *marker;
-	unsigned int flags;
-};
-
-struct group {
-	size_t s0, s1;
-	size_t best;		/* index into f */
-	int silent;
-};
-
-struct scan_stream {
-	const struct scan *s;
-	scan_output_fn *out;
-	scan_finding_fn *found;
-	void *arg;
-	unsigned char *buf;	/* locked */
-	size_t cap, len, ctx;
-	size_t checked;		/* LINES: no newline before this, nothing to do */
-	uint64_t base;		/* stream offset of buf[ctx] */
-	uint64_t line;		/* 1-based line of buf[ctx] */
-	uint64_t col;		/* 0-based column of buf[ctx] */
-	enum cont cont;
-	const char *cont_rule, *cont_type;
-	long cont_idx;		/* index of the continuation finding, -1 */
-	hs_scratch_t *scratch;
-	pcre2_match_data *md, *md_allow;
-	pcre2_match_context *mc;
-	pcre2_jit_stack *js;
-	size_t *covered;	/* per rule: end of its last match */
-	struct fnd *f;
-	size_t nf, capf;
-	struct group *g;
-	size_t ng, capg;
-	size_t *ivl;		/* covered intervals for the entropy pass: pairs */
-	size_t nivl, ivl_pos;
-	struct scan_stream_stats st;
-	uint64_t match_errors;
-	int err;
-};
-
-/* ---- building ---- */
-
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...) PRINTF_LIKE(4, 5);
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
-int scan_new(const struct scan_options *opts, struct scan **out, char *err, size_t errlen)
-{
-	static const struct scan_options def = SCAN_OPTIONS_INIT;
-	struct scan *s;
-	struct why why = WHY_INIT;
-	size_t i;
-	int r;
-
-	*out = NULL;
-	if (!opts)
-		opts = &def;
-	if (!(opts->min_confidence >= 0 && opts->min_confidence <= 1))
-		return fail(err, errlen, -EINVAL, "min_confidence must be between 0 and 1");
-	if (hs_valid_platform() != HS_SUCCESS)
-		return fail(err, errlen, -ENOTSUP, "Vectorscan does not support this CPU");
-	if (opts->locked_memory) {
-		r = secmem_init(opts->locked_memory, &why);
-		if (r && r != -EBUSY)
-			return fail(err, errlen, r, "%s", why.msg);
-	}
-	if (!(s = calloc(1, sizeof(*s))))
-		return -ENOMEM;
-	s->opt = *opts;
-	s->replacement = strdup(opts->replacement ? opts->replacement : "[REDACTED]");
-	if (!s->replacement) {
-		free(s);
-		return -ENOMEM;
-	}
-	s->opt.replacement = s->replacement;
-	for (i = 0; i < scan_builtin_count; i++) {
-		if ((r = scan_rules_add(s, &scan_builtin_rules[i], 1, NULL, err, errlen))) {
-			scan_free(s);
-			return r;
-		}
-	}
-	*out = s;
-	return 0;
-}
-
-int scan_add_known(struct scan *s, const void *value, size_t len, const char *label, char *err,
-		   size_t errlen)
-{
-	int r;
-
-	if (s->compiled)
-		return fail(err, errlen, -EBUSY, "known values must be added before the scanner is compiled");
-	if (len < SCAN_KNOWN_MIN)
-		return fail(err, errlen, -EINVAL, "known value '%s' is shorter than %d bytes: too short to match safely",
-			    label ? label : "?", SCAN_KNOWN_MIN);
-	if (len > SCAN_KNOWN_MAX)
-		return fail(err, errlen, -EINVAL, "known value '%s' is longer than %d bytes", label ? label : "?",
-			    SCAN_KNOWN_MAX);
-	r = known_add(&s->known, value, len, label);
-	if (r)
-		return fail(err, errlen, r, "cannot keep known value '%s' in locked memory: %s",
-			    label ? label : "?", strerror(-r));
-	return 0;
-}
-
-/* Vectorscan takes regexes: a keyword becomes one, byte by byte. */
-static char *hs_escape(const char *kw)
-{
-	size_t n = strlen(kw), i, o = 0;
-	char *e = malloc(4 * n + 1);
-
-	if (!e)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)kw[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-			e[o++] = (char)c;
-		else
-			o += (size_t)sprintf(e + o, "\\x%02x", c);
-	}
-	e[o] = 0;
-	return e;
-}
-
-static int add_prefix(struct scan *s, const char *p)
-{
-	static const char *const skip[] = { "SK", "key-", "dapi", "eyJ", "LTAI", "sk-" };
-	const char **np;
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(skip); i++)
-		if (!strcmp(p, skip[i]))
-			return 0;
-	for (i = 0; i < s->n_prefixes; i++)
-		if (!strcmp(s->prefixes[i], p))
-			return 0;
-	np = realloc(s->prefixes, (s->n_prefixes + 1) * sizeof(*np));
-	if (!np)
-		return -ENOMEM;
-	np[s->n_prefixes++] = p;
-	s->prefixes = np;
-	return 0;
-}
-
-/* The built-in prefilters: from the build, when it matches this library
- * and CPU, else compiled now. */
-static int builtin_db(struct scan *s, char *err, size_t errlen)
-{
-	const char **expr;
-	unsigned int *flags, *ids;
-	hs_compile_error_t *cerr = NULL;
-	size_t i;
-	int r = 0;
-
-	if (scan_hsdb_sig == scan_builtin_sig() &&
-	    hs_deserialize_database((const char *)scan_hsdb, scan_hsdb_len, &s->db) == HS_SUCCESS) {
-		s->db_embedded = 1;
-		return 0;
-	}
-	s->db = NULL;
-	expr = calloc(scan_builtin_count, sizeof(*expr));
-	flags = calloc(scan_builtin_count, sizeof(*flags));
-	ids = calloc(scan_builtin_count, sizeof(*ids));
-	if (!expr || !flags || !ids) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < scan_builtin_count; i++) {
-		expr[i] = scan_builtin_rules[i].hs;
-		flags[i] = scan_builtin_rules[i].hs_caseless ? HS_FLAG_CASELESS : 0;
-		ids[i] = (unsigned int)i;
-	}
-	if (hs_compile_multi(expr, flags, ids, (unsigned int)scan_builtin_count, HS_MODE_BLOCK, NULL, &s->db,
-			     &cerr) != HS_SUCCESS) {
-		r = fail(err, errlen, -EINVAL, "built-in prefilter %d does not compile: %s",
-			 cerr ? cerr->expression : -1, cerr ? cerr->message : "?");
-		hs_free_compile_error(cerr);
-	}
-out:
-	free(expr);
-	free(flags);
-	free(ids);
-	return r;
-}
-
-/* Custom rules' keywords, as literals (case-insensitive). */
-static int keyword_db(struct scan *s, char *err, size_t errlen)
-{
-	const char **expr = NULL;
-	unsigned int *flags = NULL, *ids = NULL;
-	char **owned = NULL;
-	size_t cap = 0, n = 0, i, j;
-	hs_compile_error_t *cerr = NULL;
-	int r = 0;
-
-	for (i = scan_builtin_count; i < s->n_rules; i++)
-		cap += s->rules[i].disabled ? 0 : s->rules[i].n_keywords;
-	if (!cap)
-		return 0;
-	expr = calloc(cap, sizeof(*expr));
-	flags = calloc(cap, sizeof(*flags));
-	ids = calloc(cap, sizeof(*ids));
-	owned = calloc(cap, sizeof(*owned));
-	s->kw_rule = calloc(cap, sizeof(*s->kw_rule));
-	if (!expr || !flags || !ids || !owned || !s->kw_rule) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (i = scan_builtin_count; i < s->n_rules; i++) {
-		struct crule *c = &s->rules[i];
-
-		if (c->disabled)
-			continue;
-		c->r.back = 1024;
-		for (j = 0; j < c->n_keywords; j++) {
-			if (!(owned[n] = hs_escape(c->keywords[j]))) {
-				r = -ENOMEM;
-				goto out;
-			}
-			expr[n] = owned[n];
-			flags[n] = HS_FLAG_CASELESS;
-			ids[n] = (unsigned int)n;
-			s->kw_rule[n++] = (unsigned int)i;
-		}
-	}
-	s->n_kw = n;
-	if (hs_compile_multi(expr, flags, ids, (unsigned int)n, HS_MODE_BLOCK, NULL, &s->db_kw, &cerr) !=
-	    HS_SUCCESS) {
-		int e = cerr && cerr->expression >= 0 ? cerr->expression : -1;
-
-		r = fail(err, errlen, -EINVAL, "rule '%s': keyword does not compile: %s",
-			 e >= 0 ? s->rules[s->kw_rule[e]].r.id : "?", cerr ? cerr->message : "?");
-		hs_free_compile_error(cerr);
-	}
-out:
-	for (i = 0; owned && i < n; i++)
-		free(owned[i]);
-	free(owned);
-	free(expr);
-	free(flags);
-	free(ids);
-	return r;
-}
-
-int scan_compile(struct scan *s, char *err, size_t errlen)
-{
-	size_t i, j;
-	int r;
-
-	if (s->compiled)
-		return 0;
-	if (!(s->fullscan = calloc(s->n_rules + 1, sizeof(*s->fullscan))))
-		return -ENOMEM;
-	for (i = 0; i < s->n_rules; i++) {
-		struct crule *c = &s->rules[i];
-
-		if (c->disabled)
-			continue;
-		if (!c->builtin && !c->n_keywords)
-			s->fullscan[s->n_fullscan++] = i;
-		if (c->r.markers && (c->r.flags & RULE_TOKEN))
-			for (j = 0; c->r.markers[j]; j++)
-				if ((r = add_prefix(s, c->r.markers[j])))
-					return r;
-	}
-	if ((r = builtin_db(s, err, errlen)) || (r = keyword_db(s, err, errlen)))
-		return r;
-	if (hs_alloc_scratch(s->db, &s->scratch) != HS_SUCCESS ||
-	    (s->db_kw && hs_alloc_scratch(s->db_kw, &s->scratch) != HS_SUCCESS))
-		return fail(err, errlen, -ENOMEM, "cannot allocate Vectorscan scratch space");
-	if ((r = known_compile(s->known)))
-		return fail(err, errlen, r, "cannot index known values in locked memory: %s", strerror(-r));
-	(void)entropy_expected(16, 64);		/* tables now, not in the first stream */
-	s->compiled = 1;
-	return 0;
-}
-
-void scan_free(struct scan *s)
-{
-	size_t i, j;
-
-	if (!s)
-		return;
-	for (i = 0; i < s->n_rules; i++) {
-		struct crule *c = &s->rules[i];
-
-		pcre2_code_free(c->code);
-		free(c->own_id);
-		free(c->own_type);
-		free(c->own_desc);
-		free(c->own_re);
-		for (j = 0; j < c->n_keywords; j++)
-			free(c->keywords[j]);
-		free(c->keywords);
-	}
-	free(s->rules);
-	hs_free_database(s->db);
-	hs_free_database(s->db_kw);
-	hs_free_scratch(s->scratch);
-	free(s->kw_rule);
-	free(s->fullscan);
-	for (i = 0; i < s->n_allow_re; i++)
-		pcre2_code_free(s->allow_re[i]);
-	free(s->allow_re);
-	for (i = 0; i < s->n_allow_path; i++)
-		pcre2_code_free(s->allow_path[i]);
-	free(s->allow_path);
-	known_free(s->known);
-	free(s->prefixes);
-	free(s->replacement);
-	free(s);
-}
-
-size_t scan_rule_count(const struct scan *s)
-{
-	return s->n_rules + 3;
-}
-
-int scan_rule_get(const struct scan *s, size_t i, struct scan_rule_info *out)
-{
-	if (i < s->n_rules) {
-		const struct crule *c = &s->rules[i];
-
-		*out = (struct scan_rule_info){ c->r.id, c->r.type, c->r.desc, c->r.confidence, c->builtin, c->r.re };
-		return 0;
-	}
-	if (i == s->n_rules) {
-		*out = (struct scan_rule_info){ "high_entropy", "generic_secret",
-						"random-looking token, judged by entropy for its alphabet and context",
-						0.7, 1, NULL };
-		return 0;
-	}
-	if (i == s->n_rules + 1) {
-		*out = (struct scan_rule_info){ "known_value", "known_value",
-						"a known secret value or its base64, hex or URL encoding", 1.0, 1, NULL };
-		return 0;
-	}
-	if (i == s->n_rules + 2) {
-		*out = (struct scan_rule_info){ "encoded_secret", "generic_secret",
-						"base64 or hex of text in which a rule finds a secret (the type is that rule's)",
-						0.8, 1, NULL };
-		return 0;
-	}
-	return -ENOENT;
-}
 
 /* ---- streams ---- */
 
@@ -489,7 +127,7 @@ static const char *marker_of(const struct rule *r, const unsigned char *p, size_
 	return "";
 }
 
-static struct fnd *add_fnd(struct scan_stream *st)
+struct fnd *scan_add_fnd(struct scan_stream *st)
 {
 	if (st->nf == st->capf) {
 		size_t cap = st->capf ? st->capf * 2 : 64;
@@ -506,16 +144,13 @@ static struct fnd *add_fnd(struct scan_stream *st)
 	return &st->f[st->nf++];
 }
 
-static int unescape_scan(const struct scan *s, const unsigned char *p, size_t n, double *conf,
-			 const char **type);
-
 /* A confirmed regex match: check it and keep it. */
 static void record(struct scan_stream *st, const struct crule *c, size_t m0, size_t m1, size_t s0,
 		   size_t s1, size_t k0, size_t k1)
 {
 	const struct scan *s = st->s;
 	struct rule_hit h = { st->buf, st->len, m0, m1, s0, s1, k0, k1, c->r.confidence, c->r.type, &s->opt,
-			      unescape_scan, s };
+			      scan_unescape_scan, s };
 	struct fnd *f;
 
 	if (s1 < s0 || s0 < st->ctx)
@@ -534,7 +169,7 @@ static void record(struct scan_stream *st, const struct crule *c, size_t m0, siz
 		return;
 	if (s->n_allow_re && scan_allowed_secret(s, st->buf + s0, s1 - s0, st->md_allow))
 		return;
-	if (!(f = add_fnd(st)))
+	if (!(f = scan_add_fnd(st)))
 		return;
 	f->m0 = m0;
 	f->m1 = m1;
@@ -635,7 +270,7 @@ static int on_known(void *arg, size_t s0, size_t s1, const char *label)
 
 	if (s0 < st->ctx)
 		return 0;
-	if (!(f = add_fnd(st)))
+	if (!(f = scan_add_fnd(st)))
 		return st->err;
 	f->m0 = f->s0 = s0;
 	f->m1 = f->s1 = s1;
@@ -683,287 +318,6 @@ static int build_intervals(struct scan_stream *st)
 	}
 	st->nivl = n;
 	st->ivl_pos = 0;
-	return 0;
-}
-
-/* ---- decode before judging ----
- *
- * A token run that is base64 (either alphabet, padded or not) or hex of
- * text is decoded, and the text is scanned with the same rules: a base64
- * blob of "password=..." or of a .env file is redacted whole, as a docker
- * auth field or a kubeconfig client-key-data already were.  Only runs
- * that decode to printable text with a secret-sounding word or a token
- * marker in it are scanned, so binary blobs (images, integrity hashes)
- * cost one failed decode of a few bytes.  The decoded text is on the
- * stack for the duration and wiped. */
-#define DECODE_MAX 6144u
-
-/* base64 in base64 is decoded twice at most: each level is a stream */
-static _Thread_local int decode_depth;
-
-static int b64v(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-static int hexv(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int text_byte(unsigned char c)
-{
-	return (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\r' || c == '\t';
-}
-
-/* Decode p[0, n) into out: the number of bytes, or 0 when it is not the
- * encoding of printable text. */
-static size_t decode_text(const unsigned char *p, size_t n, unsigned char *out, size_t *written)
-{
-	size_t i, o = 0;
-	unsigned int acc = 0;
-	int bits = 0, a, b, std = 0, url = 0;
-
-	while (n && p[n - 1] == '=')
-		n--;
-	/* hex: the first bytes say so, the rest must agree */
-	for (i = 0; i < n && i < 16 && hexv(p[i]) >= 0; i++)
-		;
-	if (i == 16 && !(n & 1)) {
-		for (i = 0; i < n && o < DECODE_MAX; i += 2) {
-			if ((a = hexv(p[i])) < 0 || (b = hexv(p[i + 1])) < 0)
-				break;
-			out[o] = (unsigned char)(a << 4 | b);
-			*written = ++o;
-			if (!text_byte(out[o - 1]))
-				return 0;
-		}
-		if (i >= n)
-			return o;
-		o = 0;
-	}
-	for (i = 0; i < n && o < DECODE_MAX; i++) {
-		if ((a = b64v(p[i])) < 0)
-			return 0;
-		std |= p[i] == '+' || p[i] == '/';
-		url |= p[i] == '-' || p[i] == '_';
-		acc = (acc << 6) | (unsigned int)a;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o] = (unsigned char)(acc >> bits);
-			if (++o > *written)
-				*written = o;
-			if (!text_byte(out[o - 1]))
-				return 0;
-		}
-	}
-	/* one alphabet or the other, not both */
-	return std && url ? 0 : o;
-}
-
-/* Worth scanning: a word or a marker that some rule needs. */
-static int decoded_worth(const unsigned char *p, size_t n)
-{
-	static const char *const w[] = { "pass", "secret", "token", "key", "auth", "pwd", "cred", "://",
-					 "bearer", "-----begin", "_pat_", "sk-", "akia", "xox", "ghp_", "gho_",
-					 "ghs_", "glpat", "npm_", "hvs.", "eyj" };
-	size_t i, k, m;
-
-	for (k = 0; k < ARRAY_SIZE(w); k++) {
-		m = strlen(w[k]);
-		for (i = 0; i + m <= n; i++)
-			if (!strncasecmp((const char *)p + i, w[k], m))
-				return 1;
-	}
-	return 0;
-}
-
-struct dec_hit {
-	int found;
-	double conf;
-	const char *rule, *type;
-};
-
-static int on_decoded(void *arg, const struct scan_finding *f)
-{
-	struct dec_hit *d = arg;
-
-	if (!d->found || f->confidence > d->conf) {
-		d->found = 1;
-		d->conf = f->confidence;
-		d->rule = f->rule;
-		d->type = f->type;
-	}
-	return 0;
-}
-
-/* Scan decoded text with every rule; 1 when something is found. */
-static int scan_decoded(const struct scan *s, const unsigned char *p, size_t n, struct dec_hit *d)
-{
-	if (n < 8 || decode_depth >= 2 || !decoded_worth(p, n))
-		return 0;
-	decode_depth++;
-	if (scan_buffer(s, p, n, NULL, on_decoded, d) < 0 && !d->found) {
-		/* no stream for the decoded text (locked memory is short): text
-		 * with a secret word that cannot be checked is redacted */
-		d->found = 1;
-		d->conf = s->opt.min_confidence > 0.8 ? s->opt.min_confidence : 0.8;
-		d->rule = "encoded_secret";
-		d->type = "generic_secret";
-	}
-	decode_depth--;
-	return d->found && d->conf >= s->opt.min_confidence;
-}
-
-static int unescape_scan(const struct scan *s, const unsigned char *p, size_t n, double *conf, const char **type)
-{
-	unsigned char out[DECODE_MAX];
-	struct dec_hit d = { 0 };
-	size_t i = 0, o = 0;
-	int a, b, esc = 0, r;
-
-	while (i < n && o < sizeof(out)) {
-		if (p[i] == '%' && i + 2 < n && (a = hexv(p[i + 1])) >= 0 && (b = hexv(p[i + 2])) >= 0) {
-			out[o++] = (unsigned char)(a << 4 | b);
-			i += 3;
-			esc++;
-		} else if (p[i] == '=' && i + 2 < n && (a = hexv(p[i + 1])) >= 0 && (b = hexv(p[i + 2])) >= 0 &&
-			   !islower(p[i + 1]) && !islower(p[i + 2])) {
-			out[o++] = (unsigned char)(a << 4 | b);	/* quoted-printable */
-			i += 3;
-			esc++;
-		} else if (p[i] == '\\' && i + 5 < n && p[i + 1] == 'u' && p[i + 2] == '0' && p[i + 3] == '0' &&
-			   (a = hexv(p[i + 4])) >= 0 && (b = hexv(p[i + 5])) >= 0) {
-			out[o++] = (unsigned char)(a << 4 | b);
-			i += 6;
-			esc++;
-		} else if (p[i] == '\\' && i + 3 < n && p[i + 1] == 'x' && (a = hexv(p[i + 2])) >= 0 &&
-			   (b = hexv(p[i + 3])) >= 0) {
-			out[o++] = (unsigned char)(a << 4 | b);
-			i += 4;
-			esc++;
-		} else {
-			out[o++] = p[i++];
-		}
-		if (!text_byte(out[o - 1]))
-			break;
-	}
-	r = esc && i == n && scan_decoded(s, out, o, &d);
-	explicit_bzero(out, sizeof(out));
-	if (r) {
-		*conf = d.conf;
-		*type = d.type;
-	}
-	return r;
-}
-
-/* The first character of a base64 quad that encodes a printable byte,
- * and a hex pair that is one. */
-static int text_quad(unsigned char c)
-{
-	return (c >= 'I' && c <= 'Z') || (c >= 'a' && c <= 'f');
-}
-
-static int text_hex(const unsigned char *p)
-{
-	return p[0] >= '2' && p[0] <= '7' && hexv(p[1]) >= 0 && (p[0] != '7' || p[1] != 'f');
-}
-
-/* The decoding itself, with its buffer: out of line, so that the runs
- * refused on their first byte do not pay for a 6 KiB stack frame. */
-static __attribute__((noinline)) int decode_run(const struct scan *s, const unsigned char *p, size_t n,
-						struct dec_hit *d)
-{
-	unsigned char out[DECODE_MAX];
-	size_t len, written = 0;
-	int r;
-
-	len = decode_text(p, n, out, &written);
-	r = scan_decoded(s, out, len, d);
-	explicit_bzero(out, written);
-	return r;
-}
-
-static int decoded_secret(struct scan_stream *st, size_t start, size_t end)
-{
-	struct dec_hit d = { 0 };
-	struct fnd *f;
-	unsigned char c = st->buf[start];
-
-	/* text's first byte is 0x20..0x7e: base64 of it starts with I-Z or
-	 * a-f, hex of it with 2-7; most runs stop here */
-	if (!((c >= 'I' && c <= 'Z') || (c >= 'a' && c <= 'f') || (c >= '2' && c <= '7')))
-		return 0;
-	if (end - start < 16 || end - start > DECODE_MAX * 4 / 3 || decode_depth >= 2)
-		return 0;
-	/* and so do the next two bytes' */
-	if (!(text_quad(st->buf[start + 4]) && text_quad(st->buf[start + 8])) &&
-	    !(text_hex(st->buf + start) && text_hex(st->buf + start + 2) && text_hex(st->buf + start + 4)))
-		return 0;
-	if (!decode_run(st->s, st->buf + start, end - start, &d))
-		return 0;
-	if (st->s->n_allow_re && scan_allowed_secret(st->s, st->buf + start, end - start, st->md_allow))
-		return 0;
-	if (!(f = add_fnd(st)))
-		return st->err;
-	f->m0 = f->s0 = start;
-	f->m1 = f->s1 = end;
-	f->conf = d.conf;
-	f->rule = "encoded_secret";
-	f->type = d.type;
-	f->marker = "";
-	f->flags = F_TOKEN;
-	return 0;
-}
-
-static int on_run(void *arg, size_t start, size_t end)
-{
-	struct scan_stream *st = arg;
-	const struct scan *s = st->s;
-	size_t lim = start > 256 ? start - 256 : 0, ls;
-	const unsigned char *nl;
-	struct fnd *f;
-	double conf;
-
-	/* runs come in order: skip intervals that end before this one */
-	while (st->ivl_pos < st->nivl && st->ivl[2 * st->ivl_pos + 1] <= start)
-		st->ivl_pos++;
-	if (st->ivl_pos < st->nivl && st->ivl[2 * st->ivl_pos] < end)
-		return 0;
-	/* the line in front (its last 256 bytes are plenty) */
-	nl = memrchr(st->buf + lim, '\n', start - lim);
-	ls = nl ? (size_t)(nl - st->buf) + 1 : lim;
-	if (!s->opt.entropy || entropy_judge(st->buf, st->len, start, end, ls, &s->opt, &conf) != 0 ||
-	    conf < s->opt.min_confidence)
-		return decoded_secret(st, start, end);
-	if (s->n_allow_re && scan_allowed_secret(s, st->buf + start, end - start, st->md_allow))
-		return 0;
-	if (!(f = add_fnd(st)))
-		return st->err;
-	f->m0 = f->s0 = start;
-	f->m1 = f->s1 = end;
-	f->conf = conf;
-	f->rule = "high_entropy";
-	f->type = "generic_secret";
-	f->marker = "";
-	f->flags = F_TOKEN;
 	return 0;
 }
 
@@ -1024,7 +378,7 @@ static void continuation(struct scan_stream *st)
 			p = q + 1;
 		}
 	}
-	if (e <= st->ctx || !(f = add_fnd(st)))
+	if (e <= st->ctx || !(f = scan_add_fnd(st)))
 		return;
 	f->m0 = f->s0 = st->ctx;
 	f->m1 = f->s1 = e;
@@ -1071,7 +425,7 @@ static int detect(struct scan_stream *st)
 		minlen = s->opt.min_length < 12 ? 12 : s->opt.min_length;
 		if (minlen > 16)
 			minlen = 16;	/* decoding looks at runs of 16 and more */
-		if ((r = entropy_runs(st->buf, st->ctx, st->len, minlen, on_run, st)))
+		if ((r = entropy_runs(st->buf, st->ctx, st->len, minlen, scan_on_run, st)))
 			return r;
 		if (st->nf)
 			qsort(st->f, st->nf, sizeof(*st->f), by_start);
@@ -1125,7 +479,7 @@ static void partial_tail(struct scan_stream *st)
 		if (!type)
 			return;
 	}
-	if (!(f = add_fnd(st)))
+	if (!(f = scan_add_fnd(st)))
 		return;
 	f->m0 = f->s0 = b;
 	f->m1 = f->s1 = e;

@@ -134,8 +134,6 @@ int sopsfile_type(const char *name, const char *path, int *fmt)
 static int read_text(const char *path, char **out, size_t *len, struct stat *st)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
-	struct obuf b = { 0 };
-	char tmp[8192];
 
 	if (fd < 0)
 		return -errno;
@@ -148,33 +146,9 @@ static int read_text(const char *path, char **out, size_t *len, struct stat *st)
 		close(fd);
 		return -EINVAL;
 	}
-	for (;;) {
-		ssize_t n = read(fd, tmp, sizeof(tmp));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (!n)
-			break;
-		if (b.len + (size_t)n > (64u << 20)) {
-			r = -EFBIG;
-			break;
-		}
-		obuf_put(&b, tmp, (size_t)n);
-	}
+	r = fd_read_all(fd, 64u << 20, out, len);
 	close(fd);
-	if (!r && (r = b.err) == 0 && !b.p)
-		obuf_put(&b, "", 0), r = b.err;
-	if (r) {
-		obuf_release(&b);
-		return r;
-	}
-	*out = b.p;
-	*len = b.len;
-	return 0;
+	return r;
 }
 
 void sopsfile_close(struct sopsfile *f)

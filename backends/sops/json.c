@@ -150,35 +150,8 @@ static int json_parse(struct sops_doc *doc, const char *text, size_t len, struct
 
 static void put_json_string(struct obuf *b, const char *s, size_t n)
 {
-	size_t i;
-
 	obuf_putc(b, '"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		switch (c) {
-		case '"':
-			obuf_puts(b, "\\\"");
-			break;
-		case '\\':
-			obuf_puts(b, "\\\\");
-			break;
-		case '\n':
-			obuf_puts(b, "\\n");
-			break;
-		case '\r':
-			obuf_puts(b, "\\r");
-			break;
-		case '\t':
-			obuf_puts(b, "\\t");
-			break;
-		default:
-			if (c < 0x20)
-				obuf_printf(b, "\\u%04x", c);
-			else
-				obuf_putc(b, (char)c);
-		}
-	}
+	obuf_put_json(b, s, n);
 	obuf_putc(b, '"');
 }
 

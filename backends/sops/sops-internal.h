@@ -116,6 +116,8 @@ void obuf_put(struct obuf *b, const void *p, size_t n);
 void obuf_puts(struct obuf *b, const char *s);
 void obuf_putc(struct obuf *b, char c);
 void obuf_printf(struct obuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* s[0..n) escaped as inside a JSON string (lib/jsonw.h), without quotes. */
+void obuf_put_json(struct obuf *b, const char *s, size_t n);
 void obuf_release(struct obuf *b);
 
 /* ---- tree (tree.c) ---- */

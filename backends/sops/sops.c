@@ -108,8 +108,6 @@ static int read_file(const char *path, int locked, struct secbuf **sb_out, char 
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
 	struct stat tmp;
-	size_t got = 0, cap;
-	char *buf = NULL;
 
 	if (fd < 0)
 		return -errno;
@@ -119,8 +117,7 @@ static int read_file(const char *path, int locked, struct secbuf **sb_out, char 
 		r = -errno;
 		goto out;
 	}
-	cap = (size_t)(st ? st : &tmp)->st_size + 1;
-	if (cap > (64u << 20)) {
+	if ((size_t)(st ? st : &tmp)->st_size + 1 > (64u << 20)) {
 		r = -EFBIG;
 		goto out;
 	}
@@ -130,38 +127,8 @@ static int read_file(const char *path, int locked, struct secbuf **sb_out, char 
 		goto out;
 	}
 	/* Ciphertext and clear text only: ordinary memory. */
-	for (;;) {
-		ssize_t n;
-
-		if (got + 4097 > cap) {
-			char *nb = realloc(buf, cap = (got + 4097) * 2);
-
-			if (!nb) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		} else if (!buf && !(buf = malloc(cap))) {
-			r = -ENOMEM;
-			goto out;
-		}
-		n = read(fd, buf + got, 4096);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = 0;
-	*buf_out = buf;
-	*len = got;
-	buf = NULL;
+	r = fd_read_all(fd, 64u << 20, buf_out, len);
  out:
-	free(buf);
 	close(fd);
 	return r;
 }

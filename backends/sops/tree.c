@@ -11,6 +11,7 @@
 #include <pcre2.h>
 #include <sodium.h>
 
+#include "lib/jsonw.h"
 #include "lib/secbuf.h"
 #include "lib/why.h"
 
@@ -43,6 +44,19 @@ void obuf_put(struct obuf *b, const void *p, size_t n)
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	b->p[b->len] = 0;
+}
+
+void obuf_put_json(struct obuf *b, const char *s, size_t n)
+{
+	/* In slices through the stack, wiped after: s may be a decrypted value. */
+	unsigned char out[64 * 6];
+	size_t i, k;
+
+	for (i = 0; i < n; i += k) {
+		k = n - i < 64 ? n - i : 64;
+		obuf_put(b, out, (size_t)(jsonw_escape(out, (const unsigned char *)s + i, k) - out));
+	}
+	sodium_memzero(out, sizeof(out));
 }
 
 void obuf_puts(struct obuf *b, const char *s)

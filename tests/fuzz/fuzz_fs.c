@@ -428,7 +428,7 @@ static void run_input(const uint8_t *data, size_t size)
 {
 	struct secmem_stats before, after;
 	const uint8_t *p = data, *end = data + size;
-	char err[768];
+	struct why err = WHY_INIT;
 	size_t i;
 	int ops = 0;
 
@@ -439,8 +439,8 @@ static void run_input(const uint8_t *data, size_t size)
 	write_config(0);
 	if (truncate(audit_path, 0) != 0 && errno != ENOENT)
 		abort();
-	if (fs_new(cfg_path, &S.h, err, sizeof(err)) != 0) {
-		fprintf(stderr, "fuzz_fs: %s\n", err);
+	if (fs_new(cfg_path, &S.h, &err) != 0) {
+		fprintf(stderr, "fuzz_fs: %s\n", err.msg);
 		abort();
 	}
 	S.path[S.nknown] = strdup("");
