@@ -182,7 +182,7 @@ static void *reload_thread(void *arg)
 		}
 		if (c == 'f') {
 			log_info("dropping every cached value (SIGUSR2)");
-			fs_forget(h, NULL);
+			fs_drop_cache(h);
 			continue;
 		}
 		notify_systemd("RELOADING=1");

@@ -339,6 +339,14 @@ void fs_forget(struct harombefs *h, const char *key)
 	notify_changed(h, key);
 }
 
+void fs_drop_cache(struct harombefs *h)
+{
+	struct gen *g = gen_get(h);
+
+	backend_forget(g->be, NULL);
+	gen_put(g);
+}
+
 void fs_leases(struct harombefs *h, backend_lease_fn *fn, void *arg)
 {
 	struct gen *g = gen_get(h);

@@ -36,10 +36,12 @@ void fs_detach(struct harombefs *h);
  * error is logged; 0 or -errno. */
 int fs_reload(struct harombefs *h);
 /* Drop what the backend's cache holds for key (NULL: everything), so that
- * the next open fetches: the control socket and SIGUSR2 call it.  It also
+ * the next open fetches: the control socket calls it.  It also
  * counts a change on the views that map key, and wakes poll()s of open
  * files that hold it (NULL: every view). */
 void fs_forget(struct harombefs *h, const char *key);
+/* Empty the backend's cache (SIGUSR2): no value is said to have changed. */
+void fs_drop_cache(struct harombefs *h);
 /* Each live Vault lease of the current configuration (harombe vault leases). */
 void fs_leases(struct harombefs *h, backend_lease_fn *fn, void *arg);
 /* Log locked-memory use and open handles (SIGUSR1). */

@@ -158,4 +158,10 @@ assert_eq "$(gen)" "1" "alice's generation after a change"
 assert_eq "$(as_uid 1001 cat "$MNT/bob/generation")" "0" "bob's generation after alice's change"
 ok "harombe vault set woke a poll() on alice/secrets/A in ${ms} ms with POLLIN|POLLPRI; bob's open env slept; alice/generation counts 1, bob's 0"
 
+kill -USR2 "$T_FS_PID"
+for _ in $(seq 40); do grep -q 'dropping every cached value' "$T_LOG" && break; sleep 0.05; done
+grep -q 'dropping every cached value' "$T_LOG" || fail "SIGUSR2 was not handled"
+assert_eq "$(gen)" "1" "alice's generation after SIGUSR2"
+ok "SIGUSR2 empties the cache and counts no change"
+
 stop_fs "$T_FS_PID" "$MNT"
