@@ -73,12 +73,12 @@ INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o
 LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/nodes.o fs/dir.o fs/open.o fs/inval.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \
-	cli/secrets-redact.o cli/secrets-rules.o
+	cli/secrets-redact.o cli/secrets-rules.o cli/secrets-found.o
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o
-SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o
+SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o scan/fingerprint.o
 
 # CLI_CORE_OBJS: what the harombe command links; CORE_OBJS adds the daemon (fs/, FUSE).
 CLI_CORE_OBJS = $(addprefix $(BUILD)/,$(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
@@ -325,7 +325,7 @@ $(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini sops_rules age config sjson vault names fs scan scan_rules dotenv when
+FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini sops_rules age config sjson vault names fs scan scan_rules dotenv when baseline
 # Targets that run the real code over a stand-in for what lies beneath it.
 FUZZ_EXTRA_vault := tests/fuzz/vhttp-script.o
 FUZZ_EXTRA_fs := tests/fuzz/fuse-stub.o

@@ -41,6 +41,15 @@ int cli_config(struct cli *c);
 int cli_backend(struct cli *c);
 /* The exit status for a backend error. */
 int cli_exit_for(int backend_err);
+/* The name in names (NULL-terminated) closest to word, for "did you mean":
+ * a prefix of it, or one or two edits away; NULL when none is close. */
+const char *cli_closest(const char *word, const char *const *names);
+/* "harombe: GROUP: unknown command 'x' (GROUP has a, b, c); did you mean 'y'?" */
+void cli_unknown_command(const char *group, const char *word, const char *const *names);
+/* After getopt_long returned '?' or ':' for arg: "harombe: GROUP CMD: unknown
+ * option '--bogus'; did you mean '--bogon'?" or "option '--x' needs a value". */
+struct option;
+void cli_bad_option(const char *group, const char *cmd, const char *arg, const struct option *lo, int missing);
 /* True when argv has -h or --help. */
 int cli_wants_help(int argc, char **argv);
 

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,89 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+static size_t edits(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, row[64], prev, tmp;
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+
+			tmp = row[j];
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+const char *cli_closest(const char *word, const char *const *names)
+{
+	const char *best = NULL;
+	size_t i, bd = 3, wl = strlen(word);
+
+	for (i = 0; names[i]; i++) {
+		size_t d = edits(word, names[i]);
+
+		if (wl >= 3 && !strncmp(names[i], word, wl))
+			d = 1;	/* a prefix: --base for --baseline */
+		if (d < bd && d < wl) {
+			bd = d;
+			best = names[i];
+		}
+	}
+	return best;
+}
+
+void cli_unknown_command(const char *group, const char *word, const char *const *names)
+{
+	const char *near = cli_closest(word, names);
+	char list[512] = "";
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", names[i]);
+	if (near)
+		cli_error("%s: unknown command '%s'; did you mean '%s'? (%s has %s)", group, word, near, group, list);
+	else
+		cli_error("%s: unknown command '%s' (%s has %s)", group, word, group, list);
+}
+
+void cli_bad_option(const char *group, const char *cmd, const char *arg, const struct option *lo, int missing)
+{
+	const char *names[128], *near;
+	char word[128], dashed[130];
+	size_t n = 0;
+
+	if (missing) {
+		cli_error("%s %s: option '%s' needs a value", group, cmd, arg);
+		return;
+	}
+	if (!strncmp(arg, "--", 2)) {
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+		for (; lo && lo->name && n < ARRAY_SIZE(names) - 1; lo++)
+			names[n++] = lo->name;
+		names[n] = NULL;
+		if ((near = cli_closest(word, names))) {
+			snprintf(dashed, sizeof(dashed), "--%s", near);
+			cli_error("%s %s: unknown option '%s'; did you mean '%s'? (see harombe help %s %s)", group, cmd,
+				  arg, dashed, group, cmd);
+			return;
+		}
+	}
+	cli_error("%s %s: unknown option '%s' (see harombe help %s %s)", group, cmd, arg, group, cmd);
 }
 
 int cli_wants_help(int argc, char **argv)
@@ -229,6 +313,10 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 				val = a + n + 1;
 			}
 		}
+		/* secrets scan --config FILE is the scanner's config, not harombe.yaml */
+		if (which == 'c' && strcmp(a, "-c") && o >= 3 && !strcmp(argv[1], "secrets") &&
+		    (!strcmp(argv[2], "scan") || !strcmp(argv[2], "scan-git")))
+			which = 0;
 		if (!which) {
 			argv[o++] = argv[i];
 			continue;
