@@ -44,7 +44,8 @@ int cli_exit_for(int backend_err);
 /* The name in names (NULL-terminated) closest to word, for "did you mean":
  * a prefix of it, or one or two edits away; NULL when none is close. */
 const char *cli_closest(const char *word, const char *const *names);
-/* "harombe: GROUP: unknown command 'x' (GROUP has a, b, c); did you mean 'y'?" */
+/* "harombe: GROUP: unknown command 'x'; did you mean 'y'? (a, b, c)"; group
+ * NULL: a group itself was unknown. */
 void cli_unknown_command(const char *group, const char *word, const char *const *names);
 /* After getopt_long returned '?' or ':' for arg: "harombe: GROUP CMD: unknown
  * option '--bogus'; did you mean '--bogon'?" or "option '--x' needs a value". */

@@ -75,15 +75,17 @@ const char *cli_closest(const char *word, const char *const *names)
 void cli_unknown_command(const char *group, const char *word, const char *const *names)
 {
 	const char *near = cli_closest(word, names);
-	char list[512] = "";
+	char list[512] = "", where[64] = "";
 	size_t i;
 
 	for (i = 0; names[i]; i++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", names[i]);
+	if (group)
+		snprintf(where, sizeof(where), "%s: ", group);
 	if (near)
-		cli_error("%s: unknown command '%s'; did you mean '%s'? (%s has %s)", group, word, near, group, list);
+		cli_error("%sunknown command '%s'; did you mean '%s'? (%s)", where, word, near, list);
 	else
-		cli_error("%s: unknown command '%s' (%s has %s)", group, word, group, list);
+		cli_error("%sunknown command '%s' (%s)", where, word, list);
 }
 
 void cli_bad_option(const char *group, const char *cmd, const char *arg, const struct option *lo, int missing)
@@ -279,7 +281,8 @@ static void usage(FILE *f)
 	fprintf(f, "\nThe config comes from -c, else $HAROMBE_CONFIG, else ./harombe.yaml, else\n"
 		   "/etc/harombe/harombe.yaml.  Exit status: 0 success, 1 not found / findings,\n"
 		   "2 usage or config error, 3 backend unavailable, denied or tampered.\n"
-		   "`harombe GROUP --help` describes a group.\n");
+		   "`harombe help GROUP [COMMAND]` (or `harombe GROUP [COMMAND] --help`) describes a\n"
+		   "group or one of its commands; man harombe(1) has them all.\n");
 }
 
 /* Global options may come anywhere before "--" (harombe vault get KEY
@@ -367,11 +370,44 @@ int main(int argc, char **argv)
 		printf("harombe %s\n", HAROMBE_VERSION);
 		return 0;
 	}
+	/* harombe help [GROUP [CMD]]: the same as harombe GROUP [CMD] --help */
+	if (!strcmp(argv[1], "help")) {
+		static char help[] = "--help";
+		char *hv[4];
+		int hc;
+
+		if (argc == 2) {
+			usage(stdout);
+			return 0;
+		}
+		if (argc > 4) {
+			cli_error("help: unexpected argument '%s' (harombe help [GROUP [COMMAND]])", argv[4]);
+			return EXIT_USAGE;
+		}
+		hv[0] = argv[2];
+		hc = 1;
+		if (argc == 4)
+			hv[hc++] = argv[3];
+		hv[hc++] = help;
+		hv[hc] = NULL;
+		memcpy(argv + 1, hv, (size_t)(hc + 1) * sizeof(*argv));
+		argc = hc + 1;
+	}
 	for (i = 0; i < ARRAY_SIZE(groups); i++)
 		if (!strcmp(argv[1], groups[i].name))
 			break;
 	if (i == ARRAY_SIZE(groups)) {
-		cli_error("unknown command group '%s' (see harombe --help)", argv[1]);
+		const char *names[ARRAY_SIZE(groups) + 2];
+		size_t k;
+
+		for (k = 0; k < ARRAY_SIZE(groups); k++)
+			names[k] = groups[k].name;
+		names[k++] = "help";
+		names[k] = NULL;
+		if (argv[1][0] == '-')
+			cli_error("unknown option '%s' (see harombe --help)", argv[1]);
+		else
+			cli_unknown_command(NULL, argv[1], names);
 		return EXIT_USAGE;
 	}
 	if (c.sarif && groups[i].fn != cli_secrets) {
