@@ -223,13 +223,43 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 	size_t i;
 	int r;
 
-	if (cli_wants_help(argc, argv) || argc < 2 || strcmp(argv[1], "check") != 0) {
+	if (cli_wants_help(argc, argv)) {
 		printf("usage: harombe [-c FILE] config check\n\n"
-		       "Load harombe.yaml as harombefs would and list its views (names and keys only).\n");
-		return argc >= 2 && cli_wants_help(argc, argv) ? 0 : EXIT_USAGE;
+		       "Load harombe.yaml as harombefs would (its provider included) and list its views\n"
+		       "(names and keys only).\n");
+		return 0;
+	}
+	if (argc < 2) {
+		cli_error("config: give a command (check)");
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "check")) {
+		static const char *const cmds[] = { "check", NULL };
+
+		cli_unknown_command("config", argv[1], cmds);
+		return EXIT_USAGE;
+	}
+	if (argc > 2) {
+		cli_error("config check: %s '%s'", argv[2][0] == '-' ? "unknown option" : "unexpected argument",
+			  argv[2]);
+		return EXIT_USAGE;
+	}
+	if (c->json) {
+		cli_error("config check: --format json is not supported (the summary is text)");
+		return EXIT_USAGE;
 	}
 	if ((r = cli_config(c)))
 		return r;
+	{
+		struct backend_ctx ctx = { 0 };
+
+		ctx.cfg = c->cfg;
+		ctx.provider = c->provider;
+		if (backend_check_provider(&ctx, &err) != 0) {
+			cli_error("%s", why_str(&err));
+			return EXIT_USAGE;
+		}
+	}
 	if (viewset_load(c->cfg, &vs, &err) != 0) {
 		cli_error("%s", err.msg);
 		return EXIT_USAGE;

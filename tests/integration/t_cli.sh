@@ -59,6 +59,10 @@ expect_usage "cannot open config '$T_DIR/none.yaml'" -c "$T_DIR/none.yaml" vault
 expect_usage "unknown provider 'nope'" -c "$T_DIR/h.yaml" --provider nope vault list
 printf 'security:\n  fs:\n    cache_ttl: soon\n' > "$T_DIR/bad.yaml"
 expect_usage "$T_DIR/bad.yaml:3:16: 'cache_ttl' must be a duration" -c "$T_DIR/bad.yaml" config check
+printf 'security:\n  credentials:\n    provider: nosuch\n' > "$T_DIR/prov.yaml"
+expect_usage "$T_DIR/prov.yaml:3:15: unknown provider 'nosuch'" -c "$T_DIR/prov.yaml" config check
+expect_usage "config: unknown command 'chek'; did you mean 'check'?" -c "$T_DIR/h.yaml" config chek
+expect_usage "config check: unexpected argument 'x'" -c "$T_DIR/h.yaml" config check x
 ok "bad keys, groups, commands, options, arguments, formats, configs and providers exit 2 with the reason (and a suggestion)"
 
 out=$("$HAROMBE" -c "$T_DIR/h.yaml" config check)

@@ -192,3 +192,17 @@ grep -q '"confidence":0.95,' out || fail "JSON confidence as written: $(grep con
 ! grep -q '0\.9[0-9]\{5,\}' out || fail "rules: confidence as written"
 cd ..
 ok "exit codes: 1 findings, 2 errors (also with findings), --exit-code-on-error N; --color, NO_COLOR, TERM=dumb; 0.95 as written"
+
+# ---- filter beside a broken harombe.yaml it does not need ----
+mkdir broken && cd broken
+printf 'security:\n  fs: [not, a, map\n' > harombe.yaml
+printf 'a %s\n' "$GH" | "$HAROMBE" secrets filter > out 2> "$ERR" || fail "filter beside a broken harombe.yaml: $(cat "$ERR")"
+grep -q '^a \[REDACTED\]$' out || fail "filter output beside a broken harombe.yaml"
+grep -q 'warning: .*harombe.yaml.*leak_detected is not audited' "$ERR" || fail "no warning: $(cat "$ERR")"
+rc_of "$HAROMBE" secrets scan harombe.yaml > out 2> "$ERR"
+[ "$RC" -eq 0 ] || fail "scan beside a broken harombe.yaml: $RC"
+# asked for by name, it is an error
+rc_of sh -c "printf 'x\n' | '$HAROMBE' -c harombe.yaml secrets filter > out 2> '$ERR'"
+[ "$RC" -eq 2 ] || fail "-c broken.yaml secrets filter: exit $RC"
+cd ..
+ok "secrets filter works beside a broken ./harombe.yaml (a warning, no audit); -c with it is an error"
