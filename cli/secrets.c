@@ -82,7 +82,7 @@ static const struct {
 	{ "", "" },
 	{ "", "Exit status: 0 nothing found (or filter/redact done), 1 secrets found (scan, scan-git)," },
 	{ "", "2 usage or input error, also with findings (--exit-code-on-error N changes it)." },
-	{ "", "See docs/scanner.md and harombe(1)." },
+	{ "", "See harombe(1) and docs/scanner.md (installed in share/doc/harombe/docs/)." },
 };
 
 static void usage_for(FILE *f, const char *cmd)
@@ -262,7 +262,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "staged", no_argument, NULL, O_STAGED },
 		{ "pre-commit", no_argument, NULL, O_PRECOMMIT },
 		{ "color", required_argument, NULL, O_COLOR },
-		{ "colour", required_argument, NULL, O_COLOR },
 		{ "exit-code-on-error", required_argument, NULL, O_EXITERR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },

@@ -35,9 +35,11 @@ static void sops_usage(FILE *f)
 		"usage: harombe sops decrypt [--extract PATH] [--input-type T] [--output-type T] [--output FILE] FILE\n"
 		"       harombe sops encrypt [--age R,...] [--config .sops.yaml] [--input-type T] [--output-type T]\n"
 		"                            [--encrypted-regex RE | --unencrypted-regex RE | --encrypted-suffix S |\n"
-		"                             --unencrypted-suffix S] [--mac-only-encrypted] [-i | --output FILE] FILE\n"
+		"                             --unencrypted-suffix S | --encrypted-comment-regex RE |\n"
+		"                             --unencrypted-comment-regex RE] [--mac-only-encrypted]\n"
+		"                            [-i | --in-place | --output FILE] FILE\n"
 		"       harombe sops edit [--allow-editor-files] FILE\n"
-		"       harombe sops updatekeys [-y] [--config .sops.yaml] FILE\n"
+		"       harombe sops updatekeys [-y | --yes] [--config .sops.yaml] FILE   (never asks)\n"
 		"       harombe sops rotate [-i] FILE\n"
 		"       (also: harombe sops -d FILE, harombe sops -e FILE)\n"
 		"\n"
@@ -156,7 +158,7 @@ static int parse_opts(int argc, char **argv, struct sops_opts *o)
 				if (is_opt(a, rules[k]))
 					break;
 			if (k == ARRAY_SIZE(rules)) {
-				cli_error("unknown option '%s' (see harombe sops --help)", a);
+				cli_error("sops %s: unknown option '%s' (see harombe help sops)", argv[0], a);
 				return EXIT_USAGE;
 			}
 			if (o->rule_key) {
