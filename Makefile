@@ -12,7 +12,8 @@
 #   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
 #   make bench-scan      the scanner's benchmark alone (tests/bench/bench_scan.sh)
 #   make install         PREFIX=/usr/local DESTDIR= (programs, mount helper, units, man pages,
-#                        config, libharombe-scan; make uninstall removes them)
+#                        docs, config, libharombe-scan; make uninstall removes them); /etc and
+#                        /sbin only for PREFIX=/usr or SYSCONFDIR=/etc MOUNTHELPERDIR=/sbin
 #   make deps            install missing Debian packages (as root) or print the apt-get line
 #
 # Building never runs the package manager: a missing library stops the build
@@ -28,9 +29,17 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/harombe
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+# Everything goes under PREFIX (and DESTDIR): /etc and /sbin only for
+# PREFIX=/usr, or when SYSCONFDIR=/etc MOUNTHELPERDIR=/sbin ask for them, so
+# that `make install PREFIX=$$HOME/.local` works as a normal user.
+ifeq ($(PREFIX),/usr)
 SYSCONFDIR ?= /etc
-# mount(8) looks for mount.<type> helpers here, whatever the prefix.
+# mount(8) looks for mount.<type> helpers in /sbin, whatever the prefix.
 MOUNTHELPERDIR ?= /sbin
+else
+SYSCONFDIR ?= $(PREFIX)/etc
+MOUNTHELPERDIR ?= $(PREFIX)/sbin
+endif
 BUILD ?= build
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -382,7 +391,9 @@ check-fuzz-replay: $(FUZZ_REPLAYS)
 
 UNITS := run-harombe.mount harombefs.service harombe-rotate.service harombe-rotate.timer
 MANPAGES := man/harombe.1 man/harombe.yaml.5 man/harombefs.8
-SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g'
+# The documents --help and the man pages point to.
+DOCS := README.md $(wildcard docs/*.md)
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 # Installs everything under DESTDIR; the example config only when there is
 # none (it holds references, never credentials, and is 0600).
@@ -400,12 +411,18 @@ install: $(PROGS) install-scan
 	install -m 0644 systemd/docker.service.d/harombe.conf \
 		$(DESTDIR)$(DOCDIR)/examples/docker.service.d/harombe.conf
 	install -m 0644 examples/harombe.yaml $(DESTDIR)$(DOCDIR)/examples/harombe.yaml
+	install -m 0644 .pre-commit-hooks.yaml $(DESTDIR)$(DOCDIR)/examples/pre-commit-hooks.yaml
+	install -d $(DESTDIR)$(DOCDIR)/docs
+	for d in $(DOCS); do install -m 0644 $$d $(DESTDIR)$(DOCDIR)/$$d || exit 1; done
 	install -m 0644 man/harombe.1 $(DESTDIR)$(MANDIR)/man1/harombe.1
 	install -m 0644 man/harombe.yaml.5 $(DESTDIR)$(MANDIR)/man5/harombe.yaml.5
 	install -m 0644 man/harombefs.8 $(DESTDIR)$(MANDIR)/man8/harombefs.8
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/harombe
 	test -e $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml || \
 		install -m 0600 examples/harombe.yaml $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml
+	@case "$(MOUNTHELPERDIR)" in /sbin|/usr/sbin) ;; *) echo "note: mount(8) finds" \
+		"mount.fuse.harombefs in /sbin only; for mount -t fuse.harombefs and run-harombe.mount," \
+		"install with PREFIX=/usr or MOUNTHELPERDIR=/sbin" ;; esac
 
 # The scanner library: shared object with its soname links, the header as
 # <harombe/scan.h>, and harombe-scan.pc for pkg-config.
