@@ -315,6 +315,34 @@ static void usage(FILE *f)
 		   "group or one of its commands; man harombe(1) has them all.\n");
 }
 
+/* --format json where a command prints no data is refused, not ignored;
+ * the commands that print data honour it (secrets checks its own). */
+static int json_means_nothing(int argc, char **argv)
+{
+	static const struct {
+		const char *group, *cmd, *why;
+	} refused[] = {
+		{ "run", NULL, "the output is the command's own" },
+		{ "sops", NULL, "use --output-type json for the document" },
+		{ "vault", "set", "set prints nothing but notes" },
+		{ "vault", "delete", "delete prints nothing" },
+		{ "vault", "create", "create prints one line of text" },
+		{ "container", "start", "the output is the engine's" },
+	};
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(refused); k++) {
+		if (strcmp(argv[1], refused[k].group))
+			continue;
+		if (refused[k].cmd && (argc < 3 || strcmp(argv[2], refused[k].cmd)))
+			continue;
+		cli_error("%s%s%s: --format json is not supported (%s)", argv[1], refused[k].cmd ? " " : "",
+			  refused[k].cmd ? refused[k].cmd : "", refused[k].why);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 /* Global options may come anywhere before "--" (harombe vault get KEY
  * --provider sops, as users of the vault CLI write them); take them out. */
 static int take_globals(struct cli *c, int *argc, char **argv)
@@ -440,6 +468,8 @@ int main(int argc, char **argv)
 			cli_unknown_command(NULL, argv[1], names);
 		return EXIT_USAGE;
 	}
+	if (c.json && (r = json_means_nothing(argc, argv)))
+		return r;
 	if (c.sarif && groups[i].fn != cli_secrets) {
 		cli_error("--format sarif is for harombe secrets scan and scan-git only");
 		return EXIT_USAGE;

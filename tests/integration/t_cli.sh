@@ -59,6 +59,10 @@ expect_usage "cannot open config '$T_DIR/none.yaml'" -c "$T_DIR/none.yaml" vault
 expect_usage "unknown provider 'nope'" -c "$T_DIR/h.yaml" --provider nope vault list
 printf 'security:\n  fs:\n    cache_ttl: soon\n' > "$T_DIR/bad.yaml"
 expect_usage "$T_DIR/bad.yaml:3:16: 'cache_ttl' must be a duration" -c "$T_DIR/bad.yaml" config check
+expect_usage "run: --format json is not supported" --format json run -- true
+expect_usage "vault set: --format json is not supported" -c "$T_DIR/h.yaml" vault set a/b v --format json
+expect_usage "sops: --format json is not supported (use --output-type json" --format json sops decrypt x.yaml
+expect_usage "config check: --format json is not supported" -c "$T_DIR/h.yaml" --format json config check
 printf 'security:\n  credentials:\n    provider: nosuch\n' > "$T_DIR/prov.yaml"
 expect_usage "$T_DIR/prov.yaml:3:15: unknown provider 'nosuch'" -c "$T_DIR/prov.yaml" config check
 expect_usage "config: unknown command 'chek'; did you mean 'check'?" -c "$T_DIR/h.yaml" config chek
