@@ -91,11 +91,12 @@ void cli_unknown_command(const char *group, const char *word, const char *const 
 void cli_bad_option(const char *group, const char *cmd, const char *arg, const struct option *lo, int missing)
 {
 	const char *names[128], *near;
-	char word[128], dashed[130];
+	char word[128], dashed[130], where[160];
 	size_t n = 0;
 
+	snprintf(where, sizeof(where), "%s%s%s", group, cmd && *cmd ? " " : "", cmd ? cmd : "");
 	if (missing) {
-		cli_error("%s %s: option '%s' needs a value", group, cmd, arg);
+		cli_error("%s: option '%s' needs a value", where, arg);
 		return;
 	}
 	if (!strncmp(arg, "--", 2)) {
@@ -105,12 +106,12 @@ void cli_bad_option(const char *group, const char *cmd, const char *arg, const s
 		names[n] = NULL;
 		if ((near = cli_closest(word, names))) {
 			snprintf(dashed, sizeof(dashed), "--%s", near);
-			cli_error("%s %s: unknown option '%s'; did you mean '%s'? (see harombe help %s %s)", group, cmd,
-				  arg, dashed, group, cmd);
+			cli_error("%s: unknown option '%s'; did you mean '%s'? (see harombe help %s)", where, arg, dashed,
+				  where);
 			return;
 		}
 	}
-	cli_error("%s %s: unknown option '%s' (see harombe help %s %s)", group, cmd, arg, group, cmd);
+	cli_error("%s: unknown option '%s' (see harombe help %s)", where, arg, where);
 }
 
 int cli_wants_help(int argc, char **argv)

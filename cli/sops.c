@@ -651,7 +651,9 @@ int cli_sops(struct cli *c, int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name) || (cmds[i].alias && !strcmp(argv[1], cmds[i].alias)))
 			break;
 	if (i == ARRAY_SIZE(cmds)) {
-		cli_error("unknown sops command '%s' (see harombe sops --help)", argv[1]);
+		static const char *const names[] = { "decrypt", "encrypt", "edit", "updatekeys", "rotate", NULL };
+
+		cli_unknown_command("sops", argv[1], names);
 		return EXIT_USAGE;
 	}
 	memset(&o, 0, sizeof(o));

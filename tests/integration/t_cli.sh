@@ -59,6 +59,13 @@ expect_usage "cannot open config '$T_DIR/none.yaml'" -c "$T_DIR/none.yaml" vault
 expect_usage "unknown provider 'nope'" -c "$T_DIR/h.yaml" --provider nope vault list
 printf 'security:\n  fs:\n    cache_ttl: soon\n' > "$T_DIR/bad.yaml"
 expect_usage "$T_DIR/bad.yaml:3:16: 'cache_ttl' must be a duration" -c "$T_DIR/bad.yaml" config check
+expect_usage "audit: unknown command 'qurey'; did you mean 'query'?" audit qurey
+expect_usage "rotate: unknown option '--dry-rn'; did you mean '--dry-run'?" rotate --check --dry-rn
+expect_usage "run: unknown option '--bogus'" run --bogus -- true
+expect_usage "vault import: option '--prefix' needs a value" vault import --prefix
+expect_usage "sops: unknown command 'decrpyt'; did you mean 'decrypt'?" sops decrpyt x
+expect_usage "container: unknown command 'strat'; did you mean 'start'?" container strat x
+expect_usage "container secrets: unexpected argument 'b'" container secrets a b
 expect_usage "run: --format json is not supported" --format json run -- true
 expect_usage "vault set: --format json is not supported" -c "$T_DIR/h.yaml" vault set a/b v --format json
 expect_usage "sops: --format json is not supported (use --output-type json" --format json sops decrypt x.yaml
