@@ -696,13 +696,16 @@ static int misplaced(const char *cmd, const char *padded, const struct opts *o)
 		{ "--commits", "scan-git" }, { "--repo", "scan-git" }, { "--since", "scan-git" },
 		{ "--all", "scan-git" }, { "--staged", "scan-git" }, { "--pre-commit", "scan-git" },
 		{ "--hold-ms", "filter" }, { "--stats", "filter" }, { "--output", "redact" },
-		{ "--in-place", "redact" },
+		{ "--in-place", "redact" }, { "--color", "scan scan-git" },
+		{ "--line-buffered or --buffered", "filter" }, { "--replacement", "filter redact" },
+		{ "--with-type", "filter redact" }, { "--audit-log", "filter redact" },
 	};
 	const int set[] = {
 		!!o->baseline, !!o->write_baseline, !!o->ignore_file, o->no_inline_allow, o->no_config,
 		o->exit_on_error != EXIT_USAGE, o->n_dirs > 0, o->no_gitignore, o->commits > 0, !!o->repo,
 		!!o->since, o->all_refs, o->staged && !o->pre_commit, o->pre_commit, o->hold_ms != 100, o->stats,
-		!!o->output, o->in_place,
+		!!o->output, o->in_place, o->color != -1, o->line_mode != -1,
+		strcmp(o->so.replacement, "[REDACTED]") != 0, o->with_type, !!o->audit_log,
 	};
 	size_t i;
 

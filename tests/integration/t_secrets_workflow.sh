@@ -184,6 +184,10 @@ TERM=dumb script -qec "'$HAROMBE' secrets scan f1" /dev/null > out 2>&1 || true
 ! grep -q $'\033' out || fail "TERM=dumb"
 NO_COLOR=1 "$HAROMBE" secrets scan f1 --color=always > out 2>&1 || true
 grep -q $'\033' out || fail "--color=always over NO_COLOR"
+rc_of "$HAROMBE" secrets filter --color=always < f1 > out 2> "$ERR"
+[ "$RC" -eq 2 ] && grep -q "secrets filter: --color is for secrets scan scan-git only" "$ERR" || fail "filter --color is not ignored"
+rc_of "$HAROMBE" secrets scan f1 --with-type > out 2> "$ERR"
+[ "$RC" -eq 2 ] || fail "scan --with-type is not ignored"
 rc_of "$HAROMBE" secrets scan f1 --color=sometimes > out 2> "$ERR"
 [ "$RC" -eq 2 ] || fail "--color=sometimes"
 "$HAROMBE" secrets scan f1 --format json > out || true
@@ -191,7 +195,7 @@ grep -q '"confidence":0.95,' out || fail "JSON confidence as written: $(grep con
 "$HAROMBE" secrets rules --format json > out
 ! grep -q '0\.9[0-9]\{5,\}' out || fail "rules: confidence as written"
 cd ..
-ok "exit codes: 1 findings, 2 errors (also with findings), --exit-code-on-error N; --color, NO_COLOR, TERM=dumb; 0.95 as written"
+ok "exit codes: 1 findings, 2 errors (also with findings), --exit-code-on-error N; --color, NO_COLOR, TERM=dumb; 0.95 as written; an option for another command is an error"
 
 # ---- filter beside a broken harombe.yaml it does not need ----
 mkdir broken && cd broken
