@@ -473,7 +473,7 @@ int cli_audit_group(struct cli *c, int argc, char **argv)
 			log = optarg;
 			break;
 		case 'h':
-			audit_usage(stdout);
+			cli_usage_for(stdout, audit_usage, "audit", argv[1]);
 			return 0;
 		default:
 			cli_bad_option("audit", argv[1], argv[optind], longopts, opt == ':');

@@ -3,6 +3,8 @@
 
 #include "lib/compat.h"
 
+#include <stdio.h>
+
 /*
  * Shared by the `harombe` command groups.  Exit statuses (DESIGN.md):
  * 0 success, 1 a negative answer (not found, findings), 2 usage or config
@@ -51,6 +53,9 @@ void cli_unknown_command(const char *group, const char *word, const char *const 
  * option '--bogus'; did you mean '--bogon'?" or "option '--x' needs a value". */
 struct option;
 void cli_bad_option(const char *group, const char *cmd, const char *arg, const struct option *lo, int missing);
+/* CMD --help: the usage lines of one command of a group (those that start
+ * "harombe GROUP CMD"), then the group's description. */
+void cli_usage_for(FILE *f, void (*usage)(FILE *), const char *group, const char *cmd);
 /* True when argv has -h or --help. */
 int cli_wants_help(int argc, char **argv);
 

@@ -134,7 +134,7 @@ static int do_rotate_secrets(struct cli *c, int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":g:l:h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
-			container_usage(stdout);
+			cli_usage_for(stdout, container_usage, "container", "rotate-secrets");
 			return 0;
 		}
 		if ((r = cli_rotate_option(opt, optarg, &o)) == 1) {
@@ -363,7 +363,7 @@ static int do_start(struct cli *c, int argc, char **argv)
 			dry = 1;
 			break;
 		case 'h':
-			container_usage(stdout);
+			cli_usage_for(stdout, container_usage, "container", "start");
 			r = 0;
 			goto out;
 		default:
@@ -571,7 +571,10 @@ int cli_container(struct cli *c, int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "rotate-secrets"))
 		return do_rotate_secrets(c, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
-		container_usage(stdout);
+		if (argc >= 3 && argv[1][0] != '-')
+			cli_usage_for(stdout, container_usage, "container", argv[1]);
+		else
+			container_usage(stdout);
 		return 0;
 	}
 	if (argc == 3 && !strcmp(argv[1], "secrets") && argv[2][0] != '-')

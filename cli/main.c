@@ -114,6 +114,47 @@ void cli_bad_option(const char *group, const char *cmd, const char *arg, const s
 	cli_error("%s: unknown option '%s' (see harombe help %s)", where, arg, where);
 }
 
+void cli_usage_for(FILE *f, void (*usage)(FILE *), const char *group, const char *cmd)
+{
+	char *text = NULL, *line, *save = NULL, want[96];
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	int in_usage = 1, keep = 0, printed = 0;
+
+	if (!m) {
+		usage(f);
+		return;
+	}
+	usage(m);
+	fclose(m);
+	snprintf(want, sizeof(want), "harombe %s %s", group, cmd);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *t = line + strspn(line, " ");
+
+		if (!strncmp(t, "usage: ", 7))
+			t += 7;
+		if (in_usage && !strncmp(t, "harombe ", 8)) {
+			size_t n = strlen(want);
+
+			keep = !strncmp(t, want, n) && (t[n] == ' ' || !t[n]);
+			if (keep)
+				fprintf(f, "%s%s\n", printed++ ? "       " : "usage: ", t);
+			continue;
+		}
+		if (in_usage && line[0] == ' ') {	/* a usage line's continuation */
+			if (keep)
+				fprintf(f, "%s\n", line);
+			continue;
+		}
+		if (in_usage) {
+			in_usage = 0;
+			fputc('\n', f);
+		}
+		fprintf(f, "%s\n", line);
+	}
+	free(text);
+}
+
 int cli_wants_help(int argc, char **argv)
 {
 	int i;

@@ -169,7 +169,7 @@ static void audit_leak(struct ctx *x, const struct scan_finding *f, const char *
 
 static void alert(struct ctx *x, const struct scan_finding *f, const char *what)
 {
-	char extra[160] = "";
+	char extra[4400] = "";	/* a known value's label may be a path:line */
 
 	if (x->o->quiet)
 		return;

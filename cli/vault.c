@@ -658,7 +658,10 @@ int cli_vault(struct cli *c, int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "rotate"))
 		return cli_vault_rotate(c, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
-		vault_usage(stdout);
+		if (argc >= 3 && argv[1][0] != '-')
+			cli_usage_for(stdout, vault_usage, "vault", argv[1]);
+		else
+			vault_usage(stdout);
 		return 0;
 	}
 	if (argc < 2) {

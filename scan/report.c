@@ -103,7 +103,7 @@ static json_object *number(double v)
 
 static void describe(char *buf, size_t n, const struct scan_finding *f)
 {
-	char extra[160] = "", num[32];
+	char extra[4400] = "", num[32];	/* a known value's label may be a path:line */
 
 	if (f->marker && *f->marker)
 		snprintf(extra, sizeof(extra), ", starts with \"%s\"", f->marker);
@@ -116,7 +116,7 @@ static void describe(char *buf, size_t n, const struct scan_finding *f)
 int report_add(struct report *r, const char *path, const char *commit, const char *fp,
 	       const struct scan_finding *f)
 {
-	char what[512];
+	char what[4800];
 	json_object *o;
 
 	r->n++;
@@ -154,7 +154,7 @@ int report_add(struct report *r, const char *path, const char *commit, const cha
 			    *locs = json_object_new_array(), *msg = json_object_new_object(),
 			    *props = json_object_new_object();
 		char *uri = uri_of(path);
-		char text[640];
+		char text[4900];
 		int idx = rule_index(r, f->rule);
 
 		snprintf(text, sizeof(text), "Possible secret: %s. The value is not shown.", what);

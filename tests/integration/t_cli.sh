@@ -88,6 +88,10 @@ ok "config check summarises views, names and keys"
 "$HAROMBE" help | grep -q "^usage: harombe" || fail "help"
 out=$("$HAROMBE" help secrets scan)
 echo "$out" | grep -q "harombe secrets scan " && ! echo "$out" | grep -q "secrets filter" || fail "help secrets scan: $out"
+out=$("$HAROMBE" vault get --help)
+echo "$out" | grep -q "^usage: harombe vault get KEY" && ! echo "$out" | grep -q "harombe vault set" || fail "vault get --help: $out"
+out=$("$HAROMBE" help audit report)
+echo "$out" | grep -q "^usage: harombe audit report" && ! echo "$out" | grep -q "harombe audit query" || fail "help audit report: $out"
 out=$("$HAROMBE" secrets scan-git --help)
 echo "$out" | grep -q -- "--staged" && ! echo "$out" | grep -q -- "--hold-ms" || fail "scan-git --help: $out"
 ok "--help on the command, its groups and their commands; harombe help [GROUP [CMD]]"
