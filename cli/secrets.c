@@ -169,7 +169,7 @@ static void audit_leak(struct ctx *x, const struct scan_finding *f, const char *
 
 static void alert(struct ctx *x, const struct scan_finding *f, const char *what)
 {
-	char extra[4400] = "";	/* a known value's label may be a path:line */
+	char extra[4400] = "", num[32];	/* a known value's label may be a path:line */
 
 	if (x->o->quiet)
 		return;
@@ -177,8 +177,8 @@ static void alert(struct ctx *x, const struct scan_finding *f, const char *what)
 		snprintf(extra, sizeof(extra), ", starts with \"%s\"", f->marker);
 	if (f->label)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), ", known value %s", f->label);
-	fprintf(stderr, "harombe: leak detected in %s: %s (rule %s, confidence %.2f%s) at line %llu, offset %llu: %s\n",
-		x->o->source ? x->o->source : x->path, f->type, f->rule, f->confidence, extra,
+	fprintf(stderr, "harombe: leak detected in %s: %s (rule %s, confidence %s%s) at line %llu, offset %llu: %s\n",
+		x->o->source ? x->o->source : x->path, f->type, f->rule, report_number(f->confidence, num), extra,
 		(unsigned long long)f->line, (unsigned long long)f->offset, what);
 }
 
