@@ -126,6 +126,22 @@ static int make_fp(struct ctx *x, const unsigned char *buf, size_t buflen, int f
 	return r;
 }
 
+static int stopped(const struct ctx *x, const unsigned char *buf, size_t buflen, int fd, const struct scan_finding *f)
+{
+	size_t len = f->length < VALUE_MAX_READ ? (size_t)f->length : VALUE_MAX_READ;
+	unsigned char *v = secmem_alloc(len ? len : 1);
+	ssize_t n;
+	int r = 0;
+
+	if (!v)
+		return 0;
+	n = fetch(buf, buflen, fd, f->offset, len, v);
+	if (n > 0)
+		r = secrets_has_stopword(x, v, (size_t)n);
+	secmem_free(v);
+	return r;
+}
+
 static int want_fp(const struct ctx *x)
 {
 	return x->c->json || x->c->sarif || x->o->baseline || x->o->write_baseline || x->ignore;
@@ -145,6 +161,10 @@ int secrets_found_flush(struct ctx *x, const unsigned char *buf, size_t buflen, 
 
 		if (readable && !x->o->no_inline_allow && allowed_inline(buf, buflen, fd, f)) {
 			x->n_allowed++;
+			continue;
+		}
+		if (readable && x->n_stopwords && stopped(x, buf, buflen, fd, f)) {
+			x->n_stopped++;
 			continue;
 		}
 		if (fp) {
@@ -259,10 +279,13 @@ int secrets_found_finish(struct ctx *x)
 	const char *s;
 	int r = 0, fd;
 
-	if (!x->o->quiet && (x->n_allowed || x->n_baselined))
-		fprintf(stderr, "harombe: %zu finding%s left out: %zu marked inline, %zu in the baseline or ignore file\n",
-			x->n_allowed + x->n_baselined, x->n_allowed + x->n_baselined == 1 ? "" : "s", x->n_allowed,
-			x->n_baselined);
+	size_t out = x->n_allowed + x->n_baselined + x->n_stopped;
+
+	if (!x->o->quiet && out)
+		fprintf(stderr,
+			"harombe: %zu finding%s left out: %zu marked inline, %zu in the baseline or ignore file, "
+			"%zu with a stop word\n",
+			out, out == 1 ? "" : "s", x->n_allowed, x->n_baselined, x->n_stopped);
 	if (!x->wb)
 		return 0;
 	doc = json_object_new_object();
@@ -285,6 +308,13 @@ int secrets_found_finish(struct ctx *x)
 
 void secrets_found_release(struct ctx *x)
 {
+	size_t i;
+
+	for (i = 0; i < x->n_stopwords; i++)
+		free(x->stopwords[i]);
+	free(x->stopwords);
+	x->stopwords = NULL;
+	x->n_stopwords = 0;
 	free(x->pend);
 	x->pend = NULL;
 	fpset_free(x->baseline);

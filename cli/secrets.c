@@ -543,9 +543,10 @@ static int load_known_dir(struct scan *s, const char *dir, int quiet)
 	return r;
 }
 
-/* The rules file of the scanned tree: --config, else ROOT/.harombe-scan.yaml
- * when there is one (root NULL: filter, redact and rules read none). */
-static int load_config(struct ctx *x, const char *root, char *err, size_t errlen)
+/* The scan config of the scanned tree: --config, else ROOT/.harombe-scan.yaml
+ * when there is one (root NULL: filter, redact and rules read none).  0 or
+ * an exit status, said. */
+static int load_config(struct ctx *x, const char *root)
 {
 	char path[PATH_MAX];
 	const char *p = x->o->config;
@@ -556,15 +557,7 @@ static int load_config(struct ctx *x, const char *root, char *err, size_t errlen
 			return 0;
 		p = path;
 	}
-	if (!p)
-		return 0;
-	if (access(p, R_OK) != 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "secrets: cannot read the scan config '%.900s': %s", p, strerror(e));
-		return -e;
-	}
-	return scan_load_rules(x->s, p, err, errlen);
+	return p ? secrets_load_config(x, p) : 0;
 }
 
 static int setup(struct ctx *x, int want_audit, const char *root)
@@ -591,10 +584,8 @@ static int setup(struct ctx *x, int want_audit, const char *root)
 			return EXIT_USAGE;
 		}
 	}
-	if (load_config(x, root, err, sizeof(err))) {
-		cli_error("%s", err);
-		return EXIT_USAGE;
-	}
+	if ((r = load_config(x, root)))
+		return r;
 	for (i = 0; i < o->n_known; i++)
 		if ((r = load_known_file(x->s, o->known[i], o->quiet)))
 			return r;

@@ -52,8 +52,31 @@ rc_of "$HAROMBE" secrets scan --config other.yaml app.conf > out 2> "$ERR"
 [ "$RC" -eq 1 ] && grep -q aws_access_key_id out && ! grep -q github_token out || fail "--config: $(cat out)"
 rc_of "$HAROMBE" secrets scan --config missing.yaml app.conf > out 2> "$ERR"
 [ "$RC" -eq 2 ] && grep -q "cannot read the scan config 'missing.yaml'" "$ERR" || fail "--config missing: $RC"
+# allowlist: stopwords, extend: use_default: false (gitleaks' [extend] useDefault)
+printf 'a=%s\n' "$(printf 'gh%s_EXAMPLE%s' p "$(rand_token 29)")" > stop.txt
+printf 'allowlist:\n  stopwords: [example]\n' > stop.yaml
+rc_of "$HAROMBE" secrets scan --config stop.yaml stop.txt app.conf > out 2> "$ERR"
+[ "$RC" -eq 1 ] && ! grep -q stop.txt out && grep -q 'app.conf:1:' out && grep -q '1 with a stop word' "$ERR" ||
+	fail "stopwords: $(cat out "$ERR")"
+cat > own.yaml <<'END'
+extend:
+  use_default: false
+rules:
+  - id: acme_token
+    regex: 'acme_(?<secret>[a-z0-9]{24})'
+    keywords: [acme_]
+END
+printf 'acme_abcdefghij0123456789wxyz\n' >> app.conf
+rc_of "$HAROMBE" secrets scan --config own.yaml app.conf > out 2> "$ERR"
+[ "$RC" -eq 1 ] && [ "$(wc -l < out)" -eq 1 ] && grep -q 'acme_token' out || fail "use_default: false: $(cat out "$ERR")"
+printf 'allowlist:\n  stopwords: [x]\nrules:\n  - id: y\n    regex: "(a"\n' > bad.yaml
+rc_of "$HAROMBE" secrets scan --config bad.yaml app.conf > out 2> "$ERR"
+[ "$RC" -eq 2 ] && grep -q "bad.yaml:4:5: rule 'y'" "$ERR" || fail "positions after the taken keys: $(cat "$ERR")"
+printf 'extend: {use_default: maybe}\n' > bad.yaml
+rc_of "$HAROMBE" secrets scan --config bad.yaml app.conf > out 2> "$ERR"
+[ "$RC" -eq 2 ] && grep -q "bad.yaml:1:.*true or false" "$ERR" || fail "bad use_default: $(cat "$ERR")"
 cd ..
-ok ".harombe-scan.yaml at the root is read without --rules (disable, allowlist); --config overrides; --no-config"
+ok ".harombe-scan.yaml at the root is read without --rules (disable, allowlist, stopwords, extend: use_default); --config overrides; --no-config"
 
 # ---- baselines, fingerprints, .harombeignore ----
 mkdir bl && cd bl
