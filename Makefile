@@ -88,7 +88,7 @@ CLI_OBJS += cli/ops.o cli/vault-io.o cli/rotate.o cli/container.o cli/run.o cli/
 FS_OBJS += fs/control.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/rules.o scan/entropy.o scan/known.o scan/hsdb.o
-SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o scan/fingerprint.o
+SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o scan/fingerprint.o scan/scanconf.o
 
 # CLI_CORE_OBJS: what the harombe command links; CORE_OBJS adds the daemon (fs/, FUSE).
 CLI_CORE_OBJS = $(addprefix $(BUILD)/,$(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
@@ -335,7 +335,7 @@ $(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini sops_rules age config sjson vault names fs scan scan_rules dotenv when baseline
+FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini sops_rules age config sjson vault names fs scan scan_rules dotenv when baseline scan_config
 # Targets that run the real code over a stand-in for what lies beneath it.
 FUZZ_EXTRA_vault := tests/fuzz/vhttp-script.o
 FUZZ_EXTRA_fs := tests/fuzz/fuse-stub.o

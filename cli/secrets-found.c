@@ -137,7 +137,7 @@ static int stopped(const struct ctx *x, const unsigned char *buf, size_t buflen,
 		return 0;
 	n = fetch(buf, buflen, fd, f->offset, len, v);
 	if (n > 0)
-		r = secrets_has_stopword(x, v, (size_t)n);
+		r = scanconf_has_stopword(&x->conf, v, (size_t)n);
 	secmem_free(v);
 	return r;
 }
@@ -163,7 +163,7 @@ int secrets_found_flush(struct ctx *x, const unsigned char *buf, size_t buflen, 
 			x->n_allowed++;
 			continue;
 		}
-		if (readable && x->n_stopwords && stopped(x, buf, buflen, fd, f)) {
+		if (readable && x->conf.n_stopwords && stopped(x, buf, buflen, fd, f)) {
 			x->n_stopped++;
 			continue;
 		}
@@ -308,13 +308,7 @@ int secrets_found_finish(struct ctx *x)
 
 void secrets_found_release(struct ctx *x)
 {
-	size_t i;
-
-	for (i = 0; i < x->n_stopwords; i++)
-		free(x->stopwords[i]);
-	free(x->stopwords);
-	x->stopwords = NULL;
-	x->n_stopwords = 0;
+	scanconf_release(&x->conf);
 	free(x->pend);
 	x->pend = NULL;
 	fpset_free(x->baseline);

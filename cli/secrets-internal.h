@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "scan/scan.h"
+#include "scan/scanconf.h"
 
 struct cli;
 struct audit;
@@ -69,8 +70,7 @@ struct ctx {
 	struct scan_finding *pend;
 	size_t n_pend, cap_pend;
 	size_t n_allowed, n_baselined, n_stopped;
-	char **stopwords;	/* cli/secrets-config.c: allowlist.stopwords of the scan config */
-	size_t n_stopwords;
+	struct scanconf conf;	/* the scan config's extend and stopwords */
 	size_t n_commits;	/* scan-git: seen so far, for the progress line */
 	struct fpset *baseline, *ignore;
 	struct json_object *wb;	/* --write-baseline: the findings to write */
@@ -101,8 +101,6 @@ void secrets_found_release(struct ctx *x);
 /* cli/secrets-config.c: load a scan config (a rules file with extend:
  * use_default and allowlist: stopwords).  0 or an exit status, said. */
 int secrets_load_config(struct ctx *x, const char *path);
-/* 1 when the value holds a stop word (ASCII, any case). */
-int secrets_has_stopword(const struct ctx *x, const unsigned char *v, size_t n);
 /* Colour and progress on stderr/stdout: --color, NO_COLOR, TERM=dumb. */
 int secrets_color(const struct ctx *x, int fd);
 int secrets_progress_ok(const struct ctx *x);

@@ -716,7 +716,7 @@ int cli_secrets(struct cli *c, int argc, char **argv)
 {
 	struct opts o = { .so = SCAN_OPTIONS_INIT, .hold_ms = 100, .line_mode = -1, .color = -1,
 			  .exit_on_error = EXIT_USAGE };
-	struct ctx x = { .c = c, .o = &o, .out_fd = 1 };
+	struct ctx x = { .c = c, .o = &o, .out_fd = 1, .conf = SCANCONF_INIT };
 	const char *cmd, *root = NULL;
 	char padded[32];
 	size_t k;
