@@ -644,7 +644,10 @@ int cli_sops(struct cli *c, int argc, char **argv)
 	int r;
 
 	if (argc < 2 || cli_wants_help(argc, argv)) {
-		sops_usage(argc < 2 ? stderr : stdout);
+		if (argc >= 3 && argv[1][0] != '-')
+			cli_usage_for(stdout, sops_usage, "sops", argv[1]);
+		else
+			sops_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)

@@ -92,6 +92,8 @@ out=$("$HAROMBE" vault get --help)
 echo "$out" | grep -q "^usage: harombe vault get KEY" && ! echo "$out" | grep -q "harombe vault set" || fail "vault get --help: $out"
 out=$("$HAROMBE" help audit report)
 echo "$out" | grep -q "^usage: harombe audit report" && ! echo "$out" | grep -q "harombe audit query" || fail "help audit report: $out"
+out=$("$HAROMBE" sops decrypt --help)
+echo "$out" | grep -q "^usage: harombe sops decrypt" && ! echo "$out" | grep -q "harombe sops encrypt" || fail "sops decrypt --help: $out"
 out=$("$HAROMBE" secrets scan-git --help)
 echo "$out" | grep -q -- "--staged" && ! echo "$out" | grep -q -- "--hold-ms" || fail "scan-git --help: $out"
 ok "--help on the command, its groups and their commands; harombe help [GROUP [CMD]]"
