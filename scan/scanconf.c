@@ -127,8 +127,11 @@ int scanconf_disable_builtins(struct scan *s, char *err, size_t errlen)
 	for (i = 0; i < n; i++) {
 		size_t need;
 
-		/* known values (--known) are the caller's own, not a default */
-		if (scan_rule_get(s, i, &ri) || !ri.builtin || !strcmp(ri.id, "known_value"))
+		/* known values (--known) are the caller's own, not a default;
+		 * encoded_secret is no rule of its own: it is what the rules
+		 * that are on find in decoded text, and goes with them */
+		if (scan_rule_get(s, i, &ri) || !ri.builtin || !strcmp(ri.id, "known_value") ||
+		    !strcmp(ri.id, "encoded_secret"))
 			continue;
 		need = strlen(ri.id) + 3;
 		if (used + need + 3 > cap) {
