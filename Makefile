@@ -12,7 +12,8 @@
 #   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
 #   make bench-scan      the scanner's benchmark alone (tests/bench/bench_scan.sh)
 #   make install         PREFIX=/usr/local DESTDIR= (programs, mount helper, units, man pages,
-#                        config, libharombe-scan; make uninstall removes them)
+#                        docs, config, libharombe-scan; make uninstall removes them); /etc and
+#                        /sbin only for PREFIX=/usr or SYSCONFDIR=/etc MOUNTHELPERDIR=/sbin
 #   make deps            install missing Debian packages (as root) or print the apt-get line
 #
 # Building never runs the package manager: a missing library stops the build
@@ -28,9 +29,17 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/harombe
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+# Everything goes under PREFIX (and DESTDIR): /etc and /sbin only for
+# PREFIX=/usr, or when SYSCONFDIR=/etc MOUNTHELPERDIR=/sbin ask for them, so
+# that `make install PREFIX=$$HOME/.local` works as a normal user.
+ifeq ($(PREFIX),/usr)
 SYSCONFDIR ?= /etc
-# mount(8) looks for mount.<type> helpers here, whatever the prefix.
+# mount(8) looks for mount.<type> helpers in /sbin, whatever the prefix.
 MOUNTHELPERDIR ?= /sbin
+else
+SYSCONFDIR ?= $(PREFIX)/etc
+MOUNTHELPERDIR ?= $(PREFIX)/sbin
+endif
 BUILD ?= build
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -73,12 +82,13 @@ INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o inject/template.o
 LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/nodes.o fs/dir.o fs/open.o fs/inval.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \
-	cli/secrets-redact.o cli/secrets-rules.o
+	cli/secrets-redact.o cli/secrets-rules.o cli/secrets-found.o \
+	cli/secrets-config.o
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o fs/notify.o fs/watch.o fs/onchange.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/build.o scan/decode.o scan/rules.o scan/veto.o scan/rulefile.o scan/entropy.o scan/known.o scan/hsdb.o
-SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o
+SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o scan/fingerprint.o scan/scanconf.o
 
 # CLI_CORE_OBJS: what the harombe command links; CORE_OBJS adds the daemon (fs/, FUSE).
 CLI_CORE_OBJS = $(addprefix $(BUILD)/,$(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS))
@@ -331,7 +341,7 @@ $(BUILD)/tests/bench/sopsbench: $(BUILD)/tests/bench/sopsbench.o $(CORE_OBJS)
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini sops_rules age config sjson vault names fs scan scan_rules dotenv when template
+FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini sops_rules age config sjson vault names fs scan scan_rules dotenv when baseline scan_config template
 # Targets that run the real code over a stand-in for what lies beneath it.
 FUZZ_EXTRA_vault := tests/fuzz/vhttp-script.o
 FUZZ_EXTRA_fs := tests/fuzz/fuse-stub.o
@@ -388,7 +398,9 @@ check-fuzz-replay: $(FUZZ_REPLAYS)
 
 UNITS := run-harombe.mount harombefs.service harombe-rotate.service harombe-rotate.timer
 MANPAGES := man/harombe.1 man/harombe.yaml.5 man/harombefs.8
-SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g'
+# The documents --help and the man pages point to.
+DOCS := README.md $(wildcard docs/*.md)
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 # Installs everything under DESTDIR; the example config only when there is
 # none (it holds references, never credentials, and is 0600).
@@ -406,12 +418,18 @@ install: $(PROGS) install-scan
 	install -m 0644 systemd/docker.service.d/harombe.conf \
 		$(DESTDIR)$(DOCDIR)/examples/docker.service.d/harombe.conf
 	install -m 0644 examples/harombe.yaml $(DESTDIR)$(DOCDIR)/examples/harombe.yaml
+	install -m 0644 .pre-commit-hooks.yaml $(DESTDIR)$(DOCDIR)/examples/pre-commit-hooks.yaml
+	install -d $(DESTDIR)$(DOCDIR)/docs
+	for d in $(DOCS); do install -m 0644 $$d $(DESTDIR)$(DOCDIR)/$$d || exit 1; done
 	install -m 0644 man/harombe.1 $(DESTDIR)$(MANDIR)/man1/harombe.1
 	install -m 0644 man/harombe.yaml.5 $(DESTDIR)$(MANDIR)/man5/harombe.yaml.5
 	install -m 0644 man/harombefs.8 $(DESTDIR)$(MANDIR)/man8/harombefs.8
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/harombe
 	test -e $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml || \
 		install -m 0600 examples/harombe.yaml $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml
+	@case "$(MOUNTHELPERDIR)" in /sbin|/usr/sbin) ;; *) echo "note: mount(8) finds" \
+		"mount.fuse.harombefs in /sbin only; for mount -t fuse.harombefs and run-harombe.mount," \
+		"install with PREFIX=/usr or MOUNTHELPERDIR=/sbin" ;; esac
 
 # The scanner library: shared object with its soname links, the header as
 # <harombe/scan.h>, and harombe-scan.pc for pkg-config.

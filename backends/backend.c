@@ -63,6 +63,20 @@ static int normalize(const struct backend *be, int r)
 	}
 }
 
+int backend_check_provider(const struct backend_ctx *ctx, struct why *err)
+{
+	const char *name = ctx->provider ? ctx->provider : ctx->cfg->provider;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(providers) && providers[i]; i++)
+		if (!strcmp(providers[i]->name, name))
+			return 0;
+	if (!ctx->provider && ctx->cfg->credentials && cfg_get(ctx->cfg->credentials, "provider"))
+		return cfg_fail(err, cfg_get(ctx->cfg->credentials, "provider"),
+				"unknown provider '%s' (known: %s)", name, backend_provider_list());
+	return cfg_fail(err, NULL, "unknown provider '%s' (known: %s)", name, backend_provider_list());
+}
+
 int backend_open(const struct backend_ctx *ctx, struct backend **out, struct why *err)
 {
 	const char *name = ctx->provider ? ctx->provider : ctx->cfg->provider;

@@ -57,6 +57,10 @@ typedef int backend_list_fn(const char *key, void *arg);
 /* Open the provider named by ctx (provider, else cfg->provider).  An
  * unknown provider or bad option fills err with file:line:col. */
 int backend_open(const struct backend_ctx *ctx, struct backend **out, struct why *err);
+/* 0 when backend_open would know the provider ctx names (nothing opened,
+ * nothing contacted), else BACKEND_EINVAL with file:line:col in err:
+ * harombe config check refuses what harombefs would. */
+int backend_check_provider(const struct backend_ctx *ctx, struct why *err);
 void backend_close(struct backend *be);		/* wipes the backend's own secrets; NULL-safe */
 const char *backend_name(const struct backend *be);
 unsigned int backend_caps(const struct backend *be);

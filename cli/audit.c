@@ -416,16 +416,23 @@ int cli_audit_group(struct cli *c, int argc, char **argv)
 	int opt, r, report;
 
 	if (argc < 2 || (strcmp(argv[1], "query") && strcmp(argv[1], "report"))) {
+		static const char *const cmds[] = { "query", "report", NULL };
+
 		if (cli_wants_help(argc, argv)) {
 			audit_usage(stdout);
 			return 0;
+		}
+		if (argc >= 2) {
+			cli_unknown_command("audit", argv[1], cmds);
+			return EXIT_USAGE;
 		}
 		audit_usage(stderr);
 		return EXIT_USAGE;
 	}
 	report = !strcmp(argv[1], "report");
 	optind = 0;
-	while ((opt = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc - 1, argv + 1, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			if ((r = parse_events(optarg, &f.events)))
@@ -466,10 +473,10 @@ int cli_audit_group(struct cli *c, int argc, char **argv)
 			log = optarg;
 			break;
 		case 'h':
-			audit_usage(stdout);
+			cli_usage_for(stdout, audit_usage, "audit", argv[1]);
 			return 0;
 		default:
-			audit_usage(stderr);
+			cli_bad_option("audit", argv[1], argv[optind], longopts, opt == ':');
 			return EXIT_USAGE;
 		}
 	}

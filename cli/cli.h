@@ -3,6 +3,8 @@
 
 #include "lib/compat.h"
 
+#include <stdio.h>
+
 /*
  * Shared by the `harombe` command groups.  Exit statuses (DESIGN.md):
  * 0 success, 1 a negative answer (not found, findings), 2 usage or config
@@ -41,6 +43,19 @@ int cli_config(struct cli *c);
 int cli_backend(struct cli *c);
 /* The exit status for a backend error. */
 int cli_exit_for(int backend_err);
+/* The name in names (NULL-terminated) closest to word, for "did you mean":
+ * a prefix of it, or one or two edits away; NULL when none is close. */
+const char *cli_closest(const char *word, const char *const *names);
+/* "harombe: GROUP: unknown command 'x'; did you mean 'y'? (a, b, c)"; group
+ * NULL: a group itself was unknown. */
+void cli_unknown_command(const char *group, const char *word, const char *const *names);
+/* After getopt_long returned '?' or ':' for arg: "harombe: GROUP CMD: unknown
+ * option '--bogus'; did you mean '--bogon'?" or "option '--x' needs a value". */
+struct option;
+void cli_bad_option(const char *group, const char *cmd, const char *arg, const struct option *lo, int missing);
+/* CMD --help: the usage lines of one command of a group (those that start
+ * "harombe GROUP CMD"), then the group's description. */
+void cli_usage_for(FILE *f, void (*usage)(FILE *), const char *group, const char *cmd);
 /* True when argv has -h or --help. */
 int cli_wants_help(int argc, char **argv);
 

@@ -131,13 +131,14 @@ static int do_rotate_secrets(struct cli *c, int argc, char **argv)
 	int opt, r;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "g:l:h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":g:l:h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
-			container_usage(stdout);
+			cli_usage_for(stdout, container_usage, "container", "rotate-secrets");
 			return 0;
 		}
 		if ((r = cli_rotate_option(opt, optarg, &o)) == 1) {
-			container_usage(stderr);
+			cli_bad_option("container", "rotate-secrets", argv[optind - 1], longopts, opt == ':');
 			return EXIT_USAGE;
 		}
 		if (r)
@@ -325,7 +326,8 @@ static int do_start(struct cli *c, int argc, char **argv)
 	if (!(extra = calloc((size_t)argc + 1, sizeof(*extra))))
 		return EXIT_BACKEND;
 	optind = 0;
-	while ((opt = getopt_long((int)dash, argv, "e:s:N:nh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long((int)dash, argv, ":e:s:N:nh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			engine_opt = optarg;
@@ -361,11 +363,11 @@ static int do_start(struct cli *c, int argc, char **argv)
 			dry = 1;
 			break;
 		case 'h':
-			container_usage(stdout);
+			cli_usage_for(stdout, container_usage, "container", "start");
 			r = 0;
 			goto out;
 		default:
-			container_usage(stderr);
+			cli_bad_option("container", "start", argv[optind - 1], longopts, opt == ':');
 			r = EXIT_USAGE;
 			goto out;
 		}
@@ -569,11 +571,28 @@ int cli_container(struct cli *c, int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "rotate-secrets"))
 		return do_rotate_secrets(c, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
-		container_usage(stdout);
+		if (argc >= 3 && argv[1][0] != '-')
+			cli_usage_for(stdout, container_usage, "container", argv[1]);
+		else
+			container_usage(stdout);
 		return 0;
 	}
-	if (argc == 3 && !strcmp(argv[1], "secrets"))
+	if (argc == 3 && !strcmp(argv[1], "secrets") && argv[2][0] != '-')
 		return do_secrets(c, argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "secrets")) {
+		static const char *const cmds[] = { "secrets", "rotate-secrets", "start", NULL };
+
+		cli_unknown_command("container", argv[1], cmds);
+		return EXIT_USAGE;
+	}
+	if (argc > 3) {
+		cli_error("container secrets: unexpected argument '%s'", argv[3]);
+		return EXIT_USAGE;
+	}
+	if (argc == 3) {
+		cli_error("container secrets: unknown option '%s' (see harombe help container)", argv[2]);
+		return EXIT_USAGE;
+	}
 	container_usage(stderr);
 	return EXIT_USAGE;
 }

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,133 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+static size_t edits(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, row[64], prev, tmp;
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+
+			tmp = row[j];
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+const char *cli_closest(const char *word, const char *const *names)
+{
+	const char *best = NULL;
+	size_t i, bd = 3, wl = strlen(word);
+
+	for (i = 0; names[i]; i++) {
+		size_t d = edits(word, names[i]);
+
+		if (wl >= 3 && !strncmp(names[i], word, wl))
+			d = 1;	/* a prefix: --base for --baseline */
+		if (d < bd && d < wl) {
+			bd = d;
+			best = names[i];
+		}
+	}
+	return best;
+}
+
+void cli_unknown_command(const char *group, const char *word, const char *const *names)
+{
+	const char *near = cli_closest(word, names);
+	char list[512] = "", where[64] = "";
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", names[i]);
+	if (group)
+		snprintf(where, sizeof(where), "%s: ", group);
+	if (near)
+		cli_error("%sunknown command '%s'; did you mean '%s'? (%s)", where, word, near, list);
+	else
+		cli_error("%sunknown command '%s' (%s)", where, word, list);
+}
+
+void cli_bad_option(const char *group, const char *cmd, const char *arg, const struct option *lo, int missing)
+{
+	const char *names[128], *near;
+	char word[128], dashed[130], where[160];
+	size_t n = 0;
+
+	snprintf(where, sizeof(where), "%s%s%s", group, cmd && *cmd ? " " : "", cmd ? cmd : "");
+	if (missing) {
+		cli_error("%s: option '%s' needs a value", where, arg);
+		return;
+	}
+	if (!strncmp(arg, "--", 2)) {
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+		for (; lo && lo->name && n < ARRAY_SIZE(names) - 1; lo++)
+			names[n++] = lo->name;
+		names[n] = NULL;
+		if ((near = cli_closest(word, names))) {
+			snprintf(dashed, sizeof(dashed), "--%s", near);
+			cli_error("%s: unknown option '%s'; did you mean '%s'? (see harombe help %s)", where, arg, dashed,
+				  where);
+			return;
+		}
+	}
+	cli_error("%s: unknown option '%s' (see harombe help %s)", where, arg, where);
+}
+
+void cli_usage_for(FILE *f, void (*usage)(FILE *), const char *group, const char *cmd)
+{
+	char *text = NULL, *line, *save = NULL, want[96];
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	int in_usage = 1, keep = 0, printed = 0;
+
+	if (!m) {
+		usage(f);
+		return;
+	}
+	usage(m);
+	fclose(m);
+	snprintf(want, sizeof(want), "harombe %s %s", group, cmd);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *t = line + strspn(line, " ");
+
+		if (!strncmp(t, "usage: ", 7))
+			t += 7;
+		if (in_usage && !strncmp(t, "harombe ", 8)) {
+			size_t n = strlen(want);
+
+			keep = !strncmp(t, want, n) && (t[n] == ' ' || !t[n]);
+			if (keep)
+				fprintf(f, "%s%s\n", printed++ ? "       " : "usage: ", t);
+			continue;
+		}
+		if (in_usage && line[0] == ' ') {	/* a usage line's continuation */
+			if (keep)
+				fprintf(f, "%s\n", line);
+			continue;
+		}
+		if (in_usage) {
+			in_usage = 0;
+			fputc('\n', f);
+		}
+		fprintf(f, "%s\n", line);
+	}
+	free(text);
 }
 
 int cli_wants_help(int argc, char **argv)
@@ -138,13 +266,43 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 	size_t i;
 	int r;
 
-	if (cli_wants_help(argc, argv) || argc < 2 || strcmp(argv[1], "check") != 0) {
+	if (cli_wants_help(argc, argv)) {
 		printf("usage: harombe [-c FILE] config check\n\n"
-		       "Load harombe.yaml as harombefs would and list its views (names and keys only).\n");
-		return argc >= 2 && cli_wants_help(argc, argv) ? 0 : EXIT_USAGE;
+		       "Load harombe.yaml as harombefs would (its provider included) and list its views\n"
+		       "(names and keys only).\n");
+		return 0;
+	}
+	if (argc < 2) {
+		cli_error("config: give a command (check)");
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "check")) {
+		static const char *const cmds[] = { "check", NULL };
+
+		cli_unknown_command("config", argv[1], cmds);
+		return EXIT_USAGE;
+	}
+	if (argc > 2) {
+		cli_error("config check: %s '%s'", argv[2][0] == '-' ? "unknown option" : "unexpected argument",
+			  argv[2]);
+		return EXIT_USAGE;
+	}
+	if (c->json) {
+		cli_error("config check: --format json is not supported (the summary is text)");
+		return EXIT_USAGE;
 	}
 	if ((r = cli_config(c)))
 		return r;
+	{
+		struct backend_ctx ctx = { 0 };
+
+		ctx.cfg = c->cfg;
+		ctx.provider = c->provider;
+		if (backend_check_provider(&ctx, &err) != 0) {
+			cli_error("%s", why_str(&err));
+			return EXIT_USAGE;
+		}
+	}
 	if (viewset_load(c->cfg, &vs, &err) != 0) {
 		cli_error("%s", err.msg);
 		return EXIT_USAGE;
@@ -205,7 +363,36 @@ static void usage(FILE *f)
 	fprintf(f, "\nThe config comes from -c, else $HAROMBE_CONFIG, else ./harombe.yaml, else\n"
 		   "/etc/harombe/harombe.yaml.  Exit status: 0 success, 1 not found / findings,\n"
 		   "2 usage or config error, 3 backend unavailable, denied or tampered.\n"
-		   "`harombe GROUP --help` describes a group.\n");
+		   "`harombe help GROUP [COMMAND]` (or `harombe GROUP [COMMAND] --help`) describes a\n"
+		   "group or one of its commands; man harombe(1) has them all.\n");
+}
+
+/* --format json where a command prints no data is refused, not ignored;
+ * the commands that print data honour it (secrets checks its own). */
+static int json_means_nothing(int argc, char **argv)
+{
+	static const struct {
+		const char *group, *cmd, *why;
+	} refused[] = {
+		{ "run", NULL, "the output is the command's own" },
+		{ "sops", NULL, "use --output-type json for the document" },
+		{ "vault", "set", "set prints nothing but notes" },
+		{ "vault", "delete", "delete prints nothing" },
+		{ "vault", "create", "create prints one line of text" },
+		{ "container", "start", "the output is the engine's" },
+	};
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(refused); k++) {
+		if (strcmp(argv[1], refused[k].group))
+			continue;
+		if (refused[k].cmd && (argc < 3 || strcmp(argv[2], refused[k].cmd)))
+			continue;
+		cli_error("%s%s%s: --format json is not supported (%s)", argv[1], refused[k].cmd ? " " : "",
+			  refused[k].cmd ? refused[k].cmd : "", refused[k].why);
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 /* Global options may come anywhere before "--" (harombe vault get KEY
@@ -239,6 +426,10 @@ static int take_globals(struct cli *c, int *argc, char **argv)
 				val = a + n + 1;
 			}
 		}
+		/* secrets scan --config FILE is the scanner's config, not harombe.yaml */
+		if (which == 'c' && strcmp(a, "-c") && o >= 3 && !strcmp(argv[1], "secrets") &&
+		    (!strcmp(argv[2], "scan") || !strcmp(argv[2], "scan-git")))
+			which = 0;
 		if (!which) {
 			argv[o++] = argv[i];
 			continue;
@@ -289,13 +480,48 @@ int main(int argc, char **argv)
 		printf("harombe %s\n", HAROMBE_VERSION);
 		return 0;
 	}
+	/* harombe help [GROUP [CMD]]: the same as harombe GROUP [CMD] --help */
+	if (!strcmp(argv[1], "help")) {
+		static char help[] = "--help";
+		char *hv[4];
+		int hc;
+
+		if (argc == 2) {
+			usage(stdout);
+			return 0;
+		}
+		if (argc > 4) {
+			cli_error("help: unexpected argument '%s' (harombe help [GROUP [COMMAND]])", argv[4]);
+			return EXIT_USAGE;
+		}
+		hv[0] = argv[2];
+		hc = 1;
+		if (argc == 4)
+			hv[hc++] = argv[3];
+		hv[hc++] = help;
+		hv[hc] = NULL;
+		memcpy(argv + 1, hv, (size_t)(hc + 1) * sizeof(*argv));
+		argc = hc + 1;
+	}
 	for (i = 0; i < ARRAY_SIZE(groups); i++)
 		if (!strcmp(argv[1], groups[i].name))
 			break;
 	if (i == ARRAY_SIZE(groups)) {
-		cli_error("unknown command group '%s' (see harombe --help)", argv[1]);
+		const char *names[ARRAY_SIZE(groups) + 2];
+		size_t k;
+
+		for (k = 0; k < ARRAY_SIZE(groups); k++)
+			names[k] = groups[k].name;
+		names[k++] = "help";
+		names[k] = NULL;
+		if (argv[1][0] == '-')
+			cli_error("unknown option '%s' (see harombe --help)", argv[1]);
+		else
+			cli_unknown_command(NULL, argv[1], names);
 		return EXIT_USAGE;
 	}
+	if (c.json && (r = json_means_nothing(argc, argv)))
+		return r;
 	if (c.sarif && groups[i].fn != cli_secrets) {
 		cli_error("--format sarif is for harombe secrets scan and scan-git only");
 		return EXIT_USAGE;

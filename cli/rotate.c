@@ -335,13 +335,14 @@ int cli_vault_rotate(struct cli *c, int argc, char **argv)
 	int opt, r;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "g:l:h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":g:l:h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			rotate_usage(stdout);
 			return 0;
 		}
 		if ((r = cli_rotate_option(opt, optarg, &o)) == 1) {
-			rotate_usage(stderr);
+			cli_bad_option("vault", "rotate", argv[optind - 1], longopts, opt == ':');
 			return EXIT_USAGE;
 		}
 		if (r)
@@ -554,7 +555,8 @@ int cli_rotate(struct cli *c, int argc, char **argv)
 	int opt, r, check = 0, dry = 0, all = 0;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "g:l:h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":g:l:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			check = 1;
@@ -570,7 +572,7 @@ int cli_rotate(struct cli *c, int argc, char **argv)
 			return 0;
 		}
 		if ((r = cli_rotate_option(opt, optarg, &o)) == 1) {
-			rotate_usage(stderr);
+			cli_bad_option("rotate", "", argv[optind - 1], longopts, opt == ':');
 			return EXIT_USAGE;
 		}
 		if (r)

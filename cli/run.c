@@ -61,7 +61,8 @@ int cli_run(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	optind = 0;
-	while ((opt = getopt_long((int)dash, argv, "h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long((int)dash, argv, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			container = optarg;
@@ -95,7 +96,7 @@ int cli_run(struct cli *c, int argc, char **argv)
 			r = 0;
 			goto out;
 		default:
-			run_usage(stderr);
+			cli_bad_option("run", "", argv[optind - 1], longopts, opt == ':');
 			r = EXIT_USAGE;
 			goto out;
 		}

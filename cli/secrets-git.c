@@ -1,5 +1,7 @@
-/* harombe secrets scan-git: the lines added by the last commits, read
- * from `git log -p -U0` (a small diff parser) into locked memory. */
+/* harombe secrets scan-git: the lines added by the history of HEAD (or a
+ * range, --since, --all refs), or by the staged changes (--staged,
+ * --pre-commit), read from `git log -p -U0` or `git diff --cached -U0` (a
+ * small diff parser) into locked memory. */
 #include "lib/compat.h"
 #include "cli/cli.h"
 #include "cli/secrets-internal.h"
@@ -26,8 +28,12 @@ static int git_hunk_done(struct ctx *x, struct secbuf *acc)
 	const unsigned char *d = secbuf_data(acc, &len);
 	int r = 0;
 
-	if (len && x->path)
+	if (len && x->path) {
 		r = scan_buffer(x->s, d, len, NULL, secrets_on_scan_finding, x);
+		if (!r)
+			r = secrets_found_flush(x, d, len, -1);
+		x->n_pend = 0;
+	}
 	secbuf_clear(acc);
 	return r;
 }
@@ -38,18 +44,43 @@ static void set_str(char **dst, const unsigned char *p, size_t n)
 	*dst = strndup((const char *)p, n);
 }
 
+static void git_progress(struct ctx *x, int final)
+{
+	static double last;
+	double t;
+
+	if (!secrets_progress_ok(x))
+		return;
+	if (final) {
+		if (x->n_commits)
+			fputs("\r\033[K", stderr);
+		return;
+	}
+	t = secrets_now_s();
+	if (t - last < 0.1)
+		return;
+	last = t;
+	fprintf(stderr, "\r\033[Kscanning history: %zu commit%s", x->n_commits, x->n_commits == 1 ? "" : "s");
+}
+
 /* One line of `git log -p -U0`: track commit, file and hunk; collect the
  * added lines of a hunk in acc (locked). */
 static int git_line(struct ctx *x, const unsigned char *l, size_t ll, struct secbuf *acc, char **commit,
 		    char **path, int *in_hunk)
 {
+	int r;
+
 	if (ll > 7 && !memcmp(l, "commit ", 7)) {
-		git_hunk_done(x, acc);
+		if ((r = git_hunk_done(x, acc)))
+			return r;
 		*in_hunk = 0;
 		set_str(commit, l + 7, ll - 7);
 		x->commit = *commit;
+		x->n_commits++;
+		git_progress(x, 0);
 	} else if (ll >= 4 && !memcmp(l, "+++ ", 4)) {
-		git_hunk_done(x, acc);
+		if ((r = git_hunk_done(x, acc)))
+			return r;
 		*in_hunk = 0;
 		if (ll > 6 && !memcmp(l + 4, "b/", 2)) {
 			set_str(path, l + 6, ll - 6);
@@ -61,7 +92,8 @@ static int git_line(struct ctx *x, const unsigned char *l, size_t ll, struct sec
 		}
 		x->path = *path;
 	} else if (ll >= 4 && !memcmp(l, "diff", 4)) {
-		git_hunk_done(x, acc);
+		if ((r = git_hunk_done(x, acc)))
+			return r;
 		*in_hunk = 0;
 		free(*path);
 		*path = NULL;
@@ -70,7 +102,8 @@ static int git_line(struct ctx *x, const unsigned char *l, size_t ll, struct sec
 		const char *plus = memchr(l, '+', ll);
 		unsigned long long first = plus ? strtoull(plus + 1, NULL, 10) : 1;
 
-		git_hunk_done(x, acc);
+		if ((r = git_hunk_done(x, acc)))
+			return r;
 		*in_hunk = 1;
 		x->line_base = first ? first - 1 : 0;
 	} else if (*in_hunk && ll >= 1 && l[0] == '+') {
@@ -140,18 +173,54 @@ out:
 	return r;
 }
 
-int secrets_scan_git(struct ctx *x)
+int secrets_scan_git(struct ctx *x, int argc, char **argv)
 {
-	char ncommits[32];
-	char *argv[] = { "git", "-C", (char *)(x->o->repo ? x->o->repo : "."), "-c", "core.quotePath=false",
-			 "log", "-p", "--no-color", "--no-ext-diff", "--no-textconv", "-U0", "--format=commit %H",
-			 ncommits, NULL };
+	const char *repo = x->o->repo ? x->o->repo : ".";
+	char ncommits[32], since[256];
+	char *av[32];
 	posix_spawn_file_actions_t fa;
-	int p[2], status, r, pr;
+	int p[2], status, r, pr, n = 0;
 	pid_t pid;
 
-	snprintf(ncommits, sizeof(ncommits), "-n%lu", x->o->commits ? x->o->commits : 10);
-	if (report_new(secrets_report_format(x->c), x->s, stdout, isatty(1), &x->rep))
+	av[n++] = "git";
+	av[n++] = "-C";
+	av[n++] = (char *)repo;
+	av[n++] = "-c";
+	av[n++] = "core.quotePath=false";
+	if (x->o->staged) {
+		av[n++] = "diff";
+		av[n++] = "--cached";
+	} else {
+		av[n++] = "log";
+		av[n++] = "--format=commit %H";
+	}
+	av[n++] = "-p";
+	av[n++] = "--no-color";
+	av[n++] = "--no-ext-diff";
+	av[n++] = "--no-textconv";
+	av[n++] = "-U0";
+	if (!x->o->staged) {
+		if (x->o->commits) {
+			snprintf(ncommits, sizeof(ncommits), "-n%lu", x->o->commits);
+			av[n++] = ncommits;
+		}
+		if (x->o->since) {
+			snprintf(since, sizeof(since), "--since=%s", x->o->since);
+			av[n++] = since;
+		}
+		if (x->o->all_refs)
+			av[n++] = "--all";
+		if (optind < argc) {
+			if (argv[optind][0] == '-') {
+				cli_error("secrets scan-git: '%s' is not a revision", argv[optind]);
+				return EXIT_USAGE;
+			}
+			av[n++] = argv[optind];
+		}
+		av[n++] = "--";	/* what follows a revision are paths: none */
+	}
+	av[n] = NULL;
+	if (report_new(secrets_report_format(x->c), x->s, stdout, secrets_color(x, 1), &x->rep))
 		return EXIT_USAGE;
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		cli_error("cannot make a pipe: %s", strerror(errno));
@@ -159,7 +228,7 @@ int secrets_scan_git(struct ctx *x)
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	r = posix_spawnp(&pid, "git", &fa, NULL, argv, environ);
+	r = posix_spawnp(&pid, "git", &fa, NULL, av, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
 	if (r) {
@@ -171,15 +240,18 @@ int secrets_scan_git(struct ctx *x)
 	close(p[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	git_progress(x, 1);
 	if (pr) {
-		cli_error("cannot scan the output of git log: %s", strerror(pr < 0 ? -pr : pr));
+		cli_error("cannot scan the output of git %s: %s", x->o->staged ? "diff" : "log",
+			  strerror(pr < 0 ? -pr : pr));
 		return EXIT_USAGE;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		cli_error("git log failed in '%s' (is it a git repository?)", x->o->repo ? x->o->repo : ".");
-		return EXIT_USAGE;
+		cli_error("secrets scan-git: git %s failed in '%s' (is it a git repository%s?)",
+			  x->o->staged ? "diff --cached" : "log", repo, optind < argc ? ", and a revision of it" : "");
+		return x->o->exit_on_error;
 	}
 	if (report_finish(x->rep))
-		return EXIT_USAGE;
-	return x->findings ? EXIT_NEGATIVE : 0;
+		return x->o->exit_on_error;
+	return secrets_exit(x);
 }

@@ -12,10 +12,13 @@
 #include <stdint.h>
 
 #include "scan/scan.h"
+#include "scan/scanconf.h"
 
 struct cli;
 struct audit;
 struct report;
+struct fpset;
+struct json_object;
 
 #define READ_CHUNK (64u << 10)
 #define LOCKED_ARENA (8u << 20)
@@ -38,6 +41,18 @@ struct opts {
 	long hold_ms;
 	int in_place, quiet, stats, line_mode;	/* line_mode: -1 auto, 0 buffered, 1 lines */
 	int with_type;
+	/* scan and scan-git */
+	const char *config;		/* --config FILE: instead of the discovered .harombe-scan.yaml */
+	const char *baseline;		/* --baseline FILE */
+	const char *write_baseline;	/* --write-baseline FILE */
+	const char *ignore_file;	/* --ignore-file FILE: instead of ROOT/.harombeignore */
+	const char *since;		/* scan-git --since DATE */
+	int no_config;			/* --no-config: no discovered config or ignore file */
+	int no_gitignore;		/* scan --recursive: ignored files too */
+	int no_inline_allow;		/* --no-inline-allow */
+	int all_refs, staged, pre_commit;	/* scan-git --all, --staged, --pre-commit */
+	int color;			/* -1 auto, 0 never, 1 always */
+	int exit_on_error;		/* status when an input could not be read (2) */
 };
 
 struct ctx {
@@ -49,8 +64,16 @@ struct ctx {
 	const char *path;	/* current file */
 	const char *commit;
 	uint64_t line_base;	/* scan-git: file line of the hunk's first line, minus one */
-	size_t findings;
+	size_t findings;	/* reported */
 	int errors;
+	/* cli/secrets-found.c: findings of the current input, waiting for it to end */
+	struct scan_finding *pend;
+	size_t n_pend, cap_pend;
+	size_t n_allowed, n_baselined, n_stopped;
+	struct scanconf conf;	/* the scan config's extend and stopwords */
+	size_t n_commits;	/* scan-git: seen so far, for the progress line */
+	struct fpset *baseline, *ignore;
+	struct json_object *wb;	/* --write-baseline: the findings to write */
 	/* output buffering (redacted text only) */
 	int out_fd;
 	char *obuf;
@@ -63,17 +86,35 @@ int secrets_out_flush(struct ctx *x);
 int secrets_on_output(void *arg, const void *data, size_t len);
 /* A finding in filter and redact: alert on stderr, audit leak_detected. */
 int secrets_on_filter_finding(void *arg, const struct scan_finding *f);
-/* A finding in scan and scan-git: a line of the report. */
+/* cli/secrets-found.c.  A finding in scan and scan-git waits in x->pend
+ * until its input is done; secrets_found_flush then drops the ones marked
+ * inline (reading their line from buf, or from fd with pread; neither:
+ * stdin, nothing is read back), and those in the baseline or ignore file,
+ * and reports the rest.  0 or -errno. */
 int secrets_on_scan_finding(void *arg, const struct scan_finding *f);
+int secrets_found_flush(struct ctx *x, const unsigned char *buf, size_t buflen, int fd);
+/* Read --baseline, --ignore-file or ROOT/.harombeignore (root NULL: none).
+ * Then write --write-baseline, say what was left out; free.  Exit status. */
+int secrets_found_setup(struct ctx *x, const char *root);
+int secrets_found_finish(struct ctx *x);
+void secrets_found_release(struct ctx *x);
+/* cli/secrets-config.c: load a scan config (a rules file with extend:
+ * use_default and allowlist: stopwords).  0 or an exit status, said. */
+int secrets_load_config(struct ctx *x, const char *path);
+/* Colour and progress on stderr/stdout: --color, NO_COLOR, TERM=dumb. */
+int secrets_color(const struct ctx *x, int fd);
+int secrets_progress_ok(const struct ctx *x);
+/* The exit status of scan and scan-git from findings and errors. */
+int secrets_exit(const struct ctx *x);
 /* REPORT_TEXT, REPORT_JSON or REPORT_SARIF, from --format. */
 int secrets_report_format(const struct cli *c);
 /* Seconds on the monotonic clock. */
 double secrets_now_s(void);
 
 /* One per subcommand; x is set up (scanner compiled, audit log open). */
-int secrets_filter(struct ctx *x);			/* cli/secrets-filter.c */
+int secrets_filter(struct ctx *x, int argc, char **argv);	/* cli/secrets-filter.c */
 int secrets_scan(struct ctx *x, int argc, char **argv);	/* cli/secrets-scan.c */
-int secrets_scan_git(struct ctx *x);			/* cli/secrets-git.c */
+int secrets_scan_git(struct ctx *x, int argc, char **argv);	/* cli/secrets-git.c */
 int secrets_redact(struct ctx *x, int argc, char **argv);	/* cli/secrets-redact.c */
 int secrets_rules(struct ctx *x);			/* cli/secrets-rules.c */
 

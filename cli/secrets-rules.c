@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <json-c/json.h>
 
+#include "scan/report.h"
 #include "scan/scan.h"
 
 int secrets_rules(struct ctx *x)
@@ -13,6 +14,7 @@ int secrets_rules(struct ctx *x)
 	size_t i, n = scan_rule_count(x->s);
 	struct scan_rule_info ri;
 	json_object *arr = x->c->json ? json_object_new_array() : NULL;
+	char num[32];
 
 	for (i = 0; i < n; i++) {
 		if (scan_rule_get(x->s, i, &ri))
@@ -22,14 +24,16 @@ int secrets_rules(struct ctx *x)
 
 			json_object_object_add(o, "id", json_object_new_string(ri.id));
 			json_object_object_add(o, "type", json_object_new_string(ri.type));
-			json_object_object_add(o, "confidence", json_object_new_double(ri.confidence));
+			json_object_object_add(o, "confidence",
+					       json_object_new_double_s(ri.confidence, report_number(ri.confidence, num)));
 			json_object_object_add(o, "builtin", json_object_new_boolean(ri.builtin));
 			json_object_object_add(o, "description", json_object_new_string(ri.description));
 			if (ri.regex)
 				json_object_object_add(o, "regex", json_object_new_string(ri.regex));
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-28s %-18s %.2f  %s\n", ri.id, ri.type, ri.confidence, ri.description);
+			printf("%-28s %-18s %-4s  %s\n", ri.id, ri.type, report_number(ri.confidence, num),
+			       ri.description);
 		}
 	}
 	if (arr) {

@@ -55,6 +55,9 @@ static int scan_fd(struct ctx *x, int fd, unsigned char *rb, int check_binary, i
 			break;
 	}
 	scan_stream_free(st);
+	if (r >= 0)
+		r = secrets_found_flush(x, NULL, 0, fd == 0 ? -1 : fd);
+	x->n_pend = 0;
 	return r < 0 ? (int)r : 0;
 }
 
@@ -93,9 +96,11 @@ static void scan_one(struct ctx *x, const char *path, unsigned char *rb, int fro
 		close(fd);
 		return;
 	}
-	r = scan_fd(x, fd, rb, from_walk, &skipped);
+	r = scan_fd(x, fd, rb, 1, &skipped);
 	close(fd);
 	report_count(x->rep, !skipped);
+	if (skipped && !from_walk && !x->o->quiet)
+		cli_error("secrets scan: skipped '%s': a binary file (a NUL byte in its first 8 KiB)", path);
 	if (r) {
 		cli_error("cannot scan '%s': %s", path, strerror(-r));
 		x->errors++;
@@ -168,7 +173,7 @@ static void progress(struct ctx *x, size_t done, size_t total, int final)
 	static double last;
 	double t = secrets_now_s();
 
-	if (x->o->quiet || !isatty(2))
+	if (!secrets_progress_ok(x))
 		return;
 	if (final) {
 		fputs("\r\033[K", stderr);
@@ -185,10 +190,12 @@ static void progress(struct ctx *x, size_t done, size_t total, int final)
  * what .gitignore (and .git/info/exclude, core.excludesFile) exclude.
  * Outside a repository, an empty throwaway repository gives git the same
  * rules for the directory's own .gitignore files. */
-static int list_dir(const char *dir, char **out, size_t *len)
+static int list_dir(const char *dir, int all, char **out, size_t *len)
 {
 	char *probe[] = { "git", "-C", (char *)dir, "rev-parse", "--is-inside-work-tree", NULL };
 	char *ls[] = { "git", "-C", (char *)dir, "ls-files", "-z", "--cached", "--others", "--exclude-standard", NULL };
+	/* --no-gitignore: every file under dir but what is in .git */
+	char *find[] = { "find", (char *)dir, "-path", "*/.git", "-prune", "-o", "-type", "f", "-printf", "%P\\0", NULL };
 	char tmpl[] = "/tmp/harombe-gitdir.XXXXXX", gitdir[64], worktree[PATH_MAX];
 	char *tmp, *init[] = { "git", "init", "-q", "--bare", tmpl, NULL };
 	char *ls2[] = { "git", NULL, NULL, "-C", (char *)dir, "ls-files", "-z", "--others", "--exclude-standard", NULL };
@@ -196,6 +203,8 @@ static int list_dir(const char *dir, char **out, size_t *len)
 	size_t jl;
 	int r;
 
+	if (all)
+		return run_capture(find, out, len, 0);
 	if ((r = run_capture(probe, &junk, &jl, 1)) == 0) {
 		free(junk);
 		return run_capture(ls, out, len, 0);
@@ -234,7 +243,7 @@ static int scan_tree(struct ctx *x, const char *dir, unsigned char *rb)
 		cli_error("--recursive '%s': not a directory", dir);
 		return EXIT_USAGE;
 	}
-	if ((r = list_dir(dir, &list, &len))) {
+	if ((r = list_dir(dir, x->o->no_gitignore, &list, &len))) {
 		if (r == -ENOENT)
 			cli_error("scan --recursive needs git to honour .gitignore, and git was not found");
 		else
@@ -271,7 +280,7 @@ int secrets_scan(struct ctx *x, int argc, char **argv)
 		cli_error("secrets scan: give FILE..., - for stdin, or --recursive DIR");
 		return EXIT_USAGE;
 	}
-	if (report_new(secrets_report_format(x->c), x->s, stdout, isatty(1), &x->rep))
+	if (report_new(secrets_report_format(x->c), x->s, stdout, secrets_color(x, 1), &x->rep))
 		return EXIT_USAGE;
 	if (!(rb = secmem_alloc(READ_CHUNK))) {
 		cli_error("cannot allocate the input buffer in locked memory");
@@ -286,7 +295,5 @@ int secrets_scan(struct ctx *x, int argc, char **argv)
 		x->errors++;
 	if (r)
 		return r;
-	if (x->errors)
-		return EXIT_USAGE;
-	return x->findings ? EXIT_NEGATIVE : 0;
+	return secrets_exit(x);
 }

@@ -32,34 +32,83 @@
 #include "scan/scan.h"
 #include "lib/fileio.h"
 
+/* Each line says which commands it is for ("" for all): `secrets CMD --help`
+ * shows that command's lines, `secrets --help` all of them. */
+static const struct {
+	const char *cmds;
+	const char *text;
+} help_lines[] = {
+	{ "filter", "usage: harombe secrets filter [--source NAME] [options] [FILE...]  stdin (or FILEs) -> stdout, redacted" },
+	{ "scan", "usage: harombe secrets scan [options] FILE...|-                exit 1 when something is found" },
+	{ "scan", "usage: harombe secrets scan [options] --recursive DIR          honours .gitignore, skips binaries" },
+	{ "scan-git", "usage: harombe secrets scan-git [options] [A..B | REV]         the history of HEAD (or a range)" },
+	{ "scan-git", "usage: harombe secrets scan-git --staged | --pre-commit        what is about to be committed" },
+	{ "redact", "usage: harombe secrets redact FILE (--output OUT | --in-place) [options]" },
+	{ "rules", "usage: harombe secrets rules [--format json] [--rules FILE]    list the rules" },
+	{ "", "" },
+	{ "", "options:" },
+	{ "", "  --rules FILE          custom rules and allowlist (YAML); may repeat" },
+	{ "scan scan-git", "  --config FILE         this rules file instead of ROOT/.harombe-scan.yaml" },
+	{ "scan scan-git", "  --no-config           no .harombe-scan.yaml, no .harombeignore" },
+	{ "scan scan-git", "  --baseline FILE       report only findings not in FILE" },
+	{ "scan scan-git", "  --write-baseline FILE write the findings to FILE (JSON), report none" },
+	{ "scan scan-git", "  --ignore-file FILE    fingerprints to leave out (default ROOT/.harombeignore)" },
+	{ "scan scan-git", "  --no-inline-allow     report lines marked harombe:allow too" },
+	{ "scan", "  -r, --recursive DIR   the files git would look at in DIR" },
+	{ "scan", "  --no-gitignore        --recursive: scan the files .gitignore excludes too" },
+	{ "scan-git", "  --commits N           the last N commits only" },
+	{ "scan-git", "  --since DATE          commits after DATE (git log --since)" },
+	{ "scan-git", "  --all                 every ref, not only HEAD" },
+	{ "scan-git", "  --staged              the staged changes (git diff --cached)" },
+	{ "scan-git", "  --pre-commit          --staged for a pre-commit hook (no progress)" },
+	{ "scan-git", "  --repo DIR            the repository (.)" },
+	{ "", "  --known FILE          known secret values, one per line (also matched base64/hex/URL-encoded)" },
+	{ "", "  --known-from DIR      the values in a harombefs view's secrets/ directory" },
+	{ "", "  --min-confidence X    report findings at or above X (0.7)" },
+	{ "", "  --min-length N        minimum length of generic and entropy findings (16)" },
+	{ "", "  --no-entropy          no high-entropy detection" },
+	{ "filter redact", "  --replacement TEXT    what replaces a secret ([REDACTED]); {type} expands to its type" },
+	{ "filter redact", "  --with-type           the same as --replacement '[REDACTED:{type}]'" },
+	{ "filter redact scan", "  --source NAME         label for alerts and the audit log (scan -: the name of stdin)" },
+	{ "filter redact", "  --audit-log FILE      audit log for leak_detected (default: the config's)" },
+	{ "filter", "  --hold-ms MS          emit a partial line after this pause (100)" },
+	{ "filter", "  --line-buffered, --buffered   force either output mode" },
+	{ "filter", "  --stats               counts and time on stderr at the end" },
+	{ "redact", "  -o, --output FILE, --in-place  where the redacted copy goes" },
+	{ "scan scan-git rules", "  --format text|json|sarif      report format (rules: text or json)" },
+	{ "scan scan-git", "  --color auto|always|never     colour (auto: a terminal, no NO_COLOR, TERM not dumb)" },
+	{ "scan scan-git", "  --exit-code-on-error N        status when an input cannot be read (2)" },
+	{ "", "  -q, --quiet           no alerts or progress on stderr" },
+	{ "", "" },
+	{ "", "Exit status: 0 nothing found (or filter/redact done), 1 secrets found (scan, scan-git)," },
+	{ "", "2 usage or input error, also with findings (--exit-code-on-error N changes it)." },
+	{ "", "See harombe(1) and docs/scanner.md (installed in share/doc/harombe/docs/)." },
+};
+
+static void usage_for(FILE *f, const char *cmd)
+{
+	char pad[64], want[32];
+	size_t i;
+	int first = 1;
+
+	snprintf(want, sizeof(want), " %s ", cmd ? cmd : "");
+	for (i = 0; i < ARRAY_SIZE(help_lines); i++) {
+		const char *t = help_lines[i].text;
+
+		snprintf(pad, sizeof(pad), " %s ", help_lines[i].cmds);
+		if (cmd && *help_lines[i].cmds && !strstr(pad, want))
+			continue;
+		if (!strncmp(t, "usage: ", 7) && !first)
+			fputs("       ", f), t += 7;	/* "       harombe secrets ..." */
+		if (!strncmp(help_lines[i].text, "usage: ", 7))
+			first = 0;
+		fprintf(f, "%s\n", t);
+	}
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: harombe secrets filter [--source NAME] [options]       stdin -> stdout, redacted\n"
-		"       harombe secrets scan [options] FILE...|-                exit 1 when something is found\n"
-		"       harombe secrets scan [options] --recursive DIR          honours .gitignore, skips binaries\n"
-		"       harombe secrets scan-git [--commits N] [--repo DIR] [options]\n"
-		"       harombe secrets redact FILE (--output OUT | --in-place) [options]\n"
-		"       harombe secrets rules                                  list the rules\n"
-		"\n"
-		"options:\n"
-		"  --rules FILE          custom rules and allowlist (YAML)\n"
-		"  --known FILE          known secret values, one per line (also matched base64/hex/URL-encoded)\n"
-		"  --known-from DIR      the values in a harombefs view's secrets/ directory\n"
-		"  --min-confidence X    report findings at or above X (0.7)\n"
-		"  --min-length N        minimum length of generic and entropy findings (16)\n"
-		"  --no-entropy          no high-entropy detection\n"
-		"  --replacement TEXT    what replaces a secret ([REDACTED]); {type} expands to its type\n"
-		"  --with-type           the same as --replacement '[REDACTED:{type}]'\n"
-		"  --source NAME         label for alerts and the audit log (filter, redact)\n"
-		"  --audit-log FILE      audit log for leak_detected (default: the config's)\n"
-		"  --hold-ms MS          filter: emit a partial line after this pause (100)\n"
-		"  --line-buffered, --buffered   filter: force either output mode\n"
-		"  --format text|json|sarif      scan and scan-git report format\n"
-		"  --quiet               no alerts or progress on stderr\n"
-		"\n"
-		"Exit status: 0 nothing found (or filter/redact done), 1 secrets found (scan, scan-git),\n"
-		"2 usage or input error.  See docs/scanner.md.\n");
+	usage_for(f, NULL);
 }
 
 /* ---- output ---- */
@@ -120,7 +169,7 @@ static void audit_leak(struct ctx *x, const struct scan_finding *f, const char *
 
 static void alert(struct ctx *x, const struct scan_finding *f, const char *what)
 {
-	char extra[160] = "";
+	char extra[4400] = "", num[32];	/* a known value's label may be a path:line */
 
 	if (x->o->quiet)
 		return;
@@ -128,8 +177,8 @@ static void alert(struct ctx *x, const struct scan_finding *f, const char *what)
 		snprintf(extra, sizeof(extra), ", starts with \"%s\"", f->marker);
 	if (f->label)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), ", known value %s", f->label);
-	fprintf(stderr, "harombe: leak detected in %s: %s (rule %s, confidence %.2f%s) at line %llu, offset %llu: %s\n",
-		x->o->source ? x->o->source : x->path, f->type, f->rule, f->confidence, extra,
+	fprintf(stderr, "harombe: leak detected in %s: %s (rule %s, confidence %s%s) at line %llu, offset %llu: %s\n",
+		x->o->source ? x->o->source : x->path, f->type, f->rule, report_number(f->confidence, num), extra,
 		(unsigned long long)f->line, (unsigned long long)f->offset, what);
 }
 
@@ -141,17 +190,6 @@ int secrets_on_filter_finding(void *arg, const struct scan_finding *f)
 	alert(x, f, "redacted");
 	audit_leak(x, f, "redacted");
 	return 0;
-}
-
-int secrets_on_scan_finding(void *arg, const struct scan_finding *f)
-{
-	struct ctx *x = arg;
-	struct scan_finding g = *f;
-
-	x->findings++;
-	if (x->line_base)
-		g.line += x->line_base;
-	return report_add(x->rep, x->path, x->commit, &g);
 }
 
 /* ---- setup ---- */
@@ -185,7 +223,8 @@ static int parse_ulong(const char *s, unsigned long hi, unsigned long *out)
 enum {
 	O_RULES = 256, O_KNOWN, O_KNOWN_FROM, O_MINCONF, O_MINLEN, O_NOENT, O_REPL, O_WITHTYPE,
 	O_SOURCE, O_AUDIT, O_HOLD, O_LINEBUF, O_BUFFERED, O_QUIET, O_RECURSIVE, O_COMMITS, O_REPO,
-	O_OUTPUT, O_INPLACE, O_STATS,
+	O_OUTPUT, O_INPLACE, O_STATS, O_CONFIG, O_NOCONFIG, O_BASELINE, O_WBASELINE, O_IGNFILE, O_NOINLINE,
+	O_NOGITIGNORE, O_SINCE, O_ALL, O_STAGED, O_PRECOMMIT, O_COLOR, O_EXITERR,
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -211,6 +250,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "output", required_argument, NULL, O_OUTPUT },
 		{ "in-place", no_argument, NULL, O_INPLACE },
 		{ "stats", no_argument, NULL, O_STATS },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "no-config", no_argument, NULL, O_NOCONFIG },
+		{ "baseline", required_argument, NULL, O_BASELINE },
+		{ "write-baseline", required_argument, NULL, O_WBASELINE },
+		{ "ignore-file", required_argument, NULL, O_IGNFILE },
+		{ "no-inline-allow", no_argument, NULL, O_NOINLINE },
+		{ "no-gitignore", no_argument, NULL, O_NOGITIGNORE },
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "all", no_argument, NULL, O_ALL },
+		{ "staged", no_argument, NULL, O_STAGED },
+		{ "pre-commit", no_argument, NULL, O_PRECOMMIT },
+		{ "color", required_argument, NULL, O_COLOR },
+		{ "exit-code-on-error", required_argument, NULL, O_EXITERR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -219,7 +271,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "ho:qr:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":ho:qr:", lo, NULL)) != -1) {
 		switch (ch) {
 		case O_RULES:
 			if (o->n_rules == ARRAY_SIZE(o->rules))
@@ -306,12 +358,68 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_STATS:
 			o->stats = 1;
 			break;
+		case O_CONFIG:
+			o->config = optarg;
+			break;
+		case O_NOCONFIG:
+			o->no_config = 1;
+			break;
+		case O_BASELINE:
+			o->baseline = optarg;
+			break;
+		case O_WBASELINE:
+			o->write_baseline = optarg;
+			break;
+		case O_IGNFILE:
+			o->ignore_file = optarg;
+			break;
+		case O_NOINLINE:
+			o->no_inline_allow = 1;
+			break;
+		case O_NOGITIGNORE:
+			o->no_gitignore = 1;
+			break;
+		case O_SINCE:
+			if (!*optarg || *optarg == '-') {
+				cli_error("secrets %s: --since wants a date, not '%s'", argv[0], optarg);
+				return EXIT_USAGE;
+			}
+			o->since = optarg;
+			break;
+		case O_ALL:
+			o->all_refs = 1;
+			break;
+		case O_STAGED:
+			o->staged = 1;
+			break;
+		case O_PRECOMMIT:
+			o->staged = o->pre_commit = 1;
+			break;
+		case O_COLOR:
+			if (!strcmp(optarg, "auto"))
+				o->color = -1;
+			else if (!strcmp(optarg, "always"))
+				o->color = 1;
+			else if (!strcmp(optarg, "never"))
+				o->color = 0;
+			else {
+				cli_error("secrets %s: --color wants auto, always or never, not '%s'", argv[0], optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_EXITERR:
+			if (parse_ulong(optarg, 255, &ul)) {
+				cli_error("secrets %s: --exit-code-on-error wants a status from 0 to 255, not '%s'",
+					  argv[0], optarg);
+				return EXIT_USAGE;
+			}
+			o->exit_on_error = (int)ul;
+			break;
 		case 'h':
-			usage(stdout);
+			usage_for(stdout, argv[0]);
 			return -1;
 		default:
-			cli_error("secrets %s: unknown or incomplete option '%s' (see harombe secrets --help)",
-				  argv[0], argv[optind - 1]);
+			cli_bad_option("secrets", argv[0], argv[optind - 1], lo, ch == ':');
 			return EXIT_USAGE;
 		}
 	}
@@ -435,7 +543,24 @@ static int load_known_dir(struct scan *s, const char *dir, int quiet)
 	return r;
 }
 
-static int setup(struct ctx *x, int want_audit)
+/* The scan config of the scanned tree: --config, else ROOT/.harombe-scan.yaml
+ * when there is one (root NULL: filter, redact and rules read none).  0 or
+ * an exit status, said. */
+static int load_config(struct ctx *x, const char *root)
+{
+	char path[PATH_MAX];
+	const char *p = x->o->config;
+
+	if (!p && root && !x->o->no_config) {
+		snprintf(path, sizeof(path), "%s/.harombe-scan.yaml", root);
+		if (access(path, F_OK) != 0)
+			return 0;
+		p = path;
+	}
+	return p ? secrets_load_config(x, p) : 0;
+}
+
+static int setup(struct ctx *x, int want_audit, const char *root)
 {
 	struct opts *o = x->o;
 	struct why why = WHY_INIT;
@@ -459,6 +584,8 @@ static int setup(struct ctx *x, int want_audit)
 			return EXIT_USAGE;
 		}
 	}
+	if ((r = load_config(x, root)))
+		return r;
 	for (i = 0; i < o->n_known; i++)
 		if ((r = load_known_file(x->s, o->known[i], o->quiet)))
 			return r;
@@ -476,6 +603,20 @@ static int setup(struct ctx *x, int want_audit)
 	if (o->audit_log) {
 		r = audit_open(o->audit_log, 1, ~0u, &x->audit, &why);
 	} else if (cli_find_config(x->c)) {
+		/* A harombe.yaml that only happens to be in the current directory
+		 * is not what filter and redact are for: if it does not load,
+		 * say so and go on without its audit log. */
+		if (!x->c->config_path && !getenv("HAROMBE_CONFIG") && !x->c->cfg) {
+			struct harombe_config *cfg = NULL;
+
+			if (config_load(cli_find_config(x->c), &cfg, &why) != 0) {
+				if (!o->quiet)
+					cli_error("warning: %s; leak_detected is not audited (use --audit-log FILE)",
+						  why_str(&why));
+				return 0;
+			}
+			x->c->cfg = cfg;
+		}
 		if ((r = cli_config(x->c)))
 			return r;
 		r = audit_open(x->c->cfg->fs.audit_log, x->c->cfg->audit.enabled, x->c->cfg->audit.events,
@@ -496,16 +637,89 @@ double secrets_now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int secrets_color(const struct ctx *x, int fd)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	if (x->o->color >= 0)
+		return x->o->color;
+	if (nc && *nc)
+		return 0;
+	if (term && !strcmp(term, "dumb"))
+		return 0;
+	return isatty(fd);
+}
+
+int secrets_progress_ok(const struct ctx *x)
+{
+	const char *term = getenv("TERM");
+
+	if (x->o->quiet || x->o->pre_commit || !isatty(2))
+		return 0;
+	return !(term && !strcmp(term, "dumb"));
+}
+
+int secrets_exit(const struct ctx *x)
+{
+	if (x->errors)
+		return x->o->exit_on_error;
+	return x->findings ? EXIT_NEGATIVE : 0;
+}
+
 int secrets_report_format(const struct cli *c)
 {
 	return c->sarif ? REPORT_SARIF : c->json ? REPORT_JSON : REPORT_TEXT;
 }
 
+static const char *const commands[] = { "filter", "scan", "scan-git", "redact", "rules", NULL };
+
+/* An option given to a command it means nothing to is an error, not a no-op. */
+static int misplaced(const char *cmd, const char *padded, const struct opts *o)
+{
+	static const struct {
+		const char *name;
+		const char *cmds;	/* the commands it is for, space-separated */
+	} only[] = {
+		{ "--baseline", "scan scan-git" }, { "--write-baseline", "scan scan-git" },
+		{ "--ignore-file", "scan scan-git" }, { "--no-inline-allow", "scan scan-git" },
+		{ "--no-config", "scan scan-git" }, { "--exit-code-on-error", "scan scan-git" },
+		{ "--recursive", "scan" }, { "--no-gitignore", "scan" },
+		{ "--commits", "scan-git" }, { "--repo", "scan-git" }, { "--since", "scan-git" },
+		{ "--all", "scan-git" }, { "--staged", "scan-git" }, { "--pre-commit", "scan-git" },
+		{ "--hold-ms", "filter" }, { "--stats", "filter" }, { "--output", "redact" },
+		{ "--in-place", "redact" }, { "--color", "scan scan-git" },
+		{ "--line-buffered or --buffered", "filter" }, { "--replacement", "filter redact" },
+		{ "--with-type", "filter redact" }, { "--audit-log", "filter redact" },
+	};
+	const int set[] = {
+		!!o->baseline, !!o->write_baseline, !!o->ignore_file, o->no_inline_allow, o->no_config,
+		o->exit_on_error != EXIT_USAGE, o->n_dirs > 0, o->no_gitignore, o->commits > 0, !!o->repo,
+		!!o->since, o->all_refs, o->staged && !o->pre_commit, o->pre_commit, o->hold_ms != 100, o->stats,
+		!!o->output, o->in_place, o->color != -1, o->line_mode != -1,
+		strcmp(o->so.replacement, "[REDACTED]") != 0, o->with_type, !!o->audit_log,
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(only); i++) {
+		char pad[64];
+
+		snprintf(pad, sizeof(pad), " %s ", only[i].cmds);
+		if (set[i] && !strstr(pad, padded)) {
+			cli_error("secrets %s: %s is for secrets %s only", cmd, only[i].name, only[i].cmds);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
 int cli_secrets(struct cli *c, int argc, char **argv)
 {
-	struct opts o = { .so = SCAN_OPTIONS_INIT, .hold_ms = 100, .line_mode = -1 };
-	struct ctx x = { .c = c, .o = &o, .out_fd = 1 };
-	const char *cmd;
+	struct opts o = { .so = SCAN_OPTIONS_INIT, .hold_ms = 100, .line_mode = -1, .color = -1,
+			  .exit_on_error = EXIT_USAGE };
+	struct ctx x = { .c = c, .o = &o, .out_fd = 1, .conf = SCANCONF_INIT };
+	const char *cmd, *root = NULL;
+	char padded[32];
+	size_t k;
 	int r;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -513,32 +727,64 @@ int cli_secrets(struct cli *c, int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	cmd = argv[1];
+	for (k = 0; commands[k]; k++)
+		if (!strcmp(cmd, commands[k]))
+			break;
+	if (!commands[k]) {
+		cli_unknown_command("secrets", cmd, commands);
+		return EXIT_USAGE;
+	}
 	if ((r = parse_opts(argc - 1, argv + 1, &o)))
 		return r < 0 ? 0 : r;
+	snprintf(padded, sizeof(padded), " %s ", cmd);
+	if ((r = misplaced(cmd, padded, &o)))
+		return r;
 	if (c->sarif && strcmp(cmd, "scan") && strcmp(cmd, "scan-git")) {
-		cli_error("--format sarif is for secrets scan and scan-git");
+		cli_error("secrets %s: --format sarif is for secrets scan and scan-git", cmd);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "filter") && strcmp(cmd, "scan") && strcmp(cmd, "scan-git") && strcmp(cmd, "redact") &&
-	    strcmp(cmd, "rules")) {
-		cli_error("unknown secrets command '%s' (filter, scan, scan-git, redact, rules)", cmd);
+	if (c->json && (!strcmp(cmd, "filter") || !strcmp(cmd, "redact"))) {
+		cli_error("secrets %s: --format json means nothing here: the output is the input, redacted "
+			  "(use secrets scan --format json for a report)", cmd);
 		return EXIT_USAGE;
 	}
-	if ((r = setup(&x, !strcmp(cmd, "filter") || !strcmp(cmd, "redact"))))
-		goto out;
 	argc--;
 	argv++;
+	if (!strcmp(cmd, "rules") && optind < argc) {
+		cli_error("secrets rules: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "scan-git") && optind + (o.staged ? 0 : 1) < argc) {
+		cli_error("secrets scan-git: unexpected argument '%s'%s", argv[optind + (o.staged ? 0 : 1)],
+			  o.staged ? " (--staged scans the index)" : " (give one revision or range)");
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "scan"))
+		root = o.n_dirs ? o.dirs[0] : ".";
+	else if (!strcmp(cmd, "scan-git"))
+		root = o.repo ? o.repo : ".";
+	if ((r = setup(&x, !strcmp(cmd, "filter") || !strcmp(cmd, "redact"), root)))
+		goto out;
+	if (root && (r = secrets_found_setup(&x, root)))
+		goto out;
 	if (!strcmp(cmd, "filter"))
-		r = secrets_filter(&x);
+		r = secrets_filter(&x, argc, argv);
 	else if (!strcmp(cmd, "scan"))
 		r = secrets_scan(&x, argc, argv);
 	else if (!strcmp(cmd, "scan-git"))
-		r = secrets_scan_git(&x);
+		r = secrets_scan_git(&x, argc, argv);
 	else if (!strcmp(cmd, "redact"))
 		r = secrets_redact(&x, argc, argv);
 	else
 		r = secrets_rules(&x);
+	if (root && (r == 0 || r == EXIT_NEGATIVE)) {
+		int w = secrets_found_finish(&x);
+
+		if (w)
+			r = w;
+	}
 out:
+	secrets_found_release(&x);
 	report_free(x.rep);
 	audit_close(x.audit);
 	scan_free(x.s);

@@ -35,9 +35,11 @@ static void sops_usage(FILE *f)
 		"usage: harombe sops decrypt [--extract PATH] [--input-type T] [--output-type T] [--output FILE] FILE\n"
 		"       harombe sops encrypt [--age R,...] [--config .sops.yaml] [--input-type T] [--output-type T]\n"
 		"                            [--encrypted-regex RE | --unencrypted-regex RE | --encrypted-suffix S |\n"
-		"                             --unencrypted-suffix S] [--mac-only-encrypted] [-i | --output FILE] FILE\n"
+		"                             --unencrypted-suffix S | --encrypted-comment-regex RE |\n"
+		"                             --unencrypted-comment-regex RE] [--mac-only-encrypted]\n"
+		"                            [-i | --in-place | --output FILE] FILE\n"
 		"       harombe sops edit [--allow-editor-files] FILE\n"
-		"       harombe sops updatekeys [-y] [--config .sops.yaml] FILE\n"
+		"       harombe sops updatekeys [-y | --yes] [--config .sops.yaml] FILE   (never asks)\n"
 		"       harombe sops rotate [-i] FILE\n"
 		"       (also: harombe sops -d FILE, harombe sops -e FILE)\n"
 		"\n"
@@ -156,7 +158,7 @@ static int parse_opts(int argc, char **argv, struct sops_opts *o)
 				if (is_opt(a, rules[k]))
 					break;
 			if (k == ARRAY_SIZE(rules)) {
-				cli_error("unknown option '%s' (see harombe sops --help)", a);
+				cli_error("sops %s: unknown option '%s' (see harombe help sops)", argv[0], a);
 				return EXIT_USAGE;
 			}
 			if (o->rule_key) {
@@ -642,14 +644,19 @@ int cli_sops(struct cli *c, int argc, char **argv)
 	int r;
 
 	if (argc < 2 || cli_wants_help(argc, argv)) {
-		sops_usage(argc < 2 ? stderr : stdout);
+		if (argc >= 3 && argv[1][0] != '-')
+			cli_usage_for(stdout, sops_usage, "sops", argv[1]);
+		else
+			sops_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(argv[1], cmds[i].name) || (cmds[i].alias && !strcmp(argv[1], cmds[i].alias)))
 			break;
 	if (i == ARRAY_SIZE(cmds)) {
-		cli_error("unknown sops command '%s' (see harombe sops --help)", argv[1]);
+		static const char *const names[] = { "decrypt", "encrypt", "edit", "updatekeys", "rotate", NULL };
+
+		cli_unknown_command("sops", argv[1], names);
 		return EXIT_USAGE;
 	}
 	memset(&o, 0, sizeof(o));

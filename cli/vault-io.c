@@ -101,7 +101,8 @@ int cli_vault_import(struct cli *c, int argc, char **argv)
 	size_t i, done = 0;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "p:nh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:nh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			prefix = optarg;
@@ -113,7 +114,7 @@ int cli_vault_import(struct cli *c, int argc, char **argv)
 			import_usage(stdout);
 			return 0;
 		default:
-			import_usage(stderr);
+			cli_bad_option("vault", "import", argv[optind - 1], longopts, opt == ':');
 			return EXIT_USAGE;
 		}
 	}
@@ -455,7 +456,8 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 	size_t i, k, n, plen, written = 0;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "p:fh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:fh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			prefix = optarg;
@@ -467,7 +469,7 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 			export_usage(stdout);
 			return 0;
 		default:
-			export_usage(stderr);
+			cli_bad_option("vault", "export", argv[optind - 1], longopts, opt == ':');
 			return EXIT_USAGE;
 		}
 	}

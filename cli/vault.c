@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,12 +661,52 @@ int cli_vault(struct cli *c, int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "leases"))	/* cli/vault-leases.c */
 		return cli_vault_leases(c, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
-		vault_usage(stdout);
+		if (argc >= 3 && argv[1][0] != '-')
+			cli_usage_for(stdout, vault_usage, "vault", argv[1]);
+		else
+			vault_usage(stdout);
 		return 0;
 	}
 	if (argc < 2) {
 		vault_usage(stderr);
 		return EXIT_USAGE;
+	}
+	{
+		static const char *const cmds[] = { "get", "set", "list", "delete", "create", "rotate", "import",
+						    "export", NULL };
+		static const struct option known[] = {
+			{ "purge", no_argument, NULL, 0 }, { "field", required_argument, NULL, 0 },
+			{ "format", required_argument, NULL, 0 }, { "mount", required_argument, NULL, 0 },
+			{ "age", required_argument, NULL, 0 }, { "help", no_argument, NULL, 0 },
+			{ NULL, 0, NULL, 0 },
+		};
+		size_t k;
+		int i, get_like;
+
+		for (k = 0; cmds[k] && strcmp(cmds[k], argv[1]); k++)
+			;
+		if (!cmds[k]) {
+			cli_unknown_command("vault", argv[1], cmds);
+			return EXIT_USAGE;
+		}
+		/* set takes values, which may start with '-'; the others take keys */
+		get_like = strcmp(argv[1], "set") != 0;
+		for (i = 2; i < argc && strcmp(argv[1], "create"); i++) {
+			const char *a = argv[i];
+
+			if (!strcmp(a, "--"))
+				break;
+			if (a[0] != '-' || !a[1] || (!get_like && a[1] != '-'))
+				continue;
+			if (!strcmp(a, "--purge") && !strcmp(argv[1], "delete"))
+				continue;
+			cli_bad_option("vault", argv[1], a, known, 0);
+			return EXIT_USAGE;
+		}
+		if ((!strcmp(argv[1], "get") || !strcmp(argv[1], "list")) && argc > 3) {
+			cli_error("vault %s: unexpected argument '%s' (harombe help vault)", argv[1], argv[3]);
+			return EXIT_USAGE;
+		}
 	}
 	if (o.field && strcmp(argv[1], "get")) {
 		cli_error("-field is for get");

@@ -11,7 +11,7 @@
  * Callers own the struct (on the stack, WHY_INIT); there is nothing to free.
  */
 struct why {
-	char msg[640];
+	char msg[2048];	/* room for a reason with its lists (the identities tried) and paths */
 };
 
 #define WHY_INIT { { 0 } }

@@ -81,20 +81,42 @@ static int rule_index(const struct report *r, const char *id)
 	return -1;
 }
 
+const char *report_number(double v, char buf[32])
+{
+	/* The shortest text that reads back as v: 0.95, not 0.94999999999999996. */
+	int prec;
+
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, 32, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
+static json_object *number(double v)
+{
+	char buf[32];
+
+	return json_object_new_double_s(v, report_number(v, buf));
+}
+
 static void describe(char *buf, size_t n, const struct scan_finding *f)
 {
-	char extra[160] = "";
+	char extra[4400] = "", num[32];	/* a known value's label may be a path:line */
 
 	if (f->marker && *f->marker)
 		snprintf(extra, sizeof(extra), ", starts with \"%s\"", f->marker);
 	if (f->label)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), ", known value %s", f->label);
-	snprintf(buf, n, "%s (rule %s, confidence %.2f%s)", f->type, f->rule, f->confidence, extra);
+	snprintf(buf, n, "%s (rule %s, confidence %s%s)", f->type, f->rule, report_number(f->confidence, num),
+		 extra);
 }
 
-int report_add(struct report *r, const char *path, const char *commit, const struct scan_finding *f)
+int report_add(struct report *r, const char *path, const char *commit, const char *fp,
+	       const struct scan_finding *f)
 {
-	char what[512];
+	char what[4800];
 	json_object *o;
 
 	r->n++;
@@ -119,7 +141,9 @@ int report_add(struct report *r, const char *path, const char *commit, const str
 		json_object_object_add(o, "length", json_object_new_int64((int64_t)f->length));
 		json_object_object_add(o, "rule", json_object_new_string(f->rule));
 		json_object_object_add(o, "type", json_object_new_string(f->type));
-		json_object_object_add(o, "confidence", json_object_new_double(f->confidence));
+		json_object_object_add(o, "confidence", number(f->confidence));
+		if (fp)
+			json_object_object_add(o, "fingerprint", json_object_new_string(fp));
 		if (f->marker && *f->marker)
 			json_object_object_add(o, "marker", json_object_new_string(f->marker));
 		if (f->label)
@@ -130,7 +154,7 @@ int report_add(struct report *r, const char *path, const char *commit, const str
 			    *locs = json_object_new_array(), *msg = json_object_new_object(),
 			    *props = json_object_new_object();
 		char *uri = uri_of(path);
-		char text[640];
+		char text[4900];
 		int idx = rule_index(r, f->rule);
 
 		snprintf(text, sizeof(text), "Possible secret: %s. The value is not shown.", what);
@@ -149,11 +173,17 @@ int report_add(struct report *r, const char *path, const char *commit, const str
 		json_object_object_add(loc, "physicalLocation", phys);
 		json_object_array_add(locs, loc);
 		json_object_object_add(o, "locations", locs);
-		json_object_object_add(props, "confidence", json_object_new_double(f->confidence));
+		json_object_object_add(props, "confidence", number(f->confidence));
 		json_object_object_add(props, "type", json_object_new_string(f->type));
 		if (commit)
 			json_object_object_add(props, "commit", json_object_new_string(commit));
 		json_object_object_add(o, "properties", props);
+		if (fp) {
+			json_object *pf = json_object_new_object();
+
+			json_object_object_add(pf, "harombe/v1", json_object_new_string(fp));
+			json_object_object_add(o, "partialFingerprints", pf);
+		}
 		free(uri);
 	}
 	json_object_array_add(r->results, o);

@@ -17,8 +17,12 @@ struct report;
 
 /* color: highlight text output (a terminal). */
 int report_new(enum report_format fmt, const struct scan *s, FILE *out, int color, struct report **r);
-/* path: the file ("-" for stdin); commit: the git commit, or NULL. */
-int report_add(struct report *r, const char *path, const char *commit, const struct scan_finding *f);
+/* path: the file ("-" for stdin); commit: the git commit, or NULL; fp: the
+ * finding's fingerprint (scan/fingerprint.h), or NULL when there is none. */
+int report_add(struct report *r, const char *path, const char *commit, const char *fp,
+	       const struct scan_finding *f);
+/* v as the shortest decimal that reads back as v ("0.95"); returns buf. */
+const char *report_number(double v, char buf[32]);
 /* Count a file that was scanned or skipped (binary, allowlisted). */
 void report_count(struct report *r, int scanned);
 /* Write what is collected (JSON, SARIF) and a summary.  0 or -errno. */

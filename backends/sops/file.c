@@ -165,7 +165,7 @@ int sopsfile_open(const char *path, int fmt, struct sopsfile **out, struct why *
 	struct sopsfile *f = calloc(1, sizeof(*f));
 	struct age_identities *ids = NULL;
 	struct why msg = WHY_INIT;
-	char info[256] = "", *text = NULL;
+	char info[1024] = "", *text = NULL;
 	size_t len = 0;
 	int r;
 
@@ -188,7 +188,7 @@ int sopsfile_open(const char *path, int fmt, struct sopsfile **out, struct why *
 		goto out;
 	}
 	if ((r = sops_doc_unlock(&f->doc, ids, &msg))) {
-		why_set(why, "%s: %.399s%s%s", path, why_str(&msg), r == -EACCES ? "; identities tried: " : "",
+		why_set(why, "%s: %.600s%s%s", path, why_str(&msg), r == -EACCES ? "; identities tried: " : "",
 			r == -EACCES ? info : "");
 		goto out;
 	}

@@ -62,7 +62,7 @@ struct sops_backend {
 	struct sops_doc doc;
 	int loaded;
 	struct stat st;
-	char ids_info[256];		/* where identities came from: for messages */
+	char ids_info[1024];		/* where identities came from: for messages */
 };
 
 static struct sops_backend *sops_downcast(struct backend *be)
@@ -270,7 +270,7 @@ static int load_doc(struct sops_backend *sb, struct sops_doc *doc, struct stat *
 	}
 	if ((r = sops_doc_unlock(doc, ids, &msg))) {
 		if (r == -EACCES)
-			why_set(why, "%s: %.399s; identities tried: %s", sb->path, why_str(&msg), sb->ids_info);
+			why_set(why, "%s: %.600s; identities tried: %s", sb->path, why_str(&msg), sb->ids_info);
 		else
 			why_set(why, "%s: %.399s", sb->path, why_str(&msg));
 		goto out;

@@ -32,6 +32,17 @@ END
 	printf '\357\273\277A=1\r\nB="\\0\\a\\b\\f\\v\\t\\r"\r\n' > "$d/bom-crlf.env"
 	printf 'A="unterminated\n' > "$d/bad-quote.env"
 	printf 'A=1\nA=2\n' > "$d/dup.env" ;;
+baseline)
+	printf '{"harombe_baseline": 1, "findings": [{"fingerprint": "github_token:.env:0123456789abcdef0123456789abcdef", "rule": "github_token", "path": ".env", "line": 3}]}\n' > "$d/baseline.json"
+	printf '{"version": "0.1.0", "findings": [], "summary": {"files": 1, "skipped": 0, "findings": 0}}' > "$d/report.json"
+	printf '# .harombeignore\n\n  password:src/a b.py:00112233445566778899aabbccddeeff  \r\naws:x:ff\n' > "$d/ignore"
+	printf '{"findings": [{"fingerprint": 3}]}' > "$d/bad.json" ;;
+scan_config)
+	printf 'extend:\n  use_default: false\nrules:\n  - id: acme_token\n    regex: %s\n    keywords: [acme_]\nallowlist:\n  stopwords:\n    - example\n  paths: [x]\n' "'acme_(?<secret>[a-z0-9]{24})'" > "$d/own.yaml"
+	printf '# c\nallowlist: {stopwords: [a, B]}\ndisable: [jwt]\n' > "$d/flow.yaml"
+	printf 'extend: {use_default: maybe}\n' > "$d/bad-bool.yaml"
+	printf 'allowlist:\n  paths: [a]\n  stopwords: [x]\nrules:\n  - id: y\n    regex: "(a"\n' > "$d/bad-rule.yaml"
+	printf 'a: 1\nextend: [1]\n' > "$d/bad-extend.yaml" ;;
 when)
 	i=0
 	for w in 2024-01-31 2024-01-31T10:00 "2024-01-31 10:00:05" 2024-01-31T10:00:05.123Z \

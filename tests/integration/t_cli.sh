@@ -46,14 +46,35 @@ expect_usage() {	# expect_usage 'message' args...
 	grep -qF -- "$msg" "$T_DIR/err" || fail "'$*': expected '$msg', got: $(cat "$T_DIR/err")"
 }
 expect_usage "key 'a/../b' has a '.' or '..' segment" -c "$T_DIR/h.yaml" vault get a/../b
-expect_usage "unknown command group 'vaults'" -c "$T_DIR/h.yaml" vaults get x
+expect_usage "unknown command 'vaults'; did you mean 'vault'?" -c "$T_DIR/h.yaml" vaults get x
+expect_usage "vault get: unknown option '--bogus'" -c "$T_DIR/h.yaml" vault get --bogus x
+expect_usage "vault: unknown command 'gte'; did you mean 'get'?" -c "$T_DIR/h.yaml" vault gte x
+expect_usage "vault get: unexpected argument 'y'" -c "$T_DIR/h.yaml" vault get x y
+expect_usage "secrets scan: unknown option '--basline'; did you mean '--baseline'?" secrets scan --basline b f
+expect_usage "secrets filter: --format json means nothing here" --format json secrets filter
+expect_usage "secrets filter: --baseline is for secrets scan scan-git only" secrets filter --baseline b
 expect_usage "usage: harombe vault get KEY" -c "$T_DIR/h.yaml" vault get
 expect_usage "--format must be text or json, not 'xml'" --format xml vault list
 expect_usage "cannot open config '$T_DIR/none.yaml'" -c "$T_DIR/none.yaml" vault list
 expect_usage "unknown provider 'nope'" -c "$T_DIR/h.yaml" --provider nope vault list
 printf 'security:\n  fs:\n    cache_ttl: soon\n' > "$T_DIR/bad.yaml"
 expect_usage "$T_DIR/bad.yaml:3:16: 'cache_ttl' must be a duration" -c "$T_DIR/bad.yaml" config check
-ok "bad keys, groups, arguments, formats, configs and providers exit 2 with the reason"
+expect_usage "audit: unknown command 'qurey'; did you mean 'query'?" audit qurey
+expect_usage "rotate: unknown option '--dry-rn'; did you mean '--dry-run'?" rotate --check --dry-rn
+expect_usage "run: unknown option '--bogus'" run --bogus -- true
+expect_usage "vault import: option '--prefix' needs a value" vault import --prefix
+expect_usage "sops: unknown command 'decrpyt'; did you mean 'decrypt'?" sops decrpyt x
+expect_usage "container: unknown command 'strat'; did you mean 'start'?" container strat x
+expect_usage "container secrets: unexpected argument 'b'" container secrets a b
+expect_usage "run: --format json is not supported" --format json run -- true
+expect_usage "vault set: --format json is not supported" -c "$T_DIR/h.yaml" vault set a/b v --format json
+expect_usage "sops: --format json is not supported (use --output-type json" --format json sops decrypt x.yaml
+expect_usage "config check: --format json is not supported" -c "$T_DIR/h.yaml" --format json config check
+printf 'security:\n  credentials:\n    provider: nosuch\n' > "$T_DIR/prov.yaml"
+expect_usage "$T_DIR/prov.yaml:3:15: unknown provider 'nosuch'" -c "$T_DIR/prov.yaml" config check
+expect_usage "config: unknown command 'chek'; did you mean 'check'?" -c "$T_DIR/h.yaml" config chek
+expect_usage "config check: unexpected argument 'x'" -c "$T_DIR/h.yaml" config check x
+ok "bad keys, groups, commands, options, arguments, formats, configs and providers exit 2 with the reason (and a suggestion)"
 
 out=$("$HAROMBE" -c "$T_DIR/h.yaml" config check)
 echo "$out" | grep -q "provider env, 1 view" || fail "config check: $out"
@@ -63,4 +84,16 @@ ok "config check summarises views, names and keys"
 
 "$HAROMBE" --help | grep -q "^usage: harombe" || fail "--help"
 "$HAROMBE" vault --help | grep -q "harombe vault get KEY" || fail "vault --help"
-ok "--help on the command and its groups"
+"$HAROMBE" help vault | grep -q "harombe vault get KEY" || fail "help vault"
+"$HAROMBE" help | grep -q "^usage: harombe" || fail "help"
+out=$("$HAROMBE" help secrets scan)
+echo "$out" | grep -q "harombe secrets scan " && ! echo "$out" | grep -q "secrets filter" || fail "help secrets scan: $out"
+out=$("$HAROMBE" vault get --help)
+echo "$out" | grep -q "^usage: harombe vault get KEY" && ! echo "$out" | grep -q "harombe vault set" || fail "vault get --help: $out"
+out=$("$HAROMBE" help audit report)
+echo "$out" | grep -q "^usage: harombe audit report" && ! echo "$out" | grep -q "harombe audit query" || fail "help audit report: $out"
+out=$("$HAROMBE" sops decrypt --help)
+echo "$out" | grep -q "^usage: harombe sops decrypt" && ! echo "$out" | grep -q "harombe sops encrypt" || fail "sops decrypt --help: $out"
+out=$("$HAROMBE" secrets scan-git --help)
+echo "$out" | grep -q -- "--staged" && ! echo "$out" | grep -q -- "--hold-ms" || fail "scan-git --help: $out"
+ok "--help on the command, its groups and their commands; harombe help [GROUP [CMD]]"

@@ -87,7 +87,13 @@ done
 rc 1 "$H" sops decrypt "$T_DIR/none.yaml"
 SOPS_AGE_KEY_FILE=k2.txt rc 3 "$H" sops decrypt "$FX/age-example.json"
 assert_contains err "no age identity matches" "wrong identity"
-ok "tampered files print nothing and exit 3; a missing file 1; no identity 3"
+# the list of identities tried is never cut (it was at 256 bytes)
+LONG=$T_DIR/$(printf 'd%.0s' $(seq 1 120))/$(printf 'e%.0s' $(seq 1 120))
+mkdir -p "$LONG/sops/age" && cp k2.txt "$LONG/sops/age/keys.txt" && cp k2.txt "$LONG/k2.txt"
+SOPS_AGE_KEY_FILE=$LONG/k2.txt XDG_CONFIG_HOME=$LONG rc 3 "$H" sops decrypt "$FX/age-example.json"
+assert_contains err "SOPS_AGE_KEY_FILE $LONG/k2.txt" "first identity source, whole"
+assert_contains err "$LONG/sops/age/keys.txt" "the default identity file, whole, after a long first one"
+ok "tampered files print nothing and exit 3; a missing file 1; no identity 3 (every identity tried named)"
 
 # ---- encrypt: layout and MAC checked without harombe ----
 # check_indep FILE EXPECTED.json: age opens the data key; sops_mac.py

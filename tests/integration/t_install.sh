@@ -1,12 +1,16 @@
 #!/bin/bash
 # make install into a DESTDIR lays out binaries, the mount(8) helper, systemd
-# units, man pages and an example config (0600, references only); the units
-# pass systemd-analyze verify as installed; the man pages render without a
-# warning; make uninstall leaves nothing (an edited config excepted).
+# units, man pages, the docs and an example config (0600, references only);
+# the units pass systemd-analyze verify as installed; the man pages render
+# without a warning; make uninstall leaves nothing (an edited config
+# excepted).  /etc and /sbin are used for PREFIX=/usr or when asked for
+# (SYSCONFDIR=/etc MOUNTHELPERDIR=/sbin, as below); otherwise everything
+# stays under PREFIX, and `make install PREFIX=$HOME/.local` works as a
+# normal user (uid 1000, run through setpriv with a temporary HOME).
 . "$(dirname "$0")/lib.sh"
 
 D="$T_DIR/root"
-inst() { make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$D" "$@"; }
+inst() { make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$D" SYSCONFDIR=/etc MOUNTHELPERDIR=/sbin "$@"; }
 inst install > "$T_DIR/install.out" 2>&1 || fail "make install: $(cat "$T_DIR/install.out")"
 find "$D" ! -type d -printf '%m %P\n' | sort -k2 > "$T_DIR/files"
 VERSION=$(sed -n 's/^VERSION := //p' "$TOP/Makefile")
@@ -25,19 +29,23 @@ cat > "$T_DIR/expected" <<EOF
 644 usr/local/lib/systemd/system/run-harombe.mount
 755 usr/local/sbin/harombe-bind
 755 usr/local/sbin/harombefs
+644 usr/local/share/doc/harombe/README.md
 644 usr/local/share/doc/harombe/examples/docker.service.d/harombe.conf
 644 usr/local/share/doc/harombe/examples/harombe.yaml
+644 usr/local/share/doc/harombe/examples/pre-commit-hooks.yaml
 644 usr/local/share/man/man1/harombe.1
 644 usr/local/share/man/man5/harombe.yaml.5
 644 usr/local/share/man/man8/harombefs.8
 EOF
+for d in "$TOP"/docs/*.md; do echo "644 usr/local/share/doc/harombe/docs/$(basename "$d")"; done >> "$T_DIR/expected"
+sort -k2 -o "$T_DIR/expected" "$T_DIR/expected"
 diff -u "$T_DIR/expected" "$T_DIR/files" > "$T_DIR/diff" || fail "installed files differ: $(cat "$T_DIR/diff")"
-ok "make install lays out $(wc -l < "$T_DIR/files") files with their modes (config 0600)"
+ok "make install lays out $(wc -l < "$T_DIR/files") files with their modes (config 0600, the docs --help points to)"
 
 "$D/usr/local/bin/harombe" -c "$D/etc/harombe/harombe.yaml" config check > "$T_DIR/check.out" 2>&1 ||
 	fail "the installed example config does not load: $(cat "$T_DIR/check.out")"
-grep -rq '@[A-Z]*DIR@' "$D" && fail "a placeholder was left: $(grep -rl '@[A-Z]*DIR@' "$D")"
-grep -q '^ExecStart=/usr/local/sbin/harombefs /run/harombe -f --resume-only' \
+grep -rq --exclude-dir=doc '@[A-Z]*DIR@' "$D" && fail "a placeholder was left: $(grep -rl --exclude-dir=doc '@[A-Z]*DIR@' "$D")"
+grep -q '^ExecStart=/usr/local/sbin/harombefs /run/harombe -f --resume-only -o config=/etc/harombe/harombe.yaml$' \
 	"$D/usr/local/lib/systemd/system/harombefs.service" || fail "harombefs.service does not run the installed binary"
 grep -q '^HAROMBEFS=/usr/local/sbin/harombefs$' "$D/sbin/mount.fuse.harombefs" ||
 	fail "the mount helper does not run the installed binary"
@@ -99,3 +107,44 @@ inst uninstall > "$T_DIR/uninstall.out" 2>&1 || fail "make uninstall with an edi
 grep -q "kept $D/etc/harombe/harombe.yaml" "$T_DIR/uninstall.out" || fail "no word about the kept config"
 [ "$(find "$D" ! -type d)" = "$D/etc/harombe/harombe.yaml" ] || fail "uninstall with an edited config: $(find "$D" ! -type d)"
 ok "an edited config survives make install and make uninstall, which says so"
+
+# ---- where things go without being asked ----
+rm -rf "$D"
+make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$D" PREFIX=/usr install > "$T_DIR/install.out" 2>&1 ||
+	fail "PREFIX=/usr: $(cat "$T_DIR/install.out")"
+[ -f "$D/etc/harombe/harombe.yaml" ] && [ -f "$D/sbin/mount.fuse.harombefs" ] && [ -f "$D/usr/bin/harombe" ] ||
+	fail "PREFIX=/usr: /etc and /sbin: $(find "$D" -type f | head)"
+rm -rf "$D"
+make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$D" PREFIX=/opt/h install > "$T_DIR/install.out" 2>&1 ||
+	fail "PREFIX=/opt/h: $(cat "$T_DIR/install.out")"
+[ -z "$(find "$D" -type f ! -path "$D/opt/h/*")" ] || fail "PREFIX=/opt/h wrote outside it: $(find "$D" -type f ! -path "$D/opt/h/*")"
+grep -q 'config=/opt/h/etc/harombe/harombe.yaml' "$D/opt/h/lib/systemd/system/harombefs.service" ||
+	fail "the units do not use the configured SYSCONFDIR"
+grep -q '^ExecStart=/opt/h/bin/harombe -c /opt/h/etc/harombe/harombe.yaml rotate --check$' \
+	"$D/opt/h/lib/systemd/system/harombe-rotate.service" || fail "harombe-rotate.service does not use the configured paths"
+grep -q "mount(8) finds mount.fuse.harombefs in /sbin only" "$T_DIR/install.out" || fail "no note about the mount helper"
+rm -rf "$D"
+ok "PREFIX=/usr puts the config in /etc and the helper in /sbin; another PREFIX keeps everything under it, units included"
+
+# ---- as a normal user, into $HOME/.local ----
+U=1000
+UH="$T_DIR/home"
+mkdir -p "$UH" && chown "$U:$U" "$UH"
+as_user() { setpriv --reuid "$U" --regid "$U" --clear-groups env -i PATH="$PATH" HOME="$UH" "$@"; }
+as_user make -s -C "$TOP" BUILD="$BUILD" PREFIX="$UH/.local" install > "$T_DIR/user.out" 2>&1 ||
+	fail "make install PREFIX=\$HOME/.local as uid $U: $(cat "$T_DIR/user.out")"
+[ -z "$(find "$UH" ! -user "$U")" ] || fail "files not owned by uid $U: $(find "$UH" ! -user "$U")"
+for f in bin/harombe sbin/harombefs etc/harombe/harombe.yaml share/man/man1/harombe.1 \
+	share/doc/harombe/docs/scanner.md lib/systemd/system/harombefs.service lib/libharombe-scan.so.0; do
+	[ -e "$UH/.local/$f" ] || fail "user install: $f missing"
+done
+grep -q "^ExecStart=$UH/.local/sbin/harombefs .*config=$UH/.local/etc/harombe/harombe.yaml$" \
+	"$UH/.local/lib/systemd/system/harombefs.service" ||
+	fail "user units: $(grep ExecStart "$UH/.local/lib/systemd/system/harombefs.service")"
+as_user "$UH/.local/bin/harombe" -c "$UH/.local/etc/harombe/harombe.yaml" config check > "$T_DIR/user.out" 2>&1 ||
+	fail "the user's harombe: $(cat "$T_DIR/user.out")"
+as_user make -s -C "$TOP" BUILD="$BUILD" PREFIX="$UH/.local" uninstall > "$T_DIR/user.out" 2>&1 ||
+	fail "make uninstall as uid $U: $(cat "$T_DIR/user.out")"
+[ -z "$(find "$UH/.local" -type f ! -path '*/etc/harombe/harombe.yaml')" ] ||
+	fail "user uninstall left: $(find "$UH/.local" -type f)"
+ok "make install PREFIX=\$HOME/.local as uid $U: everything under it, units with its paths, the command runs; uninstall cleans up"

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 D="$T_DIR/root"
-make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$D" install > "$T_DIR/install.out" 2>&1 ||
+make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$D" SYSCONFDIR=/etc MOUNTHELPERDIR=/sbin install > "$T_DIR/install.out" 2>&1 ||
 	fail "make install: $(cat "$T_DIR/install.out")"
 TOKEN="tok-$(rand_token 24)"
 cat > "$T_DIR/h.yaml" <<YAML

@@ -26,7 +26,7 @@ rc=$RC
 [ "$rc" -eq 1 ] || fail "findings: exit $rc"
 grep -q '^leaky.txt:2:22: github_token (rule github_token, confidence 0.95, starts with "gh'p'_")$' out ||
 	fail "text report: $(cat out)"
-grep -q '^leaky.txt:5:13: password (rule password, confidence 0.80)$' out || fail "text report: $(cat out)"
+grep -q '^leaky.txt:5:13: password (rule password, confidence 0.8)$' out || fail "text report: $(cat out)"
 [ "$(wc -l < out)" -eq 2 ] || fail "expected 2 findings"
 no_run out "$GH" "scan report"
 no_run out "$PW" "scan report"
@@ -129,7 +129,7 @@ allowlist:
 EOF
 echo "t acme_abcdefghij0123456789klmn" >> tree/README
 "$HAROMBE" secrets scan --rules rules.yaml --recursive tree > out || true
-assert_eq "$(cut -d: -f1,4 out | sort | tr '\n' ' ')" "tree/README: api_key (rule acme_token, confidence 0.80) tree/src/app.conf: github_token (rule github_token, confidence 0.95, starts with \"gh""p_\") " "custom rule and path allowlist"
+assert_eq "$(cut -d: -f1,4 out | sort | tr '\n' ' ')" "tree/README: api_key (rule acme_token, confidence 0.8) tree/src/app.conf: github_token (rule github_token, confidence 0.95, starts with \"gh""p_\") " "custom rule and path allowlist"
 printf 'rules:\n  - id: x\n    regex: "(a"\n' > bad.yaml
 rc_of "$HAROMBE" secrets scan --rules bad.yaml clean.txt 2> "$ERR"
 rc=$RC
