@@ -11,7 +11,8 @@ CYCLES=${BENCH_CYCLES:-20000}
 ROUNDS=${BENCH_ROUNDS:-5}
 D=$(mktemp -d /tmp/harombe-bench.XXXXXX)
 # The audit log of the audit-on target grows ~100 MB over the default rounds.
-mount -t tmpfs -o size=512m bench "$D"
+# mode 0755: harombefs refuses an audit log in a directory others may write (a tmpfs root is 1777)
+mount -t tmpfs -o size=512m,mode=0755 bench "$D"
 pids=()
 cleanup() {
 	set +e
