@@ -318,6 +318,13 @@ int backend_create(const struct backend_ctx *ctx, const char *target, const char
 	return -BACKEND_EINVAL;
 }
 
+int backend_key_whole(const char *key)
+{
+	const char *h = strchr(key, '#');
+
+	return h && h > key && !h[1];
+}
+
 const char *backend_strerror(int err)
 {
 	switch (err < 0 ? -err : err) {

@@ -65,6 +65,19 @@ void backend_close(struct backend *be);		/* wipes the backend's own secrets; NUL
 const char *backend_name(const struct backend *be);
 unsigned int backend_caps(const struct backend *be);
 
+/*
+ * A whole secret: the key "path#" (path, '#' and no field, a form that
+ * names_check_key() refuses, so no configured key can be one) asks for every
+ * field of the secret at path as one JSON object, in locked memory: a Vault
+ * KV secret's `data` object, the map at a SOPS path (a value there is
+ * BACKEND_EINVAL).  Stores without fields refuse it (BACKEND_ENOTSUP).  The
+ * templates' {{ secret "path" | json }} (docs/templates.md) asks for it; a
+ * cache keeps it apart from "path" and "path#field", and forgets it with them.
+ */
+#define BACKEND_WHOLE_SUFFIX "#"
+/* 1 when key is "path#" (a whole secret), else 0. */
+int backend_key_whole(const char *key);
+
 /* 0 and *out = new secbuf, or an error and *out = NULL. */
 int backend_get(struct backend *be, const char *key, struct secbuf **out, struct why *why);
 /* Fetch n keys (in parallel where the store allows).  outs[i] and rcs[i]

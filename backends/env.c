@@ -172,6 +172,9 @@ static int var_name(const struct env_backend *eb, const char *key, char *buf, si
 {
 	size_t pl = strlen(eb->prefix), i;
 
+	if (backend_key_whole(key))
+		return why_fail(why, -BACKEND_ENOTSUP, "the env backend holds single values: '%.*s' is no "
+				"secret of several fields to give as a JSON object", (int)(strlen(key) - 1), key);
 	if (strchr(key, '#'))
 		return why_fail(why, -BACKEND_EINVAL, "the env backend has no fields ('#'): '%s'", key);
 	if (pl + strlen(key) + 1 > len)

@@ -22,6 +22,7 @@
 #include "lib/names.h"
 #include "lib/secbuf.h"
 #include "lib/fileio.h"
+#include "lib/jsonw.h"
 #include "lib/trust.h"
 #include "lib/why.h"
 
@@ -468,6 +469,145 @@ static int lookup(struct sops_doc *doc, const char *key, struct found *f, int wa
 	return 0;
 }
 
+/* ---- a whole map as one JSON object (backend.h: "path#") ---- */
+
+static int json_number(const unsigned char *p, size_t len)
+{
+	size_t i = 0, d;
+
+	if (i < len && p[i] == '-')
+		i++;
+	if (i < len && p[i] == '0')
+		i++;
+	else if (i < len && p[i] >= '1' && p[i] <= '9')
+		while (i < len && p[i] >= '0' && p[i] <= '9')
+			i++;
+	else
+		return 0;
+	if (i < len && p[i] == '.') {
+		for (d = ++i; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+			;
+		if (i == d)
+			return 0;
+	}
+	if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < len && (p[i] == '+' || p[i] == '-'))
+			i++;
+		for (d = i; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+			;
+		if (i == d)
+			return 0;
+	}
+	return i == len;
+}
+
+/* p[0..len) as a JSON string, escaped straight into locked memory. */
+static int json_str(struct secbuf *sb, const unsigned char *p, size_t len, struct why *why)
+{
+	unsigned char *w, *start;
+	size_t i = 0;
+	uint32_t cp;
+
+	while (i < len) {
+		size_t n = jsonw_utf8_next(p + i, len - i, &cp);
+
+		if (!n)
+			return why_fail(why, -BACKEND_EINVAL, "a value is not valid UTF-8, which JSON cannot hold");
+		i += n;
+	}
+	if (!(start = w = secbuf_tail(sb, jsonw_escaped_len(p, len) + 2)))
+		return -BACKEND_ENOMEM;
+	*w++ = '"';
+	w = jsonw_escape(w, p, len);
+	*w++ = '"';
+	secbuf_commit(sb, (size_t)(w - start));
+	return 0;
+}
+
+static int json_node(const struct sops_doc *doc, const struct sops_node *n, struct secbuf *sb, int depth,
+		     struct why *why)
+{
+	const unsigned char *p;
+	size_t i, len;
+	int r = 0, first = 1;
+
+	if (depth > 64)
+		return why_fail(why, -BACKEND_EINVAL, "nested too deep");
+	if (n->kind == SN_MAP || n->kind == SN_SEQ) {
+		if ((r = secbuf_append(sb, n->kind == SN_MAP ? "{" : "[", 1)))
+			return r;
+		for (i = 0; i < n->n && !r; i++) {
+			const struct sops_item *it = &n->items[i];
+
+			if (!it->val || it->val->kind == SN_COMMENT || (n->kind == SN_MAP && !it->key))
+				continue;
+			if (!first)
+				r = secbuf_append(sb, ",", 1);
+			first = 0;
+			if (!r && n->kind == SN_MAP) {
+				r = json_str(sb, (const unsigned char *)it->key, it->klen, why);
+				if (!r)
+					r = secbuf_append(sb, ":", 1);
+			}
+			if (!r)
+				r = json_node(doc, it->val, sb, depth + 1, why);
+		}
+		return r ? r : secbuf_append(sb, n->kind == SN_MAP ? "}" : "]", 1);
+	}
+	if (n->kind != SN_SCALAR)
+		return why_fail(why, -BACKEND_EINVAL, "not a value");
+	sops_node_value(doc, n, &p, &len);
+	switch (n->type) {
+	case SV_BOOL:
+		return secbuf_append(sb, len && (p[0] == 'T' || p[0] == 't' || p[0] == '1') ? "true" : "false",
+				     len && (p[0] == 'T' || p[0] == 't' || p[0] == '1') ? 4 : 5);
+	case SV_NULL:
+		if (!n->enc)
+			return secbuf_append(sb, "null", 4);
+		break;
+	case SV_INT:
+	case SV_FLOAT:
+		if (json_number(p, len))
+			return secbuf_append(sb, p, len);
+		break;
+	default:
+		break;
+	}
+	return json_str(sb, p, len, why);
+}
+
+/* The map at key's path ("path#") as a JSON object.  Called with the
+ * document locked. */
+static int whole_copy(struct sops_doc *doc, const char *key, struct secbuf **out, struct why *why)
+{
+	char path[NAMES_KEY_MAX + 1];
+	size_t n = strlen(key);
+	struct found f;
+	int r;
+
+	*out = NULL;
+	if (n - 1 >= sizeof(path))
+		return why_fail(why, -BACKEND_EINVAL, "key is too long");
+	memcpy(path, key, n - 1);
+	path[n - 1] = 0;
+	if ((r = lookup(doc, path, &f, 0, why)))
+		return r;
+	if (f.node->kind != SN_MAP)
+		return why_fail(why, -BACKEND_EINVAL, "'%s' is %s, not a map: only a map is a whole secret "
+				"(write {{ secret \"%s\" }} for a single value)", path,
+				f.node->kind == SN_SEQ ? "a list" : "a single value", path);
+	if (!(*out = secbuf_new(256)))
+		return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+	if ((r = json_node(doc, f.node, *out, 0, why))) {
+		if (r == -BACKEND_ENOMEM || r == -ENOMEM)
+			r = why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+		secbuf_free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
 static int value_copy(const struct sops_doc *doc, const struct sops_node *n, struct secbuf **out)
 {
 	const unsigned char *p;
@@ -559,9 +699,13 @@ static int sops_get_many(struct backend *be, size_t n, const char *const *keys, 
 		struct found f;
 
 		why.msg[0] = 0;
-		rcs[i] = lookup(&sb->doc, keys[i], &f, 1, &why);
-		if (!rcs[i])
-			rcs[i] = value_copy(&sb->doc, f.node, &outs[i]);
+		if (backend_key_whole(keys[i])) {
+			rcs[i] = whole_copy(&sb->doc, keys[i], &outs[i], &why);
+		} else {
+			rcs[i] = lookup(&sb->doc, keys[i], &f, 1, &why);
+			if (!rcs[i])
+				rcs[i] = value_copy(&sb->doc, f.node, &outs[i]);
+		}
 		if (rcs[i])
 			why_set(whys ? &whys[i] : NULL, "%s", why.msg[0] ? why.msg : "out of locked memory");
 	}

@@ -129,6 +129,18 @@ int vault_pick_field(struct json_object *data, const struct vault_key *k, struct
 	if (!data || !json_object_is_type(data, json_type_object))
 		return why_fail(why, -BACKEND_EINVAL, "secret '%s' holds no fields", k->path);
 	count = json_object_object_length(data);
+	if (k->whole) {
+		/* Every field as one JSON object, escaped straight into locked
+		 * memory (sjson_write); the tree is wiped by the caller. */
+		if (!(*out = secbuf_new(256)))
+			return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+		if (sjson_write(*out, data)) {
+			secbuf_free(*out);
+			*out = NULL;
+			return why_fail(why, -BACKEND_ENOMEM, "locked memory exhausted");
+		}
+		return 0;
+	}
 	if (k->field[0]) {
 		if (!json_object_object_get_ex(data, k->field, &v)) {
 			field_names(data, names, sizeof(names));
@@ -189,7 +201,7 @@ int vault_get_many(struct backend *be, size_t n, const char *const *keys, struct
 	 * secret come back together. */
 	for (i = 0; i < n; i++) {
 		which[i] = SIZE_MAX;
-		if ((rcs[i] = vault_key_parse(keys[i], &ks[i], W(i))))
+		if ((rcs[i] = vault_key_parse_read(keys[i], &ks[i], W(i))))
 			continue;
 		if (kv == 1 && ks[i].version) {
 			rcs[i] = why_fail(W(i), -BACKEND_EINVAL, "'%s': mount '%s' is KV version 1, which has no "

@@ -422,7 +422,7 @@ int vault_get_many_for(struct backend *be, const char *scope, size_t n, const ch
 	int first = 0;
 
 	for (i = 0; i < n; i++)
-		if (!vault_key_parse(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path))
+		if (!vault_key_parse_read(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path))
 			break;
 	if (i == n)
 		return vault_get_many(be, n, keys, outs, rcs, whys);
@@ -438,7 +438,7 @@ int vault_get_many_for(struct backend *be, const char *scope, size_t n, const ch
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (!vault_key_parse(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path)) {
+		if (!vault_key_parse_read(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path)) {
 			rcs[i] = vault_lease_get(vb, scope, &k, deadline, &outs[i], whys ? &whys[i] : NULL);
 		} else {
 			kk[nk] = keys[i];

@@ -24,6 +24,24 @@ static int all_digits(const char *s)
 	return 1;
 }
 
+int vault_key_parse_read(const char *key, struct vault_key *k, struct why *why)
+{
+	size_t n = strlen(key);
+	char buf[sizeof(k->path)];
+	int r;
+
+	if (!backend_key_whole(key))
+		return vault_key_parse(key, k, why);
+	if (n - 1 >= sizeof(buf))
+		return why_fail(why, -BACKEND_EINVAL, "key '%s' has no usable path", key);
+	memcpy(buf, key, n - 1);
+	buf[n - 1] = 0;
+	if ((r = vault_key_parse(buf, k, why)))
+		return r;
+	k->whole = 1;
+	return 0;
+}
+
 int vault_key_parse(const char *key, struct vault_key *k, struct why *why)
 {
 	const char *hash = strchr(key, '#');

@@ -233,10 +233,13 @@ struct vault_key {
 	char path[513];
 	char field[513];	/* "" = none given */
 	long long version;	/* 0 = latest */
+	int whole;		/* "path#": every field as one JSON object (reads only) */
 };
 
-/* 0, or -EINVAL with why. */
+/* 0, or -EINVAL with why.  Refuses a whole-secret key ("path#"). */
 int vault_key_parse(const char *key, struct vault_key *k, struct why *why);
+/* vault_key_parse() for reads: also takes "path#" (k->whole, backend.h). */
+int vault_key_parse_read(const char *key, struct vault_key *k, struct why *why);
 
 /* RFC 3339 ("2018-03-22T02:24:06.945319214Z", "...-04:00") to Unix
  * seconds; 0 and *out, or -EINVAL. */

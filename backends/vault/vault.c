@@ -397,7 +397,7 @@ static int vault_scoped(struct backend *be, const char *key)
 {
 	struct vault_key k;
 
-	return !vault_key_parse(key, &k, NULL) && vault_is_dynamic(vault_downcast(be), k.path);
+	return !vault_key_parse_read(key, &k, NULL) && vault_is_dynamic(vault_downcast(be), k.path);
 }
 
 static void vault_leases(struct backend *be, backend_lease_fn *fn, void *arg)

@@ -77,6 +77,9 @@ START_TEST(test_bad_keys)
 	struct why why = { "" };
 
 	ck_assert_int_eq(backend_get(be, "a#field", &sb, &why), -EINVAL);
+	/* a whole secret ("path#", backend.h): the env backend has single values only */
+	ck_assert_int_eq(backend_get(be, "github/token#", &sb, &why), -BACKEND_ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(why.msg, "single values: 'github/token'"));
 	ck_assert_int_eq(backend_get(be, "a b", &sb, &why), -EINVAL);
 }
 END_TEST

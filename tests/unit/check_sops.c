@@ -370,6 +370,24 @@ START_TEST(test_nested_and_fields)
 	ck_assert_ptr_nonnull(strstr(why_str(&why), "list"));
 	expect("an_array/3", "some other value");
 	expect("nested_unencrypted/this/is/all", "going to remain in clear text");
+	/* "path#": the map at path as one JSON object (comments left out) */
+	v = get("app2/db#", &rc, &why);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(!strncmp(v, "{\"user\":\"", 9) && strstr(v, "\",\"password\":\"c4r1b0u\"}") &&
+		      strlen(strstr(v, "\",\"password\"")) == strlen("\",\"password\":\"c4r1b0u\"}"), "%s", v);
+	free(v);
+	expect("nested_unencrypted#", "{\"this\":{\"is\":{\"all\":\"going to remain in clear text\"}}}");
+	v = get("an_array#", &rc, &why);
+	ck_assert_int_eq(rc, -BACKEND_EINVAL);
+	ck_assert_ptr_nonnull(strstr(why_str(&why), "a list, not a map"));
+	free(v);
+	v = get("app2/db/password#", &rc, &why);
+	ck_assert_int_eq(rc, -BACKEND_EINVAL);
+	ck_assert_ptr_nonnull(strstr(why_str(&why), "a single value, not a map"));
+	free(v);
+	v = get("app2/nothing#", &rc, &why);
+	ck_assert_int_eq(rc, -BACKEND_ENOTFOUND);
+	free(v);
 }
 END_TEST
 

@@ -262,6 +262,39 @@ START_TEST(test_get_many_per_key_results)
 }
 END_TEST
 
+/* "path#": every field as one JSON object (backends/backend.h), KV v2 and v1. */
+START_TEST(test_get_whole)
+{
+	static const char *const mounts[] = { "secret", "kv1" };
+	const char *keys[] = { "whole/s#", "whole/s", "whole/missing#", "whole/s#f1" };
+	const char *fields[] = { "f1", "f\"2" };
+	const void *values[] = { "v1", "a\"b\\c\n\001" };
+	size_t lens[] = { 2, 7 }, m;
+	static const char want[] = "{\"f1\":\"v1\",\"f\\\"2\":\"a\\\"b\\\\c\\n\\u0001\"}";
+	struct secbuf *outs[4];
+	struct why whys[4];
+	int rcs[4];
+
+	for (m = 0; m < 2; m++) {
+		open_mount(mounts[m]);
+		ck_assert_int_eq(backend_set_fields(sbe, "whole/s", 2, fields, values, lens, NULL), 0);
+		backend_get_many(sbe, 4, keys, outs, rcs, whys);
+		ck_assert_int_eq(rcs[0], 0);
+		ck_assert_msg(secbuf_equal(outs[0], want, strlen(want)), "%s", secbuf_str(outs[0]));
+		ck_assert_int_eq(rcs[1], -BACKEND_EINVAL);
+		ck_assert(strstr(whys[1].msg, "several fields"));
+		ck_assert_int_eq(rcs[2], -BACKEND_ENOTFOUND);
+		ck_assert_int_eq(rcs[3], 0);
+		ck_assert(secbuf_equal(outs[3], "v1", 2));
+		secbuf_free(outs[0]);
+		secbuf_free(outs[3]);
+		/* only reads take it */
+		ck_assert_int_eq(backend_set(sbe, "whole/s#", "x", 1, NULL), -BACKEND_EINVAL);
+		close_mount();
+	}
+}
+END_TEST
+
 static int stop_after_one(const char *key, void *arg)
 {
 	(*(int *)arg)++;
@@ -301,6 +334,7 @@ static Suite *vault_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_meta);
 	tcase_add_test(tc, test_get_many_per_key_results);
+	tcase_add_test(tc, test_get_whole);
 	tcase_add_test(tc, test_list_stops);
 	suite_add_tcase(s, tc);
 	return s;
