@@ -26,6 +26,8 @@ struct part {
 	int key;		/* index in t->keys, -1: literal only */
 	unsigned char filters[TEMPLATE_MAX_FILTERS];
 	size_t nf;
+	int whole;		/* a whole secret: the value is a JSON object already,
+				 * and filters[0] (json) is not applied again */
 };
 
 struct template {
@@ -33,8 +35,8 @@ struct template {
 	size_t text_len;
 	struct part *parts;
 	size_t n;
-	char **keys;
-	const char **names;	/* borrowed from the view */
+	char **keys;		/* "path#" for a whole secret (backends/backend.h) */
+	const char **names;	/* borrowed from the view; a whole secret's is its key */
 	size_t nkeys;
 };
 
@@ -484,23 +486,55 @@ static size_t string_at(struct parser *ps, size_t i, size_t end, char *buf, size
 	return i + 1;
 }
 
-static int key_index(struct parser *ps, size_t at, const char *key)
+/* Is key (no '#') the path of a declared "path#field"? */
+static int path_declared(const struct parser *ps, const char *key)
+{
+	size_t i, n = strlen(key);
+
+	if (strchr(key, '#'))
+		return 0;
+	for (i = 0; i < ps->n_allowed; i++)
+		if (!strncmp(ps->allowed[i], key, n) && ps->allowed[i][n] == '#')
+			return 1;
+	return 0;
+}
+
+/* The index of key in t->keys, added on first use.  json: the action's
+ * first filter is json, which makes a path whose fields are declared (but
+ * that is not itself declared) a whole secret: *whole = 1 and the key
+ * "path#" (docs/templates.md "A whole secret"). */
+static int key_index(struct parser *ps, size_t at, const char *key, int json, int *whole)
 {
 	struct template *t = ps->t;
+	char wkey[1026];
 	size_t i;
 
-	for (i = 0; i < t->nkeys; i++)
-		if (!strcmp(t->keys[i], key))
-			return (int)i;
+	*whole = 0;
 	for (i = 0; i < ps->n_allowed; i++)
 		if (!strcmp(ps->allowed[i], key))
 			break;
-	if (i == ps->n_allowed)
-		return fail_at(ps, at, "key '%s' is not one of the container's secrets (add it under "
-			       "'secrets:')", key);
+	if (i == ps->n_allowed) {
+		if (!path_declared(ps, key))
+			return fail_at(ps, at, "key '%s' is not one of the container's secrets (add it under "
+				       "'secrets:')", key);
+		if (!json)
+			return fail_at(ps, at, "key '%s' is not one of the container's secrets; its fields are, "
+				       "and the whole secret is offered as one JSON object only: write "
+				       "{{ secret \"%s\" | json }}, or name a field (\"%s#FIELD\")", key, key, key);
+		snprintf(wkey, sizeof(wkey), "%s#", key);
+		key = wkey;
+		*whole = 1;
+	}
+	for (i = 0; i < t->nkeys; i++)
+		if (!strcmp(t->keys[i], key))
+			return (int)i;
+	if (!*whole)
+		for (i = 0; i < ps->n_allowed; i++)
+			if (!strcmp(ps->allowed[i], key))
+				break;
 	if (!(t->keys[t->nkeys] = strdup(key)))
 		return -ENOMEM;
-	t->names[t->nkeys] = ps->names ? ps->names[i] : t->keys[t->nkeys];
+	t->names[t->nkeys] = ps->names && !*whole ? ps->names[i] : t->keys[t->nkeys];
 	return (int)t->nkeys++;
 }
 
@@ -509,7 +543,7 @@ static int action(struct parser *ps, size_t open, size_t close, struct part *p)
 {
 	const char *s = ps->text;
 	char buf[1024];
-	size_t i = skip_blank(s, open + 2, close), blen, w;
+	size_t i = skip_blank(s, open + 2, close), blen, w, key_at;
 	int k;
 
 	if (i < close && s[i] == '"') {
@@ -528,11 +562,9 @@ static int action(struct parser *ps, size_t open, size_t close, struct part *p)
 	if (w - i != 6 || memcmp(s + i, "secret", 6))
 		return fail_at(ps, i, "unknown function '%.*s' (the one function is secret)", (int)(w - i), s + i);
 	i = skip_blank(s, w, close);
+	key_at = i;
 	if (!(w = string_at(ps, i, close, buf, sizeof(buf), &blen)))
 		return -EINVAL;
-	if ((k = key_index(ps, i, buf)) < 0)
-		return k;
-	p->key = k;
 	i = skip_blank(s, w, close);
 	while (i < close) {
 		int f;
@@ -552,6 +584,9 @@ static int action(struct parser *ps, size_t open, size_t close, struct part *p)
 		p->filters[p->nf++] = (unsigned char)f;
 		i = skip_blank(s, w, close);
 	}
+	if ((k = key_index(ps, key_at, buf, p->nf && p->filters[0] == TEMPLATE_JSON, &p->whole)) < 0)
+		return k;
+	p->key = k;
 	return 0;
 }
 
@@ -637,8 +672,9 @@ int template_parse(const struct template_origin *o, const char *text, size_t len
 	if (!(t = ps.t = calloc(1, sizeof(*t))))
 		return -ENOMEM;
 	t->text = malloc(len + 1);
-	t->keys = calloc(n_allowed + 1, sizeof(*t->keys));
-	t->names = calloc(n_allowed + 1, sizeof(*t->names));
+	/* each declared key, and each declared path as a whole secret */
+	t->keys = calloc(2 * n_allowed + 1, sizeof(*t->keys));
+	t->names = calloc(2 * n_allowed + 1, sizeof(*t->names));
 	if (!t->text || !t->keys || !t->names) {
 		r = -ENOMEM;
 		goto out;
@@ -736,6 +772,7 @@ int template_equal(const struct template *a, const struct template *b)
 		const struct part *x = &a->parts[i], *y = &b->parts[i];
 
 		if (x->off != y->off || x->len != y->len || x->key != y->key || x->nf != y->nf ||
+		    x->whole != y->whole ||
 		    memcmp(x->filters, y->filters, x->nf))
 			return 0;
 	}
@@ -754,9 +791,10 @@ static int render_value(const struct template *t, const struct part *p, struct s
 	int r = 0;
 
 	v = secbuf_data(value, &len);
-	if (!p->nf)
+	i = p->whole ? 1 : 0;	/* a whole secret is a JSON object already */
+	if (i == p->nf)
 		return put(out, v, len);
-	for (i = 0; i < p->nf && !r; i++) {
+	for (; i < p->nf && !r; i++) {
 		int last = i + 1 == p->nf;
 
 		if (!last && !(next = secbuf_new(len * 2 + 16))) {

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: templates (inject/template.h).  Byte 0 chooses:
- *   0     template_parse() of the rest (keys a/b and c/d#e allowed), then
+ *   0     template_parse() of the rest (keys a/b and c/d#e allowed, and c/d
+ *         whole through json), then
  *         template_render() with fixed values: parse errors must carry a
  *         position, a render may refuse only with a reason;
  *   1-12  one filter (enum template_filter: raw, sh, json, yaml, toml, ini,
@@ -569,7 +570,7 @@ static void parse_render(const uint8_t *data, size_t size)
 	static const char *const names[] = { "A", "C" };
 	static const struct template_origin o = { "fuzz.tmpl", 0, 0, "template 'fuzz'" };
 	struct template *t = NULL;
-	struct secbuf *vals[2] = { 0 }, *out = NULL;
+	struct secbuf *vals[3] = { 0 }, *out = NULL;
 	struct why why = WHY_INIT;
 	int r;
 
@@ -581,11 +582,19 @@ static void parse_render(const uint8_t *data, size_t size)
 			abort();	/* every refusal has a position */
 		return;
 	}
-	if (template_nkeys(t) > 2)
+	/* a/b, c/d#e, and c/d as a whole secret ("c/d#": {{ secret "c/d" | json }}) */
+	if (template_nkeys(t) > 3)
 		abort();
+	for (r = 0; r < (int)template_nkeys(t); r++) {
+		const char *k = template_keys(t)[r];
+
+		if (strcmp(k, "a/b") && strcmp(k, "c/d#e") && strcmp(k, "c/d#"))
+			abort();	/* only a declared key, or a declared key's path whole */
+	}
 	vals[0] = secbuf_dup("v1 'x'", 6);
 	vals[1] = secbuf_dup("line\n2", 6);
-	if (vals[0] && vals[1]) {
+	vals[2] = secbuf_dup("{\"e\":\"line\\n2\"}", 15);
+	if (vals[0] && vals[1] && vals[2]) {
 		r = template_render(t, vals, 1u << 20, &out, &why);
 		if (r && r != -EINVAL && r != -EFBIG && r != -ENOMEM)
 			abort();
@@ -598,6 +607,7 @@ static void parse_render(const uint8_t *data, size_t size)
 	secbuf_free(out);
 	secbuf_free(vals[0]);
 	secbuf_free(vals[1]);
+	secbuf_free(vals[2]);
 	template_free(t);
 }
 

@@ -129,6 +129,8 @@ scan_rules)
 template)
 	# byte 0: 0 parse and render; 1-12 one filter (raw sh json yaml toml ini xml url base64 pgpass netrc dotenv)
 	printf '\000[db]\nuser = {{ secret "a/b" }}\npass = {{ secret "c/d#e" | pgpass }}\nx={{ "{{" }} {{ secret "a/b" | base64 | json }}\n' > "$d/parse"
+	printf '\000{"all": {{ secret "c/d" | json }}, "b64": {{ secret "c/d" | json | base64 }}, "e": {{ secret "c/d#e" | json }}}' > "$d/parse-whole"
+	printf '\000{{ secret "c/d" | sh }}' > "$d/parse-whole-not-json"
 	printf '\000{{ secret "x/y" }}' > "$d/parse-unknown-key"
 	printf '\000{{ secret "a/b" | nope }}' > "$d/parse-bad-filter"
 	printf '\000a {{ secret "a/b"' > "$d/parse-unclosed"

@@ -196,6 +196,52 @@ START_TEST(test_equal)
 }
 END_TEST
 
+/* {{ secret "path" | json }}: the whole secret, when its fields are declared
+ * but the path itself is not (docs/templates.md "A whole secret"). */
+START_TEST(test_whole_secret)
+{
+	struct why why = WHY_INIT;
+	struct secbuf *sbs[4] = { 0 };
+	size_t i;
+
+	ck_assert_int_eq(parse(&src, "{{ secret \"db/creds\" | json }} {{ secret \"db/creds#user\" | json }}"
+			       " {{ secret \"db/creds\" | json | base64 }}", &why), 0);
+	ck_assert_uint_eq(template_nkeys(t), 2);
+	/* the backend's whole-secret key (backends/backend.h), named by itself */
+	ck_assert_str_eq(template_keys(t)[0], "db/creds#");
+	ck_assert_str_eq(template_names(t)[0], "db/creds#");
+	ck_assert_str_eq(template_keys(t)[1], "db/creds#user");
+	ck_assert_str_eq(template_names(t)[1], "DB_USER");
+	/* the value comes as a JSON object: written as it is, not quoted again */
+	sbs[0] = secbuf_dup("{\"user\":\"app\",\"password\":\"p\\\"w\"}", 32);
+	sbs[1] = secbuf_dup("app", 3);
+	ck_assert_int_eq(template_render(t, sbs, 1 << 20, &out, &why), 0);
+	ck_assert_str_eq(secbuf_str(out), "{\"user\":\"app\",\"password\":\"p\\\"w\"} \"app\" "
+			 "eyJ1c2VyIjoiYXBwIiwicGFzc3dvcmQiOiJwXCJ3In0=");
+	for (i = 0; i < 4; i++)
+		secbuf_free(sbs[i]);
+	teardown();
+
+	/* a declared key keeps its meaning: one value, quoted */
+	ck_assert_int_eq(parse(&src, "{{ secret \"api/token\" | json }}", &why), 0);
+	ck_assert_str_eq(template_keys(t)[0], "api/token");
+	teardown();
+
+	/* a whole secret only as JSON, and only of a declared secret */
+	ck_assert_int_eq(parse(&inl, "a\n  {{ secret \"db/creds\" }}", &why), -EINVAL);
+	ck_assert_msg(strstr(why.msg, "harombe.yaml:12:18: template '.pgpass', line 2 column 13 of the "
+			     "text: key 'db/creds' is not one of the container's secrets; its fields are") != NULL,
+		      "%s", why.msg);
+	ck_assert_int_eq(parse(&src, "{{ secret \"db/creds\" | sh | json }}", &why), -EINVAL);
+	ck_assert_msg(strstr(why.msg, "/etc/harombe/t/app.ini.tmpl:1:11: ") != NULL, "%s", why.msg);
+	ck_assert_int_eq(parse(&src, "{{ secret \"db\" | json }}", &why), -EINVAL);
+	ck_assert_msg(strstr(why.msg, "key 'db' is not one of the container's secrets (add it") != NULL,
+		      "%s", why.msg);
+	ck_assert_int_eq(parse(&src, "{{ secret \"other/creds\" | json }}", &why), -EINVAL);
+	ck_assert_int_eq(parse(&src, "{{ secret \"db/creds#\" | json }}", &why), -EINVAL);
+}
+END_TEST
+
 /* viewset_load() of a config text: 0, or the error in why. */
 static int load(const char *text, struct viewset **vs, struct why *why)
 {
@@ -307,6 +353,7 @@ static Suite *template_suite(void)
 	tcase_add_test(tc, test_filter_outputs);
 	tcase_add_test(tc, test_refusal_names_key_not_value);
 	tcase_add_test(tc, test_equal);
+	tcase_add_test(tc, test_whole_secret);
 	tcase_add_test(tc, test_view_templates);
 	tcase_add_test(tc, test_view_template_refusals);
 	suite_add_tcase(s, tc);
