@@ -226,3 +226,84 @@ bad filter '        x: { inline: "{{ secret \"api/token\" | shell }}" }' "unknow
 bad name '        env: { inline: "x" }' "'env' is a file every view has"
 bad gid '        x: { inline: "x", mode: "0440" }' "mode 0440 shares the file with the view's group: set 'gid' too"
 ok "refused at start with file:line:column: a key outside the container's secrets, a template file others may write, a credential, an unknown filter, a reserved name, 0440 without a gid"
+
+# A whole secret as one JSON object: {{ secret "path" | json }} with only
+# fields of path declared, against the Vault test server (KV v2) and a SOPS
+# file; Python's json reads every field back byte for byte.
+. "$(dirname "$0")/vault-lib.sh"
+vault_start V --kv secret=2
+unset VAULT_ADDR VAULT_AGENT_ADDR VAULT_TOKEN VAULT_NAMESPACE
+printf '%s\n' "$VROOT" > "$T_DIR/vtoken"
+chmod 600 "$T_DIR/vtoken"
+cat > "$T_DIR/whole.py" <<'PY'
+import json, sys
+# the fields as written to the store, then the files to check
+fields = {"user": "app", "password": 'p"w\\d\n\t\u00e9\u2028 {{x}}', "port": "5432",
+          "n\"ame": "\u0001\u007f"}
+if sys.argv[1] == "fields":
+    print(json.dumps(fields))
+    sys.exit(0)
+got = json.load(open(sys.argv[2], encoding="utf-8"))
+want = json.loads(sys.argv[3]) if len(sys.argv) > 3 else fields
+assert got["all"] == want, "the whole secret read back"
+assert list(got["all"]) == list(want), "field order"
+for k, v in want.items():
+    assert got["all"][k].encode() == v.encode() if isinstance(v, str) else got["all"][k] == v, k
+assert got["one"] == want["user"], "a single field beside it"
+PY
+FIELDS=$(python3 "$T_DIR/whole.py" fields)
+vput "$V_URL" db/app "$FIELDS"
+cat > "$T_DIR/wv.yaml" <<YAML
+security:
+  credentials:
+    provider: vault
+    vault_url: $V_URL
+    token_file: $T_DIR/vtoken
+    timeout: 2s
+  fs:
+    audit_log: $T_DIR/audit-whole.jsonl
+  containers:
+    app:
+      uid: 1000
+      secrets: { DB_USER: "db/app#user" }
+      templates:
+        creds.json: { inline: "{\"all\": {{ secret \"db/app\" | json }}, \"one\": {{ secret \"db/app#user\" | json }}}\n" }
+YAML
+start_fs "$HAROMBEFS_TEST" "$T_DIR/wv.yaml" "$T_DIR/mnt-wv"
+as_uid 1000 cat "$T_DIR/mnt-wv/app/creds.json" > "$T_DIR/wv.json" || fail "cannot read creds.json (vault)"
+python3 "$T_DIR/whole.py" check "$T_DIR/wv.json" || fail "the whole Vault secret did not read back"
+grep '"view":"creds.json"' "$T_DIR/audit-whole.jsonl" | grep -q '"keys":\["db/app#","db/app#user"\]' ||
+	fail "the whole-secret read was not audited by its key: $(cat "$T_DIR/audit-whole.jsonl")"
+no_secret_in "$T_DIR/audit-whole.jsonl" 'p\"w'
+ok "{{ secret \"db/app\" | json }}: every field of a Vault KV v2 secret as one JSON object (Python's json, byte for byte), fetched in the view's one batch"
+
+cp "$TOP/tests/fixtures/sops/age-example.yaml" "$T_DIR/whole.enc.yaml"
+cp "$TOP/tests/fixtures/sops/keys.txt" "$T_DIR/keys.txt"
+cat > "$T_DIR/ws.yaml" <<YAML
+security:
+  credentials:
+    provider: sops
+    secrets_file: $T_DIR/whole.enc.yaml
+    key_file: $T_DIR/keys.txt
+  fs:
+    audit_log: $T_DIR/audit-whole.jsonl
+  containers:
+    app:
+      uid: 1000
+      secrets: { DB_USER: "app2/db#user", FIRST: "an_array#0" }
+      templates:
+        creds.json: { inline: "{\"all\": {{ secret \"app2/db\" | json }}, \"one\": {{ secret \"app2/db#user\" | json }}}" }
+        list.json: { inline: "{{ secret \"an_array\" | json }}" }
+YAML
+start_fs "$HAROMBEFS_TEST" "$T_DIR/ws.yaml" "$T_DIR/mnt-ws"
+as_uid 1000 cat "$T_DIR/mnt-ws/app/creds.json" > "$T_DIR/ws.json" || fail "cannot read creds.json (sops)"
+python3 "$T_DIR/whole.py" check "$T_DIR/ws.json" '{"user": "eve", "password": "c4r1b0u"}' ||
+	fail "the whole SOPS map did not read back"
+as_uid 1000 cat "$T_DIR/mnt-ws/app/list.json" > /dev/null 2>&1 && fail "a list served as a whole secret"
+grep '"view":"list.json"' "$T_DIR/audit-whole.jsonl" | grep -q "a list, not a map" ||
+	fail "the refused list is not in the audit log"
+ok "{{ secret \"app2/db\" | json }}: the map at a SOPS path as one JSON object; a list there fails the open (EIO), audited"
+
+bad whole '        x: { inline: "{{ secret \"db/creds\" | sh }}" }' \
+	"key 'db/creds' is not one of the container's secrets; its fields are, and the whole secret is offered as one JSON object only"
+ok "a whole secret other than through json is refused at start with file:line:column"
