@@ -12,9 +12,15 @@
  *   {{ secret "db/creds#password" | pgpass }}      an escaping filter
  *   {{ secret "api/cert" | base64 | json }}        filters chain, left to right
  *   {{ "{{" }}                                     a literal string
+ *   {{ secret "db/creds" | json }}                 the whole secret, one JSON object
  *
  * A key must be one of its container's declared secrets (the values of
  * `secrets:`); anything else is refused at load with file:line:column.
+ * The one exception is a whole secret: a path that is not declared itself
+ * but some "path#field" is, with json as its action's first filter.  Its
+ * key in template_keys() is then "path#" (backends/backend.h): the store
+ * returns a JSON object, written as it is (json does not quote it again;
+ * later filters apply to its text).
  * Text outside the actions is copied as it is.  A value with no filter is
  * inserted byte for byte (for a PEM file or an nginx include); each filter
  * writes the value so that the target's parser reads back exactly its
