@@ -12,7 +12,7 @@ RUNS=${BENCH_RUNS:-200}
 KEYS=${BENCH_KEYS:-1000}
 LINES=${BENCH_LINES:-200000}
 D=$(mktemp -d /tmp/harombe-bench-ops.XXXXXX)
-mount -t tmpfs -o size=256m bench "$D"
+mount -t tmpfs -o size=256m,mode=0755 bench "$D"
 cleanup() {
 	set +e
 	umount -l "$D"

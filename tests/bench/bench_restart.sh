@@ -9,7 +9,7 @@ TOP=$(pwd)
 B="$TOP/${BUILD:-build}"
 KILLS=${BENCH_KILLS:-5}
 D=$(mktemp -d /tmp/harombe-bench.XXXXXX)
-mount -t tmpfs -o size=16m bench "$D"
+mount -t tmpfs -o size=16m,mode=0755 bench "$D"
 keeper=
 reader=
 cleanup() {

@@ -14,7 +14,7 @@ N=${BENCH_OPENS:-2000}
 ROUNDS=${BENCH_ROUNDS:-3}
 C=${BENCH_CHANGES:-200}
 D=$(mktemp -d /tmp/harombe-bench.XXXXXX)
-mount -t tmpfs -o size=64m harombe-bench "$D"
+mount -t tmpfs -o size=64m,mode=0755 harombe-bench "$D"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
