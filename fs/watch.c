@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,10 @@ struct watcher {
 	size_t n, cap;
 	int notsup_logged;
 };
+
+/* Guards harombefs's watch pointer between watch_start/watch_stop and the
+ * control thread's watch_kick. */
+static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t now_ms(void)
 {
@@ -289,24 +294,35 @@ int watch_start(struct harombefs *h)
 		free(w);
 		return -EAGAIN;
 	}
+	pthread_mutex_lock(&kick_lock);
 	h->watch = w;
+	pthread_mutex_unlock(&kick_lock);
 	return 0;
 }
 
 void watch_kick(struct harombefs *h)
 {
-	struct watcher *w = h->watch;
+	struct watcher *w;
 
+	/* The control thread kicks; it runs before watch_start and may still
+	 * run while watch_stop takes the watcher away. */
+	pthread_mutex_lock(&kick_lock);
+	w = h->watch;
 	if (w && write(w->stop[1], "k", 1) < 0) {
 		/* full: the thread is awake already */
 	}
+	pthread_mutex_unlock(&kick_lock);
 }
 
 void watch_stop(struct harombefs *h)
 {
-	struct watcher *w = h->watch;
+	struct watcher *w;
 	size_t i;
 
+	pthread_mutex_lock(&kick_lock);
+	w = h->watch;
+	h->watch = NULL;
+	pthread_mutex_unlock(&kick_lock);
 	if (!w)
 		return;
 	if (write(w->stop[1], "q", 1) < 0) {
@@ -322,5 +338,4 @@ void watch_stop(struct harombefs *h)
 		free(w->paths[i].path);
 	free(w->paths);
 	free(w);
-	h->watch = NULL;
 }
