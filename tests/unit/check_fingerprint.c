@@ -8,7 +8,8 @@
 #include "scan/fingerprint.h"
 #include "tests/unit/unit.h"
 
-static const char tok[] = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+/* Made up, in GitHub's shape; split so that no scanner takes the source for a leak. */
+static const char tok[] = "gh" "p_0123456789abcdefghijABCDEFGHIJ012345";
 
 START_TEST(test_fingerprint_stable_and_keyed)
 {
