@@ -150,6 +150,25 @@ $(BUILD)/tests/%.o: tests/%.c | $(PKGS_OK)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
+# The default config, SYSCONFDIR/harombe/harombe.yaml, is compiled into
+# harombe and harombefs (cli/main.c, fs/daemon.c) from SYSCONFDIR at build
+# time.  $(BUILD)/.sysconfdir keeps the value they were built with, so that a
+# build with another SYSCONFDIR rebuilds them.  make install does not rebuild
+# for its own SYSCONFDIR (it may run as another user than the build): it says
+# so when the two differ; the units and the man pages it installs name
+# install's SYSCONFDIR.
+SYSCONF_STAMP := $(BUILD)/.sysconfdir
+INSTALL_GOALS := $(filter install install-scan uninstall,$(MAKECMDGOALS))
+BUILT_SYSCONFDIR = $(if $(INSTALL_GOALS),$(or $(shell cat $(SYSCONF_STAMP) 2>/dev/null),$(SYSCONFDIR)),$(SYSCONFDIR))
+SYSCONF_OBJS := $(BUILD)/cli/main.o $(BUILD)/fs/daemon.o
+$(SYSCONF_OBJS): ALL_CFLAGS += -DSYSCONFDIR='"$(BUILT_SYSCONFDIR)"'
+$(SYSCONF_OBJS): $(SYSCONF_STAMP)
+$(SYSCONF_STAMP): FORCE
+	@mkdir -p $(@D)
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(BUILT_SYSCONFDIR)" ]; then echo "$(BUILT_SYSCONFDIR)" > $@; fi
+FORCE:
+.PHONY: FORCE
+
 $(BUILD)/harombefs: $(BUILD)/fs/main.o $(CORE_OBJS)
 	$(LINK)
 
@@ -421,12 +440,16 @@ install: $(PROGS) install-scan
 	install -m 0644 .pre-commit-hooks.yaml $(DESTDIR)$(DOCDIR)/examples/pre-commit-hooks.yaml
 	install -d $(DESTDIR)$(DOCDIR)/docs
 	for d in $(DOCS); do install -m 0644 $$d $(DESTDIR)$(DOCDIR)/$$d || exit 1; done
-	install -m 0644 man/harombe.1 $(DESTDIR)$(MANDIR)/man1/harombe.1
-	install -m 0644 man/harombe.yaml.5 $(DESTDIR)$(MANDIR)/man5/harombe.yaml.5
-	install -m 0644 man/harombefs.8 $(DESTDIR)$(MANDIR)/man8/harombefs.8
+	for m in harombe.1:man1 harombe.yaml.5:man5 harombefs.8:man8; do \
+		$(SUBST) man/$${m%:*} > $(DESTDIR)$(MANDIR)/$${m#*:}/$${m%:*} && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/$${m#*:}/$${m%:*} || exit 1; done
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/harombe
 	test -e $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml || \
 		install -m 0600 examples/harombe.yaml $(DESTDIR)$(SYSCONFDIR)/harombe/harombe.yaml
+	@[ "$$(cat $(SYSCONF_STAMP))" = "$(SYSCONFDIR)" ] || echo "note: harombe and harombefs" \
+		"were built to read $$(cat $(SYSCONF_STAMP))/harombe/harombe.yaml by default, not" \
+		"$(SYSCONFDIR)/harombe/harombe.yaml (the units pass it explicitly); for that default," \
+		"build with make SYSCONFDIR=$(SYSCONFDIR)"
 	@case "$(MOUNTHELPERDIR)" in /sbin|/usr/sbin) ;; *) echo "note: mount(8) finds" \
 		"mount.fuse.harombefs in /sbin only; for mount -t fuse.harombefs and run-harombe.mount," \
 		"install with PREFIX=/usr or MOUNTHELPERDIR=/sbin" ;; esac

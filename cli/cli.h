@@ -20,7 +20,7 @@ struct harombe_config;
 struct backend;
 
 struct cli {
-	const char *config_path;	/* -c, $HAROMBE_CONFIG, ./harombe.yaml, /etc/harombe/harombe.yaml */
+	const char *config_path;	/* -c, $HAROMBE_CONFIG, ./harombe.yaml, SYSCONFDIR/harombe/harombe.yaml */
 	const char *provider;		/* --provider */
 	const char *mount;		/* vault -mount, with no config only */
 	int provider_from_env;		/* provider picked from VAULT_ADDR, not asked for */
@@ -35,7 +35,7 @@ struct cli {
 
 void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* The config file to use (-c, $HAROMBE_CONFIG, ./harombe.yaml,
- * /etc/harombe/harombe.yaml), or NULL when there is none. */
+ * SYSCONFDIR/harombe/harombe.yaml), or NULL when there is none. */
 const char *cli_find_config(const struct cli *c);
 /* Load the config (once).  0, or an exit status after printing why. */
 int cli_config(struct cli *c);

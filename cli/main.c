@@ -18,6 +18,12 @@
 #include "lib/log.h"
 #include "lib/secbuf.h"
 
+/* SYSCONFDIR comes from the Makefile (SYSCONFDIR at build time). */
+#ifndef SYSCONFDIR
+#error "SYSCONFDIR is not defined: build with the Makefile"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/harombe/harombe.yaml"
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -176,8 +182,8 @@ const char *cli_find_config(const struct cli *c)
 		return env;
 	if (access("harombe.yaml", F_OK) == 0)
 		return "harombe.yaml";
-	if (access("/etc/harombe/harombe.yaml", F_OK) == 0)
-		return "/etc/harombe/harombe.yaml";
+	if (access(DEFAULT_CONFIG, F_OK) == 0)
+		return DEFAULT_CONFIG;
 	return NULL;
 }
 
@@ -204,7 +210,7 @@ int cli_config(struct cli *c)
 			return EXIT_USAGE;
 		}
 		cli_error("no config: use -c FILE, $HAROMBE_CONFIG, ./harombe.yaml or "
-			  "/etc/harombe/harombe.yaml, or --provider vault|sops|env (the vault group "
+			  DEFAULT_CONFIG ", or --provider vault|sops|env (the vault group "
 			  "uses Vault by itself when VAULT_ADDR is set)");
 		return EXIT_USAGE;
 	}
@@ -361,7 +367,7 @@ static void usage(FILE *f)
 	for (i = 0; i < ARRAY_SIZE(groups); i++)
 		fprintf(f, "  %-10s %s\n", groups[i].name, groups[i].help);
 	fprintf(f, "\nThe config comes from -c, else $HAROMBE_CONFIG, else ./harombe.yaml, else\n"
-		   "/etc/harombe/harombe.yaml.  Exit status: 0 success, 1 not found / findings,\n"
+		   DEFAULT_CONFIG ".  Exit status: 0 success, 1 not found / findings,\n"
 		   "2 usage or config error, 3 backend unavailable, denied or tampered.\n"
 		   "`harombe help GROUP [COMMAND]` (or `harombe GROUP [COMMAND] --help`) describes a\n"
 		   "group or one of its commands; man harombe(1) has them all.\n");

@@ -27,7 +27,11 @@
 #include "lib/secbuf.h"
 #include "lib/workq.h"
 
-#define DEFAULT_CONFIG "/etc/harombe/harombe.yaml"
+/* SYSCONFDIR comes from the Makefile (SYSCONFDIR at build time). */
+#ifndef SYSCONFDIR
+#error "SYSCONFDIR is not defined: build with the Makefile"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/harombe/harombe.yaml"
 #define DEFAULT_WORKERS 16
 
 struct hopts {

@@ -8,7 +8,7 @@ set -eu
 BUILD="gcc make pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libjson-c-dev
 libsodium-dev libpcre2-dev libyaml-dev check libssl-dev zlib1g-dev libvectorscan-dev"
 # Tests: real consumers and tools the integration tests drive.
-TEST="bash dash util-linux procps findutils bubblewrap age python3 python3-yaml python3-cryptography curl systemd openssl git groff-base man-db postgresql-client"
+TEST="bash dash util-linux procps findutils bubblewrap age python3 python3-yaml python3-cryptography curl systemd openssl git groff-base man-db postgresql-client nginx"
 # Benchmarks: the scanner is measured beside ripgrep.
 BENCH="ripgrep"
 # make fuzz (FUZZ=1 scripts/deps.sh): clang with libFuzzer and the sanitizers.
@@ -44,5 +44,20 @@ fi
 echo "harombe: installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >&2
+# Packages with a service (nginx, for `nginx -t` in t_template_nginx) must
+# not start it: Debian's postinst asks invoke-rc.d/deb-systemd-invoke, which
+# obey /usr/sbin/policy-rc.d; exit 101 there means "do not start".  One that
+# is already there (Docker images ship it) is left alone.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\n# harombe scripts/deps.sh: no service starts during this install\nexit 101\n' >"$policy"
+	chmod 0755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing >&2
+if [ -n "$policy" ]; then
+	rm -f "$policy"
+	trap - EXIT
+fi

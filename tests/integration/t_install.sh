@@ -123,8 +123,36 @@ grep -q 'config=/opt/h/etc/harombe/harombe.yaml' "$D/opt/h/lib/systemd/system/ha
 grep -q '^ExecStart=/opt/h/bin/harombe -c /opt/h/etc/harombe/harombe.yaml rotate --check$' \
 	"$D/opt/h/lib/systemd/system/harombe-rotate.service" || fail "harombe-rotate.service does not use the configured paths"
 grep -q "mount(8) finds mount.fuse.harombefs in /sbin only" "$T_DIR/install.out" || fail "no note about the mount helper"
+for m in man1/harombe.1 man5/harombe.yaml.5 man8/harombefs.8; do
+	grep -q '/opt/h/etc/harombe/harombe.yaml' "$D/opt/h/share/man/$m" && ! grep -q '/etc/harombe/harombe.yaml' \
+		<(sed 's|/opt/h/etc/harombe|X|g' "$D/opt/h/share/man/$m") ||
+		fail "$m does not name the configured config path /opt/h/etc/harombe/harombe.yaml"
+done
 rm -rf "$D"
-ok "PREFIX=/usr puts the config in /etc and the helper in /sbin; another PREFIX keeps everything under it, units included"
+ok "PREFIX=/usr puts the config in /etc and the helper in /sbin; another PREFIX keeps everything under it, units and man pages included"
+
+# ---- the default config path is SYSCONFDIR at build time ----
+SC=$(cat "$BUILD/.sysconfdir") || fail "no $BUILD/.sysconfdir: the build did not record SYSCONFDIR"
+[ -n "$SC" ] || fail "$BUILD/.sysconfdir is empty"
+"$HAROMBE" --help | tr '\n' ' ' | grep -qF " $SC/harombe/harombe.yaml." || fail "harombe --help does not name $SC/harombe/harombe.yaml"
+"$HAROMBEFS" --help 2>&1 | grep -qF "else $SC/harombe/harombe.yaml)" || fail "harombefs --help does not name $SC/harombe/harombe.yaml"
+# and harombe really reads it: a private mount namespace puts a config there
+mkdir -p "$T_DIR/empty"
+unshare --mount --propagation private bash -c '
+	set -eu
+	mkdir -p "$1" && mount -t tmpfs -o mode=0755 none "$1" && mkdir -m 0755 "$1/harombe"
+	printf "security:\n  credentials:\n    provider: env\ncontainers: {}\n" > "$1/harombe/harombe.yaml"
+	chmod 0600 "$1/harombe/harombe.yaml"
+	cd "$2" && env -u HAROMBE_CONFIG "$3" config check' sc "$SC" "$T_DIR/empty" "$HAROMBE" > "$T_DIR/sc.out" 2>&1 ||
+	fail "harombe without -c did not load $SC/harombe/harombe.yaml: $(cat "$T_DIR/sc.out")"
+grep -q "^$SC/harombe/harombe.yaml: provider env" "$T_DIR/sc.out" || fail "config check without -c: $(cat "$T_DIR/sc.out")"
+make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$D" SYSCONFDIR=/elsewhere install > "$T_DIR/install.out" 2>&1 ||
+	fail "SYSCONFDIR=/elsewhere: $(cat "$T_DIR/install.out")"
+grep -qF "were built to read $SC/harombe/harombe.yaml by default, not /elsewhere/harombe/harombe.yaml" "$T_DIR/install.out" ||
+	fail "make install with another SYSCONFDIR than the build's says nothing: $(cat "$T_DIR/install.out")"
+[ "$(cat "$BUILD/.sysconfdir")" = "$SC" ] || fail "make install changed the build's SYSCONFDIR"
+rm -rf "$D"
+ok "the default config is SYSCONFDIR of the build ($SC/harombe/harombe.yaml): --help says so, harombe reads it; an install elsewhere says it differs"
 
 # ---- as a normal user, into $HOME/.local ----
 U=1000
