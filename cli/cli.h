@@ -67,6 +67,7 @@ cli_group_fn cli_run;
 cli_group_fn cli_rotate;
 cli_group_fn cli_audit_group;
 cli_group_fn cli_sops;
+cli_group_fn cli_config_group;
 /* Commands of `harombe vault` that live in their own files; argv[0] is the
  * command name. */
 cli_group_fn cli_vault_import;

@@ -10,9 +10,6 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "inject/rotate.h"
-#include "inject/template.h"
-#include "inject/view.h"
 #include "lib/audit.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -265,85 +262,6 @@ int cli_exit_for(int err)
 	}
 }
 
-static int cmd_config(struct cli *c, int argc, char **argv)
-{
-	struct why err = WHY_INIT;
-	struct viewset *vs = NULL;
-	size_t i;
-	int r;
-
-	if (cli_wants_help(argc, argv)) {
-		printf("usage: harombe [-c FILE] config check\n\n"
-		       "Load harombe.yaml as harombefs would (its provider included) and list its views\n"
-		       "(names and keys only).\n");
-		return 0;
-	}
-	if (argc < 2) {
-		cli_error("config: give a command (check)");
-		return EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "check")) {
-		static const char *const cmds[] = { "check", NULL };
-
-		cli_unknown_command("config", argv[1], cmds);
-		return EXIT_USAGE;
-	}
-	if (argc > 2) {
-		cli_error("config check: %s '%s'", argv[2][0] == '-' ? "unknown option" : "unexpected argument",
-			  argv[2]);
-		return EXIT_USAGE;
-	}
-	if (c->json) {
-		cli_error("config check: --format json is not supported (the summary is text)");
-		return EXIT_USAGE;
-	}
-	if ((r = cli_config(c)))
-		return r;
-	{
-		struct backend_ctx ctx = { 0 };
-
-		ctx.cfg = c->cfg;
-		ctx.provider = c->provider;
-		if (backend_check_provider(&ctx, &err) != 0) {
-			cli_error("%s", why_str(&err));
-			return EXIT_USAGE;
-		}
-	}
-	if (viewset_load(c->cfg, &vs, &err) != 0) {
-		cli_error("%s", err.msg);
-		return EXIT_USAGE;
-	}
-	{
-		const struct rotate_config *rc;	/* security.rotation and on_rotate */
-
-		if ((r = cli_rotation(c, &rc))) {
-			viewset_free(vs);
-			return r;
-		}
-	}
-	printf("%s: provider %s, %zu view%s\n", c->cfg->path, c->cfg->provider, vs->n, vs->n == 1 ? "" : "s");
-	for (i = 0; i < vs->n; i++) {
-		const struct view *v = &vs->views[i];
-		size_t k;
-
-		printf("  %s (uid %u, gid %u%s%s)\n", v->container, (unsigned)v->uid, (unsigned)v->gid,
-		       v->cgroup ? ", cgroup " : "", v->cgroup ? v->cgroup : "");
-		for (k = 0; k < v->n; k++)
-			printf("    %s: %s\n", v->secrets[k].name, v->secrets[k].key);
-		for (k = 0; k < v->n_templates; k++) {
-			const struct template *t = v->templates[k].tmpl;
-			size_t j;
-
-			printf("    file %s (mode %04o):", v->templates[k].name, v->templates[k].mode);
-			for (j = 0; j < template_nkeys(t); j++)
-				printf("%s %s", j ? "," : "", template_names(t)[j]);
-			printf("\n");
-		}
-	}
-	viewset_free(vs);
-	return 0;
-}
-
 static const struct {
 	const char *name;
 	cli_group_fn *fn;
@@ -356,7 +274,7 @@ static const struct {
 	{ "rotate", cli_rotate, "rotate what security.rotation.policies says is due (--check)" },
 	{ "audit", cli_audit_group, "query the audit log, or count it by container, secret or event" },
 	{ "sops", cli_sops, "SOPS files as sops handles them: decrypt, encrypt, edit, updatekeys, rotate" },
-	{ "config", cmd_config, "check harombe.yaml" },
+	{ "config", cli_config_group, "check harombe.yaml (--format json: a report)" },
 };
 
 static void usage(FILE *f)

@@ -69,7 +69,6 @@ expect_usage "container secrets: unexpected argument 'b'" container secrets a b
 expect_usage "run: --format json is not supported" --format json run -- true
 expect_usage "vault set: --format json is not supported" -c "$T_DIR/h.yaml" vault set a/b v --format json
 expect_usage "sops: --format json is not supported (use --output-type json" --format json sops decrypt x.yaml
-expect_usage "config check: --format json is not supported" -c "$T_DIR/h.yaml" --format json config check
 printf 'security:\n  credentials:\n    provider: nosuch\n' > "$T_DIR/prov.yaml"
 expect_usage "$T_DIR/prov.yaml:3:15: unknown provider 'nosuch'" -c "$T_DIR/prov.yaml" config check
 expect_usage "config: unknown command 'chek'; did you mean 'check'?" -c "$T_DIR/h.yaml" config chek
@@ -81,6 +80,46 @@ echo "$out" | grep -q "provider env, 1 view" || fail "config check: $out"
 echo "$out" | grep -q "GITHUB_TOKEN: github/token" || fail "config check lists mapping"
 case "$out" in *"$V"*) fail "config check printed a value" ;; esac
 ok "config check summarises views, names and keys"
+
+# config check --format json: one report, parsed by python3's json
+cat >> "$T_DIR/h.yaml" <<'YAML'
+      templates:
+        app.ini: { inline: "token = {{ secret \"github/token\" | ini }}\n", mode: "0440" }
+      gid: 1000
+YAML
+"$HAROMBE" -c "$T_DIR/h.yaml" --format json config check > "$T_DIR/cc.json" || fail "config check --format json: $(cat "$T_DIR/cc.json")"
+grep -qF "$V" "$T_DIR/cc.json" && fail "config check --format json printed a value"
+python3 - "$T_DIR/cc.json" "$T_DIR/h.yaml" <<'PY' || fail "config check --format json: $(cat "$T_DIR/cc.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["valid"] is True and r["errors"] == [], r
+assert r["config"] == sys.argv[2] and r["provider"] == "env", r
+assert r["checked"] == ["file", "provider", "views", "rotation"], r["checked"]
+(v,) = r["views"]
+assert v["container"] == "browser" and v["uid"] == 1000 and v["gid"] == 1000, v
+assert v["secrets"] == [{"name": "GITHUB_TOKEN", "key": "github/token"}], v
+assert v["files"] == [{"name": "app.ini", "mode": "0440", "names": ["GITHUB_TOKEN"]}], v["files"]
+PY
+for bad in bad prov; do
+	set +e; "$HAROMBE" -c "$T_DIR/$bad.yaml" config check --format json > "$T_DIR/cc.json" 2> "$T_DIR/err"; rc=$?; set -e
+	[ $rc = 2 ] || fail "config check --format json of $bad.yaml exited $rc"
+	[ -s "$T_DIR/err" ] && fail "config check --format json wrote to stderr: $(cat "$T_DIR/err")"
+	python3 - "$T_DIR/cc.json" "$T_DIR/$bad.yaml" "$bad" <<'PY' || fail "config check --format json of $bad.yaml: $(cat "$T_DIR/cc.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["valid"] is False and len(r["errors"]) == 1, r
+e = r["errors"][0]
+want = {"bad": (3, 16, "file", "'cache_ttl' must be a duration"),
+        "prov": (3, 15, "provider", "unknown provider 'nosuch'")}[sys.argv[3]]
+assert (e["file"], e["line"], e["column"]) == (sys.argv[2], want[0], want[1]), e
+assert e["message"].startswith(want[3]), e
+assert r["checked"][-1] == want[2] and "views" not in r, r
+PY
+done
+set +e; "$HAROMBE" -c "$T_DIR/none.yaml" --format json config check > "$T_DIR/cc.json"; rc=$?; set -e
+[ $rc = 2 ] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["valid"] is False and r["errors"][0]["line"] is None and "cannot open" in r["errors"][0]["message"], r' \
+	"$T_DIR/cc.json" || fail "config check --format json of a missing file: $(cat "$T_DIR/cc.json")"
+ok "config check --format json: valid, what was checked, the views (names, keys, files); errors with file, line and column (exit 2)"
 
 "$HAROMBE" --help | grep -q "^usage: harombe" || fail "--help"
 "$HAROMBE" vault --help | grep -q "harombe vault get KEY" || fail "vault --help"
