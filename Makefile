@@ -83,7 +83,7 @@ LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/nodes.o fs/dir.o fs/open.o fs/inval.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \
 	cli/secrets-redact.o cli/secrets-rules.o cli/secrets-found.o \
-	cli/secrets-config.o cli/config-check.o
+	cli/secrets-config.o cli/config-check.o cli/help.o
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o fs/notify.o fs/watch.o fs/onchange.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.

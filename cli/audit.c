@@ -18,24 +18,6 @@
  * holds names and keys, never values, so nothing here can print a secret.
  */
 
-static void audit_usage(FILE *f)
-{
-	fprintf(f, "usage: harombe audit query [--event E[,E...]] [--secret KEY] [--container C]\n"
-		   "                           [--result ok|error|denied] [--since T] [--until T]\n"
-		   "                           [--log FILE] [--format table|json]\n"
-		   "       harombe audit report --since T [--until T] --group-by container|secret|event\n"
-		   "                           [filters as above] [--log FILE] [--format table|json]\n"
-		   "\n"
-		   "query prints the matching events, oldest first: a table, or with --format json the\n"
-		   "records themselves, one JSON object per line.  report counts them per container,\n"
-		   "secret or event.  T is a time (2024-01-31, 2024-01-31T10:00:00Z, ...+02:00) or a\n"
-		   "time ago (30m, 12h, 7d, 2w).  --secret KEY matches KEY and its fields (KEY#f);\n"
-		   "KEY/ matches everything under it.  E: secret_read, secret_write, secret_delete,\n"
-		   "secret_rotation, vault_authentication, injection_start, injection_complete,\n"
-		   "access_denied, leak_detected.  The log is security.fs.audit_log unless --log.\n"
-		   "Exit status: 0 something matched, 1 nothing did, 2 usage error or unreadable log.\n");
-}
-
 struct filter {
 	unsigned int events;	/* bit per enum audit_event; 0 = any */
 	const char *secret;
@@ -418,15 +400,11 @@ int cli_audit_group(struct cli *c, int argc, char **argv)
 	if (argc < 2 || (strcmp(argv[1], "query") && strcmp(argv[1], "report"))) {
 		static const char *const cmds[] = { "query", "report", NULL };
 
-		if (cli_wants_help(argc, argv)) {
-			audit_usage(stdout);
-			return 0;
-		}
 		if (argc >= 2) {
 			cli_unknown_command("audit", argv[1], cmds);
 			return EXIT_USAGE;
 		}
-		audit_usage(stderr);
+		cli_help(stderr, "audit", NULL);
 		return EXIT_USAGE;
 	}
 	report = !strcmp(argv[1], "report");
@@ -473,7 +451,7 @@ int cli_audit_group(struct cli *c, int argc, char **argv)
 			log = optarg;
 			break;
 		case 'h':
-			cli_usage_for(stdout, audit_usage, "audit", argv[1]);
+			cli_help(stdout, "audit", argv[1]);
 			return 0;
 		default:
 			cli_bad_option("audit", argv[1], argv[optind], longopts, opt == ':');

@@ -53,11 +53,25 @@ void cli_unknown_command(const char *group, const char *word, const char *const 
  * option '--bogus'; did you mean '--bogon'?" or "option '--x' needs a value". */
 struct option;
 void cli_bad_option(const char *group, const char *cmd, const char *arg, const struct option *lo, int missing);
-/* CMD --help: the usage lines of one command of a group (those that start
- * "harombe GROUP CMD"), then the group's description. */
-void cli_usage_for(FILE *f, void (*usage)(FILE *), const char *group, const char *cmd);
-/* True when argv has -h or --help. */
-int cli_wants_help(int argc, char **argv);
+/* ---- cli/help.c: the help of every command, and the options each takes ---- */
+
+/* Print the help of GROUP CMD (its usage, summary, options and notes), or
+ * with cmd NULL (or a group without commands) the group's.  0, or -1 for
+ * an unknown group. */
+int cli_help(FILE *f, const char *group, const char *cmd);
+/* True when the table has GROUP CMD; cmd NULL: GROUP is one command itself
+ * (run, rotate). */
+int cli_help_has(const char *group, const char *cmd);
+/* The commands of group into names, NULL-terminated (at most max - 1). */
+void cli_help_commands(const char *group, const char **names, size_t max);
+/* Before the group's parser: every --option in argv[0..argc) (up to "--")
+ * must be one the command's help names.  0, or EXIT_USAGE after saying
+ * "GROUP CMD: unknown option '--x'; did you mean '--y'?" or "--x is for
+ * GROUP A only".  An unknown GROUP CMD is left to the group. */
+int cli_help_check_options(const char *group, const char *cmd, int argc, char **argv);
+/* Print the long options of GROUP [CMD], one a line, without "--"; group
+ * NULL: every "GROUP [CMD]".  0, or -1 when there is no such command. */
+int cli_help_list(const char *group, const char *cmd);
 
 typedef int cli_group_fn(struct cli *c, int argc, char **argv);
 cli_group_fn cli_vault;

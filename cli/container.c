@@ -25,29 +25,6 @@
  * bind-mounted read-only at /run/secrets.
  */
 
-static void container_usage(FILE *f)
-{
-	fprintf(f, "usage: harombe container secrets NAME\n"
-		   "       harombe container rotate-secrets NAME [--generator G] [--length N] [--no-prefix]\n"
-		   "                                             [--no-hooks]\n"
-		   "       harombe container start NAME [--engine docker|podman] [--secret ENV=KEY ...]\n"
-		   "                                    [--name CNAME] [--no-env] [--dry-run] [-- [ENGINE-OPTIONS] IMAGE [ARGS]]\n"
-		   "\n"
-		   "secrets lists the container's names and keys (never values) and whether each key\n"
-		   "resolves now; exit 1 when one is missing, 3 when the store fails.\n"
-		   "rotate-secrets rotates every key of the container (see harombe rotate --help) and\n"
-		   "runs the on_rotate hooks.\n"
-		   "start runs `ENGINE run` with the view MOUNTPOINT/NAME bind-mounted read-only at\n"
-		   "/run/secrets, --env-file MOUNTPOINT/NAME/docker.env, the user of the view, and\n"
-		   "--read-only, --cap-drop ALL, --security-opt no-new-privileges and a noexec /tmp.\n"
-		   "The image is the container's image: unless IMAGE is given after '--'.  --secret\n"
-		   "adds ENV from the store, passed as -e ENV with the value only in the engine's\n"
-		   "environment.  When the view belongs to another user than the caller (who could\n"
-		   "not open docker.env), its variables are passed the same way.  --no-env passes\n"
-		   "none (files under /run/secrets only).  --dry-run prints the command line.\n"
-		   "The engine's exit status is passed through.\n");
-}
-
 /* ---- secrets ---- */
 
 static int do_secrets(struct cli *c, const char *name)
@@ -134,7 +111,7 @@ static int do_rotate_secrets(struct cli *c, int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":g:l:h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
-			cli_usage_for(stdout, container_usage, "container", "rotate-secrets");
+			cli_help(stdout, "container", "rotate-secrets");
 			return 0;
 		}
 		if ((r = cli_rotate_option(opt, optarg, &o)) == 1) {
@@ -145,7 +122,7 @@ static int do_rotate_secrets(struct cli *c, int argc, char **argv)
 			return r;
 	}
 	if (argc - optind != 1) {
-		container_usage(stderr);
+		cli_help(stderr, "container", "rotate-secrets");
 		return EXIT_USAGE;
 	}
 	if (!(v = cli_view(c, argv[optind], &r)))
@@ -363,7 +340,7 @@ static int do_start(struct cli *c, int argc, char **argv)
 			dry = 1;
 			break;
 		case 'h':
-			cli_usage_for(stdout, container_usage, "container", "start");
+			cli_help(stdout, "container", "start");
 			r = 0;
 			goto out;
 		default:
@@ -570,13 +547,6 @@ int cli_container(struct cli *c, int argc, char **argv)
 		return do_start(c, argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "rotate-secrets"))
 		return do_rotate_secrets(c, argc - 1, argv + 1);
-	if (cli_wants_help(argc, argv)) {
-		if (argc >= 3 && argv[1][0] != '-')
-			cli_usage_for(stdout, container_usage, "container", argv[1]);
-		else
-			container_usage(stdout);
-		return 0;
-	}
 	if (argc == 3 && !strcmp(argv[1], "secrets") && argv[2][0] != '-')
 		return do_secrets(c, argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "secrets")) {
@@ -593,6 +563,6 @@ int cli_container(struct cli *c, int argc, char **argv)
 		cli_error("container secrets: unknown option '%s' (see harombe help container)", argv[2]);
 		return EXIT_USAGE;
 	}
-	container_usage(stderr);
+	cli_help(stderr, "container", argc >= 2 ? argv[1] : NULL);
 	return EXIT_USAGE;
 }

@@ -118,57 +118,6 @@ void cli_bad_option(const char *group, const char *cmd, const char *arg, const s
 	cli_error("%s: unknown option '%s' (see harombe help %s)", where, arg, where);
 }
 
-void cli_usage_for(FILE *f, void (*usage)(FILE *), const char *group, const char *cmd)
-{
-	char *text = NULL, *line, *save = NULL, want[96];
-	size_t len = 0;
-	FILE *m = open_memstream(&text, &len);
-	int in_usage = 1, keep = 0, printed = 0;
-
-	if (!m) {
-		usage(f);
-		return;
-	}
-	usage(m);
-	fclose(m);
-	snprintf(want, sizeof(want), "harombe %s %s", group, cmd);
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		const char *t = line + strspn(line, " ");
-
-		if (!strncmp(t, "usage: ", 7))
-			t += 7;
-		if (in_usage && !strncmp(t, "harombe ", 8)) {
-			size_t n = strlen(want);
-
-			keep = !strncmp(t, want, n) && (t[n] == ' ' || !t[n]);
-			if (keep)
-				fprintf(f, "%s%s\n", printed++ ? "       " : "usage: ", t);
-			continue;
-		}
-		if (in_usage && line[0] == ' ') {	/* a usage line's continuation */
-			if (keep)
-				fprintf(f, "%s\n", line);
-			continue;
-		}
-		if (in_usage) {
-			in_usage = 0;
-			fputc('\n', f);
-		}
-		fprintf(f, "%s\n", line);
-	}
-	free(text);
-}
-
-int cli_wants_help(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return 1;
-	return 0;
-}
-
 const char *cli_find_config(const struct cli *c)
 {
 	const char *env = getenv("HAROMBE_CONFIG");
@@ -319,6 +268,36 @@ static int json_means_nothing(int argc, char **argv)
 	return 0;
 }
 
+/* -h or --help before "--" (after it, they are the command's). */
+static int wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+	return 0;
+}
+
+/* harombe GROUP [CMD] --help, harombe help GROUP [CMD]: argv[1] is GROUP. */
+static int group_help(const char *group, int argc, char **argv)
+{
+	const char *cmd = argc > 2 && argv[2][0] != '-' ? argv[2] : NULL;
+
+	if (cmd && cli_help_has(group, NULL) == 0 && !cli_help_has(group, cmd)) {
+		const char *names[32];
+
+		cli_help_commands(group, names, ARRAY_SIZE(names));
+		cli_unknown_command(group, cmd, names);
+		return EXIT_USAGE;
+	}
+	if (cli_help(stdout, group, cmd) != 0) {
+		cli_error("%s: no help", group);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 /* Global options may come anywhere before "--" (harombe vault get KEY
  * --provider sops, as users of the vault CLI write them); take them out. */
 static int take_globals(struct cli *c, int *argc, char **argv)
@@ -387,7 +366,7 @@ int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
 	size_t i;
-	int r;
+	int r, help = 0;
 
 	log_setup("harombe", 0, LOG_WARN);
 	if ((r = take_globals(&c, &argc, argv)))
@@ -404,28 +383,30 @@ int main(int argc, char **argv)
 		printf("harombe %s\n", HAROMBE_VERSION);
 		return 0;
 	}
-	/* harombe help [GROUP [CMD]]: the same as harombe GROUP [CMD] --help */
+	/* harombe help [GROUP [CMD]]: the same as harombe GROUP [CMD] --help.
+	 * help --commands and help --options GROUP [CMD] list the commands and
+	 * the long options each takes (cli/help.c), for the tests. */
 	if (!strcmp(argv[1], "help")) {
-		static char help[] = "--help";
-		char *hv[4];
-		int hc;
-
 		if (argc == 2) {
 			usage(stdout);
 			return 0;
+		}
+		if (!strcmp(argv[2], "--commands") && argc == 3)
+			return cli_help_list(NULL, NULL);
+		if (!strcmp(argv[2], "--options") && (argc == 4 || argc == 5)) {
+			if (cli_help_list(argv[3], argc == 5 ? argv[4] : NULL) == 0)
+				return 0;
+			cli_error("help --options: no command '%s%s%s'", argv[3], argc == 5 ? " " : "",
+				  argc == 5 ? argv[4] : "");
+			return EXIT_USAGE;
 		}
 		if (argc > 4) {
 			cli_error("help: unexpected argument '%s' (harombe help [GROUP [COMMAND]])", argv[4]);
 			return EXIT_USAGE;
 		}
-		hv[0] = argv[2];
-		hc = 1;
-		if (argc == 4)
-			hv[hc++] = argv[3];
-		hv[hc++] = help;
-		hv[hc] = NULL;
-		memcpy(argv + 1, hv, (size_t)(hc + 1) * sizeof(*argv));
-		argc = hc + 1;
+		argv++;
+		argc--;
+		help = 1;
 	}
 	for (i = 0; i < ARRAY_SIZE(groups); i++)
 		if (!strcmp(argv[1], groups[i].name))
@@ -444,6 +425,10 @@ int main(int argc, char **argv)
 			cli_unknown_command(NULL, argv[1], names);
 		return EXIT_USAGE;
 	}
+	if (help || wants_help(argc, argv))
+		return group_help(groups[i].name, argc, argv);
+	if ((r = cli_help_check_options(argv[1], argc > 2 ? argv[2] : NULL, argc - 2, argv + 2)))
+		return r;
 	if (c.json && (r = json_means_nothing(argc, argv)))
 		return r;
 	if (c.sarif && groups[i].fn != cli_secrets) {

@@ -26,27 +26,6 @@
  * hook of every container whose secrets changed.
  */
 
-static void rotate_usage(FILE *f)
-{
-	fprintf(f, "usage: harombe rotate --check [--dry-run] [--all] [--no-hooks]\n"
-		   "       harombe vault rotate KEY [--generator G] [--length N] [--no-prefix] [--no-hooks]\n"
-		   "       harombe container rotate-secrets NAME [the same options]\n"
-		   "\n"
-		   "--check rotates every secret of security.rotation.policies whose schedule has\n"
-		   "passed since it last changed: by the store's own clock where it keeps one (Vault\n"
-		   "KV 2), else by the state file (security.rotation.state_file), where the clock of a\n"
-		   "secret harombe has never seen starts now.  --dry-run only reports; --all rotates\n"
-		   "every policy secret now.\n"
-		   "\n"
-		   "A new value comes from libsodium's CSPRNG.  G: auto (default: the old value's\n"
-		   "shape: uuid, hex, else urlsafe), urlsafe, random, hex or uuid; N: %d..%d characters\n"
-		   "(default: the old value's length, at least %d).  A prefix such as sk- or ghp_ is\n"
-		   "kept unless --no-prefix.  Afterwards each affected container's on_rotate command\n"
-		   "runs (unless --no-hooks); its exit status is audited.  Exit status: 0 done, 1 a\n"
-		   "key not found or a hook failed, 2 usage or config error, 3 store unavailable.\n",
-		   ROTATE_LENGTH_MIN, ROTATE_LENGTH_MAX, ROTATE_LENGTH_DEFAULT);
-}
-
 /* Parses --generator/--length/--no-prefix/--no-hooks; 0, 1 (not ours) or an exit status. */
 int cli_rotate_option(int opt, const char *arg, struct cli_rotate_opts *o)
 {
@@ -338,7 +317,7 @@ int cli_vault_rotate(struct cli *c, int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":g:l:h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
-			rotate_usage(stdout);
+			cli_help(stdout, "rotate", NULL);
 			return 0;
 		}
 		if ((r = cli_rotate_option(opt, optarg, &o)) == 1) {
@@ -349,7 +328,7 @@ int cli_vault_rotate(struct cli *c, int argc, char **argv)
 			return r;
 	}
 	if (argc - optind < 1) {
-		rotate_usage(stderr);
+		cli_help(stderr, "rotate", NULL);
 		return EXIT_USAGE;
 	}
 	for (r = optind; r < argc; r++) {
@@ -568,7 +547,7 @@ int cli_rotate(struct cli *c, int argc, char **argv)
 			all = 1;
 			continue;
 		case 'h':
-			rotate_usage(stdout);
+			cli_help(stdout, "rotate", NULL);
 			return 0;
 		}
 		if ((r = cli_rotate_option(opt, optarg, &o)) == 1) {
@@ -581,7 +560,7 @@ int cli_rotate(struct cli *c, int argc, char **argv)
 	if (!check || optind != argc) {
 		if (optind < argc)
 			cli_error("'harombe rotate' takes no keys: use harombe vault rotate KEY, or --check");
-		rotate_usage(stderr);
+		cli_help(stderr, "rotate", NULL);
 		return EXIT_USAGE;
 	}
 	if ((r = check_spec(&o)))

@@ -23,19 +23,6 @@
  * record ever holds one.
  */
 
-static void run_usage(FILE *f)
-{
-	fprintf(f, "usage: harombe run [--container NAME] [--secret ENV=KEY ...] -- COMMAND [ARGS...]\n"
-		   "\n"
-		   "Run COMMAND with the secrets of container NAME (its NAME: key mapping) and of\n"
-		   "each --secret in its environment, fetched from the store when it starts and\n"
-		   "written nowhere.  The credentials harombe itself reads (HAROMBE_SECRET_*,\n"
-		   "VAULT_TOKEN, SOPS_AGE_KEY) are not passed on.  Signals sent to harombe are\n"
-		   "passed to COMMAND, and its exit status is harombe's (128+N when a signal N\n"
-		   "ended it; 126/127 when it cannot be run).  Before COMMAND starts, harombe exits\n"
-		   "2 for a usage or config error and 1 or 3 when a secret cannot be fetched.\n");
-}
-
 int cli_run(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -92,7 +79,7 @@ int cli_run(struct cli *c, int argc, char **argv)
 			break;
 		}
 		case 'h':
-			run_usage(stdout);
+			cli_help(stdout, "run", NULL);
 			r = 0;
 			goto out;
 		default:

@@ -32,85 +32,6 @@
 #include "scan/scan.h"
 #include "lib/fileio.h"
 
-/* Each line says which commands it is for ("" for all): `secrets CMD --help`
- * shows that command's lines, `secrets --help` all of them. */
-static const struct {
-	const char *cmds;
-	const char *text;
-} help_lines[] = {
-	{ "filter", "usage: harombe secrets filter [--source NAME] [options] [FILE...]  stdin (or FILEs) -> stdout, redacted" },
-	{ "scan", "usage: harombe secrets scan [options] FILE...|-                exit 1 when something is found" },
-	{ "scan", "usage: harombe secrets scan [options] --recursive DIR          honours .gitignore, skips binaries" },
-	{ "scan-git", "usage: harombe secrets scan-git [options] [A..B | REV]         the history of HEAD (or a range)" },
-	{ "scan-git", "usage: harombe secrets scan-git --staged | --pre-commit        what is about to be committed" },
-	{ "redact", "usage: harombe secrets redact FILE (--output OUT | --in-place) [options]" },
-	{ "rules", "usage: harombe secrets rules [--format json] [--rules FILE]    list the rules" },
-	{ "", "" },
-	{ "", "options:" },
-	{ "", "  --rules FILE          custom rules and allowlist (YAML); may repeat" },
-	{ "scan scan-git", "  --config FILE         this rules file instead of ROOT/.harombe-scan.yaml" },
-	{ "scan scan-git", "  --no-config           no .harombe-scan.yaml, no .harombeignore" },
-	{ "scan scan-git", "  --baseline FILE       report only findings not in FILE" },
-	{ "scan scan-git", "  --write-baseline FILE write the findings to FILE (JSON), report none" },
-	{ "scan scan-git", "  --ignore-file FILE    fingerprints to leave out (default ROOT/.harombeignore)" },
-	{ "scan scan-git", "  --no-inline-allow     report lines marked harombe:allow too" },
-	{ "scan", "  -r, --recursive DIR   the files git would look at in DIR" },
-	{ "scan", "  --no-gitignore        --recursive: scan the files .gitignore excludes too" },
-	{ "scan-git", "  --commits N           the last N commits only" },
-	{ "scan-git", "  --since DATE          commits after DATE (git log --since)" },
-	{ "scan-git", "  --all                 every ref, not only HEAD" },
-	{ "scan-git", "  --staged              the staged changes (git diff --cached)" },
-	{ "scan-git", "  --pre-commit          --staged for a pre-commit hook (no progress)" },
-	{ "scan-git", "  --repo DIR            the repository (.)" },
-	{ "", "  --known FILE          known secret values, one per line (also matched base64/hex/URL-encoded)" },
-	{ "", "  --known-from DIR      the values in a harombefs view's secrets/ directory" },
-	{ "", "  --min-confidence X    report findings at or above X (0.7)" },
-	{ "", "  --min-length N        minimum length of generic and entropy findings (16)" },
-	{ "", "  --no-entropy          no high-entropy detection" },
-	{ "filter redact", "  --replacement TEXT    what replaces a secret ([REDACTED]); {type} expands to its type" },
-	{ "filter redact", "  --with-type           the same as --replacement '[REDACTED:{type}]'" },
-	{ "filter redact scan", "  --source NAME         label for alerts and the audit log (scan -: the name of stdin)" },
-	{ "filter redact", "  --audit-log FILE      audit log for leak_detected (default: the config's)" },
-	{ "filter", "  --hold-ms MS          emit a partial line after this pause (100)" },
-	{ "filter", "  --line-buffered, --buffered   force either output mode" },
-	{ "filter", "  --stats               counts and time on stderr at the end" },
-	{ "redact", "  -o, --output FILE, --in-place  where the redacted copy goes" },
-	{ "scan scan-git rules", "  --format text|json|sarif      report format (rules: text or json)" },
-	{ "scan scan-git", "  --color auto|always|never     colour (auto: a terminal, no NO_COLOR, TERM not dumb)" },
-	{ "scan scan-git", "  --exit-code-on-error N        status when an input cannot be read (2)" },
-	{ "", "  -q, --quiet           no alerts or progress on stderr" },
-	{ "", "" },
-	{ "", "Exit status: 0 nothing found (or filter/redact done), 1 secrets found (scan, scan-git)," },
-	{ "", "2 usage or input error, also with findings (--exit-code-on-error N changes it)." },
-	{ "", "See harombe(1) and docs/scanner.md (installed in share/doc/harombe/docs/)." },
-};
-
-static void usage_for(FILE *f, const char *cmd)
-{
-	char pad[64], want[32];
-	size_t i;
-	int first = 1;
-
-	snprintf(want, sizeof(want), " %s ", cmd ? cmd : "");
-	for (i = 0; i < ARRAY_SIZE(help_lines); i++) {
-		const char *t = help_lines[i].text;
-
-		snprintf(pad, sizeof(pad), " %s ", help_lines[i].cmds);
-		if (cmd && *help_lines[i].cmds && !strstr(pad, want))
-			continue;
-		if (!strncmp(t, "usage: ", 7) && !first)
-			fputs("       ", f), t += 7;	/* "       harombe secrets ..." */
-		if (!strncmp(help_lines[i].text, "usage: ", 7))
-			first = 0;
-		fprintf(f, "%s\n", t);
-	}
-}
-
-static void usage(FILE *f)
-{
-	usage_for(f, NULL);
-}
-
 /* ---- output ---- */
 
 int secrets_out_flush(struct ctx *x)
@@ -416,7 +337,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->exit_on_error = (int)ul;
 			break;
 		case 'h':
-			usage_for(stdout, argv[0]);
+			cli_help(stdout, "secrets", argv[0]);
 			return -1;
 		default:
 			cli_bad_option("secrets", argv[0], argv[optind - 1], lo, ch == ':');
@@ -722,9 +643,9 @@ int cli_secrets(struct cli *c, int argc, char **argv)
 	size_t k;
 	int r;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
+	if (argc < 2) {
+		cli_help(stderr, "secrets", NULL);
+		return EXIT_USAGE;
 	}
 	cmd = argv[1];
 	for (k = 0; commands[k]; k++)

@@ -29,31 +29,6 @@
 
 #define SOPS_PLAIN_MAX (64u << 20)
 
-static void sops_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: harombe sops decrypt [--extract PATH] [--input-type T] [--output-type T] [--output FILE] FILE\n"
-		"       harombe sops encrypt [--age R,...] [--config .sops.yaml] [--input-type T] [--output-type T]\n"
-		"                            [--encrypted-regex RE | --unencrypted-regex RE | --encrypted-suffix S |\n"
-		"                             --unencrypted-suffix S | --encrypted-comment-regex RE |\n"
-		"                             --unencrypted-comment-regex RE] [--mac-only-encrypted]\n"
-		"                            [-i | --in-place | --output FILE] FILE\n"
-		"       harombe sops edit [--allow-editor-files] FILE\n"
-		"       harombe sops updatekeys [-y | --yes] [--config .sops.yaml] FILE   (never asks)\n"
-		"       harombe sops rotate [-i] FILE\n"
-		"       (also: harombe sops -d FILE, harombe sops -e FILE)\n"
-		"\n"
-		"T is json, yaml, dotenv, ini or binary (default: from the file name).  --extract\n"
-		"takes sops' path syntax: '[\"key\"][\"sub\"][0]'.  Recipients for encrypt come from\n"
-		"--age, else the first creation rule of .sops.yaml (the file's directory and its\n"
-		"parents) that matches the file, else $SOPS_AGE_RECIPIENTS.  edit opens the\n"
-		"decrypted file in $SOPS_EDITOR or $EDITOR (default vi) as /proc/self/fd/N, a file\n"
-		"in memory, and re-encrypts only when the text changed and parses.  updatekeys\n"
-		"rewraps the data key for .sops.yaml's recipients; rotate makes a new data key.\n"
-		"Both rewrite FILE in place.  Exit status: 0 done (or nothing to change), 1 no such\n"
-		"file or path, 2 usage, bad input or an editor failure, 3 no key, tampered, I/O.\n");
-}
-
 struct sops_opts {
 	const char *file, *input_type, *output_type, *extract, *output, *config;
 	const char *rule_key, *rule_arg;
@@ -643,12 +618,9 @@ int cli_sops(struct cli *c, int argc, char **argv)
 	size_t i;
 	int r;
 
-	if (argc < 2 || cli_wants_help(argc, argv)) {
-		if (argc >= 3 && argv[1][0] != '-')
-			cli_usage_for(stdout, sops_usage, "sops", argv[1]);
-		else
-			sops_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
+	if (argc < 2) {
+		cli_help(stderr, "sops", NULL);
+		return EXIT_USAGE;
 	}
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(argv[1], cmds[i].name) || (cmds[i].alias && !strcmp(argv[1], cmds[i].alias)))

@@ -32,28 +32,6 @@
 
 #define BATCH 64
 
-static void import_usage(FILE *f)
-{
-	fprintf(f, "usage: harombe vault import [--prefix PATH] [--dry-run] FILE.env|-\n"
-		   "\n"
-		   "Write every KEY=value of a .env file to the store, as PATH/KEY with --prefix.\n"
-		   "The whole file is read and checked first: a malformed line is reported by its\n"
-		   "number (never its content) and then nothing is written.  Values are never\n"
-		   "printed; the keys written are.  Each write is audited (secret_write).\n");
-}
-
-static void export_usage(FILE *f)
-{
-	fprintf(f, "usage: harombe vault export [--prefix PATH] [--force] FILE|-\n"
-		   "\n"
-		   "Write every secret (under PATH with --prefix, which is then left out of the\n"
-		   "keys) to FILE in the dialect `vault import` reads, so that importing it gives\n"
-		   "back every key and value byte for byte.  FILE is created 0600 and appears only\n"
-		   "once complete; an existing FILE is replaced only with --force.  FILE HOLDS\n"
-		   "PLAINTEXT: keep it off shared disks and delete it when done ('-' writes to\n"
-		   "stdout, for a pipe into an encrypting tool).  Audited as one secret_read.\n");
-}
-
 /* "PATH/" from --prefix PATH (or PATH/); "" without. */
 static int folder(const char *prefix, char *buf, size_t len)
 {
@@ -111,7 +89,7 @@ int cli_vault_import(struct cli *c, int argc, char **argv)
 			dry = 1;
 			break;
 		case 'h':
-			import_usage(stdout);
+			cli_help(stdout, "vault", "import");
 			return 0;
 		default:
 			cli_bad_option("vault", "import", argv[optind - 1], longopts, opt == ':');
@@ -119,7 +97,7 @@ int cli_vault_import(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		import_usage(stderr);
+		cli_help(stderr, "vault", "import");
 		return EXIT_USAGE;
 	}
 	file = argv[optind];
@@ -466,7 +444,7 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 			force = 1;
 			break;
 		case 'h':
-			export_usage(stdout);
+			cli_help(stdout, "vault", "export");
 			return 0;
 		default:
 			cli_bad_option("vault", "export", argv[optind - 1], longopts, opt == ':');
@@ -474,7 +452,7 @@ int cli_vault_export(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		export_usage(stderr);
+		cli_help(stderr, "vault", "export");
 		return EXIT_USAGE;
 	}
 	file = argv[optind];

@@ -38,7 +38,7 @@ int cli_vault_leases(struct cli *c, int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1) {
-		fprintf(stderr, "usage: harombe vault leases [--format json]\n");
+		cli_help(stderr, "vault", "leases");
 		return EXIT_USAGE;
 	}
 	if ((r = cli_config(c)))

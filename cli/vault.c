@@ -19,35 +19,6 @@
 #include "lib/jsonw.h"
 #include "lib/why.h"
 
-static void vault_usage(FILE *f)
-{
-	fprintf(f, "usage: harombe vault get KEY\n"
-		   "       harombe vault get [-field NAME] [-format=json] [-mount PATH] KEY\n"
-		   "       harombe vault set KEY [VALUE|-]     (no VALUE or '-': read it from stdin)\n"
-		   "       harombe vault set KEY FIELD=VALUE FIELD=VALUE...   (VALUE '-': from stdin)\n"
-		   "       harombe vault list [PREFIX]\n"
-		   "       harombe vault delete KEY [--purge]\n"
-		   "       harombe vault create --age RECIPIENT[,RECIPIENT...] [--age ...] FILE\n"
-		   "                                        (sops: a new, empty encrypted file)\n"
-		   "       harombe vault rotate KEY [--generator G] [--length N]   (see rotate --help)\n"
-		   "       harombe vault import [--prefix PATH] FILE.env\n"
-		   "       harombe vault export [--prefix PATH] [--force] FILE\n"
-		   "       harombe vault leases                (harombefs's live leases of dynamic secrets)\n"
-		   "\n"
-		   "KEY is path or path#field; with Vault KV 2 also path@VERSION.  get prints the\n"
-		   "value and a newline, nothing else.  set KEY VALUE writes the field 'value',\n"
-		   "set KEY#FIELD VALUE changes one field and keeps the others, and two or more\n"
-		   "FIELD=VALUE pairs replace the secret with those fields.  list shows folders\n"
-		   "with a trailing '/'.  delete removes the current version (KEY@N: version N);\n"
-		   "--purge removes every version and the metadata.\n"
-		   "get of a secret with several fields prints them as a table (vault kv get);\n"
-		   "-field NAME prints one field raw; -format=json prints the secret as\n"
-		   "vault kv get -format=json does.  With no config and VAULT_ADDR (or\n"
-		   "VAULT_AGENT_ADDR) set, the group uses Vault (mount 'secret', or -mount).\n"
-		   "Options anywhere: -c FILE, --provider NAME, --format text|json; vault's\n"
-		   "-field/-format/-mount also as --field, --format, --mount.\n");
-}
-
 static int check_key(const char *key)
 {
 	const char *why = names_check_key(key);
@@ -470,7 +441,7 @@ static int do_create(struct cli *c, int argc, char **argv)
 		} else if (!file && argv[i][0] != '-') {
 			file = argv[i];
 		} else {
-			vault_usage(stderr);
+			cli_help(stderr, "vault", argv[1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -660,15 +631,8 @@ int cli_vault(struct cli *c, int argc, char **argv)
 		return cli_vault_rotate(c, argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "leases"))	/* cli/vault-leases.c */
 		return cli_vault_leases(c, argc - 1, argv + 1);
-	if (cli_wants_help(argc, argv)) {
-		if (argc >= 3 && argv[1][0] != '-')
-			cli_usage_for(stdout, vault_usage, "vault", argv[1]);
-		else
-			vault_usage(stdout);
-		return 0;
-	}
 	if (argc < 2) {
-		vault_usage(stderr);
+		cli_help(stderr, "vault", NULL);
 		return EXIT_USAGE;
 	}
 	{
@@ -726,6 +690,6 @@ int cli_vault(struct cli *c, int argc, char **argv)
 		return do_delete(c, !strcmp(argv[2], "--purge") ? argv[3] : argv[2], 1);
 	if (!strcmp(argv[1], "create"))
 		return do_create(c, argc, argv);
-	vault_usage(stderr);
+	cli_help(stderr, "vault", argv[1]);
 	return EXIT_USAGE;
 }

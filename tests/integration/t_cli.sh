@@ -53,7 +53,7 @@ expect_usage "vault get: unexpected argument 'y'" -c "$T_DIR/h.yaml" vault get x
 expect_usage "secrets scan: unknown option '--basline'; did you mean '--baseline'?" secrets scan --basline b f
 expect_usage "secrets filter: --format json means nothing here" --format json secrets filter
 expect_usage "secrets filter: --baseline is for secrets scan scan-git only" secrets filter --baseline b
-expect_usage "usage: harombe vault get KEY" -c "$T_DIR/h.yaml" vault get
+expect_usage "usage: harombe vault get [-field NAME]" -c "$T_DIR/h.yaml" vault get
 expect_usage "--format must be text or json, not 'xml'" --format xml vault list
 expect_usage "cannot open config '$T_DIR/none.yaml'" -c "$T_DIR/none.yaml" vault list
 expect_usage "unknown provider 'nope'" -c "$T_DIR/h.yaml" --provider nope vault list
@@ -122,17 +122,45 @@ set +e; "$HAROMBE" -c "$T_DIR/none.yaml" --format json config check > "$T_DIR/cc
 ok "config check --format json: valid, what was checked, the views (names, keys, files); errors with file, line and column (exit 2)"
 
 "$HAROMBE" --help | grep -q "^usage: harombe" || fail "--help"
-"$HAROMBE" vault --help | grep -q "harombe vault get KEY" || fail "vault --help"
-"$HAROMBE" help vault | grep -q "harombe vault get KEY" || fail "help vault"
+"$HAROMBE" vault --help | grep -q "harombe vault get .*KEY" || fail "vault --help"
+"$HAROMBE" help vault | grep -q "harombe vault get .*KEY" || fail "help vault"
 "$HAROMBE" help | grep -q "^usage: harombe" || fail "help"
 out=$("$HAROMBE" help secrets scan)
 echo "$out" | grep -q "harombe secrets scan " && ! echo "$out" | grep -q "secrets filter" || fail "help secrets scan: $out"
 out=$("$HAROMBE" vault get --help)
-echo "$out" | grep -q "^usage: harombe vault get KEY" && ! echo "$out" | grep -q "harombe vault set" || fail "vault get --help: $out"
+echo "$out" | grep -q "^usage: harombe vault get .*KEY$" && ! echo "$out" | grep -q "harombe vault set" || fail "vault get --help: $out"
 out=$("$HAROMBE" help audit report)
 echo "$out" | grep -q "^usage: harombe audit report" && ! echo "$out" | grep -q "harombe audit query" || fail "help audit report: $out"
 out=$("$HAROMBE" sops decrypt --help)
 echo "$out" | grep -q "^usage: harombe sops decrypt" && ! echo "$out" | grep -q "harombe sops encrypt" || fail "sops decrypt --help: $out"
 out=$("$HAROMBE" secrets scan-git --help)
 echo "$out" | grep -q -- "--staged" && ! echo "$out" | grep -q -- "--hold-ms" || fail "scan-git --help: $out"
-ok "--help on the command, its groups and their commands; harombe help [GROUP [CMD]]"
+# every command: help GROUP CMD and GROUP CMD --help print the same text,
+# that command's usage, summary and options, and no sibling's usage
+"$HAROMBE" help --commands > "$T_DIR/cmds"
+while read -r g c; do
+	[ -n "$c" ] || continue
+	a=$("$HAROMBE" help "$g" "$c") || fail "help $g $c"
+	b=$("$HAROMBE" "$g" "$c" --help) || fail "$g $c --help"
+	[ "$a" = "$b" ] || fail "help $g $c and $g $c --help differ"
+	echo "$a" | head -1 | grep -qE "^usage: harombe (\[-c FILE\] )?$g $c( |$)" || fail "$g $c --help: $a"
+	for o in $(sed -n "s/^\($g\) \([a-z-]*\)$/\2/p" "$T_DIR/cmds"); do
+		[ "$o" = "$c" ] && continue
+		echo "$a" | grep -qE "^(usage:)? +harombe $g $o( |$)" && fail "$g $c --help shows $g $o's usage: $a"
+	done
+	echo "$a" | awk 'b && NF { print; exit } !NF { b = 1 }' | grep -qE '^[a-z].*\.$' || fail "$g $c --help has no summary line: $a"
+	if [ -n "$("$HAROMBE" help --options "$g" "$c")" ]; then
+		echo "$a" | grep -q '^options:$' || fail "$g $c --help lists no options: $a"
+	fi
+done < "$T_DIR/cmds"
+out=$("$HAROMBE" audit query --help)
+echo "$out" | grep -q -- "--log FILE" && ! echo "$out" | grep -q -- "--group-by" || fail "audit query --help: $out"
+out=$("$HAROMBE" config check --help)
+echo "$out" | grep -q "^usage: harombe \[-c FILE\] config check \[--format json\]" || fail "config check --help: $out"
+expect_usage "vault: unknown command 'gte'; did you mean 'get'?" help vault gte
+expect_usage "vault list: --purge is for vault delete only" vault list --purge
+expect_usage "audit query: --group-by is for audit report only" audit query --group-by event
+expect_usage "sops decrypt: --age is for sops encrypt only" sops decrypt --age x f
+out=$(HAROMBE_SECRET_A_B=v "$HAROMBE" --provider env run --secret X=a/b -- sh -c 'echo "$1"' sh --help) || fail "run -- sh ... --help"
+[ "$out" = "--help" ] || fail "run: --help after -- was taken as harombe's: $out"
+ok "--help on the command, its groups and their commands; harombe help [GROUP [CMD]]; every command's own help"
