@@ -466,10 +466,6 @@ int cli_audit_group(struct cli *c, int argc, char **argv)
 		cli_error("audit report needs --since T and --group-by container|secret|event");
 		return EXIT_USAGE;
 	}
-	if (!report && by != BY_NONE) {
-		cli_error("--group-by belongs to audit report");
-		return EXIT_USAGE;
-	}
 	if (f.since > f.until) {
 		cli_error("--since is later than --until");
 		return EXIT_USAGE;

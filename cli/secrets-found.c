@@ -63,13 +63,29 @@ static int has_marker(const unsigned char *l, size_t n)
 	return 0;
 }
 
-/* Bytes [off, off+len) of the input into dst (locked): from buf, or by pread
- * from fd.  Returns how many were read (fewer at the end), or -1. */
-static ssize_t fetch(const unsigned char *buf, size_t buflen, int fd, uint64_t off, size_t len, unsigned char *dst)
+/* Where the bytes of the input are: buf (buf[0] is input offset base, so
+ * that piped stdin can be a window), else the file fd (pread). */
+struct input {
+	const unsigned char *buf;
+	size_t buflen;
+	uint64_t base;
+	int fd;
+};
+
+/* Bytes [off, off+len) of the input into dst (locked).  Returns how many
+ * were read (fewer at the end), or -1. */
+static ssize_t fetch(const struct input *in, uint64_t off, size_t len, unsigned char *dst)
 {
-	size_t got = 0;
+	const unsigned char *buf = in->buf;
+	size_t buflen = in->buflen, got = 0;
+	int fd = in->fd;
 
 	if (buf) {
+		if (off < in->base) {
+			errno = ERANGE;
+			return -1;
+		}
+		off -= in->base;
 		if (off >= buflen)
 			return 0;
 		if (len > buflen - off)
@@ -91,7 +107,7 @@ static ssize_t fetch(const unsigned char *buf, size_t buflen, int fd, uint64_t o
 	return (ssize_t)got;
 }
 
-static int allowed_inline(const unsigned char *buf, size_t buflen, int fd, const struct scan_finding *f)
+static int allowed_inline(const struct input *in, const struct scan_finding *f)
 {
 	uint64_t start = f->offset >= f->column - 1 ? f->offset - (f->column - 1) : 0;
 	unsigned char *l = secmem_alloc(LINE_MAX_READ);
@@ -100,7 +116,7 @@ static int allowed_inline(const unsigned char *buf, size_t buflen, int fd, const
 
 	if (!l)
 		return 0;
-	n = fetch(buf, buflen, fd, start, LINE_MAX_READ, l);
+	n = fetch(in, start, LINE_MAX_READ, l);
 	if (n > 0) {
 		const unsigned char *nl = memchr(l, '\n', (size_t)n);
 
@@ -110,8 +126,7 @@ static int allowed_inline(const unsigned char *buf, size_t buflen, int fd, const
 	return r;
 }
 
-static int make_fp(struct ctx *x, const unsigned char *buf, size_t buflen, int fd, const struct scan_finding *f,
-		   char *fp)
+static int make_fp(struct ctx *x, const struct input *in, const struct scan_finding *f, char *fp)
 {
 	size_t len = f->length < VALUE_MAX_READ ? (size_t)f->length : VALUE_MAX_READ;
 	unsigned char *v = secmem_alloc(len ? len : 1);
@@ -120,13 +135,13 @@ static int make_fp(struct ctx *x, const unsigned char *buf, size_t buflen, int f
 
 	if (!v)
 		return -ENOMEM;
-	n = fetch(buf, buflen, fd, f->offset, len, v);
+	n = fetch(in, f->offset, len, v);
 	r = n < 0 ? -errno : fingerprint_make(f->rule, x->path, v, (size_t)n, fp);
 	secmem_free(v);	/* wipes */
 	return r;
 }
 
-static int stopped(const struct ctx *x, const unsigned char *buf, size_t buflen, int fd, const struct scan_finding *f)
+static int stopped(const struct ctx *x, const struct input *in, const struct scan_finding *f)
 {
 	size_t len = f->length < VALUE_MAX_READ ? (size_t)f->length : VALUE_MAX_READ;
 	unsigned char *v = secmem_alloc(len ? len : 1);
@@ -135,7 +150,7 @@ static int stopped(const struct ctx *x, const unsigned char *buf, size_t buflen,
 
 	if (!v)
 		return 0;
-	n = fetch(buf, buflen, fd, f->offset, len, v);
+	n = fetch(in, f->offset, len, v);
 	if (n > 0)
 		r = scanconf_has_stopword(&x->conf, v, (size_t)n);
 	secmem_free(v);
@@ -149,6 +164,7 @@ static int want_fp(const struct ctx *x)
 
 int secrets_found_flush(struct ctx *x, const unsigned char *buf, size_t buflen, int fd)
 {
+	const struct input in = { buf, buflen, buf ? x->buf_base : 0, fd };
 	char *fp = NULL;
 	size_t i;
 	int r = 0, readable = buf || fd >= 0;
@@ -157,18 +173,22 @@ int secrets_found_flush(struct ctx *x, const unsigned char *buf, size_t buflen, 
 		r = -ENOMEM;
 	for (i = 0; i < x->n_pend && !r; i++) {
 		const struct scan_finding *f = &x->pend[i];
+		uint64_t line_start = f->offset >= f->column - 1 ? f->offset - (f->column - 1) : 0;
 		int have_fp = 0;
 
-		if (readable && !x->o->no_inline_allow && allowed_inline(buf, buflen, fd, f)) {
+		/* a window of piped stdin that no longer holds the finding's line */
+		readable = buf ? line_start >= in.base : fd >= 0;
+
+		if (readable && !x->o->no_inline_allow && allowed_inline(&in, f)) {
 			x->n_allowed++;
 			continue;
 		}
-		if (readable && x->conf.n_stopwords && stopped(x, buf, buflen, fd, f)) {
+		if (readable && x->conf.n_stopwords && stopped(x, &in, f)) {
 			x->n_stopped++;
 			continue;
 		}
-		if (fp) {
-			if ((r = make_fp(x, buf, buflen, fd, f, fp)))
+		if (fp && readable) {
+			if ((r = make_fp(x, &in, f, fp)))
 				break;
 			have_fp = 1;
 		}

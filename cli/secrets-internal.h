@@ -69,6 +69,7 @@ struct ctx {
 	/* cli/secrets-found.c: findings of the current input, waiting for it to end */
 	struct scan_finding *pend;
 	size_t n_pend, cap_pend;
+	uint64_t buf_base;	/* the input offset of the buf secrets_found_flush() gets (piped stdin: a window) */
 	size_t n_allowed, n_baselined, n_stopped;
 	struct scanconf conf;	/* the scan config's extend and stopwords */
 	size_t n_commits;	/* scan-git: seen so far, for the progress line */

@@ -21,17 +21,60 @@
 
 extern char **environ;
 
+/* Piped stdin cannot be read again for a finding's line (inline allow
+ * markers), value (stop words, fingerprints): its last STDIN_WINDOW bytes
+ * are kept in locked memory, and the findings are settled before bytes
+ * leave the window.  Stdin that is a file read from its start is pread. */
+#define STDIN_WINDOW (1u << 20)
+
+struct window {
+	unsigned char *buf;	/* locked; NULL: fd is pread */
+	size_t len;
+	uint64_t base;		/* input offset of buf[0] */
+};
+
+static int window_add(struct ctx *x, struct window *w, const unsigned char *p, size_t n)
+{
+	if (w->len + n > STDIN_WINDOW) {
+		size_t keep = n >= STDIN_WINDOW / 2 ? 0 : STDIN_WINDOW / 2 - n, drop = w->len - keep;
+		int r;
+
+		x->buf_base = w->base;
+		if ((r = secrets_found_flush(x, w->buf, w->len, -1)))
+			return r;
+		memmove(w->buf, w->buf + drop, keep);
+		explicit_bzero(w->buf + keep, w->len - keep);
+		w->len = keep;
+		w->base += drop;
+	}
+	while (n > STDIN_WINDOW) {	/* only the end of a huge chunk fits */
+		w->base += n - STDIN_WINDOW;
+		p += n - STDIN_WINDOW;
+		n = STDIN_WINDOW;
+	}
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+	return 0;
+}
+
 /* Scan one open file through the stream (no output).  Binary files, with
  * a NUL byte in their first 8 KiB, are skipped unless forced. */
 static int scan_fd(struct ctx *x, int fd, unsigned char *rb, int check_binary, int *skipped)
 {
 	struct scan_stream *st = NULL;
+	struct window w = { NULL, 0, 0 };
+	struct stat sb;
 	int first = 1;
 	long r;
 
 	*skipped = 0;
-	if ((r = scan_stream_new(x->s, NULL, secrets_on_scan_finding, x, &st)))
+	if (fd == 0 && !(fstat(0, &sb) == 0 && S_ISREG(sb.st_mode) && lseek(0, 0, SEEK_CUR) == 0) &&
+	    !(w.buf = secmem_alloc(STDIN_WINDOW)))
+		return -ENOMEM;
+	if ((r = scan_stream_new(x->s, NULL, secrets_on_scan_finding, x, &st))) {
+		secmem_free(w.buf);
 		return (int)r;
+	}
 	for (;;) {
 		ssize_t n = read(fd, rb, READ_CHUNK);
 
@@ -51,13 +94,18 @@ static int scan_fd(struct ctx *x, int fd, unsigned char *rb, int check_binary, i
 			break;
 		}
 		first = 0;
+		if (w.buf && (r = window_add(x, &w, rb, (size_t)n)))
+			break;
 		if ((r = scan_stream_write(st, rb, (size_t)n)))
 			break;
 	}
 	scan_stream_free(st);
+	x->buf_base = w.base;
 	if (r >= 0)
-		r = secrets_found_flush(x, NULL, 0, fd == 0 ? -1 : fd);
+		r = secrets_found_flush(x, w.buf, w.len, w.buf ? -1 : fd);
+	x->buf_base = 0;
 	x->n_pend = 0;
+	secmem_free(w.buf);	/* wipes */
 	return r < 0 ? (int)r : 0;
 }
 

@@ -69,7 +69,7 @@ Q 2 "harombe: --since 'last tuesday' is not a time (2024-01-31, 2024-01-31T10:00
 Q 2 "harombe: --until '30' is not a time (2024-01-31, 2024-01-31T10:00:00Z) or a time ago (30m, 12h, 7d)" query --until 30
 Q 2 "harombe: --since is later than --until" query --since 2024-02-01 --until 2024-01-01
 Q 2 "harombe: --result must be ok, error or denied, not 'fine'" query --result fine
-Q 2 "harombe: --group-by belongs to audit report" query --group-by event
+Q 2 "harombe: audit query: --group-by is for audit report only" query --group-by event
 Q 2 "harombe: unexpected argument 'extra'" query extra
 expect 2 "harombe: cannot read the audit log '$T_DIR/none.jsonl': No such file or directory" \
 	"$HAROMBE" audit query --log "$T_DIR/none.jsonl"

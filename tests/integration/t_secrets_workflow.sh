@@ -117,6 +117,61 @@ rc_of "$HAROMBE" secrets scan a.txt --baseline bad.json > out 2> "$ERR"
 cd ..
 ok "baselines: --write-baseline, --baseline (its own or a JSON report), .harombeignore; one fingerprint in JSON and SARIF, never the value"
 
+# ---- stdin (scan -) is scanned as a file is ----
+mkdir in && cd in
+printf 'a=%s\nb=%s # harombe:allow\nc=%s // gitleaks:allow\nd=%s # pragma: allowlist secret\n' \
+	"$GH" "$GH2" "$AK" "$(gh_token)" > f.txt
+for how in pipe file; do
+	if [ $how = pipe ]; then
+		rc_of sh -c "cat f.txt | '$HAROMBE' secrets scan - > out 2> '$ERR'"
+	else
+		rc_of sh -c "'$HAROMBE' secrets scan - < f.txt > out 2> '$ERR'"
+	fi
+	[ "$RC" -eq 1 ] && [ "$(wc -l < out)" -eq 1 ] && grep -q '^stdin:1:' out || fail "stdin ($how): inline allow: exit $RC $(cat out)"
+	grep -q '3 findings left out: 3 marked inline' "$ERR" || fail "stdin ($how): inline allow summary: $(cat "$ERR")"
+done
+rc_of sh -c "cat f.txt | '$HAROMBE' secrets scan --no-inline-allow - > out 2> '$ERR'"
+[ "$RC" -eq 1 ] && [ "$(wc -l < out)" -eq 4 ] || fail "stdin --no-inline-allow: $(cat out)"
+# fingerprints: --source NAME is its path, so a file's baseline applies
+printf 'old=%s\n' "$GH" > app.env
+"$HAROMBE" secrets scan app.env --write-baseline base.json 2> "$ERR" || fail "--write-baseline app.env: $(cat "$ERR")"
+printf 'new=%s\n' "$GH2" >> app.env
+rc_of sh -c "cat app.env | '$HAROMBE' secrets scan --source app.env --baseline base.json - > out 2> '$ERR'"
+[ "$RC" -eq 1 ] && [ "$(wc -l < out)" -eq 1 ] && grep -q '^app.env:2:' out || fail "stdin --baseline: exit $RC $(cat out "$ERR")"
+rc_of sh -c "cat app.env | '$HAROMBE' secrets scan --source app.env --format json - > rep.json 2> '$ERR'"
+python3 - <<'END' || fail "stdin --format json: $(cat rep.json)"
+import json
+j = json.load(open("rep.json"))
+fps = [f["fingerprint"] for f in j["findings"]]
+assert len(fps) == 2 and all(fp.startswith("github_token:app.env:") for fp in fps), fps
+assert json.load(open("base.json"))["findings"][0]["fingerprint"] in fps
+END
+no_run rep.json "$GH" "stdin JSON report"
+# the discovered .harombe-scan.yaml (stop words) and .harombeignore of the current directory
+FP2=$(python3 -c 'import json; print(json.load(open("rep.json"))["findings"][1]["fingerprint"])')
+printf '%s\n' "$FP2" > .harombeignore
+rc_of sh -c "cat app.env | '$HAROMBE' secrets scan --source app.env - > out 2> '$ERR'"
+[ "$RC" -eq 1 ] && [ "$(wc -l < out)" -eq 1 ] && grep -q '^app.env:1:' out || fail "stdin .harombeignore: exit $RC $(cat out "$ERR")"
+rm .harombeignore
+printf 'a=%s\n' "$(printf 'gh%s_EXAMPLE%s' p "$(rand_token 29)")" > stop.txt
+printf 'allowlist:\n  stopwords: [example]\n' > .harombe-scan.yaml
+rc_of sh -c "cat stop.txt | '$HAROMBE' secrets scan - > out 2> '$ERR'"
+[ "$RC" -eq 0 ] && [ ! -s out ] && grep -q '1 with a stop word' "$ERR" || fail "stdin stop words: exit $RC $(cat out "$ERR")"
+rc_of sh -c "cat stop.txt | '$HAROMBE' secrets scan --no-config - > out 2> '$ERR'"
+[ "$RC" -eq 1 ] || fail "stdin --no-config: the stop word still applied"
+rm .harombe-scan.yaml
+# a piped stdin longer than the window: a marked line 3 MiB in is still left out, a finding still reported
+{ head -c 3000000 /dev/zero | tr '\0' 'x' | fold -w 100; echo; printf 'z=%s # harombe:allow\ny=%s\n' "$(gh_token)" "$GH"; } > big.txt
+rc_of sh -c "cat big.txt | '$HAROMBE' secrets scan --source big.txt --format json - > rep.json 2> '$ERR'"
+[ "$RC" -eq 1 ] && grep -q '1 marked inline' "$ERR" || fail "big stdin: exit $RC $(cat "$ERR")"
+python3 -c 'import json; f=json.load(open("rep.json"))["findings"]; assert len(f) == 1 and f[0]["line"] == 30002 and f[0]["fingerprint"].startswith("github_token:big.txt:"), f' ||
+	fail "big stdin: $(cat rep.json)"
+# filter keeps ignoring the markers (documented): a tool's output must not let a secret through
+printf 'b=%s # harombe:allow\n' "$GH2" | "$HAROMBE" secrets filter --quiet > out
+no_run out "$GH2" "filter of stdin with a harombe:allow marker"
+cd ..
+ok "scan - (piped or redirected) as a file: inline markers, fingerprints with --source as path (baselines, .harombeignore, JSON), discovered .harombe-scan.yaml stop words; filter still ignores markers"
+
 # ---- scan-git: history, ranges, --since, --all, --staged ----
 mkdir repo && cd repo && git init -q .
 printf 'k=%s\n' "$GH" > one.txt && git add one.txt && git commit -qm one
