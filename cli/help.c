@@ -351,7 +351,14 @@ static int each_long(const char *spec, int (*fn)(const char *name, size_t len, i
 
 static const struct cli_cmd_help *find(const char *group, const char *cmd)
 {
+	static const struct {
+		const char *group, *alias, *cmd;
+	} aliases[] = { { "sops", "-d", "decrypt" }, { "sops", "-e", "encrypt" }, { "sops", "-r", "rotate" } };
 	size_t i;
+
+	for (i = 0; cmd && i < ARRAY_SIZE(aliases); i++)
+		if (!strcmp(aliases[i].group, group) && !strcmp(aliases[i].alias, cmd))
+			cmd = aliases[i].cmd;
 
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		if (strcmp(cmds[i].group, group))

@@ -282,7 +282,7 @@ static int wants_help(int argc, char **argv)
 /* harombe GROUP [CMD] --help, harombe help GROUP [CMD]: argv[1] is GROUP. */
 static int group_help(const char *group, int argc, char **argv)
 {
-	const char *cmd = argc > 2 && argv[2][0] != '-' ? argv[2] : NULL;
+	const char *cmd = argc > 2 && (argv[2][0] != '-' || cli_help_has(group, argv[2])) ? argv[2] : NULL;
 
 	if (cmd && cli_help_has(group, NULL) == 0 && !cli_help_has(group, cmd)) {
 		const char *names[32];
