@@ -44,7 +44,7 @@ fi
 echo "harombe: installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >&2
-# Packages with a service (nginx, for `nginx -t` in t_template_nginx) must
+# Packages with a service (nginx, for `nginx -t` in t_template_recipes) must
 # not start it: Debian's postinst asks invoke-rc.d/deb-systemd-invoke, which
 # obey /usr/sbin/policy-rc.d; exit 101 there means "do not start".  One that
 # is already there (Docker images ship it) is left alone.
@@ -61,3 +61,10 @@ if [ -n "$policy" ]; then
 	rm -f "$policy"
 	trap - EXIT
 fi
+# ... nor start it at the next boot: the tests run `nginx -t` only.
+case " $missing " in
+*" nginx "*)
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable nginx.service >&2 || echo "harombe: could not disable nginx.service" >&2
+	fi ;;
+esac
