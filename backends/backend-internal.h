@@ -52,6 +52,8 @@ struct backend_ops {
 	int (*scoped)(struct backend *be, const char *key);
 	/* Optional: the live leases.  NULL = none. */
 	void (*leases)(struct backend *be, backend_lease_fn *fn, void *arg);
+	/* Optional: take over carried leases (backend_adopt).  NULL = none. */
+	void (*adopt)(struct backend *be, backend_named_fn *named, void *arg);
 };
 
 /* Every backend struct embeds this first. */

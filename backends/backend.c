@@ -153,6 +153,12 @@ void backend_leases(struct backend *be, backend_lease_fn *fn, void *arg)
 		be->ops->leases(be, fn, arg);
 }
 
+void backend_adopt(struct backend *be, backend_named_fn *named, void *arg)
+{
+	if (be->ops->adopt)
+		be->ops->adopt(be, named, arg);
+}
+
 int backend_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
 			 struct secbuf **outs, int *rcs, struct why *whys)
 {

@@ -1,0 +1,182 @@
+#!/bin/bash
+# What a restart carries (lib/carry.h): a background harombefs (the keeper
+# holds the FUSE connection and the carried state) restarted on purpose
+# (SIGQUIT, the handover path) and by kill -9 of its daemon.  Vault leases
+# are adopted, not minted again: the same credentials are read, and the new
+# daemon renews them; a lease the new config no longer names is revoked; a
+# stop revokes them all.  The views' generation counters never go back, and
+# a poll() waiting on a file opened before the restarts is woken by a
+# rotation after them within a second.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/vault-lib.sh"
+
+vault_start V
+unset VAULT_ADDR VAULT_AGENT_ADDR VAULT_TOKEN VAULT_NAMESPACE
+H=$HAROMBE
+MNT="$T_DIR/mnt"
+AUDIT="$T_DIR/audit.jsonl"
+vput "$V_URL" app/key '{"value": "'"$(rand_token 32)"'"}'
+vapi "$V_URL" POST database/roles/readonly '{"db_name": "pg", "default_ttl": "3s", "max_ttl": "600s"}' > /dev/null
+[ "$VAPI_STATUS" = 204 ] || fail "cannot create the database role (HTTP $VAPI_STATUS)"
+printf '%s\n' "$VROOT" > "$T_DIR/token"
+chmod 600 "$T_DIR/token"
+
+config() {	# config CONTAINER...
+	local c
+	{
+		printf 'security:\n  credentials:\n    provider: vault\n    vault_url: %s\n    token_file: %s\n' \
+			"$V_URL" "$T_DIR/token"
+		printf '    dynamic_paths: [database/creds/]\n    lease_idle: 60s\n'
+		printf '  fs:\n    audit_log: %s\n    mountpoint: %s\n  containers:\n' "$AUDIT" "$MNT"
+		for c in "$@"; do
+			printf '    %s:\n      secrets:\n' "$c"
+			printf '        DB_USER: database/creds/readonly#username\n'
+			printf '        DB_PASS: database/creds/readonly#password\n'
+			printf '        KEY: app/key\n'
+		done
+	} > "$T_DIR/h.yaml.new"
+	mv "$T_DIR/h.yaml.new" "$T_DIR/harombe.yaml"
+}
+leases() { curl -s "$V_URL/_test/leases"; }
+nleases() { leases | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["leases"]))'; }
+mints() { vcount "$V_URL" '^GET database/creds/readonly$'; }
+creds() { cat "$MNT/$1/secrets/DB_USER" "$MNT/$1/secrets/DB_PASS" | sha256sum; }
+gen() { cat "$MNT/$1/generation"; }
+
+config c1 c2
+mkdir -p "$MNT"
+vstats_reset "$V_URL"
+"$HAROMBEFS" "$MNT" -o config="$T_DIR/harombe.yaml" 2>"$T_DIR/start.err" ||
+	fail "background start: $(cat "$T_DIR/start.err")"
+T_MOUNTS+=("$MNT")
+KEEPER=$(pgrep -f -x "$HAROMBEFS $MNT -o config=$T_DIR/harombe.yaml" || true)
+[ -n "$KEEPER" ] || fail "no keeper process"
+T_PIDS+=("$KEEPER")
+server() {	# the keeper's current daemon (waits for one)
+	local p
+	for _ in $(seq 200); do
+		p=$(pgrep -P "$KEEPER" || true)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.05
+	done
+	fail "the keeper has no daemon"
+}
+new_server() {	# new_server OLD-PID: wait for the keeper's next daemon, serving
+	local p
+	for _ in $(seq 200); do
+		p=$(pgrep -P "$KEEPER" || true)
+		[ -n "$p" ] && [ "$p" != "$1" ] && break
+		sleep 0.05
+	done
+	[ -n "$p" ] && [ "$p" != "$1" ] || fail "no new daemon after $2"
+	cat "$MNT/c1/generation" > /dev/null || fail "the new daemon does not serve after $2"
+	echo "$p"
+}
+S=$(server)
+grep -q ' -> /secretmem\| -> /memfd:harombefs-carry' <(ls -l "/proc/$KEEPER/fd") ||
+	fail "the keeper holds no carried state"
+grep -q 'carry' <(tr '\0' '\n' < "/proc/$S/environ") || fail "the carried state is not in LISTEN_FDNAMES"
+ok "the keeper holds the daemon's carried state ($(ls -l "/proc/$KEEPER/fd" | grep -o '/secretmem\|/memfd:harombefs-carry' | head -n 1)) beside /dev/fuse"
+
+C1=$(creds c1)
+C2=$(creds c2)
+[ "$(mints)" = 2 ] || fail "$(mints) leases minted for 2 containers"
+[ "$(nleases)" = 2 ] || fail "$(nleases) live leases, expected 2"
+"$H" -c "$T_DIR/harombe.yaml" vault set app/key "v2-$(rand_token 20)" 2>"$T_DIR/set.err" ||
+	fail "vault set: $(cat "$T_DIR/set.err")"
+assert_eq "$(gen c1)" "1" "c1's generation after a change"
+
+# A poll() waiter on a file opened (and read) before the restarts.
+W="$T_DIR/w"
+mkdir -p "$W"
+cat > "$W/waiter.py" <<'PY'
+import os, select, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.read(fd, 65536)
+p = select.poll()
+p.register(fd, select.POLLIN | select.POLLPRI)
+open(sys.argv[2] + ".ready", "w").close()
+ev = p.poll(int(sys.argv[3]))
+with open(sys.argv[2], "w") as f:
+    f.write("%d %.6f\n" % (ev[0][1] if ev else 0, time.monotonic()))
+PY
+python3 "$W/waiter.py" "$MNT/c1/secrets/KEY" "$W/w1" 30000 &
+W1=$!
+T_PIDS+=("$W1")
+for _ in $(seq 50); do [ -e "$W/w1.ready" ] && break; sleep 0.1; done
+[ -e "$W/w1.ready" ] || fail "the poll() waiter did not start"
+sleep 0.3
+
+# 1. A planned restart: SIGQUIT (the handover path).
+vstats_reset "$V_URL"
+kill -QUIT "$KEEPER"
+S=$(new_server "$S" "SIGQUIT")
+assert_eq "$(creds c1)" "$C1" "c1's credentials after SIGQUIT"
+assert_eq "$(creds c2)" "$C2" "c2's credentials after SIGQUIT"
+[ "$(mints)" = 0 ] || fail "SIGQUIT restart: $(mints) new leases minted"
+[ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = 0 ] || fail "SIGQUIT restart revoked leases"
+assert_eq "$(gen c1)" "1" "c1's generation after SIGQUIT"
+ok "SIGQUIT: the new daemon adopted both leases (0 minted, 0 revoked, the same credentials); generation still 1"
+
+# 2. kill -9 of the daemon: nothing handed over at that moment.
+kill -KILL "$S"
+S=$(new_server "$S" "kill -9")
+assert_eq "$(creds c1)" "$C1" "c1's credentials after kill -9"
+assert_eq "$(creds c2)" "$C2" "c2's credentials after kill -9"
+[ "$(mints)" = 0 ] || fail "kill -9 restart: $(mints) new leases minted"
+assert_eq "$(gen c1)" "1" "c1's generation after kill -9"
+[ -e "$W/w1" ] && fail "the poll() waiter woke without a change: $(cat "$W/w1")"
+ok "kill -9: the next daemon adopted both leases from the keeper (0 minted, the same credentials); generation still 1"
+
+# The adopted leases are renewed by the new daemon (TTL 3 s: renewal at 2 s).
+sleep 3.5
+renews=$(vcount "$V_URL" '^PUT sys/leases/renew$')
+[ "$renews" -ge 2 ] || fail "only $renews renewals of 2 adopted leases in 3.5 s with a 3 s TTL"
+[ "$(mints)" = 0 ] || fail "an adopted lease was minted again instead of renewed"
+assert_eq "$(creds c1)" "$C1" "c1's credentials after the renewals"
+expect_rc 0 "$H" -c "$T_DIR/harombe.yaml" vault leases
+for c in c1 c2; do grep -q "^$c  *database/creds/readonly " "$T_DIR/out" || fail "vault leases lacks $c"; done
+ok "the adopted leases are renewed ($renews renewals), never minted again, and listed by vault leases"
+
+# 3. A rotation after the restarts wakes the waiter blocked since before them.
+t0=$(python3 -c 'import time; print("%.6f" % time.monotonic())')
+"$H" -c "$T_DIR/harombe.yaml" vault set app/key "v3-$(rand_token 20)" 2>"$T_DIR/set.err" ||
+	fail "vault set: $(cat "$T_DIR/set.err")"
+wait "$W1" || fail "the waiter failed"
+read -r ev t1 < "$W/w1"
+[ "$ev" -eq $((1 | 2)) ] || fail "poll() reported events $ev, not POLLIN|POLLPRI"
+ms=$(python3 -c "print(int(($t1 - $t0) * 1000))")
+[ "$ms" -lt 1000 ] || fail "the waiter woke ${ms} ms after the change"
+assert_eq "$(gen c1)" "2" "c1's generation after the rotation"
+ok "a poll() blocked across SIGQUIT and kill -9 woke ${ms} ms after a rotation with POLLIN|POLLPRI; generation 1 -> 2"
+
+# 4. A config without c2: the restart revokes c2's lease and keeps c1's.
+config c1
+vstats_reset "$V_URL"
+kill -QUIT "$KEEPER"
+S=$(new_server "$S" "SIGQUIT with c2 removed")
+for _ in $(seq 50); do [ "$(nleases)" = 1 ] && break; sleep 0.1; done
+[ "$(nleases)" = 1 ] || fail "$(nleases) live leases after c2 left the config, expected 1"
+[ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = 1 ] || fail "c2's lease was not revoked"
+assert_eq "$(creds c1)" "$C1" "c1's credentials after c2 left"
+[ "$(mints)" = 0 ] || fail "$(mints) leases minted after c2 left"
+assert_eq "$(gen c1)" "2" "c1's generation after the third restart"
+ok "a lease the new config no longer names is revoked at adoption; c1's is kept"
+
+# 5. Stop: every lease revoked, and the keeper exits.
+leases | python3 -c 'import json,sys; [print(l["id"]) for l in json.load(sys.stdin)["leases"]]' > "$T_DIR/ids"
+[ -s "$T_DIR/ids" ] || fail "no lease ids from the test server"
+kill -TERM "$KEEPER"
+for _ in $(seq 100); do kill -0 "$KEEPER" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$KEEPER" 2>/dev/null && fail "the keeper did not exit on SIGTERM"
+grep -qsE " $MNT fuse\.harombefs " /proc/mounts && fail "$MNT still mounted after SIGTERM"
+[ "$(nleases)" = 0 ] || fail "$(nleases) leases left after the stop"
+ok "a stop (not a restart) revokes the leases"
+
+grep -c '"event":"vault_lease".*"action":"adopted".*"result":"ok"' "$AUDIT" > "$T_DIR/n" || true
+[ "$(cat "$T_DIR/n")" = 5 ] || fail "$(cat "$T_DIR/n") adopted records, expected 5 (2 + 2 + 1)"
+grep -q '"event":"vault_lease".*"container":"c1".*"action":"adopted".*"lease":"[0-9a-f]\{32\}"' "$AUDIT" ||
+	fail "adoption not audited with the container and a hashed lease id"
+while read -r id; do grep -qF "$id" "$AUDIT" && fail "a lease id in the audit log"; done < "$T_DIR/ids"
+no_secret_in "$AUDIT" "$VROOT"
+ok "vault_lease 'adopted' audit records, lease ids hashed"
