@@ -75,7 +75,6 @@ new_server() {	# new_server OLD-PID: wait for the keeper's next daemon, serving
 S=$(server)
 grep -q ' -> /secretmem\| -> /memfd:harombefs-carry' <(ls -l "/proc/$KEEPER/fd") ||
 	fail "the keeper holds no carried state"
-grep -q 'carry' <(tr '\0' '\n' < "/proc/$S/environ") || fail "the carried state is not in LISTEN_FDNAMES"
 ok "the keeper holds the daemon's carried state ($(ls -l "/proc/$KEEPER/fd" | grep -o '/secretmem\|/memfd:harombefs-carry' | head -n 1)) beside /dev/fuse"
 
 C1=$(creds c1)
@@ -111,6 +110,8 @@ sleep 0.3
 vstats_reset "$V_URL"
 kill -QUIT "$KEEPER"
 S=$(new_server "$S" "SIGQUIT")
+grep -qx 'LISTEN_FDNAMES=fuse:fuse-init:carry' <(tr '\0' '\n' < "/proc/$S/environ") ||
+	fail "the carried state was not passed in LISTEN_FDS"
 assert_eq "$(creds c1)" "$C1" "c1's credentials after SIGQUIT"
 assert_eq "$(creds c2)" "$C2" "c2's credentials after SIGQUIT"
 [ "$(mints)" = 0 ] || fail "SIGQUIT restart: $(mints) new leases minted"
