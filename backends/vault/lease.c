@@ -512,10 +512,17 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 	uint64_t now, due, next = NO_WORK;
 	int r;
 
-	pthread_mutex_lock(&vb->lease_lock);
-	if (vb->carry && (vb->carry_tok_gen != vb->tok_gen || vb->carry_tok_at != vb->tok_at))
-		save_locked(vb);	/* a new login token, or a renewal of it */
-	pthread_mutex_unlock(&vb->lease_lock);
+	if (vb->carry) {
+		int stale;
+
+		pthread_mutex_lock(&vb->lease_lock);
+		pthread_rwlock_rdlock(&vb->tok_lock);
+		stale = vb->carry_tok_gen != vb->tok_gen || vb->carry_tok_at != vb->tok_at;
+		pthread_rwlock_unlock(&vb->tok_lock);
+		if (stale)
+			save_locked(vb);	/* a new login token, or a renewal of it */
+		pthread_mutex_unlock(&vb->lease_lock);
+	}
 	for (;;) {
 		work = NULL;
 		next = NO_WORK;

@@ -24,8 +24,8 @@ chmod 600 "$T_DIR/token"
 config() {	# config CONTAINER...
 	local c
 	{
-		printf 'security:\n  credentials:\n    provider: vault\n    vault_url: %s\n    token_file: %s\n' \
-			"$V_URL" "$T_DIR/token"
+		printf 'security:\n  credentials:\n    provider: vault\n    vault_url: %s\n    %s\n' \
+			"$V_URL" "${AUTH:-token_file: $T_DIR/token}"
 		printf '    dynamic_paths: [database/creds/]\n    lease_idle: 60s\n'
 		printf '  fs:\n    audit_log: %s\n    mountpoint: %s\n  containers:\n' "$AUDIT" "$MNT"
 		for c in "$@"; do
@@ -43,15 +43,26 @@ mints() { vcount "$V_URL" '^GET database/creds/readonly$'; }
 creds() { cat "$MNT/$1/secrets/DB_USER" "$MNT/$1/secrets/DB_PASS" | sha256sum; }
 gen() { cat "$MNT/$1/generation"; }
 
+start_keeper() {
+	mkdir -p "$MNT"
+	"$HAROMBEFS" "$MNT" -o config="$T_DIR/harombe.yaml" 2>"$T_DIR/start.err" ||
+		fail "background start: $(cat "$T_DIR/start.err")"
+	T_MOUNTS+=("$MNT")
+	KEEPER=$(pgrep -f -x "$HAROMBEFS $MNT -o config=$T_DIR/harombe.yaml" || true)
+	[ -n "$KEEPER" ] || fail "no keeper process"
+	T_PIDS+=("$KEEPER")
+}
+stop_keeper() {
+	kill -TERM "$KEEPER"
+	for _ in $(seq 100); do kill -0 "$KEEPER" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$KEEPER" 2>/dev/null && fail "the keeper did not exit on SIGTERM"
+	grep -qsE " $MNT fuse\.harombefs " /proc/mounts && fail "$MNT still mounted after SIGTERM"
+	return 0
+}
+
 config c1 c2
-mkdir -p "$MNT"
 vstats_reset "$V_URL"
-"$HAROMBEFS" "$MNT" -o config="$T_DIR/harombe.yaml" 2>"$T_DIR/start.err" ||
-	fail "background start: $(cat "$T_DIR/start.err")"
-T_MOUNTS+=("$MNT")
-KEEPER=$(pgrep -f -x "$HAROMBEFS $MNT -o config=$T_DIR/harombe.yaml" || true)
-[ -n "$KEEPER" ] || fail "no keeper process"
-T_PIDS+=("$KEEPER")
+start_keeper
 server() {	# the keeper's current daemon (waits for one)
 	local p
 	for _ in $(seq 200); do
@@ -167,10 +178,7 @@ ok "a lease the new config no longer names is revoked at adoption; c1's is kept"
 # 5. Stop: every lease revoked, and the keeper exits.
 leases | python3 -c 'import json,sys; [print(l["id"]) for l in json.load(sys.stdin)["leases"]]' > "$T_DIR/ids"
 [ -s "$T_DIR/ids" ] || fail "no lease ids from the test server"
-kill -TERM "$KEEPER"
-for _ in $(seq 100); do kill -0 "$KEEPER" 2>/dev/null || break; sleep 0.05; done
-kill -0 "$KEEPER" 2>/dev/null && fail "the keeper did not exit on SIGTERM"
-grep -qsE " $MNT fuse\.harombefs " /proc/mounts && fail "$MNT still mounted after SIGTERM"
+stop_keeper
 [ "$(nleases)" = 0 ] || fail "$(nleases) leases left after the stop"
 ok "a stop (not a restart) revokes the leases"
 
@@ -181,3 +189,32 @@ grep -q '"event":"vault_lease".*"container":"c1".*"action":"adopted".*"lease":"[
 while read -r id; do grep -qF "$id" "$AUDIT" && fail "a lease id in the audit log"; done < "$T_DIR/ids"
 no_secret_in "$AUDIT" "$VROOT"
 ok "vault_lease 'adopted' audit records, lease ids hashed"
+
+# 6. AppRole: leases hang on the token that minted them (Vault revokes them
+# with it), so the login token is carried too: no new login after a restart.
+vctl "$V_URL" policy '{"name": "dyn", "rules": {"secret/*": ["read"], "database/creds/*": ["read"], "sys/leases/*": ["update"]}}'
+vapi "$V_URL" POST auth/approle/role/dyn '{"token_policies": "dyn", "token_ttl": "60s"}' > /dev/null
+[ "$VAPI_STATUS" = 204 ] || fail "cannot create the AppRole (HTTP $VAPI_STATUS)"
+ROLE_ID=$(vapi "$V_URL" GET auth/approle/role/dyn/role-id | json_get data.role_id)
+vapi "$V_URL" POST auth/approle/role/dyn/secret-id '{}' | json_get data.secret_id > "$T_DIR/secret-id"
+chmod 600 "$T_DIR/secret-id"
+AUTH="role_id: $ROLE_ID
+    secret_id_file: $T_DIR/secret-id" config c1
+vstats_reset "$V_URL"
+start_keeper
+S=$(server)
+C1=$(creds c1)
+[ "$(vcount "$V_URL" '^POST auth/approle/login$')" = 1 ] || fail "expected one AppRole login"
+[ "$(mints)" = 1 ] || fail "$(mints) leases minted for one container"
+vstats_reset "$V_URL"
+kill -QUIT "$KEEPER"
+S=$(new_server "$S" "SIGQUIT (AppRole)")
+assert_eq "$(creds c1)" "$C1" "c1's credentials after SIGQUIT (AppRole)"
+kill -KILL "$S"
+S=$(new_server "$S" "kill -9 (AppRole)")
+assert_eq "$(creds c1)" "$C1" "c1's credentials after kill -9 (AppRole)"
+[ "$(vcount "$V_URL" '^POST auth/approle/login$')" = 0 ] || fail "a restart logged in again instead of adopting the token"
+[ "$(mints)" = 0 ] || fail "$(mints) leases minted after the AppRole restarts"
+stop_keeper
+[ "$(nleases)" = 0 ] || fail "$(nleases) leases left after the AppRole stop"
+ok "AppRole: SIGQUIT and kill -9 adopt the login token with the lease (0 logins, 0 mints); a stop revokes with it"
