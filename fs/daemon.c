@@ -73,9 +73,11 @@ static void usage(const char *prog)
 	       "allow_other and default_permissions; mount(8)'s rw, dev, suid, exec, _netdev,\n"
 	       "nofail, auto, noauto, user, users, defaults and x-* options are ignored.\n"
 	       "In the background the process that mounted keeps the connection and restarts a\n"
-	       "daemon that dies: readers wait and go on.  SIGHUP reloads the config; SIGUSR1\n"
+	       "daemon that dies: readers wait and go on, and the new daemon adopts its Vault\n"
+	       "leases, change counts and poll() waiters.  SIGHUP reloads the config; SIGUSR1\n"
 	       "logs locked-memory use; SIGUSR2 drops every cached value; SIGQUIT restarts the\n"
-	       "daemon on the same connection (exit %d); SIGINT and SIGTERM unmount and exit.\n"
+	       "daemon on the same connection (exit %d); SIGINT and SIGTERM unmount and exit\n"
+	       "(revoking the leases).\n"
 	       "MOUNTPOINT.ctl is a control socket (root only) through which `harombe vault\n"
 	       "rotate` and the other commands that change a secret drop its cached copies.\n"
 	       "See harombefs(8).\n",
@@ -340,7 +342,14 @@ static struct carry *carry_start(int fd, size_t slot, int under_keeper)
 
 	if (fd < 0 && !getenv("NOTIFY_SOCKET"))
 		return NULL;
-	if (carry_open(fd, slot, &c, &err) != 0) {
+	if (fd >= 0 && carry_open(fd, slot, &c, &err) != 0) {
+		/* Another format (an upgrade across one): what it held is lost
+		 * (its leases run out at their TTL), and a new region replaces it. */
+		log_warn("%s: not adopted; starting a new one", err.msg);
+		err.msg[0] = 0;
+		handover_notify("FDSTOREREMOVE=1\nFDNAME=" HANDOVER_CARRY, NULL, 0);
+	}
+	if (!c && carry_open(-1, slot, &c, &err) != 0) {
 		log_warn("%s: a restart mints new Vault leases and counts changes from 0", err.msg);
 		return NULL;
 	}

@@ -161,6 +161,8 @@ int handover_listen(int *fuse_fd, int *init_fd, int *carry_fd, struct why *why)
 			slot = carry_fd;
 		if (slot && *slot < 0)
 			*slot = fd;
+		else if (slot == carry_fd)
+			close(fd);	/* only the first: the rest were replaced */
 		else if (slot) {
 			why_set(why, "more than one '%s' descriptor passed in LISTEN_FDS", name);
 			r = -EINVAL;
