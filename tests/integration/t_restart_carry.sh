@@ -103,18 +103,26 @@ cat > "$W/waiter.py" <<'PY'
 import os, select, sys, time
 fd = os.open(sys.argv[1], os.O_RDONLY)
 os.read(fd, 65536)
+open(sys.argv[2] + ".ready", "w").close()
+if len(sys.argv) > 4:	# "late": poll only once told to (the file stays open meanwhile)
+    while not os.path.exists(sys.argv[2] + ".go"):
+        time.sleep(0.05)
 p = select.poll()
 p.register(fd, select.POLLIN | select.POLLPRI)
-open(sys.argv[2] + ".ready", "w").close()
 ev = p.poll(int(sys.argv[3]))
 with open(sys.argv[2], "w") as f:
     f.write("%d %.6f\n" % (ev[0][1] if ev else 0, time.monotonic()))
 PY
+# w1 polls from before the restarts; w2 holds a file opened before them and
+# polls only after them (the new daemon first hears of it in its poll request).
 python3 "$W/waiter.py" "$MNT/c1/secrets/KEY" "$W/w1" 30000 &
 W1=$!
 T_PIDS+=("$W1")
-for _ in $(seq 50); do [ -e "$W/w1.ready" ] && break; sleep 0.1; done
-[ -e "$W/w1.ready" ] || fail "the poll() waiter did not start"
+python3 "$W/waiter.py" "$MNT/c1/env" "$W/w2" 30000 late &
+W2=$!
+T_PIDS+=("$W2")
+for _ in $(seq 50); do [ -e "$W/w1.ready" ] && [ -e "$W/w2.ready" ] && break; sleep 0.1; done
+[ -e "$W/w1.ready" ] && [ -e "$W/w2.ready" ] || fail "the poll() waiters did not start"
 sleep 0.3
 
 # 1. A planned restart: SIGQUIT (the handover path).
@@ -138,6 +146,9 @@ assert_eq "$(creds c2)" "$C2" "c2's credentials after kill -9"
 [ "$(mints)" = 0 ] || fail "kill -9 restart: $(mints) new leases minted"
 assert_eq "$(gen c1)" "1" "c1's generation after kill -9"
 [ -e "$W/w1" ] && fail "the poll() waiter woke without a change: $(cat "$W/w1")"
+touch "$W/w2.go"
+sleep 0.5
+[ -e "$W/w2" ] && fail "a poll() begun after the restarts on a file opened before them returned at once: $(cat "$W/w2")"
 ok "kill -9: the next daemon adopted both leases from the keeper (0 minted, the same credentials); generation still 1"
 
 # The adopted leases are renewed by the new daemon (TTL 3 s: renewal at 2 s).
@@ -159,8 +170,13 @@ read -r ev t1 < "$W/w1"
 [ "$ev" -eq $((1 | 2)) ] || fail "poll() reported events $ev, not POLLIN|POLLPRI"
 ms=$(python3 -c "print(int(($t1 - $t0) * 1000))")
 [ "$ms" -lt 1000 ] || fail "the waiter woke ${ms} ms after the change"
+wait "$W2" || fail "the late waiter failed"
+read -r ev2 t2 < "$W/w2"
+[ "$ev2" -eq $((1 | 2)) ] || fail "the late poll() reported events $ev2, not POLLIN|POLLPRI"
+ms2=$(python3 -c "print(int(($t2 - $t0) * 1000))")
+[ "$ms2" -lt 1000 ] || fail "the late waiter woke ${ms2} ms after the change"
 assert_eq "$(gen c1)" "2" "c1's generation after the rotation"
-ok "a poll() blocked across SIGQUIT and kill -9 woke ${ms} ms after a rotation with POLLIN|POLLPRI; generation 1 -> 2"
+ok "a poll() blocked across SIGQUIT and kill -9 woke ${ms} ms after a rotation with POLLIN|POLLPRI, one begun after them on a file opened before them ${ms2} ms; generation 1 -> 2"
 
 # 4. A config without c2: the restart revokes c2's lease and keeps c1's.
 config c1
