@@ -362,7 +362,7 @@ int carry_put(struct carry *c, const char *name, unsigned long ticket, const voi
 		return -ENOMEM;
 	pthread_mutex_lock(&c->lock);
 	s = find(c, name, 0);
-	if (!s || s->claim != ticket) {
+	if (!s || !ticket || s->claim != ticket) {
 		pthread_mutex_unlock(&c->lock);
 		secbuf_free(sb);
 		return 0;

@@ -59,7 +59,7 @@ struct secbuf *carry_take(struct carry *c, const char *name);
 /* Become the writer of section name; the ticket carry_put() wants. */
 unsigned long carry_claim(struct carry *c, const char *name);
 /* Replace section name with p[0..n) and publish a snapshot; a stale
- * ticket writes nothing (0).  0, -ENOSPC when the snapshot does not fit a
+ * ticket (or 0: never claimed) writes nothing (0).  0, -ENOSPC when the snapshot does not fit a
  * slot (the last one stays, and it is logged once), or -ENOMEM. */
 int carry_put(struct carry *c, const char *name, unsigned long ticket, const void *p, size_t n);
 
