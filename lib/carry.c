@@ -305,6 +305,20 @@ unsigned long carry_claim(struct carry *c, const char *name)
 	return t;
 }
 
+int carry_owns(struct carry *c, const char *name, unsigned long ticket)
+{
+	struct section *s;
+	int own;
+
+	if (!c || !ticket)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	s = find(c, name, 0);
+	own = s && s->claim == ticket;
+	pthread_mutex_unlock(&c->lock);
+	return own;
+}
+
 /* Publish every section as snapshot seq + 1 (lock held). */
 static int publish(struct carry *c)
 {

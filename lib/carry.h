@@ -58,6 +58,8 @@ int carry_inherited(const struct carry *c);
 struct secbuf *carry_take(struct carry *c, const char *name);
 /* Become the writer of section name; the ticket carry_put() wants. */
 unsigned long carry_claim(struct carry *c, const char *name);
+/* Is ticket the current claim of section name? */
+int carry_owns(struct carry *c, const char *name, unsigned long ticket);
 /* Replace section name with p[0..n) and publish a snapshot; a stale
  * ticket (or 0: never claimed) writes nothing (0).  0, -ENOSPC when the snapshot does not fit a
  * slot (the last one stays, and it is logged once), or -ENOMEM. */

@@ -595,10 +595,12 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 
 /* At close (the renewal thread is stopped): revoke every lease unless
  * revoke_on_exit is false, and free them.  Before a restart on the same
- * connection nothing is revoked: the carried table is the successor's. */
+ * connection nothing is revoked: the carried table is the successor's.
+ * (Not that of a generation a reload replaced, which is not carried: its
+ * leases are revoked as at a stop.) */
 void vault_leases_close(struct vault_backend *vb)
 {
-	int keep = vb->carry && carry_handover(vb->carry);
+	int keep = vb->carry && carry_handover(vb->carry) && carry_owns(vb->carry, CARRY_VAULT, vb->carry_ticket);
 	struct vlease *l;
 
 	if (keep && vb->leases)

@@ -79,6 +79,9 @@ START_TEST(test_stale_claim_writes_nothing)
 	ck_assert_int_eq(carry_put(c, "vault", old, "old gen", 7), 0);
 	cur = carry_claim(c, "vault");
 	ck_assert_int_eq(carry_put(c, "vault", cur, "new gen", 7), 0);
+	ck_assert(carry_owns(c, "vault", cur));
+	ck_assert(!carry_owns(c, "vault", old));
+	ck_assert(!carry_owns(c, "vault", 0));
 	ck_assert_int_eq(carry_put(c, "vault", old, "", 0), 0);	/* the old one closing */
 	n = successor(c);
 	ck_assert(section_is(n, "vault", "new gen"));
