@@ -293,8 +293,10 @@ void notify_changed(struct harombefs *h, const char *key);
 void notify_carry_load(struct harombefs *h);
 void notify_carry_save(struct harombefs *h);
 void notify_carry_save_locked(struct harombefs *h);
-/* A file opened before the restart was released: forget its ghost. */
-void notify_ghost_release(struct harombefs *h, uint64_t token);
+/* Before a release of hd (NULL: a file opened before a restart, token
+ * fi->fh, whose ghost is forgotten here): 1 when the carried state must be
+ * rewritten once the handle is gone (notify_carry_save). */
+int notify_release(struct harombefs *h, struct handle *hd, uint64_t token);
 /* The content of a view's generation file ("N\n"), in locked memory. */
 struct secbuf *notify_generation_content(struct harombefs *h, struct node *view);
 void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);

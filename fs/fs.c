@@ -229,16 +229,10 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct harombefs *h = H(req);
 	struct handle *hd = handle_get(h, ino, fi);
-	int carried = 0;
+	int carried = notify_release(h, hd, fi->fh);
 
-	if (hd) {
-		pthread_mutex_lock(&h->open_lock);
-		carried = hd->kh || hd->changed;
-		pthread_mutex_unlock(&h->open_lock);
+	if (hd)
 		handle_drop(h, hd);
-	} else {
-		notify_ghost_release(h, fi->fh);
-	}
 	fuse_reply_err(req, 0);
 	if (hd)
 		inval_later(h, ino);

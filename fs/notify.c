@@ -224,22 +224,27 @@ void notify_carry_load(struct harombefs *h)
 	notify_carry_save(h);
 }
 
-void notify_ghost_release(struct harombefs *h, uint64_t token)
+int notify_release(struct harombefs *h, struct handle *hd, uint64_t token)
 {
 	struct ghost **p, *gh = NULL;
+	int carried = 0;
 
+	if (!h->carry)
+		return 0;
 	pthread_mutex_lock(&h->open_lock);
-	for (p = &h->ghosts; *p; p = &(*p)->next)
-		if ((*p)->token == token) {
-			gh = *p;
-			*p = gh->next;
-			break;
-		}
-	pthread_mutex_unlock(&h->open_lock);
-	if (gh) {
-		free(gh);
-		notify_carry_save(h);
+	if (hd) {
+		carried = hd->kh || hd->changed;
+	} else {
+		for (p = &h->ghosts; *p; p = &(*p)->next)
+			if ((*p)->token == token) {
+				gh = *p;
+				*p = gh->next;
+				break;
+			}
 	}
+	pthread_mutex_unlock(&h->open_lock);
+	free(gh);
+	return carried || gh;
 }
 
 void notify_changed(struct harombefs *h, const char *key)
