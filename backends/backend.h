@@ -94,12 +94,6 @@ int backend_get_many_for(struct backend *be, const char *scope, size_t n, const 
 			 struct secbuf **outs, int *rcs, struct why *whys);
 /* Is key's value per scope (a leased, dynamic secret)?  1 or 0. */
 int backend_scoped(struct backend *be, const char *key);
-/* Called once per live lease by backend_leases(): scope ("" for none),
- * path, seconds left, renewals so far, seconds since last use.  Never a
- * value or a lease id. */
-typedef void backend_lease_fn(const char *scope, const char *path, long long ttl_left,
-			      unsigned int renewals, long long idle_s, void *arg);
-void backend_leases(struct backend *be, backend_lease_fn *fn, void *arg);
 /* Does the configuration still name a leased path for scope?  1 or 0. */
 typedef int backend_named_fn(const char *scope, const char *path, void *arg);
 /* Take over the leases a previous daemon carried (backend_ctx.carry, a
@@ -109,6 +103,12 @@ typedef int backend_named_fn(const char *scope, const char *path, void *arg);
  * carried (call it once a reload's generation is in place, too); nothing
  * without carry. */
 void backend_adopt(struct backend *be, backend_named_fn *named, void *arg);
+/* Called once per live lease by backend_leases(): scope ("" for none),
+ * path, seconds left, renewals so far, seconds since last use.  Never a
+ * value or a lease id. */
+typedef void backend_lease_fn(const char *scope, const char *path, long long ttl_left,
+			      unsigned int renewals, long long idle_s, void *arg);
+void backend_leases(struct backend *be, backend_lease_fn *fn, void *arg);
 /* Keys under prefix ("" for all); folders end with '/' where the store has them. */
 int backend_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
 		 struct why *why);

@@ -287,6 +287,9 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
  * change on every view that maps it, and wake the poll() of every open file
  * that holds it. */
 void notify_changed(struct harombefs *h, const char *key);
+/* The content of a view's generation file ("N\n"), in locked memory. */
+struct secbuf *notify_generation_content(struct harombefs *h, struct node *view);
+void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
 /* What a restart passes on (change counters, poll registrations): take
  * the predecessor's at start, and rewrite it.  notify_carry_save_locked()
  * wants node_lock (read) and open_lock held. */
@@ -297,9 +300,6 @@ void notify_carry_save_locked(struct harombefs *h);
  * fi->fh, whose ghost is forgotten here): 1 when the carried state must be
  * rewritten once the handle is gone (notify_carry_save). */
 int notify_release(struct harombefs *h, struct handle *hd, uint64_t token);
-/* The content of a view's generation file ("N\n"), in locked memory. */
-struct secbuf *notify_generation_content(struct harombefs *h, struct node *view);
-void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
 /* The one view the caller of req may read, for MOUNT/self: its index in
  * g's views, or -ENOENT (none or several; with audit, recorded once per
  * FS_QUIET_S per uid).  self is found by name, never listed. */

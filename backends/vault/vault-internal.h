@@ -99,14 +99,14 @@ struct vault_backend {
 	uint64_t lease_idle_ms;		/* lease_idle */
 	int revoke_on_exit;
 	int lease_daemon;		/* harombefs: leases are renewed and revoked */
-	pthread_mutex_t lease_lock;
-	pthread_cond_t lease_cond;
-	struct vlease *leases;
 	struct carry *carry;		/* harombefs: leases and token outlive a restart */
 	unsigned long carry_ticket;
 	struct vlease *adopt;		/* carried in, awaiting vault_leases_adopt() */
 	uint64_t carry_tok_at;		/* the token state last carried */
 	unsigned long carry_tok_gen;
+	pthread_mutex_t lease_lock;
+	pthread_cond_t lease_cond;
+	struct vlease *leases;
 };
 
 struct vcall {

@@ -405,15 +405,16 @@ static int vault_scoped(struct backend *be, const char *key)
 	return !vault_key_parse_read(key, &k, NULL) && vault_is_dynamic(vault_downcast(be), k.path);
 }
 
+static void vault_adopt(struct backend *be, backend_named_fn *named, void *arg)
+{
+	vault_leases_adopt(vault_downcast(be), named, arg);
+}
+
 static void vault_leases(struct backend *be, backend_lease_fn *fn, void *arg)
 {
 	vault_leases_each(vault_downcast(be), fn, arg);
 }
 
-static void vault_adopt(struct backend *be, backend_named_fn *named, void *arg)
-{
-	vault_leases_adopt(vault_downcast(be), named, arg);
-}
 
 const struct backend_ops backend_vault = {
 	.name = "vault",
@@ -431,6 +432,6 @@ const struct backend_ops backend_vault = {
 	.fields = vault_fields,
 	.get_many_for = vault_get_many_for,
 	.scoped = vault_scoped,
-	.leases = vault_leases,
 	.adopt = vault_adopt,
+	.leases = vault_leases,
 };
