@@ -191,6 +191,22 @@ assert_eq "$(creds c1)" "$C1" "c1's credentials after c2 left"
 assert_eq "$(gen c1)" "2" "c1's generation after the third restart"
 ok "a lease the new config no longer names is revoked at adoption; c1's is kept"
 
+# 4b. A reload (SIGHUP) revokes the old generation's leases and mints for the
+# new one, as it always did; from then on the new generation's are carried.
+vstats_reset "$V_URL"
+kill -HUP "$KEEPER"
+for _ in $(seq 50); do [ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = 1 ] && break; sleep 0.1; done
+[ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = 1 ] || fail "the reload did not revoke the old generation's lease"
+C1R=$(creds c1)
+[ "$(mints)" = 1 ] || fail "$(mints) leases minted after the reload, expected 1"
+vstats_reset "$V_URL"
+kill -KILL "$S"
+S=$(new_server "$S" "kill -9 after a reload")
+assert_eq "$(creds c1)" "$C1R" "c1's credentials after a reload and a kill -9"
+[ "$(mints)" = 0 ] || fail "$(mints) leases minted after a reload and a kill -9"
+[ "$(nleases)" = 1 ] || fail "$(nleases) live leases after a reload and a kill -9, expected 1"
+ok "after a reload the new generation's lease is the one carried: a kill -9 then mints nothing"
+
 # 5. Stop: every lease revoked, and the keeper exits.
 leases | python3 -c 'import json,sys; [print(l["id"]) for l in json.load(sys.stdin)["leases"]]' > "$T_DIR/ids"
 [ -s "$T_DIR/ids" ] || fail "no lease ids from the test server"
@@ -199,7 +215,7 @@ stop_keeper
 ok "a stop (not a restart) revokes the leases"
 
 grep -c '"event":"vault_lease".*"action":"adopted".*"result":"ok"' "$AUDIT" > "$T_DIR/n" || true
-[ "$(cat "$T_DIR/n")" = 5 ] || fail "$(cat "$T_DIR/n") adopted records, expected 5 (2 + 2 + 1)"
+[ "$(cat "$T_DIR/n")" = 6 ] || fail "$(cat "$T_DIR/n") adopted records, expected 6 (2 + 2 + 1 + 1)"
 grep -q '"event":"vault_lease".*"container":"c1".*"action":"adopted".*"lease":"[0-9a-f]\{32\}"' "$AUDIT" ||
 	fail "adoption not audited with the container and a hashed lease id"
 while read -r id; do grep -qF "$id" "$AUDIT" && fail "a lease id in the audit log"; done < "$T_DIR/ids"
