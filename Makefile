@@ -69,7 +69,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) -I. -DHAROMBE_VERSION='"$(VE
 ALL_LDFLAGS = $(HARDEN) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS := -lpthread -lm
 
-LIB_OBJS := lib/why.o lib/trust.o lib/control.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
+LIB_OBJS := lib/carry.o lib/why.o lib/trust.o lib/control.o lib/fileio.o lib/secbuf.o lib/log.o lib/audit.o lib/config.o lib/names.o lib/credshape.o lib/workq.o lib/jsonw.o
 BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/sops.o backends/sops/tree.o backends/sops/crypto.o backends/sops/datakey.o \
 	backends/sops/age.o backends/sops/bech32.o backends/sops/json.o backends/sops/yaml.o backends/sops/flat.o \

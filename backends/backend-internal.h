@@ -50,6 +50,8 @@ struct backend_ops {
 	/* Optional: is key's value per scope (never shared, never cached)?
 	 * NULL = no key is. */
 	int (*scoped)(struct backend *be, const char *key);
+	/* Optional: take over carried leases (backend_adopt).  NULL = none. */
+	void (*adopt)(struct backend *be, backend_named_fn *named, void *arg);
 	/* Optional: the live leases.  NULL = none. */
 	void (*leases)(struct backend *be, backend_lease_fn *fn, void *arg);
 };

@@ -147,11 +147,18 @@ int backend_scoped(struct backend *be, const char *key)
 	return be->ops->scoped ? be->ops->scoped(be, key) != 0 : 0;
 }
 
+void backend_adopt(struct backend *be, backend_named_fn *named, void *arg)
+{
+	if (be->ops->adopt)
+		be->ops->adopt(be, named, arg);
+}
+
 void backend_leases(struct backend *be, backend_lease_fn *fn, void *arg)
 {
 	if (be->ops->leases)
 		be->ops->leases(be, fn, arg);
 }
+
 
 int backend_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
 			 struct secbuf **outs, int *rcs, struct why *whys)

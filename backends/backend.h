@@ -40,6 +40,7 @@ struct secbuf;
 struct audit;
 struct harombe_config;
 struct cfg_node;
+struct carry;
 
 struct backend_ctx {
 	const struct harombe_config *cfg;
@@ -48,6 +49,7 @@ struct backend_ctx {
 	struct audit *audit;		/* for vault_authentication and the like; may be NULL */
 	const char *source;		/* "harombefs" or "harombe": audit source */
 	int daemon;			/* long-lived: may start background threads */
+	struct carry *carry;		/* harombefs: state a restart passes on (lib/carry.h); may be NULL */
 };
 
 /* Called once per key by backend_list(); non-zero stops the walk and is
@@ -92,6 +94,15 @@ int backend_get_many_for(struct backend *be, const char *scope, size_t n, const 
 			 struct secbuf **outs, int *rcs, struct why *whys);
 /* Is key's value per scope (a leased, dynamic secret)?  1 or 0. */
 int backend_scoped(struct backend *be, const char *key);
+/* Does the configuration still name a leased path for scope?  1 or 0. */
+typedef int backend_named_fn(const char *scope, const char *path, void *arg);
+/* Take over the leases a previous daemon carried (backend_ctx.carry, a
+ * restart on the same connection): those named() accepts are renewed and
+ * revoked from now on as if minted here (no second lease is minted); the
+ * others are revoked soon.  From this call on, be's leases are the ones
+ * carried (call it once a reload's generation is in place, too); nothing
+ * without carry. */
+void backend_adopt(struct backend *be, backend_named_fn *named, void *arg);
 /* Called once per live lease by backend_leases(): scope ("" for none),
  * path, seconds left, renewals so far, seconds since last use.  Never a
  * value or a lease id. */

@@ -412,10 +412,16 @@ static int cache_scoped(struct backend *be, const char *key)
 	return backend_scoped(cache_downcast(be)->inner, key);
 }
 
+static void cache_adopt(struct backend *be, backend_named_fn *named, void *arg)
+{
+	backend_adopt(cache_downcast(be)->inner, named, arg);
+}
+
 static void cache_leases(struct backend *be, backend_lease_fn *fn, void *arg)
 {
 	backend_leases(cache_downcast(be)->inner, fn, arg);
 }
+
 
 static int cache_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
@@ -546,6 +552,7 @@ const struct backend_ops backend_cache = {
 	.forget = cache_forget,
 	.get_many_for = cache_get_many_for,
 	.scoped = cache_scoped,
+	.adopt = cache_adopt,
 	.leases = cache_leases,
 };
 

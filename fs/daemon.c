@@ -22,6 +22,7 @@
 #include "fs/handover.h"
 #include "fs/harden.h"
 #include "fs/keeper.h"
+#include "lib/carry.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
@@ -76,9 +77,11 @@ static void usage(const char *prog)
 	       "allow_other and default_permissions; mount(8)'s rw, dev, suid, exec, _netdev,\n"
 	       "nofail, auto, noauto, user, users, defaults and x-* options are ignored.\n"
 	       "In the background the process that mounted keeps the connection and restarts a\n"
-	       "daemon that dies: readers wait and go on.  SIGHUP reloads the config; SIGUSR1\n"
+	       "daemon that dies: readers wait and go on, and the new daemon adopts its Vault\n"
+	       "leases, change counts and poll() waiters.  SIGHUP reloads the config; SIGUSR1\n"
 	       "logs locked-memory use; SIGUSR2 drops every cached value; SIGQUIT restarts the\n"
-	       "daemon on the same connection (exit %d); SIGINT and SIGTERM unmount and exit.\n"
+	       "daemon on the same connection (exit %d); SIGINT and SIGTERM unmount and exit\n"
+	       "(revoking the leases).\n"
 	       "MOUNTPOINT.ctl is a control socket (root only) through which `harombe vault\n"
 	       "rotate` and the other commands that change a secret drop its cached copies.\n"
 	       "See harombefs(8).\n",
@@ -308,7 +311,7 @@ static int mount_only(struct fuse_args *args, const char *mnt)
 /* harombefs without -f: mount, then keep the connection (keeper.h). */
 static int background(struct fuse_args *args, char **argv, const char *config, const char *mnt)
 {
-	struct keeper k = { .argv = argv, .config = config, .mountpoint = mnt };
+	struct keeper k = { .argv = argv, .config = config, .mountpoint = mnt, .carry_fd = -1 };
 	struct why err = WHY_INIT;
 	int ready_fd = -1, r;
 
@@ -327,6 +330,50 @@ static int background(struct fuse_args *args, char **argv, const char *config, c
 	return r;
 }
 
+/*
+ * What this daemon carries to the next (lib/carry.h): the region passed
+ * with the connection, or a new one put in the same store.  None when no
+ * store would keep it (a plain foreground daemon: its leases are revoked
+ * at exit, as before), or when only systemd's fd store would and the
+ * kernel has no memfd_secret (systemd would hold a memfd nobody locks
+ * while no daemon runs).  Takes fd.
+ */
+static struct carry *carry_start(int fd, size_t slot, int under_keeper)
+{
+	struct why err = WHY_INIT;
+	struct carry *c = NULL;
+	int r;
+
+	if (fd < 0 && !getenv("NOTIFY_SOCKET"))
+		return NULL;
+	if (fd >= 0 && carry_open(fd, slot, &c, &err) != 0) {
+		/* Another format (an upgrade across one): what it held is lost
+		 * (its leases run out at their TTL), and a new region replaces it. */
+		log_warn("%s: not adopted; starting a new one", err.msg);
+		err.msg[0] = 0;
+		handover_notify("FDSTOREREMOVE=1\nFDNAME=" HANDOVER_CARRY, NULL, 0);
+	}
+	if (!c && carry_open(-1, slot, &c, &err) != 0) {
+		log_warn("%s: a restart mints new Vault leases and counts changes from 0", err.msg);
+		return NULL;
+	}
+	if (carry_inherited(c))
+		return c;
+	if (!under_keeper && !carry_is_secret(c)) {
+		log_warn("no memfd_secret: systemd's fd store would keep leases in memory nobody locks, so a "
+			 "restart mints new ones (the keeper of a background harombefs locks it)");
+		carry_free(c, 1);
+		return NULL;
+	}
+	if ((r = handover_store_carry(carry_fd(c))) != 0) {
+		log_warn("cannot store the carried state beside the connection (%s): a restart mints new "
+			 "Vault leases", strerror(-r));
+		carry_free(c, 1);
+		return NULL;
+	}
+	return c;
+}
+
 /* The daemon proper: serve a connection, passed or mounted here. */
 static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const char *config,
 		 const char *mnt, int resume_only)
@@ -341,14 +388,15 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 	char ctlpath[CONTROL_PATH_MAX] = "";
 	sigset_t all, old;
 	const char *keeper = getenv("HAROMBEFS_KEEPER");
-	int under_keeper = keeper != NULL, reloader_started = 0, ffd = -1, ifd = -1, passed, ret = 1, r;
+	int under_keeper = keeper != NULL, reloader_started = 0, ffd = -1, ifd = -1, cfd = -1, passed, ret = 1, r;
+	struct carry *carry = NULL;
 	struct why err = WHY_INIT;
 	char devfd[32];
 
 	if (keeper && !strcmp(keeper, "respawn"))
 		log_setup("harombefs", 1, opts->debug ? LOG_DEBUG : LOG_INFO);
 	unsetenv("HAROMBEFS_KEEPER");
-	passed = handover_listen(&ffd, &ifd, &err);
+	passed = handover_listen(&ffd, &ifd, &cfd, &err);
 	if (passed < 0) {
 		log_err("%s", err.msg);
 		return 1;
@@ -372,13 +420,16 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *opts, const c
 			goto out;
 		}
 		r = secmem_init(c->fs.locked_memory, &ce);
+		if (r == 0)
+			carry = carry_start(cfd, c->fs.locked_memory / 4, under_keeper);
+		cfd = -1;
 		config_free(c);
 		if (r != 0) {
 			log_err("%s", ce.msg);
 			goto out;
 		}
 	}
-	if ((r = fs_new(config, &h, &err)) != 0) {
+	if ((r = fs_new(config, carry, &h, &err)) != 0) {
 		log_err("%s", err.msg);
 		ret = r == -EINVAL ? 2 : 1;
 		goto out;
@@ -509,6 +560,9 @@ out:
 	workers = NULL;
 	if (h)
 		fs_detach(h);
+	/* A restart leaves the leases to the next daemon; a stop revokes them
+	 * (fs_free) and wipes what would have been carried. */
+	carry_set_handover(carry, ret == HAROMBEFS_EXIT_RESTART);
 	if (ret != HAROMBEFS_EXIT_RESTART && ifd >= 0) {
 		handover_unstore();
 		unmount(mnt, !passed);
@@ -518,6 +572,9 @@ out:
 		fuse_session_destroy(se);
 	}
 	fs_free(h);
+	carry_free(carry, ret != HAROMBEFS_EXIT_RESTART && ifd >= 0);
+	if (cfd >= 0)
+		close(cfd);
 	if (ffd >= 0)
 		close(ffd);
 	if (ifd >= 0)

@@ -136,7 +136,22 @@ struct handle {
 	pid_t tid;		/* the thread that opened it */
 	struct handle *next, *prev;
 	struct fuse_pollhandle *ph;	/* a poll() waiting for a change, or NULL */
+	uint64_t kh;		/* the kernel's handle of that poll (0: none yet) */
 	int changed;		/* a value it holds changed since the open */
+};
+
+/*
+ * A file a previous daemon opened, as far as change notification goes:
+ * its token (fi->fh), inode, the kernel's poll handle and whether a value
+ * it holds changed.  Carried across restarts (notify.c), so that a poll()
+ * blocked across one is woken by a change after it.  open_lock.
+ */
+struct ghost {
+	struct ghost *next;
+	uint64_t token;
+	fuse_ino_t ino;
+	uint64_t kh;		/* 0: no poll registered */
+	int changed;
 };
 
 struct gen {
@@ -166,6 +181,10 @@ struct harombefs {
 	struct watcher *watch;		/* SOPS file and Vault watch: changes (watch.c) */
 	pthread_mutex_t open_lock;	/* node->open lists */
 	unsigned long handles;		/* open file handles */
+
+	struct carry *carry;		/* passed on to the next daemon (lib/carry.h), or NULL */
+	unsigned long carry_ticket;
+	struct ghost *ghosts;		/* handles of previous daemons; open_lock */
 };
 
 struct dirlist {
@@ -194,8 +213,10 @@ static inline struct harombefs *H(fuse_req_t req)
 struct gen *gen_get(struct harombefs *h);
 void gen_put(struct gen *g);
 void gen_free(struct gen *g);
-/* Load config, views, audit sink and backend.  0 or -errno with err. */
-int gen_load(const char *path, struct gen **out, struct why *why);
+/* Load config, views, audit sink and backend (which gets carry, NULL-safe).
+ * 0 or -errno with err. */
+struct carry;
+int gen_load(const char *path, struct carry *carry, struct gen **out, struct why *why);
 struct node *node_by_ino(struct harombefs *h, fuse_ino_t ino);
 /* node_lock held. */
 struct node *node_find_locked(struct harombefs *h, enum node_kind kind, const char *container,
@@ -269,6 +290,16 @@ void notify_changed(struct harombefs *h, const char *key);
 /* The content of a view's generation file ("N\n"), in locked memory. */
 struct secbuf *notify_generation_content(struct harombefs *h, struct node *view);
 void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
+/* What a restart passes on (change counters, poll registrations): take
+ * the predecessor's at start, and rewrite it.  notify_carry_save_locked()
+ * wants node_lock (read) and open_lock held. */
+void notify_carry_load(struct harombefs *h);
+void notify_carry_save(struct harombefs *h);
+void notify_carry_save_locked(struct harombefs *h);
+/* Before a release of hd (NULL: a file opened before a restart, token
+ * fi->fh, whose ghost is forgotten here): 1 when the carried state must be
+ * rewritten once the handle is gone (notify_carry_save). */
+int notify_release(struct harombefs *h, struct handle *hd, uint64_t token);
 /* The one view the caller of req may read, for MOUNT/self: its index in
  * g's views, or -ENOENT (none or several; with audit, recorded once per
  * FS_QUIET_S per uid).  self is found by name, never listed. */

@@ -229,12 +229,15 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct harombefs *h = H(req);
 	struct handle *hd = handle_get(h, ino, fi);
+	int carried = notify_release(h, hd, fi->fh);
 
 	if (hd)
 		handle_drop(h, hd);
 	fuse_reply_err(req, 0);
 	if (hd)
 		inval_later(h, ino);
+	if (carried)
+		notify_carry_save(h);
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -271,7 +274,21 @@ const struct fuse_lowlevel_ops *fs_operations(void)
 }
 /* ---- lifecycle ---- */
 
-int fs_new(const char *config_path, struct harombefs **out, struct why *why)
+/* backend_named_fn: does generation arg map a key at path for container
+ * scope?  (A carried lease it no longer names is revoked.) */
+static int gen_names(const char *scope, const char *path, void *arg)
+{
+	const struct gen *g = arg;
+	const struct view *v = viewset_find(g->views, scope);
+	size_t i, n = strlen(path);
+
+	for (i = 0; v && i < v->n; i++)
+		if (strcspn(v->keys[i], "@#") == n && !strncmp(v->keys[i], path, n))
+			return 1;
+	return 0;
+}
+
+int fs_new(const char *config_path, struct carry *carry, struct harombefs **out, struct why *why)
 {
 	struct harombefs *h = calloc(1, sizeof(*h));
 	struct node *root;
@@ -285,12 +302,13 @@ int fs_new(const char *config_path, struct harombefs **out, struct why *why)
 	pthread_rwlock_init(&h->gen_lock, NULL);
 	pthread_rwlock_init(&h->node_lock, NULL);
 	pthread_mutex_init(&h->open_lock, NULL);
+	h->carry = carry;
 	root = node_intern(h, N_ROOT, NULL, NULL);
 	if (!root || root->ino != FUSE_ROOT_ID) {
 		fs_free(h);
 		return -ENOMEM;
 	}
-	if ((r = gen_load(config_path, &h->cur, why)) != 0) {
+	if ((r = gen_load(config_path, carry, &h->cur, why)) != 0) {
 		fs_free(h);
 		return r;
 	}
@@ -298,6 +316,10 @@ int fs_new(const char *config_path, struct harombefs **out, struct why *why)
 		why_set(why, "out of memory for the inode table");
 		fs_free(h);
 		return -ENOMEM;
+	}
+	if (carry) {
+		backend_adopt(h->cur->be, gen_names, h->cur);
+		notify_carry_load(h);
 	}
 	*out = h;
 	return 0;
@@ -410,6 +432,12 @@ void fs_free(struct harombefs *h)
 			free(n);
 		}
 	}
+	while (h->ghosts) {
+		struct ghost *gh = h->ghosts;
+
+		h->ghosts = gh->next;
+		free(gh);
+	}
 	free(h->config_path);
 	free(h);
 }
@@ -445,7 +473,7 @@ int fs_reload(struct harombefs *h)
 	struct why err = WHY_INIT;
 	int r;
 
-	r = gen_load(h->config_path, &g, &err);
+	r = gen_load(h->config_path, h->carry, &g, &err);
 	if (r) {
 		log_err("reload of '%s' failed, keeping the running configuration: %s", h->config_path, err.msg);
 		return r;
@@ -469,6 +497,12 @@ int fs_reload(struct harombefs *h)
 	old = h->cur;
 	h->cur = g;
 	pthread_rwlock_unlock(&h->gen_lock);
+	if (h->carry) {
+		/* The new generation's leases are the carried ones now; the old
+		 * one's end with it, as they did before carrying existed. */
+		backend_adopt(g->be, gen_names, g);
+		notify_carry_save(h);
+	}
 	inval_reload(h, old, g);
 	log_info("reloaded '%s': %zu view%s, provider %s", h->config_path, g->views->n,
 		 g->views->n == 1 ? "" : "s", backend_name(g->be));

@@ -22,8 +22,12 @@ struct fuse_lowlevel_ops;
  * the caller has not opened (a true upper bound). */
 #define FS_VIEW_MAX (1u << 20)
 
-/* Load config_path and open everything it names.  0 or -errno with err. */
-int fs_new(const char *config_path, struct harombefs **out, struct why *why);
+/* Load config_path and open everything it names.  With carry (NULL-safe),
+ * take over what a previous daemon on this connection carried (Vault
+ * leases, change counters, poll registrations) and keep it current there
+ * (lib/carry.h).  0 or -errno with err. */
+struct carry;
+int fs_new(const char *config_path, struct carry *carry, struct harombefs **out, struct why *why);
 void fs_free(struct harombefs *h);
 const struct fuse_lowlevel_ops *fs_operations(void);
 struct workq;

@@ -129,7 +129,7 @@ out:
 	return r;
 }
 
-int handover_listen(int *fuse_fd, int *init_fd, struct why *why)
+int handover_listen(int *fuse_fd, int *init_fd, int *carry_fd, struct why *why)
 {
 	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
 	const char *names = getenv("LISTEN_FDNAMES");
@@ -137,7 +137,7 @@ int handover_listen(int *fuse_fd, int *init_fd, struct why *why)
 	long n, i;
 	int r = 0;
 
-	*fuse_fd = *init_fd = -1;
+	*fuse_fd = *init_fd = *carry_fd = -1;
 	if (!pid || !nfds || strtol(pid, NULL, 10) != (long)getpid())
 		goto out;
 	n = strtol(nfds, NULL, 10);
@@ -157,8 +157,12 @@ int handover_listen(int *fuse_fd, int *init_fd, struct why *why)
 			slot = fuse_fd;
 		else if (name && !strcmp(name, HANDOVER_INIT))
 			slot = init_fd;
+		else if (name && !strcmp(name, HANDOVER_CARRY))
+			slot = carry_fd;
 		if (slot && *slot < 0)
 			*slot = fd;
+		else if (slot == carry_fd)
+			close(fd);	/* only the first: the rest were replaced */
 		else if (slot) {
 			why_set(why, "more than one '%s' descriptor passed in LISTEN_FDS", name);
 			r = -EINVAL;
@@ -180,6 +184,11 @@ out:
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
+	if (r <= 0 && *carry_fd >= 0) {
+		/* state without its connection is nobody's */
+		close(*carry_fd);
+		*carry_fd = -1;
+	}
 	if (r < 0) {
 		if (*fuse_fd >= 0)
 			close(*fuse_fd);
@@ -256,17 +265,36 @@ int handover_store(int fuse_fd, int init_fd)
 {
 	int r;
 
-	handover_unstore();
+	handover_notify("FDSTOREREMOVE=1\nFDNAME=" HANDOVER_FUSE, NULL, 0);
+	handover_notify("FDSTOREREMOVE=1\nFDNAME=" HANDOVER_INIT, NULL, 0);
 	if ((r = handover_notify("FDSTORE=1\nFDNAME=" HANDOVER_FUSE, &fuse_fd, 1)) != 0 ||
 	    (r = handover_notify("FDSTORE=1\nFDNAME=" HANDOVER_INIT, &init_fd, 1)) != 0)
 		return r;
 	return barrier();
 }
 
+int handover_store_carry(int carry_fd)
+{
+	int r = handover_notify("FDSTORE=1\nFDNAME=" HANDOVER_CARRY, &carry_fd, 1);
+
+	return r ? r : barrier();
+}
+
 void handover_unstore(void)
 {
 	handover_notify("FDSTOREREMOVE=1\nFDNAME=" HANDOVER_FUSE, NULL, 0);
 	handover_notify("FDSTOREREMOVE=1\nFDNAME=" HANDOVER_INIT, NULL, 0);
+	handover_notify("FDSTOREREMOVE=1\nFDNAME=" HANDOVER_CARRY, NULL, 0);
+}
+
+int handover_notify_poll(int fuse_fd, uint64_t kh)
+{
+	struct {
+		struct fuse_out_header h;
+		struct fuse_notify_poll_wakeup_out w;
+	} msg = { { sizeof(msg), FUSE_NOTIFY_POLL, 0 }, { kh } };
+
+	return write(fuse_fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg) ? 0 : -errno;
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */

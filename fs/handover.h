@@ -4,6 +4,7 @@
 struct why;
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Keeping the kernel's FUSE connection alive when a daemon dies.
@@ -34,6 +35,7 @@ struct fuse_session;
 
 #define HANDOVER_FUSE "fuse"		/* the /dev/fuse descriptor */
 #define HANDOVER_INIT "fuse-init"	/* a sealed memfd: the kernel's INIT request */
+#define HANDOVER_CARRY "carry"		/* secret memory: what the daemon carries (lib/carry.h) */
 
 /* Mount a fresh connection on mountpoint with the mount options in args,
  * and read the kernel's INIT request from it without answering it.
@@ -48,8 +50,9 @@ int handover_resume(struct fuse_session *se, int init_fd, struct why *why);
 
 /* The connection passed by systemd or the keeper in LISTEN_FDS, if any:
  * 1 with both descriptors, 0 when none was passed (*fuse_fd = *init_fd =
- * -1), -errno with err when the passed set is unusable.  Unsets LISTEN_*. */
-int handover_listen(int *fuse_fd, int *init_fd, struct why *why);
+ * -1), -errno with err when the passed set is unusable.  *carry_fd gets
+ * the carried state passed with it, or -1.  Unsets LISTEN_*. */
+int handover_listen(int *fuse_fd, int *init_fd, int *carry_fd, struct why *why);
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET, with
  * nfds descriptors attached.  0, -ENOENT when $NOTIFY_SOCKET is unset, or
@@ -61,8 +64,20 @@ int handover_notify(const char *msg, const int *fds, size_t nfds);
  * (BARRIER=1).  0, -ENOENT without $NOTIFY_SOCKET, or -errno. */
 int handover_store(int fuse_fd, int init_fd);
 
-/* Drop the stored connection: the daemon is stopping for good. */
+/* Put the carried state's descriptor in the store beside the connection
+ * (FDSTORE=1, FDNAME=carry; the keeper replaces one it holds), and wait
+ * until it is taken.  0, -ENOENT without $NOTIFY_SOCKET, or -errno. */
+int handover_store_carry(int carry_fd);
+
+/* Drop the stored connection and carried state: the daemon is stopping
+ * for good. */
 void handover_unstore(void);
+
+/* Wake the poll() that the kernel registered with handle kh on the
+ * connection fd (FUSE_NOTIFY_POLL), for a registration made with a
+ * predecessor, whose struct fuse_pollhandle this daemon never had.
+ * 0 or -errno (-ENOENT: no such registration any more). */
+int handover_notify_poll(int fuse_fd, uint64_t kh);
 
 /* Is mountpoint (as written: absolute, no trailing '/') the mount point of
  * a harombefs mount in this namespace?  Reads /proc/self/mountinfo only:

@@ -11,7 +11,10 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -42,6 +45,8 @@ struct kstate {
 	char **envp;		/* env_blob's strings, then extra[] */
 	size_t nenv;
 	char extra[7][PATH_MAX + 32];
+	void *carry_map;	/* k->carry_fd mapped and locked */
+	size_t carry_len;
 };
 
 static long ms_since(const struct timespec *t)
@@ -174,8 +179,9 @@ static void spawn(struct kstate *ks)
 
 	ks->pending = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ks->started);
-	snprintf(ks->extra[0], sizeof(ks->extra[0]), "LISTEN_FDS=2");
-	snprintf(ks->extra[1], sizeof(ks->extra[1]), "LISTEN_FDNAMES=%s:%s", HANDOVER_FUSE, HANDOVER_INIT);
+	snprintf(ks->extra[0], sizeof(ks->extra[0]), "LISTEN_FDS=%d", k->carry_fd >= 0 ? 3 : 2);
+	snprintf(ks->extra[1], sizeof(ks->extra[1]), "LISTEN_FDNAMES=%s:%s%s", HANDOVER_FUSE, HANDOVER_INIT,
+		 k->carry_fd >= 0 ? ":" HANDOVER_CARRY : "");
 	snprintf(ks->extra[2], sizeof(ks->extra[2]), "NOTIFY_SOCKET=%s", ks->addr);
 	snprintf(ks->extra[3], sizeof(ks->extra[3]), "HAROMBEFS_KEEPER=%s", ks->ready_once ? "respawn" : "first");
 	snprintf(ks->extra[4], sizeof(ks->extra[4]), "LISTEN_PID=");
@@ -190,13 +196,17 @@ static void spawn(struct kstate *ks)
 	p = vfork();
 	if (p == 0) {
 		int a = fcntl(k->fuse_fd, F_DUPFD, 10), b = fcntl(k->init_fd, F_DUPFD, 10);
+		int c = k->carry_fd >= 0 ? fcntl(k->carry_fd, F_DUPFD, 10) : -1;
 		unsigned int v = (unsigned int)getpid(), len = 0, j;
 		char tmp[16];
 
-		if (a < 0 || b < 0 || dup2(a, 3) != 3 || dup2(b, 4) != 4)
+		if (a < 0 || b < 0 || dup2(a, 3) != 3 || dup2(b, 4) != 4 ||
+		    (k->carry_fd >= 0 && (c < 0 || dup2(c, 5) != 5)))
 			_exit(126);
 		close(a);
 		close(b);
+		if (c >= 0)
+			close(c);
 		do
 			tmp[len++] = (char)('0' + v % 10);
 		while ((v /= 10) && len < sizeof(tmp));
@@ -223,6 +233,35 @@ static void store(int *slot, int fd)
 	if (*slot >= 0)
 		close(*slot);
 	*slot = fd;
+}
+
+/*
+ * The carried state holds credentials (lease data, a Vault token).  In
+ * memfd_secret memory the kernel never swaps it; a plain memfd (kernels
+ * without it) is locked by the daemon's mapping only while a daemon lives,
+ * so the keeper maps and locks it too, and it stays locked in between.
+ */
+static void keep_carry(struct kstate *ks, int fd)
+{
+	struct stat st;
+
+	if (ks->carry_map)
+		munmap(ks->carry_map, ks->carry_len);
+	ks->carry_map = NULL;
+	store(&ks->k->carry_fd, fd);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0)
+		return;
+	ks->carry_len = (size_t)st.st_size;
+	ks->carry_map = mmap(NULL, ks->carry_len, PROT_READ, MAP_SHARED, fd, 0);
+	if (ks->carry_map == MAP_FAILED) {
+		ks->carry_map = NULL;
+		log_warn("cannot map the daemon's carried state to lock it: %s", strerror(errno));
+		return;
+	}
+	(void)madvise(ks->carry_map, ks->carry_len, MADV_DONTDUMP);
+	(void)madvise(ks->carry_map, ks->carry_len, MADV_DONTFORK);
+	if (syscall(SYS_mlock, ks->carry_map, ks->carry_len) != 0)
+		log_warn("cannot lock the daemon's carried state in memory: %s", strerror(errno));
 }
 
 static void on_message(struct kstate *ks)
@@ -279,6 +318,11 @@ static void on_message(struct kstate *ks)
 	} else if (fdstore && nfds == 1 && name && !strcmp(name, HANDOVER_INIT)) {
 		store(&ks->k->init_fd, fds[0]);
 		nfds = 0;
+	} else if (fdstore && nfds == 1 && name && !strcmp(name, HANDOVER_CARRY)) {
+		keep_carry(ks, fds[0]);
+		nfds = 0;
+	} else if (fdremove && name && !strcmp(name, HANDOVER_CARRY)) {
+		keep_carry(ks, -1);
 	} else if (fdremove && name && !strcmp(name, HANDOVER_FUSE)) {
 		store(&ks->k->fuse_fd, -1);
 	} else if (fdremove && name && !strcmp(name, HANDOVER_INIT)) {
@@ -464,6 +508,7 @@ out:
 		close(k->fuse_fd);
 	if (k->init_fd >= 0)
 		close(k->init_fd);
+	keep_carry(&ks, -1);
 	secmem_free(ks.env_blob);
 	free(ks.envp);
 	free(ks.argv);

@@ -10,7 +10,11 @@
  * stop: kill -9, a crash, or SIGQUIT (restart on purpose, e.g. after an
  * upgrade).  It parses no request and never touches the mount while the
  * daemon runs; the environment it starts daemons with, which may hold
- * secrets, it keeps in locked memory and wipes from its own.
+ * secrets, it keeps in locked memory and wipes from its own.  Beside the
+ * connection it holds the daemon's carried state (FDNAME=carry: leases,
+ * change counters, poll registrations), which the daemon keeps current in
+ * place: the keeper maps it only to lock it in memory, reads none of it,
+ * and passes it to the next daemon, so that even a kill -9 loses nothing.
  *
  * Signals: SIGTERM and SIGINT stop the daemon (it unmounts) and then the
  * keeper; SIGHUP, SIGUSR1, SIGUSR2 and SIGQUIT are passed to the daemon.  A daemon
@@ -28,6 +32,7 @@ struct keeper {
 	const char *config;	/* absolute paths, which the daemon gets in */
 	const char *mountpoint;	/* $HAROMBEFS_CONFIG and $HAROMBEFS_MOUNTPOINT */
 	int fuse_fd, init_fd;	/* the connection (taken: the keeper closes them) */
+	int carry_fd;		/* what the daemons carry (lib/carry.h), -1 until one stores it */
 	int ready_fd;		/* one status byte to the waiting parent, then closed */
 };
 

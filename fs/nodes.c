@@ -58,7 +58,7 @@ void gen_put(struct gen *g)
 		gen_free(g);
 }
 
-int gen_load(const char *path, struct gen **out, struct why *why)
+int gen_load(const char *path, struct carry *carry, struct gen **out, struct why *why)
 {
 	struct why ce = WHY_INIT;
 	struct gen *g = calloc(1, sizeof(*g));
@@ -79,6 +79,7 @@ int gen_load(const char *path, struct gen **out, struct why *why)
 	ctx.audit = g->audit;
 	ctx.source = "harombefs";
 	ctx.daemon = 1;
+	ctx.carry = carry;
 	if ((r = backend_open(&ctx, &g->be, &ce)))
 		goto cfg_fail;
 	if ((r = backend_wrap_cache(&g->be, g->cfg->fs.cache_ttl_ms, g->cfg->fs.stale_if_error_ms))) {

@@ -220,6 +220,7 @@ uint64_t onchange_run_due(struct harombefs *h, struct gen *g)
 {
 	uint64_t now = now_ms(), next = UINT64_MAX;
 	size_t i;
+	int ran = 0;
 
 	for (i = 0; i < g->views->n; i++) {
 		const struct view *v = &g->views->views[i];
@@ -244,6 +245,10 @@ uint64_t onchange_run_due(struct harombefs *h, struct gen *g)
 		pthread_mutex_unlock(&h->open_lock);
 		if (run)
 			run_hook(g, v, changes);
+		ran |= run;
 	}
+	/* A restart must not run it again for the same change. */
+	if (ran)
+		notify_carry_save(h);
 	return next;
 }

@@ -11,6 +11,7 @@
 
 #include "backends/vault/sjson.h"
 #include "lib/audit.h"
+#include "lib/carry.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
 
@@ -31,7 +32,20 @@
  * (they are no credential without a token) but never logged: audit records
  * carry their BLAKE2b hash.  lease_lock guards the table; the renewal
  * thread marks a lease busy while it talks to Vault about it unlocked.
+ *
+ * In harombefs the table outlives the daemon (lib/carry.h): every change
+ * (mint, renewal, drop, revocation, a new login token) rewrites the
+ * "vault" section of the carried state, so that the daemon a restart or a
+ * kill -9 brings up adopts the leases (and the token they hang on) instead
+ * of minting new ones.  Adopted leases the new configuration no longer
+ * names are revoked by the renewal thread.  A restart does not revoke; a
+ * stop still does (unless revoke_on_exit is false).  A lease minted in the
+ * instant between Vault's answer and that rewrite is not carried: it ends
+ * at its TTL.
  */
+
+#define CARRY_VAULT "vault"
+#define CARRY_VAULT_VERSION 1
 
 struct vlease {
 	struct vlease *next;
@@ -44,6 +58,7 @@ struct vlease {
 	int renewable;
 	int capped;		/* a renewal granted less: max_ttl is near */
 	int minting;		/* being minted: wait on lease_cond */
+	int orphan;		/* carried in, and the configuration no longer names it */
 	int busy;		/* the renewal thread is using it unlocked */
 	uint64_t got_at;	/* when ttl was granted (vhttp_now_ms) */
 	uint64_t used_at;
@@ -129,6 +144,190 @@ static void kick_renewer(struct vault_backend *vb)
 	vb->kicked = 1;
 	pthread_cond_broadcast(&vb->r_cond);
 	pthread_mutex_unlock(&vb->r_lock);
+}
+
+/* Who the login token belongs to: the same method and role may reuse it. */
+static void login_ident(const struct vault_backend *vb, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s %s %s", vault_method_name(vb->method), vb->login_path ? vb->login_path : "",
+		 vb->auth_role ? vb->auth_role : vb->role_id ? vb->role_id : "");
+}
+
+/* Rewrite the carried "vault" section (lease_lock held): the address, the
+ * login token (a method that logs in: leases hang on the token that
+ * minted them, and Vault revokes them with it), and every lease. */
+static void save_locked(struct vault_backend *vb)
+{
+	struct secbuf *sb;
+	struct vlease *l;
+	uint64_t n = 0;
+	char ident[256];
+	int r;
+
+	if (!vb->carry)
+		return;
+	for (l = vb->leases; l; l = l->next)
+		n += !l->minting && l->id;
+	login_ident(vb, ident, sizeof(ident));
+	sb = secbuf_new(1024);
+	r = !sb || carry_w_u64(sb, CARRY_VAULT_VERSION) || carry_w_str(sb, vb->addr) ||
+	    carry_w_str(sb, vb->ns_header) || carry_w_str(sb, ident);
+	pthread_rwlock_rdlock(&vb->tok_lock);
+	if (!r && vault_logs_in(vb) && vb->tok_hdr) {
+		r = carry_w_u64(sb, 1) || carry_w_bytes(sb, secbuf_str(vb->tok_hdr), secbuf_len(vb->tok_hdr)) ||
+		    carry_w_u64(sb, (uint64_t)vb->tok_ttl) || carry_w_u64(sb, (uint64_t)vb->tok_full_ttl) ||
+		    carry_w_u64(sb, (uint64_t)vb->tok_renewable) || carry_w_u64(sb, (uint64_t)vb->tok_capped) ||
+		    carry_w_u64(sb, vb->tok_at);
+	} else if (!r) {
+		r = carry_w_u64(sb, 0);
+	}
+	vb->carry_tok_at = vb->tok_at;
+	vb->carry_tok_gen = vb->tok_gen;
+	pthread_rwlock_unlock(&vb->tok_lock);
+	r = r || carry_w_u64(sb, n);
+	for (l = vb->leases; l && !r; l = l->next) {
+		if (l->minting || !l->id)
+			continue;
+		r = carry_w_str(sb, l->scope) || carry_w_str(sb, l->path) || carry_w_str(sb, l->id) ||
+		    carry_w_bytes(sb, secbuf_str(l->data), secbuf_len(l->data)) ||
+		    carry_w_u64(sb, (uint64_t)l->ttl) || carry_w_u64(sb, (uint64_t)l->full_ttl) ||
+		    carry_w_u64(sb, (uint64_t)l->renewable) || carry_w_u64(sb, (uint64_t)l->capped) ||
+		    carry_w_u64(sb, l->got_at) || carry_w_u64(sb, l->used_at) || carry_w_u64(sb, l->renewals);
+	}
+	if (r)
+		log_warn("vault: out of locked memory writing the carried lease table: a restart now carries "
+			 "an older one");
+	else
+		carry_put(vb->carry, CARRY_VAULT, vb->carry_ticket, secbuf_str(sb), secbuf_len(sb));
+	secbuf_free(sb);
+}
+
+void vault_carry_load(struct vault_backend *vb)
+{
+	struct secbuf *sb = carry_take(vb->carry, CARRY_VAULT);
+	struct carry_rd rd;
+	const char *addr, *ns, *ident;
+	char mine[256];
+	uint64_t n, i, now = vhttp_now_ms();
+	struct vlease **tail = &vb->adopt;
+
+	if (!sb)
+		return;
+	carry_rd_init(&rd, sb);
+	if (carry_r_u64(&rd) != CARRY_VAULT_VERSION) {
+		log_warn("vault: the carried lease table has another format (an older harombefs?): not "
+			 "adopted; its leases end at their TTL");
+		goto out;
+	}
+	addr = carry_r_str(&rd);
+	ns = carry_r_str(&rd);
+	ident = carry_r_str(&rd);
+	if (!rd.bad && (strcmp(addr, vb->addr) || strcmp(ns, vb->ns_header ? vb->ns_header : ""))) {
+		log_warn("vault: the carried leases belong to %s, and the configuration now names %s: not "
+			 "adopted; they end at their TTL", addr, vb->addr);
+		goto out;
+	}
+	login_ident(vb, mine, sizeof(mine));
+	if (carry_r_u64(&rd)) {
+		size_t len;
+		const char *tok = carry_r_bytes(&rd, &len);
+		long long ttl = (long long)carry_r_u64(&rd), full = (long long)carry_r_u64(&rd);
+		int renewable = (int)carry_r_u64(&rd), capped = (int)carry_r_u64(&rd);
+		uint64_t at = carry_r_u64(&rd);
+		struct secbuf *h;
+
+		/* The leases hang on this token: with a new login they would
+		 * be revoked when it expires, unrenewed. */
+		if (!rd.bad && vault_logs_in(vb) && !strcmp(ident, mine) &&
+		    (ttl <= 0 || now + 1000 < at + (uint64_t)ttl * 1000u) && (h = secbuf_dup(tok, len))) {
+			pthread_rwlock_wrlock(&vb->tok_lock);
+			secbuf_free(vb->tok_hdr);
+			vb->tok_hdr = h;
+			vb->tok_gen++;
+			vb->tok_ttl = ttl;
+			vb->tok_full_ttl = full;
+			vb->tok_renewable = renewable;
+			vb->tok_capped = capped;
+			vb->tok_at = at;
+			pthread_rwlock_unlock(&vb->tok_lock);
+			log_info("vault: adopted the %s login token of the previous daemon", vault_method_name(vb->method));
+		}
+	}
+	n = carry_r_u64(&rd);
+	for (i = 0; i < n && !rd.bad; i++) {
+		struct vlease *l = calloc(1, sizeof(*l));
+		const char *scope = carry_r_str(&rd), *path = carry_r_str(&rd), *id = carry_r_str(&rd);
+		size_t len;
+		const void *data = carry_r_bytes(&rd, &len);
+
+		if (!l) {
+			rd.bad = 1;
+			break;
+		}
+		l->ttl = (long long)carry_r_u64(&rd);
+		l->full_ttl = (long long)carry_r_u64(&rd);
+		l->renewable = (int)carry_r_u64(&rd);
+		l->capped = (int)carry_r_u64(&rd);
+		l->got_at = carry_r_u64(&rd);
+		l->used_at = carry_r_u64(&rd);
+		l->renewals = (unsigned int)carry_r_u64(&rd);
+		if (rd.bad || !(l->scope = strdup(scope)) || !(l->path = strdup(path)) || !(l->id = strdup(id)) ||
+		    !(l->data = secbuf_dup(data, len))) {
+			lease_free(l);
+			rd.bad = 1;
+			break;
+		}
+		*tail = l;
+		tail = &l->next;
+	}
+	if (rd.bad)
+		log_warn("vault: the carried lease table is cut short: leases after the first %llu are not "
+			 "adopted and end at their TTL", (unsigned long long)i);
+out:
+	secbuf_free(sb);
+}
+
+void vault_leases_adopt(struct vault_backend *vb, backend_named_fn *named, void *arg)
+{
+	struct vlease *l;
+	uint64_t now = vhttp_now_ms();
+	unsigned int adopted = 0, orphans = 0;
+
+	if (!vb->carry)
+		return;
+	pthread_mutex_lock(&vb->lease_lock);
+	/* From now on this backend's table is the one carried (and no longer
+	 * that of the generation a reload replaced). */
+	vb->carry_ticket = carry_claim(vb->carry, CARRY_VAULT);
+	while ((l = vb->adopt)) {
+		vb->adopt = l->next;
+		l->next = NULL;
+		if (l->ttl > 0 && now + 200 >= l->got_at + (uint64_t)l->ttl * 1000u) {
+			log_info("vault: the carried lease of '%s' for '%s' ran out during the restart", l->path,
+				 l->scope);
+			audit_lease(vb, l, "expired", 0, NULL);
+			lease_free(l);
+			continue;
+		}
+		l->orphan = !vault_is_dynamic(vb, l->path) || !named || !named(l->scope, l->path, arg);
+		/* Uses are not carried (an open writes nothing): the restart
+		 * counts as one, and lease_idle runs from here. */
+		l->used_at = now;
+		l->next = vb->leases;
+		vb->leases = l;
+		if (l->orphan) {
+			orphans++;
+		} else {
+			adopted++;
+			audit_lease(vb, l, "adopted", 0, NULL);
+		}
+	}
+	save_locked(vb);
+	pthread_mutex_unlock(&vb->lease_lock);
+	if (adopted || orphans)
+		log_info("vault: adopted %u lease%s of the previous daemon; %u it held are no longer configured "
+			 "and are revoked", adopted, adopted == 1 ? "" : "s", orphans);
+	kick_renewer(vb);
 }
 
 /* GET the path; fill l (unlocked: l is ours while minting). */
@@ -234,6 +433,7 @@ again:
 		unlink_lease(vb, l);
 		lease_free(l);
 		l = NULL;
+		save_locked(vb);
 	}
 	if (!l) {
 		l = calloc(1, sizeof(*l));
@@ -258,9 +458,12 @@ again:
 			return r;
 		}
 		minted = 1;
+		l->used_at = vhttp_now_ms();
+		save_locked(vb);
 		log_info("vault: minted a lease of '%s' for '%s' (TTL %lld s)", l->path, scope, l->ttl);
 	}
 	l->used_at = vhttp_now_ms();
+	l->orphan = 0;
 	r = sjson_parse(secbuf_str(l->data), secbuf_len(l->data), &data, why);
 	pthread_mutex_unlock(&vb->lease_lock);
 	if (minted)
@@ -289,6 +492,7 @@ static int renew(struct vault_backend *vb, struct vlease *l, struct why *why)
 			l->ttl = ttl;
 			l->got_at = vhttp_now_ms();
 			l->renewals++;
+			save_locked(vb);
 			pthread_mutex_unlock(&vb->lease_lock);
 		}
 	}
@@ -308,6 +512,17 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 	uint64_t now, due, next = NO_WORK;
 	int r;
 
+	if (vb->carry) {
+		int stale;
+
+		pthread_mutex_lock(&vb->lease_lock);
+		pthread_rwlock_rdlock(&vb->tok_lock);
+		stale = vb->carry_tok_gen != vb->tok_gen || vb->carry_tok_at != vb->tok_at;
+		pthread_rwlock_unlock(&vb->tok_lock);
+		if (stale)
+			save_locked(vb);	/* a new login token, or a renewal of it */
+		pthread_mutex_unlock(&vb->lease_lock);
+	}
 	for (;;) {
 		work = NULL;
 		next = NO_WORK;
@@ -316,10 +531,11 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 		for (l = vb->leases; l && !work; l = l->next) {
 			if (l->minting || l->busy)
 				continue;
-			if (now - l->used_at >= vb->lease_idle_ms || (l->ttl > 0 && l->capped &&
+			if (l->orphan || now - l->used_at >= vb->lease_idle_ms || (l->ttl > 0 && l->capped &&
 			    now >= l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3)) {
 				work = l;
 				unlink_lease(vb, l);
+				save_locked(vb);
 				break;
 			}
 			due = l->used_at + vb->lease_idle_ms;
@@ -343,7 +559,9 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 		if (!work)
 			break;
 		if (!work->busy) {	/* unlinked: idle, or capped by max_ttl */
-			if (now - work->used_at >= vb->lease_idle_ms) {
+			if (work->orphan) {
+				revoke(vb, work, "no longer configured");
+			} else if (now - work->used_at >= vb->lease_idle_ms) {
 				revoke(vb, work, "idle");
 			} else {
 				log_info("vault: the lease of '%s' for '%s' reaches its max_ttl: the next open "
@@ -365,6 +583,7 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 				 why.msg);
 			unlink_lease(vb, work);
 			lease_free(work);
+			save_locked(vb);
 		}
 		pthread_cond_broadcast(&vb->lease_cond);
 		pthread_mutex_unlock(&vb->lease_lock);
@@ -375,17 +594,28 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 }
 
 /* At close (the renewal thread is stopped): revoke every lease unless
- * revoke_on_exit is false, and free them. */
+ * revoke_on_exit is false, and free them.  Before a restart on the same
+ * connection nothing is revoked: the carried table is the successor's.
+ * (Not that of a generation a reload replaced, which is not carried: its
+ * leases are revoked as at a stop.) */
 void vault_leases_close(struct vault_backend *vb)
 {
+	int keep = vb->carry && carry_handover(vb->carry) && carry_owns(vb->carry, CARRY_VAULT, vb->carry_ticket);
 	struct vlease *l;
 
-	while ((l = vb->leases)) {
-		vb->leases = l->next;
-		if (vb->revoke_on_exit && vb->lease_daemon && l->id)
-			revoke(vb, l, "shutdown");
+	if (keep && vb->leases)
+		log_info("vault: leaving the leases to the next daemon");
+	while ((l = vb->leases) || (l = vb->adopt)) {
+		if (l == vb->leases)
+			vb->leases = l->next;
+		else
+			vb->adopt = l->next;
+		if (!keep && (vb->revoke_on_exit || l->orphan) && vb->lease_daemon && l->id)
+			revoke(vb, l, l->orphan ? "no longer configured" : "shutdown");
 		lease_free(l);
 	}
+	if (!keep)
+		save_locked(vb);	/* nothing left to adopt */
 }
 
 /* Call fn for each live lease: scope, path, seconds left, renewals. */

@@ -17,6 +17,7 @@
 #include "lib/why.h"
 
 struct audit;
+struct carry;
 struct cfg_node;
 struct vlease;
 struct vault_key;
@@ -98,6 +99,11 @@ struct vault_backend {
 	uint64_t lease_idle_ms;		/* lease_idle */
 	int revoke_on_exit;
 	int lease_daemon;		/* harombefs: leases are renewed and revoked */
+	struct carry *carry;		/* harombefs: leases and token outlive a restart */
+	unsigned long carry_ticket;
+	struct vlease *adopt;		/* carried in, awaiting vault_leases_adopt() */
+	uint64_t carry_tok_at;		/* the token state last carried */
+	unsigned long carry_tok_gen;
 	pthread_mutex_t lease_lock;
 	pthread_cond_t lease_cond;
 	struct vlease *leases;
@@ -220,6 +226,10 @@ int vault_lease_get(struct vault_backend *vb, const char *scope, const struct va
 uint64_t vault_lease_step(struct vault_backend *vb);
 void vault_leases_close(struct vault_backend *vb);
 void vault_leases_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg);
+/* At open: what the previous daemon carried (its login token is used at
+ * once; its leases wait for vault_leases_adopt()). */
+void vault_carry_load(struct vault_backend *vb);
+void vault_leases_adopt(struct vault_backend *vb, backend_named_fn *named, void *arg);
 
 /* ---- renew.c: the renewal thread ---- */
 

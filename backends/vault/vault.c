@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/audit.h"
+#include "lib/carry.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
@@ -323,6 +324,10 @@ static int vault_open(const struct backend_ctx *ctx, const struct cfg_node *opts
 	free(url);
 	url = NULL;
 
+	if (ctx->daemon && ctx->carry) {
+		vb->carry = ctx->carry;
+		vault_carry_load(vb);
+	}
 	if (ctx->daemon && auto_renew) {
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -400,10 +405,16 @@ static int vault_scoped(struct backend *be, const char *key)
 	return !vault_key_parse_read(key, &k, NULL) && vault_is_dynamic(vault_downcast(be), k.path);
 }
 
+static void vault_adopt(struct backend *be, backend_named_fn *named, void *arg)
+{
+	vault_leases_adopt(vault_downcast(be), named, arg);
+}
+
 static void vault_leases(struct backend *be, backend_lease_fn *fn, void *arg)
 {
 	vault_leases_each(vault_downcast(be), fn, arg);
 }
+
 
 const struct backend_ops backend_vault = {
 	.name = "vault",
@@ -421,5 +432,6 @@ const struct backend_ops backend_vault = {
 	.fields = vault_fields,
 	.get_many_for = vault_get_many_for,
 	.scoped = vault_scoped,
+	.adopt = vault_adopt,
 	.leases = vault_leases,
 };

@@ -439,7 +439,7 @@ static void run_input(const uint8_t *data, size_t size)
 	write_config(0);
 	if (truncate(audit_path, 0) != 0 && errno != ENOENT)
 		abort();
-	if (fs_new(cfg_path, &S.h, &err) != 0) {
+	if (fs_new(cfg_path, NULL, &S.h, &err) != 0) {
 		fprintf(stderr, "fuzz_fs: %s\n", err.msg);
 		abort();
 	}

@@ -107,9 +107,15 @@ grep -q "main-exit killed KILL" "$SD_LOG" || fail "no record of the kill"
 grep -q "is mounted already: the daemon resumes the stored connection" "$T_DIR/sd.err" ||
 	fail "ExecStartPre did not leave the existing mount alone: $(cat "$T_DIR/sd.err")"
 [ "$(grep -c "^fdstore fuse$" "$SD_LOG")" -eq 1 ] || fail "the connection was stored again after the crash: $(cat "$SD_LOG")"
+if grep -q "^fdstore carry$" "$SD_LOG"; then
+	[ "$(grep -c "^fdstore carry$" "$SD_LOG")" -eq 1 ] || fail "the carried state was stored again after the crash"
+	grep -q "carried over" "$T_DIR/sd.err" || fail "the new daemon did not take the carried state: $(tail -n 5 "$T_DIR/sd.err")"
+else
+	grep -q "no memfd_secret" "$T_DIR/sd.err" || fail "the daemon stored no carried state, and said nothing"
+fi
 MAIN=$(main_pid)
 reader_progress 200
-ok "kill -9: ExecStopPost keeps the mount, ExecStartPre leaves it, the new daemon resumes the stored connection"
+ok "kill -9: ExecStopPost keeps the mount, ExecStartPre leaves it, the new daemon resumes the stored connection (and the carried state)"
 
 write_cfg "    two:
       secrets: { T: app/token }"
