@@ -76,7 +76,7 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/file.o backends/sops/conf.o backends/sops/comment.o \
 	backends/vault/vault.o backends/vault/creds.o backends/vault/login.o \
 	backends/vault/renew.o backends/vault/request.o backends/vault/kv.o backends/vault/parse.o \
-	backends/vault/sjson.o backends/vault/vhttp.o backends/vault/auth.o backends/vault/lease.o
+	backends/vault/sjson.o backends/vault/vhttp.o backends/vault/auth.o backends/vault/lease.o backends/vault/pki.o
 INJECT_OBJS := inject/view.o inject/render.o inject/fetch.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o inject/template.o
 LIB_OBJS += lib/when.o
@@ -85,7 +85,7 @@ CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secret
 	cli/secrets-redact.o cli/secrets-rules.o cli/secrets-found.o \
 	cli/secrets-config.o
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
-FS_OBJS += fs/control.o fs/notify.o fs/watch.o fs/onchange.o
+FS_OBJS += fs/control.o fs/notify.o fs/watch.o fs/onchange.o fs/live.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/build.o scan/decode.o scan/rules.o scan/veto.o scan/rulefile.o scan/entropy.o scan/known.o scan/hsdb.o
 SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o scan/fingerprint.o scan/scanconf.o
