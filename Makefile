@@ -10,6 +10,7 @@
 #   make demo            mount the embedded demo config and read a view
 #   make bench           benchmarks, written to bench/report.md
 #   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
+#   make bench-vault-leases  Vault requests per hour, 50 containers on one dynamic path
 #   make bench-scan      the scanner's benchmark alone (tests/bench/bench_scan.sh)
 #   make install         PREFIX=/usr/local DESTDIR= (programs, mount helper, units, man pages,
 #                        docs, config, libharombe-scan; make uninstall removes them); /etc and
@@ -114,7 +115,7 @@ TEST_PROGS += $(BUILD)/tests/harombe-test
 
 .SECONDARY:
 .PHONY: all deps check check-run check-layout demo-run stress-run regen-bigrams check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
-	stress demo bench bench-sops bench-vault bench-scan fuzz install install-scan uninstall clean
+	stress demo bench bench-sops bench-vault bench-vault-leases bench-scan fuzz install install-scan uninstall clean
 all: $(PROGS) $(SCAN_SO)
 
 deps:
@@ -307,6 +308,10 @@ $(BUILD)/.bench-deps-ok: scripts/deps.sh
 
 bench-vault: $(PROGS) $(BUILD)/tests/bench/vaultbench
 	BUILD=$(BUILD) tests/bench/bench_vault.sh
+
+# Vault requests per hour for 50 containers on one dynamic path (a simulated hour).
+bench-vault-leases: $(PROGS)
+	BUILD=$(BUILD) tests/bench/bench_vault_leases.sh
 
 $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
 	$(LINK)
