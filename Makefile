@@ -263,7 +263,7 @@ check-asan:
 # are left out: TSan handles a signal only when the FUSE thread leaves its
 # blocking read.  setarch -R: old TSan runtimes reject high-entropy ASLR
 # layouts.  Reports from every process land in build-tsan/reports/.
-TSAN_IT := t_vault_fs t_vault_resilience t_vault_auth t_vault_leases t_views.sh t_views_watch t_access t_tenant_slow
+TSAN_IT := t_vault_fs t_vault_resilience t_vault_auth t_vault_leases t_vault_pki t_vault_live t_views.sh t_views_watch t_access t_tenant_slow
 TSAN_STRESS_SECONDS ?= 36
 check-tsan:
 	@rm -rf build-tsan/reports && mkdir -p build-tsan/reports

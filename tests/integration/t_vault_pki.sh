@@ -116,6 +116,18 @@ grep -q '"event":"vault_lease".*"container":"c1".*"action":"reissued".*"result":
 ok "issued again at 2/3 of a $TTL life: new serial, poll() waiter woken, generation $g0 -> $g1, audited"
 stop_fs "$T_FS_PID" "$MNT"
 
+# the same request named as a key under secrets: shares the container's certificate
+config '    c3:' '      secrets:' '        TLS_CERT: "pki/issue/web?common_name=c3.internal#certificate"' \
+	'      certificates:' '        tls: {role: web, common_name: c3.internal}'
+vstats_reset "$V_URL"
+start_fs "$HAROMBEFS" "$T_DIR/harombe.yaml" "$MNT"
+cmp -s "$MNT/c3/secrets/TLS_CERT" "$MNT/c3/tls.crt" || fail "secrets/TLS_CERT is not the certificate of tls.crt"
+grep -q '^TLS_CERT=' "$MNT/c3/docker.env" 2>/dev/null || grep -q 'TLS_CERT' "$MNT/c3/env" || fail "TLS_CERT is not in env"
+n=$(vcount "$V_URL" '^POST pki/issue/web$')
+[ "$n" = 1 ] || fail "a certificate key under secrets: and the same request's files issued $n certificates, not 1"
+stop_fs "$T_FS_PID" "$MNT"
+ok "a certificate request named under secrets: shares the container's certificate with its files (one issue)"
+
 # Vault's refusals reach the open as EACCES/EIO with Vault's own words in the log
 ROLE=nosuch config
 start_fs "$HAROMBEFS" "$T_DIR/harombe.yaml" "$MNT"
