@@ -333,6 +333,8 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 				printf("%s %s", j ? "," : "", template_names(t)[j]);
 			printf("\n");
 		}
+		for (k = 0; k < v->n_files; k++)
+			printf("    file %s (mode %04o): %s\n", v->files[k].name, v->mode, v->files[k].key);
 	}
 	viewset_free(vs);
 	return 0;

@@ -157,6 +157,12 @@ n=$(curl -s "$V_URL/_test/leases" | python3 -c 'import json,sys; print(sum(1 for
 [ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = 2 ] || fail "expected 2 revocations"
 ok "generate_lease: each container's certificate lease is revoked when harombefs stops"
 
+# config check lists the files
+config
+expect_rc 0 "$HAROMBE" -c "$T_DIR/harombe.yaml" config check
+assert_contains "$T_DIR/out" "file tls.key (mode 0400): pki/issue/web?common_name=c1.svc.internal&.*#private_key" \
+	"config check lists the certificate files"
+
 # config errors name the place
 config '    c3:' '      certificates:' '        tls: {common_name: x.internal}'
 expect_rc 2 "$HAROMBE" -c "$T_DIR/harombe.yaml" config check
