@@ -98,7 +98,7 @@ static char *pct_decode(const char *s, size_t n)
 	if (!out)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n + 1 && unhex(s[i + 1]) >= 0 && unhex(s[i + 2]) >= 0) {
+		if (s[i] == '%' && i + 2 < n && unhex(s[i + 1]) >= 0 && unhex(s[i + 2]) >= 0) {
 			*o++ = (char)(unhex(s[i + 1]) * 16 + unhex(s[i + 2]));
 			i += 2;
 		} else if (s[i] == '%') {

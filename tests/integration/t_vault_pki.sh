@@ -157,6 +157,14 @@ n=$(curl -s "$V_URL/_test/leases" | python3 -c 'import json,sys; print(sum(1 for
 [ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = 2 ] || fail "expected 2 revocations"
 ok "generate_lease: each container's certificate lease is revoked when harombefs stops"
 
+# the command line issues one of its own
+expect_rc 0 "$HAROMBE" -c "$T_DIR/harombe.yaml" vault get 'pki/issue/web?common_name=cli.internal#certificate'
+openssl x509 -noout -subject -in "$T_DIR/out" > "$T_DIR/subj" 2>&1 || fail "vault get of a certificate request printed no certificate"
+assert_contains "$T_DIR/subj" "CN *= *cli.internal" "the CLI's certificate"
+expect_rc 2 "$HAROMBE" -c "$T_DIR/harombe.yaml" vault get 'pki/issue/web?common_name=cli.example#certificate'
+assert_contains "$T_DIR/err" "HTTP 400: common name cli.example not allowed by this role" "the CLI's refusal"
+ok "harombe vault get of a certificate request prints a fresh certificate, or Vault's refusal (HTTP 400: exit 2, as for a bad key)"
+
 # config check lists the files
 config
 expect_rc 0 "$HAROMBE" -c "$T_DIR/harombe.yaml" config check
