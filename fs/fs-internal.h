@@ -19,6 +19,8 @@
  *   watch.c  changes nobody tells harombefs about: a SOPS file edited
  *            underneath, Vault secrets of containers with `watch:`
  *   onchange.c  on_change: a signal to a view's cgroup, or a command
+ *   live.c   whether a container is alive (open files, its readers'
+ *            cgroups), for the store's per-container values (hooks)
  */
 
 #define FUSE_USE_VERSION 314
