@@ -36,6 +36,7 @@ config() {	# config [EXTRA CONTAINER LINES for c1]
 			printf '          role: %s\n          common_name: c%s.svc.internal\n' "${ROLE:-web}" "$c"
 			printf '          alt_names: [api.c%s.internal]\n          ip_sans: [127.0.0.1]\n' "$c"
 			printf '          ttl: %s\n' "$TTL"
+			printf '      on_change: {command: [/bin/sh, -c, "echo changed >> %s/onchange.c%s"]}\n' "$T_DIR" "$c"
 		done
 		[ $# -gt 0 ] && printf '%s\n' "$@"
 		true
@@ -95,6 +96,7 @@ with open(sys.argv[2], "w") as f:
 PY
 g0=$(cat "$MNT/c1/generation")
 s0=$(serial "$MNT/c1/tls.crt")
+[ ! -e "$T_DIR/onchange.c1" ] || fail "on_change ran before any re-issue"
 python3 "$W/waiter.py" "$MNT/c1/tls.crt" "$W/woke" 15000 &
 wpid=$!
 for _ in $(seq 50); do [ -e "$W/woke.ready" ] && break; sleep 0.1; done
@@ -113,7 +115,9 @@ openssl pkey -pubout -in "$T_DIR/new.key" > "$T_DIR/pub.key"
 cmp -s "$T_DIR/pub.cert" "$T_DIR/pub.key" || fail "after renewal, tls.key is not the key of tls.crt"
 grep -q '"event":"vault_lease".*"container":"c1".*"action":"reissued".*"result":"ok"' "$AUDIT" ||
 	fail "the re-issue is not audited"
-ok "issued again at 2/3 of a $TTL life: new serial, poll() waiter woken, generation $g0 -> $g1, audited"
+for _ in $(seq 20); do [ -s "$T_DIR/onchange.c1" ] && break; sleep 0.1; done
+[ -s "$T_DIR/onchange.c1" ] || fail "on_change did not run for the re-issued certificate"
+ok "issued again at 2/3 of a $TTL life: new serial, poll() waiter woken, generation $g0 -> $g1, on_change ran, audited"
 stop_fs "$T_FS_PID" "$MNT"
 
 # the same request named as a key under secrets: shares the container's certificate
