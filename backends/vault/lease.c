@@ -366,14 +366,15 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 				unlink_lease(vb, l);
 				break;
 			}
-			capped = l->capped;
-			if (l->ttl > 0 && (l->renewable || l->capped) && now >= rd) {
+			/* capped by max_ttl, or never renewable: a successor instead */
+			capped = l->capped || !l->renewable;
+			if (l->ttl > 0 && now >= rd) {
 				work = l;
 				l->busy = 1;
 				break;
 			}
 			due = vb->hooks.alive ? now + LIVE_POLL_MS : l->used_at + vb->lease_idle_ms;
-			if (l->ttl > 0 && (l->renewable || l->capped) && rd < due)
+			if (l->ttl > 0 && rd < due)
 				due = rd;
 			if (due < next)
 				next = due;

@@ -101,8 +101,8 @@ while read -r id; do
 done < "$T_DIR/ids"
 ok "harombe vault leases lists the $N leases (text and JSON), with no lease id"
 
-# idle past lease_idle (4 s): revoked
-vstats_reset "$V_URL"
+# idle past lease_idle (4 s): revoked (counted since the reads above: on a loaded
+# machine the window may pass while vault leases is checked)
 wait_leases 0 10
 [ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = $N ] || fail "expected $N revocations on idle"
 expect_rc 0 "$H" -c "$T_DIR/harombe.yaml" vault leases
