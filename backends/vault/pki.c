@@ -180,6 +180,8 @@ static void cert_clear(struct vcert *c)
 		secbuf_free(c->f[i]);
 		c->f[i] = NULL;
 	}
+	if (c->lease_id)
+		explicit_bzero(c->lease_id, strlen(c->lease_id));
 	free(c->lease_id);
 	c->lease_id = NULL;
 }
