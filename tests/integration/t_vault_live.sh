@@ -10,13 +10,12 @@ source "$(dirname "$0")/vault-lib.sh"
 python3 -c 'import cryptography' 2>/dev/null ||
 	fail "python3-cryptography is missing (scripts/deps.sh installs it): the test server's PKI needs it"
 
-CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-[ -n "$CGROOT" ] || fail "no cgroup v2 hierarchy is mounted (/proc/self/mounts)"
+CGROOT=$(cgroup2_root)
+[ -n "$CGROOT" ] || fail "no cgroup v2 hierarchy is mounted (/proc/mounts)"
 CGNAME="harombe-it-$$"
 CG="$CGROOT/$CGNAME"
 mkdir "$CG" || fail "cannot make a cgroup under $CGROOT"
-# lib.sh's cleanup runs on EXIT: keep it
-trap 'rmdir "$CG" 2>/dev/null || true; cleanup' EXIT
+T_CGROUPS+=("$CG")
 
 vault_start V
 unset VAULT_ADDR VAULT_AGENT_ADDR VAULT_TOKEN VAULT_NAMESPACE
