@@ -317,6 +317,9 @@ static int issue(struct vault_backend *vb, struct vcert *c, uint64_t deadline, s
 	}
 	c->got_at = vhttp_now_ms();
 	c->expire_at = c->got_at + (exp > wall ? (uint64_t)(exp - wall) * 1000u : 0);
+	if (exp < wall + 2)
+		log_warn("vault: certificate %s of '%s' expires %lld s from now by this host's clock: "
+			 "is the clock ahead of Vault's?", c->serial, c->req, exp - (long long)wall);
 out:
 	if (r)
 		cert_clear(c);
@@ -325,11 +328,14 @@ out:
 	return r;
 }
 
-/* When the renewal thread issues c again: at 2/3 of its life (or after a
- * failure, a quarter of what is left, 1 s to 1 min, later). */
+/* When the renewal thread issues c again: at 2/3 of its life, never
+ * sooner than 1 s after the issue (a host clock far ahead of Vault's makes
+ * every certificate look expired: no busy loop then), or after a failure,
+ * a quarter of what is left, 1 s to 1 min, later. */
 static uint64_t renew_at(const struct vcert *c)
 {
-	uint64_t at = c->got_at + (c->expire_at > c->got_at ? (c->expire_at - c->got_at) * 2 / 3 : 0);
+	uint64_t life = c->expire_at > c->got_at ? c->expire_at - c->got_at : 0;
+	uint64_t at = c->got_at + (life * 2 / 3 > 1000 ? life * 2 / 3 : 1000);
 
 	return c->retry_at > at ? c->retry_at : at;
 }
