@@ -10,6 +10,7 @@
 #   make demo            mount the embedded demo config and read a view
 #   make bench           benchmarks, written to bench/report.md
 #   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
+#   make bench-vault-leases  Vault requests per hour, 50 containers on one dynamic path
 #   make bench-scan      the scanner's benchmark alone (tests/bench/bench_scan.sh)
 #   make install         PREFIX=/usr/local DESTDIR= (programs, mount helper, units, man pages,
 #                        docs, config, libharombe-scan; make uninstall removes them); /etc and
@@ -76,7 +77,7 @@ BACKEND_OBJS := backends/backend.o backends/env.o backends/cache.o \
 	backends/sops/file.o backends/sops/conf.o backends/sops/comment.o \
 	backends/vault/vault.o backends/vault/creds.o backends/vault/login.o \
 	backends/vault/renew.o backends/vault/request.o backends/vault/kv.o backends/vault/parse.o \
-	backends/vault/sjson.o backends/vault/vhttp.o backends/vault/auth.o backends/vault/lease.o
+	backends/vault/sjson.o backends/vault/vhttp.o backends/vault/auth.o backends/vault/lease.o backends/vault/pki.o
 INJECT_OBJS := inject/view.o inject/render.o inject/fetch.o
 INJECT_OBJS += inject/dotenv.o inject/run.o inject/rotate.o inject/template.o
 LIB_OBJS += lib/when.o
@@ -85,7 +86,7 @@ CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secret
 	cli/secrets-redact.o cli/secrets-rules.o cli/secrets-found.o \
 	cli/secrets-config.o cli/config-check.o cli/help.o
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
-FS_OBJS += fs/control.o fs/notify.o fs/watch.o fs/onchange.o
+FS_OBJS += fs/control.o fs/notify.o fs/watch.o fs/onchange.o fs/live.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
 SCAN_LIB_OBJS := scan/scan.o scan/build.o scan/decode.o scan/rules.o scan/veto.o scan/rulefile.o scan/entropy.o scan/known.o scan/hsdb.o
 SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o scan/fingerprint.o scan/scanconf.o
@@ -114,7 +115,7 @@ TEST_PROGS += $(BUILD)/tests/harombe-test
 
 .SECONDARY:
 .PHONY: all deps check check-run check-layout demo-run stress-run regen-bigrams check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
-	stress demo bench bench-sops bench-vault bench-scan fuzz install install-scan uninstall clean
+	stress demo bench bench-sops bench-vault bench-vault-leases bench-scan fuzz install install-scan uninstall clean
 all: $(PROGS) $(SCAN_SO)
 
 deps:
@@ -281,7 +282,7 @@ check-asan:
 # are left out: TSan handles a signal only when the FUSE thread leaves its
 # blocking read.  setarch -R: old TSan runtimes reject high-entropy ASLR
 # layouts.  Reports from every process land in build-tsan/reports/.
-TSAN_IT := t_vault_fs t_vault_resilience t_vault_auth t_vault_leases t_views.sh t_views_watch t_access t_tenant_slow
+TSAN_IT := t_vault_fs t_vault_resilience t_vault_auth t_vault_leases t_vault_pki t_vault_live t_views.sh t_views_watch t_access t_tenant_slow
 TSAN_STRESS_SECONDS ?= 36
 check-tsan:
 	@rm -rf build-tsan/reports && mkdir -p build-tsan/reports
@@ -326,6 +327,10 @@ $(BUILD)/.bench-deps-ok: scripts/deps.sh
 
 bench-vault: $(PROGS) $(BUILD)/tests/bench/vaultbench
 	BUILD=$(BUILD) tests/bench/bench_vault.sh
+
+# Vault requests per hour for 50 containers on one dynamic path (a simulated hour).
+bench-vault-leases: $(PROGS)
+	BUILD=$(BUILD) tests/bench/bench_vault_leases.sh
 
 $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
 	$(LINK)

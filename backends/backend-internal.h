@@ -54,6 +54,8 @@ struct backend_ops {
 	void (*adopt)(struct backend *be, backend_named_fn *named, void *arg);
 	/* Optional: the live leases.  NULL = none. */
 	void (*leases)(struct backend *be, backend_lease_fn *fn, void *arg);
+	/* Optional: take the daemon's hooks (backend.h).  NULL = ignore them. */
+	void (*set_hooks)(struct backend *be, const struct backend_hooks *hooks);
 };
 
 /* Every backend struct embeds this first. */

@@ -159,6 +159,11 @@ void backend_leases(struct backend *be, backend_lease_fn *fn, void *arg)
 		be->ops->leases(be, fn, arg);
 }
 
+void backend_set_hooks(struct backend *be, const struct backend_hooks *hooks)
+{
+	if (be && be->ops->set_hooks)
+		be->ops->set_hooks(be, hooks);
+}
 
 int backend_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
 			 struct secbuf **outs, int *rcs, struct why *whys)

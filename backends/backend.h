@@ -109,6 +109,26 @@ void backend_adopt(struct backend *be, backend_named_fn *named, void *arg);
 typedef void backend_lease_fn(const char *scope, const char *path, long long ttl_left,
 			      unsigned int renewals, long long idle_s, void *arg);
 void backend_leases(struct backend *be, backend_lease_fn *fn, void *arg);
+/*
+ * What a daemon and a store tell each other about scopes (harombefs and
+ * its containers).  changed: a value of scope under key's path was
+ * replaced by the store on its own (a certificate issued again, a lease
+ * minted again before its max_ttl), so that readers can be told; called
+ * from a store's thread, with none of the store's locks held.  alive: is
+ * scope in use beyond its reads (an open file, a cgroup that still
+ * exists)?  One of BACKEND_SCOPE_*; it must not call back into the store.
+ */
+#define BACKEND_SCOPE_UNKNOWN 0		/* nothing beyond reads: the store's idle window decides */
+#define BACKEND_SCOPE_ALIVE 1		/* in use now */
+#define BACKEND_SCOPE_GONE 2		/* its container is gone: drop what it holds now */
+struct backend_hooks {
+	void (*changed)(void *arg, const char *scope, const char *key);
+	int (*alive)(void *arg, const char *scope);
+	void *arg;
+};
+/* Give the store these hooks (copied; NULL clears them).  Stores that keep
+ * nothing per scope ignore them. */
+void backend_set_hooks(struct backend *be, const struct backend_hooks *hooks);
 /* Keys under prefix ("" for all); folders end with '/' where the store has them. */
 int backend_list(struct backend *be, const char *prefix, backend_list_fn *fn, void *arg,
 		 struct why *why);

@@ -422,6 +422,10 @@ static void cache_leases(struct backend *be, backend_lease_fn *fn, void *arg)
 	backend_leases(cache_downcast(be)->inner, fn, arg);
 }
 
+static void cache_set_hooks(struct backend *be, const struct backend_hooks *hooks)
+{
+	backend_set_hooks(cache_downcast(be)->inner, hooks);
+}
 
 static int cache_get(struct backend *be, const char *key, struct secbuf **out, struct why *why)
 {
@@ -554,6 +558,7 @@ const struct backend_ops backend_cache = {
 	.scoped = cache_scoped,
 	.adopt = cache_adopt,
 	.leases = cache_leases,
+	.set_hooks = cache_set_hooks,
 };
 
 int cache_wrap(struct backend *inner, uint64_t ttl_ms, uint64_t stale_ms, struct backend **out)

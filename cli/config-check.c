@@ -93,6 +93,16 @@ static json_object *views_json(const struct viewset *vs)
 			json_object_object_add(f, "names", keys);
 			json_object_array_add(files, f);
 		}
+		for (k = 0; k < v->n_files; k++) {	/* certificates: one request each */
+			json_object *f = json_object_new_object();
+			char mode[8];
+
+			snprintf(mode, sizeof(mode), "%04o", v->mode);
+			json_object_object_add(f, "name", json_object_new_string(v->files[k].name));
+			json_object_object_add(f, "mode", json_object_new_string(mode));
+			json_object_object_add(f, "key", json_object_new_string(v->files[k].key));
+			json_object_array_add(files, f);
+		}
 		json_object_object_add(o, "secrets", sec);
 		json_object_object_add(o, "files", files);
 		json_object_array_add(arr, o);
@@ -120,6 +130,8 @@ static void print_text(const struct harombe_config *cfg, const struct viewset *v
 				printf("%s %s", j ? "," : "", template_names(t)[j]);
 			printf("\n");
 		}
+		for (k = 0; k < v->n_files; k++)
+			printf("    file %s (mode %04o): %s\n", v->files[k].name, v->mode, v->files[k].key);
 	}
 }
 

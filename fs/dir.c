@@ -107,6 +107,12 @@ static int dirlist_build(fuse_req_t req, struct harombefs *h, struct node *n, st
 			else
 				r = dirlist_add(d, v->templates[i].name, c->ino, S_IFREG);
 		}
+		for (i = 0; !r && i < v->n_files; i++) {
+			if (!(c = node_intern(h, N_CERT, n->container, v->files[i].name)))
+				r = -ENOMEM;
+			else
+				r = dirlist_add(d, v->files[i].name, c->ino, S_IFREG);
+		}
 		break;
 	case N_SECRETS:
 		for (i = 0; !r && i < v->n; i++) {

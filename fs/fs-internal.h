@@ -19,6 +19,8 @@
  *   watch.c  changes nobody tells harombefs about: a SOPS file edited
  *            underneath, Vault secrets of containers with `watch:`
  *   onchange.c  on_change: a signal to a view's cgroup, or a command
+ *   live.c   whether a container is alive (open files, its readers'
+ *            cgroups), for the store's per-container values (hooks)
  */
 
 #define FUSE_USE_VERSION 314
@@ -33,6 +35,7 @@
 #include "inject/render.h"
 #include "lib/config.h"
 
+struct backend;
 struct caller;
 struct open_job;
 struct view;
@@ -44,12 +47,15 @@ enum node_kind {
 	N_TEMPLATE,		/* name: the template's file name */
 	N_GENERATION,		/* the view's change counter */
 	N_SELF,			/* MOUNT/self: a link to the caller's one view */
+	N_CERT,			/* name: a certificate's file (certificates:) */
 };
 
 /* The root's link to the caller's own view. */
 #define FS_SELF_NAME "self"
 
 #define NODE_BUCKETS 1024
+/* Cgroups remembered per view for its liveness (live.c). */
+#define FS_SEEN_CGROUPS 8
 
 struct fs_view_file {
 	const char *name;
@@ -107,6 +113,8 @@ struct node {
 	unsigned long changes;	/* N_VIEW: values of the view changed so far (open_lock) */
 	unsigned long hook_seen;	/* N_VIEW: changes its on_change last ran for (open_lock) */
 	uint64_t hook_last_ms;	/* N_VIEW: when it last ran (monotonic ms; 0: never) */
+	char *seen_cg[FS_SEEN_CGROUPS];	/* N_VIEW with a cgroup rule: its readers' cgroups (live.c; open_lock) */
+	unsigned int seen_next;	/* the slot the next one replaces when all are taken */
 	struct tenant t;	/* N_VIEW only */
 };
 
@@ -287,6 +295,9 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
  * change on every view that maps it, and wake the poll() of every open file
  * that holds it. */
 void notify_changed(struct harombefs *h, const char *key);
+/* The same for one container's views only (a value minted per container:
+ * a lease, a certificate).  container NULL: every view. */
+void notify_changed_in(struct harombefs *h, const char *container, const char *key);
 /* The content of a view's generation file ("N\n"), in locked memory. */
 struct secbuf *notify_generation_content(struct harombefs *h, struct node *view);
 void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
@@ -321,6 +332,15 @@ void watch_kick(struct harombefs *h);
  * min_interval has passed; the time (monotonic ms) the next one falls due,
  * or UINT64_MAX. */
 uint64_t onchange_run_due(struct harombefs *h, struct gen *g);
+
+/* ---- live.c ---- */
+
+/* Give be the hooks by which it asks whether a container is alive and
+ * tells when a per-container value changed. */
+void live_attach(struct harombefs *h, struct backend *be);
+/* A reader (pid) of view, a view with a cgroup rule: remember its cgroup. */
+void live_seen(struct harombefs *h, struct node *view, pid_t pid);
+void live_free(struct node *n);
 
 /* ---- inval.c ---- */
 

@@ -145,6 +145,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			n = node_intern(h, N_GENERATION, p->container, NULL);
 		else if (view_find_template(v, name) >= 0)
 			n = node_intern(h, N_TEMPLATE, p->container, name);
+		else if (view_find_file(v, name) >= 0)
+			n = node_intern(h, N_CERT, p->container, name);
 		for (i = 0; i < ARRAY_SIZE(fs_view_files); i++)
 			if (!strcmp(name, fs_view_files[i].name))
 				n = node_intern(h, fs_view_files[i].kind, p->container, NULL);
@@ -312,6 +314,7 @@ int fs_new(const char *config_path, struct carry *carry, struct harombefs **out,
 		fs_free(h);
 		return r;
 	}
+	live_attach(h, h->cur->be);
 	if (node_intern_all(h, h->cur) != 0) {
 		why_set(why, "out of memory for the inode table");
 		fs_free(h);
@@ -427,6 +430,7 @@ void fs_free(struct harombefs *h)
 
 		for (n = h->nodes[i]; n; n = next) {
 			next = n->hnext;
+			live_free(n);
 			free(n->container);
 			free(n->name);
 			free(n);
@@ -478,6 +482,7 @@ int fs_reload(struct harombefs *h)
 		log_err("reload of '%s' failed, keeping the running configuration: %s", h->config_path, err.msg);
 		return r;
 	}
+	live_attach(h, g->be);
 	if ((r = reload_refused(h->cur, g, &err)) != 0) {
 		log_err("reload of '%s' refused, keeping the running configuration: %s", h->config_path, err.msg);
 		gen_put(g);

@@ -303,6 +303,10 @@ int node_resolve(const struct gen *g, const struct node *n, const struct view **
 		*secret = view_find_template(*view, n->name);
 		return *secret < 0 ? -ENOENT : 0;
 	}
+	if (n->kind == N_CERT) {
+		*secret = view_find_file(*view, n->name);
+		return *secret < 0 ? -ENOENT : 0;
+	}
 	return 0;
 }
 /* Unlink an open handle and wipe its content. */
@@ -344,6 +348,9 @@ int node_intern_all(struct harombefs *h, const struct gen *g)
 			return -ENOMEM;
 		for (k = 0; k < v->n_templates; k++)
 			if (!node_intern(h, N_TEMPLATE, v->container, v->templates[k].name))
+				return -ENOMEM;
+		for (k = 0; k < v->n_files; k++)
+			if (!node_intern(h, N_CERT, v->container, v->files[k].name))
 				return -ENOMEM;
 		for (k = 0; k < ARRAY_SIZE(fs_view_files); k++)
 			if (!node_intern(h, fs_view_files[k].kind, v->container, NULL))

@@ -61,17 +61,34 @@ static int any_key(const char *const *keys, size_t n, const char *key)
 	return 0;
 }
 
+/* Does v map key (its secrets or its certificate files)? */
+static int view_maps(const struct view *v, const char *key)
+{
+	size_t i;
+
+	if (any_key(v->keys, v->n, key))
+		return 1;
+	for (i = 0; i < v->n_files; i++)
+		if (!key || same_path(v->files[i].key, key))
+			return 1;
+	return 0;
+}
+
 /* Does node n of view v hold the value of key? */
 static int node_holds(const struct view *v, const struct node *n, const char *key)
 {
 	int i;
 
 	switch (n->kind) {
+	case N_GENERATION:
+		return view_maps(v, key);
 	case N_ENV:
 	case N_DOCKER_ENV:
 	case N_JSON:
-	case N_GENERATION:
 		return any_key(v->keys, v->n, key);
+	case N_CERT:
+		i = view_find_file(v, n->name);
+		return i >= 0 && (!key || same_path(v->files[i].key, key));
 	case N_SECRET:
 		i = view_find_secret(v, n->name);
 		return i >= 0 && any_key(&v->keys[i], 1, key);
@@ -249,6 +266,11 @@ int notify_release(struct harombefs *h, struct handle *hd, uint64_t token)
 
 void notify_changed(struct harombefs *h, const char *key)
 {
+	notify_changed_in(h, NULL, key);
+}
+
+void notify_changed_in(struct harombefs *h, const char *container, const char *key)
+{
 	struct gen *g = gen_get(h);
 	size_t b, woken = 0, views = 0;
 	struct node *n;
@@ -262,9 +284,10 @@ void notify_changed(struct harombefs *h, const char *key)
 			const struct view *v;
 
 			if (n->kind == N_ROOT || n->kind == N_SELF || !n->container ||
+			    (container && strcmp(container, n->container)) ||
 			    !(v = viewset_find(g->views, n->container)))
 				continue;
-			if (n->kind == N_VIEW && any_key(v->keys, v->n, key)) {
+			if (n->kind == N_VIEW && view_maps(v, key)) {
 				n->changes++;
 				views++;
 			}
@@ -297,8 +320,9 @@ void notify_changed(struct harombefs *h, const char *key)
 	if (views)
 		watch_kick(h);
 	if (views)
-		log_info("changed: '%s' in %zu view%s, %zu poll%s woken", key ? key : "(every key)", views,
-			 views == 1 ? "" : "s", woken, woken == 1 ? "" : "s");
+		log_info("changed: '%s'%s%s in %zu view%s, %zu poll%s woken", key ? key : "(every key)",
+			 container ? " of " : "", container ? container : "", views, views == 1 ? "" : "s", woken,
+			 woken == 1 ? "" : "s");
 }
 
 struct secbuf *notify_generation_content(struct harombefs *h, struct node *view)

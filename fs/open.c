@@ -205,7 +205,7 @@ int fs_may_see(fuse_req_t req, struct gen *g, const struct view *v, const struct
 			snprintf(file, sizeof(file), "secrets/%s", n->name);
 		else if (n->kind == N_SECRETS)
 			snprintf(file, sizeof(file), "secrets");
-		else if (n->kind == N_TEMPLATE)
+		else if (n->kind == N_TEMPLATE || n->kind == N_CERT)
 			snprintf(file, sizeof(file), "%s", n->name);
 		else if (n->kind == N_GENERATION)
 			snprintf(file, sizeof(file), "generation");
@@ -629,6 +629,12 @@ static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		j->names = template_names(j->tmpl);
 		j->keys = template_keys(j->tmpl);
 		j->cnt = template_nkeys(j->tmpl);
+	} else if (n->kind == N_CERT) {
+		/* one value as it is: a certificate, its key, its CA chain */
+		snprintf(j->file, sizeof(j->file), "%s", n->name);
+		j->names = (const char *const *)&j->v->files[secret].name;
+		j->keys = (const char *const *)&j->v->files[secret].key;
+		j->cnt = 1;
 	} else if (n->kind == N_GENERATION) {
 		snprintf(j->file, sizeof(j->file), "generation");
 		j->names = j->keys = NULL;
@@ -650,6 +656,8 @@ static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		free(j);
 		return (void)fuse_reply_err(req, EACCES);
 	}
+	if (j->v->cgroup && !adopt)
+		live_seen(h, n->view, j->who.pid);
 	if ((r = quota_take(j, &j->reserved, &why)) != 0) {
 		quota_refused(j, &why);
 		gen_put(j->g);

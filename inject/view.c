@@ -20,7 +20,8 @@
 
 static const char *const container_keys[] = {
 	"image", "enabled", "secrets", "uid", "gid", "cgroup", "environment", "resources",
-	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", "limits", "mode", "templates", "watch", "on_change", NULL,
+	"egress_allow", "mounts", "timeout", "confirm_actions", "on_rotate", "limits", "mode", "templates", "watch", "on_change",
+	"certificates", NULL,
 };
 
 /* uid: 1000 or uid: www-data. */
@@ -100,6 +101,8 @@ static int check_file_name(const struct cfg_node *k, const struct view *v, struc
 			return cfg_fail(err, k, "'%s' is a file every view has; name the template otherwise", s);
 	if (view_find_template(v, s) >= 0)
 		return cfg_fail(err, k, "template '%s' is given twice", s);
+	if (view_find_file(v, s) >= 0)
+		return cfg_fail(err, k, "'%s' is already a certificate file of the view", s);
 	return 0;
 }
 
@@ -288,6 +291,195 @@ static int on_change_equal(const struct view_on_change *a, const struct view_on_
 	return 1;
 }
 
+/* ---- certificates: ---- */
+
+/* Append s, %-encoded except for unreserved characters (RFC 3986). */
+static int put_enc(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (*len + 4 > *cap) {
+			char *nb = realloc(*buf, *cap * 2);
+
+			if (!nb)
+				return -ENOMEM;
+			*buf = nb;
+			*cap *= 2;
+		}
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
+			(*buf)[(*len)++] = (char)c;
+		} else {
+			(*buf)[(*len)++] = '%';
+			(*buf)[(*len)++] = hex[c >> 4];
+			(*buf)[(*len)++] = hex[c & 15];
+		}
+		(*buf)[*len] = 0;
+	}
+	return 0;
+}
+
+static int put_raw(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (*len + n + 1 > *cap) {
+		char *nb = realloc(*buf, *cap * 2);
+
+		if (!nb)
+			return -ENOMEM;
+		*buf = nb;
+		*cap *= 2;
+	}
+	memcpy(*buf + *len, s, n + 1);
+	*len += n;
+	return 0;
+}
+
+/* "&name=v1,v2" from a string or a list of strings (absent: nothing). */
+static int put_param(const struct cfg_node *cert, const char *name, int list, char **buf, size_t *len,
+		     size_t *cap, struct why *err)
+{
+	const struct cfg_node *n = cfg_get(cert, name);
+	size_t i;
+	int r;
+
+	if (!n || cfg_is_null(n))
+		return 0;
+	if (n->kind == CFG_SCALAR) {
+		if (!n->text_len)
+			return cfg_fail(err, n, "'%s' must not be empty", name);
+		if ((r = put_raw(buf, len, cap, "&")) || (r = put_raw(buf, len, cap, name)) ||
+		    (r = put_raw(buf, len, cap, "=")) || (r = put_enc(buf, len, cap, n->text)))
+			return r;
+		return 0;
+	}
+	if (!list || n->kind != CFG_SEQ || !n->n)
+		return cfg_fail(err, n, "'%s' must be %s", name, list ? "a list of names (or one string)" : "a string");
+	if ((r = put_raw(buf, len, cap, "&")) || (r = put_raw(buf, len, cap, name)) || (r = put_raw(buf, len, cap, "=")))
+		return r;
+	for (i = 0; i < n->n; i++) {
+		const struct cfg_node *it = n->items[i];
+
+		if (it->kind != CFG_SCALAR || !it->text_len || strchr(it->text, ','))
+			return cfg_fail(err, it, "'%s' must list non-empty names without ','", name);
+		if ((i && (r = put_raw(buf, len, cap, ","))) || (r = put_enc(buf, len, cap, it->text)))
+			return r;
+	}
+	return 0;
+}
+
+static int add_file(struct view *v, const struct cfg_node *at, const char *name, const char *req,
+		    const char *field, struct why *err)
+{
+	struct cfg_node k = *at;
+	struct view_file *f = &v->files[v->n_files];
+	int r;
+
+	k.text = (char *)name;
+	k.text_len = strlen(name);
+	if ((r = check_file_name(&k, v, err)))
+		return r;
+	if (!(f->name = strdup(name)) || asprintf(&f->key, "%s#%s", req, field) < 0) {
+		f->key = NULL;
+		return -ENOMEM;
+	}
+	v->n_files++;
+	return 0;
+}
+
+/* certificates: NAME: {role: R, common_name: CN, mount: pki, alt_names: [...],
+ * ip_sans: [...], uri_sans: [...], ttl: 24h, cert_file, key_file, ca_file} */
+static int load_certificate(const struct cfg_node *k, const struct cfg_node *c, struct view *v,
+			    struct why *err)
+{
+	static const char *const keys[] = { "mount", "role", "common_name", "alt_names", "ip_sans", "uri_sans",
+					    "ttl", "cert_file", "key_file", "ca_file", NULL };
+	const char *mount = "pki", *role = NULL, *cn = NULL, *cf = NULL, *kf = NULL, *caf = "ca.crt", *ttl = NULL;
+	char *req = NULL, dflt_c[300], dflt_k[300];
+	size_t len = 0, cap = 256, i;
+	uint64_t ttl_ms = 0;
+	int r;
+
+	if (c->kind != CFG_MAP)
+		return cfg_fail(err, c, "certificate '%s' must be a mapping: {role: ROLE, common_name: NAME, ...}",
+				k->text);
+	cfg_warn_unknown(c, "a certificate", keys);
+	for (i = 0; i < k->text_len; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", k->text[i]))
+			return cfg_fail(err, k, "certificate name '%s' may hold only letters, digits, '.', '_' and '-'",
+					k->text);
+	if (!k->text_len || k->text_len > 200)
+		return cfg_fail(err, k, "certificate name '%s' must be 1 to 200 characters", k->text);
+	if ((r = cfg_get_str(c, "mount", &mount, err)) || (r = cfg_get_str(c, "role", &role, err)) ||
+	    (r = cfg_get_str(c, "common_name", &cn, err)) || (r = cfg_get_str(c, "cert_file", &cf, err)) ||
+	    (r = cfg_get_str(c, "key_file", &kf, err)) || (r = cfg_get_str(c, "ca_file", &caf, err)) ||
+	    (r = cfg_get_str(c, "ttl", &ttl, err)))
+		return r;
+	if (!mount || !*mount || mount[0] == '/' || mount[strlen(mount) - 1] == '/' || strstr(mount, "//") ||
+	    strstr(mount, "..") || strpbrk(mount, "?#@%& \t"))
+		return cfg_fail(err, cfg_get(c, "mount") ? cfg_get(c, "mount") : c,
+				"certificate '%s': 'mount' must be the PKI mount's path, such as pki or team/pki", k->text);
+	if (!role || !*role || strpbrk(role, "/?#@%& \t"))
+		return cfg_fail(err, cfg_get(c, "role") ? cfg_get(c, "role") : c,
+				"certificate '%s' needs 'role': the PKI role to issue with (MOUNT/issue/ROLE)", k->text);
+	if (!cn || !*cn)
+		return cfg_fail(err, cfg_get(c, "common_name") ? cfg_get(c, "common_name") : c,
+				"certificate '%s' needs 'common_name'", k->text);
+	if (ttl && (cfg_parse_duration_ms(ttl, &ttl_ms) || ttl_ms < 1000))
+		return cfg_fail(err, cfg_get(c, "ttl"), "certificate '%s': 'ttl' must be a duration of at least 1s",
+				k->text);
+	if (!(req = malloc(cap)))
+		return -ENOMEM;
+	req[0] = 0;
+	if ((r = put_raw(&req, &len, &cap, mount)) || (r = put_raw(&req, &len, &cap, "/issue/")) ||
+	    (r = put_raw(&req, &len, &cap, role)) || (r = put_raw(&req, &len, &cap, "?common_name=")) ||
+	    (r = put_enc(&req, &len, &cap, cn)) ||
+	    (r = put_param(c, "alt_names", 1, &req, &len, &cap, err)) ||
+	    (r = put_param(c, "ip_sans", 1, &req, &len, &cap, err)) ||
+	    (r = put_param(c, "uri_sans", 1, &req, &len, &cap, err)))
+		goto out;
+	if (ttl_ms) {
+		char t[32];
+
+		snprintf(t, sizeof(t), "&ttl=%llus", (unsigned long long)(ttl_ms / 1000));
+		if ((r = put_raw(&req, &len, &cap, t)))
+			goto out;
+	}
+	snprintf(dflt_c, sizeof(dflt_c), "%s.crt", k->text);
+	snprintf(dflt_k, sizeof(dflt_k), "%s.key", k->text);
+	if ((r = add_file(v, cfg_get(c, "cert_file") ? cfg_get(c, "cert_file") : k, cf ? cf : dflt_c, req,
+			  "certificate", err)) ||
+	    (r = add_file(v, cfg_get(c, "key_file") ? cfg_get(c, "key_file") : k, kf ? kf : dflt_k, req,
+			  "private_key", err)) ||
+	    (r = add_file(v, cfg_get(c, "ca_file") ? cfg_get(c, "ca_file") : k, caf, req, "ca_chain", err)))
+		goto out;
+out:
+	free(req);
+	return r;
+}
+
+static int load_certificates(const struct cfg_node *c, struct view *v, struct why *err)
+{
+	const struct cfg_node *cs = cfg_get(c, "certificates");
+	size_t i;
+	int r;
+
+	if (!cs || cfg_is_null(cs))
+		return 0;
+	if (cs->kind != CFG_MAP)
+		return cfg_fail(err, cs, "'certificates' must map NAME: {role: ROLE, common_name: NAME, ...}");
+	if (!(v->files = calloc(3 * cs->n + 1, sizeof(*v->files))))
+		return -ENOMEM;
+	for (i = 0; i < cs->n; i++)
+		if ((r = load_certificate(cs->keys[i], cs->items[i], v, err)))
+			return r;
+	return 0;
+}
+
 /* The container's file mode and its templates, once its secrets are known. */
 static int load_files(const struct harombe_config *cfg, const struct cfg_node *c, struct view *v,
 		      struct why *err)
@@ -303,7 +495,7 @@ static int load_files(const struct harombe_config *cfg, const struct cfg_node *c
 	if ((r = load_on_change(c, v, err)))
 		return r;
 	if (!ts || cfg_is_null(ts))
-		return 0;
+		return load_certificates(c, v, err);
 	if (ts->kind != CFG_MAP)
 		return cfg_fail(err, ts, "'templates' must map FILE: {source: PATH} or {inline: TEXT}");
 	if (!(v->templates = calloc(ts->n + 1, sizeof(*v->templates))))
@@ -311,7 +503,7 @@ static int load_files(const struct harombe_config *cfg, const struct cfg_node *c
 	for (i = 0; i < ts->n; i++)
 		if ((r = load_template(cfg, ts->keys[i], ts->items[i], v, err)))
 			return r;
-	return 0;
+	return load_certificates(c, v, err);
 }
 
 static int load_view(const struct harombe_config *cfg, const struct cfg_node *name,
@@ -402,6 +594,11 @@ static void view_release(struct view *v)
 		template_free(v->templates[i].tmpl);
 	}
 	free(v->templates);
+	for (i = 0; v->files && i < v->n_files; i++) {
+		free(v->files[i].name);
+		free(v->files[i].key);
+	}
+	free(v->files);
 	if (v->on_change) {
 		for (i = 0; v->on_change->argv && i < v->on_change->argc; i++)
 			free(v->on_change->argv[i]);
@@ -500,6 +697,11 @@ int view_equal(const struct view *a, const struct view *b)
 	if (a->mode != b->mode || a->n_templates != b->n_templates || a->watch_ms != b->watch_ms ||
 	    !on_change_equal(a->on_change, b->on_change))
 		return 0;
+	if (a->n_files != b->n_files)
+		return 0;
+	for (i = 0; i < a->n_files; i++)
+		if (strcmp(a->files[i].name, b->files[i].name) || strcmp(a->files[i].key, b->files[i].key))
+			return 0;
 	for (i = 0; i < a->n_templates; i++)
 		if (strcmp(a->templates[i].name, b->templates[i].name) ||
 		    a->templates[i].mode != b->templates[i].mode ||
@@ -514,6 +716,16 @@ int view_find_template(const struct view *v, const char *name)
 
 	for (i = 0; i < v->n_templates; i++)
 		if (v->templates[i].name && !strcmp(v->templates[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int view_find_file(const struct view *v, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_files; i++)
+		if (v->files[i].name && !strcmp(v->files[i].name, name))
 			return (int)i;
 	return -1;
 }

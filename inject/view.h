@@ -36,6 +36,13 @@ struct view_on_change {
 /* What a template file may not be called: the view's own files. */
 #define VIEW_RESERVED_NAMES "env", "docker.env", "env.json", "secrets", "generation"
 
+/* A file of the view holding one value as it is: a certificate's tls.crt,
+ * tls.key and ca.crt (certificates:). */
+struct view_file {
+	char *name;		/* "tls.crt" */
+	char *key;		/* "pki/issue/web?common_name=web.internal#certificate" */
+};
+
 struct view_secret {
 	char *name;		/* environment variable name, also secrets/<name> */
 	char *key;		/* backend key: path or path#field */
@@ -58,6 +65,8 @@ struct view {
 	struct view_on_change *on_change;	/* NULL when none */
 	struct view_template *templates;
 	size_t n_templates;
+	struct view_file *files;	/* certificates: */
+	size_t n_files;
 };
 
 struct viewset {
@@ -72,6 +81,8 @@ const struct view *viewset_find(const struct viewset *vs, const char *container)
 int view_find_secret(const struct view *v, const char *name);
 /* Index of the template file called name, or -1. */
 int view_find_template(const struct view *v, const char *name);
+/* Index of the certificate file called name, or -1. */
+int view_find_file(const struct view *v, const char *name);
 /* Does any file of v grant its group read (mode 0440)? */
 int view_group_reads(const struct view *v);
 /* Same owner, cgroup, mapping, modes and templates. */

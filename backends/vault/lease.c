@@ -501,16 +501,59 @@ static int renew(struct vault_backend *vb, struct vlease *l, struct why *why)
 }
 
 /*
- * One pass over the leases for the renewal thread: revoke the idle ones,
- * drop the ones max_ttl caps, renew the ones at 2/3 of their TTL.  How long
- * until the next is due (NO_WORK: no lease).
+ * A lease that max_ttl caps, of a container still alive: mint its
+ * successor now (busy, unlocked), take its place, and tell the daemon, so
+ * that readers re-read before the old one runs out.  The old lease is left
+ * to its last seconds, not revoked: a consumer may still be switching.
+ * 0, or the error (the lease is then dropped, as before: the next open
+ * mints).
+ */
+static int remint(struct vault_backend *vb, struct vlease *l, struct why *why)
+{
+	struct vlease fresh;
+	char *old_id;
+	struct secbuf *old_data;
+	int r;
+
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.scope = l->scope;
+	fresh.path = l->path;
+	if ((r = mint(vb, &fresh, vhttp_now_ms() + vb->timeout_ms, why))) {
+		free(fresh.id);
+		secbuf_free(fresh.data);
+		return r;
+	}
+	pthread_mutex_lock(&vb->lease_lock);
+	old_id = l->id;
+	old_data = l->data;
+	l->id = fresh.id;
+	l->data = fresh.data;
+	l->ttl = fresh.ttl;
+	l->full_ttl = fresh.full_ttl;
+	l->renewable = fresh.renewable;
+	l->got_at = fresh.got_at;
+	l->capped = 0;
+	l->renewals = 0;
+	save_locked(vb);
+	pthread_mutex_unlock(&vb->lease_lock);
+	if (old_id)
+		sodium_memzero(old_id, strlen(old_id));
+	free(old_id);
+	secbuf_free(old_data);
+	return 0;
+}
+
+/*
+ * One pass over the leases for the renewal thread: revoke those of idle or
+ * gone containers, mint again those that max_ttl caps, renew the others at
+ * 2/3 of their TTL.  How long until the next is due (NO_WORK: no lease).
  */
 uint64_t vault_lease_step(struct vault_backend *vb)
 {
 	struct vlease *l, *work;
 	struct why why;
 	uint64_t now, due, next = NO_WORK;
-	int r;
+	int r, live = 1, capped = 0;
 
 	if (vb->carry) {
 		int stale;
@@ -529,63 +572,79 @@ uint64_t vault_lease_step(struct vault_backend *vb)
 		pthread_mutex_lock(&vb->lease_lock);
 		now = vhttp_now_ms();
 		for (l = vb->leases; l && !work; l = l->next) {
+			uint64_t rd = l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3;
+
 			if (l->minting || l->busy)
 				continue;
-			if (l->orphan || now - l->used_at >= vb->lease_idle_ms || (l->ttl > 0 && l->capped &&
-			    now >= l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3)) {
+			if (l->orphan) {	/* carried in, no longer configured */
+				live = 0;
 				work = l;
 				unlink_lease(vb, l);
 				save_locked(vb);
 				break;
 			}
-			due = l->used_at + vb->lease_idle_ms;
-			if (l->ttl > 0 && l->capped && l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3 < due)
-				due = l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3;
-			if (l->ttl > 0 && l->renewable && !l->capped) {
-				uint64_t rd = l->got_at + (uint64_t)l->ttl * 1000u * 2 / 3;
-
-				if (now >= rd) {
-					work = l;
-					l->busy = 1;
-					break;
-				}
-				if (rd < due)
-					due = rd;
+			live = vault_scope_live(vb, l->scope, &l->used_at, now);
+			if (live <= 0) {
+				work = l;
+				unlink_lease(vb, l);
+				save_locked(vb);
+				break;
 			}
+			/* capped by max_ttl, or never renewable: a successor instead */
+			capped = l->capped || !l->renewable;
+			if (l->ttl > 0 && now >= rd) {
+				work = l;
+				l->busy = 1;
+				break;
+			}
+			due = vb->hooks.alive ? now + LIVE_POLL_MS : l->used_at + vb->lease_idle_ms;
+			if (l->ttl > 0 && rd < due)
+				due = rd;
 			if (due < next)
 				next = due;
 		}
 		pthread_mutex_unlock(&vb->lease_lock);
 		if (!work)
 			break;
-		if (!work->busy) {	/* unlinked: idle, or capped by max_ttl */
-			if (work->orphan) {
-				revoke(vb, work, "no longer configured");
-			} else if (now - work->used_at >= vb->lease_idle_ms) {
-				revoke(vb, work, "idle");
-			} else {
-				log_info("vault: the lease of '%s' for '%s' reaches its max_ttl: the next open "
-					 "mints a new one", work->path, work->scope);
-				audit_lease(vb, work, "expiring", 0, NULL);
-			}
+		if (live <= 0) {
+			revoke(vb, work, work->orphan ? "no longer configured" :
+					 live < 0 ? "its container is gone" : "idle");
 			lease_free(work);
 			continue;
 		}
 		why.msg[0] = 0;
-		r = renew(vb, work, &why);
-		audit_lease(vb, work, "renewed", r, why.msg);
+		if (capped) {
+			r = remint(vb, work, &why);
+			audit_lease(vb, work, "reminted", r, why.msg);
+			if (!r)
+				log_info("vault: the lease of '%s' for '%s' reached its max_ttl: minted a new one (TTL %lld s)",
+					 work->path, work->scope, work->ttl);
+		} else {
+			r = renew(vb, work, &why);
+			audit_lease(vb, work, "renewed", r, why.msg);
+		}
 		pthread_mutex_lock(&vb->lease_lock);
 		work->busy = 0;
 		if (r) {
 			/* Refused (revoked, expired) or Vault is down: forget it; the
 			 * next open mints a new one. */
-			log_warn("vault: cannot renew the lease of '%s' for '%s': %s", work->path, work->scope,
-				 why.msg);
+			log_warn("vault: cannot %s the lease of '%s' for '%s': %s", capped ? "replace" : "renew",
+				 work->path, work->scope, why.msg);
 			unlink_lease(vb, work);
 			lease_free(work);
 			save_locked(vb);
 		}
 		pthread_cond_broadcast(&vb->lease_cond);
+		if (!r && capped) {
+			char *scope = strdup(work->scope), *path = strdup(work->path);
+
+			pthread_mutex_unlock(&vb->lease_lock);
+			if (scope && path)
+				vault_tell_changed(vb, scope, path);
+			free(scope);
+			free(path);
+			continue;
+		}
 		pthread_mutex_unlock(&vb->lease_lock);
 	}
 	if (next == NO_WORK)
@@ -652,7 +711,7 @@ int vault_get_many_for(struct backend *be, const char *scope, size_t n, const ch
 	int first = 0;
 
 	for (i = 0; i < n; i++)
-		if (!vault_key_parse_read(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path))
+		if (vault_is_pki(keys[i]) || (!vault_key_parse_read(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path)))
 			break;
 	if (i == n)
 		return vault_get_many(be, n, keys, outs, rcs, whys);
@@ -668,7 +727,9 @@ int vault_get_many_for(struct backend *be, const char *scope, size_t n, const ch
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (!vault_key_parse_read(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path)) {
+		if (vault_is_pki(keys[i])) {
+			rcs[i] = vault_pki_get(vb, scope, keys[i], deadline, &outs[i], whys ? &whys[i] : NULL);
+		} else if (!vault_key_parse_read(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path)) {
 			rcs[i] = vault_lease_get(vb, scope, &k, deadline, &outs[i], whys ? &whys[i] : NULL);
 		} else {
 			kk[nk] = keys[i];
@@ -693,4 +754,9 @@ out:
 	free(kw);
 	free(ki);
 	return first;
+}
+
+int vault_lease_revoke(struct vault_backend *vb, const char *id, struct why *why)
+{
+	return lease_call(vb, "revoke", id, 0, NULL, why);
 }

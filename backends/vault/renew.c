@@ -190,10 +190,12 @@ void *vault_renewer_main(void *arg)
 		pthread_mutex_unlock(&vb->r_lock);
 		wait = renew_step(vb, &failures);
 		{
-			uint64_t lw = vault_lease_step(vb);
+			uint64_t lw = vault_lease_step(vb), cw = vault_pki_step(vb);
 
 			if (lw < wait)
 				wait = lw;
+			if (cw < wait)
+				wait = cw;
 		}
 		pthread_mutex_lock(&vb->r_lock);
 		if (wait == NO_WORK) {

@@ -20,6 +20,7 @@ struct audit;
 struct carry;
 struct cfg_node;
 struct vlease;
+struct vcert;
 struct vault_key;
 struct json_object;
 struct secbuf;
@@ -107,6 +108,10 @@ struct vault_backend {
 	pthread_mutex_t lease_lock;
 	pthread_cond_t lease_cond;
 	struct vlease *leases;
+
+	/* pki.c: certificates (under lease_lock, with lease_cond) */
+	struct vcert *certs;
+	struct backend_hooks hooks;	/* the daemon's (backend.h), under lease_lock */
 };
 
 struct vcall {
@@ -230,6 +235,28 @@ void vault_leases_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg);
  * once; its leases wait for vault_leases_adopt()). */
 void vault_carry_load(struct vault_backend *vb);
 void vault_leases_adopt(struct vault_backend *vb, backend_named_fn *named, void *arg);
+
+/* Revoke a lease by id (sys/leases/revoke).  0 or the error. */
+int vault_lease_revoke(struct vault_backend *vb, const char *id, struct why *why);
+
+/* ---- pki.c: certificates (MOUNT/issue/ROLE?common_name=...), scope liveness ---- */
+
+/* Is key a certificate request ("MOUNT/issue/ROLE?common_name=...[#field]")? */
+int vault_is_pki(const char *key);
+int vault_pki_get(struct vault_backend *vb, const char *scope, const char *key, uint64_t deadline,
+		  struct secbuf **out, struct why *why);
+uint64_t vault_pki_step(struct vault_backend *vb);
+void vault_pki_close(struct vault_backend *vb);
+void vault_pki_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg);
+void vault_set_hooks(struct backend *be, const struct backend_hooks *hooks);
+/* Is scope in use?  1 alive (renew; *used_at becomes now), 0 idle past
+ * lease_idle since *used_at, -1 gone (its container's cgroup went away).
+ * lease_lock held. */
+int vault_scope_live(struct vault_backend *vb, const char *scope, uint64_t *used_at, uint64_t now);
+/* How often a scope that the daemon says is alive is asked again. */
+#define LIVE_POLL_MS 1000u
+/* Tell the daemon that scope's value under key changed (lease_lock NOT held). */
+void vault_tell_changed(struct vault_backend *vb, const char *scope, const char *key);
 
 /* ---- renew.c: the renewal thread ---- */
 

@@ -34,6 +34,7 @@
  * rest of the backend, one job a file: creds.c (where credentials come
  * from), login.c (the token, AppRole login), renew.c (the renewal
  * thread), auth.c (cert, jwt and kubernetes logins, wrapped secret_ids),
+ * lease.c (dynamic secrets), pki.c (certificates, scope liveness),
  * request.c (the request engine), kv.c (KV operations) and
  * parse.c (pure helpers); vault-internal.h is what they share.
  */
@@ -362,8 +363,10 @@ static void vault_close(struct backend *be)
 		pthread_mutex_unlock(&vb->r_lock);
 		pthread_join(vb->renewer, NULL);
 	}
-	if (vb->http)
+	if (vb->http) {
 		vault_leases_close(vb);
+		vault_pki_close(vb);
+	}
 	for (i = 0; i < vb->n_dyn; i++)
 		free(vb->dyn[i]);
 	free(vb->dyn);
@@ -402,7 +405,7 @@ static int vault_scoped(struct backend *be, const char *key)
 {
 	struct vault_key k;
 
-	return !vault_key_parse_read(key, &k, NULL) && vault_is_dynamic(vault_downcast(be), k.path);
+	return vault_is_pki(key) || (!vault_key_parse_read(key, &k, NULL) && vault_is_dynamic(vault_downcast(be), k.path));
 }
 
 static void vault_adopt(struct backend *be, backend_named_fn *named, void *arg)
@@ -413,6 +416,7 @@ static void vault_adopt(struct backend *be, backend_named_fn *named, void *arg)
 static void vault_leases(struct backend *be, backend_lease_fn *fn, void *arg)
 {
 	vault_leases_each(vault_downcast(be), fn, arg);
+	vault_pki_each(vault_downcast(be), fn, arg);
 }
 
 
@@ -434,4 +438,5 @@ const struct backend_ops backend_vault = {
 	.scoped = vault_scoped,
 	.adopt = vault_adopt,
 	.leases = vault_leases,
+	.set_hooks = vault_set_hooks,
 };

@@ -356,6 +356,57 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* certificates: three files of the view, each one key of one request with
+ * its values %-encoded; mistakes name the place. */
+START_TEST(test_certificates)
+{
+	struct why err;
+	struct harombe_config *c;
+	struct viewset *vs = NULL;
+	const struct view *v;
+
+	c = load("security:\n  containers:\n    web:\n      certificates:\n        tls:\n"
+		 "          role: web\n          common_name: \"*.svc.internal\"\n"
+		 "          alt_names: [a.internal, \"ops@x.internal\"]\n          ip_sans: 10.0.0.7\n"
+		 "          ttl: 2h\n        mtls:\n          mount: team/pki\n          role: client\n"
+		 "          common_name: web\n          ca_file: client-ca.crt\n", &err);
+	ck_assert_msg(c != NULL, "%s", err.msg);
+	ck_assert_msg(viewset_load(c, &vs, &err) == 0, "%s", err.msg);
+	v = viewset_find(vs, "web");
+	ck_assert_uint_eq(v->n_files, 6);
+	ck_assert_uint_eq(v->n, 0);
+	ck_assert_str_eq(v->files[0].name, "tls.crt");
+	ck_assert_str_eq(v->files[0].key, "pki/issue/web?common_name=%2A.svc.internal"
+			 "&alt_names=a.internal,ops%40x.internal&ip_sans=10.0.0.7&ttl=7200s#certificate");
+	ck_assert_str_eq(v->files[1].name, "tls.key");
+	ck_assert_str_eq(strchr(v->files[1].key, '#'), "#private_key");
+	ck_assert_str_eq(v->files[2].name, "ca.crt");
+	ck_assert_str_eq(strchr(v->files[2].key, '#'), "#ca_chain");
+	ck_assert_str_eq(v->files[3].name, "mtls.crt");
+	ck_assert_str_eq(v->files[3].key, "team/pki/issue/client?common_name=web#certificate");
+	ck_assert_str_eq(v->files[5].name, "client-ca.crt");
+	ck_assert_int_eq(view_find_file(v, "mtls.key"), 4);
+	ck_assert_int_eq(view_find_file(v, "env"), -1);
+	viewset_free(vs);
+	config_free(c);
+
+	expect_error("security:\n  containers:\n    w:\n      certificates:\n        tls: {common_name: x}\n",
+		     "t.yaml:5:", "certificate 'tls' needs 'role'");
+	expect_error("security:\n  containers:\n    w:\n      certificates:\n        tls: {role: r}\n",
+		     "t.yaml:5:", "certificate 'tls' needs 'common_name'");
+	expect_error("security:\n  containers:\n    w:\n      certificates:\n        tls: {role: r, common_name: x, "
+		     "ttl: soon}\n", "t.yaml:5:", "'ttl' must be a duration");
+	expect_error("security:\n  containers:\n    w:\n      certificates:\n        tls: {role: r, common_name: x, "
+		     "mount: /pki}\n", "t.yaml:5:", "'mount' must be the PKI mount's path");
+	expect_error("security:\n  containers:\n    w:\n      certificates:\n        a: {role: r, common_name: x}\n"
+		     "        b: {role: r, common_name: y}\n", "t.yaml:", "'ca.crt' is already a certificate file");
+	expect_error("security:\n  containers:\n    w:\n      certificates:\n        env: {role: r, common_name: x, "
+		     "cert_file: env}\n", "t.yaml:5:", "'env' is a file every view has");
+	expect_error("security:\n  containers:\n    w:\n      certificates:\n        tls: {role: r, common_name: x, "
+		     "alt_names: [\"a,b\"]}\n", "t.yaml:5:", "without ','");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -373,6 +424,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_durations_and_sizes);
 	tcase_add_test(tc, test_aliases_bounded);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_certificates);
 	suite_add_tcase(s, tc);
 	return s;
 }

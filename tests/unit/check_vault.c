@@ -115,6 +115,20 @@ START_TEST(test_loopback)
 }
 END_TEST
 
+START_TEST(test_is_pki)
+{
+	ck_assert(vault_is_pki("pki/issue/web?common_name=a.internal#certificate"));
+	ck_assert(vault_is_pki("team/pki/issue/web?common_name=a&ttl=60s"));
+	ck_assert(vault_is_pki("pki/issuer/default/issue/web?common_name=a#private_key"));
+	ck_assert(!vault_is_pki("pki/issue/web"));
+	ck_assert(!vault_is_pki("pki/issue/web?version=3"));
+	ck_assert(!vault_is_pki("db/main?version=3#password"));
+	ck_assert(!vault_is_pki("issue/web?common_name=a"));
+	ck_assert(!vault_is_pki("pki/sign/web?common_name=a"));
+	ck_assert(!vault_is_pki("?common_name=a"));
+}
+END_TEST
+
 /* Config mistakes name file, line and column, before any I/O. */
 static int open_err(const char *yaml, struct why *err)
 {
@@ -325,6 +339,7 @@ static Suite *vault_suite(void)
 	tcase_add_test(tc, test_parse_time);
 	tcase_add_test(tc, test_parse_bool);
 	tcase_add_test(tc, test_loopback);
+	tcase_add_test(tc, test_is_pki);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("open");
 	tcase_add_test(tc, test_config_errors);

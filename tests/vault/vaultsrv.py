@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A HashiCorp Vault API test server for harombe's test suite.
 
-Standard library only.  It follows the documented HTTP API (specs/vault-api.md
+Standard library only, but for the PKI engine (python3-cryptography).  It follows the documented HTTP API (specs/vault-api.md
 in the harombe design notes, from Vault's api-docs): KV version 1 and 2 (read,
 versions, write with check-and-set, merge PATCH, soft delete, undelete,
 destroy, metadata, LIST), token lookup-self / renew-self / revoke-self /
@@ -12,7 +12,9 @@ jwt_validation_pubkeys, role/NAME, login; RS256 verified with openssl),
 Kubernetes login (auth/kubernetes: config with pem_keys, role/NAME, login),
 response wrapping (X-Vault-Wrap-TTL, sys/wrapping/lookup, sys/wrapping/unwrap),
 sys/auth/PATH to enable a method at another mount, the database engine's
-roles and credentials with leases (database/roles/NAME, database/creds/NAME)
+roles and credentials with leases (database/roles/NAME, database/creds/NAME),
+the PKI engine (pki/root/generate/internal, pki/roles/NAME, pki/issue/NAME:
+real X.509 certificates signed by the mount's CA, with python3-cryptography)
 and the lease API (sys/leases/renew, revoke, lookup; sys/renew and
 sys/revoke), namespaces (X-Vault-Namespace and path prefixes), sys/health,
 sys/internal/ui/mounts, a sealed state and HA-standby 307 redirects.
@@ -136,6 +138,7 @@ class State:
         self.auth = {}          # "ns|mount" -> {"type": "jwt", "config": {}, "roles": {}}
         self.wraps = {}         # wrapping token -> {"resp", "path", "created", "ttl"}
         self.db = {"|database": {"roles": {}}}   # "ns|mount" -> database engine
+        self.pki = {"|pki": {"roles": {}, "ca": None, "issued": 0}}   # "ns|mount" -> PKI engine
         self.leases = {}        # lease id -> {"path", "issue", "expire", "max_expire", ...}
         self.cluster_id = str(uuid.uuid4())
         if args.state and os.path.exists(args.state):
@@ -162,7 +165,8 @@ class State:
         with open(tmp, "w") as f:
             json.dump({"mounts": self.mounts, "tokens": self.tokens, "roles": self.roles,
                        "policies": self.policies, "namespaces": sorted(self.namespaces),
-                       "auth": self.auth, "wraps": self.wraps, "db": self.db, "leases": self.leases}, f)
+                       "auth": self.auth, "wraps": self.wraps, "db": self.db, "leases": self.leases,
+                       "pki": self.pki}, f)
         os.replace(tmp, self.args.state)
 
     def load(self):
@@ -177,6 +181,7 @@ class State:
         self.wraps = d.get("wraps", {})
         self.db = d.get("db", self.db)
         self.leases = d.get("leases", {})
+        self.pki = d.get("pki", self.pki)
 
     # ---- tokens ----
 
@@ -309,6 +314,90 @@ def cert_subject(pem):
         f.write(pem)
         f.flush()
         return ssl._ssl._test_decode_cert(f.name)["subject"]
+
+
+# ---- the PKI engine's X.509 (python3-cryptography, imported on first use) ----
+
+def pki_key(kind, bits):
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    if kind == "ec":
+        return ec.generate_private_key({384: ec.SECP384R1(), 521: ec.SECP521R1()}.get(bits, ec.SECP256R1()))
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits or 2048)
+
+
+def pki_pem_key(key):
+    from cryptography.hazmat.primitives import serialization
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption()).decode().strip()
+
+
+def pki_pem_cert(cert):
+    from cryptography.hazmat.primitives import serialization
+    return cert.public_bytes(serialization.Encoding.PEM).decode().strip()
+
+
+def pki_load_key(pem):
+    from cryptography.hazmat.primitives import serialization
+    return serialization.load_pem_private_key(pem.encode(), None)
+
+
+def pki_load_cert(pem):
+    from cryptography import x509
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def pki_serial(cert):
+    h = "%x" % cert.serial_number
+    h = ("0" * (len(h) % 2)) + h
+    return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
+
+
+def pki_cert(key, signer, cn, dns, ips, ttl, ca=False, issuer=None):
+    """A certificate for key's public half, signed by signer: the CA itself
+    (ca=True) or a leaf for cn with DNS names dns and IP addresses ips,
+    valid from 30 s ago (as Vault backdates) for ttl seconds."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+    t = datetime.datetime.utcnow()
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    b = (x509.CertificateBuilder().subject_name(subject)
+         .issuer_name(subject if ca else issuer.subject)
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(t - datetime.timedelta(seconds=30))
+         .not_valid_after(t + datetime.timedelta(seconds=int(ttl))))
+    if ca:
+        b = (b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True))
+    else:
+        sans = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        b = (b.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+                                                   x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+    return b.sign(signer, hashes.SHA256())
+
+
+def pki_name_ok(role, name):
+    """Vault's role checks, the ones the tests use: allow_any_name,
+    allow_localhost, allowed_domains with allow_bare_domains and
+    allow_subdomains (and glob patterns)."""
+    if role["allow_any_name"]:
+        return True
+    if role["allow_localhost"] and name in ("localhost", "localdomain"):
+        return True
+    for d in role["allowed_domains"]:
+        if role["allow_bare_domains"] and name == d:
+            return True
+        if role["allow_subdomains"] and name.endswith("." + d):
+            return True
+        if "*" in d and fnmatch.fnmatch(name, d):
+            return True
+    return False
 
 
 def envelope(data=None, auth=None, lease=0, warnings=None):
@@ -822,6 +911,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.method_admin(tok, am[1], am[2], method, body)
             if rest.startswith(("sys/leases/", "sys/renew", "sys/revoke")):
                 return self.lease_api(tok, ns, method, rest, body)
+            pm = self.pki_mount(ns, rest)
+            if pm:
+                return self.pki_engine(tok, pm[0], pm[1], method, rest[len(pm[0]) + 1:].strip("/"), body)
             dm = self.db_mount(ns, rest)
             if dm:
                 return self.database(tok, ns, dm[0], dm[1], method, rest[len(dm[0]) + 1:].strip("/"), body)
@@ -1174,6 +1266,95 @@ class Handler(BaseHTTPRequestHandler):
             return 200, env, None
         raise HTTPError(405, ["unsupported operation"])
 
+    # ---- the PKI engine ----
+
+    def pki_mount(self, ns, rest):
+        for key, m in self.server.state.pki.items():
+            mns, _, mount = key.partition("|")
+            if mns == ns and rest.startswith(mount + "/"):
+                return mount, m
+        return None
+
+    def pki_engine(self, tok, mount, m, method, op, body):
+        st = self.server.state
+        body = body or {}
+        kind, _, name = op.partition("/")
+        if not st.allowed(tok, mount + "/" + op, ["update", "create"]):
+            raise denied()
+        if method not in ("POST", "PUT"):
+            raise HTTPError(405, ["unsupported operation"])
+        if op == "root/generate/internal":
+            ttl = parse_duration(body.get("ttl"), 87600 * 3600)
+            key = pki_key("ec", 256)
+            cert = pki_cert(key, key, body.get("common_name") or "harombe test root", [], [], ttl, ca=True)
+            m["ca"] = {"key": pki_pem_key(key), "cert": pki_pem_cert(cert), "expire": int(now()) + int(ttl)}
+            st.save()
+            return 200, envelope({"certificate": m["ca"]["cert"], "issuing_ca": m["ca"]["cert"],
+                                  "serial_number": pki_serial(cert), "expiration": m["ca"]["expire"],
+                                  "key_type": "ec"}), None
+        if kind == "roles" and name:
+            role = {"allowed_domains": listish(body.get("allowed_domains")),
+                    "allow_subdomains": bool(body.get("allow_subdomains", False)),
+                    "allow_bare_domains": bool(body.get("allow_bare_domains", False)),
+                    "allow_localhost": bool(body.get("allow_localhost", True)),
+                    "allow_any_name": bool(body.get("allow_any_name", False)),
+                    "allow_ip_sans": bool(body.get("allow_ip_sans", True)),
+                    "ttl": parse_duration(body.get("ttl"), 0),
+                    "max_ttl": parse_duration(body.get("max_ttl"), 0),
+                    "generate_lease": bool(body.get("generate_lease", False)),
+                    "key_type": body.get("key_type", "rsa"), "key_bits": int(body.get("key_bits", 0) or 0)}
+            m["roles"][name] = role
+            st.save()
+            return 204, None, None
+        if kind == "issue" and name:
+            role = m["roles"].get(name)
+            if not role:
+                raise HTTPError(400, ["unknown role: %s" % name])
+            if not m.get("ca"):
+                raise HTTPError(400, ["no default issuer currently configured"])
+            cn = body.get("common_name") or ""
+            if not cn:
+                raise HTTPError(400, ["the common_name field is required, or must be provided in a CSR with "
+                                      "\"use_csr_common_name\" set to true, unless \"require_cn\" is set to false"])
+            alts = [a.strip() for a in (body.get("alt_names") or "").split(",") if a.strip()]
+            ips = [a.strip() for a in (body.get("ip_sans") or "").split(",") if a.strip()]
+            if not pki_name_ok(role, cn):
+                raise HTTPError(400, ["common name %s not allowed by this role" % cn])
+            for a in alts:
+                if not pki_name_ok(role, a):
+                    raise HTTPError(400, ["subject alternative name %s not allowed by this role" % a])
+            if ips and not role["allow_ip_sans"]:
+                raise HTTPError(400, ["IP Subject Alternative Names are not allowed in this role, but was "
+                                      "provided %s" % ",".join(ips)])
+            ttl = parse_duration(body.get("ttl"), 0) or role["ttl"] or 30 * 86400
+            warnings = None
+            if role["max_ttl"] and ttl > role["max_ttl"]:
+                ttl = role["max_ttl"]
+                warnings = ["TTL is greater than the role's max_ttl: capped"]
+            ca_key = pki_load_key(m["ca"]["key"])
+            ca_cert = pki_load_cert(m["ca"]["cert"])
+            kt = role["key_type"] if role["key_type"] in ("rsa", "ec") else "rsa"
+            key = pki_key(kt, role["key_bits"])
+            cert = pki_cert(key, ca_key, cn, [cn] + alts, ips, ttl, issuer=ca_cert)
+            exp = int(now()) + int(ttl)
+            serial = pki_serial(cert)
+            m["issued"] = m.get("issued", 0) + 1
+            data = {"certificate": pki_pem_cert(cert), "issuing_ca": m["ca"]["cert"], "ca_chain": [m["ca"]["cert"]],
+                    "private_key": pki_pem_key(key), "private_key_type": kt, "serial_number": serial,
+                    "expiration": exp}
+            env = envelope(data, warnings=warnings)
+            env["mount_type"] = "pki"
+            if role["generate_lease"]:
+                t = now()
+                lid = "%s/issue/%s/%s" % (mount, name, uuid.uuid4().hex[:24])
+                st.leases[lid] = {"path": mount + "/issue/" + name, "ns": "", "issue": t, "expire": t + ttl,
+                                  "max_expire": t + ttl, "last_renewal": 0, "default_ttl": ttl, "renewals": 0,
+                                  "username": serial, "password": "", "renewable": False}
+                env.update({"lease_id": lid, "lease_duration": int(ttl), "renewable": False})
+            st.save()
+            return 200, env, None
+        raise HTTPError(405, ["unsupported operation"])
+
     def live_lease(self, lid):
         st = self.server.state
         lease = st.leases.get(lid or "")
@@ -1207,6 +1388,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise HTTPError(400, ["lease not found"])
             if not st.allowed(tok, "sys/leases/renew", ["update"]):
                 raise denied()
+            if not lease.get("renewable", True):
+                raise HTTPError(400, ["lease is not renewable"])
             t = now()
             inc = parse_duration(body.get("increment"), 0) or lease["default_ttl"]
             exp = t + inc
