@@ -148,8 +148,15 @@ struct gen {
 	struct timespec loaded;
 };
 
+/* Requests served, by kind: the stats line (SIGUSR1) reports them, so a
+ * benchmark or a test can see what each open costs in round trips. */
+enum fs_req {
+	FS_REQ_LOOKUP, FS_REQ_GETATTR, FS_REQ_OPEN, FS_REQ_READ, FS_REQ_RELEASE, FS_REQ_N
+};
+
 struct harombefs {
 	char *config_path;
+	unsigned long reqs[FS_REQ_N];	/* atomic, relaxed: fs_count() */
 	struct fuse_session *se;
 
 	pthread_rwlock_t gen_lock;
@@ -186,6 +193,11 @@ static inline int is_dir(enum node_kind k)
 static inline struct harombefs *H(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+static inline void fs_count(struct harombefs *h, enum fs_req r)
+{
+	__atomic_fetch_add(&h->reqs[r], 1, __ATOMIC_RELAXED);
 }
 
 /* ---- nodes.c ---- */
