@@ -120,6 +120,7 @@ struct node {
 #define FH_SIZE_BITS 21
 #define FH_SIZE_MASK ((UINT64_C(1) << FH_SIZE_BITS) - 1)
 #define FH_BUCKETS 256
+#define FH_RANDOM 32
 
 struct fhref {
 	uint64_t token;
@@ -166,6 +167,8 @@ struct harombefs {
 	struct node *nodes[NODE_BUCKETS];	/* by ino */
 
 	struct fhref *fhs[FH_BUCKETS];		/* open handles by token; open_lock */
+	uint64_t rnd[FH_RANDOM];	/* random bits for tokens; open_lock */
+	unsigned int rnd_left;		/* of them not used yet */
 
 	struct workq *workers;		/* opens that wait on a store; NULL: inline */
 	unsigned int share;		/* workers one view may hold at once */
