@@ -232,7 +232,15 @@ static int cache_get_many(struct backend *be, size_t n, const char *const *keys,
 			  int *rcs, struct why *whys)
 {
 	struct cache_backend *cb = cache_downcast(be);
-	enum slot *slot = calloc(n + 1, sizeof(*slot));
+	enum slot *slot;
+
+	/* A store that answers from memory, with nothing to keep: no fetch
+	 * to share and no value to remember, so straight through. */
+	if (!cb->ttl && !cb->stale && (backend_caps(cb->inner) & BACKEND_INSTANT)) {
+		backend_get_many(cb->inner, n, keys, outs, rcs, whys);
+		return 0;
+	}
+	slot = calloc(n + 1, sizeof(*slot));
 	struct flight **fl = calloc(n + 1, sizeof(*fl));
 	const char **lkeys = calloc(n + 1, sizeof(*lkeys));
 	size_t *lidx = calloc(n + 1, sizeof(*lidx));
