@@ -189,7 +189,7 @@ else
 	echo "FUSE requests per open: not counted (no tracefs with the fuse tracepoints on this kernel)."
 fi
 for t in 1 2; do
-	th="$t thread$([ $t = 2 ] && echo s)"
+	th="$t thread"; [ "$t" = 1 ] || th="${th}s"
 	floor=$(median <<< "${P50[floor.$t]}")
 	bench_summary "harombefs open+read+close p50, env view, $th" \
 		"$(median <<< "${P50[hfs.$t]}")" "floor: minimal libfuse (-s, direct_io, default timeouts), same run" "$floor" "µs" "<=1.25"
@@ -205,7 +205,7 @@ for t in 1 2; do
 		"$(median <<< "${P50[hfs.$t]}")" "harombefs with audit off, same run" "$(median <<< "${P50[hfs-noaudit.$t]}")" "µs" "-"
 	bench_summary "harombefs open+read+close p50, template view, $th, beside env" \
 		"$(median <<< "${P50[hfs-tmpl.$t]}")" "the env view, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
-	[ -n "$before" ] && bench_summary "harombefs open+read+close p50, $th, after beside before" \
+	[ -z "$before" ] || bench_summary "harombefs open+read+close p50, $th, after beside before" \
 		"$(median <<< "${P50[hfs.$t]}")" "harombefs before (BENCH_FS_BEFORE), same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
 done
 exit 0
