@@ -326,9 +326,11 @@ $(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
 $(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
 	$(LINK)
 
-# The open path's benchmark alone: harombefs beside floorfs, minfs, tmpfs.
-bench-fs: $(PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/floorfs $(BUILD)/tests/bench/openbench
-	BUILD=$(BUILD) tests/bench/bench_fs.sh
+# The open path's benchmark alone, as bench/report.md: harombefs beside the
+# floor (floorfs), minfs and tmpfs; BENCH_FS_BEFORE=PATH adds an older harombefs.
+bench-fs: $(BUILD)/.bench-deps-ok $(PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/floorfs \
+	$(BUILD)/tests/bench/openbench
+	BUILD=$(BUILD) BENCH_ONLY=fs tests/bench/run.sh
 
 $(BUILD)/tests/bench/floorfs: $(BUILD)/tests/bench/floorfs.o
 	$(LINK)

@@ -41,6 +41,8 @@ struct audit {
 	pthread_mutex_t lock;	/* one record at a time from this process */
 	struct deny_slot deny[AUDIT_DENY_SLOTS];
 	unsigned long deny_pending;	/* slots with suppressed > 0 */
+	time_t when_sec;		/* the second when[] spells (lock) */
+	char when[32];			/* "YYYY-MM-DDTHH:MM:SS", made once a second */
 };
 
 static int audit_write_locked(struct audit *a, const struct audit_record *rec);
@@ -474,9 +476,12 @@ static int audit_write_locked(struct audit *a, const struct audit_record *rec)
 
 	l.p = l.stack;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ", ts.tv_nsec / 1000000);
+	if (!a->when[0] || ts.tv_sec != a->when_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(a->when, sizeof(a->when), "%Y-%m-%dT%H:%M:%S", &tm);
+		a->when_sec = ts.tv_sec;
+	}
+	snprintf(when, sizeof(when), "%s.%03ldZ", a->when, ts.tv_nsec / 1000000);
 
 	raw(&l, "{", 1);
 	kv_str(&l, "time", when);
