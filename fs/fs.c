@@ -44,12 +44,15 @@
  * at the content's end, as direct_io lets them).  They reach a caller only
  * after a LOOKUP of the name that hides it, or through a descriptor it
  * already holds or a bind mount whose mount table names the view anyway,
- * so they reveal nothing a walk would not; and they spare the GETATTR that default_permissions would otherwise send
- * for every directory walked and every file opened.  An exact size (the
- * caller's own open file: fstat() after open() must be exact for tail and
- * bash `source`) is one caller's, and never cached; an open forgets the
- * cached upper bound (open.c) so that fstat() asks us.  A reload forgets
- * what it changed (inval.c). */
+ * so they reveal nothing a walk would not; and they spare the GETATTR that
+ * default_permissions would otherwise send for every directory walked and
+ * every file opened.  An exact size (the caller's own open file: fstat()
+ * after open() must be exact for tail and bash `source`) is one caller's
+ * and never cached; an open forgets the cached bound (open.c) so that
+ * fstat() asks us, and while the file is open nothing about it is cached
+ * (size_for).  A reload forgets what it changed (inval.c).
+ * t_tenant_attrcache holds all of this to account.
+ */
 #define ROOT_TIMEOUT 1.0
 #define ATTR_TIMEOUT 1.0
 #define ENTRY_TIMEOUT 0.0
