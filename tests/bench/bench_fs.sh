@@ -29,9 +29,17 @@ cleanup() {
 	sleep 0.3
 	for m in "$D/hfs" "$D/hfs-noaudit" "$D/hfs-before" "$D/min" "$D/min-s" "$D/floor" "$D/floor-hid"; do mountpoint -q "$m" && fusermount3 -u -z "$m"; done
 	umount -l "$D"; rmdir "$D"
+	[ -z "$CGID" ] || rmdir "$CG2/$CGID"
 }
 trap cleanup EXIT
 
+# A second view of the same keys with a cgroup rule, read from a cgroup made
+# for it: each of its checks reads the caller's /proc/PID/cgroup and status.
+CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+CGID=""
+if [ -n "$CG2" ] && mkdir "$CG2/harombe-bench-$$" 2>/dev/null; then
+	CGID="harombe-bench-$$"
+fi
 for i in $(seq 1 10); do
 	export "HAROMBE_SECRET_BENCH_S$i=$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
 done
@@ -50,6 +58,7 @@ security:
 $mapping
       templates:
         app.ini: { inline: "$tmpl" }
+$([ -z "$CGID" ] || printf '    cg:\n      cgroup: "/%s"\n      secrets:\n%s\n' "$CGID" "$mapping")
 YAML
 done
 mkdir -p "$D/hfs" "$D/hfs-noaudit" "$D/hfs-before" "$D/min" "$D/min-s" "$D/floor" "$D/floor-hid" "$D/tmpfs/c"
@@ -81,7 +90,23 @@ size=$(stat -c %s "$D/tmpfs/c/env")
 tsize=$(wc -c < "$D/hfs/c/app.ini")
 [ "$tsize" -gt 0 ] || { echo "the template app.ini is empty" >&2; exit 1; }
 # the target's file: every target serves c/env, but hfs-tmpl is the view's template
-target_file() { case $1 in hfs-tmpl) echo "$D/hfs/c/app.ini" ;; *) echo "$D/$1/c/env" ;; esac; }
+target_file() {
+	case $1 in
+	hfs-tmpl) echo "$D/hfs/c/app.ini" ;;
+	hfs-cg) echo "$D/hfs/cg/env" ;;
+	hfs-before-cg) echo "$D/hfs-before/cg/env" ;;
+	*) echo "$D/$1/c/env" ;;
+	esac
+}
+# openbench for a target: in the view's cgroup for the cgroup targets
+run_openbench() {
+	local k=$1
+	shift
+	case $k in
+	*-cg) sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG2/$CGID" "$B/tests/bench/openbench" "$@" ;;
+	*) "$B/tests/bench/openbench" "$@" ;;
+	esac
+}
 
 label() {
 	case $1 in
@@ -94,6 +119,8 @@ label() {
 	hfs) echo "**harombefs** (audit on, default)" ;;
 	hfs-tmpl) echo "harombefs, template \`app.ini\` (audit on)" ;;
 	hfs-before) echo "harombefs before (BENCH_FS_BEFORE, audit on)" ;;
+	hfs-cg) echo "harombefs, a view with a cgroup rule (audit on)" ;;
+	hfs-before-cg) echo "harombefs before, a view with a cgroup rule" ;;
 	esac
 }
 curve() {	# the plot's name for a target (samples of the last round)
@@ -107,16 +134,20 @@ curve() {	# the plot's name for a target (samples of the last round)
 	hfs) echo "harombefs" ;;
 	hfs-tmpl) echo "harombefs_template" ;;
 	hfs-before) echo "harombefs_before" ;;
+	hfs-cg) echo "harombefs_cgroup_rule" ;;
+	hfs-before-cg) echo "harombefs_before_cgroup_rule" ;;
 	esac
 }
 declare -A P50 P99 OPS
-targets="tmpfs floor floor-hid min-s min hfs-noaudit hfs hfs-tmpl $before"
+cgt=""
+[ -z "$CGID" ] || cgt="hfs-cg${before:+ hfs-before-cg}"
+targets="tmpfs floor floor-hid min-s min hfs-noaudit hfs hfs-tmpl $cgt $before"
 for r in $(seq 1 "$ROUNDS"); do
 	for t in 1 2; do
 		for k in $targets; do
 			samples=""
 			[ "$r" = "$ROUNDS" ] && samples=$(bench_samples "fs-${t}t--$(curve "$k")")
-			line=$(BENCH_SAMPLES="$samples" "$B/tests/bench/openbench" "$(target_file "$k")" "$t" $((CYCLES / t)))
+			line=$(BENCH_SAMPLES="$samples" run_openbench "$k" "$(target_file "$k")" "$t" $((CYCLES / t)))
 			P50[$k.$t]="${P50[$k.$t]:-} $(sed 's/.*p50_us=\([0-9.]*\).*/\1/' <<< "$line")"
 			P99[$k.$t]="${P99[$k.$t]:-} $(sed 's/.*p99_us=\([0-9.]*\).*/\1/' <<< "$line")"
 			OPS[$k.$t]="${OPS[$k.$t]:-} $(sed 's/.*ops_per_s=\([0-9]*\).*/\1/' <<< "$line")"
@@ -158,6 +189,7 @@ echo "(c) floorfs is the floor of issue 19: libfuse's high-level API, single-thr
 echo "attribute timeouts (1 s), a constant buffer. The same floor with entry_timeout=0 sends the LOOKUP per name and walk"
 echo "that hiding other tenants' views needs (fs/fs.c): the difference between the two rows is what hiding costs in FUSE alone."
 echo "(b) minfs has harombefs's mount options and its old timeouts (file attributes never cached)."
+[ -z "$CGID" ] || echo "The cgroup rows read a second view of the same keys with a cgroup rule, from a process in that cgroup: each of its checks (2 lookups, the open) reads the caller's /proc/PID/cgroup and status (TracerPid)."
 echo
 echo "| target | threads | p50 µs | p99 µs | opens/s | p50 vs floor | p50 vs floor, entry_timeout=0 |"
 echo "|---|---|---|---|---|---|---|"
@@ -205,6 +237,10 @@ for t in 1 2; do
 		"$(median <<< "${P50[hfs.$t]}")" "harombefs with audit off, same run" "$(median <<< "${P50[hfs-noaudit.$t]}")" "µs" "-"
 	bench_summary "harombefs open+read+close p50, template view, $th, beside env" \
 		"$(median <<< "${P50[hfs-tmpl.$t]}")" "the env view, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
+	[ -z "$CGID" ] || bench_summary "harombefs open+read+close p50, $th, a view with a cgroup rule beside uid only" \
+		"$(median <<< "${P50[hfs-cg.$t]}")" "the same keys, a view without one, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
+	[ -z "$CGID" ] || [ -z "$before" ] || bench_summary "harombefs before, $th, a view with a cgroup rule beside uid only" \
+		"$(median <<< "${P50[hfs-before-cg.$t]}")" "before, a view without one, same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
 	[ -z "$before" ] || bench_summary "harombefs open+read+close p50, $th, after beside before" \
 		"$(median <<< "${P50[hfs.$t]}")" "harombefs before (BENCH_FS_BEFORE), same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
 done
