@@ -9,6 +9,7 @@
 #   make stress          two mounts under load, faults and reloads (STRESS_SECONDS)
 #   make demo            mount the embedded demo config and read a view
 #   make bench           benchmarks, written to bench/report.md
+#   make bench-fs        the open path's benchmark alone (tests/bench/bench_fs.sh)
 #   make bench-vault     the Vault backend's benchmark alone (tests/bench/bench_vault.sh)
 #   make bench-vault-leases  Vault requests per hour, 50 containers on one dynamic path
 #   make bench-scan      the scanner's benchmark alone (tests/bench/bench_scan.sh)
@@ -115,7 +116,7 @@ TEST_PROGS += $(BUILD)/tests/harombe-test
 
 .SECONDARY:
 .PHONY: all deps check check-run check-layout demo-run stress-run regen-bigrams check-unit check-fuzz-replay check-integration check-sanitize check-asan check-tsan \
-	stress demo bench bench-sops bench-vault bench-vault-leases bench-scan fuzz install install-scan uninstall clean
+	stress demo bench bench-fs bench-sops bench-vault bench-vault-leases bench-scan fuzz install install-scan uninstall clean
 all: $(PROGS) $(SCAN_SO)
 
 deps:
@@ -317,7 +318,8 @@ demo-run: $(PROGS)
 
 # Every benchmark, one report with plots (gnuplot is installed for this
 # target only: BENCH_PLOTS=1 scripts/deps.sh; CI's check path does not need it).
-bench: $(BUILD)/.bench-deps-ok $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/openbench \
+bench: $(BUILD)/.bench-deps-ok $(PROGS) $(TEST_PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/floorfs \
+	$(BUILD)/tests/bench/openbench \
 	$(BUILD)/tests/bench/sopsbench $(BUILD)/tests/bench/vaultbench $(BUILD)/tests/bench/linelat
 	BUILD=$(BUILD) tests/bench/run.sh
 
@@ -346,6 +348,15 @@ $(BUILD)/tests/bench/minfs: $(BUILD)/tests/bench/minfs.o
 	$(LINK)
 
 $(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
+	$(LINK)
+
+# The open path's benchmark alone, as bench/report.md: harombefs beside the
+# floor (floorfs), minfs and tmpfs; BENCH_FS_BEFORE=PATH adds an older harombefs.
+bench-fs: $(BUILD)/.bench-deps-ok $(PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/floorfs \
+	$(BUILD)/tests/bench/openbench
+	BUILD=$(BUILD) BENCH_ONLY=fs tests/bench/run.sh
+
+$(BUILD)/tests/bench/floorfs: $(BUILD)/tests/bench/floorfs.o
 	$(LINK)
 
 # The SOPS backend's benchmark (tests/bench/sops.sh; needs root for FUSE).

@@ -121,6 +121,13 @@ static void entry_free(struct entry *e)
 	free(e);
 }
 
+/* A reason's text, not its 2 KiB. */
+static void why_copy(struct why *to, const struct why *from)
+{
+	memcpy(to->msg, from->msg, strnlen(from->msg, sizeof(from->msg) - 1) + 1);
+	to->msg[sizeof(to->msg) - 1] = 0;
+}
+
 static void flight_put(struct flight *f)
 {
 	if (--f->refs)
@@ -203,7 +210,7 @@ static int take_result(struct cache_backend *cb, const char *key, struct flight 
 		return 0;
 	}
 	if (why)
-		*why = f->why;
+		why_copy(why, &f->why);
 	e = is_outage(f->rc) && cb->stale ? find(cb, key) : NULL;
 	if (!e || !e->value || now - e->at >= cb->stale)
 		return f->rc;
@@ -225,13 +232,24 @@ static int cache_get_many(struct backend *be, size_t n, const char *const *keys,
 			  int *rcs, struct why *whys)
 {
 	struct cache_backend *cb = cache_downcast(be);
-	enum slot *slot = calloc(n + 1, sizeof(*slot));
+	enum slot *slot;
+
+	/* A store that answers from memory, with nothing to keep: no fetch
+	 * to share and no value to remember, so straight through. */
+	if (!cb->ttl && !cb->stale && (backend_caps(cb->inner) & BACKEND_INSTANT)) {
+		backend_get_many(cb->inner, n, keys, outs, rcs, whys);
+		return 0;
+	}
+	slot = calloc(n + 1, sizeof(*slot));
 	struct flight **fl = calloc(n + 1, sizeof(*fl));
 	const char **lkeys = calloc(n + 1, sizeof(*lkeys));
 	size_t *lidx = calloc(n + 1, sizeof(*lidx));
 	struct secbuf **louts = calloc(n + 1, sizeof(*louts));
 	int *lrcs = calloc(n + 1, sizeof(*lrcs));
-	struct why *lwhys = calloc(n + 1, sizeof(*lwhys));
+	/* Not zeroed: a struct why is 2 KiB, and backend_get_many() clears
+	 * each reason it hands on; on the open path the zeroing cost more
+	 * than the fetch. */
+	struct why *lwhys = malloc((n + 1) * sizeof(*lwhys));
 	uint64_t now = now_ms();
 	size_t i, j, nlead = 0, len;
 
@@ -266,7 +284,7 @@ static int cache_get_many(struct backend *be, size_t n, const char *const *keys,
 			fl[i]->refs++;
 			continue;
 		}
-		f = calloc(1, sizeof(*f));
+		f = malloc(sizeof(*f));
 		if (!f) {
 			slot[i] = S_ERR;
 			rcs[i] = -BACKEND_ENOMEM;
@@ -274,6 +292,9 @@ static int cache_get_many(struct backend *be, size_t n, const char *const *keys,
 		}
 		pthread_cond_init(&f->cond, NULL);
 		f->refs = 1;
+		f->done = f->rc = f->detached = 0;
+		f->value = NULL;
+		f->why.msg[0] = 0;
 		e->flight = f;
 		fl[i] = f;
 		slot[i] = S_LEAD;
@@ -292,7 +313,7 @@ static int cache_get_many(struct backend *be, size_t n, const char *const *keys,
 		struct entry *e = f->detached ? NULL : find(cb, lkeys[j]);
 
 		f->rc = lrcs[j];
-		f->why = lwhys[j];
+		why_copy(&f->why, &lwhys[j]);
 		f->value = louts[j];
 		louts[j] = NULL;
 		if (e && e->flight == f)

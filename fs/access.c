@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,19 +31,92 @@ static int proc_fd(void)
 	return fd >= 0 ? fd : AT_FDCWD;
 }
 
-/* path is relative to /proc ("123/comm"). */
-static ssize_t read_small(const char *path, char *buf, size_t len)
-{
-	int fd = openat(proc_fd(), path, O_RDONLY | O_CLOEXEC);
-	ssize_t n, got = 0;
+/*
+ * What a caller's checks and audit records read of it (/proc/TID/comm,
+ * cgroup, status) through descriptors kept open for the last few callers,
+ * so that a caller that opens again costs one pread() per file instead of
+ * openat(), read() until the end and close().  A descriptor of /proc/TID
+ * names that task, not its number: it reads the task as it is now (after
+ * an exec, a prctl(PR_SET_NAME), a move to another cgroup, a ptrace
+ * attach), and fails with ESRCH once the task is gone, even when a new
+ * task has taken the number; then the file is opened again.  Holding one
+ * keeps no number from being reused.  PROC_SLOTS callers by thread id,
+ * direct-mapped: a new caller closes the descriptors of the one in its
+ * slot.  Every slot is a few descriptors at most (the files read).
+ */
+#define PROC_SLOTS 32
 
-	if (fd < 0)
-		return -errno;
-	while ((size_t)got + 1 < len && (n = read(fd, buf + got, len - 1 - (size_t)got)) > 0)
-		got += n;
-	close(fd);
-	buf[got] = 0;
-	return got;
+enum proc_file { PROC_COMM, PROC_CGROUP, PROC_STATUS, PROC_FILES };
+
+static const char *const proc_names[PROC_FILES] = { "comm", "cgroup", "status" };
+
+static struct proc_slot {
+	pid_t tid;
+	int fd[PROC_FILES];
+} proc_slots[PROC_SLOTS];
+static pthread_mutex_t proc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void slot_close(struct proc_slot *s)
+{
+	int i;
+
+	for (i = 0; i < PROC_FILES; i++) {
+		if (s->fd[i] > 0)
+			close(s->fd[i]);
+		s->fd[i] = 0;	/* 0: not open (slots start zeroed) */
+	}
+}
+
+/* /proc/TID/<file> into buf (NUL-terminated, cut at len - 1): its length
+ * or -errno.  One pread() reads a /proc file whole: it is made in one go
+ * when read at offset 0. */
+static ssize_t read_proc(pid_t tid, enum proc_file f, char *buf, size_t len)
+{
+	struct proc_slot *s = &proc_slots[(unsigned int)tid % PROC_SLOTS];
+	char path[64];
+	ssize_t n = -ESRCH;
+	int again;
+
+	if (tid <= 0)
+		return -ESRCH;
+	pthread_mutex_lock(&proc_lock);
+	if (s->tid != tid) {
+		slot_close(s);
+		s->tid = tid;
+	}
+	for (again = 0; again < 2; again++) {
+		if (s->fd[f] <= 0) {
+			snprintf(path, sizeof(path), "%d/%s", (int)tid, proc_names[f]);
+			int fd = openat(proc_fd(), path, O_RDONLY | O_CLOEXEC);
+
+			if (fd < 0) {
+				n = -errno;
+				break;
+			}
+			if (fd == 0) {	/* 0 means "not open" here: keep it out */
+				int d = fcntl(fd, F_DUPFD_CLOEXEC, 1);
+
+				close(fd);
+				if (d < 0) {
+					n = -errno;
+					break;
+				}
+				fd = d;
+			}
+			s->fd[f] = fd;
+		}
+		n = pread(s->fd[f], buf, len - 1, 0);
+		if (n >= 0)
+			break;
+		/* The task of a kept descriptor is gone: the number may be a
+		 * new task's now, which this caller is. */
+		n = -errno;
+		close(s->fd[f]);
+		s->fd[f] = 0;
+	}
+	pthread_mutex_unlock(&proc_lock);
+	buf[n > 0 ? n : 0] = 0;
+	return n;
 }
 
 int access_cgroup_parse(const char *text, char *buf, size_t len)
@@ -90,11 +164,10 @@ int access_cgroup_parse(const char *text, char *buf, size_t len)
 
 int access_cgroup_of(pid_t pid, char *buf, size_t len)
 {
-	char path[64], text[4096];
+	char text[4096];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%d/cgroup", (int)pid);
-	n = read_small(path, text, sizeof(text));
+	n = read_proc(pid, PROC_CGROUP, text, sizeof(text));
 	if (n < 0)
 		return (int)n;
 	return access_cgroup_parse(text, buf, len);
@@ -121,11 +194,9 @@ int access_cgroup_match(const char *pattern, const char *path)
 
 void access_command_of(pid_t pid, char *buf, size_t len)
 {
-	char path[64];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%d/comm", (int)pid);
-	n = pid > 0 ? read_small(path, buf, len) : -1;
+	n = read_proc(pid, PROC_COMM, buf, len);
 	if (n <= 0) {
 		snprintf(buf, len, "?");
 		return;
@@ -157,11 +228,10 @@ int access_status_parse(const char *text, pid_t *tracer, int *sys_admin)
 
 int access_status_of(pid_t pid, pid_t *tracer, int *sys_admin)
 {
-	char path[64], text[4096];
+	char text[4096];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%d/status", (int)pid);
-	n = read_small(path, text, sizeof(text));
+	n = read_proc(pid, PROC_STATUS, text, sizeof(text));
 	if (n < 0)
 		return (int)n;
 	return access_status_parse(text, tracer, sys_admin);

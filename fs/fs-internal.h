@@ -128,6 +128,7 @@ struct node {
 #define FH_SIZE_BITS 21
 #define FH_SIZE_MASK ((UINT64_C(1) << FH_SIZE_BITS) - 1)
 #define FH_BUCKETS 256
+#define FH_RANDOM 32
 
 struct fhref {
 	uint64_t token;
@@ -171,8 +172,15 @@ struct gen {
 	struct timespec loaded;
 };
 
+/* Requests served, by kind: the stats line (SIGUSR1) reports them, so a
+ * benchmark or a test can see what each open costs in round trips. */
+enum fs_req {
+	FS_REQ_LOOKUP, FS_REQ_GETATTR, FS_REQ_OPEN, FS_REQ_READ, FS_REQ_RELEASE, FS_REQ_N
+};
+
 struct harombefs {
 	char *config_path;
+	unsigned long reqs[FS_REQ_N];	/* atomic, relaxed: fs_count() */
 	struct fuse_session *se;
 
 	pthread_rwlock_t gen_lock;
@@ -182,6 +190,8 @@ struct harombefs {
 	struct node *nodes[NODE_BUCKETS];	/* by ino */
 
 	struct fhref *fhs[FH_BUCKETS];		/* open handles by token; open_lock */
+	uint64_t rnd[FH_RANDOM];	/* random bits for tokens; open_lock */
+	unsigned int rnd_left;		/* of them not used yet */
 
 	struct workq *workers;		/* opens that wait on a store; NULL: inline */
 	unsigned int share;		/* workers one view may hold at once */
@@ -213,6 +223,11 @@ static inline int is_dir(enum node_kind k)
 static inline struct harombefs *H(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+static inline void fs_count(struct harombefs *h, enum fs_req r)
+{
+	__atomic_fetch_add(&h->reqs[r], 1, __ATOMIC_RELAXED);
 }
 
 /* ---- nodes.c ---- */

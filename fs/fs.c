@@ -28,29 +28,55 @@
 #include "lib/secbuf.h"
 #include "lib/workq.h"
 
-/* The root changes only on reload, which invalidates it explicitly, and
- * looks the same to everyone.  Everything in it is cached for nobody: the
- * kernel's dentry and attribute caches are shared by all callers, so an
- * entry cached for the owner of a view would answer a stranger's stat()
- * without asking us (hidden means hidden); and files report a per-open
- * size.  Negative entries are never cached (lookup replies ENOENT). */
+/*
+ * What the kernel may keep, and for how long.
+ *
+ * Entries (names) under the root are never cached: the kernel's dentry
+ * cache is shared by all callers, so a name looked up by a view's owner
+ * would answer a stranger's stat() without asking us (hidden means
+ * hidden).  Every walk therefore sends a LOOKUP per component, with the
+ * walker's credentials, and fs_may_see() answers it.  Negative entries
+ * are never cached either (lookup replies ENOENT).
+ *
+ * Attributes are cached (ATTR_TIMEOUT) where every caller may be told the
+ * same thing: a directory's owner, group and mode, a file's with the
+ * largest size a view can render (FS_VIEW_MAX, an upper bound: reads stop
+ * at the content's end, as direct_io lets them).  They reach a caller only
+ * after a LOOKUP of the name that hides it, or through a descriptor it
+ * already holds or a bind mount whose mount table names the view anyway,
+ * so they reveal nothing a walk would not; and they spare the GETATTR that
+ * default_permissions would otherwise send for every directory walked and
+ * every file opened.  An exact size (the caller's own open file: fstat()
+ * after open() must be exact for tail and bash `source`) is one caller's
+ * and never cached; an open forgets the cached bound (open.c) so that
+ * fstat() asks us, and while the file is open nothing about it is cached
+ * (size_for).  A reload forgets what it changed (inval.c).
+ * t_tenant_attrcache holds all of this to account.
+ */
 #define ROOT_TIMEOUT 1.0
-#define VIEW_TIMEOUT 0.0
+#define ATTR_TIMEOUT 1.0
+#define ENTRY_TIMEOUT 0.0
 
 /* st_size for a file: the caller's own open handle when it has one (so that
- * fstat() right after open() is exact, as bash `source` needs), else the
- * largest size a view can render. */
-static size_t size_for(struct harombefs *h, struct node *n, pid_t tid, struct fuse_file_info *fi)
+ * fstat() right after open() is exact, as bash `source` and tail need),
+ * else the largest size a view can render.  *shared: the size is the bound
+ * and nobody holds the file open, so every caller may be told it from the
+ * cache.  While someone does, a cached bound could answer its fstat()
+ * (the open forgot the bound, but a later walk would cache it again). */
+static size_t size_for(struct harombefs *h, struct node *n, pid_t tid, struct fuse_file_info *fi,
+		       int *shared)
 {
 	struct handle *hd;
 	size_t size = FS_VIEW_MAX;
 
+	*shared = 0;
 	if (fi && fi->fh) {
 		hd = handle_get(h, n->ino, fi);
 		/* A file opened before a restart: the size it had. */
 		return hd ? hd->size : (size_t)(fi->fh & FH_SIZE_MASK);
 	}
 	pthread_mutex_lock(&h->open_lock);
+	*shared = !n->open;
 	for (hd = n->open; hd; hd = hd->next) {
 		if (hd->tid == tid) {
 			size = hd->size;
@@ -61,9 +87,12 @@ static size_t size_for(struct harombefs *h, struct node *n, pid_t tid, struct fu
 	return size;
 }
 
-static void fill_attr(struct harombefs *h, const struct gen *g, const struct view *v, struct node *n,
-		      pid_t tid, struct fuse_file_info *fi, struct stat *st)
+/* The attributes of n, and how long the kernel may keep them. */
+static double fill_attr(struct harombefs *h, const struct gen *g, const struct view *v, struct node *n,
+			pid_t tid, struct fuse_file_info *fi, struct stat *st)
 {
+	int shared;
+
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
 	st->st_atim = st->st_mtim = st->st_ctim = g->loaded;
@@ -71,25 +100,26 @@ static void fill_attr(struct harombefs *h, const struct gen *g, const struct vie
 	if (n->kind == N_ROOT) {
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;	/* not 2 + views: their number is no stranger's business */
-		return;
+		return ROOT_TIMEOUT;
 	}
 	if (n->kind == N_SELF) {
 		/* a link to the caller's own view, as /proc/self */
 		st->st_mode = S_IFLNK | 0777;
 		st->st_nlink = 1;
 		st->st_size = v ? (off_t)strlen(v->container) : 0;
-		return;
+		return 0.0;
 	}
 	st->st_uid = v->uid;
 	st->st_gid = v->gid;
 	if (is_dir(n->kind)) {
 		st->st_mode = S_IFDIR | fs_node_mode(v, n);
 		st->st_nlink = n->kind == N_VIEW ? 3 : 2;
-	} else {
-		st->st_mode = S_IFREG | fs_node_mode(v, n);
-		st->st_nlink = 1;
-		st->st_size = (off_t)size_for(h, n, tid, fi);
+		return ATTR_TIMEOUT;
 	}
+	st->st_mode = S_IFREG | fs_node_mode(v, n);
+	st->st_nlink = 1;
+	st->st_size = (off_t)size_for(h, n, tid, fi, &shared);
+	return shared ? ATTR_TIMEOUT : 0.0;
 }
 /* ---- operations ---- */
 
@@ -110,6 +140,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int secret, r = -ENOENT;
 	size_t i;
 
+	fs_count(h, FS_REQ_LOOKUP);
 	if (!p)
 		return (void)fuse_reply_err(req, ENOENT);
 	g = gen_get(h);
@@ -170,9 +201,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	memset(&e, 0, sizeof(e));
 	e.ino = n->ino;
 	e.generation = 1;
-	fill_attr(h, g, v, n, fuse_req_ctx(req)->pid, NULL, &e.attr);
-	e.attr_timeout = VIEW_TIMEOUT;
-	e.entry_timeout = VIEW_TIMEOUT;
+	e.attr_timeout = fill_attr(h, g, v, n, fuse_req_ctx(req)->pid, NULL, &e.attr);
+	e.entry_timeout = ENTRY_TIMEOUT;
 	gen_put(g);
 	fuse_reply_entry(req, &e);
 	return;
@@ -188,8 +218,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct gen *g;
 	const struct view *v;
 	struct stat st;
-	int secret;
+	double timeout = 0.0;
+	int secret, shared;
 
+	fs_count(h, FS_REQ_GETATTR);
 	if (!n)
 		return (void)fuse_reply_err(req, ENOENT);
 	g = gen_get(h);
@@ -210,22 +242,22 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		 * from the handle alone. */
 		memset(&st, 0, sizeof(st));
 		if (n->kind == N_ROOT) {
-			fill_attr(h, g, NULL, n, 0, NULL, &st);
+			timeout = fill_attr(h, g, NULL, n, 0, NULL, &st);
 		} else {
 			st.st_ino = n->ino;
 			st.st_mode = S_IFREG | 0400;
 			st.st_nlink = 1;
-			st.st_size = (off_t)size_for(h, n, 0, fi);
+			st.st_size = (off_t)size_for(h, n, 0, fi, &shared);
 		}
 	} else if (!(fi && fi->fh) && fs_may_see(req, g, v, n) != 0) {
 		/* (An open file's holder got past open already.) */
 		gen_put(g);
 		return (void)fuse_reply_err(req, ENOENT);
 	} else {
-		fill_attr(h, g, v, n, fuse_req_ctx(req)->pid, fi, &st);
+		timeout = fill_attr(h, g, v, n, fuse_req_ctx(req)->pid, fi, &st);
 	}
 	gen_put(g);
-	fuse_reply_attr(req, &st, n->kind == N_ROOT ? ROOT_TIMEOUT : VIEW_TIMEOUT);
+	fuse_reply_attr(req, &st, timeout);
 }
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -233,6 +265,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct handle *hd = handle_get(h, ino, fi);
 	int carried = notify_release(h, hd, fi->fh);
 
+	fs_count(h, FS_REQ_RELEASE);
 	if (hd)
 		handle_drop(h, hd);
 	fuse_reply_err(req, 0);
@@ -390,9 +423,14 @@ void fs_log_stats(struct harombefs *h)
 	handles = h->handles;
 	pthread_mutex_unlock(&h->open_lock);
 	log_info("stats: locked_in_use=%zu locked_blocks=%zu locked_peak=%zu locked_capacity=%zu "
-		 "locked_failures=%zu open_handles=%lu dumpable=%d",
+		 "locked_failures=%zu open_handles=%lu dumpable=%d req_lookup=%lu req_getattr=%lu "
+		 "req_open=%lu req_read=%lu req_release=%lu",
 		 st.in_use, st.blocks, st.peak, st.capacity, st.failures, handles,
-		 prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+		 prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), __atomic_load_n(&h->reqs[FS_REQ_LOOKUP], __ATOMIC_RELAXED),
+		 __atomic_load_n(&h->reqs[FS_REQ_GETATTR], __ATOMIC_RELAXED),
+		 __atomic_load_n(&h->reqs[FS_REQ_OPEN], __ATOMIC_RELAXED),
+		 __atomic_load_n(&h->reqs[FS_REQ_READ], __ATOMIC_RELAXED),
+		 __atomic_load_n(&h->reqs[FS_REQ_RELEASE], __ATOMIC_RELAXED));
 }
 
 const char *fs_config_mountpoint(const struct harombefs *h)

@@ -160,6 +160,32 @@ void inval_stop(struct harombefs *h)
 	h->inval = NULL;
 }
 
+/* The attributes of a changed view's files (mode, owner: fs.c lets the
+ * kernel keep them) for the holders of open descriptors; walks look
+ * every name up again anyway. */
+static void inval_files(struct harombefs *h, const struct view *v)
+{
+	struct node *n;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fs_view_files) + 1 + v->n + v->n_templates; i++) {
+		pthread_rwlock_rdlock(&h->node_lock);
+		if (i < ARRAY_SIZE(fs_view_files))
+			n = node_find_locked(h, fs_view_files[i].kind, v->container, NULL);
+		else if (i == ARRAY_SIZE(fs_view_files))
+			n = node_find_locked(h, N_GENERATION, v->container, NULL);
+		else if (i <= ARRAY_SIZE(fs_view_files) + v->n)
+			n = node_find_locked(h, N_SECRET, v->container,
+					     v->secrets[i - ARRAY_SIZE(fs_view_files) - 1].name);
+		else
+			n = node_find_locked(h, N_TEMPLATE, v->container,
+					     v->templates[i - ARRAY_SIZE(fs_view_files) - 1 - v->n].name);
+		pthread_rwlock_unlock(&h->node_lock);
+		if (n)
+			fuse_lowlevel_notify_inval_inode(h->se, n->ino, -1, 0);
+	}
+}
+
 /* Tell the kernel to forget what changed between two generations. */
 void inval_reload(struct harombefs *h, const struct gen *old, const struct gen *new)
 {
@@ -192,6 +218,7 @@ void inval_reload(struct harombefs *h, const struct gen *old, const struct gen *
 					fuse_lowlevel_notify_inval_entry(h->se, sd->ino, va->secrets[k].name,
 									 strlen(va->secrets[k].name));
 			}
+			inval_files(h, va);
 		}
 	}
 	fuse_lowlevel_notify_inval_inode(h->se, FUSE_ROOT_ID, -1, 0);

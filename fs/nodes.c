@@ -237,14 +237,31 @@ void fh_link_locked(struct harombefs *h, struct fhref *ref)
 }
 
 /* Give ref a new random token that carries size.  0 or -errno. */
+/* Random bits for tokens, FH_RANDOM at a time: one getrandom() per
+ * FH_RANDOM opens, not one per open.  Tokens only have to be unlike any
+ * other daemon's (fs-internal.h); nobody outside the kernel sees them. */
+static int fh_random_locked(struct harombefs *h, uint64_t *t)
+{
+	if (!h->rnd_left) {
+		ssize_t n = getrandom(h->rnd, sizeof(h->rnd), 0);
+
+		if (n != (ssize_t)sizeof(h->rnd))
+			return n < 0 ? -errno : -EIO;
+		h->rnd_left = FH_RANDOM;
+	}
+	*t = h->rnd[--h->rnd_left];
+	return 0;
+}
+
 int fh_add_locked(struct harombefs *h, struct fhref *ref, int dir, size_t size)
 {
-	uint64_t t;
+	uint64_t t = 0;
+	int r;
 
 	ref->dir = dir;
 	do {
-		if (getrandom(&t, sizeof(t), 0) != (ssize_t)sizeof(t))
-			return -errno;
+		if ((r = fh_random_locked(h, &t)) != 0)
+			return r;
 		t = (t & ~FH_SIZE_MASK) | ((uint64_t)size & FH_SIZE_MASK);
 	} while (!(t >> FH_SIZE_BITS) || fh_find_locked(h, t, 0) || fh_find_locked(h, t, 1));
 	ref->token = t;

@@ -501,6 +501,12 @@ charged:
 	j->fi.keep_cache = 0;
 	j->fi.noflush = 1;
 	inval_cancel(h, j->n->ino);
+	/* The walk to this open left the size bound in the kernel's attribute
+	 * cache (fs.c): forget it, so that fstat() asks for the exact size.
+	 * Attributes only (offset -1): no lock the kernel could be holding
+	 * while it waits for us. */
+	if (h->se)
+		fuse_lowlevel_notify_inval_inode(h->se, j->n->ino, -1, 0);
 	if (fuse_reply_open(j->req, &j->fi) != 0) {
 		/* The caller was interrupted: no release will come. */
 		handle_drop(h, hd);
@@ -669,6 +675,7 @@ static void open_begin(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	fs_count(H(req), FS_REQ_OPEN);
 	open_begin(req, ino, fi, 0, 0);
 }
 
@@ -678,6 +685,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	size_t len;
 	const unsigned char *data;
 
+	fs_count(H(req), FS_REQ_READ);
 	if (!hd) {
 		/* Opened before a restart.  Its end is known from the token;
 		 * the start can be rendered again; a middle cannot be proved

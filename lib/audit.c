@@ -41,6 +41,8 @@ struct audit {
 	pthread_mutex_t lock;	/* one record at a time from this process */
 	struct deny_slot deny[AUDIT_DENY_SLOTS];
 	unsigned long deny_pending;	/* slots with suppressed > 0 */
+	time_t when_sec;		/* the second when[] spells (lock) */
+	char when[32];			/* "YYYY-MM-DDTHH:MM:SS", made once a second */
 };
 
 static int audit_write_locked(struct audit *a, const struct audit_record *rec);
@@ -373,7 +375,22 @@ static void kv_str(struct line *l, const char *k, const char *v)
 static void kv_num(struct line *l, const char *k, double v)
 {
 	char num[64];
-	int n = snprintf(num, sizeof(num), "%.15g", v);
+	int n;
+
+	/* pid, uid, gid: whole numbers, written without printf's floating
+	 * point (what "%.15g" gives for them, at a fraction of the cost). */
+	if (v >= 0 && v < 1e15 && v == (double)(unsigned long long)v) {
+		unsigned long long u = (unsigned long long)v;
+		char *p = num + sizeof(num);
+
+		do
+			*--p = (char)('0' + u % 10);
+		while ((u /= 10));
+		n = (int)(num + sizeof(num) - p);
+		memmove(num, p, (size_t)n);
+	} else {
+		n = snprintf(num, sizeof(num), "%.15g", v);
+	}
 
 	key(l, k);
 	raw(l, num, (size_t)n);
@@ -459,9 +476,12 @@ static int audit_write_locked(struct audit *a, const struct audit_record *rec)
 
 	l.p = l.stack;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ", ts.tv_nsec / 1000000);
+	if (!a->when[0] || ts.tv_sec != a->when_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(a->when, sizeof(a->when), "%Y-%m-%dT%H:%M:%S", &tm);
+		a->when_sec = ts.tv_sec;
+	}
+	snprintf(when, sizeof(when), "%s.%03ldZ", a->when, ts.tv_nsec / 1000000);
 
 	raw(&l, "{", 1);
 	kv_str(&l, "time", when);

@@ -90,12 +90,27 @@ static int text_escape(uint32_t c)
 	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029;
 }
 
+/* The run at s that needs no escaping: printable ASCII but '"' and '\\'
+ * (most names, keys, paths and commands), taken a run at a time. */
+static size_t plain_run(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
+
 size_t jsonw_text_len(const unsigned char *s, size_t len)
 {
 	size_t i = 0, n = 0, k;
 	uint32_t c;
 
 	while (i < len) {
+		k = plain_run(s + i, len - i);
+		n += k;
+		if ((i += k) == len)
+			break;
 		if (!(k = jsonw_utf8_next(s + i, len - i, &c)))
 			n += 6, k = 1;
 		else if (short_escape(s[i]))
@@ -115,6 +130,11 @@ unsigned char *jsonw_text_escape(unsigned char *p, const unsigned char *s, size_
 	int e;
 
 	while (i < len) {
+		k = plain_run(s + i, len - i);
+		memcpy(p, s + i, k);
+		p += k;
+		if ((i += k) == len)
+			break;
 		if (!(k = jsonw_utf8_next(s + i, len - i, &c))) {
 			memcpy(p, "\\ufffd", 6);
 			p += 6;

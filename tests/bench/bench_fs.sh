@@ -1,10 +1,17 @@
 #!/bin/bash
 # harombefs open+read+close of a 10-secret env view (env backend), beside
-# (a) the same bytes on tmpfs and (b) minfs, a minimal FUSE filesystem with
-# the same kernel-facing behaviour serving a constant buffer, and beside a
-# template file of the same view (app.ini: the same 10 keys through the ini
-# filter, docs/templates.md).  Rounds are interleaved; the table reports the
-# median round.
+# (a) the same bytes on tmpfs, (c) floorfs, the floor issue 19 sets: a truly
+# minimal libfuse filesystem (high-level API, -s, direct_io, default entry
+# and attribute timeouts of 1 s), and the same floor with entry_timeout=0
+# (the per-caller LOOKUP of every name that hiding views needs: fs/fs.c),
+# (b) minfs, a minimal low-level filesystem with harombefs's mount options
+# and its old timeouts (file attributes never cached), and a template file of
+# the same view (app.ini: the same 10 keys through the ini filter,
+# docs/templates.md).  With BENCH_FS_BEFORE=PATH, a harombefs binary built
+# from an older tree runs beside the current one, for before/after figures
+# from the same run.  Rounds are interleaved; the table reports the median
+# round.  The FUSE requests each target costs per open are counted through
+# the kernel's fuse tracepoints (tracefs), when the kernel has them.
 set -euo pipefail
 source "$(dirname "$0")/bench-lib.sh"
 TOP=$(pwd)
@@ -20,11 +27,19 @@ cleanup() {
 	set +e
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.3
-	for m in "$D/hfs" "$D/hfs-noaudit" "$D/min" "$D/min-s"; do mountpoint -q "$m" && fusermount3 -u -z "$m"; done
+	for m in "$D/hfs" "$D/hfs-noaudit" "$D/hfs-before" "$D/min" "$D/min-s" "$D/floor" "$D/floor-hid"; do mountpoint -q "$m" && fusermount3 -u -z "$m"; done
 	umount -l "$D"; rmdir "$D"
+	[ -z "$CGID" ] || rmdir "$CG2/$CGID"
 }
 trap cleanup EXIT
 
+# A second view of the same keys with a cgroup rule, read from a cgroup made
+# for it: each of its checks reads the caller's /proc/PID/cgroup and status.
+CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+CGID=""
+if [ -n "$CG2" ] && mkdir "$CG2/harombe-bench-$$" 2>/dev/null; then
+	CGID="harombe-bench-$$"
+fi
 for i in $(seq 1 10); do
 	export "HAROMBE_SECRET_BENCH_S$i=$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
 done
@@ -43,52 +58,96 @@ security:
 $mapping
       templates:
         app.ini: { inline: "$tmpl" }
+$([ -z "$CGID" ] || printf '    cg:\n      cgroup: "/%s"\n      secrets:\n%s\n' "$CGID" "$mapping")
 YAML
 done
-mkdir -p "$D/hfs" "$D/hfs-noaudit" "$D/min" "$D/min-s" "$D/tmpfs/c"
+mkdir -p "$D/hfs" "$D/hfs-noaudit" "$D/hfs-before" "$D/min" "$D/min-s" "$D/floor" "$D/floor-hid" "$D/tmpfs/c"
 "$B/harombefs" "$D/hfs" -o config="$D/audit.yaml" -f 2>/dev/null & pids+=($!)
 "$B/harombefs" "$D/hfs-noaudit" -o config="$D/noaudit.yaml" -f 2>/dev/null & pids+=($!)
+before=""
+if [ -n "${BENCH_FS_BEFORE:-}" ]; then
+	# its own audit log: two daemons appending to one file would contend for it
+	sed "s|$D/audit.jsonl|$D/audit-before.jsonl|" "$D/audit.yaml" > "$D/before.yaml"
+	"$BENCH_FS_BEFORE" "$D/hfs-before" -o config="$D/before.yaml" -f 2>/dev/null & pids+=($!)
+	before=hfs-before
+fi
 for i in $(seq 1 10); do unset "HAROMBE_SECRET_BENCH_S$i"; done
 for _ in $(seq 100); do mountpoint -q "$D/hfs" && mountpoint -q "$D/hfs-noaudit" && break; sleep 0.05; done
 cat "$D/hfs/c/env" > "$D/tmpfs/c/env"
 "$B/tests/bench/minfs" "$D/min" "$D/tmpfs/c/env" & pids+=($!)
 "$B/tests/bench/minfs" "$D/min-s" "$D/tmpfs/c/env" -s & pids+=($!)
-for _ in $(seq 100); do mountpoint -q "$D/min" && mountpoint -q "$D/min-s" && break; sleep 0.05; done
-cmp -s "$D/min/c/env" "$D/hfs/c/env" || { echo "minfs and harombefs serve different bytes" >&2; exit 1; }
+"$B/tests/bench/floorfs" "$D/floor" "$D/tmpfs/c/env" -s -f & pids+=($!)
+"$B/tests/bench/floorfs" "$D/floor-hid" "$D/tmpfs/c/env" -s -f -o entry_timeout=0 & pids+=($!)
+for _ in $(seq 100); do
+	mountpoint -q "$D/min" && mountpoint -q "$D/min-s" && mountpoint -q "$D/floor" && mountpoint -q "$D/floor-hid" &&
+		{ [ -z "$before" ] || mountpoint -q "$D/hfs-before"; } && break
+	sleep 0.05
+done
+for m in min floor floor-hid $before; do
+	cmp -s "$D/$m/c/env" "$D/hfs/c/env" || { echo "$m and harombefs serve different bytes" >&2; exit 1; }
+done
 size=$(stat -c %s "$D/tmpfs/c/env")
 tsize=$(wc -c < "$D/hfs/c/app.ini")
 [ "$tsize" -gt 0 ] || { echo "the template app.ini is empty" >&2; exit 1; }
 # the target's file: every target serves c/env, but hfs-tmpl is the view's template
-target_file() { case $1 in hfs-tmpl) echo "$D/hfs/c/app.ini" ;; *) echo "$D/$1/c/env" ;; esac; }
+target_file() {
+	case $1 in
+	hfs-tmpl) echo "$D/hfs/c/app.ini" ;;
+	hfs-cg) echo "$D/hfs/cg/env" ;;
+	hfs-before-cg) echo "$D/hfs-before/cg/env" ;;
+	*) echo "$D/$1/c/env" ;;
+	esac
+}
+# openbench for a target: in the view's cgroup for the cgroup targets
+run_openbench() {
+	local k=$1
+	shift
+	case $k in
+	*-cg) sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG2/$CGID" "$B/tests/bench/openbench" "$@" ;;
+	*) "$B/tests/bench/openbench" "$@" ;;
+	esac
+}
 
 label() {
 	case $1 in
 	tmpfs) echo "(a) tmpfs, same bytes" ;;
+	floor) echo "(c) **floor**: minimal libfuse, -s, direct_io, default timeouts" ;;
+	floor-hid) echo "(c) the floor with entry_timeout=0 (per-caller lookups, as hiding needs)" ;;
 	min-s) echo "(b) minfs, single-threaded loop" ;;
 	min) echo "(b) minfs, multi-threaded loop" ;;
 	hfs-noaudit) echo "harombefs, audit off" ;;
 	hfs) echo "**harombefs** (audit on, default)" ;;
 	hfs-tmpl) echo "harombefs, template \`app.ini\` (audit on)" ;;
+	hfs-before) echo "harombefs before (BENCH_FS_BEFORE, audit on)" ;;
+	hfs-cg) echo "harombefs, a view with a cgroup rule (audit on)" ;;
+	hfs-before-cg) echo "harombefs before, a view with a cgroup rule" ;;
 	esac
 }
 curve() {	# the plot's name for a target (samples of the last round)
 	case $1 in
 	tmpfs) echo "tmpfs" ;;
+	floor) echo "floor" ;;
+	floor-hid) echo "floor_entry_timeout_0" ;;
 	min-s) echo "minfs_single-threaded" ;;
 	min) echo "minfs_multi-threaded" ;;
 	hfs-noaudit) echo "harombefs_audit_off" ;;
 	hfs) echo "harombefs" ;;
 	hfs-tmpl) echo "harombefs_template" ;;
+	hfs-before) echo "harombefs_before" ;;
+	hfs-cg) echo "harombefs_cgroup_rule" ;;
+	hfs-before-cg) echo "harombefs_before_cgroup_rule" ;;
 	esac
 }
 declare -A P50 P99 OPS
-targets="tmpfs min-s min hfs-noaudit hfs hfs-tmpl"
+cgt=""
+[ -z "$CGID" ] || cgt="hfs-cg${before:+ hfs-before-cg}"
+targets="tmpfs floor floor-hid min-s min hfs-noaudit hfs hfs-tmpl $cgt $before"
 for r in $(seq 1 "$ROUNDS"); do
 	for t in 1 2; do
 		for k in $targets; do
 			samples=""
 			[ "$r" = "$ROUNDS" ] && samples=$(bench_samples "fs-${t}t--$(curve "$k")")
-			line=$(BENCH_SAMPLES="$samples" "$B/tests/bench/openbench" "$(target_file "$k")" "$t" $((CYCLES / t)))
+			line=$(BENCH_SAMPLES="$samples" run_openbench "$k" "$(target_file "$k")" "$t" $((CYCLES / t)))
 			P50[$k.$t]="${P50[$k.$t]:-} $(sed 's/.*p50_us=\([0-9.]*\).*/\1/' <<< "$line")"
 			P99[$k.$t]="${P99[$k.$t]:-} $(sed 's/.*p99_us=\([0-9.]*\).*/\1/' <<< "$line")"
 			OPS[$k.$t]="${OPS[$k.$t]:-} $(sed 's/.*ops_per_s=\([0-9]*\).*/\1/' <<< "$line")"
@@ -96,33 +155,93 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+
+# FUSE requests per open+read+close, by opcode, from the kernel's fuse
+# tracepoints: what each target makes the kernel ask its daemon.
+T=/sys/kernel/tracing
+[ -d "$T/events" ] || mount -t tracefs nodev "$T" 2>/dev/null || true
+declare -A REQ
+ops="FUSE_LOOKUP FUSE_GETATTR FUSE_OPEN FUSE_READ FUSE_FLUSH FUSE_RELEASE"
+traced=0
+if [ -w "$T/events/fuse/fuse_request_send/enable" ]; then
+	traced=1
+	for k in floor floor-hid min-s hfs $before; do
+		echo 0 > "$T/tracing_on"; echo > "$T/trace"
+		echo 1 > "$T/events/fuse/fuse_request_send/enable"
+		echo 1 > "$T/tracing_on"
+		"$B/tests/bench/openbench" "$(target_file "$k")" 1 1000 > /dev/null
+		echo 0 > "$T/tracing_on"
+		echo 0 > "$T/events/fuse/fuse_request_send/enable"
+		# openbench makes 1000 timed cycles and 200 of warm-up
+		for op in $ops; do
+			REQ[$k.$op]=$({ grep -c "($op)" "$T/trace" || true; } | awk '{ printf "%.2f", $1 / 1200 }')
+		done
+		echo > "$T/trace"
+	done
+fi
+
 echo "## harombefs: open + read + close of a 10-secret \`env\` view (env backend)"
 echo
 echo "$size-byte file; each cycle is what \`cat\` does (open, read to EOF, close). $ROUNDS interleaved rounds of $CYCLES cycles; median round shown."
 echo "The template row opens \`app.ini\` of the same view ($tsize bytes: the same 10 keys, each through the \`ini\` filter), rendered on each open."
-echo "minfs has harombefs's mount options, tree depth and timeouts (direct_io, file attributes uncached) and serves a constant buffer."
+echo "(c) floorfs is the floor of issue 19: libfuse's high-level API, single-threaded loop, direct_io, default entry and"
+echo "attribute timeouts (1 s), a constant buffer. The same floor with entry_timeout=0 sends the LOOKUP per name and walk"
+echo "that hiding other tenants' views needs (fs/fs.c): the difference between the two rows is what hiding costs in FUSE alone."
+echo "(b) minfs has harombefs's mount options and its old timeouts (file attributes never cached)."
+[ -z "$CGID" ] || echo "The cgroup rows read a second view of the same keys with a cgroup rule, from a process in that cgroup: each of its checks (2 lookups, the open) reads the caller's /proc/PID/cgroup and status (TracerPid)."
 echo
-echo "| target | threads | p50 µs | p99 µs | opens/s | p50 vs best minfs |"
-echo "|---|---|---|---|---|---|"
+echo "| target | threads | p50 µs | p99 µs | opens/s | p50 vs floor | p50 vs floor, entry_timeout=0 |"
+echo "|---|---|---|---|---|---|---|"
 for t in 1 2; do
-	m1=$(median <<< "${P50[min.$t]}")
-	m2=$(median <<< "${P50[min-s.$t]}")
-	floor=$(awk -v a="$m1" -v b="$m2" 'BEGIN { print (a < b ? a : b) }')
+	floor=$(median <<< "${P50[floor.$t]}")
+	hid=$(median <<< "${P50[floor-hid.$t]}")
 	for k in $targets; do
 		p50=$(median <<< "${P50[$k.$t]}")
-		echo "| $(label "$k") | $t | $p50 | $(median <<< "${P99[$k.$t]}") | $(median <<< "${OPS[$k.$t]}") | $(awk -v a="$p50" -v b="$floor" 'BEGIN { printf "%.2fx", a / b }') |"
+		echo "| $(label "$k") | $t | $p50 | $(median <<< "${P99[$k.$t]}") | $(median <<< "${OPS[$k.$t]}") | $(ratio "$p50" "$floor") | $(ratio "$p50" "$hid") |"
 	done
 done
 echo
-echo "Target (issue 2): harombefs within 1.25x of (b) at p50."
+echo "Target (issue 19): harombefs within 1.25x of (c) the floor at p50, 1 and 2 client threads."
+echo
+if [ "$traced" = 1 ]; then
+	echo "FUSE requests per open+read+close (kernel tracepoint fuse_request_send, 1 client thread):"
+	echo
+	echo "| target | LOOKUP | GETATTR | OPEN | READ | FLUSH | RELEASE | total |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for k in floor floor-hid min-s hfs $before; do
+		row="" total=0
+		for op in $ops; do
+			row="$row | ${REQ[$k.$op]}"
+			total=$(awk -v a="$total" -v b="${REQ[$k.$op]}" 'BEGIN { printf "%.2f", a + b }')
+		done
+		echo "| $(label "$k")$row | $total |"
+	done
+else
+	echo "FUSE requests per open: not counted (no tracefs with the fuse tracepoints on this kernel)."
+fi
 for t in 1 2; do
-	m1=$(median <<< "${P50[min.$t]}")
-	m2=$(median <<< "${P50[min-s.$t]}")
-	floor=$(awk -v a="$m1" -v b="$m2" 'BEGIN { print (a < b ? a : b) }')
-	bench_summary "harombefs open+read+close p50, env view, $t thread$([ $t = 2 ] && echo s)" \
-		"$(median <<< "${P50[hfs.$t]}")" "minimal FUSE fs (b), same run" "$floor" "µs" "<=1.25"
-	bench_summary "harombefs open+read+close p50, $t thread$([ $t = 2 ] && echo s), beside tmpfs" \
+	th="$t thread"; [ "$t" = 1 ] || th="${th}s"
+	floor=$(median <<< "${P50[floor.$t]}")
+	bench_summary "harombefs open+read+close p50, env view, $th" \
+		"$(median <<< "${P50[hfs.$t]}")" "floor: minimal libfuse (-s, direct_io, default timeouts), same run" "$floor" "µs" "<=1.25"
+	bench_summary "harombefs open+read+close p50, $th, beside the floor with entry_timeout=0" \
+		"$(median <<< "${P50[hfs.$t]}")" "floor with per-caller lookups (hiding), same run" "$(median <<< "${P50[floor-hid.$t]}")" "µs" "-"
+	bench_summary "what hiding views costs FUSE alone (entry_timeout=0), $th" \
+		"$(median <<< "${P50[floor-hid.$t]}")" "floor, same run" "$floor" "µs" "-"
+	bench_summary "harombefs open+read+close p50, $th, beside minfs (b)" \
+		"$(median <<< "${P50[hfs.$t]}")" "minfs, single-threaded loop, same run" "$(median <<< "${P50[min-s.$t]}")" "µs" "-"
+	bench_summary "harombefs open+read+close p50, $th, beside tmpfs" \
 		"$(median <<< "${P50[hfs.$t]}")" "tmpfs (a), same run" "$(median <<< "${P50[tmpfs.$t]}")" "µs" "-"
-	bench_summary "harombefs open+read+close p50, template view, $t thread$([ $t = 2 ] && echo s), beside env" \
+	bench_summary "harombefs open+read+close p50, $th, audit on beside off" \
+		"$(median <<< "${P50[hfs.$t]}")" "harombefs with audit off, same run" "$(median <<< "${P50[hfs-noaudit.$t]}")" "µs" "-"
+	bench_summary "harombefs open+read+close p50, template view, $th, beside env" \
 		"$(median <<< "${P50[hfs-tmpl.$t]}")" "the env view, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
+	[ -z "$CGID" ] || bench_summary "harombefs open+read+close p50, $th, a view with a cgroup rule beside uid only" \
+		"$(median <<< "${P50[hfs-cg.$t]}")" "the same keys, a view without one, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
+	[ -z "$CGID" ] || [ -z "$before" ] || bench_summary "harombefs before, $th, a view with a cgroup rule beside uid only" \
+		"$(median <<< "${P50[hfs-before-cg.$t]}")" "before, a view without one, same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
+	[ -z "$before" ] || bench_summary "harombefs open+read+close p50, $th, after beside before" \
+		"$(median <<< "${P50[hfs.$t]}")" "harombefs before (BENCH_FS_BEFORE), same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
 done
+exit 0

@@ -1,5 +1,6 @@
 #!/bin/bash
-# make bench: runs every tests/bench/bench_*.sh (each prints a Markdown
+# make bench: runs every tests/bench/bench_*.sh (BENCH_ONLY=TOPIC: only
+# bench_TOPIC.sh; each prints a Markdown
 # section, adds rows to the summary through bench_summary and latency
 # samples through BENCH_SAMPLES: tests/bench/bench-lib.sh) and writes
 # bench/report.md: a summary of our figures beside their references with
@@ -18,7 +19,8 @@ mkdir -p "$BENCH_DATA/samples"
 
 status=0
 : > "$out.sections"
-for b in tests/bench/bench_*.sh; do
+# BENCH_ONLY=fs: only tests/bench/bench_fs.sh (make bench-fs), same report.
+for b in tests/bench/bench_${BENCH_ONLY:-*}.sh; do
 	echo "# $b" >&2
 	if ! bash "$b" >> "$out.sections"; then
 		echo "benchmark $b failed" >&2

@@ -1,8 +1,12 @@
 #include "lib/compat.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/access.h"
@@ -126,6 +130,57 @@ START_TEST(test_command_of)
 }
 END_TEST
 
+/* The descriptors access.c keeps for a caller read the task as it is now,
+ * and nothing once it is gone. */
+START_TEST(test_command_of_follows_the_task)
+{
+	char buf[64];
+	int go[2], ready[2], i;
+	pid_t kid;
+
+	access_command_of(getpid(), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "check_access");
+	prctl(PR_SET_NAME, "renamed", 0, 0, 0);
+	access_command_of(getpid(), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "renamed");
+
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		char c;
+
+		prctl(PR_SET_NAME, "kid-before", 0, 0, 0);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(1);
+	}
+	ck_assert_int_eq(read(ready[0], buf, 1), 1);
+	access_command_of(kid, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "kid-before");
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	for (i = 0; i < 500; i++) {	/* the exec: up to 5 s */
+		struct timespec ts = { 0, 10000000 };
+
+		access_command_of(kid, buf, sizeof(buf));
+		if (!strcmp(buf, "sleep"))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_str_eq(buf, "sleep");
+	kill(kid, SIGKILL);
+	ck_assert_int_eq(waitpid(kid, NULL, 0), kid);
+	access_command_of(kid, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "?");
+	/* a caller in the same slot takes it over; the first reads again */
+	access_command_of(getpid() + 32, buf, sizeof(buf));
+	access_command_of(getpid(), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "renamed");
+}
+END_TEST
+
 static Suite *access_suite(void)
 {
 	Suite *s = suite_create("access");
@@ -139,6 +194,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_check_cgroup);
 	tcase_add_test(tc, test_status_parse);
 	tcase_add_test(tc, test_command_of);
+	tcase_add_test(tc, test_command_of_follows_the_task);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -58,14 +58,22 @@ static const struct backend_ops counting = {
 	.get = count_get,
 };
 
+/* The same store, answering from memory. */
+static const struct backend_ops counting_instant = {
+	.name = "counting",
+	.caps = BACKEND_INSTANT,
+	.close = count_close,
+	.get = count_get,
+};
+
 static struct backend *cache;
 
-static void make_cache(uint64_t ttl, uint64_t stale)
+static void make_cache_of(const struct backend_ops *ops, uint64_t ttl, uint64_t stale)
 {
 	struct backend *inner = calloc(1, sizeof(*inner));
 
 	ck_assert_ptr_nonnull(inner);
-	inner->ops = &counting;
+	inner->ops = ops;
 	store.gets = 0;
 	store.gen = 1;
 	store.fail_rc = 0;
@@ -73,6 +81,11 @@ static void make_cache(uint64_t ttl, uint64_t stale)
 	cache = inner;
 	ck_assert_int_eq(backend_wrap_cache(&cache, ttl, stale), 0);
 	ck_assert_ptr_ne(cache, inner);
+}
+
+static void make_cache(uint64_t ttl, uint64_t stale)
+{
+	make_cache_of(&counting, ttl, stale);
 }
 
 static void teardown(void)
@@ -118,6 +131,44 @@ START_TEST(test_default_fetches_every_time)
 	ck_assert_int_eq(store.gets, 2);
 	store.fail_rc = -BACKEND_EUNAVAIL;
 	ck_assert_int_eq(get_is("a", 2), -BACKEND_EUNAVAIL);
+}
+END_TEST
+
+/* An instant store with nothing to keep goes straight through (no flight,
+ * no entry); with a TTL it is cached like any other. */
+START_TEST(test_instant_store_passes_through)
+{
+	const char *keys[3] = { "a", "b", "a" };
+	struct secbuf *outs[3] = { NULL, NULL, NULL };
+	int rcs[3] = { 1, 1, 1 };
+	struct why whys[3];
+	size_t i;
+
+	make_cache_of(&counting_instant, 0, 0);
+	ck_assert_int_eq(backend_get_many(cache, 3, keys, outs, rcs, whys), 0);
+	for (i = 0; i < 3; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "%s:1", keys[i]);
+		ck_assert_int_eq(rcs[i], 0);
+		ck_assert(secbuf_equal(outs[i], want, strlen(want)));
+		secbuf_free(outs[i]);
+	}
+	ck_assert_int_eq(store.gets, 3);
+	store.gen = 2;
+	ck_assert_int_eq(get_is("a", 2), 0);
+	store.fail_rc = -BACKEND_ENOTFOUND;
+	ck_assert_int_eq(backend_get_many(cache, 1, keys, outs, rcs, whys), -BACKEND_ENOTFOUND);
+	ck_assert_int_eq(rcs[0], -BACKEND_ENOTFOUND);
+	ck_assert_ptr_null(outs[0]);
+	ck_assert_str_eq(whys[0].msg, "injected");
+	teardown();
+
+	make_cache_of(&counting_instant, 60000, 0);
+	ck_assert_int_eq(get_is("a", 1), 0);
+	store.gen = 2;
+	ck_assert_int_eq(get_is("a", 1), 0);
+	ck_assert_int_eq(store.gets, 1);
 }
 END_TEST
 
@@ -314,6 +365,7 @@ static Suite *cache_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, test_name_is_the_store);
 	tcase_add_test(tc, test_default_fetches_every_time);
+	tcase_add_test(tc, test_instant_store_passes_through);
 	tcase_add_test(tc, test_single_flight);
 	tcase_add_test(tc, test_get_many_duplicates);
 	tcase_add_test(tc, test_ttl);

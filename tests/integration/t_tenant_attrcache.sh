@@ -1,0 +1,125 @@
+#!/bin/bash
+# The kernel keeps a view's attributes, never its names (fs/fs.c): an open
+# costs no GETATTR, yet every walk still sends one LOOKUP per name, checked
+# with the walker's credentials; so attributes the owner's walks left in the
+# cache never show a view, or a name in it, to another uid, to the right uid
+# in the wrong cgroup, or to root; they never carry one caller's exact size;
+# and fstat() after open() stays exact while others walk to the same file.
+. "$(dirname "$0")/lib.sh"
+
+CG2=$(cgroup2_root)
+[ -n "$CG2" ] || fail "no cgroup2 mount on this host"
+ID="harombe-attr-$$"
+STORE="$T_DIR/store"
+mkdir -p "$STORE"
+put() { printf '%s' "$2" > "$STORE/$(printf '%s' "$1" | sed 's|/|%2F|g')"; }
+put t/a "a-$(rand_token 40)"
+put t/b "b-$(rand_token)"
+put t/c "c-$(rand_token)"
+cat > "$T_DIR/h.yaml" <<YAML
+security:
+  credentials:
+    provider: mock
+    mock_dir: $STORE
+  fs:
+    audit_log: $T_DIR/audit.jsonl
+  containers:
+    alice:
+      uid: 1000
+      secrets: { A: t/a }
+    bob:
+      uid: 1001
+      secrets: { B: t/b }
+    cg:
+      uid: 1000
+      cgroup: "/$ID/allowed"
+      secrets: { C: t/c }
+YAML
+MNT="$T_DIR/mnt"
+start_fs "$HAROMBEFS_TEST" "$T_DIR/h.yaml" "$MNT"
+mkdir -p "$CG2/$ID/allowed" "$CG2/$ID/other"
+T_CGROUPS+=("$CG2/$ID/allowed" "$CG2/$ID/other" "$CG2/$ID")
+in_cg() { local cg=$1; shift; sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
+
+stat_err() {
+	local out
+	if out=$("$@" 2>&1 >/dev/null); then echo ok; return; fi
+	case "$out" in
+	*"No such file or directory"*) echo ENOENT ;;
+	*"Permission denied"*) echo EACCES ;;
+	*) echo "other: $out" ;;
+	esac
+}
+
+# What N opens cost in requests, from the daemon's own counters (open, read
+# to the end, close, as cat does but without its fstat()).
+s0=$(stats)
+as_uid 1000 /usr/bin/python3 -c '
+import os, sys
+for _ in range(200):
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    while os.read(fd, 65536):
+        pass
+    os.close(fd)' "$MNT/alice/env"
+s1=$(stats)
+d() { echo $(( $(field "$1" <<< "$s1") - $(field "$1" <<< "$s0") )); }
+lookups=$(d req_lookup) getattrs=$(d req_getattr) opens=$(d req_open)
+[ "$opens" -ge 200 ] || fail "200 opens made $opens OPEN requests"
+[ "$lookups" -ge 400 ] || fail "200 opens of alice/env made $lookups LOOKUPs: names are cached (a stranger's walk could skip the check)"
+[ "$getattrs" -lt 20 ] || fail "200 opens made $getattrs GETATTRs: attributes are not cached"
+ok "200 opens of alice/env: $lookups LOOKUPs (every name checked on every walk), $getattrs GETATTRs (attributes cached)"
+
+# Right after the owner's walks and opens, with its attributes cached:
+# nothing answers a stranger, and nothing inside answers root.
+for _ in $(seq 20); do
+	as_uid 1000 cat "$MNT/alice/env" >/dev/null || fail "owner cannot read alice/env"
+	as_uid 1000 stat "$MNT/alice" "$MNT/alice/env" "$MNT/alice/secrets/A" >/dev/null || fail "owner cannot stat"
+	for p in alice alice/env alice/secrets alice/secrets/A; do
+		[ "$(stat_err as_uid 1001 stat "$MNT/$p")" = ENOENT ] || fail "uid 1001: stat $p right after the owner's: $(stat_err as_uid 1001 stat "$MNT/$p")"
+	done
+	[ "$(stat_err as_uid 1001 cat "$MNT/alice/env")" = ENOENT ] || fail "uid 1001: cat alice/env"
+	for p in alice/env alice/secrets/A; do
+		[ "$(stat_err stat "$MNT/$p")" = ENOENT ] || fail "root: stat $p right after the owner's: $(stat_err stat "$MNT/$p")"
+	done
+done
+ok "after the owner's walks, uid 1001 gets ENOENT for alice and every name in it, root for every name in it"
+
+for _ in $(seq 10); do
+	in_cg "$CG2/$ID/allowed" setpriv --reuid 1000 --regid 1000 --clear-groups cat "$MNT/cg/env" >/dev/null ||
+		fail "the allowed cgroup cannot read cg/env"
+	for p in cg cg/env cg/secrets/C; do
+		[ "$(stat_err in_cg "$CG2/$ID/other" setpriv --reuid 1000 --regid 1000 --clear-groups stat "$MNT/$p")" = ENOENT ] ||
+			fail "the same uid in the wrong cgroup: stat $p right after the allowed one's"
+	done
+done
+ok "after reads from the allowed cgroup, the same uid in another cgroup gets ENOENT for cg and every name in it"
+
+# The size in the cache is the bound, never a caller's exact size; fstat()
+# on an open file is exact even while another thread walks to the file.
+exp=$(as_uid 1000 cat "$MNT/alice/secrets/A" | wc -c)
+out=$(as_uid 1000 /usr/bin/python3 -c '
+import os, sys, threading
+p = sys.argv[1]
+bad = seen = 0
+for _ in range(100):
+    fd = os.open(p, os.O_RDONLY)
+    t = threading.Thread(target=lambda: os.stat(p))
+    t.start(); t.join()
+    size = os.fstat(fd).st_size
+    data = os.read(fd, 1 << 21)
+    os.close(fd)
+    bad += size != len(data)
+    seen = os.stat(p).st_size
+print(bad, seen)' "$MNT/alice/secrets/A")
+read -r bad seen <<< "$out"
+[ "$bad" = 0 ] || fail "fstat after open was not the content's size $bad times in 100 with another thread walking"
+[ "$seen" -gt "$exp" ] || fail "stat by path gave $seen, not the bound (the content is $exp bytes)"
+held=$(as_uid 1000 /usr/bin/python3 -c '
+import os, sys, subprocess
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fstat(fd)
+print(subprocess.run(["stat", "-c", "%s", sys.argv[1]], capture_output=True, text=True).stdout.strip())' "$MNT/alice/secrets/A")
+[ "$held" -gt "$exp" ] || fail "another process saw the holder's exact size ($held) by path"
+ok "fstat after open is exact with another thread walking (100 of 100); stat by path, even while another process holds the file, gives the bound ($seen), never a size"
+
+stop_fs "$T_FS_PID" "$MNT"
