@@ -43,8 +43,6 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 		    struct scan_stream **stp)
 {
 	struct scan_stream *st;
-	uint32_t groups = 0, g;
-	size_t i;
 	int r = -ENOMEM;
 
 	*stp = NULL;
@@ -59,15 +57,10 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 	st->cap = SCAN_WINDOW;
 	st->line = 1;
 	st->cont_idx = -1;
-	for (i = 0; i < s->n_rules; i++) {
-		pcre2_pattern_info(s->rules[i].code, PCRE2_INFO_CAPTURECOUNT, &g);
-		if (g > groups)
-			groups = g;
-	}
 	/* the window is the only place input is kept: locked, or nothing */
 	if (!(st->buf = secmem_alloc(st->cap)))
 		goto out;
-	st->md = pcre2_match_data_create(groups + 1, NULL);
+	st->md = pcre2_match_data_create(s->max_groups + 1, NULL);
 	st->md_allow = pcre2_match_data_create(1, NULL);
 	st->mc = pcre2_match_context_create(NULL);
 	st->js = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL);
@@ -195,6 +188,10 @@ static void run_regex(struct scan_stream *st, size_t ri, size_t start, size_t li
 	PCRE2_SIZE *ov;
 	int rc;
 
+	if ((rc = scan_rule_ready(st->s, c))) {
+		st->err = rc;	/* a rule that cannot run must not let its secret through */
+		return;
+	}
 	pcre2_set_offset_limit(st->mc, limit);
 	while (start <= st->len && start <= limit && !st->err) {
 		size_t m0, m1, s0, s1, k0 = 0, k1 = 0;
