@@ -266,7 +266,7 @@ int scan_compile(struct scan *s, char *err, size_t errlen)
 		return fail(err, errlen, -ENOMEM, "cannot allocate Vectorscan scratch space");
 	if ((r = known_compile(s->known)))
 		return fail(err, errlen, r, "cannot index known values in locked memory: %s", strerror(-r));
-	(void)entropy_expected(16, 64);		/* tables now, not in the first stream */
+	(void)entropy_expected(16, 64);		/* the character tables now, not in the first stream */
 	s->compiled = 1;
 	return 0;
 }

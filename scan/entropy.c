@@ -125,6 +125,9 @@ static unsigned char keyish[256];	/* may stand between a key word and its value 
 
 #define NK 5
 static const unsigned int alphabets[NK] = { 16, 36, 38, 62, 64 };
+/* expected[i][n]: E[H] for n symbols of alphabets[i], computed on first use
+ * (all 1,280 of them cost ~1 ms, a third of a short filter's start-up);
+ * 0 until then.  Threads that race compute the same value. */
 static double expected[NK][SCAN_ENTROPY_MAX + 1];
 static double clogc[SCAN_ENTROPY_MAX + 1];	/* c * log2(c) */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -170,9 +173,18 @@ static void init_tables(void)
 	index_words();
 	for (n = 1; n <= SCAN_ENTROPY_MAX; n++)
 		clogc[n] = (double)n * log2((double)n);
-	for (i = 0; i < NK; i++)
-		for (n = 1; n <= SCAN_ENTROPY_MAX; n++)
-			expected[i][n] = expected_exact(n, alphabets[i]);
+}
+
+static double expected_at(size_t i, size_t n)
+{
+	double v;
+
+	__atomic_load(&expected[i][n], &v, __ATOMIC_RELAXED);
+	if (v == 0) {
+		v = expected_exact(n, alphabets[i]);
+		__atomic_store(&expected[i][n], &v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 double entropy_expected(size_t n, unsigned int k)
@@ -182,7 +194,7 @@ double entropy_expected(size_t n, unsigned int k)
 	pthread_once(&once, init_tables);
 	for (i = 0; i < NK; i++)
 		if (alphabets[i] == k && n >= 1 && n <= SCAN_ENTROPY_MAX)
-			return expected[i][n];
+			return expected_at(i, n);
 	return n ? expected_exact(n, k) : 0;
 }
 
@@ -521,7 +533,7 @@ static double expected_of(size_t n, unsigned int k)
 
 	for (i = 0; i < NK; i++)
 		if (alphabets[i] == k)
-			return expected[i][n];
+			return expected_at(i, n);
 	return expected_exact(n, k);
 }
 
