@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,17 @@ static int want_lines(int fd)
 	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(fd);
 }
 
+/* Two threads for a stream when this process may run on two CPUs: the
+ * rules on one, the entropy pass on the other (scan_stream_set_threads). */
+static unsigned int filter_threads(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 1;
+	return CPU_COUNT(&set) >= 2 ? 2 : 1;
+}
+
 static int filter_fd(struct ctx *x, int fd, const char *name)
 {
 	struct opts *o = x->o;
@@ -62,6 +74,7 @@ static int filter_fd(struct ctx *x, int fd, const char *name)
 		cli_error("cannot start the scanner: %s", strerror((int)-r));
 		goto out;
 	}
+	(void)scan_stream_set_threads(st, filter_threads());
 	for (;;) {
 		ssize_t n;
 

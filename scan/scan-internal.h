@@ -133,6 +133,8 @@ struct group {
 	int silent;
 };
 
+struct scan_helper;
+
 struct scan_stream {
 	const struct scan *s;
 	scan_output_fn *out;
@@ -161,6 +163,8 @@ struct scan_stream {
 	struct scan_stream_stats st;
 	uint64_t match_errors;
 	int err;
+	unsigned int threads;		/* scan_stream_set_threads */
+	struct scan_helper *helper;	/* the entropy pass's thread, once started */
 };
 /* scan.c */
 /* A new finding in st->f, zeroed: NULL and st->err set when out of memory. */

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@
 
 enum mode { MODE_FULL, MODE_LINES, MODE_ALL, MODE_END };
 
+static void helper_stop(struct scan_helper *h);
+
 /* ---- streams ---- */
 
 int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *found, void *arg,
@@ -55,6 +58,7 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 	st->found = found;
 	st->arg = arg;
 	st->cap = SCAN_WINDOW;
+	st->threads = 1;
 	st->line = 1;
 	st->cont_idx = -1;
 	/* the window is the only place input is kept: locked, or nothing */
@@ -88,6 +92,7 @@ void scan_stream_free(struct scan_stream *st)
 	if (st->match_errors)
 		log_debug("scan: %llu regex matches stopped at their limits",
 			  (unsigned long long)st->match_errors);
+	helper_stop(st->helper);	/* before the window it reads goes */
 	secmem_free(st->buf);		/* wipes */
 	hs_free_scratch(st->scratch);
 	pcre2_match_data_free(st->md);
@@ -387,15 +392,156 @@ static void continuation(struct scan_stream *st)
 	st->cont_idx = (long)(st->nf - 1);
 }
 
+/* ---- the entropy pass on a second thread ----
+ *
+ * The rules (Vectorscan, PCRE2, checks) and the entropy pass (token runs
+ * judged by entropy, or decoded and scanned) read the same window and
+ * write only their own findings, so with scan_stream_set_threads(st, 2)
+ * the second runs on a helper thread while the first runs on the caller's.
+ * Serially, a run that overlaps a rule's finding is skipped; here the
+ * helper judges every run, and its findings over a rule's span are dropped
+ * at the join: the same findings either way (each finding of the pass
+ * spans exactly its run).  The helper works on a shadow of the stream: its
+ * own findings, its own allowlist match data, no intervals. */
+#define HELPER_MIN (32u << 10)
+
+struct scan_helper {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	enum { H_IDLE, H_WORK, H_DONE, H_QUIT } state;
+	struct scan_stream sh;		/* the shadow: buf, len, ctx, s; its own f */
+	size_t minlen;
+	int r;
+};
+
+static void *helper_main(void *arg)
+{
+	struct scan_helper *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (h->state != H_WORK && h->state != H_QUIT)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (h->state == H_QUIT)
+			break;
+		pthread_mutex_unlock(&h->mu);
+		h->r = entropy_runs(h->sh.buf, h->sh.ctx, h->sh.len, h->minlen, scan_on_run, &h->sh);
+		if (!h->r)
+			h->r = h->sh.err;
+		pthread_mutex_lock(&h->mu);
+		h->state = H_DONE;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static void helper_stop(struct scan_helper *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->state = H_QUIT;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->th, NULL);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
+	pcre2_match_data_free(h->sh.md_allow);
+	free(h->sh.f);
+	free(h);
+}
+
+/* The stream's helper, started now if it is not yet; NULL: run serially. */
+static struct scan_helper *helper_get(struct scan_stream *st)
+{
+	struct scan_helper *h;
+
+	if (st->helper || st->threads < 2)
+		return st->helper;
+	if (!(h = calloc(1, sizeof(*h))))
+		return NULL;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	h->sh.s = st->s;
+	if (!(h->sh.md_allow = pcre2_match_data_create(1, NULL)) ||
+	    pthread_create(&h->th, NULL, helper_main, h) != 0) {
+		pcre2_match_data_free(h->sh.md_allow);
+		pthread_mutex_destroy(&h->mu);
+		pthread_cond_destroy(&h->cv);
+		free(h);
+		st->threads = 1;	/* no second thread to be had: serially from now on */
+		return NULL;
+	}
+	return st->helper = h;
+}
+
+static void helper_post(struct scan_helper *h, const struct scan_stream *st, size_t minlen)
+{
+	h->sh.buf = st->buf;
+	h->sh.len = st->len;
+	h->sh.ctx = st->ctx;
+	h->sh.nf = 0;
+	h->sh.err = 0;
+	h->minlen = minlen;
+	pthread_mutex_lock(&h->mu);
+	h->state = H_WORK;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Wait for the helper; add its findings that no rule's finding overlaps. */
+static int helper_join(struct scan_helper *h, struct scan_stream *st)
+{
+	size_t i, k = 0;
+	struct fnd *f;
+
+	pthread_mutex_lock(&h->mu);
+	while (h->state != H_DONE)
+		pthread_cond_wait(&h->cv, &h->mu);
+	h->state = H_IDLE;
+	pthread_mutex_unlock(&h->mu);
+	if (h->r)
+		return h->r;
+	for (i = 0; i < h->sh.nf; i++) {
+		const struct fnd *g = &h->sh.f[i];
+
+		/* the intervals are sorted, and so are the runs */
+		while (k < st->nivl && st->ivl[2 * k + 1] <= g->s0)
+			k++;
+		if (k < st->nivl && st->ivl[2 * k] < g->s1)
+			continue;
+		if (!(f = scan_add_fnd(st)))
+			return st->err;
+		*f = *g;
+	}
+	return 0;
+}
+
+int scan_stream_set_threads(struct scan_stream *st, unsigned int n)
+{
+	if (n < 1 || n > 2)
+		return -EINVAL;
+	st->threads = n;
+	return 0;
+}
+
 static int detect(struct scan_stream *st)
 {
 	const struct scan *s = st->s;
+	struct scan_helper *h = NULL;
 	size_t i, minlen;
 	int r;
 
 	st->nf = 0;
 	st->err = 0;
 	memset(st->covered, 0, s->n_rules * sizeof(*st->covered));
+	minlen = s->opt.min_length < 12 ? 12 : s->opt.min_length;
+	if (minlen > 16)
+		minlen = 16;	/* decoding looks at runs of 16 and more */
+	if (st->threads > 1 && st->len - st->ctx >= HELPER_MIN && (h = helper_get(st)))
+		helper_post(h, st, minlen);
 	if (st->cont != CONT_NONE)
 		continuation(st);
 	if (st->len > st->ctx) {
@@ -405,28 +551,25 @@ static int detect(struct scan_stream *st)
 
 		if (e == HS_SUCCESS && s->db_kw)
 			e = hs_scan(s->db_kw, p, n, 0, st->scratch, on_keyword, st);
-		if (st->err)
-			return st->err;
-		if (e != HS_SUCCESS)
-			return -EIO;
+		if (!st->err && e != HS_SUCCESS)
+			st->err = -EIO;
 	}
-	for (i = 0; i < s->n_fullscan; i++)
+	for (i = 0; i < s->n_fullscan && !st->err; i++)
 		run_regex(st, s->fullscan[i], st->ctx, PCRE2_UNSET);
-	if (s->known && (r = known_find(s->known, st->buf, st->ctx, st->len, on_known, st)))
-		return r;
+	if (!st->err && s->known && (r = known_find(s->known, st->buf, st->ctx, st->len, on_known, st)))
+		st->err = r;
+	if (!st->err && (r = build_intervals(st)))
+		st->err = r;
+	/* the helper reads the window: wait for it before any way out */
+	r = h ? helper_join(h, st) : 0;
 	if (st->err)
 		return st->err;
-	if ((r = build_intervals(st)))
+	if (r)
 		return r;
-	{
-		minlen = s->opt.min_length < 12 ? 12 : s->opt.min_length;
-		if (minlen > 16)
-			minlen = 16;	/* decoding looks at runs of 16 and more */
-		if ((r = entropy_runs(st->buf, st->ctx, st->len, minlen, scan_on_run, st)))
-			return r;
-		if (st->nf)
-			qsort(st->f, st->nf, sizeof(*st->f), by_start);
-	}
+	if (!h && (r = entropy_runs(st->buf, st->ctx, st->len, minlen, scan_on_run, st)))
+		return r;
+	if (st->nf)
+		qsort(st->f, st->nf, sizeof(*st->f), by_start);
 	return st->err;
 }
 
