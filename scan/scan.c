@@ -10,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sodium.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "lib/log.h"
 #include "lib/secbuf.h"
@@ -689,17 +692,40 @@ static int emit_replacement(struct scan_stream *st, const char *type)
 	return emit(st, buf, strlen(buf));
 }
 
+/* The newlines in p[0, n): 16 bytes at a time, not a memchr per line. */
+static uint64_t count_newlines(const unsigned char *p, size_t n)
+{
+	uint64_t c = 0;
+	size_t i = 0;
+
+#ifdef __SSE2__
+	const __m128i nl = _mm_set1_epi8('\n');
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+
+		c += (uint64_t)__builtin_popcount((unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)));
+	}
+#endif
+	for (; i < n; i++)
+		c += p[i] == '\n';
+	return c;
+}
+
 /* Line and column of buf[to], moving the stream's position there. */
 static void advance(struct scan_stream *st, size_t *pos, size_t to)
 {
-	const unsigned char *p = st->buf + *pos, *end = st->buf + to, *nl;
+	const unsigned char *p = st->buf + *pos, *nl;
+	size_t n = to - *pos;
+	uint64_t lines = count_newlines(p, n);
 
-	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-		st->line++;
-		st->col = 0;
-		p = nl + 1;
+	if (lines) {
+		nl = memrchr(p, '\n', n);
+		st->line += lines;
+		st->col = (uint64_t)(p + n - (nl + 1));
+	} else {
+		st->col += n;
 	}
-	st->col += (uint64_t)(end - p);
 	*pos = to;
 }
 
