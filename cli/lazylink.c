@@ -14,9 +14,9 @@
  *
  * If a library cannot be loaded, each function fails the way the library
  * says it can fail (NULL, CURLE_FAILED_INIT, 0 from EVP), so the callers'
- * error paths apply, and the reason is said once on stderr.
- * Length: one short forwarding function per symbol; the list is what the
- * linker reports as undefined without -lcurl -lssl -lcrypto.
+ * error paths apply, and the reason is said once on stderr.  The list of
+ * functions is what the linker reports as undefined without -lcurl -lssl
+ * -lcrypto: a new call in backends/ fails the link until it is added here.
  */
 #include "lib/compat.h"
 #include "cli/cli.h"
