@@ -170,6 +170,18 @@ struct scan_stream {
 /* A new finding in st->f, zeroed: NULL and st->err set when out of memory. */
 struct fnd *scan_add_fnd(struct scan_stream *st);
 
+/* helper.c: the entropy pass of a window of SCAN_HELPER_MIN new bytes or
+ * more on a second thread (scan_stream_set_threads).  get: the stream's
+ * helper, started if need be, or NULL (run serially); post: hand out the
+ * window's new bytes; finish (on the caller's thread, once the rules are
+ * done, with skip set after an error): take what the helper has not, wait
+ * for it, add its findings that no rule's finding overlaps. */
+#define SCAN_HELPER_MIN (32u << 10)
+struct scan_helper *scan_helper_get(struct scan_stream *st);
+void scan_helper_post(struct scan_helper *h, const struct scan_stream *st, size_t minlen);
+int scan_helper_finish(struct scan_helper *h, struct scan_stream *st, int skip);
+void scan_helper_free(struct scan_helper *h);		/* NULL-safe */
+
 /* decode.c */
 /* entropy_run_fn for a stream (arg): judge the token run buf[start, end)
  * by entropy, else decode it and scan the text; record what is found. */
