@@ -89,7 +89,7 @@ CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secret
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o fs/notify.o fs/watch.o fs/onchange.o fs/live.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
-SCAN_LIB_OBJS := scan/scan.o scan/build.o scan/decode.o scan/rules.o scan/veto.o scan/rulefile.o scan/entropy.o scan/known.o scan/hsdb.o
+SCAN_LIB_OBJS := scan/scan.o scan/build.o scan/decode.o scan/rules.o scan/veto.o scan/rulefile.o scan/entropy.o scan/known.o scan/helper.o scan/hsdb.o
 SCAN_OBJS := $(SCAN_LIB_OBJS) scan/report.o scan/fingerprint.o scan/scanconf.o
 
 # CLI_CORE_OBJS: what the harombe command links; CORE_OBJS adds the daemon (fs/, FUSE).
@@ -174,8 +174,12 @@ FORCE:
 $(BUILD)/harombefs: $(BUILD)/fs/main.o $(CORE_OBJS)
 	$(LINK)
 
-$(BUILD)/harombe: LINK_LIBS = $(CLI_PKG_LIBS)
-$(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS)) $(CLI_CORE_OBJS) $(SCAN_CORE)
+# The command itself loads libcurl and libcrypto on first use (cli/lazylink.c):
+# they and their ~30 dependencies cost every `secrets filter` 4-5 ms of
+# dynamic linking.  The test build of the command links them as usual.
+CMD_PKG_LIBS = $(shell pkg-config --libs $(filter-out fuse3 libcurl libcrypto libssl,$(PKGS)) 2>/dev/null)
+$(BUILD)/harombe: LINK_LIBS = $(CMD_PKG_LIBS)
+$(BUILD)/harombe: $(addprefix $(BUILD)/,$(CLI_OBJS) cli/lazylink.o) $(CLI_CORE_OBJS) $(SCAN_CORE)
 	$(LINK)
 
 $(BUILD)/pic/%.o: %.c | $(PKGS_OK)

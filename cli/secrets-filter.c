@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,33 @@ static int want_lines(int fd)
 	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(fd);
 }
 
+/* Two threads for a stream when this process may run on two CPUs: the
+ * rules on one, the entropy pass on the other (scan_stream_set_threads). */
+static unsigned int filter_threads(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 1;
+	return CPU_COUNT(&set) >= 2 ? 2 : 1;
+}
+
+/* A pipe on either side is widened to 1 MiB (fs.pipe-max-size, the most an
+ * unprivileged process may ask; never narrowed).  With the default 64 KiB,
+ * the tool, the filter and the reader take turns waking each other for
+ * every 64 KiB: cat | filter | cat ran at ~300 MB/s on two CPUs, and at
+ * ~450 MB/s with 1 MiB pipes (a file in and out: ~480).  If the kernel
+ * refuses (the user's pipe quota), the pipe stays as it is. */
+#define FILTER_PIPE (1 << 20)
+
+static void widen_pipe(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fcntl(fd, F_GETPIPE_SZ) < FILTER_PIPE)
+		(void)fcntl(fd, F_SETPIPE_SZ, FILTER_PIPE);
+}
+
 static int filter_fd(struct ctx *x, int fd, const char *name)
 {
 	struct opts *o = x->o;
@@ -52,6 +80,8 @@ static int filter_fd(struct ctx *x, int fd, const char *name)
 	double t0 = secrets_now_s();
 
 	x->path = name;
+	widen_pipe(fd);
+	widen_pipe(1);
 	if (!(rb = secmem_alloc(READ_CHUNK)) || !(x->obuf = malloc(READ_CHUNK))) {
 		cli_error("cannot allocate the input buffer in locked memory");
 		r = -ENOMEM;
@@ -62,6 +92,7 @@ static int filter_fd(struct ctx *x, int fd, const char *name)
 		cli_error("cannot start the scanner: %s", strerror((int)-r));
 		goto out;
 	}
+	(void)scan_stream_set_threads(st, filter_threads());
 	for (;;) {
 		ssize_t n;
 

@@ -20,7 +20,7 @@ struct report;
 struct fpset;
 struct json_object;
 
-#define READ_CHUNK (64u << 10)
+#define READ_CHUNK (256u << 10)	/* reads, and filter's output buffer */
 #define LOCKED_ARENA (8u << 20)
 
 struct opts {

@@ -53,6 +53,8 @@ int scan_new(const struct scan_options *opts, struct scan **out, char *err, size
 	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;
 	s->opt = *opts;
+	pthread_mutex_init(&s->lazy_lock, NULL);
+	s->max_groups = scan_builtin_groups;
 	s->replacement = strdup(opts->replacement ? opts->replacement : "[REDACTED]");
 	if (!s->replacement) {
 		free(s);
@@ -245,6 +247,13 @@ int scan_compile(struct scan *s, char *err, size_t errlen)
 			continue;
 		if (!c->builtin && !c->n_keywords)
 			s->fullscan[s->n_fullscan++] = i;
+		if (c->code) {
+			uint32_t g = 0;
+
+			pcre2_pattern_info(c->code, PCRE2_INFO_CAPTURECOUNT, &g);
+			if (g > s->max_groups)
+				s->max_groups = g;
+		}
 		if (c->r.markers && (c->r.flags & RULE_TOKEN))
 			for (j = 0; c->r.markers[j]; j++)
 				if ((r = add_prefix(s, c->r.markers[j])))
@@ -257,7 +266,7 @@ int scan_compile(struct scan *s, char *err, size_t errlen)
 		return fail(err, errlen, -ENOMEM, "cannot allocate Vectorscan scratch space");
 	if ((r = known_compile(s->known)))
 		return fail(err, errlen, r, "cannot index known values in locked memory: %s", strerror(-r));
-	(void)entropy_expected(16, 64);		/* tables now, not in the first stream */
+	(void)entropy_expected(16, 64);		/* the character tables now, not in the first stream */
 	s->compiled = 1;
 	return 0;
 }
@@ -295,6 +304,7 @@ void scan_free(struct scan *s)
 	known_free(s->known);
 	free(s->prefixes);
 	free(s->replacement);
+	pthread_mutex_destroy(&s->lazy_lock);
 	free(s);
 }
 

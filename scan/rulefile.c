@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -31,13 +32,58 @@ static void rule_fail(char *err, size_t errlen, const char *where, const char *i
 		 (const char *)msg, off, re);
 }
 
-/* Compile r into s->rules.  err gets the reason on failure. */
+/* Compile c's regex with JIT and find its groups.  err may be NULL. */
+static int compile_rule(struct crule *c, char *err, size_t errlen, const char *where)
+{
+	pcre2_code *code;
+	int ecode, n;
+	PCRE2_SIZE eoff;
+
+	code = pcre2_compile((PCRE2_SPTR)c->r.re, PCRE2_ZERO_TERMINATED, PCRE2_USE_OFFSET_LIMIT, &ecode, &eoff,
+			     NULL);
+	if (!code) {
+		if (err)
+			rule_fail(err, errlen, where, c->r.id, "regex does not compile", c->r.re, ecode, eoff);
+		return -EINVAL;
+	}
+	/* JIT is an optimisation: without it (no executable memory) the
+	 * interpreter gives the same answers. */
+	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+	n = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "secret");
+	c->g_secret = n > 0 ? (uint32_t)n : 0;
+	n = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "key");
+	c->g_key = n > 0 ? (uint32_t)n : 0;
+	/* the groups first, then the code: a thread that sees the code sees them */
+	__atomic_store_n(&c->code, code, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* A built-in rule is compiled when a prefilter first reports it: a filter
+ * of a few lines compiles the two or three rules they touch, not all of
+ * them (PCRE2 compile and JIT of every rule is ~4 ms).  The build compiles
+ * every one of them once (scan/tools/hsdb-gen.c), so none fails here but
+ * for want of memory. */
+int scan_rule_ready(const struct scan *s, const struct crule *c)
+{
+	struct scan *ms = (struct scan *)s;	/* the lazy part of a read-only scanner */
+	int r = 0;
+
+	if (__atomic_load_n(&c->code, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&ms->lazy_lock);
+	if (!c->code && compile_rule((struct crule *)c, NULL, 0, NULL))
+		r = -ENOMEM;
+	pthread_mutex_unlock(&ms->lazy_lock);
+	return r;
+}
+
+/* Add r to s->rules; a custom rule is compiled now (its errors belong to
+ * its file), a built-in one on first use.  err gets the reason on failure. */
 static int add_rule(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
 		    size_t errlen, const char *where)
 {
 	struct crule *c;
-	int ecode, n;
-	PCRE2_SIZE eoff;
+	int rc;
 
 	if (s->n_rules >= SCAN_MAX_RULES) {
 		snprintf(err, errlen, "%stoo many rules (at most %u)", where ? where : "", SCAN_MAX_RULES);
@@ -56,19 +102,8 @@ static int add_rule(struct scan *s, const struct rule *r, int builtin, struct cr
 	memset(c, 0, sizeof(*c));
 	c->r = *r;
 	c->builtin = builtin;
-	c->code = pcre2_compile((PCRE2_SPTR)r->re, PCRE2_ZERO_TERMINATED, PCRE2_USE_OFFSET_LIMIT, &ecode,
-				&eoff, NULL);
-	if (!c->code) {
-		rule_fail(err, errlen, where, r->id, "regex does not compile", r->re, ecode, eoff);
-		return -EINVAL;
-	}
-	/* JIT is an optimisation: without it (no executable memory) the
-	 * interpreter gives the same answers. */
-	(void)pcre2_jit_compile(c->code, PCRE2_JIT_COMPLETE);
-	n = pcre2_substring_number_from_name(c->code, (PCRE2_SPTR) "secret");
-	c->g_secret = n > 0 ? (uint32_t)n : 0;
-	n = pcre2_substring_number_from_name(c->code, (PCRE2_SPTR) "key");
-	c->g_key = n > 0 ? (uint32_t)n : 0;
+	if (!builtin && (rc = compile_rule(c, err, errlen, where)))
+		return rc;
 	s->n_rules++;
 	if (out)
 		*out = c;

@@ -5,6 +5,7 @@
 
 #include "scan/scan.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -70,7 +71,7 @@ struct rule {
 /* A rule ready to run. */
 struct crule {
 	struct rule r;
-	pcre2_code *code;
+	pcre2_code *code;		/* a built-in rule's: NULL until scan_rule_ready (atomic) */
 	uint32_t g_secret, g_key;	/* capture group numbers, 0 = none */
 	int fullscan;			/* no prefilter: PCRE2 runs over every window */
 	int builtin;
@@ -109,6 +110,8 @@ struct scan {
 	struct known *known;
 	const char **prefixes;		/* token markers, for partial tokens at a pause */
 	size_t n_prefixes;
+	uint32_t max_groups;		/* capture groups of the rule that has most */
+	pthread_mutex_t lazy_lock;	/* compiling a built-in rule on first use */
 	int compiled;
 };
 
@@ -129,6 +132,8 @@ struct group {
 	size_t best;		/* index into f */
 	int silent;
 };
+
+struct scan_helper;
 
 struct scan_stream {
 	const struct scan *s;
@@ -158,10 +163,24 @@ struct scan_stream {
 	struct scan_stream_stats st;
 	uint64_t match_errors;
 	int err;
+	unsigned int threads;		/* scan_stream_set_threads */
+	struct scan_helper *helper;	/* the entropy pass's thread, once started */
 };
 /* scan.c */
 /* A new finding in st->f, zeroed: NULL and st->err set when out of memory. */
 struct fnd *scan_add_fnd(struct scan_stream *st);
+
+/* helper.c: the entropy pass of a window of SCAN_HELPER_MIN new bytes or
+ * more on a second thread (scan_stream_set_threads).  get: the stream's
+ * helper, started if need be, or NULL (run serially); post: hand out the
+ * window's new bytes; finish (on the caller's thread, once the rules are
+ * done, with skip set after an error): take what the helper has not, wait
+ * for it, add its findings that no rule's finding overlaps. */
+#define SCAN_HELPER_MIN (32u << 10)
+struct scan_helper *scan_helper_get(struct scan_stream *st);
+void scan_helper_post(struct scan_helper *h, const struct scan_stream *st, size_t minlen);
+int scan_helper_finish(struct scan_helper *h, struct scan_stream *st, int skip);
+void scan_helper_free(struct scan_helper *h);		/* NULL-safe */
 
 /* decode.c */
 /* entropy_run_fn for a stream (arg): judge the token run buf[start, end)
@@ -174,6 +193,8 @@ int scan_unescape_scan(const struct scan *s, const unsigned char *p, size_t n, d
 /* rules.c */
 extern const struct rule scan_builtin_rules[];
 extern const size_t scan_builtin_count;
+/* The most capture groups a built-in rule's regex has (hsdb.c). */
+extern const uint32_t scan_builtin_groups;
 /* A signature of the built-in prefilters and the Vectorscan version. */
 uint64_t scan_builtin_sig(void);
 /* scan/hsdb.c, generated at build time by scan/tools/hsdb-gen.c */
@@ -184,6 +205,8 @@ extern const unsigned char scan_hsdb[];
 /* rulefile.c */
 int scan_rules_add(struct scan *s, const struct rule *r, int builtin, struct crule **out, char *err,
 		   size_t errlen);
+/* Compile c (a rule of s) if it is not yet: 0, or -ENOMEM.  Any thread. */
+int scan_rule_ready(const struct scan *s, const struct crule *c);
 int scan_allowed_secret(const struct scan *s, const unsigned char *p, size_t n,
 			pcre2_match_data *md);
 

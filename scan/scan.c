@@ -9,6 +9,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sodium.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "lib/log.h"
 #include "lib/secbuf.h"
@@ -43,8 +46,6 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 		    struct scan_stream **stp)
 {
 	struct scan_stream *st;
-	uint32_t groups = 0, g;
-	size_t i;
 	int r = -ENOMEM;
 
 	*stp = NULL;
@@ -57,17 +58,13 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 	st->found = found;
 	st->arg = arg;
 	st->cap = SCAN_WINDOW;
+	st->threads = 1;
 	st->line = 1;
 	st->cont_idx = -1;
-	for (i = 0; i < s->n_rules; i++) {
-		pcre2_pattern_info(s->rules[i].code, PCRE2_INFO_CAPTURECOUNT, &g);
-		if (g > groups)
-			groups = g;
-	}
 	/* the window is the only place input is kept: locked, or nothing */
 	if (!(st->buf = secmem_alloc(st->cap)))
 		goto out;
-	st->md = pcre2_match_data_create(groups + 1, NULL);
+	st->md = pcre2_match_data_create(s->max_groups + 1, NULL);
 	st->md_allow = pcre2_match_data_create(1, NULL);
 	st->mc = pcre2_match_context_create(NULL);
 	st->js = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL);
@@ -95,6 +92,7 @@ void scan_stream_free(struct scan_stream *st)
 	if (st->match_errors)
 		log_debug("scan: %llu regex matches stopped at their limits",
 			  (unsigned long long)st->match_errors);
+	scan_helper_free(st->helper);	/* before the window it reads goes */
 	secmem_free(st->buf);		/* wipes */
 	hs_free_scratch(st->scratch);
 	pcre2_match_data_free(st->md);
@@ -195,6 +193,10 @@ static void run_regex(struct scan_stream *st, size_t ri, size_t start, size_t li
 	PCRE2_SIZE *ov;
 	int rc;
 
+	if ((rc = scan_rule_ready(st->s, c))) {
+		st->err = rc;	/* a rule that cannot run must not let its secret through */
+		return;
+	}
 	pcre2_set_offset_limit(st->mc, limit);
 	while (start <= st->len && start <= limit && !st->err) {
 		size_t m0, m1, s0, s1, k0 = 0, k1 = 0;
@@ -393,12 +395,18 @@ static void continuation(struct scan_stream *st)
 static int detect(struct scan_stream *st)
 {
 	const struct scan *s = st->s;
+	struct scan_helper *h = NULL;
 	size_t i, minlen;
 	int r;
 
 	st->nf = 0;
 	st->err = 0;
 	memset(st->covered, 0, s->n_rules * sizeof(*st->covered));
+	minlen = s->opt.min_length < 12 ? 12 : s->opt.min_length;
+	if (minlen > 16)
+		minlen = 16;	/* decoding looks at runs of 16 and more */
+	if (st->threads > 1 && st->len - st->ctx >= SCAN_HELPER_MIN && (h = scan_helper_get(st)))
+		scan_helper_post(h, st, minlen);
 	if (st->cont != CONT_NONE)
 		continuation(st);
 	if (st->len > st->ctx) {
@@ -408,28 +416,25 @@ static int detect(struct scan_stream *st)
 
 		if (e == HS_SUCCESS && s->db_kw)
 			e = hs_scan(s->db_kw, p, n, 0, st->scratch, on_keyword, st);
-		if (st->err)
-			return st->err;
-		if (e != HS_SUCCESS)
-			return -EIO;
+		if (!st->err && e != HS_SUCCESS)
+			st->err = -EIO;
 	}
-	for (i = 0; i < s->n_fullscan; i++)
+	for (i = 0; i < s->n_fullscan && !st->err; i++)
 		run_regex(st, s->fullscan[i], st->ctx, PCRE2_UNSET);
-	if (s->known && (r = known_find(s->known, st->buf, st->ctx, st->len, on_known, st)))
-		return r;
+	if (!st->err && s->known && (r = known_find(s->known, st->buf, st->ctx, st->len, on_known, st)))
+		st->err = r;
+	if (!st->err && (r = build_intervals(st)))
+		st->err = r;
+	/* the helper reads the window: done with it before any way out */
+	r = h ? scan_helper_finish(h, st, st->err != 0) : 0;
 	if (st->err)
 		return st->err;
-	if ((r = build_intervals(st)))
+	if (r)
 		return r;
-	{
-		minlen = s->opt.min_length < 12 ? 12 : s->opt.min_length;
-		if (minlen > 16)
-			minlen = 16;	/* decoding looks at runs of 16 and more */
-		if ((r = entropy_runs(st->buf, st->ctx, st->len, minlen, scan_on_run, st)))
-			return r;
-		if (st->nf)
-			qsort(st->f, st->nf, sizeof(*st->f), by_start);
-	}
+	if (!h && (r = entropy_runs(st->buf, st->ctx, st->len, minlen, scan_on_run, st)))
+		return r;
+	if (st->nf)
+		qsort(st->f, st->nf, sizeof(*st->f), by_start);
 	return st->err;
 }
 
@@ -549,17 +554,46 @@ static int emit_replacement(struct scan_stream *st, const char *type)
 	return emit(st, buf, strlen(buf));
 }
 
+/* The newlines in p[0, n): 16 bytes at a time, not a memchr per line. */
+static uint64_t count_newlines(const unsigned char *p, size_t n)
+{
+	uint64_t c = 0;
+	size_t i = 0;
+
+#ifdef __SSE2__
+	const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+
+	/* per byte lane, up to 255 blocks: each match subtracts -1 */
+	while (i + 16 <= n) {
+		__m128i acc = zero;
+		size_t k;
+
+		for (k = 0; k < 255 && i + 16 <= n; k++, i += 16)
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)),
+							      nl));
+		acc = _mm_sad_epu8(acc, zero);
+		c += (uint64_t)_mm_cvtsi128_si32(acc) + (uint64_t)_mm_extract_epi16(acc, 4);
+	}
+#endif
+	for (; i < n; i++)
+		c += p[i] == '\n';
+	return c;
+}
+
 /* Line and column of buf[to], moving the stream's position there. */
 static void advance(struct scan_stream *st, size_t *pos, size_t to)
 {
-	const unsigned char *p = st->buf + *pos, *end = st->buf + to, *nl;
+	const unsigned char *p = st->buf + *pos, *nl;
+	size_t n = to - *pos;
+	uint64_t lines = count_newlines(p, n);
 
-	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-		st->line++;
-		st->col = 0;
-		p = nl + 1;
+	if (lines) {
+		nl = memrchr(p, '\n', n);
+		st->line += lines;
+		st->col = (uint64_t)(p + n - (nl + 1));
+	} else {
+		st->col += n;
 	}
-	st->col += (uint64_t)(end - p);
 	*pos = to;
 }
 

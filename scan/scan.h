@@ -95,6 +95,12 @@ enum scan_flush {
 /* Returns the number of bytes still held back (>= 0), or -errno. */
 long scan_stream_flush(struct scan_stream *st, enum scan_flush how);
 void scan_stream_free(struct scan_stream *st);		/* wipes the window; NULL-safe */
+/* Let the stream use up to n threads (1, the default, or 2): with 2, the
+ * entropy and decoding pass over a large window runs on a second thread
+ * while the rules run on the caller's.  The findings are the same.  The
+ * thread starts with the first window big enough to share (32 KiB of new
+ * input) and ends with the stream.  0 or -EINVAL. */
+int scan_stream_set_threads(struct scan_stream *st, unsigned int n);
 
 struct scan_stream_stats {
 	uint64_t bytes_in, bytes_out, findings, redactions;

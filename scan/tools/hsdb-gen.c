@@ -12,6 +12,11 @@
  * millisecond instead of compiling for tens of milliseconds.  scan.c checks
  * the signature (patterns, flags, Vectorscan version) and the platform
  * before using it, and compiles at run time when either differs.
+ *
+ * It also compiles every built-in rule's PCRE2 regex, which the scanner
+ * itself compiles only on a rule's first prefilter hit: a regex that does
+ * not compile fails the build, not a filter in the field.  The most
+ * capture groups any of them has goes out with the database.
  */
 
 int main(void)
@@ -23,9 +28,28 @@ int main(void)
 	hs_database_t *db = NULL;
 	char *bytes = NULL;
 	size_t i, n = 0, len = 0;
+	uint32_t groups = 0, g;
 
 	if (!expr || !flags || !ids)
 		return 1;
+	for (i = 0; i < scan_builtin_count; i++) {
+		PCRE2_UCHAR msg[256];
+		PCRE2_SIZE eoff;
+		int ecode;
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)scan_builtin_rules[i].re, PCRE2_ZERO_TERMINATED,
+					       PCRE2_USE_OFFSET_LIMIT, &ecode, &eoff, NULL);
+
+		if (!re) {
+			pcre2_get_error_message(ecode, msg, sizeof(msg));
+			fprintf(stderr, "hsdb-gen: rule '%s': regex does not compile: %s at offset %zu\n",
+				scan_builtin_rules[i].id, (const char *)msg, (size_t)eoff);
+			return 1;
+		}
+		pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &g);
+		if (g > groups)
+			groups = g;
+		pcre2_code_free(re);
+	}
 	for (i = 0; i < scan_builtin_count; i++) {
 		expr[n] = scan_builtin_rules[i].hs;
 		flags[n] = scan_builtin_rules[i].hs_caseless ? HS_FLAG_CASELESS : 0;
@@ -44,6 +68,7 @@ int main(void)
 	printf("#include <stddef.h>\n#include <stdint.h>\n");
 	printf("const uint64_t scan_hsdb_sig = 0x%016llxull;\n", (unsigned long long)scan_builtin_sig());
 	printf("const size_t scan_hsdb_len = %zu;\n", len);
+	printf("const uint32_t scan_builtin_groups = %u;\n", groups);
 	printf("const unsigned char scan_hsdb[] = {");
 	for (i = 0; i < len; i++)
 		printf("%s%u,", i % 20 ? "" : "\n\t", (unsigned char)bytes[i]);

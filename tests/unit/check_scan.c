@@ -815,6 +815,86 @@ START_TEST(test_stream_long)
 }
 END_TEST
 
+static void b64(const unsigned char *in, size_t n, char *out, const char *alpha, int pad);
+
+/* Filter text in random pieces with the given threads; the output. */
+static char *stream_threads(const char *text, size_t n, unsigned int threads, uint64_t seed,
+			    struct scan_stream_stats *ss)
+{
+	struct scan_stream *st;
+	struct out o = { 0 };
+	size_t at = 0;
+
+	rng = seed;
+	on_out(&o, "", 0);
+	ck_assert_int_eq(scan_stream_new(S, on_out, on_find, &o, &st), 0);
+	ck_assert_int_eq(scan_stream_set_threads(st, 3), -EINVAL);
+	ck_assert_int_eq(scan_stream_set_threads(st, threads), 0);
+	while (at < n) {
+		size_t k = 1 + rnd(200000);
+
+		if (k > n - at)
+			k = n - at;
+		ck_assert_int_eq(scan_stream_write(st, text + at, k), 0);
+		at += k;
+		if (rnd(4) == 0)
+			ck_assert_int_ge(scan_stream_flush(st, rnd(3) ? SCAN_FLUSH_LINES : SCAN_FLUSH_ALL), 0);
+	}
+	ck_assert_int_ge(scan_stream_flush(st, SCAN_FLUSH_END), 0);
+	scan_stream_stats(st, ss);
+	scan_stream_free(st);
+	return o.buf;
+}
+
+/* The entropy pass on a second thread finds what it finds on one: rule
+ * findings, high-entropy tokens (beside and inside rule findings), encoded
+ * secrets, over windows of every size. */
+START_TEST(test_stream_threads)
+{
+	size_t cap = 3u << 20, n = 0;
+	char *text = malloc(cap), enc[512], plain[256];
+	char *one, *two;
+	struct scan_stream_stats s1, s2;
+
+	ck_assert_ptr_nonnull(text);
+	while (n + 1024 < cap) {
+		switch (rnd(9)) {
+		case 0:
+			n += (size_t)snprintf(text + n, cap - n, "export GITHUB_TOKEN=%s\n", tok("gh" "p_", 36, B62));
+			break;
+		case 1:
+			n += (size_t)snprintf(text + n, cap - n, "token: %s %s\n", tok("", 32, B62), tok("", 40, B62));
+			break;
+		case 2:
+			snprintf(plain, sizeof(plain), "pass" "word=%s", tok("", 14, B62));
+			b64((const unsigned char *)plain, strlen(plain), enc, B62 "+/", 1);
+			n += (size_t)snprintf(text + n, cap - n, "data: %s\n", enc);
+			break;
+		case 3:
+			n += (size_t)snprintf(text + n, cap - n, "commit %s\nid %s\n", tok("", 40, HEXL), tok("", 64, HEXL));
+			break;
+		case 4:
+			n += (size_t)snprintf(text + n, cap - n, "url=https://u:%s@h/x%s\n", tok("", 20, B62), tok("", 30, B62));
+			break;
+		default:
+			n += (size_t)snprintf(text + n, cap - n, "INFO request %u served in %u ms by worker %u\n", rnd(100000),
+					      rnd(1000), rnd(64));
+			break;
+		}
+	}
+	one = stream_threads(text, n, 1, 42, &s1);
+	two = stream_threads(text, n, 2, 42, &s2);
+	ck_assert_uint_gt(s1.findings, 1000);
+	ck_assert_uint_eq(s1.findings, s2.findings);
+	ck_assert_uint_eq(s1.redactions, s2.redactions);
+	ck_assert_uint_eq(s1.bytes_out, s2.bytes_out);
+	ck_assert(!strcmp(one, two));
+	free(one);
+	free(two);
+	free(text);
+}
+END_TEST
+
 /* A PEM block larger than the window, starting near its beginning: it is
  * emitted window by window, every piece redacted. */
 START_TEST(test_stream_huge_match)
@@ -1140,6 +1220,7 @@ static Suite *scan_suite(void)
 	tcase_add_test(tc, test_stream_pause);
 	tcase_add_test(tc, test_stream_lines);
 	tcase_add_test(tc, test_stream_long);
+	tcase_add_test(tc, test_stream_threads);
 	tcase_add_test(tc, test_stream_huge_match);
 	tcase_add_test(tc, test_stream_memory);
 	tcase_add_test(tc, test_bad_input);

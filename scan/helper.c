@@ -1,0 +1,203 @@
+#include "lib/compat.h"
+#include "scan/scan.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan/scan-internal.h"
+
+/*
+ * A stream's entropy pass on a second thread.
+ *
+ * The rules (Vectorscan, PCRE2, checks) and the entropy pass (token runs
+ * judged by entropy, or decoded and scanned) read the same window and
+ * write only their own findings, so with scan_stream_set_threads(st, 2) a
+ * helper thread starts on the entropy pass while the caller's thread runs
+ * the rules.  The pass is cut into chunks at newlines (no token run crosses
+ * one), and whichever thread is free takes the next chunk: the caller's
+ * thread joins in when its rules are done, so a helper that the scheduler
+ * keeps waiting (a loaded machine) costs at most the chunk it holds, never
+ * the whole pass.
+ *
+ * Serially, a run that overlaps a rule's finding is skipped.  The caller's
+ * thread still skips them (the rules are done when it takes a chunk); the
+ * helper judges every run, and its findings over a rule's span are dropped
+ * at the end: the same findings either way (each finding of the pass spans
+ * exactly its run).  The helper works on a shadow of the stream: its own
+ * findings, its own allowlist match data, no intervals. */
+#define HELPER_CHUNK (32u << 10)
+#define HELPER_CHUNKS 64
+
+struct scan_helper {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t work;		/* a new generation, or quit */
+	pthread_cond_t idle;		/* busy went to 0 */
+	uint64_t gen;
+	int quit;
+	/* chunk i is [bounds[i], bounds[i + 1]); the next to take is next */
+	size_t bounds[HELPER_CHUNKS + 1], n, next;
+	unsigned int busy;		/* chunks the helper is working on */
+	struct scan_stream sh;		/* the shadow: buf, len, ctx, s; its own f */
+	size_t minlen;
+	int r;
+};
+
+static void *helper_main(void *arg)
+{
+	struct scan_helper *h = arg;
+	uint64_t seen = 0;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!h->quit && h->gen == seen)
+			pthread_cond_wait(&h->work, &h->mu);
+		if (h->quit)
+			break;
+		seen = h->gen;
+		while (h->next < h->n) {
+			size_t i = h->next++;
+			int r;
+
+			h->busy++;
+			pthread_mutex_unlock(&h->mu);
+			r = entropy_runs(h->sh.buf, h->bounds[i], h->bounds[i + 1], h->minlen, scan_on_run, &h->sh);
+			pthread_mutex_lock(&h->mu);
+			if (!r)
+				r = h->sh.err;
+			if (r && !h->r)
+				h->r = r;
+			if (!--h->busy)
+				pthread_cond_broadcast(&h->idle);
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+void scan_helper_free(struct scan_helper *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->quit = 1;
+	pthread_cond_broadcast(&h->work);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->th, NULL);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->work);
+	pthread_cond_destroy(&h->idle);
+	pcre2_match_data_free(h->sh.md_allow);
+	free(h->sh.f);
+	free(h);
+}
+
+/* The stream's helper, started now if it is not yet; NULL: run serially. */
+struct scan_helper *scan_helper_get(struct scan_stream *st)
+{
+	struct scan_helper *h;
+
+	if (st->helper || st->threads < 2)
+		return st->helper;
+	if (!(h = calloc(1, sizeof(*h))))
+		return NULL;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->work, NULL);
+	pthread_cond_init(&h->idle, NULL);
+	h->sh.s = st->s;
+	if (!(h->sh.md_allow = pcre2_match_data_create(1, NULL)) ||
+	    pthread_create(&h->th, NULL, helper_main, h) != 0) {
+		pcre2_match_data_free(h->sh.md_allow);
+		pthread_mutex_destroy(&h->mu);
+		pthread_cond_destroy(&h->work);
+		pthread_cond_destroy(&h->idle);
+		free(h);
+		st->threads = 1;	/* no second thread to be had: serially from now on */
+		return NULL;
+	}
+	return st->helper = h;
+}
+
+/* Cut the window's new bytes into chunks and hand them out.  The helper
+ * is idle here (busy is 0 since the last helper_finish). */
+void scan_helper_post(struct scan_helper *h, const struct scan_stream *st, size_t minlen)
+{
+	size_t chunk = (st->len - st->ctx) / HELPER_CHUNKS + 1, at = st->ctx, n = 0;
+	const unsigned char *nl;
+
+	if (chunk < HELPER_CHUNK)
+		chunk = HELPER_CHUNK;
+	pthread_mutex_lock(&h->mu);
+	h->bounds[n++] = at;
+	while (n < HELPER_CHUNKS && at + chunk < st->len &&
+	       (nl = memchr(st->buf + at + chunk, '\n', st->len - at - chunk))) {
+		at = (size_t)(nl - st->buf);	/* a newline: no run crosses it */
+		h->bounds[n++] = at;
+	}
+	h->bounds[n] = st->len;
+	h->n = n;
+	h->next = 0;
+	h->sh.buf = st->buf;
+	h->sh.len = st->len;
+	h->sh.ctx = st->ctx;
+	h->sh.nf = 0;
+	h->sh.err = 0;
+	h->r = 0;
+	h->minlen = minlen;
+	h->gen++;
+	pthread_cond_broadcast(&h->work);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* On the caller's thread: take the chunks the helper has not (none when
+ * skip, after an error), wait for the ones it holds, then add its findings
+ * that no rule's finding overlaps. */
+int scan_helper_finish(struct scan_helper *h, struct scan_stream *st, int skip)
+{
+	size_t i, k = 0;
+	struct fnd *f;
+	int r = 0;
+
+	pthread_mutex_lock(&h->mu);
+	while (h->next < h->n) {
+		size_t c = h->next++;
+
+		if (skip || r)
+			continue;
+		pthread_mutex_unlock(&h->mu);
+		r = entropy_runs(st->buf, h->bounds[c], h->bounds[c + 1], h->minlen, scan_on_run, st);
+		pthread_mutex_lock(&h->mu);
+	}
+	while (h->busy)
+		pthread_cond_wait(&h->idle, &h->mu);
+	if (!r)
+		r = h->r;
+	pthread_mutex_unlock(&h->mu);
+	if (r || skip)
+		return r;
+	for (i = 0; i < h->sh.nf; i++) {
+		const struct fnd *g = &h->sh.f[i];
+
+		/* the intervals are sorted; the helper's findings, chunk by chunk */
+		if (k && st->ivl[2 * (k - 1) + 1] > g->s0)
+			k = 0;
+		while (k < st->nivl && st->ivl[2 * k + 1] <= g->s0)
+			k++;
+		if (k < st->nivl && st->ivl[2 * k] < g->s1)
+			continue;
+		if (!(f = scan_add_fnd(st)))
+			return st->err;
+		*f = *g;
+	}
+	return 0;
+}
+
+int scan_stream_set_threads(struct scan_stream *st, unsigned int n)
+{
+	if (n < 1 || n > 2)
+		return -EINVAL;
+	st->threads = n;
+	return 0;
+}
