@@ -311,7 +311,9 @@ bench-vault: $(PROGS) $(BUILD)/tests/bench/vaultbench
 $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
 	$(LINK)
 
-# The scanner's benchmark alone: filter beside cat and ripgrep, line latency.
+# The scanner's benchmark alone: filter beside cat, ripgrep and secretlint
+# (installed from npm into $(BUILD)/peers/ by tests/bench/secretlint-install.sh),
+# line latency, scan --threads, by input size.
 bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat $(BUILD)/tests/tools/scaneval
 	BUILD=$(BUILD) tests/bench/bench_scan.sh
 
