@@ -144,11 +144,12 @@ static void scan_done(void *arg, void *item)
 {
 	struct ctx *x = arg;
 	struct file_job *j = item;
+	int r;
 
 	if (j->counted >= 0)
 		report_count(x->rep, j->counted);
-	if (secrets_found_apply(x, j->path, NULL, &j->found)) {
-		cli_error("cannot report the findings in '%s': %s", j->path, strerror(ENOMEM));
+	if ((r = secrets_found_apply(x, j->path, NULL, &j->found))) {
+		cli_error("cannot scan '%s': %s", j->path, strerror(-r));
 		x->errors++;
 	}
 	if (j->msg[0])
