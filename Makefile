@@ -85,7 +85,7 @@ LIB_OBJS += lib/when.o
 FS_OBJS := fs/fs.o fs/nodes.o fs/dir.o fs/open.o fs/inval.o fs/access.o fs/harden.o fs/handover.o fs/keeper.o fs/daemon.o
 CLI_OBJS := cli/main.o cli/vault.o cli/secrets.o cli/secrets-filter.o cli/secrets-scan.o cli/secrets-git.o \
 	cli/secrets-redact.o cli/secrets-rules.o cli/secrets-found.o \
-	cli/secrets-config.o cli/config-check.o cli/help.o
+	cli/secrets-config.o cli/secrets-pool.o cli/config-check.o cli/help.o
 CLI_OBJS += cli/ops.o cli/vault-io.o cli/vault-leases.o cli/rotate.o cli/container.o cli/run.o cli/audit.o cli/sops.o
 FS_OBJS += fs/control.o fs/notify.o fs/watch.o fs/onchange.o fs/live.o
 # The scanner: scan/ needs only lib/.  SCAN_LIB_OBJS also make up libharombe-scan.
@@ -282,12 +282,13 @@ check-asan:
 # build): every unit test (check_threads drives the work queue, the cache's
 # single flight and the Vault HTTP worker from many threads), the
 # integration tests of harombefs over Vault (open workers, the HTTP worker,
-# renewal, faults), and a short `make stress` (concurrent opens, reloads and
-# faults on two mounts).  Tests that wait for a signal with the mount idle
-# are left out: TSan handles a signal only when the FUSE thread leaves its
-# blocking read.  setarch -R: old TSan runtimes reject high-entropy ASLR
+# renewal, faults), scan --threads (t_secrets_threads), and a short `make
+# stress` (concurrent opens, reloads and faults on two mounts).  Tests that
+# wait for a signal with the mount idle are left out: TSan handles a signal
+# only when the FUSE thread leaves its blocking read.  setarch -R: old TSan runtimes reject high-entropy ASLR
 # layouts.  Reports from every process land in build-tsan/reports/.
-TSAN_IT := t_vault_fs t_vault_resilience t_vault_auth t_vault_leases t_vault_pki t_vault_live t_views.sh t_views_watch t_access t_tenant_slow
+TSAN_IT := t_vault_fs t_vault_resilience t_vault_auth t_vault_leases t_vault_pki t_vault_live t_views.sh t_views_watch t_access t_tenant_slow \
+	t_secrets_threads
 TSAN_STRESS_SECONDS ?= 36
 check-tsan:
 	@rm -rf build-tsan/reports && mkdir -p build-tsan/reports
@@ -341,7 +342,9 @@ bench-vault-leases: $(PROGS)
 $(BUILD)/tests/bench/vaultbench: $(BUILD)/tests/bench/vaultbench.o
 	$(LINK)
 
-# The scanner's benchmark alone: filter beside cat and ripgrep, line latency.
+# The scanner's benchmark alone: filter beside cat, ripgrep and secretlint
+# (installed from npm into $(BUILD)/peers/ by tests/bench/secretlint-install.sh),
+# line latency, scan --threads, by input size.
 bench-scan: $(PROGS) $(BUILD)/tests/bench/linelat $(BUILD)/tests/tools/scaneval
 	BUILD=$(BUILD) tests/bench/bench_scan.sh
 

@@ -67,6 +67,7 @@ static const struct cli_opt secrets_found[] = {	/* scan and scan-git */
 	{ "--no-inline-allow", "report lines marked harombe:allow (gitleaks:allow, ...) too" },
 	{ "--color auto|always|never", "colour (auto: a terminal, no NO_COLOR, TERM not dumb)" },
 	{ "--exit-code-on-error N", "status when an input cannot be read (2)" },
+	{ "--threads N", "scan files (scan-git: commits) on N threads (the CPUs, at most 8); same report" },
 	END
 };
 static const struct cli_opt secrets_redacting[] = {	/* filter and redact */

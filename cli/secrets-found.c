@@ -36,21 +36,32 @@ static const char *const allow_markers[] = {
 
 int secrets_on_scan_finding(void *arg, const struct scan_finding *f)
 {
-	struct ctx *x = arg;
+	struct found_batch *b = arg;
 
-	if (x->n_pend == x->cap_pend) {
-		size_t cap = x->cap_pend ? 2 * x->cap_pend : 16;
-		struct scan_finding *nv = realloc(x->pend, cap * sizeof(*nv));
+	if (b->n_pend == b->cap_pend) {
+		size_t cap = b->cap_pend ? 2 * b->cap_pend : 16;
+		struct scan_finding *nv = realloc(b->pend, cap * sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
-		x->pend = nv;
-		x->cap_pend = cap;
+		b->pend = nv;
+		b->cap_pend = cap;
 	}
-	x->pend[x->n_pend] = *f;
-	x->pend[x->n_pend].line += x->line_base;
-	x->n_pend++;
+	b->pend[b->n_pend] = *f;
+	b->pend[b->n_pend].line += b->line_base;
+	b->n_pend++;
 	return 0;
+}
+
+void secrets_found_batch_release(struct found_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->v[i].fp);
+	free(b->v);
+	free(b->pend);
+	memset(b, 0, sizeof(*b));
 }
 
 static int has_marker(const unsigned char *l, size_t n)
@@ -63,18 +74,9 @@ static int has_marker(const unsigned char *l, size_t n)
 	return 0;
 }
 
-/* Where the bytes of the input are: buf (buf[0] is input offset base, so
- * that piped stdin can be a window), else the file fd (pread). */
-struct input {
-	const unsigned char *buf;
-	size_t buflen;
-	uint64_t base;
-	int fd;
-};
-
 /* Bytes [off, off+len) of the input into dst (locked).  Returns how many
  * were read (fewer at the end), or -1. */
-static ssize_t fetch(const struct input *in, uint64_t off, size_t len, unsigned char *dst)
+static ssize_t fetch(const struct found_input *in, uint64_t off, size_t len, unsigned char *dst)
 {
 	const unsigned char *buf = in->buf;
 	size_t buflen = in->buflen, got = 0;
@@ -107,7 +109,7 @@ static ssize_t fetch(const struct input *in, uint64_t off, size_t len, unsigned 
 	return (ssize_t)got;
 }
 
-static int allowed_inline(const struct input *in, const struct scan_finding *f)
+static int allowed_inline(const struct found_input *in, const struct scan_finding *f)
 {
 	uint64_t start = f->offset >= f->column - 1 ? f->offset - (f->column - 1) : 0;
 	unsigned char *l = secmem_alloc(LINE_MAX_READ);
@@ -126,7 +128,7 @@ static int allowed_inline(const struct input *in, const struct scan_finding *f)
 	return r;
 }
 
-static int make_fp(struct ctx *x, const struct input *in, const struct scan_finding *f, char *fp)
+static int make_fp(const char *path, const struct found_input *in, const struct scan_finding *f, char *fp)
 {
 	size_t len = f->length < VALUE_MAX_READ ? (size_t)f->length : VALUE_MAX_READ;
 	unsigned char *v = secmem_alloc(len ? len : 1);
@@ -136,12 +138,12 @@ static int make_fp(struct ctx *x, const struct input *in, const struct scan_find
 	if (!v)
 		return -ENOMEM;
 	n = fetch(in, f->offset, len, v);
-	r = n < 0 ? -errno : fingerprint_make(f->rule, x->path, v, (size_t)n, fp);
+	r = n < 0 ? -errno : fingerprint_make(f->rule, path, v, (size_t)n, fp);
 	secmem_free(v);	/* wipes */
 	return r;
 }
 
-static int stopped(const struct ctx *x, const struct input *in, const struct scan_finding *f)
+static int stopped(const struct ctx *x, const struct found_input *in, const struct scan_finding *f)
 {
 	size_t len = f->length < VALUE_MAX_READ ? (size_t)f->length : VALUE_MAX_READ;
 	unsigned char *v = secmem_alloc(len ? len : 1);
@@ -162,59 +164,90 @@ static int want_fp(const struct ctx *x)
 	return x->c->json || x->c->sarif || x->o->baseline || x->o->write_baseline || x->ignore;
 }
 
-int secrets_found_flush(struct ctx *x, const unsigned char *buf, size_t buflen, int fd)
+int secrets_found_judge(const struct ctx *x, const char *path, struct found_batch *b, const struct found_input *in)
 {
-	const struct input in = { buf, buflen, buf ? x->buf_base : 0, fd };
 	char *fp = NULL;
 	size_t i;
-	int r = 0, readable = buf || fd >= 0;
+	int r = 0;
 
-	if (readable && want_fp(x) && !(fp = malloc(FINGERPRINT_MAX)))
+	if (b->n + b->n_pend > b->cap) {
+		struct found_item *nv = realloc(b->v, (b->n + b->n_pend) * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		b->v = nv;
+		b->cap = b->n + b->n_pend;
+	}
+	if ((in->buf || in->fd >= 0) && want_fp(x) && !(fp = malloc(FINGERPRINT_MAX)))
 		r = -ENOMEM;
-	for (i = 0; i < x->n_pend && !r; i++) {
-		const struct scan_finding *f = &x->pend[i];
+	for (i = 0; i < b->n_pend && !r; i++) {
+		struct found_item *it = &b->v[b->n++];
+		const struct scan_finding *f = &b->pend[i];
 		uint64_t line_start = f->offset >= f->column - 1 ? f->offset - (f->column - 1) : 0;
-		int have_fp = 0;
-
 		/* a window of piped stdin that no longer holds the finding's line */
-		readable = buf ? line_start >= in.base : fd >= 0;
+		int readable = in->buf ? line_start >= in->base : in->fd >= 0;
 
-		if (readable && !x->o->no_inline_allow && allowed_inline(&in, f)) {
-			x->n_allowed++;
+		it->f = *f;
+		it->fp = NULL;
+		it->verdict = FOUND_REPORT;
+		if (readable && !x->o->no_inline_allow && allowed_inline(in, f)) {
+			it->verdict = FOUND_ALLOWED;
 			continue;
 		}
-		if (readable && x->conf.n_stopwords && stopped(x, &in, f)) {
-			x->n_stopped++;
+		if (readable && x->conf.n_stopwords && stopped(x, in, f)) {
+			it->verdict = FOUND_STOPPED;
 			continue;
 		}
 		if (fp && readable) {
-			if ((r = make_fp(x, &in, f, fp)))
-				break;
-			have_fp = 1;
+			if ((r = make_fp(path, in, f, fp)) || !(it->fp = strdup(fp)))
+				r = r ? r : -ENOMEM;
 		}
-		if (have_fp && x->wb) {
+	}
+	b->n_pend = 0;
+	free(fp);
+	return r;
+}
+
+int secrets_found_apply(struct ctx *x, const char *path, const char *commit, struct found_batch *b)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < b->n && !r; i++) {
+		const struct found_item *it = &b->v[i];
+		const struct scan_finding *f = &it->f;
+
+		if (it->verdict == FOUND_ALLOWED) {
+			x->n_allowed++;
+			continue;
+		}
+		if (it->verdict == FOUND_STOPPED) {
+			x->n_stopped++;
+			continue;
+		}
+		if (it->fp && x->wb) {
 			/* --write-baseline: every finding goes into the new baseline, none to the report */
 			json_object *o = json_object_new_object();
 
-			json_object_object_add(o, "fingerprint", json_object_new_string(fp));
+			json_object_object_add(o, "fingerprint", json_object_new_string(it->fp));
 			json_object_object_add(o, "rule", json_object_new_string(f->rule));
-			json_object_object_add(o, "path", json_object_new_string(x->path));
-			if (x->commit)
-				json_object_object_add(o, "commit", json_object_new_string(x->commit));
+			json_object_object_add(o, "path", json_object_new_string(path));
+			if (commit)
+				json_object_object_add(o, "commit", json_object_new_string(commit));
 			json_object_object_add(o, "line", json_object_new_int64((int64_t)f->line));
 			json_object_array_add(x->wb, o);
 			continue;
 		}
-		if (have_fp && (fpset_has(x->baseline, fp) || fpset_has(x->ignore, fp))) {
+		if (it->fp && (fpset_has(x->baseline, it->fp) || fpset_has(x->ignore, it->fp))) {
 			x->n_baselined++;
 			continue;
 		}
 		x->findings++;
-		if ((r = report_add(x->rep, x->path, x->commit, have_fp ? fp : NULL, f)))
-			break;
+		r = report_add(x->rep, path, commit, it->fp, f);
 	}
-	x->n_pend = 0;
-	free(fp);
+	for (i = 0; i < b->n; i++)
+		free(b->v[i].fp);
+	b->n = 0;
 	return r;
 }
 
@@ -329,8 +362,6 @@ int secrets_found_finish(struct ctx *x)
 void secrets_found_release(struct ctx *x)
 {
 	scanconf_release(&x->conf);
-	free(x->pend);
-	x->pend = NULL;
 	fpset_free(x->baseline);
 	fpset_free(x->ignore);
 	json_object_put(x->wb);

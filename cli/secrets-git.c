@@ -21,21 +21,155 @@
 
 extern char **environ;
 
-/* Added lines of one hunk, in locked memory, scanned as one text. */
-static int git_hunk_done(struct ctx *x, struct secbuf *acc)
+/* The added lines of one hunk: a text of their own, scanned alone. */
+struct hunk {
+	char *commit;		/* NULL: the staged changes */
+	char *path;
+	uint64_t line_base;	/* file line of its first line, minus one */
+	size_t off, len;	/* in the job's text */
+	struct found_batch found;
+};
+
+/* Hunks of one or more commits, scanned together by a worker thread and
+ * reported in history order by the parsing thread. */
+#define JOB_BYTES (64u << 10)
+#define JOB_HUNKS 64u
+struct git_job {
+	struct secbuf *text;	/* locked: the hunks' added lines, end to end */
+	struct hunk *h;
+	size_t n, cap;
+	size_t n_ok;		/* hunks scanned before an error */
+	int err;
+};
+
+struct git_parse {
+	struct ctx *x;
+	struct spool *pool;
+	struct git_job *job;	/* being filled */
+	char *commit, *path;
+	int in_hunk;
+	uint64_t line_base;
+	size_t hunk_off;	/* where the open hunk starts in job->text */
+	int err;		/* the first error of a job: the scan stops */
+};
+
+static void job_free(struct git_job *j)
 {
-	size_t len;
-	const unsigned char *d = secbuf_data(acc, &len);
+	size_t i;
+
+	if (!j)
+		return;
+	for (i = 0; i < j->n; i++) {
+		free(j->h[i].commit);
+		free(j->h[i].path);
+		secrets_found_batch_release(&j->h[i].found);
+	}
+	free(j->h);
+	secbuf_free(j->text);	/* wipes */
+	free(j);
+}
+
+/* On a worker thread: x is only read. */
+static void git_work(void *arg, void *item)
+{
+	const struct ctx *x = ((const struct git_parse *)arg)->x;
+	struct git_job *j = item;
+	const unsigned char *d = secbuf_data(j->text, NULL);
+	size_t i;
 	int r = 0;
 
-	if (len && x->path) {
-		r = scan_buffer(x->s, d, len, NULL, secrets_on_scan_finding, x);
+	for (i = 0; i < j->n && !r; i++) {
+		struct hunk *h = &j->h[i];
+		const struct found_input in = { d + h->off, h->len, 0, -1 };
+
+		h->found.line_base = h->line_base;
+		r = scan_buffer(x->s, d + h->off, h->len, NULL, secrets_on_scan_finding, &h->found);
 		if (!r)
-			r = secrets_found_flush(x, d, len, -1);
-		x->n_pend = 0;
+			r = secrets_found_judge(x, h->path, &h->found, &in);
+		if (!r)
+			j->n_ok++;
 	}
-	secbuf_clear(acc);
-	return r;
+	j->err = r;
+	secbuf_free(j->text);	/* the added lines are read: wipe them now */
+	j->text = NULL;
+}
+
+/* On the parsing thread, in history order. */
+static void git_done(void *arg, void *item)
+{
+	struct git_parse *gp = arg;
+	struct git_job *j = item;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < j->n_ok && !gp->err && !r; i++)
+		r = secrets_found_apply(gp->x, j->h[i].path, j->h[i].commit, &j->h[i].found);
+	if (!gp->err)
+		gp->err = r ? r : j->err;
+	job_free(j);
+}
+
+static int job_submit(struct git_parse *gp)
+{
+	struct git_job *j = gp->job;
+
+	gp->job = NULL;
+	if (j && j->n)
+		spool_submit(gp->pool, j);
+	else
+		job_free(j);
+	return gp->err;
+}
+
+static struct git_job *job_get(struct git_parse *gp)
+{
+	struct git_job *j = gp->job;
+
+	if (j)
+		return j;
+	if (!(j = calloc(1, sizeof(*j))) || !(j->text = secbuf_new(64u << 10))) {
+		free(j);
+		return NULL;
+	}
+	return gp->job = j;
+}
+
+/* The open hunk is complete: record it in the job, and hand the job to
+ * the workers when it is full. */
+static int git_hunk_done(struct git_parse *gp)
+{
+	struct git_job *j = gp->job;
+	struct hunk *h;
+	size_t len;
+
+	if (!gp->in_hunk || !j)
+		return gp->err;
+	gp->in_hunk = 0;
+	len = secbuf_len(j->text) - gp->hunk_off;
+	if (!len || !gp->path)
+		return gp->err;
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? 2 * j->cap : 16;
+		struct hunk *nv = realloc(j->h, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		j->h = nv;
+		j->cap = cap;
+	}
+	h = &j->h[j->n];
+	memset(h, 0, sizeof(*h));
+	h->off = gp->hunk_off;
+	h->len = len;
+	h->line_base = gp->line_base;
+	if (!(h->path = strdup(gp->path)) || (gp->commit && !(h->commit = strdup(gp->commit)))) {
+		free(h->path);
+		return -ENOMEM;
+	}
+	j->n++;
+	if (secbuf_len(j->text) >= JOB_BYTES || j->n >= JOB_HUNKS)
+		return job_submit(gp);
+	return gp->err;
 }
 
 static void set_str(char **dst, const unsigned char *p, size_t n)
@@ -64,50 +198,50 @@ static void git_progress(struct ctx *x, int final)
 }
 
 /* One line of `git log -p -U0`: track commit, file and hunk; collect the
- * added lines of a hunk in acc (locked). */
-static int git_line(struct ctx *x, const unsigned char *l, size_t ll, struct secbuf *acc, char **commit,
-		    char **path, int *in_hunk)
+ * added lines of a hunk in the job's text (locked). */
+static int git_line(struct git_parse *gp, const unsigned char *l, size_t ll)
 {
+	struct git_job *j;
 	int r;
 
 	if (ll > 7 && !memcmp(l, "commit ", 7)) {
-		if ((r = git_hunk_done(x, acc)))
+		if ((r = git_hunk_done(gp)))
 			return r;
-		*in_hunk = 0;
-		set_str(commit, l + 7, ll - 7);
-		x->commit = *commit;
-		x->n_commits++;
-		git_progress(x, 0);
+		set_str(&gp->commit, l + 7, ll - 7);
+		if (!gp->commit)
+			return -ENOMEM;
+		gp->x->n_commits++;
+		git_progress(gp->x, 0);
 	} else if (ll >= 4 && !memcmp(l, "+++ ", 4)) {
-		if ((r = git_hunk_done(x, acc)))
+		if ((r = git_hunk_done(gp)))
 			return r;
-		*in_hunk = 0;
 		if (ll > 6 && !memcmp(l + 4, "b/", 2)) {
-			set_str(path, l + 6, ll - 6);
+			set_str(&gp->path, l + 6, ll - 6);
 		} else if (ll > 7 && !memcmp(l + 4, "\"b/", 3)) {
-			set_str(path, l + 7, ll - 8);
+			set_str(&gp->path, l + 7, ll - 8);
 		} else {
-			free(*path);	/* +++ /dev/null: the file was deleted */
-			*path = NULL;
+			free(gp->path);	/* +++ /dev/null: the file was deleted */
+			gp->path = NULL;
 		}
-		x->path = *path;
 	} else if (ll >= 4 && !memcmp(l, "diff", 4)) {
-		if ((r = git_hunk_done(x, acc)))
+		if ((r = git_hunk_done(gp)))
 			return r;
-		*in_hunk = 0;
-		free(*path);
-		*path = NULL;
-		x->path = NULL;
+		free(gp->path);
+		gp->path = NULL;
 	} else if (ll > 3 && !memcmp(l, "@@ ", 3)) {
 		const char *plus = memchr(l, '+', ll);
 		unsigned long long first = plus ? strtoull(plus + 1, NULL, 10) : 1;
 
-		if ((r = git_hunk_done(x, acc)))
+		if ((r = git_hunk_done(gp)))
 			return r;
-		*in_hunk = 1;
-		x->line_base = first ? first - 1 : 0;
-	} else if (*in_hunk && ll >= 1 && l[0] == '+') {
-		if (secbuf_append(acc, l + 1, ll - 1) || secbuf_putc(acc, '\n'))
+		if (!(j = job_get(gp)))
+			return -ENOMEM;
+		gp->in_hunk = 1;
+		gp->hunk_off = secbuf_len(j->text);
+		gp->line_base = first ? first - 1 : 0;
+	} else if (gp->in_hunk && gp->path && ll >= 1 && l[0] == '+') {
+		j = gp->job;
+		if (secbuf_append(j->text, l + 1, ll - 1) || secbuf_putc(j->text, '\n'))
 			return -ENOMEM;
 	}
 	return 0;
@@ -116,15 +250,18 @@ static int git_line(struct ctx *x, const unsigned char *l, size_t ll, struct sec
 /* Read git's output from fd, line by line, into locked memory. */
 static int git_parse(struct ctx *x, int fd)
 {
-	struct secbuf *line = secbuf_new(4096), *acc = secbuf_new(4096);
+	struct git_parse gp = { .x = x };
+	struct secbuf *line = secbuf_new(4096);
 	unsigned char *rb = secmem_alloc(READ_CHUNK);
-	char *path = NULL, *commit = NULL;
-	int r = 0, in_hunk = 0;
+	int r = 0;
 
-	if (!line || !acc || !rb) {
+	if (!line || !rb) {
 		r = -ENOMEM;
 		goto out;
 	}
+	/* two jobs per thread: one being scanned, one waiting */
+	if ((r = spool_new(x->o->threads, 2 * x->o->threads, git_work, git_done, &gp, &gp.pool)))
+		goto out;
 	for (;;) {
 		ssize_t n = read(fd, rb, READ_CHUNK);
 		size_t i = 0;
@@ -146,7 +283,7 @@ static int git_parse(struct ctx *x, int fd)
 			if (!nl)
 				break;	/* the rest of this line comes with the next read */
 			l = secbuf_data(line, &ll);
-			if ((r = git_line(x, l, ll, acc, &commit, &path, &in_hunk)))
+			if ((r = git_line(&gp, l, ll)))
 				goto out;
 			secbuf_clear(line);
 		}
@@ -157,18 +294,18 @@ static int git_parse(struct ctx *x, int fd)
 		size_t ll;
 		const unsigned char *l = secbuf_data(line, &ll);
 
-		r = git_line(x, l, ll, acc, &commit, &path, &in_hunk);
+		r = git_line(&gp, l, ll);
 	}
-	if (!r)
-		r = git_hunk_done(x, acc);
+	if (!r && !(r = git_hunk_done(&gp)))
+		r = job_submit(&gp);
 out:
-	x->path = NULL;
-	x->commit = NULL;
-	x->line_base = 0;
-	free(path);
-	free(commit);
+	spool_free(gp.pool);	/* hands back what is in flight */
+	if (!r)
+		r = gp.err;
+	job_free(gp.job);
+	free(gp.path);
+	free(gp.commit);
 	secbuf_free(line);
-	secbuf_free(acc);
 	secmem_free(rb);
 	return r;
 }

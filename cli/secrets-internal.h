@@ -53,6 +53,24 @@ struct opts {
 	int all_refs, staged, pre_commit;	/* scan-git --all, --staged, --pre-commit */
 	int color;			/* -1 auto, 0 never, 1 always */
 	int exit_on_error;		/* status when an input could not be read (2) */
+	unsigned int threads;		/* scan, scan-git --threads: 0 = the default (secrets_threads) */
+};
+
+/* cli/secrets-found.c: the findings of one input (a file, a hunk), from the
+ * scanner (pend) to their verdicts (v), made where the input can still be
+ * read back (a worker thread), then reported in input order. */
+enum found_verdict { FOUND_REPORT, FOUND_ALLOWED, FOUND_STOPPED };
+struct found_item {
+	struct scan_finding f;
+	enum found_verdict verdict;
+	char *fp;		/* its fingerprint, or NULL */
+};
+struct found_batch {
+	struct scan_finding *pend;
+	size_t n_pend, cap_pend;
+	uint64_t line_base;	/* scan-git: file line of the hunk's first line, minus one */
+	struct found_item *v;
+	size_t n, cap;
 };
 
 struct ctx {
@@ -61,15 +79,9 @@ struct ctx {
 	struct scan *s;
 	struct audit *audit;
 	struct report *rep;
-	const char *path;	/* current file */
-	const char *commit;
-	uint64_t line_base;	/* scan-git: file line of the hunk's first line, minus one */
+	const char *path;	/* filter, redact: the input, for alerts */
 	size_t findings;	/* reported */
 	int errors;
-	/* cli/secrets-found.c: findings of the current input, waiting for it to end */
-	struct scan_finding *pend;
-	size_t n_pend, cap_pend;
-	uint64_t buf_base;	/* the input offset of the buf secrets_found_flush() gets (piped stdin: a window) */
 	size_t n_allowed, n_baselined, n_stopped;
 	struct scanconf conf;	/* the scan config's extend and stopwords */
 	size_t n_commits;	/* scan-git: seen so far, for the progress line */
@@ -87,13 +99,53 @@ int secrets_out_flush(struct ctx *x);
 int secrets_on_output(void *arg, const void *data, size_t len);
 /* A finding in filter and redact: alert on stderr, audit leak_detected. */
 int secrets_on_filter_finding(void *arg, const struct scan_finding *f);
-/* cli/secrets-found.c.  A finding in scan and scan-git waits in x->pend
- * until its input is done; secrets_found_flush then drops the ones marked
- * inline (reading their line from buf, or from fd with pread; neither:
- * stdin, nothing is read back), and those in the baseline or ignore file,
- * and reports the rest.  0 or -errno. */
+/* Where the bytes of one input can be read back: buf, whose buf[0] is the
+ * input's offset base (piped stdin: a window of its last bytes; a hunk, a
+ * whole text: base 0), else the file fd (pread); neither (buf NULL, fd -1):
+ * nothing is read back.  It travels with its input, not in the shared ctx:
+ * worker threads judge several inputs at once. */
+struct found_input {
+	const unsigned char *buf;
+	size_t buflen;
+	uint64_t base;
+	int fd;
+};
+
+/* cli/secrets-found.c.  A finding in scan and scan-git waits in a
+ * found_batch (the scanner's finding callback; arg is the batch) until its
+ * input is done, or until piped stdin's window moves on.
+ * secrets_found_judge then marks the ones marked inline (reading their line
+ * back from in; a line no longer in a window is not read) or holding a stop
+ * word, and makes the others' fingerprints: it only reads x, so worker
+ * threads may run it at once, and it may run more than once on a batch.
+ * secrets_found_apply, on one thread, in input order, leaves out those in
+ * the baseline or ignore file and reports the rest.  0 or -errno. */
 int secrets_on_scan_finding(void *arg, const struct scan_finding *f);
-int secrets_found_flush(struct ctx *x, const unsigned char *buf, size_t buflen, int fd);
+int secrets_found_judge(const struct ctx *x, const char *path, struct found_batch *b, const struct found_input *in);
+int secrets_found_apply(struct ctx *x, const char *path, const char *commit, struct found_batch *b);
+void secrets_found_batch_release(struct found_batch *b);
+
+/* cli/secrets-pool.c: inputs worked on by worker threads and handed back
+ * in the order they were submitted, so that the report is the same bytes
+ * whatever the number of threads.  work runs on a worker thread (with one
+ * thread: in spool_submit itself); done runs on the submitting thread, in
+ * submit order, from spool_submit, spool_wait or spool_free.  At most
+ * window items are in flight: spool_submit waits for room. */
+struct spool;
+typedef void spool_fn(void *arg, void *item);
+int spool_new(unsigned int threads, size_t window, spool_fn *work, spool_fn *done, void *arg, struct spool **out);
+void spool_submit(struct spool *p, void *item);
+/* Wait until every item submitted is done. */
+void spool_wait(struct spool *p);
+void spool_free(struct spool *p);	/* spool_wait, then stop the threads; NULL-safe */
+/* The default of --threads: the online CPUs, at most SECRETS_THREADS_DEFAULT_MAX,
+ * and no more than RLIMIT_MEMLOCK leaves locked memory for.  And the locked
+ * arena n threads need. */
+#define SECRETS_THREADS_MAX 64
+#define SECRETS_THREADS_DEFAULT_MAX 8
+#define SECRETS_THREAD_ARENA (2u << 20)
+unsigned int secrets_threads_default(void);
+size_t secrets_arena_size(unsigned int threads);
 /* Read --baseline, --ignore-file or ROOT/.harombeignore (root NULL: none).
  * Then write --write-baseline, say what was left out; free.  Exit status. */
 int secrets_found_setup(struct ctx *x, const char *root);

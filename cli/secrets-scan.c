@@ -21,10 +21,24 @@
 
 extern char **environ;
 
+/* One input of a scan: what a worker does with it, and what it found,
+ * which the submitting thread reports in order (scan_done). */
+struct file_job {
+	char *path;		/* "-": stdin */
+	int from_walk;
+	size_t idx, total;	/* --recursive: for the progress line */
+	struct found_batch found;
+	int counted;		/* -1 not counted, 0 skipped, 1 scanned */
+	int errors;
+	char msg[PATH_MAX + 160];	/* said when done, or "" */
+};
+
 /* Piped stdin cannot be read again for a finding's line (inline allow
  * markers), value (stop words, fingerprints): its last STDIN_WINDOW bytes
- * are kept in locked memory, and the findings are settled before bytes
- * leave the window.  Stdin that is a file read from its start is pread. */
+ * are kept in locked memory, and the job's findings are judged before bytes
+ * leave the window.  Stdin that is a file read from its start is pread.
+ * The window belongs to the one job that reads stdin, on whichever thread
+ * runs it. */
 #define STDIN_WINDOW (1u << 20)
 
 struct window {
@@ -33,14 +47,14 @@ struct window {
 	uint64_t base;		/* input offset of buf[0] */
 };
 
-static int window_add(struct ctx *x, struct window *w, const unsigned char *p, size_t n)
+static int window_add(const struct ctx *x, struct file_job *j, struct window *w, const unsigned char *p, size_t n)
 {
 	if (w->len + n > STDIN_WINDOW) {
 		size_t keep = n >= STDIN_WINDOW / 2 ? 0 : STDIN_WINDOW / 2 - n, drop = w->len - keep;
+		const struct found_input in = { w->buf, w->len, w->base, -1 };
 		int r;
 
-		x->buf_base = w->base;
-		if ((r = secrets_found_flush(x, w->buf, w->len, -1)))
+		if ((r = secrets_found_judge(x, j->path, &j->found, &in)))
 			return r;
 		memmove(w->buf, w->buf + drop, keep);
 		explicit_bzero(w->buf + keep, w->len - keep);
@@ -59,20 +73,27 @@ static int window_add(struct ctx *x, struct window *w, const unsigned char *p, s
 
 /* Scan one open file through the stream (no output).  Binary files, with
  * a NUL byte in their first 8 KiB, are skipped unless forced. */
-static int scan_fd(struct ctx *x, int fd, unsigned char *rb, int check_binary, int *skipped)
+static int scan_fd(const struct ctx *x, struct file_job *j, int fd, int check_binary, int *skipped)
 {
 	struct scan_stream *st = NULL;
 	struct window w = { NULL, 0, 0 };
+	struct found_input in;
 	struct stat sb;
+	unsigned char *rb = secmem_alloc(READ_CHUNK);
 	int first = 1;
 	long r;
 
 	*skipped = 0;
-	if (fd == 0 && !(fstat(0, &sb) == 0 && S_ISREG(sb.st_mode) && lseek(0, 0, SEEK_CUR) == 0) &&
-	    !(w.buf = secmem_alloc(STDIN_WINDOW)))
+	if (!rb)
 		return -ENOMEM;
-	if ((r = scan_stream_new(x->s, NULL, secrets_on_scan_finding, x, &st))) {
+	if (fd == 0 && !(fstat(0, &sb) == 0 && S_ISREG(sb.st_mode) && lseek(0, 0, SEEK_CUR) == 0) &&
+	    !(w.buf = secmem_alloc(STDIN_WINDOW))) {
+		secmem_free(rb);
+		return -ENOMEM;
+	}
+	if ((r = scan_stream_new(x->s, NULL, secrets_on_scan_finding, &j->found, &st))) {
 		secmem_free(w.buf);
+		secmem_free(rb);
 		return (int)r;
 	}
 	for (;;) {
@@ -90,69 +111,126 @@ static int scan_fd(struct ctx *x, int fd, unsigned char *rb, int check_binary, i
 		}
 		if (first && check_binary && memchr(rb, 0, (size_t)n < 8192 ? (size_t)n : 8192)) {
 			*skipped = 1;
+			j->found.n_pend = 0;
 			r = 0;
 			break;
 		}
 		first = 0;
-		if (w.buf && (r = window_add(x, &w, rb, (size_t)n)))
+		if (w.buf && (r = window_add(x, j, &w, rb, (size_t)n)))
 			break;
 		if ((r = scan_stream_write(st, rb, (size_t)n)))
 			break;
 	}
 	scan_stream_free(st);
-	x->buf_base = w.base;
+	secmem_free(rb);
+	in = (struct found_input){ w.buf, w.len, w.base, w.buf ? -1 : fd };
 	if (r >= 0)
-		r = secrets_found_flush(x, w.buf, w.len, w.buf ? -1 : fd);
-	x->buf_base = 0;
-	x->n_pend = 0;
+		r = secrets_found_judge(x, j->path, &j->found, &in);
+	j->found.n_pend = 0;
 	secmem_free(w.buf);	/* wipes */
 	return r < 0 ? (int)r : 0;
 }
 
-static void scan_one(struct ctx *x, const char *path, unsigned char *rb, int from_walk)
+/* On a worker thread: x is only read. */
+static void scan_work(void *arg, void *item)
 {
+	const struct ctx *x = arg;
+	struct file_job *j = item;
 	struct stat st;
 	int fd, skipped, r;
 
-	x->path = path;
-	if (!strcmp(path, "-")) {
-		x->path = x->o->source ? x->o->source : "stdin";
-		r = scan_fd(x, 0, rb, 0, &skipped);
-		report_count(x->rep, 1);
+	j->counted = -1;
+	if (!strcmp(j->path, "-")) {
+		free(j->path);
+		j->path = strdup(x->o->source ? x->o->source : "stdin");
+		if (!j->path) {
+			snprintf(j->msg, sizeof(j->msg), "cannot scan stdin: %s", strerror(ENOMEM));
+			j->errors++;
+			return;
+		}
+		r = scan_fd(x, j, 0, 0, &skipped);
+		j->counted = 1;
 		if (r) {
-			cli_error("cannot scan stdin: %s", strerror(-r));
-			x->errors++;
+			snprintf(j->msg, sizeof(j->msg), "cannot scan stdin: %s", strerror(-r));
+			j->errors++;
 		}
 		return;
 	}
-	if (scan_path_allowed(x->s, path)) {
-		report_count(x->rep, 0);
+	if (scan_path_allowed(x->s, j->path)) {
+		j->counted = 0;
 		return;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | (from_walk ? O_NOFOLLOW : 0));
+	fd = open(j->path, O_RDONLY | O_CLOEXEC | (j->from_walk ? O_NOFOLLOW : 0));
 	if (fd < 0) {
-		if (from_walk && (errno == ENOENT || errno == ELOOP))
+		if (j->from_walk && (errno == ENOENT || errno == ELOOP))
 			return;	/* deleted since git listed it, or a symlink */
-		cli_error("cannot open '%s': %s", path, strerror(errno));
-		x->errors++;
+		snprintf(j->msg, sizeof(j->msg), "cannot open '%s': %s", j->path, strerror(errno));
+		j->errors++;
 		return;
 	}
-	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode) || (from_walk && !S_ISREG(st.st_mode))) {
-		if (!from_walk)
-			cli_error("'%s' is a directory: use --recursive '%s'", path, path);
-		x->errors += !from_walk;
+	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode) || (j->from_walk && !S_ISREG(st.st_mode))) {
+		if (!j->from_walk) {
+			snprintf(j->msg, sizeof(j->msg), "'%s' is a directory: use --recursive '%s'", j->path, j->path);
+			j->errors++;
+		}
 		close(fd);
 		return;
 	}
-	r = scan_fd(x, fd, rb, 1, &skipped);
+	r = scan_fd(x, j, fd, 1, &skipped);
 	close(fd);
-	report_count(x->rep, !skipped);
-	if (skipped && !from_walk && !x->o->quiet)
-		cli_error("secrets scan: skipped '%s': a binary file (a NUL byte in its first 8 KiB)", path);
+	j->counted = !skipped;
+	if (skipped && !j->from_walk && !x->o->quiet)
+		snprintf(j->msg, sizeof(j->msg), "secrets scan: skipped '%s': a binary file (a NUL byte in its first 8 KiB)",
+			 j->path);
 	if (r) {
-		cli_error("cannot scan '%s': %s", path, strerror(-r));
+		snprintf(j->msg, sizeof(j->msg), "cannot scan '%s': %s", j->path, strerror(-r));
+		j->errors++;
+	}
+}
+
+static void progress(struct ctx *x, size_t done, size_t total, int final);
+
+/* On the submitting thread, in input order. */
+static void scan_done(void *arg, void *item)
+{
+	struct ctx *x = arg;
+	struct file_job *j = item;
+	int r;
+
+	if (j->counted >= 0)
+		report_count(x->rep, j->counted);
+	if ((r = secrets_found_apply(x, j->path, NULL, &j->found))) {
+		cli_error("cannot scan '%s': %s", j->path, strerror(-r));
 		x->errors++;
 	}
+	if (j->msg[0])
+		cli_error("%s", j->msg);
+	x->errors += j->errors;
+	if (j->total) {
+		progress(x, j->idx, j->total, 0);
+		if (j->idx == j->total)
+			progress(x, j->idx, j->total, 1);
+	}
+	secrets_found_batch_release(&j->found);
+	free(j->path);
+	free(j);
+}
+
+static void scan_one(struct ctx *x, struct spool *p, const char *path, int from_walk, size_t idx, size_t total)
+{
+	struct file_job *j = calloc(1, sizeof(*j));
+
+	if (!j || !(j->path = strdup(path))) {
+		free(j);
+		spool_wait(p);
+		cli_error("cannot scan '%s': %s", path, strerror(ENOMEM));
+		x->errors++;
+		return;
+	}
+	j->from_walk = from_walk;
+	j->idx = idx;
+	j->total = total;
+	spool_submit(p, j);
 }
 
 /* Run a command and collect its standard output (not secret: file names);
@@ -280,13 +358,14 @@ static int list_dir(const char *dir, int all, char **out, size_t *len)
 	return r;
 }
 
-static int scan_tree(struct ctx *x, const char *dir, unsigned char *rb)
+static int scan_tree(struct ctx *x, struct spool *p, const char *dir)
 {
 	char *list = NULL, path[PATH_MAX];
 	size_t len, i, total = 0, done = 0;
 	struct stat st;
 	int r;
 
+	spool_wait(p);	/* what went before is said first */
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		cli_error("--recursive '%s': not a directory", dir);
 		return EXIT_USAGE;
@@ -299,7 +378,7 @@ static int scan_tree(struct ctx *x, const char *dir, unsigned char *rb)
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < len; i++)
-		total += list[i] == 0;
+		total += list[i] == 0 && i > 0 && list[i - 1] != 0;
 	for (i = 0; i < len;) {
 		const char *rel = list + i;
 		size_t n = strlen(rel);
@@ -311,17 +390,15 @@ static int scan_tree(struct ctx *x, const char *dir, unsigned char *rb)
 			snprintf(path, sizeof(path), "%s", rel);
 		else
 			snprintf(path, sizeof(path), "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", rel);
-		scan_one(x, path, rb, 1);
-		progress(x, ++done, total, 0);
+		scan_one(x, p, path, 1, ++done, total);
 	}
-	progress(x, done, total, 1);
 	free(list);
 	return 0;
 }
 
 int secrets_scan(struct ctx *x, int argc, char **argv)
 {
-	unsigned char *rb;
+	struct spool *p;
 	int i, r = 0;
 
 	if (argc == optind && !x->o->n_dirs) {
@@ -330,15 +407,17 @@ int secrets_scan(struct ctx *x, int argc, char **argv)
 	}
 	if (report_new(secrets_report_format(x->c), x->s, stdout, secrets_color(x, 1), &x->rep))
 		return EXIT_USAGE;
-	if (!(rb = secmem_alloc(READ_CHUNK))) {
-		cli_error("cannot allocate the input buffer in locked memory");
+	/* a window of a few files per thread: enough to keep them busy while
+	 * a slow file holds up the report, and little memory */
+	if ((r = spool_new(x->o->threads, 4 * x->o->threads, scan_work, scan_done, x, &p))) {
+		cli_error("cannot start %u threads: %s", x->o->threads, strerror(-r));
 		return EXIT_USAGE;
 	}
 	for (i = optind; i < argc; i++)
-		scan_one(x, argv[i], rb, 0);
+		scan_one(x, p, argv[i], 0, 0, 0);
 	for (i = 0; i < (int)x->o->n_dirs && !r; i++)
-		r = scan_tree(x, x->o->dirs[i], rb);
-	secmem_free(rb);
+		r = scan_tree(x, p, x->o->dirs[i]);
+	spool_free(p);
 	if (report_finish(x->rep))
 		x->errors++;
 	if (r)

@@ -145,7 +145,7 @@ enum {
 	O_RULES = 256, O_KNOWN, O_KNOWN_FROM, O_MINCONF, O_MINLEN, O_NOENT, O_REPL, O_WITHTYPE,
 	O_SOURCE, O_AUDIT, O_HOLD, O_LINEBUF, O_BUFFERED, O_QUIET, O_RECURSIVE, O_COMMITS, O_REPO,
 	O_OUTPUT, O_INPLACE, O_STATS, O_CONFIG, O_NOCONFIG, O_BASELINE, O_WBASELINE, O_IGNFILE, O_NOINLINE,
-	O_NOGITIGNORE, O_SINCE, O_ALL, O_STAGED, O_PRECOMMIT, O_COLOR, O_EXITERR,
+	O_NOGITIGNORE, O_SINCE, O_ALL, O_STAGED, O_PRECOMMIT, O_COLOR, O_EXITERR, O_THREADS,
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -184,6 +184,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "pre-commit", no_argument, NULL, O_PRECOMMIT },
 		{ "color", required_argument, NULL, O_COLOR },
 		{ "exit-code-on-error", required_argument, NULL, O_EXITERR },
+		{ "threads", required_argument, NULL, O_THREADS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -335,6 +336,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return EXIT_USAGE;
 			}
 			o->exit_on_error = (int)ul;
+			break;
+		case O_THREADS:
+			if (parse_ulong(optarg, SECRETS_THREADS_MAX, &ul) || !ul) {
+				cli_error("secrets %s: --threads wants a number from 1 to %d, not '%s'", argv[0],
+					  SECRETS_THREADS_MAX, optarg);
+				return EXIT_USAGE;
+			}
+			o->threads = (unsigned int)ul;
 			break;
 		case 'h':
 			cli_help(stdout, "secrets", argv[0]);
@@ -489,7 +498,7 @@ static int setup(struct ctx *x, int want_audit, const char *root)
 	size_t i;
 	int r;
 
-	if ((r = secmem_init(LOCKED_ARENA, &why)) && r != -EBUSY) {
+	if ((r = secmem_init(secrets_arena_size(o->threads), &why)) && r != -EBUSY) {
 		cli_error("%s", why_str(&why));
 		return EXIT_USAGE;
 	}
@@ -611,13 +620,14 @@ static int misplaced(const char *cmd, const char *padded, const struct opts *o)
 		{ "--in-place", "redact" }, { "--color", "scan scan-git" },
 		{ "--line-buffered or --buffered", "filter" }, { "--replacement", "filter redact" },
 		{ "--with-type", "filter redact" }, { "--audit-log", "filter redact" },
+		{ "--threads", "scan scan-git" },
 	};
 	const int set[] = {
 		!!o->baseline, !!o->write_baseline, !!o->ignore_file, o->no_inline_allow, o->no_config,
 		o->exit_on_error != EXIT_USAGE, o->n_dirs > 0, o->no_gitignore, o->commits > 0, !!o->repo,
 		!!o->since, o->all_refs, o->staged && !o->pre_commit, o->pre_commit, o->hold_ms != 100, o->stats,
 		!!o->output, o->in_place, o->color != -1, o->line_mode != -1,
-		strcmp(o->so.replacement, "[REDACTED]") != 0, o->with_type, !!o->audit_log,
+		strcmp(o->so.replacement, "[REDACTED]") != 0, o->with_type, !!o->audit_log, o->threads > 0,
 	};
 	size_t i;
 
@@ -660,6 +670,8 @@ int cli_secrets(struct cli *c, int argc, char **argv)
 	snprintf(padded, sizeof(padded), " %s ", cmd);
 	if ((r = misplaced(cmd, padded, &o)))
 		return r;
+	if (!o.threads && (!strcmp(cmd, "scan") || !strcmp(cmd, "scan-git")))
+		o.threads = secrets_threads_default();
 	if (c->sarif && strcmp(cmd, "scan") && strcmp(cmd, "scan-git")) {
 		cli_error("secrets %s: --format sarif is for secrets scan and scan-git", cmd);
 		return EXIT_USAGE;

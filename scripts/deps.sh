@@ -15,7 +15,9 @@ BENCH="ripgrep"
 FUZZ_PKGS=""
 [ "${FUZZ:-}" = 1 ] && FUZZ_PKGS="clang libclang-rt-dev"
 # make bench (BENCH_PLOTS=1 scripts/deps.sh): gnuplot draws the report's
-# plots; CI's check path does not need it.
+# plots, and node with npm runs the scanner's peer, secretlint, which
+# tests/bench/secretlint-install.sh installs from npm into build/peers/;
+# CI's check path needs none of them.
 PLOT_PKGS=""
 [ "${BENCH_PLOTS:-}" = 1 ] && PLOT_PKGS="gnuplot-nox"
 
@@ -25,6 +27,11 @@ for p in $BUILD $TEST $BENCH $FUZZ_PKGS $PLOT_PKGS; do
 		missing="$missing $p"
 	fi
 done
+# Any node with its npm will do for secretlint (a machine may have one from
+# elsewhere than Debian, with npm inside the nodejs package), else Debian's.
+if [ "${BENCH_PLOTS:-}" = 1 ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+	missing="$missing nodejs npm"
+fi
 # The docker CLI reads docker.env in the tests (no engine needed); any
 # docker CLI on PATH will do, else Debian's.
 if ! command -v docker >/dev/null 2>&1; then

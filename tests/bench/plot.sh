@@ -9,9 +9,13 @@
 #       benchmarks write through BENCH_SAMPLES): OUTDIR/<group>.png; '_' in a
 #       label is a space.  Prints the PNG names it wrote.
 #   plot.sh throughput OUT.png TITLE FILE
-#       FILE: lines "INPUT_BYTES<TAB>SERIES<TAB>MB/s" (the scanner's
-#       benchmark writes bench/data/scan-throughput.tsv); one line per
-#       series, MB/s against the input size, both on log scales.
+#       FILE: lines "INPUT_BYTES<TAB>SERIES<TAB>MB/s[<TAB>SECONDS]" (the
+#       scanner's benchmark writes bench/data/scan-throughput.tsv); one line
+#       per series, MB/s against the input size, both on log scales; '_' in
+#       a series name is a space.
+#   plot.sh seconds OUT.png TITLE FILE
+#       the same FILE, wall time of a whole run (start-up included) against
+#       the input size, both on log scales.
 # Fails when gnuplot is missing (BENCH_PLOTS=1 scripts/deps.sh installs it).
 set -euo pipefail
 command -v gnuplot > /dev/null || { echo "plot.sh: gnuplot is missing: run BENCH_PLOTS=1 scripts/deps.sh" >&2; exit 1; }
@@ -75,8 +79,11 @@ samples)
 		echo "$group.png"
 	done
 	;;
-throughput)
-	out=$2 title=$3 f=$4
+throughput|seconds)
+	mode=$1 out=$2 title=$3 f=$4
+	col=3 ylabel='throughput (MB/s, log scale)'
+	[ "$mode" = seconds ] && col=4 ylabel='wall time of one run, start-up included (s, log scale)'
+
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	{
@@ -85,14 +92,14 @@ throughput)
 		echo "set title '$title'"
 		echo "set logscale xy"
 		echo "set xlabel 'input size (bytes, log scale)'"
-		echo "set ylabel 'throughput (MB/s, log scale)'"
+		echo "set ylabel '$ylabel'"
 		echo "set key top left box opaque"
 		printf 'plot '
 		sep=""
 		n=0
 		for s in $(cut -f 2 "$f" | sort -u); do
 			n=$((n + 1))
-			awk -F '\t' -v s="$s" '$2 == s { print $1, $3 }' "$f" | sort -n > "$tmp/$n.dat"
+			awk -F '\t' -v s="$s" -v c="$col" '$2 == s && $c != "" { print $1, $c }' "$f" | sort -n > "$tmp/$n.dat"
 			printf "%s'%s' using 1:2 with linespoints lw 2 title '%s'" "$sep" "$tmp/$n.dat" "${s//_/ }"
 			sep=", "
 		done
@@ -100,7 +107,7 @@ throughput)
 	} | gnuplot
 	;;
 *)
-	echo "usage: plot.sh cdf OUT TITLE FILE=LABEL... | samples DIR OUTDIR | throughput OUT TITLE FILE" >&2
+	echo "usage: plot.sh cdf OUT TITLE FILE=LABEL... | samples DIR OUTDIR | throughput|seconds OUT TITLE FILE" >&2
 	exit 2
 	;;
 esac

@@ -35,8 +35,11 @@ done
 plots=$(tests/bench/plot.sh samples "$BENCH_DATA/samples" bench) || status=1
 if [ -s "$BENCH_DATA/scan-throughput.tsv" ]; then
 	tests/bench/plot.sh throughput bench/scan-throughput.png \
-		"harombe secrets filter throughput by input size, beside cat and ripgrep" \
+		"harombe secrets filter through a pipe, start-up included, by input size, beside cat and secretlint" \
 		"$BENCH_DATA/scan-throughput.tsv" && plots="$plots scan-throughput.png" || status=1
+	tests/bench/plot.sh seconds bench/scan-time.png \
+		"wall time of one run by input size (start-up is the floor), beside cat and secretlint" \
+		"$BENCH_DATA/scan-throughput.tsv" && plots="$plots scan-time.png" || status=1
 fi
 
 fmt() {	# a figure as people read it
