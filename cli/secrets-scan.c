@@ -34,12 +34,18 @@ struct file_job {
 };
 
 /* Piped stdin cannot be read again for a finding's line (inline allow
- * markers), value (stop words, fingerprints): its last STDIN_WINDOW bytes
- * are kept in locked memory, and the job's findings are judged before bytes
- * leave the window.  Stdin that is a file read from its start is pread.
- * The window belongs to the one job that reads stdin, on whichever thread
- * runs it. */
-#define STDIN_WINDOW (1u << 20)
+ * markers), value (stop words, fingerprints): its last bytes are kept in a
+ * window of locked memory, and the job's findings are judged before bytes
+ * leave it.  Stdin that is a file read from its start is pread.  The window
+ * belongs to the one job that reads stdin, on whichever thread runs it.
+ * When the window moves on, the last STDIN_KEEP bytes stay: the stream
+ * looks at its input a window at a time (512 KiB, SCAN_WINDOW in
+ * scan/scan-internal.h), so up to that much input written to it may still
+ * bring findings, and a finding's line starts before it (128 KiB more).
+ * Keeping less (half of a 1 MiB window, less a 256 KiB read) left findings
+ * unreadable, reported with no marker check and no fingerprint. */
+#define STDIN_KEEP (640u << 10)
+#define STDIN_WINDOW (2u << 20)
 
 struct window {
 	unsigned char *buf;	/* locked; NULL: fd is pread */
@@ -50,10 +56,13 @@ struct window {
 static int window_add(const struct ctx *x, struct file_job *j, struct window *w, const unsigned char *p, size_t n)
 {
 	if (w->len + n > STDIN_WINDOW) {
-		size_t keep = n >= STDIN_WINDOW / 2 ? 0 : STDIN_WINDOW / 2 - n, drop = w->len - keep;
+		size_t keep = w->len < STDIN_KEEP ? w->len : STDIN_KEEP, drop;
 		const struct found_input in = { w->buf, w->len, w->base, -1 };
 		int r;
 
+		if (n > STDIN_WINDOW - keep)
+			keep = n >= STDIN_WINDOW ? 0 : STDIN_WINDOW - n;
+		drop = w->len - keep;
 		if ((r = secrets_found_judge(x, j->path, &j->found, &in)))
 			return r;
 		memmove(w->buf, w->buf + drop, keep);

@@ -68,6 +68,48 @@ done
 cmp -s base.1.json base.4.json || fail "--write-baseline differs with --threads 4"
 ok "scan --threads 1, 2, 4 and the default: the same report, byte for byte (text, JSON, SARIF, baseline, stderr), every planted secret"
 
+# Stdin among files: one job, on whichever thread takes it, with its own
+# window of piped input.  a.txt, big.txt (5 MB, longer than the window) and
+# b.txt hold tokens every ~250 lines, every other one marked harombe:allow.
+# Piped or redirected, on 1, 2 or 4 threads, `--source big.txt a.txt - b.txt`
+# must report what `a.txt big.txt b.txt` does, byte for byte: every marked
+# line left out and every fingerprint made, wherever the window stood.
+python3 - <<'EOF'
+import random, string
+r = random.Random()
+B62 = string.ascii_letters + string.digits
+words = ["alpha", "beta", "config", "value", "the", "log", "request", "done", "retry", "cache"]
+for name, size in (("a.txt", 200_000), ("big.txt", 5_000_000), ("b.txt", 300_000)):
+    out, n, k = [], 0, 0
+    while n < size:
+        if r.random() < 0.004:
+            k += 1
+            l = "token = " + "gh" + "p_" + "".join(r.choice(B62) for _ in range(36)) + ("  # harombe:allow" if k % 2 else "")
+        else:
+            l = " ".join(r.choice(words) for _ in range(r.randint(3, 30)))
+        out.append(l)
+        n += len(l) + 1
+    open(name, "w").write("\n".join(out) + "\n")
+EOF
+rc_of "$HAROMBE" --format json secrets scan --color never --threads 1 a.txt big.txt b.txt > stdin.ref 2> stdin.ref.err
+[ "$RC" -eq 1 ] || fail "scan a.txt big.txt b.txt: exit $RC"
+python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["findings"]; assert len(f) > 50 and all(x.get("fingerprint") for x in f), len(f)' \
+	stdin.ref || fail "scan a.txt big.txt b.txt: findings or fingerprints missing"
+grep -q 'findings left out: [1-9][0-9]* marked inline' stdin.ref.err || fail "the marked lines were not left out"
+for t in 1 2 4; do
+	rc_of sh -c "cat big.txt | '$HAROMBE' --format json secrets scan --color never --threads $t --source big.txt a.txt - b.txt \
+		> stdin.pipe.$t 2> stdin.pipe.$t.err"
+	[ "$RC" -eq 1 ] || fail "piped stdin, --threads $t: exit $RC"
+	cmp -s stdin.ref stdin.pipe.$t || fail "piped stdin, --threads $t: not the report of the file"
+	cmp -s stdin.ref.err stdin.pipe.$t.err || fail "piped stdin, --threads $t: $(cat stdin.pipe.$t.err)"
+	rc_of sh -c "'$HAROMBE' --format json secrets scan --color never --threads $t --source big.txt a.txt - b.txt \
+		< big.txt > stdin.redir.$t 2> stdin.redir.$t.err"
+	cmp -s stdin.ref stdin.redir.$t && cmp -s stdin.ref.err stdin.redir.$t.err ||
+		fail "redirected stdin, --threads $t: not the report of the file"
+done
+for f in stdin.*; do no_run_all "$f"; done
+ok "scan a.txt - b.txt with 5 MB of stdin, piped or redirected, --threads 1, 2, 4: the file's report byte for byte (every marker, every fingerprint)"
+
 # A history of 400 commits touching 1 to 3 of 40 files each (git
 # fast-import), a token added now and then.  planted.git: how many.
 git init -q hist
