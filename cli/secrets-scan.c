@@ -414,6 +414,12 @@ int secrets_scan(struct ctx *x, int argc, char **argv)
 		cli_error("secrets scan: give FILE..., - for stdin, or --recursive DIR");
 		return EXIT_USAGE;
 	}
+	for (i = optind, r = 0; i < argc; i++)	/* stdin can be read once only */
+		if (!strcmp(argv[i], "-") && r++) {
+			cli_error("secrets scan: '-' (stdin) is given more than once");
+			return EXIT_USAGE;
+		}
+	r = 0;
 	if (report_new(secrets_report_format(x->c), x->s, stdout, secrets_color(x, 1), &x->rep))
 		return EXIT_USAGE;
 	/* a window of a few files per thread: enough to keep them busy while

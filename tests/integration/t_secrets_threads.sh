@@ -161,4 +161,7 @@ rc_of "$HAROMBE" secrets scan-git --threads 0 --repo hist > out 2> "$ERR"
 [ "$RC" -eq 2 ] && grep -q -- "--threads wants a number" "$ERR" || fail "scan-git --threads 0: exit $RC"
 rc_of sh -c "echo hi | '$HAROMBE' secrets filter --threads 2 > out 2> '$ERR'"
 [ "$RC" -eq 2 ] && grep -q -- "--threads is for secrets scan scan-git only" "$ERR" || fail "filter --threads: exit $RC"
-ok "--threads 0, x, 65, -1, '' and --threads on filter: usage errors, exit 2"
+rc_of sh -c "echo hi | '$HAROMBE' secrets scan --threads 2 - tree/d1/f1.txt - > out 2> '$ERR'"
+[ "$RC" -eq 2 ] && grep -q -- "'-' (stdin) is given more than once" "$ERR" && [ ! -s out ] ||
+	fail "scan - FILE -: exit $RC: $(cat "$ERR")"
+ok "--threads 0, x, 65, -1, '', --threads on filter and stdin named twice: usage errors, exit 2"
