@@ -310,7 +310,8 @@ const struct fuse_lowlevel_ops *fs_operations(void)
 /* ---- lifecycle ---- */
 
 /* backend_named_fn: does generation arg map a key at path for container
- * scope?  (A carried lease it no longer names is revoked.) */
+ * scope, under secrets: or as a file of certificates:?  (A carried lease
+ * or certificate it no longer names is revoked or dropped.) */
 static int gen_names(const char *scope, const char *path, void *arg)
 {
 	const struct gen *g = arg;
@@ -319,6 +320,9 @@ static int gen_names(const char *scope, const char *path, void *arg)
 
 	for (i = 0; v && i < v->n; i++)
 		if (strcspn(v->keys[i], "@#") == n && !strncmp(v->keys[i], path, n))
+			return 1;
+	for (i = 0; v && i < v->n_files; i++)
+		if (strcspn(v->files[i].key, "#") == n && !strncmp(v->files[i].key, path, n))
 			return 1;
 	return 0;
 }

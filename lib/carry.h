@@ -7,6 +7,7 @@
 /*
  * What one harombefs daemon carries to the next when it restarts on the
  * same FUSE connection (fs/handover.h): its Vault leases and login token,
+ * the PKI certificates with their private keys,
  * the views' change counters, the poll() registrations of open files.
  *
  * One region of secret memory: memfd_secret(2) where the kernel has it

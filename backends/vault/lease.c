@@ -41,11 +41,14 @@
  * names are revoked by the renewal thread.  A restart does not revoke; a
  * stop still does (unless revoke_on_exit is false).  A lease minted in the
  * instant between Vault's answer and that rewrite is not carried: it ends
- * at its TTL.
+ * at its TTL.  The certificates of pki.c ride in the same section, after
+ * the leases (vault_pki_save(), vault_pki_load()).
  */
 
 #define CARRY_VAULT "vault"
-#define CARRY_VAULT_VERSION 1
+/* 1: token and leases; 2: and then the certificates (pki.c).  A daemon
+ * reads both (an upgrade from a version-1 daemon keeps its leases). */
+#define CARRY_VAULT_VERSION 2
 
 struct vlease {
 	struct vlease *next;
@@ -194,6 +197,7 @@ static void save_locked(struct vault_backend *vb)
 		    carry_w_u64(sb, (uint64_t)l->renewable) || carry_w_u64(sb, (uint64_t)l->capped) ||
 		    carry_w_u64(sb, l->got_at) || carry_w_u64(sb, l->used_at) || carry_w_u64(sb, l->renewals);
 	}
+	r = r || vault_pki_save(vb, sb);
 	if (r)
 		log_warn("vault: out of locked memory writing the carried lease table: a restart now carries "
 			 "an older one");
@@ -202,19 +206,30 @@ static void save_locked(struct vault_backend *vb)
 	secbuf_free(sb);
 }
 
+void vault_carry_save(struct vault_backend *vb)
+{
+	save_locked(vb);
+}
+
+int vault_carry_keep(struct vault_backend *vb)
+{
+	return vb->carry && carry_handover(vb->carry) && carry_owns(vb->carry, CARRY_VAULT, vb->carry_ticket);
+}
+
 void vault_carry_load(struct vault_backend *vb)
 {
 	struct secbuf *sb = carry_take(vb->carry, CARRY_VAULT);
 	struct carry_rd rd;
 	const char *addr, *ns, *ident;
 	char mine[256];
-	uint64_t n, i, now = vhttp_now_ms();
+	uint64_t n, i, version, now = vhttp_now_ms();
 	struct vlease **tail = &vb->adopt;
 
 	if (!sb)
 		return;
 	carry_rd_init(&rd, sb);
-	if (carry_r_u64(&rd) != CARRY_VAULT_VERSION) {
+	version = carry_r_u64(&rd);
+	if (version != 1 && version != CARRY_VAULT_VERSION) {
 		log_warn("vault: the carried lease table has another format (an older harombefs?): not "
 			 "adopted; its leases end at their TTL");
 		goto out;
@@ -283,6 +298,8 @@ void vault_carry_load(struct vault_backend *vb)
 	if (rd.bad)
 		log_warn("vault: the carried lease table is cut short: leases after the first %llu are not "
 			 "adopted and end at their TTL", (unsigned long long)i);
+	else if (version >= 2)
+		vault_pki_load(vb, &rd);
 out:
 	secbuf_free(sb);
 }
@@ -322,6 +339,7 @@ void vault_leases_adopt(struct vault_backend *vb, backend_named_fn *named, void 
 			audit_lease(vb, l, "adopted", 0, NULL);
 		}
 	}
+	vault_pki_adopt(vb, named, arg);
 	save_locked(vb);
 	pthread_mutex_unlock(&vb->lease_lock);
 	if (adopted || orphans)
@@ -659,7 +677,7 @@ uint64_t vault_lease_step(struct vault_backend *vb)
  * leases are revoked as at a stop.) */
 void vault_leases_close(struct vault_backend *vb)
 {
-	int keep = vb->carry && carry_handover(vb->carry) && carry_owns(vb->carry, CARRY_VAULT, vb->carry_ticket);
+	int keep = vault_carry_keep(vb);
 	struct vlease *l;
 
 	if (keep && vb->leases)
@@ -673,6 +691,8 @@ void vault_leases_close(struct vault_backend *vb)
 			revoke(vb, l, l->orphan ? "no longer configured" : "shutdown");
 		lease_free(l);
 	}
+	/* (vault_pki_close() then rewrites the section without the
+	 * certificates, unless they are kept.) */
 	if (!keep)
 		save_locked(vb);	/* nothing left to adopt */
 }

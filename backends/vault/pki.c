@@ -11,6 +11,7 @@
 
 #include "backends/vault/sjson.h"
 #include "lib/audit.h"
+#include "lib/carry.h"
 #include "lib/log.h"
 #include "lib/secbuf.h"
 
@@ -31,7 +32,13 @@
  * and it runs out by itself.
  *
  * The fields (certificate, private_key, ca_chain, ...) live in locked
- * memory; the private key never leaves it but as a copy for one open.
+ * memory; the private key never leaves it but as a copy for one open, and
+ * in the carried state (lib/carry.h, secret memory): in harombefs every
+ * issue, re-issue and drop rewrites the "vault" section with the
+ * certificates after the leases, so that the daemon a restart or a kill -9
+ * brings up adopts them (same serial, same key, the same renewal
+ * schedule) instead of issuing new ones.  Carried certificates the new
+ * configuration no longer names are dropped (their lease revoked, if any).
  * Serial numbers are logged and audited (they are public), never a key.
  */
 
@@ -57,6 +64,7 @@ struct vcert {
 	uint64_t retry_at;	/* after a failed re-issue: not before */
 	int issuing;		/* first issue in flight: wait on lease_cond */
 	int busy;		/* the renewal thread issues it again, unlocked */
+	int orphan;		/* carried in, and the configuration no longer names it */
 	unsigned int reissues;
 };
 
@@ -392,6 +400,7 @@ again:
 		unlink_cert(vb, c);
 		cert_free(c);
 		c = NULL;
+		vault_carry_save(vb);
 	}
 	if (!c) {
 		c = calloc(1, sizeof(*c));
@@ -416,10 +425,12 @@ again:
 			return r;
 		}
 		issued = 1;
+		vault_carry_save(vb);
 		log_info("vault: issued certificate %s of '%s' for '%s' (%llu s)", c->serial, c->req, scope,
 			 (unsigned long long)((c->expire_at - c->got_at) / 1000));
 	}
 	c->used_at = vhttp_now_ms();
+	c->orphan = 0;
 	r = pick(c, hash + 1, out, why);
 	pthread_mutex_unlock(&vb->lease_lock);
 	if (issued)
@@ -464,13 +475,15 @@ uint64_t vault_pki_step(struct vault_backend *vb)
 		for (c = vb->certs; c; c = c->next) {
 			if (c->issuing || c->busy)
 				continue;
-			live = vault_scope_live(vb, c->scope, &c->used_at, now);
+			live = c->orphan ? 0 : vault_scope_live(vb, c->scope, &c->used_at, now);
 			if (live <= 0 || now >= renew_at(c)) {
 				work = c;
-				if (live <= 0)
+				if (live <= 0) {
 					unlink_cert(vb, c);
-				else
+					vault_carry_save(vb);
+				} else {
 					c->busy = 1;
+				}
 				break;
 			}
 			due = renew_at(c);
@@ -485,7 +498,7 @@ uint64_t vault_pki_step(struct vault_backend *vb)
 		if (!work)
 			break;
 		if (live <= 0) {
-			drop(vb, work, live < 0 ? "its container is gone" : "idle");
+			drop(vb, work, work->orphan ? "no longer configured" : live < 0 ? "its container is gone" : "idle");
 			continue;
 		}
 		memset(&fresh, 0, sizeof(fresh));
@@ -502,6 +515,7 @@ uint64_t vault_pki_step(struct vault_backend *vb)
 				unlink_cert(vb, work);
 				audit_cert(vb, work, "expired", r, why.msg);
 				cert_free(work);
+				vault_carry_save(vb);
 			} else {
 				uint64_t t = vhttp_now_ms(), wait = (work->expire_at - t) / 4;
 
@@ -519,6 +533,7 @@ uint64_t vault_pki_step(struct vault_backend *vb)
 		work->expire_at = fresh.expire_at;
 		work->retry_at = 0;
 		work->reissues++;
+		vault_carry_save(vb);
 		audit_cert(vb, work, "reissued", 0, NULL);
 		log_info("vault: issued certificate %s of '%s' for '%s' again (%llu s)", work->serial, work->req,
 			 work->scope, (unsigned long long)((work->expire_at - work->got_at) / 1000));
@@ -538,18 +553,138 @@ uint64_t vault_pki_step(struct vault_backend *vb)
 	return next > now ? (next - now < RENEW_MIN_WAIT_MS ? RENEW_MIN_WAIT_MS : next - now) : RENEW_MIN_WAIT_MS;
 }
 
-/* At close (the renewal thread is stopped). */
+/* At close (the renewal thread is stopped).  Before a restart on the same
+ * connection the carried certificates are the successor's: nothing is
+ * revoked, and the section keeps them. */
 void vault_pki_close(struct vault_backend *vb)
 {
+	int keep = vault_carry_keep(vb);
 	struct vcert *c;
 
-	while ((c = vb->certs)) {
-		vb->certs = c->next;
-		if (c->lease_id && vb->revoke_on_exit && vb->lease_daemon)
-			drop(vb, c, "shutdown");
+	if (keep && vb->certs)
+		log_info("vault: leaving the certificates to the next daemon");
+	while ((c = vb->certs) || (c = vb->cert_adopt)) {
+		if (c == vb->certs)
+			vb->certs = c->next;
+		else
+			vb->cert_adopt = c->next;
+		if (!keep && c->lease_id && (vb->revoke_on_exit || c->orphan) && vb->lease_daemon)
+			drop(vb, c, c->orphan ? "no longer configured" : "shutdown");
 		else
 			cert_free(c);
 	}
+	if (!keep && vb->carry) {
+		pthread_mutex_lock(&vb->lease_lock);
+		vault_carry_save(vb);	/* nothing left to adopt */
+		pthread_mutex_unlock(&vb->lease_lock);
+	}
+}
+
+/* ---- carried across a restart (lease.c's section, lease_lock held) ---- */
+
+int vault_pki_save(struct vault_backend *vb, struct secbuf *sb)
+{
+	struct vcert *c;
+	uint64_t n = 0;
+	size_t i;
+	int r;
+
+	for (c = vb->certs; c; c = c->next)
+		n += !c->issuing;
+	r = carry_w_u64(sb, n);
+	for (c = vb->certs; c && !r; c = c->next) {
+		if (c->issuing)
+			continue;
+		/* (busy: being issued again, the fields are still this one's) */
+		r = carry_w_str(sb, c->scope) || carry_w_str(sb, c->req) ||
+		    carry_w_str(sb, c->lease_id ? c->lease_id : "") || carry_w_str(sb, c->serial) ||
+		    carry_w_u64(sb, c->got_at) || carry_w_u64(sb, c->expire_at) || carry_w_u64(sb, c->used_at) ||
+		    carry_w_u64(sb, c->retry_at) || carry_w_u64(sb, c->reissues) || carry_w_u64(sb, NFIELDS);
+		for (i = 0; i < NFIELDS && !r; i++)
+			r = carry_w_u64(sb, !!c->f[i]) ||
+			    (c->f[i] && carry_w_bytes(sb, secbuf_str(c->f[i]), secbuf_len(c->f[i])));
+	}
+	return r ? -1 : 0;
+}
+
+void vault_pki_load(struct vault_backend *vb, struct carry_rd *rd)
+{
+	struct vcert **tail = &vb->cert_adopt;
+	uint64_t n = carry_r_u64(rd), i, nf, j;
+
+	for (i = 0; i < n && !rd->bad; i++) {
+		struct vcert *c = calloc(1, sizeof(*c));
+		const char *scope = carry_r_str(rd), *req = carry_r_str(rd), *lease = carry_r_str(rd),
+			   *serial = carry_r_str(rd);
+
+		if (!c) {
+			rd->bad = 1;
+			break;
+		}
+		c->got_at = carry_r_u64(rd);
+		c->expire_at = carry_r_u64(rd);
+		c->used_at = carry_r_u64(rd);
+		c->retry_at = carry_r_u64(rd);
+		c->reissues = (unsigned int)carry_r_u64(rd);
+		nf = carry_r_u64(rd);
+		if (nf != NFIELDS)
+			rd->bad = 1;
+		for (j = 0; j < NFIELDS && !rd->bad; j++) {
+			size_t len;
+			const void *p;
+
+			if (!carry_r_u64(rd))
+				continue;
+			p = carry_r_bytes(rd, &len);
+			if (p && !(c->f[j] = secbuf_dup(p, len)))
+				rd->bad = 1;
+		}
+		if (rd->bad || !(c->scope = strdup(scope)) || !(c->req = strdup(req)) ||
+		    (*lease && !(c->lease_id = strdup(lease)))) {
+			cert_free(c);
+			rd->bad = 1;
+			break;
+		}
+		snprintf(c->serial, sizeof(c->serial), "%s", serial);
+		*tail = c;
+		tail = &c->next;
+	}
+	if (rd->bad)
+		log_warn("vault: the carried certificates are cut short: those after the first %llu are not "
+			 "adopted (the next open issues new ones)", (unsigned long long)i);
+}
+
+void vault_pki_adopt(struct vault_backend *vb, backend_named_fn *named, void *arg)
+{
+	struct vcert *c;
+	uint64_t now = vhttp_now_ms();
+	unsigned int adopted = 0, orphans = 0;
+
+	while ((c = vb->cert_adopt)) {
+		vb->cert_adopt = c->next;
+		c->next = NULL;
+		if (now + 1000 >= c->expire_at) {
+			log_info("vault: the carried certificate %s of '%s' for '%s' ran out during the restart",
+				 c->serial, c->req, c->scope);
+			audit_cert(vb, c, "expired", 0, NULL);
+			cert_free(c);
+			continue;
+		}
+		c->orphan = !vault_is_pki(c->req) || !named || !named(c->scope, c->req, arg);
+		/* as for leases: the restart counts as a use */
+		c->used_at = now;
+		c->next = vb->certs;
+		vb->certs = c;
+		if (c->orphan) {
+			orphans++;
+		} else {
+			adopted++;
+			audit_cert(vb, c, "adopted", 0, NULL);
+		}
+	}
+	if (adopted || orphans)
+		log_info("vault: adopted %u certificate%s of the previous daemon; %u it held are no longer "
+			 "configured and are dropped", adopted, adopted == 1 ? "" : "s", orphans);
 }
 
 void vault_pki_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg)

@@ -18,6 +18,7 @@
 
 struct audit;
 struct carry;
+struct carry_rd;
 struct cfg_node;
 struct vlease;
 struct vcert;
@@ -111,6 +112,7 @@ struct vault_backend {
 
 	/* pki.c: certificates (under lease_lock, with lease_cond) */
 	struct vcert *certs;
+	struct vcert *cert_adopt;	/* carried in, awaiting vault_pki_adopt() */
 	struct backend_hooks hooks;	/* the daemon's (backend.h), under lease_lock */
 };
 
@@ -235,6 +237,11 @@ void vault_leases_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg);
  * once; its leases wait for vault_leases_adopt()). */
 void vault_carry_load(struct vault_backend *vb);
 void vault_leases_adopt(struct vault_backend *vb, backend_named_fn *named, void *arg);
+/* Rewrite the carried section now (lease_lock held): after a change of
+ * the certificates. */
+void vault_carry_save(struct vault_backend *vb);
+/* At close: is this a restart whose successor adopts what vb holds? */
+int vault_carry_keep(struct vault_backend *vb);
 
 /* Revoke a lease by id (sys/leases/revoke).  0 or the error. */
 int vault_lease_revoke(struct vault_backend *vb, const char *id, struct why *why);
@@ -248,6 +255,12 @@ int vault_pki_get(struct vault_backend *vb, const char *scope, const char *key, 
 uint64_t vault_pki_step(struct vault_backend *vb);
 void vault_pki_close(struct vault_backend *vb);
 void vault_pki_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg);
+/* The carried certificates (lease.c's section, lease_lock held): append
+ * them to sb (0 or -1 out of memory); read them from rd into cert_adopt;
+ * take them over (as vault_leases_adopt(), whose lock is held). */
+int vault_pki_save(struct vault_backend *vb, struct secbuf *sb);
+void vault_pki_load(struct vault_backend *vb, struct carry_rd *rd);
+void vault_pki_adopt(struct vault_backend *vb, backend_named_fn *named, void *arg);
 void vault_set_hooks(struct backend *be, const struct backend_hooks *hooks);
 /* Is scope in use?  1 alive (renew; *used_at becomes now), 0 idle past
  * lease_idle since *used_at, -1 gone (its container's cgroup went away).

@@ -6,7 +6,11 @@
 # daemon renews them; a lease the new config no longer names is revoked; a
 # stop revokes them all.  The views' generation counters never go back, and
 # a poll() waiting on a file opened before the restarts is woken by a
-# rotation after them within a second.
+# rotation after them within a second.  PKI certificates pass the same way:
+# the same serial and key after SIGQUIT and kill -9, no new pki/issue; an
+# adopted certificate is issued again at 2/3 of its life and wakes a poll()
+# waiter; one the new config no longer names is dropped (its lease
+# revoked); a stop carries nothing.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/vault-lib.sh"
 
@@ -250,3 +254,134 @@ assert_eq "$(creds c1)" "$C1" "c1's credentials after kill -9 (AppRole)"
 stop_keeper
 [ "$(nleases)" = 0 ] || fail "$(nleases) leases left after the AppRole stop"
 ok "AppRole: SIGQUIT and kill -9 adopt the login token with the lease (0 logins, 0 mints); a stop revokes with it"
+
+# 7. Certificates: carried like the leases.  c1's (20 s life, no lease) is
+# issued again at 2/3 of it by the daemon two restarts later; c2's and c3's
+# role generates leases (revoked when dropped).
+command -v openssl >/dev/null || fail "openssl is missing (scripts/deps.sh installs it)"
+python3 -c 'import cryptography' 2>/dev/null ||
+	fail "python3-cryptography is missing (scripts/deps.sh installs it): the test server's PKI needs it"
+vapi "$V_URL" POST pki/root/generate/internal '{"common_name": "harombe test CA", "ttl": "87600h"}' > /dev/null
+[ "$VAPI_STATUS" = 200 ] || fail "cannot make the test CA (HTTP $VAPI_STATUS)"
+for role in web leased; do
+	vapi "$V_URL" POST "pki/roles/$role" '{"allowed_domains": ["internal"], "allow_subdomains": true, "key_type": "ec", "max_ttl": "1h", "generate_lease": '"$([ $role = leased ] && echo true || echo false)"'}' > /dev/null
+	[ "$VAPI_STATUS" = 204 ] || fail "cannot make the PKI role $role (HTTP $VAPI_STATUS)"
+done
+config_pki() {	# config_pki CONTAINER...
+	local c
+	{
+		printf 'security:\n  credentials:\n    provider: vault\n    vault_url: %s\n    token_file: %s\n' \
+			"$V_URL" "$T_DIR/token"
+		printf '    lease_idle: 60s\n'
+		printf '  fs:\n    audit_log: %s\n    mountpoint: %s\n  containers:\n' "$AUDIT" "$MNT"
+		for c in "$@"; do
+			printf '    %s:\n      certificates:\n        tls:\n' "$c"
+			printf '          role: %s\n          common_name: %s.svc.internal\n' \
+				"$([ "$c" = c1 ] && echo web || echo leased)" "$c"
+			printf '          ttl: %s\n' "$([ "$c" = c1 ] && echo 20s || echo 1h)"
+		done
+	} > "$T_DIR/h.yaml.new"
+	mv "$T_DIR/h.yaml.new" "$T_DIR/harombe.yaml"
+}
+serial() { openssl x509 -noout -serial -in "$1" | cut -d= -f2; }
+issues() { vcount "$V_URL" '^POST pki/issue/'; }
+pki_leases() {
+	curl -s "$V_URL/_test/leases" |
+		python3 -c 'import json,sys; print(sum(1 for l in json.load(sys.stdin)["leases"] if l["path"] == "pki/issue/leased"))'
+}
+same_certs() {	# same_certs WHEN: each container reads the certificate and key read at first
+	local c
+	for c in c1 c2 c3; do
+		cmp -s "$MNT/$c/tls.crt" "$T_DIR/$c.crt" || fail "$1: $c's tls.crt changed"
+		cmp -s "$MNT/$c/tls.key" "$T_DIR/$c.key" || fail "$1: $c's tls.key changed"
+	done
+}
+config_pki c1 c2 c3
+vstats_reset "$V_URL"
+: > "$AUDIT"
+start_keeper
+S=$(server)
+for c in c1 c2 c3; do
+	cat "$MNT/$c/tls.crt" > "$T_DIR/$c.crt" || fail "cannot read $c/tls.crt"
+	cat "$MNT/$c/tls.key" > "$T_DIR/$c.key" || fail "cannot read $c/tls.key"
+done
+[ "$(issues)" = 3 ] || fail "$(issues) certificates issued for 3 containers"
+[ "$(pki_leases)" = 2 ] || fail "$(pki_leases) certificate leases, expected 2"
+S1=$(serial "$T_DIR/c1.crt")
+python3 "$W/waiter.py" "$MNT/c1/tls.crt" "$W/wc" 40000 &
+WC=$!
+T_PIDS+=("$WC")
+for _ in $(seq 50); do [ -e "$W/wc.ready" ] && break; sleep 0.1; done
+[ -e "$W/wc.ready" ] || fail "the poll() waiter on tls.crt did not start"
+
+vstats_reset "$V_URL"
+kill -QUIT "$KEEPER"
+S=$(new_server "$S" "SIGQUIT (certificates)")
+same_certs "SIGQUIT"
+[ "$(issues)" = 0 ] || fail "SIGQUIT restart: $(issues) certificates issued"
+[ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = 0 ] || fail "SIGQUIT restart revoked certificate leases"
+kill -KILL "$S"
+S=$(new_server "$S" "kill -9 (certificates)")
+same_certs "kill -9"
+[ "$(issues)" = 0 ] || fail "kill -9 restart: $(issues) certificates issued"
+[ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = 0 ] || fail "kill -9 restart revoked certificate leases"
+[ "$(pki_leases)" = 2 ] || fail "$(pki_leases) certificate leases after the restarts, expected 2"
+[ -e "$W/wc" ] && fail "the poll() waiter on tls.crt woke during the restarts: $(cat "$W/wc")"
+ok "SIGQUIT and kill -9: the same certificates and keys (serial $S1 for c1), 0 pki/issue requests, 0 revocations"
+
+wait "$WC" || fail "the poll() waiter on tls.crt failed"
+read -r ev _ < "$W/wc"
+[ "$ev" -eq $((1 | 2)) ] || fail "poll() on tls.crt reported events $ev, not POLLIN|POLLPRI (no renewal of the adopted certificate?)"
+S2=$(serial "$MNT/c1/tls.crt")
+[ "$S2" != "$S1" ] || fail "poll() woke but c1's tls.crt has the old serial"
+[ "$(issues)" = 1 ] || fail "$(issues) certificates issued at the adopted one's 2/3 of life, expected 1 (c1's)"
+cat "$MNT/c1/tls.crt" > "$T_DIR/c1.crt"
+cat "$MNT/c1/tls.key" > "$T_DIR/c1.key"
+openssl x509 -noout -pubkey -in "$T_DIR/c1.crt" > "$T_DIR/pub.cert"
+openssl pkey -pubout -in "$T_DIR/c1.key" > "$T_DIR/pub.key"
+cmp -s "$T_DIR/pub.cert" "$T_DIR/pub.key" || fail "after the renewal, tls.key is not the key of tls.crt"
+ok "the adopted certificate is issued again at 2/3 of its life by the daemon two restarts later: new serial, poll() waiter from before the restarts woken"
+
+# c3 leaves the config: its certificate is dropped and its lease revoked; the rest stay
+config_pki c1 c2
+vstats_reset "$V_URL"
+kill -QUIT "$KEEPER"
+S=$(new_server "$S" "SIGQUIT with c3 removed (certificates)")
+for _ in $(seq 50); do [ "$(pki_leases)" = 1 ] && break; sleep 0.1; done
+[ "$(pki_leases)" = 1 ] || fail "$(pki_leases) certificate leases after c3 left the config, expected 1"
+[ "$(vcount "$V_URL" '^PUT sys/leases/revoke$')" = 1 ] || fail "c3's certificate lease was not revoked"
+for c in c1 c2; do
+	cmp -s "$MNT/$c/tls.crt" "$T_DIR/$c.crt" || fail "$c's tls.crt changed when c3 left"
+done
+[ "$(issues)" = 0 ] || fail "$(issues) certificates issued when c3 left"
+ok "a certificate the new config no longer names is dropped and its lease revoked; c1's and c2's are kept"
+
+n=$(grep -c '"event":"vault_lease".*"action":"adopted","path":"pki/issue/.*"serial":"[0-9a-f:]\{20,\}".*"result":"ok"' "$AUDIT" || true)
+[ "$n" = 8 ] || fail "$n certificate adopted records, expected 8 (3 + 3 + 2)"
+python3 - "$AUDIT" "$S2" <<'PY' || fail "c1's adoption is not audited with its container and serial $S2"
+import json, sys
+want = sys.argv[2].lower()
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if (r.get("event") == "vault_lease" and r.get("action") == "adopted" and r.get("container") == "c1"
+            and r.get("path", "").startswith("pki/issue/web?common_name=c1.svc.internal")
+            and r.get("serial", "").replace(":", "").lower() == want):
+        sys.exit(0)
+sys.exit(1)
+PY
+for c in c1 c2 c3; do
+	no_secret_in "$AUDIT" "$(sed -n 2p "$T_DIR/$c.key")"
+	no_secret_in "$T_DIR/start.err" "$(sed -n 2p "$T_DIR/$c.key")"
+done
+ok "vault_lease 'adopted' audit records for certificates carry the serial, never key material"
+
+# a stop: the leased certificate's lease is revoked, and the next start carries nothing
+vstats_reset "$V_URL"
+stop_keeper
+[ "$(pki_leases)" = 0 ] || fail "$(pki_leases) certificate leases left after the stop"
+start_keeper
+S=$(server)
+cmp -s "$MNT/c1/tls.crt" "$T_DIR/c1.crt" && fail "a start after a stop served the old certificate"
+[ "$(issues)" = 1 ] || fail "$(issues) certificates issued for one open after a stop, expected 1"
+stop_keeper
+ok "a stop revokes the certificate leases and carries nothing to the next start"
