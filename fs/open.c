@@ -585,6 +585,7 @@ static void open_dispatch(struct open_job *j)
 		return open_serve(j);
 	}
 	inject_values_release(&j->vals);
+	fs_count(h, FS_OPEN_TO_WORKERS);
 	pthread_mutex_lock(&h->open_lock);
 	run = t->running < h->share;
 	if (run) {
