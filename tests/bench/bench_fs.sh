@@ -13,7 +13,8 @@
 # test server tests/vault/vaultsrv.py, KV v2, cache_ttl 1h: every timed open
 # a cache hit) and from a SOPS view (a SOPS file of 1,000 keys, decrypted
 # once; every open checks it with a stat()), at 1 and 2 client threads
-# (BENCH_FS_STORES=0 leaves them out).  Rounds are interleaved; the table reports the median
+# (BENCH_FS_STORES=0 leaves them out; BENCH_FS_TARGETS picks targets).
+# Rounds are interleaved; the table reports the median
 # round.  The FUSE requests each target costs per open are counted through
 # the kernel's fuse tracepoints (tracefs), when the kernel has them.
 set -euo pipefail
@@ -210,6 +211,15 @@ declare -A P50 P99 OPS
 cgt=""
 [ -z "$CGID" ] || cgt="hfs-cg${before:+ hfs-before-cg}"
 targets="tmpfs floor floor-hid min-s min hfs-noaudit hfs hfs-tmpl $cgt $before $stores"
+# BENCH_FS_TARGETS="floor hfs ...": only these (and always the floors the
+# ratios need), for a shorter run on a busy machine.
+if [ -n "${BENCH_FS_TARGETS:-}" ]; then
+	keep=""
+	for k in $targets; do
+		case " floor floor-hid $BENCH_FS_TARGETS " in *" $k "*) keep="$keep $k" ;; esac
+	done
+	targets=$keep
+fi
 for r in $(seq 1 "$ROUNDS"); do
 	# Emptied each round: the audit-on targets write ~100 MB a round in all,
 	# and a full log fails opens closed (EIO).  Appends go on at offset 0.
@@ -291,36 +301,38 @@ if [ "$traced" = 1 ]; then
 else
 	echo "FUSE requests per open: not counted (no tracefs with the fuse tracepoints on this kernel)."
 fi
+# a summary row, when both of its targets ran (BENCH_FS_TARGETS)
+summary() { [ -z "$2" ] || [ -z "$4" ] || bench_summary "$@"; }
 for t in 1 2; do
 	th="$t thread"; [ "$t" = 1 ] || th="${th}s"
 	floor=$(median <<< "${P50[floor.$t]}")
-	bench_summary "harombefs open+read+close p50, env view, $th" \
+	summary "harombefs open+read+close p50, env view, $th" \
 		"$(median <<< "${P50[hfs.$t]}")" "floor: minimal libfuse (-s, direct_io, default timeouts), same run" "$floor" "µs" "<=1.25"
-	bench_summary "harombefs open+read+close p50, $th, beside the floor with entry_timeout=0" \
+	summary "harombefs open+read+close p50, $th, beside the floor with entry_timeout=0" \
 		"$(median <<< "${P50[hfs.$t]}")" "floor with per-caller lookups (hiding), same run" "$(median <<< "${P50[floor-hid.$t]}")" "µs" "-"
-	bench_summary "what hiding views costs FUSE alone (entry_timeout=0), $th" \
+	summary "what hiding views costs FUSE alone (entry_timeout=0), $th" \
 		"$(median <<< "${P50[floor-hid.$t]}")" "floor, same run" "$floor" "µs" "-"
-	bench_summary "harombefs open+read+close p50, $th, beside minfs (b)" \
+	summary "harombefs open+read+close p50, $th, beside minfs (b)" \
 		"$(median <<< "${P50[hfs.$t]}")" "minfs, single-threaded loop, same run" "$(median <<< "${P50[min-s.$t]}")" "µs" "-"
-	bench_summary "harombefs open+read+close p50, $th, beside tmpfs" \
+	summary "harombefs open+read+close p50, $th, beside tmpfs" \
 		"$(median <<< "${P50[hfs.$t]}")" "tmpfs (a), same run" "$(median <<< "${P50[tmpfs.$t]}")" "µs" "-"
-	bench_summary "harombefs open+read+close p50, $th, audit on beside off" \
+	summary "harombefs open+read+close p50, $th, audit on beside off" \
 		"$(median <<< "${P50[hfs.$t]}")" "harombefs with audit off, same run" "$(median <<< "${P50[hfs-noaudit.$t]}")" "µs" "-"
-	bench_summary "harombefs open+read+close p50, template view, $th, beside env" \
+	summary "harombefs open+read+close p50, template view, $th, beside env" \
 		"$(median <<< "${P50[hfs-tmpl.$t]}")" "the env view, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
-	[ -z "$CGID" ] || bench_summary "harombefs open+read+close p50, $th, a view with a cgroup rule beside uid only" \
+	[ -z "$CGID" ] || summary "harombefs open+read+close p50, $th, a view with a cgroup rule beside uid only" \
 		"$(median <<< "${P50[hfs-cg.$t]}")" "the same keys, a view without one, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
-	[ -z "$CGID" ] || [ -z "$before" ] || bench_summary "harombefs before, $th, a view with a cgroup rule beside uid only" \
+	[ -z "$CGID" ] || [ -z "$before" ] || summary "harombefs before, $th, a view with a cgroup rule beside uid only" \
 		"$(median <<< "${P50[hfs-before-cg.$t]}")" "before, a view without one, same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
 	for st in vault sops; do
 		case " $stores " in *" hfs-$st "*) ;; *) continue ;; esac
-		bench_summary "harombefs open+read+close p50, $st view, $th, beside the floor" \
+		summary "harombefs open+read+close p50, $st view, $th, beside the floor" \
 			"$(median <<< "${P50[hfs-$st.$t]}")" "floor, same run" "$floor" "µs" "-"
-		[ -z "$before" ] || bench_summary "harombefs open+read+close p50, $st view, $th, after beside before" \
+		[ -z "$before" ] || summary "harombefs open+read+close p50, $st view, $th, after beside before" \
 			"$(median <<< "${P50[hfs-$st.$t]}")" "harombefs before, $st view, same run" \
 			"$(median <<< "${P50[hfs-before-$st.$t]}")" "µs" "-"
 	done
-	[ -z "$before" ] || bench_summary "harombefs open+read+close p50, $th, after beside before" \
+	[ -z "$before" ] || summary "harombefs open+read+close p50, $th, after beside before" \
 		"$(median <<< "${P50[hfs.$t]}")" "harombefs before (BENCH_FS_BEFORE), same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
 done
 exit 0
