@@ -360,7 +360,7 @@ $(BUILD)/tests/bench/openbench: $(BUILD)/tests/bench/openbench.o
 # The open path's benchmark alone, as bench/report.md: harombefs beside the
 # floor (floorfs), minfs and tmpfs; BENCH_FS_BEFORE=PATH adds an older harombefs.
 bench-fs: $(BUILD)/.bench-deps-ok $(PROGS) $(BUILD)/tests/bench/minfs $(BUILD)/tests/bench/floorfs \
-	$(BUILD)/tests/bench/openbench
+	$(BUILD)/tests/bench/openbench $(BUILD)/tests/bench/sopsbench
 	BUILD=$(BUILD) BENCH_ONLY=fs tests/bench/run.sh
 
 $(BUILD)/tests/bench/floorfs: $(BUILD)/tests/bench/floorfs.o

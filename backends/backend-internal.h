@@ -47,6 +47,12 @@ struct backend_ops {
 	 * that keep something per consumer (Vault leases).  NULL = get_many. */
 	int (*get_many_for)(struct backend *be, const char *scope, size_t n, const char *const *keys,
 			    struct secbuf **outs, int *rcs, struct why *whys);
+	/* Optional: get_many_for from memory alone (backend_try_get_many_for):
+	 * 0, or -BACKEND_EWOULDBLOCK when any key needs the store.  NULL =
+	 * get_many_for for a BACKEND_INSTANT store, else always
+	 * -BACKEND_EWOULDBLOCK. */
+	int (*try_get_many_for)(struct backend *be, const char *scope, size_t n, const char *const *keys,
+				struct secbuf **outs, int *rcs, struct why *whys);
 	/* Optional: is key's value per scope (never shared, never cached)?
 	 * NULL = no key is. */
 	int (*scoped)(struct backend *be, const char *key);

@@ -200,6 +200,35 @@ int backend_get_many_for(struct backend *be, const char *scope, size_t n, const 
 	return first;
 }
 
+int backend_try_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+			     struct secbuf **outs, int *rcs, struct why *whys)
+{
+	size_t i;
+	int first = 0, r;
+
+	if (!be->ops->try_get_many_for && (backend_caps(be) & BACKEND_INSTANT))
+		return backend_get_many_for(be, scope, n, keys, outs, rcs, whys);
+	for (i = 0; i < n; i++) {
+		outs[i] = NULL;
+		rcs[i] = 0;
+		if (whys)
+			whys[i].msg[0] = 0;
+	}
+	r = be->ops->try_get_many_for ? be->ops->try_get_many_for(be, scope, n, keys, outs, rcs, whys)
+				       : -BACKEND_EWOULDBLOCK;
+	for (i = 0; i < n; i++) {
+		if (r == -BACKEND_EWOULDBLOCK || rcs[i])
+			rcs[i] = r == -BACKEND_EWOULDBLOCK ? r : normalize(be, rcs[i]);
+		if (rcs[i] && outs[i]) {
+			secbuf_free(outs[i]);
+			outs[i] = NULL;
+		}
+		if (rcs[i] && !first)
+			first = rcs[i];
+	}
+	return r == -BACKEND_EWOULDBLOCK ? r : first;
+}
+
 /* The caller's callback result passes through untouched; only the store's
  * own errors are folded into the documented set. */
 struct list_relay {

@@ -28,6 +28,7 @@
 #define BACKEND_EINVAL EINVAL		/* bad key, malformed data or response */
 #define BACKEND_ENOMEM ENOMEM		/* locked memory exhausted */
 #define BACKEND_ENOTSUP EOPNOTSUPP	/* this store cannot do that */
+#define BACKEND_EWOULDBLOCK EWOULDBLOCK	/* backend_try_get_many_for(): not in memory */
 
 /* Capabilities. */
 #define BACKEND_CAN_LIST 0x1u
@@ -92,6 +93,21 @@ int backend_get_many(struct backend *be, size_t n, const char *const *keys, stru
  * keeps one per scope and path, shared by every call for that scope. */
 int backend_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
 			 struct secbuf **outs, int *rcs, struct why *whys);
+/*
+ * backend_get_many_for() answered from memory alone, for a caller that must
+ * not wait (harombefs's FUSE loop thread): a value the cache holds fresh
+ * (cache_ttl), a key of a SOPS file decrypted and unchanged since (one
+ * stat()), a live lease's or certificate's fields, anything from a
+ * BACKEND_INSTANT store.  Never does network I/O, never waits for another
+ * thread's fetch or for a lock held across one.  All or nothing: either
+ * every key is answered (the return and outs, rcs, whys as
+ * backend_get_many_for() would give them, errors included) or
+ * -BACKEND_EWOULDBLOCK, with every outs[i] NULL, when any key would need
+ * the store (a miss, an entry past cache_ttl, a file to decrypt again, a
+ * lease to mint), and the caller fetches all of them the ordinary way.
+ */
+int backend_try_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+			     struct secbuf **outs, int *rcs, struct why *whys);
 /* Is key's value per scope (a leased, dynamic secret)?  1 or 0. */
 int backend_scoped(struct backend *be, const char *key);
 /* Does the configuration still name a leased path for scope?  1 or 0. */

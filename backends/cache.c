@@ -428,6 +428,94 @@ out:
 	return 0;
 }
 
+/* From memory alone (backend_try_get_many_for): the values held fresh
+ * (younger than cache_ttl) here, the rest (scoped keys, misses, entries
+ * past cache_ttl) from what the store itself holds, or would block.  What
+ * the store answers this way is not stored: it holds it already.  A key
+ * being fetched is not waited for. */
+static int cache_try_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+				  struct secbuf **outs, int *rcs, struct why *whys)
+{
+	struct cache_backend *cb = cache_downcast(be);
+	const char **rk = NULL;
+	struct secbuf **ro = NULL;
+	int *rr = NULL, r = 0;
+	struct why *rw = NULL;
+	size_t *ri = NULL, nr = 0, i, len;
+	uint64_t now;
+
+	/* An instant store behind: nothing here can block. */
+	if (backend_caps(cb->inner) & BACKEND_INSTANT)
+		return cache_get_many_for(be, scope, n, keys, outs, rcs, whys);
+	rk = calloc(n + 1, sizeof(*rk));
+	ro = calloc(n + 1, sizeof(*ro));
+	rr = calloc(n + 1, sizeof(*rr));
+	ri = calloc(n + 1, sizeof(*ri));
+	/* Not zeroed (2 KiB each): backend_try_get_many_for() clears them. */
+	rw = whys ? malloc((n + 1) * sizeof(*rw)) : NULL;
+	if (!rk || !ro || !rr || !ri || (whys && !rw)) {
+		r = -BACKEND_EWOULDBLOCK;	/* the ordinary fetch says what is wrong */
+		goto out;
+	}
+	now = now_ms();
+	pthread_mutex_lock(&cb->lock);
+	for (i = 0; i < n; i++) {
+		struct entry *e = cb->ttl && !backend_scoped(cb->inner, keys[i]) ? find(cb, keys[i]) : NULL;
+
+		if (e && e->value && now - e->at < cb->ttl) {
+			const unsigned char *d = secbuf_data(e->value, &len);
+
+			if (!(outs[i] = secbuf_dup(d, len)))
+				rcs[i] = why_fail(whys ? &whys[i] : NULL, -BACKEND_ENOMEM, "locked memory exhausted");
+			continue;
+		}
+		rk[nr] = keys[i];
+		ri[nr++] = i;
+	}
+	pthread_mutex_unlock(&cb->lock);
+	if (nr && (r = backend_try_get_many_for(cb->inner, scope, nr, rk, ro, rr, rw)) == -BACKEND_EWOULDBLOCK)
+		goto out;
+	r = 0;
+	/* What the store held is what a fetch would have brought: kept as
+	 * one, for cache_ttl and stale_if_error. */
+	if (cb->ttl || cb->stale) {
+		pthread_mutex_lock(&cb->lock);
+		now = now_ms();
+		for (i = 0; i < nr; i++) {
+			struct entry *e;
+			struct secbuf *keep;
+			const unsigned char *d;
+
+			if (rr[i] || backend_scoped(cb->inner, rk[i]) || !(e = find_or_add(cb, rk[i])) || e->flight)
+				continue;
+			d = secbuf_data(ro[i], &len);
+			if ((keep = secbuf_dup(d, len))) {
+				secbuf_free(e->value);
+				e->value = keep;
+				e->at = now;
+				e->stale_logged = 0;
+			}
+		}
+		pthread_mutex_unlock(&cb->lock);
+	}
+	for (i = 0; i < nr; i++) {
+		outs[ri[i]] = ro[i];
+		ro[i] = NULL;
+		rcs[ri[i]] = rr[i];
+		if (whys)
+			why_copy(&whys[ri[i]], &rw[i]);
+	}
+out:
+	for (i = 0; ro && i < nr; i++)
+		secbuf_free(ro[i]);
+	free(rk);
+	free(ro);
+	free(rr);
+	free(ri);
+	free(rw);
+	return r;
+}
+
 static int cache_scoped(struct backend *be, const char *key)
 {
 	return backend_scoped(cache_downcast(be)->inner, key);
@@ -576,6 +664,7 @@ const struct backend_ops backend_cache = {
 	.purge = cache_purge,
 	.forget = cache_forget,
 	.get_many_for = cache_get_many_for,
+	.try_get_many_for = cache_try_get_many_for,
 	.scoped = cache_scoped,
 	.adopt = cache_adopt,
 	.leases = cache_leases,

@@ -428,13 +428,14 @@ void fs_log_stats(struct harombefs *h)
 	pthread_mutex_unlock(&h->open_lock);
 	log_info("stats: locked_in_use=%zu locked_blocks=%zu locked_peak=%zu locked_capacity=%zu "
 		 "locked_failures=%zu open_handles=%lu dumpable=%d req_lookup=%lu req_getattr=%lu "
-		 "req_open=%lu req_read=%lu req_release=%lu",
+		 "req_open=%lu req_read=%lu req_release=%lu open_to_workers=%lu",
 		 st.in_use, st.blocks, st.peak, st.capacity, st.failures, handles,
 		 prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), __atomic_load_n(&h->reqs[FS_REQ_LOOKUP], __ATOMIC_RELAXED),
 		 __atomic_load_n(&h->reqs[FS_REQ_GETATTR], __ATOMIC_RELAXED),
 		 __atomic_load_n(&h->reqs[FS_REQ_OPEN], __ATOMIC_RELAXED),
 		 __atomic_load_n(&h->reqs[FS_REQ_READ], __ATOMIC_RELAXED),
-		 __atomic_load_n(&h->reqs[FS_REQ_RELEASE], __ATOMIC_RELAXED));
+		 __atomic_load_n(&h->reqs[FS_REQ_RELEASE], __ATOMIC_RELAXED),
+		 __atomic_load_n(&h->reqs[FS_OPEN_TO_WORKERS], __ATOMIC_RELAXED));
 }
 
 const char *fs_config_mountpoint(const struct harombefs *h)

@@ -253,6 +253,10 @@ struct open_job {
 	 * again, and serve it under the old token if it has the old size. */
 	int adopt;
 	size_t read_size;
+	/* Fetched on the loop thread from memory alone (open_dispatch):
+	 * open_serve() takes vals and fetch_rc instead of fetching. */
+	int fetched, fetch_rc;
+	struct inject_values vals;
 	struct open_job *next;	/* its view's queue past its share of workers */
 	size_t reserved;	/* locked bytes quota_take() set aside for it */
 };
@@ -409,7 +413,13 @@ static void open_serve(void *arg)
 		charge = 0;
 		goto charged;
 	}
-	if ((r = inject_fetch_for(j->g->be, j->v ? j->v->container : NULL, j->names, j->keys, j->cnt, &vals)) != 0) {
+	if (j->fetched) {
+		vals = j->vals;
+		r = j->fetch_rc;
+	} else {
+		r = inject_fetch_for(j->g->be, j->v ? j->v->container : NULL, j->names, j->keys, j->cnt, &vals);
+	}
+	if (r != 0) {
 		if (vals.failed == vals.n) {
 			r = why_fail(&why, -ENOMEM, "out of memory");
 			goto fail;
@@ -562,8 +572,20 @@ static void open_dispatch(struct open_job *j)
 	struct tenant *t = &j->n->view->t;
 	int run;
 
-	if (!h->workers || (backend_caps(j->g->be) & BACKEND_INSTANT))
+	if (!h->workers || (backend_caps(j->g->be) & BACKEND_INSTANT) || j->n->kind == N_GENERATION)
 		return open_serve(j);
+	/* A store that holds every value in memory now (a fresh cache entry,
+	 * a decrypted SOPS file, a live lease) answers here, as an instant
+	 * one does: the hand-off to a worker costs more than the open.  A
+	 * miss, an entry past cache_ttl or a refresh goes to the workers. */
+	j->fetch_rc = inject_try_fetch_for(j->g->be, j->v ? j->v->container : NULL, j->names, j->keys, j->cnt,
+					   &j->vals);
+	if (j->fetch_rc != -BACKEND_EWOULDBLOCK) {
+		j->fetched = 1;
+		return open_serve(j);
+	}
+	inject_values_release(&j->vals);
+	fs_count(h, FS_OPEN_TO_WORKERS);
 	pthread_mutex_lock(&h->open_lock);
 	run = t->running < h->share;
 	if (run) {

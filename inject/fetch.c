@@ -35,8 +35,8 @@ int inject_fetch(struct backend *be, const char *const *names, const char *const
 	return inject_fetch_for(be, NULL, names, keys, n, vals);
 }
 
-int inject_fetch_for(struct backend *be, const char *scope, const char *const *names,
-		     const char *const *keys, size_t n, struct inject_values *vals)
+static int fetch(struct backend *be, const char *scope, const char *const *names, const char *const *keys,
+		 size_t n, struct inject_values *vals, int try)
 {
 	size_t i;
 	int r;
@@ -51,7 +51,14 @@ int inject_fetch_for(struct backend *be, const char *scope, const char *const *n
 		why_set(&vals->why, "out of memory");
 		return -ENOMEM;
 	}
-	r = backend_get_many_for(be, scope, n, keys, vals->values, vals->rcs, vals->whys);
+	if (try)
+		r = backend_try_get_many_for(be, scope, n, keys, vals->values, vals->rcs, vals->whys);
+	else
+		r = backend_get_many_for(be, scope, n, keys, vals->values, vals->rcs, vals->whys);
+	if (r == -BACKEND_EWOULDBLOCK && try) {
+		vals->rc = r;
+		return r;
+	}
 	if (r) {
 		for (i = 0; i < n && !vals->rcs[i]; i++)
 			;
@@ -61,6 +68,18 @@ int inject_fetch_for(struct backend *be, const char *scope, const char *const *n
 			vals->why = vals->whys[i];
 	}
 	return r;
+}
+
+int inject_fetch_for(struct backend *be, const char *scope, const char *const *names,
+		     const char *const *keys, size_t n, struct inject_values *vals)
+{
+	return fetch(be, scope, names, keys, n, vals, 0);
+}
+
+int inject_try_fetch_for(struct backend *be, const char *scope, const char *const *names,
+			 const char *const *keys, size_t n, struct inject_values *vals)
+{
+	return fetch(be, scope, names, keys, n, vals, 1);
 }
 
 void inject_values_wipe(struct inject_values *vals)

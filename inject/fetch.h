@@ -61,6 +61,12 @@ int inject_fetch(struct backend *be, const char *const *names, const char *const
  * leases) are kept one per container and path (backend_get_many_for). */
 int inject_fetch_for(struct backend *be, const char *scope, const char *const *names,
 		     const char *const *keys, size_t n, struct inject_values *vals);
+/* inject_fetch_for() from memory alone (backend_try_get_many_for()), for
+ * a thread that must not wait on the store: the same results, or
+ * -BACKEND_EWOULDBLOCK with no value fetched when any key needs the store;
+ * then inject_values_release(vals) and fetch the ordinary way. */
+int inject_try_fetch_for(struct backend *be, const char *scope, const char *const *names,
+			 const char *const *keys, size_t n, struct inject_values *vals);
 
 /* Wipe and free every value now; the result (rcs, whys, failed, rc, why)
  * stays for the report and the audit record.  NULL-safe. */

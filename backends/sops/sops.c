@@ -680,6 +680,33 @@ static void sops_close(struct backend *be)
 	free(sb);
 }
 
+/* Answer n keys from sb->doc (read lock held). */
+static int serve_locked(struct sops_backend *sb, size_t n, const char *const *keys, struct secbuf **outs,
+			int *rcs, struct why *whys)
+{
+	struct why why = WHY_INIT;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct found f;
+
+		why.msg[0] = 0;
+		if (backend_key_whole(keys[i])) {
+			rcs[i] = whole_copy(&sb->doc, keys[i], &outs[i], &why);
+		} else {
+			rcs[i] = lookup(&sb->doc, keys[i], &f, 1, &why);
+			if (!rcs[i])
+				rcs[i] = value_copy(&sb->doc, f.node, &outs[i]);
+		}
+		if (rcs[i])
+			why_set(whys ? &whys[i] : NULL, "%s", why.msg[0] ? why.msg : "out of locked memory");
+	}
+	for (i = 0; i < n; i++)
+		if (rcs[i])
+			return rcs[i];
+	return 0;
+}
+
 static int sops_get_many(struct backend *be, size_t n, const char *const *keys, struct secbuf **outs,
 			 int *rcs, struct why *whys)
 {
@@ -695,24 +722,29 @@ static int sops_get_many(struct backend *be, size_t n, const char *const *keys, 
 		}
 		return r;
 	}
-	for (i = 0; i < n; i++) {
-		struct found f;
-
-		why.msg[0] = 0;
-		if (backend_key_whole(keys[i])) {
-			rcs[i] = whole_copy(&sb->doc, keys[i], &outs[i], &why);
-		} else {
-			rcs[i] = lookup(&sb->doc, keys[i], &f, 1, &why);
-			if (!rcs[i])
-				rcs[i] = value_copy(&sb->doc, f.node, &outs[i]);
-		}
-		if (rcs[i])
-			why_set(whys ? &whys[i] : NULL, "%s", why.msg[0] ? why.msg : "out of locked memory");
-	}
+	r = serve_locked(sb, n, keys, outs, rcs, whys);
 	pthread_rwlock_unlock(&sb->lock);
-	for (i = 0; i < n; i++)
-		if (rcs[i])
-			return rcs[i];
+	return r;
+}
+
+/* From the decrypted file alone: would block when it is not loaded, has
+ * changed on disk (one stat(), as every read makes), or is being re-read
+ * or written (its lock is held across the file's I/O and decryption). */
+static int sops_try_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+				 struct secbuf **outs, int *rcs, struct why *whys)
+{
+	struct sops_backend *sb = sops_downcast(be);
+	struct stat st;
+
+	(void)scope;
+	if (pthread_rwlock_tryrdlock(&sb->lock) != 0)
+		return -BACKEND_EWOULDBLOCK;
+	if (!sb->loaded || stat(sb->path, &st) != 0 || !same_file(&st, &sb->st)) {
+		pthread_rwlock_unlock(&sb->lock);
+		return -BACKEND_EWOULDBLOCK;
+	}
+	serve_locked(sb, n, keys, outs, rcs, whys);
+	pthread_rwlock_unlock(&sb->lock);
 	return 0;
 }
 
@@ -1127,6 +1159,7 @@ const struct backend_ops backend_sops = {
 	.close = sops_close,
 	.get = sops_get,
 	.get_many = sops_get_many,
+	.try_get_many_for = sops_try_get_many_for,
 	.list = sops_list,
 	.set = sops_set,
 	.del = sops_del,

@@ -493,6 +493,38 @@ again:
 	return r;
 }
 
+int vault_lease_try(struct vault_backend *vb, const char *scope, const struct vault_key *k,
+		    struct secbuf **out, struct why *why)
+{
+	struct json_object *data = NULL;
+	struct vlease *l;
+	int r;
+
+	*out = NULL;
+	if (!scope)
+		scope = "";
+	if (k->version || pthread_mutex_trylock(&vb->lease_lock) != 0)
+		return -BACKEND_EWOULDBLOCK;
+	for (l = vb->leases; l; l = l->next)
+		if (!strcmp(l->scope, scope) && !strcmp(l->path, k->path))
+			break;
+	/* what vault_lease_get() would wait for, or mint again */
+	if (!l || l->minting || l->busy || !l->data ||
+	    (l->ttl > 0 && vhttp_now_ms() + 200 >= l->got_at + (uint64_t)l->ttl * 1000u)) {
+		pthread_mutex_unlock(&vb->lease_lock);
+		return -BACKEND_EWOULDBLOCK;
+	}
+	l->used_at = vhttp_now_ms();
+	l->orphan = 0;
+	r = sjson_parse(secbuf_str(l->data), secbuf_len(l->data), &data, why);
+	pthread_mutex_unlock(&vb->lease_lock);
+	if (r)
+		return why_fail(why, -BACKEND_EINVAL, "the lease data of '%s' is not JSON", k->path);
+	r = vault_pick_field(data, k, out, why);
+	sjson_put(data);
+	return r;
+}
+
 /* Renew one lease (busy, unlocked). */
 static int renew(struct vault_backend *vb, struct vlease *l, struct why *why)
 {
@@ -774,6 +806,26 @@ out:
 	free(kw);
 	free(ki);
 	return first;
+}
+
+int vault_try_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+			   struct secbuf **outs, int *rcs, struct why *whys)
+{
+	struct vault_backend *vb = vault_downcast(be);
+	struct vault_key k;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (vault_is_pki(keys[i]))
+			rcs[i] = vault_pki_try(vb, scope, keys[i], &outs[i], whys ? &whys[i] : NULL);
+		else if (!vault_key_parse_read(keys[i], &k, NULL) && vault_is_dynamic(vb, k.path))
+			rcs[i] = vault_lease_try(vb, scope, &k, &outs[i], whys ? &whys[i] : NULL);
+		else
+			rcs[i] = -BACKEND_EWOULDBLOCK;
+		if (rcs[i] == -BACKEND_EWOULDBLOCK)
+			return rcs[i];
+	}
+	return 0;
 }
 
 int vault_lease_revoke(struct vault_backend *vb, const char *id, struct why *why)

@@ -438,6 +438,33 @@ again:
 	return r;
 }
 
+int vault_pki_try(struct vault_backend *vb, const char *scope, const char *key, struct secbuf **out,
+		  struct why *why)
+{
+	const char *hash = strchr(key, '#');
+	size_t rlen = hash ? (size_t)(hash - key) : strlen(key);
+	struct vcert *c;
+	int r;
+
+	*out = NULL;
+	if (!scope)
+		scope = "";
+	if (!hash || !hash[1] || pthread_mutex_trylock(&vb->lease_lock) != 0)
+		return -BACKEND_EWOULDBLOCK;	/* a bad key: vault_pki_get() says why */
+	for (c = vb->certs; c; c = c->next)
+		if (!strcmp(c->scope, scope) && strlen(c->req) == rlen && !strncmp(c->req, key, rlen))
+			break;
+	/* what vault_pki_get() would wait for, or issue again */
+	if (!c || c->issuing || c->busy || vhttp_now_ms() + 1000 >= c->expire_at) {
+		pthread_mutex_unlock(&vb->lease_lock);
+		return -BACKEND_EWOULDBLOCK;
+	}
+	c->used_at = vhttp_now_ms();
+	r = pick(c, hash + 1, out, why);
+	pthread_mutex_unlock(&vb->lease_lock);
+	return r;
+}
+
 static void drop(struct vault_backend *vb, struct vcert *c, const char *why_text)
 {
 	struct why why = WHY_INIT;

@@ -220,6 +220,11 @@ int vault_meta(struct backend *be, const char *key, struct backend_meta *out,
 
 int vault_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
 		       struct secbuf **outs, int *rcs, struct why *whys);
+/* From memory alone (backend_try_get_many_for): live leases' and
+ * certificates' fields; a KV key (which only a cache in front can hold)
+ * would block. */
+int vault_try_get_many_for(struct backend *be, const char *scope, size_t n, const char *const *keys,
+			   struct secbuf **outs, int *rcs, struct why *whys);
 int vault_pick_field(struct json_object *data, const struct vault_key *k, struct secbuf **out,
 		     struct why *why);
 
@@ -230,6 +235,10 @@ typedef void vault_lease_fn(const char *scope, const char *path, long long ttl_l
 int vault_is_dynamic(const struct vault_backend *vb, const char *path);
 int vault_lease_get(struct vault_backend *vb, const char *scope, const struct vault_key *k,
 		    uint64_t deadline, struct secbuf **out, struct why *why);
+/* vault_lease_get() from a live lease alone: -BACKEND_EWOULDBLOCK when
+ * none is (or one is being minted or renewed, or lease_lock is held). */
+int vault_lease_try(struct vault_backend *vb, const char *scope, const struct vault_key *k,
+		    struct secbuf **out, struct why *why);
 uint64_t vault_lease_step(struct vault_backend *vb);
 void vault_leases_close(struct vault_backend *vb);
 void vault_leases_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg);
@@ -252,6 +261,10 @@ int vault_lease_revoke(struct vault_backend *vb, const char *id, struct why *why
 int vault_is_pki(const char *key);
 int vault_pki_get(struct vault_backend *vb, const char *scope, const char *key, uint64_t deadline,
 		  struct secbuf **out, struct why *why);
+/* vault_pki_get() from a certificate held alone: -BACKEND_EWOULDBLOCK
+ * when none is (or it is being issued, or lease_lock is held). */
+int vault_pki_try(struct vault_backend *vb, const char *scope, const char *key, struct secbuf **out,
+		  struct why *why);
 uint64_t vault_pki_step(struct vault_backend *vb);
 void vault_pki_close(struct vault_backend *vb);
 void vault_pki_each(struct vault_backend *vb, vault_lease_fn *fn, void *arg);

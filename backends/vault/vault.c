@@ -435,6 +435,7 @@ const struct backend_ops backend_vault = {
 	.meta = vault_meta,
 	.fields = vault_fields,
 	.get_many_for = vault_get_many_for,
+	.try_get_many_for = vault_try_get_many_for,
 	.scoped = vault_scoped,
 	.adopt = vault_adopt,
 	.leases = vault_leases,

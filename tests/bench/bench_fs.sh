@@ -9,7 +9,12 @@
 # the same view (app.ini: the same 10 keys through the ini filter,
 # docs/templates.md).  With BENCH_FS_BEFORE=PATH, a harombefs binary built
 # from an older tree runs beside the current one, for before/after figures
-# from the same run.  Rounds are interleaved; the table reports the median
+# from the same run.  The same 10 keys are also served from a Vault view (the
+# test server tests/vault/vaultsrv.py, KV v2, cache_ttl 1h: every timed open
+# a cache hit) and from a SOPS view (a SOPS file of 1,000 keys, decrypted
+# once; every open checks it with a stat()), at 1 and 2 client threads
+# (BENCH_FS_STORES=0 leaves them out; BENCH_FS_TARGETS picks targets).
+# Rounds are interleaved; the table reports the median
 # round.  The FUSE requests each target costs per open are counted through
 # the kernel's fuse tracepoints (tracefs), when the kernel has them.
 set -euo pipefail
@@ -19,7 +24,7 @@ B="$TOP/${BUILD:-build}"
 CYCLES=${BENCH_CYCLES:-20000}
 ROUNDS=${BENCH_ROUNDS:-5}
 D=$(mktemp -d /tmp/harombe-bench.XXXXXX)
-# The audit log of the audit-on target grows ~100 MB over the default rounds.
+# The audit logs of the audit-on targets grow ~100 MB a round; emptied each round.
 # mode 0755: harombefs refuses an audit log in a directory others may write (a tmpfs root is 1777)
 mount -t tmpfs -o size=512m,mode=0755 bench "$D"
 pids=()
@@ -27,7 +32,11 @@ cleanup() {
 	set +e
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.3
-	for m in "$D/hfs" "$D/hfs-noaudit" "$D/hfs-before" "$D/min" "$D/min-s" "$D/floor" "$D/floor-hid"; do mountpoint -q "$m" && fusermount3 -u -z "$m"; done
+	for m in "$D/hfs" "$D/hfs-noaudit" "$D/hfs-before" "$D/min" "$D/min-s" "$D/floor" "$D/floor-hid" \
+		"$D/hfs-vault" "$D/hfs-sops" "$D/hfs-before-vault" "$D/hfs-before-sops"; do
+		mountpoint -q "$m" && fusermount3 -u -z "$m"
+	done
+	[ -z "$VPID" ] || kill "$VPID" 2>/dev/null
 	umount -l "$D"; rmdir "$D"
 	[ -z "$CGID" ] || rmdir "$CG2/$CGID"
 }
@@ -37,6 +46,7 @@ trap cleanup EXIT
 # for it: each of its checks reads the caller's /proc/PID/cgroup and status.
 CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 CGID=""
+VPID=""
 if [ -n "$CG2" ] && mkdir "$CG2/harombe-bench-$$" 2>/dev/null; then
 	CGID="harombe-bench-$$"
 fi
@@ -83,6 +93,60 @@ for _ in $(seq 100); do
 		{ [ -z "$before" ] || mountpoint -q "$D/hfs-before"; } && break
 	sleep 0.05
 done
+# The same view from the stores that do I/O: Vault (its test server) and SOPS.
+stores=""
+if [ "${BENCH_FS_STORES:-1}" = 1 ]; then
+	VROOT="root-bench-$$"
+	python3 "$TOP/tests/vault/vaultsrv.py" --port-file "$D/vault.port" --root-token "$VROOT" \
+		--state "$D/vault.json" > "$D/vault.log" 2>&1 & VPID=$!
+	for _ in $(seq 100); do [ -s "$D/vault.port" ] && break; sleep 0.05; done
+	[ -s "$D/vault.port" ] || { echo "the Vault test server did not start: $(tail -n 3 "$D/vault.log")" >&2; exit 1; }
+	VURL="http://127.0.0.1:$(cat "$D/vault.port")"
+	printf '%s\n' "$VROOT" > "$D/vault.token"
+	chmod 600 "$D/vault.token"
+	age-keygen -o "$D/age.txt" 2>/dev/null
+	"$B/tests/bench/sopsbench" gen "$D/s.json" 1000 "$(age-keygen -y "$D/age.txt")" "$D/age.txt" >&2
+	sopsmap=$(for i in 0 100 200 300 400 500 600 700 800 999; do printf '        S%04d: bench/k%04d\n' "$i" "$i"; done)
+	for i in 0 100 200 300 400 500 600 700 800 999; do
+		# the SOPS file's values, written to Vault: both views serve the same bytes
+		k=$(printf 'bench/k%04d' "$i")
+		curl -sf -o /dev/null -X POST -H "X-Vault-Token: $VROOT" -H 'Content-Type: application/json' \
+			--data-binary "{\"data\": {\"value\": \"$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')\"}}" \
+			"$VURL/v1/secret/data/$k" || { echo "cannot write $k to the Vault test server" >&2; exit 1; }
+	done
+	for st in vault sops; do
+		for w in hfs hfs-before; do
+			[ $w = hfs ] || [ -n "$before" ] || continue
+			cat > "$D/$w-$st.yaml" <<YAML
+security:
+  credentials:
+$(if [ $st = vault ]; then printf '    provider: vault\n    vault_url: %s\n    token_file: %s\n    kv_version: 2\n' "$VURL" "$D/vault.token";
+else printf '    provider: sops\n    secrets_file: %s\n    key_file: %s\n' "$D/s.json" "$D/age.txt"; fi)
+  fs:
+    audit_log: $D/audit-$w-$st.jsonl
+$([ $st = vault ] && echo "    cache_ttl: 1h")
+  containers:
+    c:
+      secrets:
+$sopsmap
+YAML
+			mkdir -p "$D/$w-$st"
+			bin="$B/harombefs"
+			[ $w = hfs ] || bin=$BENCH_FS_BEFORE
+			"$bin" "$D/$w-$st" -o config="$D/$w-$st.yaml" -f 2>/dev/null & pids+=($!)
+			stores="$stores $w-$st"
+		done
+	done
+	for _ in $(seq 100); do
+		up=1
+		for m in $stores; do mountpoint -q "$D/$m" || up=0; done
+		[ $up = 1 ] && break
+		sleep 0.05
+	done
+	for m in $stores; do
+		cat "$D/$m/c/env" > /dev/null || { echo "$m cannot serve its view" >&2; exit 1; }
+	done
+fi
 for m in min floor floor-hid $before; do
 	cmp -s "$D/$m/c/env" "$D/hfs/c/env" || { echo "$m and harombefs serve different bytes" >&2; exit 1; }
 done
@@ -121,6 +185,10 @@ label() {
 	hfs-before) echo "harombefs before (BENCH_FS_BEFORE, audit on)" ;;
 	hfs-cg) echo "harombefs, a view with a cgroup rule (audit on)" ;;
 	hfs-before-cg) echo "harombefs before, a view with a cgroup rule" ;;
+	hfs-vault) echo "harombefs, Vault view, cache_ttl 1h (cache hits)" ;;
+	hfs-before-vault) echo "harombefs before, Vault view, cache_ttl 1h" ;;
+	hfs-sops) echo "harombefs, SOPS view (file decrypted, unchanged)" ;;
+	hfs-before-sops) echo "harombefs before, SOPS view" ;;
 	esac
 }
 curve() {	# the plot's name for a target (samples of the last round)
@@ -136,13 +204,26 @@ curve() {	# the plot's name for a target (samples of the last round)
 	hfs-before) echo "harombefs_before" ;;
 	hfs-cg) echo "harombefs_cgroup_rule" ;;
 	hfs-before-cg) echo "harombefs_before_cgroup_rule" ;;
+	*) echo "${1//-/_}" ;;
 	esac
 }
 declare -A P50 P99 OPS
 cgt=""
 [ -z "$CGID" ] || cgt="hfs-cg${before:+ hfs-before-cg}"
-targets="tmpfs floor floor-hid min-s min hfs-noaudit hfs hfs-tmpl $cgt $before"
+targets="tmpfs floor floor-hid min-s min hfs-noaudit hfs hfs-tmpl $cgt $before $stores"
+# BENCH_FS_TARGETS="floor hfs ...": only these (and always the floors the
+# ratios need), for a shorter run on a busy machine.
+if [ -n "${BENCH_FS_TARGETS:-}" ]; then
+	keep=""
+	for k in $targets; do
+		case " floor floor-hid $BENCH_FS_TARGETS " in *" $k "*) keep="$keep $k" ;; esac
+	done
+	targets=$keep
+fi
 for r in $(seq 1 "$ROUNDS"); do
+	# Emptied each round: the audit-on targets write ~100 MB a round in all,
+	# and a full log fails opens closed (EIO).  Appends go on at offset 0.
+	for f in "$D"/audit*.jsonl; do : > "$f"; done
 	for t in 1 2; do
 		for k in $targets; do
 			samples=""
@@ -220,28 +301,38 @@ if [ "$traced" = 1 ]; then
 else
 	echo "FUSE requests per open: not counted (no tracefs with the fuse tracepoints on this kernel)."
 fi
+# a summary row, when both of its targets ran (BENCH_FS_TARGETS)
+summary() { [ -z "$2" ] || [ -z "$4" ] || bench_summary "$@"; }
 for t in 1 2; do
 	th="$t thread"; [ "$t" = 1 ] || th="${th}s"
 	floor=$(median <<< "${P50[floor.$t]}")
-	bench_summary "harombefs open+read+close p50, env view, $th" \
+	summary "harombefs open+read+close p50, env view, $th" \
 		"$(median <<< "${P50[hfs.$t]}")" "floor: minimal libfuse (-s, direct_io, default timeouts), same run" "$floor" "µs" "<=1.25"
-	bench_summary "harombefs open+read+close p50, $th, beside the floor with entry_timeout=0" \
+	summary "harombefs open+read+close p50, $th, beside the floor with entry_timeout=0" \
 		"$(median <<< "${P50[hfs.$t]}")" "floor with per-caller lookups (hiding), same run" "$(median <<< "${P50[floor-hid.$t]}")" "µs" "-"
-	bench_summary "what hiding views costs FUSE alone (entry_timeout=0), $th" \
+	summary "what hiding views costs FUSE alone (entry_timeout=0), $th" \
 		"$(median <<< "${P50[floor-hid.$t]}")" "floor, same run" "$floor" "µs" "-"
-	bench_summary "harombefs open+read+close p50, $th, beside minfs (b)" \
+	summary "harombefs open+read+close p50, $th, beside minfs (b)" \
 		"$(median <<< "${P50[hfs.$t]}")" "minfs, single-threaded loop, same run" "$(median <<< "${P50[min-s.$t]}")" "µs" "-"
-	bench_summary "harombefs open+read+close p50, $th, beside tmpfs" \
+	summary "harombefs open+read+close p50, $th, beside tmpfs" \
 		"$(median <<< "${P50[hfs.$t]}")" "tmpfs (a), same run" "$(median <<< "${P50[tmpfs.$t]}")" "µs" "-"
-	bench_summary "harombefs open+read+close p50, $th, audit on beside off" \
+	summary "harombefs open+read+close p50, $th, audit on beside off" \
 		"$(median <<< "${P50[hfs.$t]}")" "harombefs with audit off, same run" "$(median <<< "${P50[hfs-noaudit.$t]}")" "µs" "-"
-	bench_summary "harombefs open+read+close p50, template view, $th, beside env" \
+	summary "harombefs open+read+close p50, template view, $th, beside env" \
 		"$(median <<< "${P50[hfs-tmpl.$t]}")" "the env view, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
-	[ -z "$CGID" ] || bench_summary "harombefs open+read+close p50, $th, a view with a cgroup rule beside uid only" \
+	[ -z "$CGID" ] || summary "harombefs open+read+close p50, $th, a view with a cgroup rule beside uid only" \
 		"$(median <<< "${P50[hfs-cg.$t]}")" "the same keys, a view without one, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
-	[ -z "$CGID" ] || [ -z "$before" ] || bench_summary "harombefs before, $th, a view with a cgroup rule beside uid only" \
+	[ -z "$CGID" ] || [ -z "$before" ] || summary "harombefs before, $th, a view with a cgroup rule beside uid only" \
 		"$(median <<< "${P50[hfs-before-cg.$t]}")" "before, a view without one, same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
-	[ -z "$before" ] || bench_summary "harombefs open+read+close p50, $th, after beside before" \
+	for st in vault sops; do
+		case " $stores " in *" hfs-$st "*) ;; *) continue ;; esac
+		summary "harombefs open+read+close p50, $st view, $th, beside the floor" \
+			"$(median <<< "${P50[hfs-$st.$t]}")" "floor, same run" "$floor" "µs" "-"
+		[ -z "$before" ] || summary "harombefs open+read+close p50, $st view, $th, after beside before" \
+			"$(median <<< "${P50[hfs-$st.$t]}")" "harombefs before, $st view, same run" \
+			"$(median <<< "${P50[hfs-before-$st.$t]}")" "µs" "-"
+	done
+	[ -z "$before" ] || summary "harombefs open+read+close p50, $th, after beside before" \
 		"$(median <<< "${P50[hfs.$t]}")" "harombefs before (BENCH_FS_BEFORE), same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
 done
 exit 0

@@ -40,9 +40,19 @@ out=$(bash -c 'set -a; . "$1"; printf "%s|%s" "$GITHUB_TOKEN" "$DB_USER"' _ "$MN
 assert_eq "$out" "$T1|eve" "env view sourced by bash"
 ok "views from a sops-written YAML file"
 
+# The file decrypted and unchanged: opens are served on the loop thread
+# (fs/open.c), none handed to the open workers (the daemon's stats).
+w0=$(stats | field open_to_workers)
+for _ in $(seq 50); do cat "$MNT/app/env" "$MNT/app/secrets/GITHUB_TOKEN" > /dev/null; done
+w1=$(stats | field open_to_workers)
+[ -n "$w0" ] && [ "$w1" = "$w0" ] || fail "100 opens of an unchanged SOPS file went to the workers $((w1 - w0)) times"
+ok "100 opens of an unchanged, decrypted file: served on the loop thread"
+
 "$HAROMBE" -c "$T_DIR/h.yaml" vault set github/token "$T2"
 assert_eq "$(cat "$MNT/app/secrets/GITHUB_TOKEN")" "$T2" "after an atomic replace"
-ok "an edit underneath (new inode) is served on the next open"
+w2=$(stats | field open_to_workers)
+[ "$w2" = $((w1 + 1)) ] || fail "the first open after an edit went to the workers $((w2 - w1)) times, not once (to decrypt it again)"
+ok "an edit underneath (new inode) is served on the next open, decrypted again by a worker"
 
 # In place, same inode: the file as it was before the last edit.
 cp "$S" "$T_DIR/after-t2.yaml"

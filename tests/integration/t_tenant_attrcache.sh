@@ -27,6 +27,8 @@ security:
     alice:
       uid: 1000
       secrets: { A: t/a }
+      templates:
+        app.ini: { inline: "[app]\\na = {{ secret \\"t/a\\" | ini }}\\n" }
     bob:
       uid: 1001
       secrets: { B: t/b }
@@ -121,5 +123,27 @@ os.fstat(fd)
 print(subprocess.run(["stat", "-c", "%s", sys.argv[1]], capture_output=True, text=True).stdout.strip())' "$MNT/alice/secrets/A")
 [ "$held" -gt "$exp" ] || fail "another process saw the holder's exact size ($held) by path"
 ok "fstat after open is exact with another thread walking (100 of 100); stat by path, even while another process holds the file, gives the bound ($seen), never a size"
+
+# A template file, rendered on each open, under the same rules.
+exp=$(as_uid 1000 cat "$MNT/alice/app.ini" | wc -c)
+[ "$exp" -gt 10 ] || fail "the template app.ini rendered $exp bytes"
+out=$(as_uid 1000 /usr/bin/python3 -c '
+import os, sys, threading
+p = sys.argv[1]
+bad = 0
+for _ in range(100):
+    fd = os.open(p, os.O_RDONLY)
+    t = threading.Thread(target=lambda: os.stat(p))
+    t.start(); t.join()
+    size = os.fstat(fd).st_size
+    data = os.read(fd, 1 << 21)
+    os.close(fd)
+    bad += size != len(data)
+print(bad, os.stat(p).st_size)' "$MNT/alice/app.ini")
+read -r bad seen <<< "$out"
+[ "$bad" = 0 ] || fail "app.ini: fstat after open was not the content's size $bad times in 100 with another thread walking"
+[ "$seen" -gt "$exp" ] || fail "app.ini: stat by path gave $seen, not the bound (the content is $exp bytes)"
+[ "$(stat_err as_uid 1001 stat "$MNT/alice/app.ini")" = ENOENT ] || fail "uid 1001: stat alice/app.ini right after the owner's"
+ok "template app.ini: fstat after open exact (100 of 100, another thread walking), stat by path the bound, ENOENT for uid 1001"
 
 stop_fs "$T_FS_PID" "$MNT"

@@ -79,6 +79,31 @@ no_secret_in "$AUDIT" "$(sed -n 2p "$T_DIR/c1.tls.key")"
 no_secret_in "$T_LOG" "$(sed -n 2p "$T_DIR/c1.tls.key")"
 ok "tls.key is 0400 for the view's owner; no key material in the audit log or the daemon log"
 
+# Certificate files under the attribute cache (fs/fs.c): a stat by path
+# gives the size bound, never a size; fstat() after open() is the file's
+# exact size, also with another thread walking to it at the same time.
+for f in tls.crt tls.key ca.crt; do
+	exp=$(wc -c < "$T_DIR/c1.$f")
+	out=$(python3 -c '
+import os, sys, threading
+p = sys.argv[1]
+bad = 0
+for _ in range(50):
+    fd = os.open(p, os.O_RDONLY)
+    t = threading.Thread(target=lambda: os.stat(p))
+    t.start(); t.join()
+    size = os.fstat(fd).st_size
+    data = os.read(fd, 1 << 21)
+    os.close(fd)
+    bad += size != len(data)
+print(bad, os.stat(p).st_size, len(data))' "$MNT/c1/$f")
+	read -r bad seen got <<< "$out"
+	[ "$bad" = 0 ] || fail "$f: fstat after open was not the content's size $bad times in 50 with another thread walking"
+	[ "$got" = "$exp" ] || fail "$f: read $got bytes, first read $exp"
+	[ "$seen" -gt "$exp" ] || fail "$f: stat by path gave $seen, not the bound (the content is $exp bytes)"
+done
+ok "tls.crt, tls.key, ca.crt: fstat after open exact (50 of 50, another thread walking), stat by path the bound"
+
 # renewal at 2/3 of a 6 s life (4 s): a new serial, a woken poll() waiter, a generation step
 # (a new daemon: the certificates above live an hour, so no renewal skews their counts)
 stop_fs "$T_FS_PID" "$MNT"

@@ -335,6 +335,144 @@ START_TEST(test_forget_in_flight)
 }
 END_TEST
 
+/* ---- backend_try_get_many_for: from memory alone, all or nothing ---- */
+
+static int try_ab(struct secbuf **outs, int *rcs)
+{
+	static const char *const keys[] = { "a", "b" };
+
+	return backend_try_get_many_for(cache, NULL, 2, keys, outs, rcs, NULL);
+}
+
+START_TEST(test_try_answers_fresh_hits_only)
+{
+	struct secbuf *outs[2];
+	int rcs[2];
+
+	make_cache(300, 0);
+	ck_assert_int_eq(try_ab(outs, rcs), -BACKEND_EWOULDBLOCK);
+	ck_assert_ptr_null(outs[0]);
+	ck_assert_int_eq(store.gets, 0);	/* a try never fetches */
+	ck_assert_int_eq(get_is("a", 1), 0);
+	/* one key of two held: would block, and nothing is handed out */
+	ck_assert_int_eq(try_ab(outs, rcs), -BACKEND_EWOULDBLOCK);
+	ck_assert_ptr_null(outs[0]);
+	ck_assert_ptr_null(outs[1]);
+	ck_assert_int_eq(get_is("b", 1), 0);
+	ck_assert_int_eq(try_ab(outs, rcs), 0);
+	ck_assert_int_eq(rcs[0], 0);
+	ck_assert(secbuf_equal(outs[0], "a:1", 3));
+	ck_assert(secbuf_equal(outs[1], "b:1", 3));
+	secbuf_free(outs[0]);
+	secbuf_free(outs[1]);
+	ck_assert_int_eq(store.gets, 2);
+	/* past cache_ttl: the store must be asked, so it would block */
+	sleep_ms(350);
+	ck_assert_int_eq(try_ab(outs, rcs), -BACKEND_EWOULDBLOCK);
+	ck_assert_int_eq(store.gets, 2);
+}
+END_TEST
+
+static void *slow_get(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(get_is("a", 1), 0);
+	return NULL;
+}
+
+/* A key being fetched is not waited for. */
+START_TEST(test_try_does_not_wait_for_a_flight)
+{
+	struct secbuf *outs[2];
+	struct timespec t0, t1;
+	pthread_t th;
+	int rcs[2];
+
+	make_cache(1000, 0);
+	store.delay_ms = 400;
+	ck_assert_int_eq(pthread_create(&th, NULL, slow_get, NULL), 0);
+	sleep_ms(50);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(try_ab(outs, rcs), -BACKEND_EWOULDBLOCK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 200);
+	pthread_join(th, NULL);
+}
+END_TEST
+
+/* An instant store answers a try as a get; a store with no try at all
+ * always would block. */
+START_TEST(test_try_instant_store)
+{
+	struct secbuf *outs[2];
+	int rcs[2];
+
+	make_cache_of(&counting_instant, 0, 0);
+	ck_assert_int_eq(try_ab(outs, rcs), 0);
+	ck_assert(secbuf_equal(outs[1], "b:1", 3));
+	secbuf_free(outs[0]);
+	secbuf_free(outs[1]);
+	ck_assert_int_eq(store.gets, 2);
+	store.fail_rc = -BACKEND_ENOTFOUND;	/* an answer, not a would-block */
+	ck_assert_int_eq(try_ab(outs, rcs), -BACKEND_ENOTFOUND);
+	ck_assert_int_eq(rcs[1], -BACKEND_ENOTFOUND);
+	ck_assert_ptr_null(outs[0]);
+}
+END_TEST
+
+/* A store that holds its values (a decrypted SOPS file) answers from its
+ * own memory: what it answers is kept as a fetch's answer would be. */
+static int tries;
+
+static int count_try(struct backend *be, const char *scope, size_t n, const char *const *keys,
+		     struct secbuf **outs, int *rcs, struct why *whys)
+{
+	size_t i;
+
+	(void)scope;
+	(void)whys;
+	tries++;
+	if (store.fail_rc)
+		return -BACKEND_EWOULDBLOCK;
+	for (i = 0; i < n; i++) {
+		char buf[600];
+
+		snprintf(buf, sizeof(buf), "%s:%d", keys[i], store.gen);
+		outs[i] = secbuf_dup(buf, strlen(buf));
+		rcs[i] = outs[i] ? 0 : -BACKEND_ENOMEM;
+	}
+	(void)be;
+	return 0;
+}
+
+static const struct backend_ops counting_try = {
+	.name = "counting",
+	.close = count_close,
+	.get = count_get,
+	.try_get_many_for = count_try,
+};
+
+START_TEST(test_try_asks_the_store_and_keeps_its_answer)
+{
+	struct secbuf *outs[2];
+	int rcs[2];
+
+	tries = 0;
+	make_cache_of(&counting_try, 0, 400);
+	ck_assert_int_eq(try_ab(outs, rcs), 0);
+	ck_assert(secbuf_equal(outs[0], "a:1", 3));
+	secbuf_free(outs[0]);
+	secbuf_free(outs[1]);
+	ck_assert_int_eq(tries, 1);
+	ck_assert_int_eq(store.gets, 0);
+	/* the store now unreachable: stale_if_error serves what the try got */
+	store.gen = 2;
+	store.fail_rc = -BACKEND_EUNAVAIL;
+	ck_assert_int_eq(get_is("a", 1), 0);
+	ck_assert_int_eq(try_ab(outs, rcs), -BACKEND_EWOULDBLOCK);
+}
+END_TEST
+
 START_TEST(test_values_are_wiped_and_freed)
 {
 	struct secmem_stats before, after;
@@ -373,6 +511,10 @@ static Suite *cache_suite(void)
 	tcase_add_test(tc, test_forget);
 	tcase_add_test(tc, test_forget_in_flight);
 	tcase_add_test(tc, test_values_are_wiped_and_freed);
+	tcase_add_test(tc, test_try_answers_fresh_hits_only);
+	tcase_add_test(tc, test_try_does_not_wait_for_a_flight);
+	tcase_add_test(tc, test_try_instant_store);
+	tcase_add_test(tc, test_try_asks_the_store_and_keeps_its_answer);
 	suite_add_tcase(s, tc);
 	return s;
 }

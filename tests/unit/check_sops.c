@@ -609,6 +609,42 @@ START_TEST(test_reload_on_change)
 }
 END_TEST
 
+/* From memory alone: nothing before the file is decrypted, the values
+ * once it is, nothing again once it changes on disk (a re-read is I/O and
+ * decryption), and a missing key is an answer. */
+START_TEST(test_try_from_memory)
+{
+	static const char *const keys[] = { "firstName", "nosuchkey" };
+	struct secbuf *outs[2];
+	char file[256], other[256];
+	int rcs[2];
+
+	snprintf(file, sizeof(file), "%s/try.json", tmpdir);
+	copy_file(FIX "/age-example.json", file);
+	ck_assert_int_eq(open_sops(file, KEYS, NULL), 0);
+	ck_assert_int_eq(backend_try_get_many_for(be, NULL, 1, keys, outs, rcs, NULL), -BACKEND_EWOULDBLOCK);
+	ck_assert_ptr_null(outs[0]);
+	expect("firstName", "John");
+	ck_assert_int_eq(backend_try_get_many_for(be, NULL, 1, keys, outs, rcs, NULL), 0);
+	ck_assert(secbuf_equal(outs[0], "John", 4));
+	secbuf_free(outs[0]);
+	ck_assert_int_eq(backend_try_get_many_for(be, NULL, 2, keys, outs, rcs, NULL), -BACKEND_ENOTFOUND);
+	ck_assert_int_eq(rcs[0], 0);
+	ck_assert_int_eq(rcs[1], -BACKEND_ENOTFOUND);
+	secbuf_free(outs[0]);
+	ck_assert_ptr_null(outs[1]);
+	/* changed on disk (a new inode): the try leaves the re-read to a get */
+	snprintf(other, sizeof(other), "%s/try2.json", tmpdir);
+	copy_file(FIX "/age-example.json", other);
+	ck_assert_int_eq(rename(other, file), 0);
+	ck_assert_int_eq(backend_try_get_many_for(be, NULL, 1, keys, outs, rcs, NULL), -BACKEND_EWOULDBLOCK);
+	ck_assert_ptr_null(outs[0]);
+	expect("firstName", "John");
+	ck_assert_int_eq(backend_try_get_many_for(be, NULL, 1, keys, outs, rcs, NULL), 0);
+	secbuf_free(outs[0]);
+}
+END_TEST
+
 /* Maps of 16+ keys are looked up through a hash index. */
 START_TEST(test_large_map_lookup)
 {
@@ -739,6 +775,7 @@ static Suite *sops_suite(void)
 	tcase_add_test(tc, test_unchanged_values_keep_ciphertext);
 	tcase_add_test(tc, test_create_dotenv_and_yaml);
 	tcase_add_test(tc, test_reload_on_change);
+	tcase_add_test(tc, test_try_from_memory);
 	suite_add_tcase(s, tc);
 	return s;
 }
