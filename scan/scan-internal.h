@@ -222,7 +222,12 @@ int scan_char_classes(const unsigned char *p, size_t n, int *up, int *lo, int *d
 int scan_lower_has(const unsigned char *p, size_t n, const char *w);
 static inline int scan_lower_eq(const unsigned char *p, size_t n, const char *w)
 {
-	return strlen(w) == n && !strncasecmp((const char *)p, w, n);
+	/* the first character before strlen: the veto lists compare every
+	 * candidate value with some 150 words (a third of the time on code) */
+	if (!n)
+		return !*w;
+	return (p[0] | 0x20) == ((unsigned char)w[0] | 0x20) && strlen(w) == n &&
+	       !strncasecmp((const char *)p, w, n);
 }
 
 static inline int scan_is_quote(unsigned char c)
