@@ -451,15 +451,25 @@ static void index_words(void)
 	}
 }
 
-static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS])
+/* ids: 0 to find the secret words (W_STRONG, W_WEAK) only, 1 the id words
+ * (W_ID) only: most tokens have no secret word in front of them, and then
+ * the id words matter only if the token would otherwise be kept. */
+#define CW_SECRET_MAX 13	/* the longest W_STRONG or W_WEAK word: authorization */
+static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS], int ids)
 {
-	size_t j, k, m, tail = n;	/* line[tail, n) is key-like */
+	size_t j = 0, k, m, tail = n;	/* line[tail, n) is key-like */
 	const unsigned char *w;
 
-	while (tail > 0 && keyish[line[tail - 1]])
-		tail--;
-	at[W_STRONG] = at[W_WEAK] = at[W_ID] = 0;
-	for (j = 0; j < n; j++) {
+	if (ids) {
+		at[W_ID] = 0;
+	} else {
+		while (tail > 0 && keyish[line[tail - 1]])
+			tail--;
+		at[W_STRONG] = at[W_WEAK] = 0;
+		/* a secret word counts only when it ends in the key-like tail */
+		j = tail > CW_SECRET_MAX ? tail - CW_SECRET_MAX : 0;
+	}
+	for (; j < n; j++) {
 		unsigned int cj = cclass[line[j]];
 
 		if (!(cj & (C_UP | C_LO)))
@@ -470,6 +480,8 @@ static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS])
 		for (w = by_letter[lower[line[j]] - 'a']; *w; w++) {
 			const struct cword *c = &cwords[*w - 1];
 
+			if ((c->kind == W_ID) != ids)
+				continue;
 			k = j + c->len;
 			if (k > n)
 				continue;
@@ -612,7 +624,7 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	size_t n = end - start, i, cl, pairs, at[W_KINDS];
 	struct shape sh;
 	double flip, runlen;
-	int strong, weak, assign;
+	int strong, weak, assign, ids_later;
 	unsigned int k;
 	double r, c;
 
@@ -637,13 +649,18 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	if (cl > 48)
 		cl = 48;
 	line = p - cl;
-	find_words(line, cl, at);
+	find_words(line, cl, at, 0);
+	if (at[W_STRONG] || at[W_WEAK])
+		find_words(line, cl, at, 1);
+	else
+		at[W_ID] = 0;	/* looked up before keeping the token: ids_later */
 	/* key = value, key: "value" right in front of the token */
 	i = cl;
 	while (i > 0 && (line[i - 1] == ' ' || line[i - 1] == '"' || line[i - 1] == '\'' || line[i - 1] == '\t'))
 		i--;
 	assign = i > 0 && (line[i - 1] == '=' || line[i - 1] == ':');
 	/* the nearest word decides: "password: ENC[...,iv:X" is an iv */
+	ids_later = !at[W_STRONG] && !at[W_WEAK];
 	strong = at[W_STRONG] > at[W_ID];
 	weak = !strong && at[W_WEAK] > at[W_ID] && assign;
 	if (at[W_ID] && !strong && !weak)
@@ -748,6 +765,12 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 			c += 0.05;
 		if (strong || weak)
 			c += 0.1;
+	}
+	/* without a secret word, an id word in front refuses the token */
+	if (ids_later) {
+		find_words(line, cl, at, 1);
+		if (at[W_ID])
+			return -1;
 	}
 	*conf = c;
 	return 0;
