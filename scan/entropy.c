@@ -653,7 +653,7 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	if (at[W_STRONG] || at[W_WEAK])
 		find_words(line, cl, at, 1);
 	else
-		at[W_ID] = 0;	/* looked up before keeping the token: ids_later */
+		at[W_ID] = 0;	/* looked up after the cheap refusals: ids_later */
 	/* key = value, key: "value" right in front of the token */
 	i = cl;
 	while (i > 0 && (line[i - 1] == ' ' || line[i - 1] == '"' || line[i - 1] == '\'' || line[i - 1] == '\t'))
@@ -673,6 +673,14 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	 * takes a secret-sounding key. */
 	if (!strong && !weak && (!mixed_case(p, n) || block_line(buf, len, start, end, line_start)))
 		return -1;
+	/* without a secret word, an id word in front refuses the token: looked
+	 * up only now, after the cheap refusals (hex ids and digests end above),
+	 * and before the costly shape */
+	if (ids_later) {
+		find_words(line, cl, at, 1);
+		if (at[W_ID])
+			return -1;
+	}
 	shape_of(p, n, &sh);
 	/* abc123, ABCDEF: counting, not chance */
 	if (sh.seq * 5 > n - 1 || !sh.letters)
@@ -765,12 +773,6 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 			c += 0.05;
 		if (strong || weak)
 			c += 0.1;
-	}
-	/* without a secret word, an id word in front refuses the token */
-	if (ids_later) {
-		find_words(line, cl, at, 1);
-		if (at[W_ID])
-			return -1;
 	}
 	*conf = c;
 	return 0;
