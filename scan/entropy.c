@@ -436,14 +436,15 @@ static const struct cword cwords[] = {
  * or 0.  Secret words count only when followed by nothing but a key,
  * quotes, spaces and separators: "token: X", "the auth token for CI is X",
  * not "set_auth_level(X". */
-static unsigned char by_letter[26][16];	/* word indexes + 1 by first letter, 0-ended */
+/* word indexes + 1 by [secret words 0, id words 1][first letter], 0-ended */
+static unsigned char by_letter[2][26][16];
 
 static void index_words(void)
 {
 	size_t w, k;
 
 	for (w = 0; w < ARRAY_SIZE(cwords); w++) {
-		unsigned char *slot = by_letter[cwords[w].w[0] - 'a'];
+		unsigned char *slot = by_letter[cwords[w].kind == W_ID][cwords[w].w[0] - 'a'];
 
 		for (k = 0; slot[k]; k++)
 			;
@@ -477,11 +478,9 @@ static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS], 
 		/* a word starts here: after a non-letter, or camelCase */
 		if (j && (cclass[line[j - 1]] & (C_UP | C_LO)) && !((cclass[line[j - 1]] & C_LO) && (cj & C_UP)))
 			continue;
-		for (w = by_letter[lower[line[j]] - 'a']; *w; w++) {
+		for (w = by_letter[ids][lower[line[j]] - 'a']; *w; w++) {
 			const struct cword *c = &cwords[*w - 1];
 
-			if ((c->kind == W_ID) != ids)
-				continue;
 			k = j + c->len;
 			if (k > n)
 				continue;
