@@ -52,6 +52,9 @@ enum rule_flag {
 	RULE_TOKEN = 1u << 0,		/* a self-delimiting token: may continue after a pause */
 	RULE_GENERIC = 1u << 1,		/* min_length applies to the secret */
 	RULE_MULTILINE = 1u << 2,	/* may span lines (PEM blocks) */
+	/* KEY(...) SEP ...: its key is the run of key characters just before
+	 * the separator its prefilter's match ends on, so the regex starts there */
+	RULE_KEYRUN = 1u << 3,
 };
 
 struct rule {
