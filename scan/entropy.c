@@ -438,6 +438,7 @@ static const struct cword cwords[] = {
  * not "set_auth_level(X". */
 /* word indexes + 1 by [secret words 0, id words 1][first letter], 0-ended */
 static unsigned char by_letter[2][26][16];
+static unsigned char starts[2][256];	/* a word of the pass starts with this byte */
 
 static void index_words(void)
 {
@@ -445,6 +446,9 @@ static void index_words(void)
 
 	for (w = 0; w < ARRAY_SIZE(cwords); w++) {
 		unsigned char *slot = by_letter[cwords[w].kind == W_ID][cwords[w].w[0] - 'a'];
+
+		starts[cwords[w].kind == W_ID][(unsigned char)cwords[w].w[0]] = 1;
+		starts[cwords[w].kind == W_ID][toupper((unsigned char)cwords[w].w[0])] = 1;
 
 		for (k = 0; slot[k]; k++)
 			;
@@ -471,10 +475,11 @@ static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS], 
 		j = tail > CW_SECRET_MAX ? tail - CW_SECRET_MAX : 0;
 	}
 	for (; j < n; j++) {
-		unsigned int cj = cclass[line[j]];
+		unsigned int cj;
 
-		if (!(cj & (C_UP | C_LO)))
+		if (!starts[ids][line[j]])
 			continue;
+		cj = cclass[line[j]];
 		/* a word starts here: after a non-letter, or camelCase */
 		if (j && (cclass[line[j - 1]] & (C_UP | C_LO)) && !((cclass[line[j - 1]] & C_LO) && (cj & C_UP)))
 			continue;
