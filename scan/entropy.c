@@ -436,14 +436,19 @@ static const struct cword cwords[] = {
  * or 0.  Secret words count only when followed by nothing but a key,
  * quotes, spaces and separators: "token: X", "the auth token for CI is X",
  * not "set_auth_level(X". */
-static unsigned char by_letter[26][16];	/* word indexes + 1 by first letter, 0-ended */
+/* word indexes + 1 by [secret words 0, id words 1][first letter], 0-ended */
+static unsigned char by_letter[2][26][16];
+static unsigned char starts[2][256];	/* a word of the pass starts with this byte */
 
 static void index_words(void)
 {
 	size_t w, k;
 
 	for (w = 0; w < ARRAY_SIZE(cwords); w++) {
-		unsigned char *slot = by_letter[cwords[w].w[0] - 'a'];
+		unsigned char *slot = by_letter[cwords[w].kind == W_ID][cwords[w].w[0] - 'a'];
+
+		starts[cwords[w].kind == W_ID][(unsigned char)cwords[w].w[0]] = 1;
+		starts[cwords[w].kind == W_ID][toupper((unsigned char)cwords[w].w[0])] = 1;
 
 		for (k = 0; slot[k]; k++)
 			;
@@ -451,23 +456,34 @@ static void index_words(void)
 	}
 }
 
-static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS])
+/* ids: 0 to find the secret words (W_STRONG, W_WEAK) only, 1 the id words
+ * (W_ID) only: most tokens have no secret word in front of them, and then
+ * the id words matter only if the token would otherwise be kept. */
+#define CW_SECRET_MAX 13	/* the longest W_STRONG or W_WEAK word: authorization */
+static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS], int ids)
 {
-	size_t j, k, m, tail = n;	/* line[tail, n) is key-like */
+	size_t j = 0, k, m, tail = n;	/* line[tail, n) is key-like */
 	const unsigned char *w;
 
-	while (tail > 0 && keyish[line[tail - 1]])
-		tail--;
-	at[W_STRONG] = at[W_WEAK] = at[W_ID] = 0;
-	for (j = 0; j < n; j++) {
-		unsigned int cj = cclass[line[j]];
+	if (ids) {
+		at[W_ID] = 0;
+	} else {
+		while (tail > 0 && keyish[line[tail - 1]])
+			tail--;
+		at[W_STRONG] = at[W_WEAK] = 0;
+		/* a secret word counts only when it ends in the key-like tail */
+		j = tail > CW_SECRET_MAX ? tail - CW_SECRET_MAX : 0;
+	}
+	for (; j < n; j++) {
+		unsigned int cj;
 
-		if (!(cj & (C_UP | C_LO)))
+		if (!starts[ids][line[j]])
 			continue;
+		cj = cclass[line[j]];
 		/* a word starts here: after a non-letter, or camelCase */
 		if (j && (cclass[line[j - 1]] & (C_UP | C_LO)) && !((cclass[line[j - 1]] & C_LO) && (cj & C_UP)))
 			continue;
-		for (w = by_letter[lower[line[j]] - 'a']; *w; w++) {
+		for (w = by_letter[ids][lower[line[j]] - 'a']; *w; w++) {
 			const struct cword *c = &cwords[*w - 1];
 
 			k = j + c->len;
@@ -612,7 +628,7 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	size_t n = end - start, i, cl, pairs, at[W_KINDS];
 	struct shape sh;
 	double flip, runlen;
-	int strong, weak, assign;
+	int strong, weak, assign, ids_later;
 	unsigned int k;
 	double r, c;
 
@@ -637,13 +653,18 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	if (cl > 48)
 		cl = 48;
 	line = p - cl;
-	find_words(line, cl, at);
+	find_words(line, cl, at, 0);
+	if (at[W_STRONG] || at[W_WEAK])
+		find_words(line, cl, at, 1);
+	else
+		at[W_ID] = 0;	/* looked up after the cheap refusals: ids_later */
 	/* key = value, key: "value" right in front of the token */
 	i = cl;
 	while (i > 0 && (line[i - 1] == ' ' || line[i - 1] == '"' || line[i - 1] == '\'' || line[i - 1] == '\t'))
 		i--;
 	assign = i > 0 && (line[i - 1] == '=' || line[i - 1] == ':');
 	/* the nearest word decides: "password: ENC[...,iv:X" is an iv */
+	ids_later = !at[W_STRONG] && !at[W_WEAK];
 	strong = at[W_STRONG] > at[W_ID];
 	weak = !strong && at[W_WEAK] > at[W_ID] && assign;
 	if (at[W_ID] && !strong && !weak)
@@ -656,6 +677,14 @@ int entropy_judge(const unsigned char *buf, size_t len, size_t start, size_t end
 	 * takes a secret-sounding key. */
 	if (!strong && !weak && (!mixed_case(p, n) || block_line(buf, len, start, end, line_start)))
 		return -1;
+	/* without a secret word, an id word in front refuses the token: looked
+	 * up only now, after the cheap refusals (hex ids and digests end above),
+	 * and before the costly shape */
+	if (ids_later) {
+		find_words(line, cl, at, 1);
+		if (at[W_ID])
+			return -1;
+	}
 	shape_of(p, n, &sh);
 	/* abc123, ABCDEF: counting, not chance */
 	if (sh.seq * 5 > n - 1 || !sh.letters)

@@ -575,7 +575,7 @@ const struct rule scan_builtin_rules[] = {
 	  90, NULL, 0, check_sql },
 	{ "key_assignment", "generic_secret", "a random-looking value assigned to a key or auth name", 0.8,
 	  "(?:key|auth)" HSSEP, 1,
-	  KEY("key|auth") SEP SECV, 70, NULL, 0, check_assigned },
+	  KEY("key|auth") SEP SECV, 70, NULL, RULE_KEYRUN, check_assigned },
 	{ "netrc_line", "password", "a password line of a multi-line .netrc entry", 0.8,
 	  "(?:^|\\n)[ \\t]*(?:password|passwd)[ \\t]+[^\\s]", 1,
 	  "(?m:^)[ \\t]*(?<key>(?i:password|passwd))[ \\t]+(?<secret>[^\\s]{1,4096})[ \\t]*(?=\\r?\\n|\\z)", 80, NULL, 0,
@@ -612,7 +612,7 @@ const struct rule scan_builtin_rules[] = {
 	/* ---- values assigned to secret-sounding keys ---- */
 	{ "password", "password", "password assigned in key=value, JSON, YAML, TOML or code", 0.8,
 	  "(?:pass(?:word|wd|phrase)?|pwd)" HSSEP, 1,
-	  KEY("passwor[dt]|passwd|passphrase|pwd|pass") SEP PASSV, 70, NULL, 0, check_assigned },
+	  KEY("passwor[dt]|passwd|passphrase|pwd|pass") SEP PASSV, 70, NULL, RULE_KEYRUN, check_assigned },
 	{ "xml_secret", "password", "password, secret or token element in XML", 0.8,
 	  "(?:passw(?:or)?d|passphrase|secret|token|key|credentials?|auth)>", 1,
 	  "<(?<key>[A-Za-z0-9_:.\\-]{0,40}?(?i:passw(?:or)?d|passphrase|secret|token|key|credentials?|auth))>"
@@ -625,13 +625,13 @@ const struct rule scan_builtin_rules[] = {
 	  "(?:api[_.\\-]?key|apikey|access[_.\\-]?token|auth[_.\\-]?token|access[_.\\-]?key|secret[_.\\-]?key)"
 	  HSSEP, 1,
 	  KEY("api[_.\\-]?key|apikey|access[_.\\-]?token|auth[_.\\-]?token|access[_.\\-]?key|secret[_.\\-]?key")
-	  SEP SECV, 70, NULL, 0, check_assigned },
+	  SEP SECV, 70, NULL, RULE_KEYRUN, check_assigned },
 	{ "secret_assignment", "generic_secret", "value assigned to a secret, token or credential name", 0.8,
 	  "(?:secret|token|credentials?|private[_.\\-]?key|signing[_.\\-]?key|encryption[_.\\-]?key|"
 	  "master[_.\\-]?key|account[_.\\-]?key|bearer)" HSSEP, 1,
 	  KEY("secret|token|credentials?|private[_.\\-]?key|signing[_.\\-]?key|encryption[_.\\-]?key|"
 	      "master[_.\\-]?key|account[_.\\-]?key|bearer")
-	  SEP SECV, 70, NULL, 0, check_assigned },
+	  SEP SECV, 70, NULL, RULE_KEYRUN, check_assigned },
 };
 
 const size_t scan_builtin_count = ARRAY_SIZE(scan_builtin_rules);

@@ -52,6 +52,9 @@ enum rule_flag {
 	RULE_TOKEN = 1u << 0,		/* a self-delimiting token: may continue after a pause */
 	RULE_GENERIC = 1u << 1,		/* min_length applies to the secret */
 	RULE_MULTILINE = 1u << 2,	/* may span lines (PEM blocks) */
+	/* KEY(...) SEP ...: its key is the run of key characters just before
+	 * the separator its prefilter's match ends on, so the regex starts there */
+	RULE_KEYRUN = 1u << 3,
 };
 
 struct rule {
@@ -222,7 +225,12 @@ int scan_char_classes(const unsigned char *p, size_t n, int *up, int *lo, int *d
 int scan_lower_has(const unsigned char *p, size_t n, const char *w);
 static inline int scan_lower_eq(const unsigned char *p, size_t n, const char *w)
 {
-	return strlen(w) == n && !strncasecmp((const char *)p, w, n);
+	/* the first character before strlen: the veto lists compare every
+	 * candidate value with some 150 words (a third of the time on code) */
+	if (!n)
+		return !*w;
+	return (p[0] | 0x20) == ((unsigned char)w[0] | 0x20) && strlen(w) == n &&
+	       !strncasecmp((const char *)p, w, n);
 }
 
 static inline int scan_is_quote(unsigned char c)

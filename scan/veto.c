@@ -437,7 +437,7 @@ int scan_judge_value(struct rule_hit *h, int kind)
 		     h->buf[h->s1] == h->buf[h->s0 - 1];
 	int ident = 1, digits = 1, dots = 0, up = 0, lo = 0, camel = 0;
 
-	if (!n || n > 4096 || scan_value_is_placeholder(v, n, h->opt, 1) || value_is_ref(v, n))
+	if (!n || n > 4096 || value_is_ref(v, n) || scan_value_is_placeholder(v, n, h->opt, 1))
 		return 0;
 	/* no letter or digit at all (an emoji, "...."): not a credential of a
 	 * weak name, nor a short one of any */

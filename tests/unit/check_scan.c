@@ -283,6 +283,16 @@ START_TEST(test_rules_assignments)
 	expect("x-api-key: %s", tok("", 32, B62), "x-api-key: %R", "api_key_header");
 	expect("CLIENT_SECRET='%s'", tok("", 32, B62), "CLIENT_SECRET='%R'", NULL);
 	expect("secret=%s", "Zx9!Qw8@Er7#Ty6$Ui5%", "secret=%R", "secret_assignment");
+	/* the key found where the separator is: after other assignments in the
+	 * same 70 bytes, behind quotes, brackets and blanks, := and => */
+	expect("a=1 bb=22 ccc=333 dddd=4444 eeeee=55555 password = %s", pw,
+	       "a=1 bb=22 ccc=333 dddd=4444 eeeee=55555 password = %R", "password");
+	expect("cfg['db.password'] = '%s'", pw, "cfg['db.password'] = '%R'", "password");
+	expect("opts[\"signing_token\"]  :  \"%s\"", tok("", 32, B62), "opts[\"signing_token\"]  :  \"%R\"",
+	       "secret_assignment");
+	expect("app.auth_token := %s", tok("", 32, B62), "app.auth_token := %R", NULL);
+	expect("{ 'passwd' => '%s' }", pw, "{ 'passwd' => '%R' }", "password");
+	expect("x=1;y.z-password=%s", pw, "x=1;y.z-password=%R", "password");
 	/* URL passwords: only the password goes */
 	expect("DATABASE_URL=postgresql://app:%s@db.internal:5432/prod", pw,
 	       "DATABASE_URL=postgresql://app:%R@db.internal:5432/prod", "url_credentials");
@@ -348,6 +358,17 @@ START_TEST(test_entropy)
 	run(S, in, &o);
 	ck_assert_uint_eq(o.nf, 1);
 	ck_assert_str_eq(o.buf, "token=[REDACTED]");
+	/* an id word in front refuses a random token (looked up after the
+	 * cheap refusals), a secret word nearer to it takes it back */
+	snprintf(in, sizeof(in), "\"span\":\"a\",\"trace_id\":\"%s\"", t);
+	run(S, in, &o);
+	ck_assert_uint_eq(o.nf, 0);
+	snprintf(in, sizeof(in), "sha256 of the token: %s", t);
+	run(S, in, &o);
+	ck_assert_uint_eq(o.nf, 1);
+	snprintf(in, sizeof(in), "\"service\":\"x\",\"digest\":\"sha256:%s\"", tok("", 64, HEXL));
+	run(S, in, &o);
+	ck_assert_uint_eq(o.nf, 0);
 	/* --no-entropy: a bare token is left */
 	snprintf(in, sizeof(in), "value %s here", t);
 	run(noent, in, &o);
