@@ -28,17 +28,6 @@
 /* base64 in base64 is decoded twice at most: each level is a stream */
 static _Thread_local int decode_depth;
 
-static int hexv(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int text_byte(unsigned char c)
 {
 	return (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\r' || c == '\t';
@@ -55,11 +44,11 @@ static size_t decode_text(const unsigned char *p, size_t n, unsigned char *out, 
 	while (n && p[n - 1] == '=')
 		n--;
 	/* hex: the first bytes say so, the rest must agree */
-	for (i = 0; i < n && i < 16 && hexv(p[i]) >= 0; i++)
+	for (i = 0; i < n && i < 16 && hex_digit(p[i]) >= 0; i++)
 		;
 	if (i == 16 && !(n & 1)) {
 		for (i = 0; i < n && o < DECODE_MAX; i += 2) {
-			if ((a = hexv(p[i])) < 0 || (b = hexv(p[i + 1])) < 0)
+			if ((a = hex_digit(p[i])) < 0 || (b = hex_digit(p[i + 1])) < 0)
 				break;
 			out[o] = (unsigned char)(a << 4 | b);
 			*written = ++o;
@@ -152,22 +141,22 @@ int scan_unescape_scan(const struct scan *s, const unsigned char *p, size_t n, d
 	int a, b, esc = 0, r;
 
 	while (i < n && o < sizeof(out)) {
-		if (p[i] == '%' && i + 2 < n && (a = hexv(p[i + 1])) >= 0 && (b = hexv(p[i + 2])) >= 0) {
+		if (p[i] == '%' && i + 2 < n && (a = hex_digit(p[i + 1])) >= 0 && (b = hex_digit(p[i + 2])) >= 0) {
 			out[o++] = (unsigned char)(a << 4 | b);
 			i += 3;
 			esc++;
-		} else if (p[i] == '=' && i + 2 < n && (a = hexv(p[i + 1])) >= 0 && (b = hexv(p[i + 2])) >= 0 &&
+		} else if (p[i] == '=' && i + 2 < n && (a = hex_digit(p[i + 1])) >= 0 && (b = hex_digit(p[i + 2])) >= 0 &&
 			   !islower(p[i + 1]) && !islower(p[i + 2])) {
 			out[o++] = (unsigned char)(a << 4 | b);	/* quoted-printable */
 			i += 3;
 			esc++;
 		} else if (p[i] == '\\' && i + 5 < n && p[i + 1] == 'u' && p[i + 2] == '0' && p[i + 3] == '0' &&
-			   (a = hexv(p[i + 4])) >= 0 && (b = hexv(p[i + 5])) >= 0) {
+			   (a = hex_digit(p[i + 4])) >= 0 && (b = hex_digit(p[i + 5])) >= 0) {
 			out[o++] = (unsigned char)(a << 4 | b);
 			i += 6;
 			esc++;
-		} else if (p[i] == '\\' && i + 3 < n && p[i + 1] == 'x' && (a = hexv(p[i + 2])) >= 0 &&
-			   (b = hexv(p[i + 3])) >= 0) {
+		} else if (p[i] == '\\' && i + 3 < n && p[i + 1] == 'x' && (a = hex_digit(p[i + 2])) >= 0 &&
+			   (b = hex_digit(p[i + 3])) >= 0) {
 			out[o++] = (unsigned char)(a << 4 | b);
 			i += 4;
 			esc++;
@@ -195,7 +184,7 @@ static int text_quad(unsigned char c)
 
 static int text_hex(const unsigned char *p)
 {
-	return p[0] >= '2' && p[0] <= '7' && hexv(p[1]) >= 0 && (p[0] != '7' || p[1] != 'f');
+	return p[0] >= '2' && p[0] <= '7' && hex_digit(p[1]) >= 0 && (p[0] != '7' || p[1] != 'f');
 }
 
 /* The decoding itself, with its buffer: out of line, so that the runs
