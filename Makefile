@@ -388,7 +388,7 @@ FUZZ_TARGETS := sops_json sops_yaml sops_dotenv sops_ini sops_rules age config s
 FUZZ_EXTRA_vault := tests/fuzz/vhttp-script.o
 FUZZ_EXTRA_fs := tests/fuzz/fuse-stub.o
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -DHAROMBE_VERSION='"$(VERSION)"' $(FUZZ_SAN)
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -DHAROMBE_VERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' $(FUZZ_SAN)
 FUZZ_CORE = $(addprefix $(FUZZ_BUILD)/obj/,$(FS_OBJS) $(INJECT_OBJS) $(BACKEND_OBJS) $(LIB_OBJS) $(SCAN_OBJS))
 
 fuzz: $(FUZZ_BUILD)/.deps-ok $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
