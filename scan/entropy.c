@@ -295,10 +295,21 @@ __attribute__((target("avx2"))) static inline uint64_t token_mask64_avx2(const u
 #endif
 
 /* The pass itself, for either mask (avx2 is a constant where it is inlined). */
+/* A token run buf[start, end) to judge, with the base64 padding after it. */
+static inline __attribute__((always_inline)) int emit_run(const unsigned char *buf, size_t to, size_t start,
+							  size_t end, entropy_run_fn *fn, void *arg)
+{
+	size_t e;
+
+	for (e = end; e < to && e - end < 2 && buf[e] == '='; e++)
+		;
+	return fn(arg, start, e);
+}
+
 static inline __attribute__((always_inline)) int runs(const unsigned char *buf, size_t from, size_t to,
 						      size_t minlen, entropy_run_fn *fn, void *arg, int avx2)
 {
-	size_t base, start = (size_t)-1, e;
+	size_t base, start = (size_t)-1;
 	/* a run that began before 'from' was judged when it was emitted */
 	int skip_first = from > 0 && from < to && scan_tokchar[buf[from - 1]] == 1 &&
 			 scan_tokchar[buf[from]] == 1;
@@ -315,21 +326,46 @@ static inline __attribute__((always_inline)) int runs(const unsigned char *buf, 
 #endif
 			m = block_mask(buf + base, n);
 
-		if (start == (size_t)-1 && minlen <= 64 && n == 64 && !skip_first) {
-			/* no run of minlen inside the block: only one that runs
-			 * off its end needs remembering */
-			uint64_t run = m;
-			size_t k;
+		if (minlen <= 64 && n == 64 && !skip_first) {
+			/* Only runs of minlen or more are judged: a mask of where
+			 * one begins inside the block finds them, and the short
+			 * runs between (most of a text's words) are stepped over
+			 * unseen.  First the run carried in from the last block. */
+			uint64_t lm = m, run;
+			size_t k, q, b;
 
+			if (start != (size_t)-1) {
+				if (m == full)
+					continue;	/* the run goes on */
+				pos = (size_t)__builtin_ctzll(~m);
+				if (base + pos - start >= minlen && (r = emit_run(buf, to, start, base + pos, fn, arg)))
+					return r;
+				start = (size_t)-1;
+				lm = m & (~(uint64_t)0 << pos);
+			}
+			run = lm;
 			for (k = 1; k < minlen; k <<= 1)
 				run &= run >> (k < minlen - k ? k : minlen - k);
-			if (!run) {
-				size_t top = m == full ? 64 : (size_t)__builtin_clzll(~m);
+			while (run) {
+				uint64_t below, rest;
 
-				if (top)
-					start = base + 64 - top;
-				continue;
+				q = (size_t)__builtin_ctzll(run);
+				below = ~lm & (((uint64_t)1 << q) - 1);
+				b = below ? 64 - (size_t)__builtin_clzll(below) : 0;
+				rest = ~lm >> q;
+				if (!rest) {
+					start = base + b;	/* it runs off the block's end */
+					break;
+				}
+				pos = q + (size_t)__builtin_ctzll(rest);
+				if ((r = emit_run(buf, to, base + b, base + pos, fn, arg)))
+					return r;
+				run &= ~(uint64_t)0 << pos;	/* pos < 64: rest had a bit */
 			}
+			/* a run shorter than minlen in the block may go on in the next */
+			if (start == (size_t)-1 && (lm >> 63))
+				start = base + 64 - (size_t)__builtin_clzll(~lm);
+			continue;
 		}
 		if (start != (size_t)-1 && m == full)
 			continue;	/* the run goes on */
@@ -351,12 +387,8 @@ static inline __attribute__((always_inline)) int runs(const unsigned char *buf, 
 			}
 			if (skip_first) {
 				skip_first = 0;
-			} else if (base + pos - start >= minlen) {
-				/* base64 padding belongs to the token */
-				for (e = base + pos; e < to && e - (base + pos) < 2 && buf[e] == '='; e++)
-					;
-				if ((r = fn(arg, start, e)))
-					return r;
+			} else if (base + pos - start >= minlen && (r = emit_run(buf, to, start, base + pos, fn, arg))) {
+				return r;
 			}
 			start = (size_t)-1;
 		}

@@ -9,6 +9,7 @@
 #include "lib/secbuf.h"
 #include "lib/why.h"
 #include "scan/scan.h"
+#include "scan/scan-internal.h"
 #include "tests/unit/unit.h"
 
 /*
@@ -916,6 +917,86 @@ START_TEST(test_stream_threads)
 }
 END_TEST
 
+/* entropy_runs against the plain definition: every maximal run of token
+ * characters of minlen or more in [from, to) (with up to two '=' after it),
+ * except one that began before from; in order.  The text is made of runs of
+ * every length around minlen, so that they start, end and cross the 64-byte
+ * blocks the pass reads at every offset. */
+struct runs_got {
+	size_t n, cap;
+	size_t *se;
+};
+
+static int on_run_collect(void *arg, size_t start, size_t end)
+{
+	struct runs_got *g = arg;
+
+	if (g->n + 2 > g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 256;
+		g->se = realloc(g->se, g->cap * sizeof(*g->se));
+		ck_assert_ptr_nonnull(g->se);
+	}
+	g->se[g->n++] = start;
+	g->se[g->n++] = end;
+	return 0;
+}
+
+static void runs_naive(const unsigned char *b, size_t from, size_t to, size_t minlen, struct runs_got *g)
+{
+	size_t i = from, j, e;
+
+	if (from > 0 && from < to && scan_tokchar[b[from - 1]] == 1 && scan_tokchar[b[from]] == 1)
+		while (i < to && scan_tokchar[b[i]] == 1)
+			i++;	/* begun before from */
+	while (i < to) {
+		if (scan_tokchar[b[i]] != 1) {
+			i++;
+			continue;
+		}
+		for (j = i; j < to && scan_tokchar[b[j]] == 1; j++)
+			;
+		if (j - i >= minlen) {
+			for (e = j; e < to && e - j < 2 && b[e] == '='; e++)
+				;
+			on_run_collect(g, i, e);
+		}
+		i = j;
+	}
+}
+
+START_TEST(test_entropy_runs_blocks)
+{
+	size_t cap = 1u << 20, n = 0, round;
+	unsigned char *t = malloc(cap);
+	static const char tok[] = "ABCxyz0189+/-_", sep[] = " \n=.:\"=,";
+
+	ck_assert_ptr_nonnull(t);
+	while (n + 200 < cap) {
+		size_t len = rnd(5) ? 1 + rnd(24) : 1 + rnd(150), k;
+
+		for (k = 0; k < len; k++)
+			t[n++] = (unsigned char)tok[rnd(sizeof(tok) - 1)];
+		for (k = 1 + rnd(3); k; k--)
+			t[n++] = (unsigned char)sep[rnd(sizeof(sep) - 1)];
+	}
+	for (round = 0; round < 400; round++) {
+		size_t from = rnd(4096), to = from + rnd((unsigned int)(n - from)), minlen = 12 + rnd(5), i;
+		struct runs_got want = { 0 }, got = { 0 };
+
+		if (round % 4 == 0)
+			from = 0;
+		runs_naive(t, from, to, minlen, &want);
+		ck_assert_int_eq(entropy_runs(t, from, to, minlen, on_run_collect, &got), 0);
+		ck_assert_uint_eq(got.n, want.n);
+		for (i = 0; i < want.n; i++)
+			ck_assert_uint_eq(got.se[i], want.se[i]);
+		free(want.se);
+		free(got.se);
+	}
+	free(t);
+}
+END_TEST
+
 /* A PEM block larger than the window, starting near its beginning: it is
  * emitted window by window, every piece redacted. */
 START_TEST(test_stream_huge_match)
@@ -1227,6 +1308,7 @@ static Suite *scan_suite(void)
 	tcase_add_test(tc, test_rules_assignments);
 	tcase_add_test(tc, test_negatives);
 	tcase_add_test(tc, test_entropy);
+	tcase_add_test(tc, test_entropy_runs_blocks);
 	tcase_add_test(tc, test_upstream_fixes);
 	tcase_add_test(tc, test_upstream_strict);
 	tcase_add_test(tc, test_context_decides);
