@@ -82,8 +82,8 @@ static int filter_fd(struct ctx *x, int fd, const char *name)
 	x->path = name;
 	widen_pipe(fd);
 	widen_pipe(1);
-	if (!(rb = secmem_alloc(READ_CHUNK)) || !(x->obuf = malloc(READ_CHUNK))) {
-		cli_error("cannot allocate the input buffer in locked memory");
+	if (!(x->obuf = malloc(READ_CHUNK))) {
+		cli_error("cannot allocate the output buffer");
 		r = -ENOMEM;
 		goto out;
 	}
@@ -109,7 +109,11 @@ static int filter_fd(struct ctx *x, int fd, const char *name)
 				continue;
 			}
 		}
-		n = read(fd, rb, READ_CHUNK);
+		/* straight into the stream's locked window: no copy */
+		if ((r = scan_stream_room(st, &rb)) < 0)
+			break;
+		n = read(fd, rb, (size_t)r);
+		r = 0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -123,7 +127,7 @@ static int filter_fd(struct ctx *x, int fd, const char *name)
 				r = secrets_out_flush(x);
 			break;
 		}
-		if ((r = scan_stream_write(st, rb, (size_t)n)))
+		if ((r = scan_stream_commit(st, (size_t)n)))
 			break;
 		if (lines) {
 			/* more already waiting: read it before deciding what to emit */
@@ -145,7 +149,6 @@ static int filter_fd(struct ctx *x, int fd, const char *name)
 	}
 out:
 	scan_stream_free(st);
-	secmem_free(rb);
 	free(x->obuf);
 	x->obuf = NULL;
 	if (x->werr == -EPIPE)

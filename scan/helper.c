@@ -30,6 +30,20 @@
 #define HELPER_CHUNK (32u << 10)
 #define HELPER_CHUNKS 64
 
+/*
+ * The rules' Vectorscan pass is the longest part of the caller's share, so
+ * a window of SCAN_SPLIT_MIN new bytes or more is cut in two at mid: the
+ * caller scans [ctx, mid], and the helper, before its chunks, scans the
+ * rest from mid - SCAN_HOLD and records the hits that end after mid.  A
+ * prefilter matches within its rule's match, and no rule matches more than
+ * SCAN_MAX_MATCH < SCAN_HOLD bytes, so every hit that can lead to a finding
+ * is seen whole by one of the two scans.  The caller then replays the
+ * helper's hits after its own: the rules see the same hits, in the same
+ * order (by end), as one pass over the window.  If the helper has not begun
+ * its half when the caller needs it (a loaded machine), the caller scans it.
+ */
+enum vs_state { VS_NONE, VS_POSTED, VS_RUNNING, VS_DONE };
+
 struct scan_helper {
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -43,7 +57,53 @@ struct scan_helper {
 	struct scan_stream sh;		/* the shadow: buf, len, ctx, s; its own f */
 	size_t minlen;
 	int r;
+	/* the second half of the Vectorscan pass */
+	enum vs_state vs;
+	size_t vs_from, vs_mid;
+	hs_scratch_t *scratch;
+	struct scan_vs_hit *hits;
+	size_t nhits, caphits;
+	int vs_err;
 };
+
+static int on_vs_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+		     void *arg)
+{
+	struct scan_helper *h = arg;
+	size_t end = h->vs_from + (size_t)to;
+
+	(void)from;
+	(void)flags;
+	if (end <= h->vs_mid)
+		return 0;
+	if (h->nhits == h->caphits) {
+		size_t cap = h->caphits ? 2 * h->caphits : 256;
+		struct scan_vs_hit *n = realloc(h->hits, cap * sizeof(*n));
+
+		if (!n) {
+			h->vs_err = -ENOMEM;
+			return 1;
+		}
+		h->hits = n;
+		h->caphits = cap;
+	}
+	h->hits[h->nhits].id = id;
+	h->hits[h->nhits++].end = end;
+	return 0;
+}
+
+/* The helper's half: its hits in h->hits, or h->vs_err. */
+static void vs_half(struct scan_helper *h)
+{
+	hs_error_t e;
+
+	h->nhits = 0;
+	h->vs_err = 0;
+	e = hs_scan(h->sh.s->db, (const char *)h->sh.buf + h->vs_from, (unsigned int)(h->sh.len - h->vs_from), 0,
+		    h->scratch, on_vs_hit, h);
+	if (!h->vs_err && e != HS_SUCCESS)
+		h->vs_err = -EIO;
+}
 
 static void *helper_main(void *arg)
 {
@@ -57,6 +117,14 @@ static void *helper_main(void *arg)
 		if (h->quit)
 			break;
 		seen = h->gen;
+		if (h->vs == VS_POSTED) {
+			h->vs = VS_RUNNING;
+			pthread_mutex_unlock(&h->mu);
+			vs_half(h);
+			pthread_mutex_lock(&h->mu);
+			h->vs = VS_DONE;
+			pthread_cond_broadcast(&h->idle);
+		}
 		while (h->next < h->n) {
 			size_t i = h->next++;
 			int r;
@@ -90,6 +158,8 @@ void scan_helper_free(struct scan_helper *h)
 	pthread_cond_destroy(&h->work);
 	pthread_cond_destroy(&h->idle);
 	pcre2_match_data_free(h->sh.md_allow);
+	hs_free_scratch(h->scratch);
+	free(h->hits);
 	free(h->sh.f);
 	free(h);
 }
@@ -108,8 +178,10 @@ struct scan_helper *scan_helper_get(struct scan_stream *st)
 	pthread_cond_init(&h->idle, NULL);
 	h->sh.s = st->s;
 	if (!(h->sh.md_allow = pcre2_match_data_create(1, NULL)) ||
+	    hs_clone_scratch(st->s->scratch, &h->scratch) != HS_SUCCESS ||
 	    pthread_create(&h->th, NULL, helper_main, h) != 0) {
 		pcre2_match_data_free(h->sh.md_allow);
+		hs_free_scratch(h->scratch);
 		pthread_mutex_destroy(&h->mu);
 		pthread_cond_destroy(&h->work);
 		pthread_cond_destroy(&h->idle);
@@ -120,11 +192,13 @@ struct scan_helper *scan_helper_get(struct scan_stream *st)
 	return st->helper = h;
 }
 
-/* Cut the window's new bytes into chunks and hand them out.  The helper
- * is idle here (busy is 0 since the last helper_finish). */
-void scan_helper_post(struct scan_helper *h, const struct scan_stream *st, size_t minlen)
+/* Cut the window's new bytes into chunks and hand them out, with the
+ * second half of the Vectorscan pass when the window is large enough.  The
+ * helper is idle here (busy is 0 and vs is not running since the last
+ * helper_finish).  Returns mid, or st->len when the caller scans it all. */
+size_t scan_helper_post(struct scan_helper *h, const struct scan_stream *st, size_t minlen)
 {
-	size_t chunk = (st->len - st->ctx) / HELPER_CHUNKS + 1, at = st->ctx, n = 0;
+	size_t chunk = (st->len - st->ctx) / HELPER_CHUNKS + 1, at = st->ctx, n = 0, mid = st->len;
 	const unsigned char *nl;
 
 	if (chunk < HELPER_CHUNK)
@@ -146,9 +220,39 @@ void scan_helper_post(struct scan_helper *h, const struct scan_stream *st, size_
 	h->sh.err = 0;
 	h->r = 0;
 	h->minlen = minlen;
+	h->vs = VS_NONE;
+	if (st->len - st->ctx >= SCAN_SPLIT_MIN) {
+		mid = st->ctx + (st->len - st->ctx) / 2;
+		h->vs_mid = mid;
+		h->vs_from = mid - SCAN_HOLD;
+		h->vs = VS_POSTED;
+	}
 	h->gen++;
 	pthread_cond_broadcast(&h->work);
 	pthread_mutex_unlock(&h->mu);
+	return mid;
+}
+
+/* On the caller's thread, after its half: 1 when the helper has not begun
+ * the second half (the caller scans it now), else 0 once the helper's hits
+ * are in *hits, or the error that stopped it. */
+int scan_helper_vs_wait(struct scan_helper *h, const struct scan_vs_hit **hits, size_t *n)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->vs == VS_POSTED) {
+		h->vs = VS_NONE;
+		pthread_mutex_unlock(&h->mu);
+		return 1;
+	}
+	while (h->vs == VS_RUNNING)
+		pthread_cond_wait(&h->idle, &h->mu);
+	r = h->vs_err;
+	*hits = h->hits;
+	*n = h->nhits;
+	pthread_mutex_unlock(&h->mu);
+	return r;
 }
 
 /* On the caller's thread: take the chunks the helper has not (none when
@@ -170,7 +274,9 @@ int scan_helper_finish(struct scan_helper *h, struct scan_stream *st, int skip)
 		r = entropy_runs(st->buf, h->bounds[c], h->bounds[c + 1], h->minlen, scan_on_run, st);
 		pthread_mutex_lock(&h->mu);
 	}
-	while (h->busy)
+	if (h->vs == VS_POSTED)
+		h->vs = VS_NONE;
+	while (h->busy || h->vs == VS_RUNNING)
 		pthread_cond_wait(&h->idle, &h->mu);
 	if (!r)
 		r = h->r;
@@ -199,5 +305,7 @@ int scan_stream_set_threads(struct scan_stream *st, unsigned int n)
 	if (n < 1 || n > 2)
 		return -EINVAL;
 	st->threads = n;
+	if (n == 2)
+		scan_stream_widen(st, SCAN_WINDOW_2T);
 	return 0;
 }

@@ -540,11 +540,11 @@ const struct rule scan_builtin_rules[] = {
 
 	/* ---- credentials in URLs, headers and command lines ---- */
 	{ "url_credentials", "database_url", "password in a URL (scheme://user:password@host)", 0.95,
-	  "://[^\\s:/@]*:[^\\s/@]+@", 0,
+	  "://[^\\s:/@]*:[^\\s/]*@", 0,
 	  "(?<![A-Za-z0-9+.\\-])[A-Za-z][A-Za-z0-9+.\\-]{1,20}://[^\\s:/@\"'<>]{0,128}:"
 	  "(?<secret>[^\\s/\"'<>]{1,960}?)@(?:[A-Za-z0-9._\\-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}\\])(?::[0-9]{1,5})?"
 	  "(?=[/?#\\s\"'<>,;)\\]]|\\z)",
-	  1100, NULL, 0, check_url },
+	  1100, NULL, RULE_URL, check_url },
 	{ "http_basic_auth", "http_auth", "HTTP Basic credentials in an Authorization header", 0.9,
 	  "authorization:[ \\t]*basic[ \\t]+", 1,
 	  "(?i:authorization:[ \\t]*basic[ \\t]+)(?<secret>[A-Za-z0-9+/]{8,1024}={0,2})(?![A-Za-z0-9+/=])",

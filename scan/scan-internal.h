@@ -23,6 +23,7 @@
 #define SCAN_MAX_MATCH (64u << 10)
 #define SCAN_HOLD (SCAN_MAX_MATCH + 4096u)
 #define SCAN_WINDOW (512u << 10)
+#define SCAN_WINDOW_2T (2048u << 10)	/* a stream on two threads (scan_stream_widen) */
 #define SCAN_CTX 1024u
 #define SCAN_ENTROPY_MAX 256u
 #define SCAN_MAX_RULES 1024u
@@ -55,7 +56,12 @@ enum rule_flag {
 	/* KEY(...) SEP ...: its key is the run of key characters just before
 	 * the separator its prefilter's match ends on, so the regex starts there */
 	RULE_KEYRUN = 1u << 3,
+	/* scheme://user:password@: its prefilter's match holds no '/' after
+	 * its ://, so the regex starts at most SCHEME_MAX bytes before the last
+	 * :// in front of the hit */
+	RULE_URL = 1u << 4,
 };
+#define SCHEME_MAX 21u	/* [A-Za-z][A-Za-z0-9+.-]{1,20} */
 
 struct rule {
 	const char *id;
@@ -172,6 +178,9 @@ struct scan_stream {
 /* scan.c */
 /* A new finding in st->f, zeroed: NULL and st->err set when out of memory. */
 struct fnd *scan_add_fnd(struct scan_stream *st);
+/* A window of cap bytes for st, its bytes kept; unchanged without the
+ * locked memory for it. */
+void scan_stream_widen(struct scan_stream *st, size_t cap);
 
 /* helper.c: the entropy pass of a window of SCAN_HELPER_MIN new bytes or
  * more on a second thread (scan_stream_set_threads).  get: the stream's
@@ -180,8 +189,19 @@ struct fnd *scan_add_fnd(struct scan_stream *st);
  * done, with skip set after an error): take what the helper has not, wait
  * for it, add its findings that no rule's finding overlaps. */
 #define SCAN_HELPER_MIN (32u << 10)
+/* A window of this many new bytes or more also has the second half of its
+ * Vectorscan pass scanned by the helper (helper.c says how): post returns
+ * where it begins (mid; st->len: not split), vs_wait gives its hits, or 1
+ * when the helper has not begun it and the caller must scan it. */
+#define SCAN_SPLIT_MIN (4 * SCAN_HOLD)
+#define SCAN_SPLIT_PEEK 16u
+struct scan_vs_hit {
+	unsigned int id;
+	size_t end;
+};
 struct scan_helper *scan_helper_get(struct scan_stream *st);
-void scan_helper_post(struct scan_helper *h, const struct scan_stream *st, size_t minlen);
+size_t scan_helper_post(struct scan_helper *h, const struct scan_stream *st, size_t minlen);
+int scan_helper_vs_wait(struct scan_helper *h, const struct scan_vs_hit **hits, size_t *n);
 int scan_helper_finish(struct scan_helper *h, struct scan_stream *st, int skip);
 void scan_helper_free(struct scan_helper *h);		/* NULL-safe */
 

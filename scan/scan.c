@@ -42,8 +42,11 @@ enum mode { MODE_FULL, MODE_LINES, MODE_ALL, MODE_END };
 
 /* ---- streams ---- */
 
-int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *found, void *arg,
-		    struct scan_stream **stp)
+/* A stream with a window of cap bytes: SCAN_WINDOW, or less for an input
+ * known to be smaller (scan_buffer; the window is wiped when freed, so a
+ * small hunk should not pay for 512 KiB). */
+static int stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *found, void *arg, size_t cap,
+		      struct scan_stream **stp)
 {
 	struct scan_stream *st;
 	int r = -ENOMEM;
@@ -57,7 +60,7 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 	st->out = out;
 	st->found = found;
 	st->arg = arg;
-	st->cap = SCAN_WINDOW;
+	st->cap = cap;
 	st->threads = 1;
 	st->line = 1;
 	st->cont_idx = -1;
@@ -83,6 +86,28 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
 out:
 	scan_stream_free(st);
 	return r;
+}
+
+int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *found, void *arg,
+		    struct scan_stream **stp)
+{
+	return stream_new(s, out, found, arg, SCAN_WINDOW, stp);
+}
+
+/* Two threads share a window's work, and each window re-reads the
+ * SCAN_HOLD bytes held back from the last: a larger one (SCAN_WINDOW_2T)
+ * re-reads less and splits better.  Without the locked memory for it, the
+ * stream keeps its window. */
+void scan_stream_widen(struct scan_stream *st, size_t cap)
+{
+	unsigned char *nb;
+
+	if (st->cap >= cap || !(nb = secmem_alloc(cap)))
+		return;
+	memcpy(nb, st->buf, st->len);
+	secmem_free(st->buf);	/* wipes */
+	st->buf = nb;
+	st->cap = cap;
 }
 
 void scan_stream_free(struct scan_stream *st)
@@ -251,6 +276,23 @@ static size_t key_run_start(const unsigned char *b, size_t end)
 	return i;
 }
 
+/* A RULE_URL rule's hit: where the regex may start, from the last :// in
+ * buf[from, end) (its prefilter allows no '/' after the ://), or 0.  A
+ * match that starts before that scheme holds no '/' either, so it ends
+ * before this :// and its own hit found it. */
+static size_t url_start(const unsigned char *b, size_t from, size_t end)
+{
+	const unsigned char *sl = end > from ? memrchr(b + from, '/', end - from) : NULL;
+	size_t i;
+
+	if (!sl)
+		return 0;
+	i = (size_t)(sl - b);
+	if (i < from + 2 || b[i - 1] != '/' || b[i - 2] != ':')
+		return 0;
+	return i - 2 > SCHEME_MAX ? i - 2 - SCHEME_MAX : 0;
+}
+
 static void hit(struct scan_stream *st, size_t ri, size_t end)
 {
 	const struct crule *c = &st->s->rules[ri];
@@ -264,6 +306,11 @@ static void hit(struct scan_stream *st, size_t ri, size_t end)
 
 		if (k > start)
 			start = k;
+	} else if (c->r.flags & RULE_URL) {
+		size_t k = url_start(st->buf, start, end);
+
+		if (k > start)
+			start = k;
 	}
 	if (start < st->ctx)
 		start = st->ctx;
@@ -272,16 +319,64 @@ static void hit(struct scan_stream *st, size_t ri, size_t end)
 	run_regex(st, ri, start, end);
 }
 
+/* A Vectorscan pass over buf[base, ...) that keeps the hits ending in
+ * (lo, hi]; Vectorscan reports them by end, so one past hi stops it. */
+struct vs_pass {
+	struct scan_stream *st;
+	size_t base, lo, hi;
+};
+
 /* Vectorscan callbacks: a prefilter of a built-in rule, or a keyword. */
 static int on_hit(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
 		  void *ctx)
 {
-	struct scan_stream *st = ctx;
+	struct vs_pass *v = ctx;
+	size_t end = v->base + (size_t)to;
 
 	(void)from;
 	(void)flags;
-	hit(st, id, st->ctx + (size_t)to);
-	return st->err ? 1 : 0;
+	if (end > v->hi)
+		return 1;
+	if (end > v->lo)
+		hit(v->st, id, end);
+	return v->st->err ? 1 : 0;
+}
+
+/* The built-in prefilters over buf[from, to) (to < len: up to a few bytes
+ * past hi, so that \b and $ at hi read what follows), hits in (lo, hi]. */
+static void vs_scan(struct scan_stream *st, size_t from, size_t to, size_t lo, size_t hi)
+{
+	struct vs_pass v = { st, from, lo, hi };
+	hs_error_t e = hs_scan(st->s->db, (const char *)st->buf + from, (unsigned int)(to - from), 0, st->scratch,
+			       on_hit, &v);
+
+	if (!st->err && e != HS_SUCCESS && e != HS_SCAN_TERMINATED)
+		st->err = -EIO;
+}
+
+/* The rules' prefilters over the window's new bytes: all of them here, or
+ * up to mid here and the rest from the helper (helper.c). */
+static void prefilter(struct scan_stream *st, struct scan_helper *h, size_t mid)
+{
+	const struct scan_vs_hit *hits;
+	size_t i, n;
+	int r;
+
+	if (mid >= st->len) {
+		vs_scan(st, st->ctx, st->len, 0, st->len);
+		return;
+	}
+	vs_scan(st, st->ctx, mid + SCAN_SPLIT_PEEK, 0, mid);
+	r = scan_helper_vs_wait(h, &hits, &n);
+	if (r == 1) {
+		if (!st->err)
+			vs_scan(st, mid - SCAN_HOLD, st->len, mid, st->len);
+		return;
+	}
+	if (r && !st->err)
+		st->err = r;
+	for (i = 0; i < n && !st->err; i++)
+		hit(st, hits[i].id, hits[i].end);
 }
 
 static int on_keyword(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
@@ -426,7 +521,7 @@ static int detect(struct scan_stream *st)
 {
 	const struct scan *s = st->s;
 	struct scan_helper *h = NULL;
-	size_t i, minlen;
+	size_t i, minlen, mid = st->len;
 	int r;
 
 	st->nf = 0;
@@ -436,17 +531,14 @@ static int detect(struct scan_stream *st)
 	if (minlen > 16)
 		minlen = 16;	/* decoding looks at runs of 16 and more */
 	if (st->threads > 1 && st->len - st->ctx >= SCAN_HELPER_MIN && (h = scan_helper_get(st)))
-		scan_helper_post(h, st, minlen);
+		mid = scan_helper_post(h, st, minlen);
 	if (st->cont != CONT_NONE)
 		continuation(st);
 	if (st->len > st->ctx) {
-		const char *p = (const char *)st->buf + st->ctx;
-		unsigned int n = (unsigned int)(st->len - st->ctx);
-		hs_error_t e = hs_scan(s->db, p, n, 0, st->scratch, on_hit, st);
-
-		if (e == HS_SUCCESS && s->db_kw)
-			e = hs_scan(s->db_kw, p, n, 0, st->scratch, on_keyword, st);
-		if (!st->err && e != HS_SUCCESS)
+		prefilter(st, h, mid);
+		if (!st->err && s->db_kw &&
+		    hs_scan(s->db_kw, (const char *)st->buf + st->ctx, (unsigned int)(st->len - st->ctx), 0,
+			    st->scratch, on_keyword, st) != HS_SUCCESS && !st->err)
 			st->err = -EIO;
 	}
 	for (i = 0; i < s->n_fullscan && !st->err; i++)
@@ -777,20 +869,39 @@ int scan_stream_write(struct scan_stream *st, const void *data, size_t len)
 	long r;
 
 	while (len) {
-		size_t room, k;
+		unsigned char *w;
+		size_t k;
 
-		if (st->len == st->cap && (r = process(st, MODE_FULL)) < 0)
+		if ((r = scan_stream_room(st, &w)) < 0)
 			return (int)r;
-		if (st->len == st->cap)
-			return -EIO;	/* cannot happen: a full process always commits */
-		room = st->cap - st->len;
-		k = len < room ? len : room;
-		memcpy(st->buf + st->len, p, k);
+		k = len < (size_t)r ? len : (size_t)r;
+		memcpy(w, p, k);
 		st->len += k;
 		st->st.bytes_in += k;
 		p += k;
 		len -= k;
 	}
+	return 0;
+}
+
+long scan_stream_room(struct scan_stream *st, unsigned char **p)
+{
+	long r;
+
+	if (st->len == st->cap && (r = process(st, MODE_FULL)) < 0)
+		return r;
+	if (st->len == st->cap)
+		return -EIO;	/* cannot happen: a full process always commits */
+	*p = st->buf + st->len;
+	return (long)(st->cap - st->len);
+}
+
+int scan_stream_commit(struct scan_stream *st, size_t n)
+{
+	if (n > st->cap - st->len)
+		return -EINVAL;
+	st->len += n;
+	st->st.bytes_in += n;
 	return 0;
 }
 
@@ -813,7 +924,9 @@ int scan_buffer(const struct scan *s, const void *data, size_t len, scan_output_
 	struct scan_stream *st;
 	long r;
 
-	if ((r = scan_stream_new(s, out, found, arg, &st)))
+	size_t cap = len + 1 < SCAN_WINDOW ? (len + 4096) & ~(size_t)4095 : SCAN_WINDOW;
+
+	if ((r = stream_new(s, out, found, arg, cap, &st)))
 		return (int)r;
 	r = scan_stream_write(st, data, len);
 	if (!r)

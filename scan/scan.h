@@ -86,6 +86,13 @@ int scan_stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn *
  * sure nothing in it continues past the end; call scan_stream_flush to
  * push out what is held back. */
 int scan_stream_write(struct scan_stream *st, const void *data, size_t len);
+/* The same without a copy: read straight into the stream's locked window.
+ * scan_stream_room processes the window first if it is full, then points
+ * *p at its free space and returns how many bytes fit (> 0), or -errno;
+ * scan_stream_commit(st, n) then adds the n bytes written there (0, or
+ * -EINVAL when n is more than fit). */
+long scan_stream_room(struct scan_stream *st, unsigned char **p);
+int scan_stream_commit(struct scan_stream *st, size_t n);
 
 enum scan_flush {
 	SCAN_FLUSH_LINES,	/* emit complete lines; hold a partial line or an open PEM block */
