@@ -841,7 +841,7 @@ static void b64(const unsigned char *in, size_t n, char *out, const char *alpha,
 
 /* Filter text in random pieces with the given threads; the output. */
 static char *stream_threads(const char *text, size_t n, unsigned int threads, uint64_t seed,
-			    struct scan_stream_stats *ss)
+			    struct scan_stream_stats *ss, int room)
 {
 	struct scan_stream *st;
 	struct out o = { 0 };
@@ -857,7 +857,27 @@ static char *stream_threads(const char *text, size_t n, unsigned int threads, ui
 
 		if (k > n - at)
 			k = n - at;
-		ck_assert_int_eq(scan_stream_write(st, text + at, k), 0);
+		if (room) {
+			/* scan_stream_room/commit: the same piece, straight in,
+			 * as much at a time as fits */
+			size_t done = 0;
+
+			while (done < k) {
+				unsigned char *w;
+				long fit = scan_stream_room(st, &w);
+				size_t c = k - done;
+
+				ck_assert_int_gt(fit, 0);
+				if (c > (size_t)fit)
+					c = (size_t)fit;
+				memcpy(w, text + at + done, c);
+				ck_assert_int_eq(scan_stream_commit(st, (size_t)fit + 1), -EINVAL);
+				ck_assert_int_eq(scan_stream_commit(st, c), 0);
+				done += c;
+			}
+		} else {
+			ck_assert_int_eq(scan_stream_write(st, text + at, k), 0);
+		}
 		at += k;
 		if (rnd(4) == 0)
 			ck_assert_int_ge(scan_stream_flush(st, rnd(3) ? SCAN_FLUSH_LINES : SCAN_FLUSH_ALL), 0);
@@ -873,7 +893,7 @@ static char *stream_threads(const char *text, size_t n, unsigned int threads, ui
  * secrets, over windows of every size. */
 START_TEST(test_stream_threads)
 {
-	size_t cap = 3u << 20, n = 0;
+	size_t cap = 6u << 20, n = 0;
 	char *text = malloc(cap), enc[512], plain[256];
 	char *one, *two;
 	struct scan_stream_stats s1, s2;
@@ -904,12 +924,22 @@ START_TEST(test_stream_threads)
 			break;
 		}
 	}
-	one = stream_threads(text, n, 1, 42, &s1);
-	two = stream_threads(text, n, 2, 42, &s2);
+	one = stream_threads(text, n, 1, 42, &s1, 0);
+	two = stream_threads(text, n, 2, 42, &s2, 0);
 	ck_assert_uint_gt(s1.findings, 1000);
 	ck_assert_uint_eq(s1.findings, s2.findings);
 	ck_assert_uint_eq(s1.redactions, s2.redactions);
 	ck_assert_uint_eq(s1.bytes_out, s2.bytes_out);
+	ck_assert(!strcmp(one, two));
+	free(two);
+	/* the same text read straight into the window, on two threads (a
+	 * 2 MiB window, its Vectorscan pass split) and on one */
+	two = stream_threads(text, n, 2, 42, &s2, 1);
+	ck_assert_uint_eq(s1.findings, s2.findings);
+	ck_assert(!strcmp(one, two));
+	free(two);
+	two = stream_threads(text, n, 1, 42, &s2, 1);
+	ck_assert_uint_eq(s1.findings, s2.findings);
 	ck_assert(!strcmp(one, two));
 	free(one);
 	free(two);
