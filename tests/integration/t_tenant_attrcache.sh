@@ -5,6 +5,8 @@
 # cache never show a view, or a name in it, to another uid, to the right uid
 # in the wrong cgroup, or to root; they never carry one caller's exact size;
 # and fstat() after open() stays exact while others walk to the same file.
+# The same holds through a bind mount of a view, as a container holds it,
+# where an open costs the owner one LOOKUP (the file's name).
 . "$(dirname "$0")/lib.sh"
 
 CG2=$(cgroup2_root)
