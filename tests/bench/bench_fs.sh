@@ -14,9 +14,15 @@
 # a cache hit) and from a SOPS view (a SOPS file of 1,000 keys, decrypted
 # once; every open checks it with a stat()), at 1 and 2 client threads
 # (BENCH_FS_STORES=0 leaves them out; BENCH_FS_TARGETS picks targets).
+# The bind rows open the file as a container does: through a bind mount of
+# the view's directory (docker -v /run/harombe/c:/run/secrets, harombe-bind,
+# bwrap), where the walk starts at the mount's root and never looks the
+# view's name up again, so harombefs gets 1 LOOKUP per open (the file's),
+# the floor none, the floor with entry_timeout=0 one.
 # Rounds are interleaved; the table reports the median
-# round.  The FUSE requests each target costs per open are counted through
-# the kernel's fuse tracepoints (tracefs), when the kernel has them.
+# round (BENCH_FS_DEBUG=1 prints every round's figures on stderr).  The FUSE
+# requests each target costs per open are counted through the kernel's fuse
+# tracepoints (tracefs), when the kernel has them.
 set -euo pipefail
 source "$(dirname "$0")/bench-lib.sh"
 TOP=$(pwd)
@@ -32,6 +38,10 @@ cleanup() {
 	set +e
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.3
+	# the binds first: each holds its FUSE mount busy
+	for m in "$D"/bind-*; do
+		mountpoint -q "$m" && umount -l "$m"
+	done
 	for m in "$D/hfs" "$D/hfs-noaudit" "$D/hfs-before" "$D/min" "$D/min-s" "$D/floor" "$D/floor-hid" \
 		"$D/hfs-vault" "$D/hfs-sops" "$D/hfs-before-vault" "$D/hfs-before-sops"; do
 		mountpoint -q "$m" && fusermount3 -u -z "$m"
@@ -147,8 +157,11 @@ YAML
 		cat "$D/$m/c/env" > /dev/null || { echo "$m cannot serve its view" >&2; exit 1; }
 	done
 fi
-for m in min floor floor-hid $before; do
-	cmp -s "$D/$m/c/env" "$D/hfs/c/env" || { echo "$m and harombefs serve different bytes" >&2; exit 1; }
+# The view's directory bind-mounted, as a container holds it: harombefs's
+# view c, and the floors' c (their only directory), like for like.
+for m in hfs floor floor-hid; do
+	mkdir -p "$D/bind-$m"
+	mount --bind "$D/$m/c" "$D/bind-$m"
 done
 size=$(stat -c %s "$D/tmpfs/c/env")
 tsize=$(wc -c < "$D/hfs/c/app.ini")
@@ -159,9 +172,13 @@ target_file() {
 	hfs-tmpl) echo "$D/hfs/c/app.ini" ;;
 	hfs-cg) echo "$D/hfs/cg/env" ;;
 	hfs-before-cg) echo "$D/hfs-before/cg/env" ;;
+	*-bind) echo "$D/bind-${1%-bind}/env" ;;
 	*) echo "$D/$1/c/env" ;;
 	esac
 }
+for m in min floor floor-hid $before hfs-bind floor-bind floor-hid-bind; do
+	cmp -s "$(target_file "$m")" "$D/hfs/c/env" || { echo "$m and harombefs serve different bytes" >&2; exit 1; }
+done
 # openbench for a target: in the view's cgroup for the cgroup targets
 run_openbench() {
 	local k=$1
@@ -177,6 +194,9 @@ label() {
 	tmpfs) echo "(a) tmpfs, same bytes" ;;
 	floor) echo "(c) **floor**: minimal libfuse, -s, direct_io, default timeouts" ;;
 	floor-hid) echo "(c) the floor with entry_timeout=0 (per-caller lookups, as hiding needs)" ;;
+	floor-bind) echo "(c) the floor, its \`c\` bind-mounted as a container opens it (0 LOOKUPs)" ;;
+	floor-hid-bind) echo "(c) the floor with entry_timeout=0, \`c\` bind-mounted (1 LOOKUP)" ;;
+	hfs-bind) echo "**harombefs, view bind-mounted as a container opens it** (1 LOOKUP, audit on)" ;;
 	min-s) echo "(b) minfs, single-threaded loop" ;;
 	min) echo "(b) minfs, multi-threaded loop" ;;
 	hfs-noaudit) echo "harombefs, audit off" ;;
@@ -196,6 +216,9 @@ curve() {	# the plot's name for a target (samples of the last round)
 	tmpfs) echo "tmpfs" ;;
 	floor) echo "floor" ;;
 	floor-hid) echo "floor_entry_timeout_0" ;;
+	floor-bind) echo "floor_bind-mounted" ;;
+	floor-hid-bind) echo "floor_entry_timeout_0_bind-mounted" ;;
+	hfs-bind) echo "harombefs_bind-mounted_view" ;;
 	min-s) echo "minfs_single-threaded" ;;
 	min) echo "minfs_multi-threaded" ;;
 	hfs-noaudit) echo "harombefs_audit_off" ;;
@@ -210,13 +233,16 @@ curve() {	# the plot's name for a target (samples of the last round)
 declare -A P50 P99 OPS
 cgt=""
 [ -z "$CGID" ] || cgt="hfs-cg${before:+ hfs-before-cg}"
-targets="tmpfs floor floor-hid min-s min hfs-noaudit hfs hfs-tmpl $cgt $before $stores"
+targets="tmpfs floor floor-hid floor-bind floor-hid-bind min-s min hfs-noaudit hfs hfs-bind hfs-tmpl $cgt $before $stores"
 # BENCH_FS_TARGETS="floor hfs ...": only these (and always the floors the
-# ratios need), for a shorter run on a busy machine.
+# ratios need: the bind-mounted ones too with hfs-bind), for a shorter run
+# on a busy machine.
 if [ -n "${BENCH_FS_TARGETS:-}" ]; then
+	need="floor floor-hid"
+	case " $BENCH_FS_TARGETS " in *" hfs-bind "*) need="$need floor-bind floor-hid-bind" ;; esac
 	keep=""
 	for k in $targets; do
-		case " floor floor-hid $BENCH_FS_TARGETS " in *" $k "*) keep="$keep $k" ;; esac
+		case " $need $BENCH_FS_TARGETS " in *" $k "*) keep="$keep $k" ;; esac
 	done
 	targets=$keep
 fi
@@ -232,6 +258,7 @@ for r in $(seq 1 "$ROUNDS"); do
 			P50[$k.$t]="${P50[$k.$t]:-} $(sed 's/.*p50_us=\([0-9.]*\).*/\1/' <<< "$line")"
 			P99[$k.$t]="${P99[$k.$t]:-} $(sed 's/.*p99_us=\([0-9.]*\).*/\1/' <<< "$line")"
 			OPS[$k.$t]="${OPS[$k.$t]:-} $(sed 's/.*ops_per_s=\([0-9]*\).*/\1/' <<< "$line")"
+			[ -z "${BENCH_FS_DEBUG:-}" ] || echo "round $r $k $t: $line" >&2
 		done
 	done
 done
@@ -245,9 +272,10 @@ T=/sys/kernel/tracing
 declare -A REQ
 ops="FUSE_LOOKUP FUSE_GETATTR FUSE_OPEN FUSE_READ FUSE_FLUSH FUSE_RELEASE"
 traced=0
+traced_targets="floor floor-hid floor-bind floor-hid-bind min-s hfs hfs-bind $before"
 if [ -w "$T/events/fuse/fuse_request_send/enable" ]; then
 	traced=1
-	for k in floor floor-hid min-s hfs $before; do
+	for k in $traced_targets; do
 		echo 0 > "$T/tracing_on"; echo > "$T/trace"
 		echo 1 > "$T/events/fuse/fuse_request_send/enable"
 		echo 1 > "$T/tracing_on"
@@ -270,16 +298,23 @@ echo "(c) floorfs is the floor of issue 19: libfuse's high-level API, single-thr
 echo "attribute timeouts (1 s), a constant buffer. The same floor with entry_timeout=0 sends the LOOKUP per name and walk"
 echo "that hiding other tenants' views needs (fs/fs.c): the difference between the two rows is what hiding costs in FUSE alone."
 echo "(b) minfs has harombefs's mount options and its old timeouts (file attributes never cached)."
+echo "The bind-mounted rows open \`env\` through a bind mount of the view's directory, as a container does"
+echo "(\`docker -v /run/harombe/c:/run/secrets\`, harombe-bind, bwrap): the walk starts at the mount's root, which the"
+echo "kernel does not look up again, so only the file's name is looked up (harombefs and the floor with entry_timeout=0: 1"
+echo "LOOKUP; the floor: none). Their last column is the p50 beside the floor bind-mounted the same way."
 [ -z "$CGID" ] || echo "The cgroup rows read a second view of the same keys with a cgroup rule, from a process in that cgroup: each of its checks (2 lookups, the open) reads the caller's /proc/PID/cgroup and status (TracerPid)."
 echo
-echo "| target | threads | p50 µs | p99 µs | opens/s | p50 vs floor | p50 vs floor, entry_timeout=0 |"
-echo "|---|---|---|---|---|---|---|"
+echo "| target | threads | p50 µs | p99 µs | opens/s | p50 vs floor | p50 vs floor, entry_timeout=0 | p50 vs floor bind-mounted |"
+echo "|---|---|---|---|---|---|---|---|"
 for t in 1 2; do
 	floor=$(median <<< "${P50[floor.$t]}")
 	hid=$(median <<< "${P50[floor-hid.$t]}")
+	fbind=$(median <<< "${P50[floor-bind.$t]:-}")
 	for k in $targets; do
 		p50=$(median <<< "${P50[$k.$t]}")
-		echo "| $(label "$k") | $t | $p50 | $(median <<< "${P99[$k.$t]}") | $(median <<< "${OPS[$k.$t]}") | $(ratio "$p50" "$floor") | $(ratio "$p50" "$hid") |"
+		vb=-
+		case $k in *-bind) [ -z "$fbind" ] || vb=$(ratio "$p50" "$fbind") ;; esac
+		echo "| $(label "$k") | $t | $p50 | $(median <<< "${P99[$k.$t]}") | $(median <<< "${OPS[$k.$t]}") | $(ratio "$p50" "$floor") | $(ratio "$p50" "$hid") | $vb |"
 	done
 done
 echo
@@ -290,7 +325,7 @@ if [ "$traced" = 1 ]; then
 	echo
 	echo "| target | LOOKUP | GETATTR | OPEN | READ | FLUSH | RELEASE | total |"
 	echo "|---|---|---|---|---|---|---|---|"
-	for k in floor floor-hid min-s hfs $before; do
+	for k in $traced_targets; do
 		row="" total=0
 		for op in $ops; do
 			row="$row | ${REQ[$k.$op]}"
@@ -305,34 +340,42 @@ fi
 summary() { [ -z "$2" ] || [ -z "$4" ] || bench_summary "$@"; }
 for t in 1 2; do
 	th="$t thread"; [ "$t" = 1 ] || th="${th}s"
-	floor=$(median <<< "${P50[floor.$t]}")
+	floor=$(median <<< "${P50[floor.$t]:-}")
 	summary "harombefs open+read+close p50, env view, $th" \
-		"$(median <<< "${P50[hfs.$t]}")" "floor: minimal libfuse (-s, direct_io, default timeouts), same run" "$floor" "µs" "<=1.25"
+		"$(median <<< "${P50[hfs.$t]:-}")" "floor: minimal libfuse (-s, direct_io, default timeouts), same run" "$floor" "µs" "<=1.25"
 	summary "harombefs open+read+close p50, $th, beside the floor with entry_timeout=0" \
-		"$(median <<< "${P50[hfs.$t]}")" "floor with per-caller lookups (hiding), same run" "$(median <<< "${P50[floor-hid.$t]}")" "µs" "-"
+		"$(median <<< "${P50[hfs.$t]:-}")" "floor with per-caller lookups (hiding), same run" "$(median <<< "${P50[floor-hid.$t]:-}")" "µs" "-"
 	summary "what hiding views costs FUSE alone (entry_timeout=0), $th" \
-		"$(median <<< "${P50[floor-hid.$t]}")" "floor, same run" "$floor" "µs" "-"
+		"$(median <<< "${P50[floor-hid.$t]:-}")" "floor, same run" "$floor" "µs" "-"
+	summary "harombefs open+read+close p50, view bind-mounted as a container opens it (1 LOOKUP), $th" \
+		"$(median <<< "${P50[hfs-bind.$t]:-}")" "floor: minimal libfuse (-s, direct_io, default timeouts), same run" "$floor" "µs" "-"
+	summary "harombefs open+read+close p50, both bind-mounted as a container opens them, $th" \
+		"$(median <<< "${P50[hfs-bind.$t]:-}")" "floor, its directory bind-mounted (0 LOOKUPs), same run" \
+		"$(median <<< "${P50[floor-bind.$t]:-}")" "µs" "-"
+	summary "harombefs open+read+close p50, both bind-mounted, $th, beside the floor with entry_timeout=0" \
+		"$(median <<< "${P50[hfs-bind.$t]:-}")" "floor with entry_timeout=0, bind-mounted (1 LOOKUP), same run" \
+		"$(median <<< "${P50[floor-hid-bind.$t]:-}")" "µs" "-"
 	summary "harombefs open+read+close p50, $th, beside minfs (b)" \
-		"$(median <<< "${P50[hfs.$t]}")" "minfs, single-threaded loop, same run" "$(median <<< "${P50[min-s.$t]}")" "µs" "-"
+		"$(median <<< "${P50[hfs.$t]:-}")" "minfs, single-threaded loop, same run" "$(median <<< "${P50[min-s.$t]:-}")" "µs" "-"
 	summary "harombefs open+read+close p50, $th, beside tmpfs" \
-		"$(median <<< "${P50[hfs.$t]}")" "tmpfs (a), same run" "$(median <<< "${P50[tmpfs.$t]}")" "µs" "-"
+		"$(median <<< "${P50[hfs.$t]:-}")" "tmpfs (a), same run" "$(median <<< "${P50[tmpfs.$t]:-}")" "µs" "-"
 	summary "harombefs open+read+close p50, $th, audit on beside off" \
-		"$(median <<< "${P50[hfs.$t]}")" "harombefs with audit off, same run" "$(median <<< "${P50[hfs-noaudit.$t]}")" "µs" "-"
+		"$(median <<< "${P50[hfs.$t]:-}")" "harombefs with audit off, same run" "$(median <<< "${P50[hfs-noaudit.$t]:-}")" "µs" "-"
 	summary "harombefs open+read+close p50, template view, $th, beside env" \
-		"$(median <<< "${P50[hfs-tmpl.$t]}")" "the env view, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
+		"$(median <<< "${P50[hfs-tmpl.$t]:-}")" "the env view, same run" "$(median <<< "${P50[hfs.$t]:-}")" "µs" "-"
 	[ -z "$CGID" ] || summary "harombefs open+read+close p50, $th, a view with a cgroup rule beside uid only" \
-		"$(median <<< "${P50[hfs-cg.$t]}")" "the same keys, a view without one, same run" "$(median <<< "${P50[hfs.$t]}")" "µs" "-"
+		"$(median <<< "${P50[hfs-cg.$t]:-}")" "the same keys, a view without one, same run" "$(median <<< "${P50[hfs.$t]:-}")" "µs" "-"
 	[ -z "$CGID" ] || [ -z "$before" ] || summary "harombefs before, $th, a view with a cgroup rule beside uid only" \
-		"$(median <<< "${P50[hfs-before-cg.$t]}")" "before, a view without one, same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
+		"$(median <<< "${P50[hfs-before-cg.$t]:-}")" "before, a view without one, same run" "$(median <<< "${P50[hfs-before.$t]:-}")" "µs" "-"
 	for st in vault sops; do
 		case " $stores " in *" hfs-$st "*) ;; *) continue ;; esac
 		summary "harombefs open+read+close p50, $st view, $th, beside the floor" \
-			"$(median <<< "${P50[hfs-$st.$t]}")" "floor, same run" "$floor" "µs" "-"
+			"$(median <<< "${P50[hfs-$st.$t]:-}")" "floor, same run" "$floor" "µs" "-"
 		[ -z "$before" ] || summary "harombefs open+read+close p50, $st view, $th, after beside before" \
-			"$(median <<< "${P50[hfs-$st.$t]}")" "harombefs before, $st view, same run" \
-			"$(median <<< "${P50[hfs-before-$st.$t]}")" "µs" "-"
+			"$(median <<< "${P50[hfs-$st.$t]:-}")" "harombefs before, $st view, same run" \
+			"$(median <<< "${P50[hfs-before-$st.$t]:-}")" "µs" "-"
 	done
 	[ -z "$before" ] || summary "harombefs open+read+close p50, $th, after beside before" \
-		"$(median <<< "${P50[hfs.$t]}")" "harombefs before (BENCH_FS_BEFORE), same run" "$(median <<< "${P50[hfs-before.$t]}")" "µs" "-"
+		"$(median <<< "${P50[hfs.$t]:-}")" "harombefs before (BENCH_FS_BEFORE), same run" "$(median <<< "${P50[hfs-before.$t]:-}")" "µs" "-"
 done
 exit 0

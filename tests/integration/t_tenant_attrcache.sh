@@ -5,6 +5,8 @@
 # cache never show a view, or a name in it, to another uid, to the right uid
 # in the wrong cgroup, or to root; they never carry one caller's exact size;
 # and fstat() after open() stays exact while others walk to the same file.
+# The same holds through a bind mount of a view, as a container holds it,
+# where an open costs the owner one LOOKUP (the file's name).
 . "$(dirname "$0")/lib.sh"
 
 CG2=$(cgroup2_root)
@@ -145,5 +147,85 @@ read -r bad seen <<< "$out"
 [ "$seen" -gt "$exp" ] || fail "app.ini: stat by path gave $seen, not the bound (the content is $exp bytes)"
 [ "$(stat_err as_uid 1001 stat "$MNT/alice/app.ini")" = ENOENT ] || fail "uid 1001: stat alice/app.ini right after the owner's"
 ok "template app.ini: fstat after open exact (100 of 100, another thread walking), stat by path the bound, ENOENT for uid 1001"
+
+# Through a bind mount of the view's directory, made by root, as a container
+# holds it (docker -v /run/harombe/alice:/run/secrets, harombe-bind, bwrap):
+# the walk starts at the mount's root, which the kernel never looks up
+# again, so the owner's open costs one LOOKUP (the file's name; what
+# bench_fs.sh's bind rows measure).  Nothing cached by the owner's opens
+# answers anyone else, and each attempt asks the daemon: uid 1001 fails the
+# mode check of the view's directory (0500, uid 1000) on its cached
+# attributes, so the kernel asks again (GETATTR) and harombefs answers
+# ENOENT; root, and the same uid from the wrong cgroup, pass the mode check
+# and get ENOENT from the LOOKUP of the file's name.
+for v in alice cg; do
+	mkdir -p "$T_DIR/bind-$v"
+	mount --bind "$MNT/$v" "$T_DIR/bind-$v"
+	T_MOUNTS=("$T_DIR/bind-$v" "${T_MOUNTS[@]}")	# unmounted before the FUSE mount
+done
+BA="$T_DIR/bind-alice" BC="$T_DIR/bind-cg"
+opens='
+import os, sys
+for _ in range(int(sys.argv[2])):
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    while os.read(fd, 65536):
+        pass
+    os.close(fd)'
+# N stats and N opens of a path; prints how many of them ended how.
+tries='
+import errno, os, sys
+seen = {}
+for _ in range(int(sys.argv[2])):
+    for f in (os.stat, lambda p: os.close(os.open(p, os.O_RDONLY))):
+        try:
+            f(sys.argv[1])
+            e = "ok"
+        except OSError as x:
+            e = errno.errorcode[x.errno]
+        seen[e] = seen.get(e, 0) + 1
+print(" ".join("%s=%d" % kv for kv in sorted(seen.items())))'
+[ "$(as_uid 1000 cat "$BA/env" | sha256sum)" = "$(as_uid 1000 cat "$MNT/alice/env" | sha256sum)" ] ||
+	fail "the owner reads other bytes through the bind mount"
+s0=$(stats)
+as_uid 1000 /usr/bin/python3 -c "$opens" "$BA/env" 200
+s1=$(stats)
+lookups=$(d req_lookup) getattrs=$(d req_getattr) opens=$(d req_open)
+[ "$opens" -ge 200 ] || fail "200 opens through the bind mount made $opens OPEN requests"
+[ "$lookups" -ge 200 ] || fail "200 opens through the bind mount made $lookups LOOKUPs: the file's name is cached"
+[ "$lookups" -lt 400 ] || fail "200 opens through the bind mount made $lookups LOOKUPs: the mount's root is looked up too"
+[ "$getattrs" -lt 20 ] || fail "200 opens through the bind mount made $getattrs GETATTRs"
+ok "200 opens of alice/env through a bind mount of alice: $lookups LOOKUPs (the file's name on every walk, never the mount's root), $getattrs GETATTRs"
+
+# The hostile tenant, right after the owner's opens.
+as_uid 1000 cat "$BA/env" >/dev/null || fail "owner cannot read through the bind mount"
+s0=$(stats)
+out=$(as_uid 1001 /usr/bin/python3 -c "$tries" "$BA/env" 50)
+s1=$(stats)
+[ "$out" = "ENOENT=100" ] || fail "uid 1001 through a bind mount of alice, 50 stats and 50 opens of env: $out"
+asked=$(( $(d req_lookup) + $(d req_getattr) ))
+[ "$asked" -ge 100 ] || fail "uid 1001's 100 attempts through the bind mount asked the daemon $asked times: a cache answered"
+[ "$(d req_open)" = 0 ] || fail "uid 1001's attempts through the bind mount reached OPEN"
+for p in env secrets/A app.ini; do
+	[ "$(stat_err as_uid 1001 stat "$BA/$p")" = ENOENT ] || fail "uid 1001: stat $p through the bind mount: $(stat_err as_uid 1001 stat "$BA/$p")"
+	[ "$(stat_err as_uid 1001 cat "$BA/$p")" = ENOENT ] || fail "uid 1001: cat $p through the bind mount: $(stat_err as_uid 1001 cat "$BA/$p")"
+done
+ok "uid 1001 through root's bind mount of alice: ENOENT for 50 of 50 stats and opens of env (daemon asked $asked times: $(d req_lookup) LOOKUPs, $(d req_getattr) GETATTRs), and for secrets/A and app.ini"
+
+s0=$(stats)
+out=$(/usr/bin/python3 -c "$tries" "$BA/env" 50)
+s1=$(stats)
+[ "$out" = "ENOENT=100" ] || fail "root through a bind mount of alice, 50 stats and 50 opens of env: $out"
+[ "$(d req_lookup)" -ge 100 ] || fail "root's 100 attempts through the bind mount sent $(d req_lookup) LOOKUPs"
+in_cg "$CG2/$ID/allowed" setpriv --reuid 1000 --regid 1000 --clear-groups cat "$BC/env" >/dev/null ||
+	fail "the allowed cgroup cannot read cg/env through the bind mount"
+s0=$(stats)
+out=$(in_cg "$CG2/$ID/other" setpriv --reuid 1000 --regid 1000 --clear-groups /usr/bin/python3 -c "$tries" "$BC/env" 50)
+s1=$(stats)
+[ "$out" = "ENOENT=100" ] || fail "uid 1000 in the wrong cgroup through a bind mount of cg: $out"
+[ "$(d req_lookup)" -ge 100 ] || fail "the wrong cgroup's 100 attempts through the bind mount sent $(d req_lookup) LOOKUPs"
+[ "$(d req_open)" = 0 ] || fail "the wrong cgroup's attempts through the bind mount reached OPEN"
+as_uid 1000 cat "$BA/env" >/dev/null || fail "the owner cannot read alice/env through the bind mount after the others' attempts"
+ok "through the bind mounts, root (alice) and uid 1000 in the wrong cgroup (cg) get ENOENT for 50 of 50 stats and opens of env, one LOOKUP each; the owner still reads"
+for v in alice cg; do umount "$T_DIR/bind-$v"; done
 
 stop_fs "$T_FS_PID" "$MNT"
