@@ -471,16 +471,26 @@ static const struct cword cwords[] = {
 /* word indexes + 1 by [secret words 0, id words 1][first letter], 0-ended */
 static unsigned char by_letter[2][26][16];
 static unsigned char starts[2][256];	/* a word of the pass starts with this byte */
+/* The second characters of the pass's words by first letter, as bits
+ * chidx[c] (a-z 0-25, 0-9 26-35; 63, never set, for any other byte): most
+ * places a word could start are refused on two characters. */
+static uint64_t seconds[2][26];
+static unsigned char chidx[256];
 
 static void index_words(void)
 {
 	size_t w, k;
 
+	for (k = 0; k < 256; k++)
+		chidx[k] = isalpha((int)k) ? (unsigned char)(tolower((int)k) - 'a') :
+			   isdigit((int)k) ? (unsigned char)(26 + k - '0') : 63;
 	for (w = 0; w < ARRAY_SIZE(cwords); w++) {
 		unsigned char *slot = by_letter[cwords[w].kind == W_ID][cwords[w].w[0] - 'a'];
 
 		starts[cwords[w].kind == W_ID][(unsigned char)cwords[w].w[0]] = 1;
 		starts[cwords[w].kind == W_ID][toupper((unsigned char)cwords[w].w[0])] = 1;
+		seconds[cwords[w].kind == W_ID][cwords[w].w[0] - 'a'] |= (uint64_t)1
+									  << chidx[(unsigned char)cwords[w].w[1]];
 
 		for (k = 0; slot[k]; k++)
 			;
@@ -506,12 +516,14 @@ static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS], 
 		/* a secret word counts only when it ends in the key-like tail */
 		j = tail > CW_SECRET_MAX ? tail - CW_SECRET_MAX : 0;
 	}
-	for (; j < n; j++) {
+	for (; j + 1 < n; j++) {	/* every word has 2 characters or more */
 		unsigned int cj;
+		unsigned char l1;
 
-		if (!starts[ids][line[j]])
+		if (!starts[ids][line[j]] || !((seconds[ids][lower[line[j]] - 'a'] >> chidx[line[j + 1]]) & 1))
 			continue;
 		cj = cclass[line[j]];
+		l1 = lower[line[j + 1]];
 		/* a word starts here: after a non-letter, or camelCase */
 		if (j && (cclass[line[j - 1]] & (C_UP | C_LO)) && !((cclass[line[j - 1]] & C_LO) && (cj & C_UP)))
 			continue;
@@ -519,9 +531,9 @@ static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS], 
 			const struct cword *c = &cwords[*w - 1];
 
 			k = j + c->len;
-			if (k > n)
+			if (k > n || l1 != (unsigned char)c->w[1])
 				continue;
-			for (m = 1; m < c->len && lower[line[j + m]] == (unsigned char)c->w[m]; m++)
+			for (m = 2; m < c->len && lower[line[j + m]] == (unsigned char)c->w[m]; m++)
 				;
 			if (m < c->len)
 				continue;
@@ -590,9 +602,12 @@ static int mixed_case(const unsigned char *p, size_t n)
 	unsigned int all = 0;
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		all |= cclass[p[i]];
-	return (all & C_UP) && (all & C_LO);
+		if ((all & (C_UP | C_LO)) == (C_UP | C_LO))
+			return 1;
+	}
+	return 0;
 }
 
 static void shape_of(const unsigned char *p, size_t n, struct shape *sh)
