@@ -182,6 +182,12 @@ struct fnd *scan_add_fnd(struct scan_stream *st);
  * locked memory for it. */
 void scan_stream_widen(struct scan_stream *st, size_t cap);
 
+/* hits.c: the rules' pass over the window's new bytes (prefilters, regexes,
+ * checks, rules without a prefilter, known values): its findings in st->f,
+ * errors in st->err.  With a helper and mid < st->len, the helper scans the
+ * prefilters past mid (helper.c). */
+void scan_rules_pass(struct scan_stream *st, struct scan_helper *h, size_t mid);
+
 /* helper.c: the entropy pass of a window of SCAN_HELPER_MIN new bytes or
  * more on a second thread (scan_stream_set_threads).  get: the stream's
  * helper, started if need be, or NULL (run serially); post: hand out the
