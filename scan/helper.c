@@ -55,8 +55,9 @@ struct scan_helper {
 	size_t bounds[HELPER_CHUNKS + 1], n, next;
 	unsigned int busy;		/* chunks the helper is working on */
 	struct scan_stream sh;		/* the shadow: buf, len, ctx, s; its own f */
+	struct scan_stream msh;		/* the caller's, for chunks it takes before its rules are done */
 	size_t minlen;
-	int r;
+	int r, mr;
 	/* the second half of the Vectorscan pass */
 	enum vs_state vs;
 	size_t vs_from, vs_mid;
@@ -158,9 +159,11 @@ void scan_helper_free(struct scan_helper *h)
 	pthread_cond_destroy(&h->work);
 	pthread_cond_destroy(&h->idle);
 	pcre2_match_data_free(h->sh.md_allow);
+	pcre2_match_data_free(h->msh.md_allow);
 	hs_free_scratch(h->scratch);
 	free(h->hits);
 	free(h->sh.f);
+	free(h->msh.f);
 	free(h);
 }
 
@@ -176,11 +179,13 @@ struct scan_helper *scan_helper_get(struct scan_stream *st)
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->work, NULL);
 	pthread_cond_init(&h->idle, NULL);
-	h->sh.s = st->s;
+	h->sh.s = h->msh.s = st->s;
 	if (!(h->sh.md_allow = pcre2_match_data_create(1, NULL)) ||
+	    !(h->msh.md_allow = pcre2_match_data_create(1, NULL)) ||
 	    hs_clone_scratch(st->s->scratch, &h->scratch) != HS_SUCCESS ||
 	    pthread_create(&h->th, NULL, helper_main, h) != 0) {
 		pcre2_match_data_free(h->sh.md_allow);
+		pcre2_match_data_free(h->msh.md_allow);
 		hs_free_scratch(h->scratch);
 		pthread_mutex_destroy(&h->mu);
 		pthread_cond_destroy(&h->work);
@@ -218,7 +223,12 @@ size_t scan_helper_post(struct scan_helper *h, const struct scan_stream *st, siz
 	h->sh.ctx = st->ctx;
 	h->sh.nf = 0;
 	h->sh.err = 0;
-	h->r = 0;
+	h->msh.buf = st->buf;
+	h->msh.len = st->len;
+	h->msh.ctx = st->ctx;
+	h->msh.nf = 0;
+	h->msh.err = 0;
+	h->r = h->mr = 0;
 	h->minlen = minlen;
 	h->vs = VS_NONE;
 	if (st->len - st->ctx >= SCAN_SPLIT_MIN) {
@@ -235,7 +245,10 @@ size_t scan_helper_post(struct scan_helper *h, const struct scan_stream *st, siz
 
 /* On the caller's thread, after its half: 1 when the helper has not begun
  * the second half (the caller scans it now), else 0 once the helper's hits
- * are in *hits, or the error that stopped it. */
+ * are in *hits, or the error that stopped it.  While the helper is still
+ * on it, the caller takes chunks of the entropy pass, as the helper does
+ * them: into a shadow of its own (the rules' findings are not all known
+ * yet), filtered at the join like the helper's. */
 int scan_helper_vs_wait(struct scan_helper *h, const struct scan_vs_hit **hits, size_t *n)
 {
 	int r = 0;
@@ -246,6 +259,15 @@ int scan_helper_vs_wait(struct scan_helper *h, const struct scan_vs_hit **hits, 
 		pthread_mutex_unlock(&h->mu);
 		return 1;
 	}
+	while (h->vs == VS_RUNNING && h->next < h->n && !h->mr) {
+		size_t c = h->next++;
+
+		pthread_mutex_unlock(&h->mu);
+		r = entropy_runs(h->msh.buf, h->bounds[c], h->bounds[c + 1], h->minlen, scan_on_run, &h->msh);
+		pthread_mutex_lock(&h->mu);
+		h->mr = r ? r : h->msh.err;
+	}
+	r = 0;
 	while (h->vs == VS_RUNNING)
 		pthread_cond_wait(&h->idle, &h->mu);
 	r = h->vs_err;
@@ -255,13 +277,34 @@ int scan_helper_vs_wait(struct scan_helper *h, const struct scan_vs_hit **hits, 
 	return r;
 }
 
-/* On the caller's thread: take the chunks the helper has not (none when
- * skip, after an error), wait for the ones it holds, then add its findings
- * that no rule's finding overlaps. */
-int scan_helper_finish(struct scan_helper *h, struct scan_stream *st, int skip)
+/* A shadow's findings that no rule's finding overlaps, into st. */
+static int add_unshadowed(struct scan_stream *st, const struct scan_stream *sh)
 {
 	size_t i, k = 0;
 	struct fnd *f;
+
+	for (i = 0; i < sh->nf; i++) {
+		const struct fnd *g = &sh->f[i];
+
+		/* the intervals are sorted; the shadow's findings, chunk by chunk */
+		if (k && st->ivl[2 * (k - 1) + 1] > g->s0)
+			k = 0;
+		while (k < st->nivl && st->ivl[2 * k + 1] <= g->s0)
+			k++;
+		if (k < st->nivl && st->ivl[2 * k] < g->s1)
+			continue;
+		if (!(f = scan_add_fnd(st)))
+			return st->err;
+		*f = *g;
+	}
+	return 0;
+}
+
+/* On the caller's thread: take the chunks the helper has not (none when
+ * skip, after an error), wait for the ones it holds, then add its findings
+ * and the caller's shadow's that no rule's finding overlaps. */
+int scan_helper_finish(struct scan_helper *h, struct scan_stream *st, int skip)
+{
 	int r = 0;
 
 	pthread_mutex_lock(&h->mu);
@@ -280,24 +323,14 @@ int scan_helper_finish(struct scan_helper *h, struct scan_stream *st, int skip)
 		pthread_cond_wait(&h->idle, &h->mu);
 	if (!r)
 		r = h->r;
+	if (!r)
+		r = h->mr;
 	pthread_mutex_unlock(&h->mu);
 	if (r || skip)
 		return r;
-	for (i = 0; i < h->sh.nf; i++) {
-		const struct fnd *g = &h->sh.f[i];
-
-		/* the intervals are sorted; the helper's findings, chunk by chunk */
-		if (k && st->ivl[2 * (k - 1) + 1] > g->s0)
-			k = 0;
-		while (k < st->nivl && st->ivl[2 * k + 1] <= g->s0)
-			k++;
-		if (k < st->nivl && st->ivl[2 * k] < g->s1)
-			continue;
-		if (!(f = scan_add_fnd(st)))
-			return st->err;
-		*f = *g;
-	}
-	return 0;
+	if ((r = add_unshadowed(st, &h->sh)))
+		return r;
+	return add_unshadowed(st, &h->msh);
 }
 
 int scan_stream_set_threads(struct scan_stream *st, unsigned int n)
