@@ -470,27 +470,31 @@ static const struct cword cwords[] = {
  * not "set_auth_level(X". */
 /* word indexes + 1 by [secret words 0, id words 1][first letter], 0-ended */
 static unsigned char by_letter[2][26][16];
-static unsigned char starts[2][256];	/* a word of the pass starts with this byte */
-/* The second characters of the pass's words by first letter, as bits
- * chidx[c] (a-z 0-25, 0-9 26-35; 63, never set, for any other byte): most
- * places a word could start are refused on two characters. */
-static uint64_t seconds[2][26];
-static unsigned char chidx[256];
+/* The first two characters of the pass's words, either case, as bit
+ * c0 | c1 << 8 of a 64 Ki-bit set: most places a word could start are
+ * refused on one lookup. */
+static uint64_t firsts[2][65536 / 64];
+
+static void first_two(int ids, unsigned char a, unsigned char b)
+{
+	unsigned int i = (unsigned int)a | (unsigned int)b << 8;
+
+	firsts[ids][i / 64] |= (uint64_t)1 << (i % 64);
+}
 
 static void index_words(void)
 {
 	size_t w, k;
 
-	for (k = 0; k < 256; k++)
-		chidx[k] = isalpha((int)k) ? (unsigned char)(tolower((int)k) - 'a') :
-			   isdigit((int)k) ? (unsigned char)(26 + k - '0') : 63;
 	for (w = 0; w < ARRAY_SIZE(cwords); w++) {
 		unsigned char *slot = by_letter[cwords[w].kind == W_ID][cwords[w].w[0] - 'a'];
+		unsigned char a = (unsigned char)cwords[w].w[0], b = (unsigned char)cwords[w].w[1];
+		int ids = cwords[w].kind == W_ID;
 
-		starts[cwords[w].kind == W_ID][(unsigned char)cwords[w].w[0]] = 1;
-		starts[cwords[w].kind == W_ID][toupper((unsigned char)cwords[w].w[0])] = 1;
-		seconds[cwords[w].kind == W_ID][cwords[w].w[0] - 'a'] |= (uint64_t)1
-									  << chidx[(unsigned char)cwords[w].w[1]];
+		first_two(ids, a, b);
+		first_two(ids, (unsigned char)toupper(a), b);
+		first_two(ids, a, (unsigned char)toupper(b));
+		first_two(ids, (unsigned char)toupper(a), (unsigned char)toupper(b));
 
 		for (k = 0; slot[k]; k++)
 			;
@@ -517,10 +521,10 @@ static void find_words(const unsigned char *line, size_t n, size_t at[W_KINDS], 
 		j = tail > CW_SECRET_MAX ? tail - CW_SECRET_MAX : 0;
 	}
 	for (; j + 1 < n; j++) {	/* every word has 2 characters or more */
-		unsigned int cj;
+		unsigned int cj, two = (unsigned int)line[j] | (unsigned int)line[j + 1] << 8;
 		unsigned char l1;
 
-		if (!starts[ids][line[j]] || !((seconds[ids][lower[line[j]] - 'a'] >> chidx[line[j + 1]]) & 1))
+		if (!((firsts[ids][two / 64] >> (two % 64)) & 1))
 			continue;
 		cj = cclass[line[j]];
 		l1 = lower[line[j + 1]];
