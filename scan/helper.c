@@ -251,7 +251,7 @@ size_t scan_helper_post(struct scan_helper *h, const struct scan_stream *st, siz
  * yet), filtered at the join like the helper's. */
 int scan_helper_vs_wait(struct scan_helper *h, const struct scan_vs_hit **hits, size_t *n)
 {
-	int r = 0;
+	int r;
 
 	pthread_mutex_lock(&h->mu);
 	if (h->vs == VS_POSTED) {
@@ -267,7 +267,6 @@ int scan_helper_vs_wait(struct scan_helper *h, const struct scan_vs_hit **hits, 
 		pthread_mutex_lock(&h->mu);
 		h->mr = r ? r : h->msh.err;
 	}
-	r = 0;
 	while (h->vs == VS_RUNNING)
 		pthread_cond_wait(&h->idle, &h->mu);
 	r = h->vs_err;
