@@ -161,7 +161,6 @@ struct scan_stream {
 	hs_scratch_t *scratch;
 	pcre2_match_data *md, *md_allow;
 	pcre2_match_context *mc;
-	pcre2_jit_stack *js;
 	size_t *covered;	/* per rule: end of its last match */
 	struct fnd *f;
 	size_t nf, capf;

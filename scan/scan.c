@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,42 @@ enum mode { MODE_FULL, MODE_LINES, MODE_ALL, MODE_END };
 
 /* ---- streams ---- */
 
+/* The regex JIT's stack, one per thread, made on first use and freed when
+ * the thread ends: a stream per file made and freed its own, an mmap and a
+ * munmap of 1 MiB (and a TLB shootdown on every other CPU) per file.  NULL
+ * only when there is no memory for it (PCRE2 then uses 32 KiB of the
+ * thread's stack; a match that needs more fails and is counted). */
+static pthread_key_t jit_key;
+static pthread_once_t jit_once = PTHREAD_ONCE_INIT;
+static int jit_key_ok;
+
+static void jit_free(void *js)
+{
+	pcre2_jit_stack_free(js);
+}
+
+static void jit_key_make(void)
+{
+	jit_key_ok = pthread_key_create(&jit_key, jit_free) == 0;
+}
+
+static pcre2_jit_stack *thread_jit_stack(void *unused)
+{
+	pcre2_jit_stack *js;
+
+	(void)unused;
+	pthread_once(&jit_once, jit_key_make);
+	if (!jit_key_ok)
+		return NULL;
+	if ((js = pthread_getspecific(jit_key)))
+		return js;
+	if ((js = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL)) && pthread_setspecific(jit_key, js) != 0) {
+		pcre2_jit_stack_free(js);
+		js = NULL;
+	}
+	return js;
+}
+
 /* A stream with a window of cap bytes: SCAN_WINDOW, or less for an input
  * known to be smaller (scan_buffer; the window is wiped when freed, so a
  * small hunk should not pay for 512 KiB). */
@@ -71,12 +108,11 @@ static int stream_new(const struct scan *s, scan_output_fn *out, scan_finding_fn
 	st->md = pcre2_match_data_create(s->max_groups + 1, NULL);
 	st->md_allow = pcre2_match_data_create(1, NULL);
 	st->mc = pcre2_match_context_create(NULL);
-	st->js = pcre2_jit_stack_create(32 << 10, 1 << 20, NULL);
 	st->covered = calloc(s->n_rules + 1, sizeof(*st->covered));
-	if (!st->md || !st->md_allow || !st->mc || !st->js || !st->covered ||
+	if (!st->md || !st->md_allow || !st->mc || !thread_jit_stack(NULL) || !st->covered ||
 	    hs_clone_scratch(s->scratch, &st->scratch) != HS_SUCCESS)
 		goto out;
-	pcre2_jit_stack_assign(st->mc, NULL, st->js);
+	pcre2_jit_stack_assign(st->mc, thread_jit_stack, NULL);
 	/* Every built-in rule is linear in its window; these stop a custom
 	 * rule that backtracks without end. */
 	pcre2_set_match_limit(st->mc, 1000000);
@@ -124,7 +160,6 @@ void scan_stream_free(struct scan_stream *st)
 	pcre2_match_data_free(st->md);
 	pcre2_match_data_free(st->md_allow);
 	pcre2_match_context_free(st->mc);
-	pcre2_jit_stack_free(st->js);
 	free(st->covered);
 	free(st->f);
 	free(st->g);
