@@ -114,6 +114,24 @@ as_uid() {
 	setpriv --reuid "$uid" --regid "$uid" --clear-groups -- "$@"
 }
 
+# python3 -c "$FSTAT_WALK_PY" PATH N: open PATH N times; each time another
+# thread stats it by path before fstat() and a whole read.  Prints "BAD SIZE
+# LEN": BAD, the opens whose fstat() size was not what was read; SIZE, what
+# stat by path gives afterwards; LEN, the bytes of the last read.
+FSTAT_WALK_PY='
+import os, sys, threading
+p, n = sys.argv[1], int(sys.argv[2])
+bad = 0
+for _ in range(n):
+    fd = os.open(p, os.O_RDONLY)
+    t = threading.Thread(target=lambda: os.stat(p))
+    t.start(); t.join()
+    size = os.fstat(fd).st_size
+    data = os.read(fd, 1 << 21)
+    os.close(fd)
+    bad += size != len(data)
+print(bad, os.stat(p).st_size, len(data))'
+
 # A random value made only of letters and digits.
 rand_token() {
 	head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "${1:-24}"

@@ -101,21 +101,8 @@ ok "after reads from the allowed cgroup, the same uid in another cgroup gets ENO
 # The size in the cache is the bound, never a caller's exact size; fstat()
 # on an open file is exact even while another thread walks to the file.
 exp=$(as_uid 1000 cat "$MNT/alice/secrets/A" | wc -c)
-out=$(as_uid 1000 /usr/bin/python3 -c '
-import os, sys, threading
-p = sys.argv[1]
-bad = seen = 0
-for _ in range(100):
-    fd = os.open(p, os.O_RDONLY)
-    t = threading.Thread(target=lambda: os.stat(p))
-    t.start(); t.join()
-    size = os.fstat(fd).st_size
-    data = os.read(fd, 1 << 21)
-    os.close(fd)
-    bad += size != len(data)
-    seen = os.stat(p).st_size
-print(bad, seen)' "$MNT/alice/secrets/A")
-read -r bad seen <<< "$out"
+out=$(as_uid 1000 /usr/bin/python3 -c "$FSTAT_WALK_PY" "$MNT/alice/secrets/A" 100)
+read -r bad seen _ <<< "$out"
 [ "$bad" = 0 ] || fail "fstat after open was not the content's size $bad times in 100 with another thread walking"
 [ "$seen" -gt "$exp" ] || fail "stat by path gave $seen, not the bound (the content is $exp bytes)"
 held=$(as_uid 1000 /usr/bin/python3 -c '
@@ -129,20 +116,8 @@ ok "fstat after open is exact with another thread walking (100 of 100); stat by 
 # A template file, rendered on each open, under the same rules.
 exp=$(as_uid 1000 cat "$MNT/alice/app.ini" | wc -c)
 [ "$exp" -gt 10 ] || fail "the template app.ini rendered $exp bytes"
-out=$(as_uid 1000 /usr/bin/python3 -c '
-import os, sys, threading
-p = sys.argv[1]
-bad = 0
-for _ in range(100):
-    fd = os.open(p, os.O_RDONLY)
-    t = threading.Thread(target=lambda: os.stat(p))
-    t.start(); t.join()
-    size = os.fstat(fd).st_size
-    data = os.read(fd, 1 << 21)
-    os.close(fd)
-    bad += size != len(data)
-print(bad, os.stat(p).st_size)' "$MNT/alice/app.ini")
-read -r bad seen <<< "$out"
+out=$(as_uid 1000 /usr/bin/python3 -c "$FSTAT_WALK_PY" "$MNT/alice/app.ini" 100)
+read -r bad seen _ <<< "$out"
 [ "$bad" = 0 ] || fail "app.ini: fstat after open was not the content's size $bad times in 100 with another thread walking"
 [ "$seen" -gt "$exp" ] || fail "app.ini: stat by path gave $seen, not the bound (the content is $exp bytes)"
 [ "$(stat_err as_uid 1001 stat "$MNT/alice/app.ini")" = ENOENT ] || fail "uid 1001: stat alice/app.ini right after the owner's"

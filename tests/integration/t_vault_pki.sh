@@ -84,19 +84,7 @@ ok "tls.key is 0400 for the view's owner; no key material in the audit log or th
 # exact size, also with another thread walking to it at the same time.
 for f in tls.crt tls.key ca.crt; do
 	exp=$(wc -c < "$T_DIR/c1.$f")
-	out=$(python3 -c '
-import os, sys, threading
-p = sys.argv[1]
-bad = 0
-for _ in range(50):
-    fd = os.open(p, os.O_RDONLY)
-    t = threading.Thread(target=lambda: os.stat(p))
-    t.start(); t.join()
-    size = os.fstat(fd).st_size
-    data = os.read(fd, 1 << 21)
-    os.close(fd)
-    bad += size != len(data)
-print(bad, os.stat(p).st_size, len(data))' "$MNT/c1/$f")
+	out=$(python3 -c "$FSTAT_WALK_PY" "$MNT/c1/$f" 50)
 	read -r bad seen got <<< "$out"
 	[ "$bad" = 0 ] || fail "$f: fstat after open was not the content's size $bad times in 50 with another thread walking"
 	[ "$got" = "$exp" ] || fail "$f: read $got bytes, first read $exp"
